@@ -1,0 +1,59 @@
+# retailsim — `make demo` runs the flash-sale scenario; `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck pytest services bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/retailsim run flash-sale --seed 7 --out retailsim-out/flash-sale-7
+	@echo "Report: $(CURDIR)/retailsim-out/flash-sale-7/report.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy retailsim
+
+pytest: $(STAMP) services
+	$(BIN)/python -m pytest -q
+
+# Start the local PostgreSQL cluster on $(PG_PORT) when it is installed but stopped (the contract suite
+# uses it); where PostgreSQL is not installed this does nothing and its tests skip.
+PG_PORT ?= 5432
+services:
+	@if ! command -v pg_ctlcluster >/dev/null 2>&1; then \
+		echo "services: PostgreSQL not installed; its tests will skip"; \
+	elif command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p $(PG_PORT); then \
+		:; \
+	else \
+		pg_lsclusters -h | awk '$$3 == "$(PG_PORT)" && $$4 != "online" {print $$1, $$2}' | \
+		while read version cluster; do \
+			echo "services: starting PostgreSQL $$version/$$cluster"; \
+			pg_ctlcluster --skip-systemctl-redirect $$version $$cluster start \
+				|| echo "services: could not start PostgreSQL $$version/$$cluster"; \
+		done; \
+		if command -v pg_isready >/dev/null 2>&1; then pg_isready -q -t 15 -h 127.0.0.1 -p $(PG_PORT) \
+			|| echo "services: PostgreSQL is not accepting connections on $(PG_PORT)"; fi; \
+	fi
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_simulation.py
+
+clean:
+	rm -rf retailsim-out .pytest_cache .mypy_cache .ruff_cache .hypothesis

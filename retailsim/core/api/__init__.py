@@ -1,0 +1,8 @@
+"""The core's HTTP API for live mode: a Starlette app over any host that runs an ``IntegrationCore``."""
+
+from __future__ import annotations
+
+from retailsim.core.api.app import MAX_BODY_BYTES, CoreHost, create_app
+from retailsim.core.api.signing import SIGNATURE_HEADER, TOLERANCE_S, sign, verify
+
+__all__ = ["MAX_BODY_BYTES", "SIGNATURE_HEADER", "TOLERANCE_S", "CoreHost", "create_app", "sign", "verify"]

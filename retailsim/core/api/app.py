@@ -1,0 +1,399 @@
+"""The core's HTTP API (live mode): Starlette over a host that runs an ``IntegrationCore``.
+
+What the API promises, each tested over real HTTP in tests/live:
+
+* ``POST /v1/orders`` — Idempotency-Key required (400 without); same key + same body → the stored
+  answer again; other body → 422; still in flight → 409; invalid body → 422 with field paths; over
+  1 MiB → 413; 202 only after the order is committed (it survives ``kill -9``).
+* ``POST /v1/webhooks/{source}`` — HMAC-SHA256 over the raw body (see ``signing``), 300 s tolerance:
+  bad → 401 and no effect; a duplicate event id → 200 and no effect.
+* Operations: timeline, available-to-promise, ops summary, dead letters and replay, reconciliation,
+  ``/metrics`` (Prometheus), ``/openapi.json``, ``/healthz``.
+
+Rules kept: this is the edge, so it may read the clock — the core's time comes from ``host.now()`` and is
+passed into the core, which stays pure; webhook signatures are judged against Unix time (``time.time()``).
+Core calls run in the thread pool, never on the event loop. Ingress (orders, webhooks) is not serialised
+here: the store's transactions make concurrent requests safe, and that is what lets a concurrent retry
+see 409. Calls that read or drive the host's runtime take ``host.lock``. Nothing here imports the simulation: the host is a Protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
+from retailsim.core.api.schemas import PaymentIntentRequest, openapi_document
+from retailsim.core.api.signing import ALIASES, SIGNATURE_HEADER, verify
+from retailsim.core.mapping.sfcc import field_errors
+from retailsim.core.service import ApiReply, IntegrationCore
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_ID = 2**63 - 1  # store ids are 64-bit integers
+EVENT_ID_HEADERS = ("webhook-id", "x-shopify-webhook-id", "x-shipbob-webhook-id")
+TOPIC_HEADERS = ("webhook-topic", "x-shopify-topic", "x-shipbob-topic")
+
+
+class CoreHost(Protocol):
+    """What the API needs from whoever runs the core (the live runtime, or a test)."""
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]:
+        """Serialises calls that touch the host's runtime (its event loop, its mocks)."""
+
+    def core(self) -> IntegrationCore | None:
+        """The running core; None while its process is down (a crash fault): the API answers 503."""
+
+    def now(self) -> float:
+        """The host's clock, in the core's time base (seconds)."""
+
+    def catalog(self) -> dict[str, Any]: ...
+
+    def webhook_secret(self, source: str) -> str | None:
+        """The signing secret of a webhook source; None for an unknown source (404)."""
+
+    def webhook_sources(self) -> tuple[str, ...]: ...
+
+    def order_received(self, body: Any) -> None:
+        """Told before ingest: the storefront holds its order before it exports it to the core."""
+
+    def order_answered(self, body: Any, reply: ApiReply) -> None:
+        """Told after every order answer (a storefront mock records what it placed)."""
+
+    def reconciliation(self) -> dict[str, Any]: ...
+
+    def sandbox_payment_intent(self, amount: int, currency: str, order_no: str) -> ApiReply | None:
+        """Create an authorised PaymentIntent in a mock gateway; None when the host has no sandbox."""
+
+    def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None: ...
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
+
+
+def _reply(reply: ApiReply) -> JSONResponse:
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
+
+
+def _core_down() -> JSONResponse:
+    response = _error(503, "core_unavailable", "the core process is restarting; retry with the same key")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity, no number that overflows a float. Raises ValueError."""
+    try:
+        return json.loads(raw, parse_float=_finite_float, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refusing (before buffering it) anything larger than ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    size, chunks = 0, []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> JSONResponse:
+    return _error(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+
+
+def create_app(host: CoreHost, *, title: str = "retailsim integration core") -> Starlette:
+    """The Starlette app for ``host``; each app has its own Prometheus registry."""
+
+    def read_core_state() -> dict[str, Any] | None:
+        with host.lock:
+            core = host.core()
+            return None if core is None else core.ops_summary()
+
+    metrics = ApiMetrics(read_core_state)
+    schema = openapi_document(title, host.webhook_sources())
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(schema)
+
+    async def prometheus(request: Request) -> Response:
+        payload = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(payload, media_type=CONTENT_TYPE_LATEST)
+
+    async def catalog(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(host.catalog))
+
+    async def submit_order(request: Request) -> Response:
+        try:
+            raw = await read_body(request)
+        except BodyTooLarge:
+            return _too_large()
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return _error(400, "missing_idempotency_key", "Idempotency-Key header is required")
+        try:
+            body = parse_json(raw)
+        except ValueError as exc:
+            return _error(
+                422,
+                "invalid_json",
+                str(exc),
+                errors=[{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}],
+            )
+
+        def run() -> Response:
+            core = host.core()
+            if core is None:
+                return _core_down()
+            host.order_received(body)
+            reply = core.submit_order(body, key, host.now())
+            host.order_answered(body, reply)
+            return _reply(reply)
+
+        return await run_in_threadpool(run)
+
+    async def receive_webhook(request: Request) -> Response:
+        source = request.path_params["source"]
+        secret = host.webhook_secret(source)
+        if secret is None:
+            return _error(404, "unknown_source", f"no webhook source {source!r}")
+        try:
+            raw = await read_body(request)
+        except BodyTooLarge:
+            return _too_large()
+        header = request.headers.get(SIGNATURE_HEADER) or next(
+            (request.headers[a] for a in ALIASES if a in request.headers), None
+        )
+        # Signature timestamps are Unix time as the sender's clock reads it, whatever the core's time base.
+        refused = verify(secret, header, raw, time.time())
+        if refused is not None:
+            return _error(401, "invalid_signature", refused)
+        try:
+            body = parse_json(raw)
+        except ValueError as exc:
+            return _error(400, "invalid_json", str(exc))
+        fields = body if isinstance(body, dict) else {}
+        event_id = fields.get("id") if isinstance(fields.get("id"), str) else None
+        event_id = event_id or next(
+            (request.headers[h] for h in EVENT_ID_HEADERS if h in request.headers), None
+        )
+        if not event_id:
+            return _error(400, "missing_event_id", "the event needs an id (body 'id' or header webhook-id)")
+        topic = next(
+            (str(fields[k]) for k in ("description", "type", "topic") if isinstance(fields.get(k), str)), ""
+        )
+        topic = topic or next((request.headers[h] for h in TOPIC_HEADERS if h in request.headers), "")
+
+        def run() -> Response:
+            core = host.core()
+            if core is None:
+                return _core_down()
+            return _reply(core.receive_webhook(source, event_id, topic, body, host.now()))
+
+        return await run_in_threadpool(run)
+
+    async def order_timeline(request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+
+        def run() -> Response:
+            core = host.core()
+            if core is None:
+                return _core_down()
+            record = core.order_record(order_id)
+            if record is None:
+                return _error(404, "order_not_found", f"no order {order_id!r}")
+            return JSONResponse(
+                {
+                    "order_id": record.order_no,
+                    "correlation_id": record.correlation_id,
+                    "status": record.status.value,
+                    "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in record.lines],
+                    "location": record.location,
+                    "total_minor": record.total_minor,
+                    "currency": record.currency,
+                    "payment": {"payment_intent": record.payment_ref},
+                    "erp": {"sales_order": record.erp_sales_order, "posted_at": record.posted_at},
+                    "wms": {"order_id": record.wms_order_id, "shipped_at": record.shipped_at},
+                    "carrier": {
+                        "carrier": record.carrier,
+                        "tracking_code": record.tracking_code,
+                        "delivered_at": record.delivered_at,
+                    },
+                    "returns": [],
+                    "timeline": [
+                        {"at": at, "status": status, "event": event} for at, status, event in record.history
+                    ],
+                }
+            )
+
+        return await run_in_threadpool(run)
+
+    async def inventory(request: Request) -> Response:
+        sku = request.path_params["sku"]
+
+        def run() -> Response:
+            core = host.core()
+            if core is None:
+                return _core_down()
+            positions = core.available_to_promise(sku)
+            if not positions:
+                return _error(404, "sku_not_found", f"no stock position for {sku!r}")
+            return JSONResponse({"sku": sku, "available_to_promise": positions})
+
+        return await run_in_threadpool(run)
+
+    async def ops_summary(request: Request) -> Response:
+        summary = await run_in_threadpool(read_core_state)
+        if summary is None:
+            return JSONResponse({"core_up": False, "outbox": {}, "dlq": {}, "breakers": {}, "counters": {}})
+        return JSONResponse({"core_up": True, **summary})
+
+    async def dead_letters(request: Request) -> Response:
+        def run() -> Response:
+            core = host.core()
+            if core is None:
+                return _core_down()
+            return JSONResponse(
+                {
+                    "dead_letters": [
+                        {
+                            "dlq_id": d.dlq_id,
+                            "destination": d.destination,
+                            "kind": d.kind,
+                            "aggregate_id": d.aggregate_id,
+                            "correlation_id": d.correlation_id,
+                            "reason": d.reason,
+                            "attempts": d.attempts,
+                            "status": d.status,
+                        }
+                        for d in core.store.dead_letters()
+                    ]
+                }
+            )
+
+        return await run_in_threadpool(run)
+
+    async def replay_dead_letter(request: Request) -> Response:
+        try:
+            dlq_id = int(request.path_params["dlq_id"])
+        except ValueError:
+            dlq_id = -1
+        if not 0 <= dlq_id <= MAX_ID:
+            return _error(404, "dead_letter_not_found", "dead letter ids are integers from 0 to 2**63-1")
+
+        def run() -> Response:
+            with host.lock:
+                core = host.core()
+                if core is None:
+                    return _core_down()
+                replayed = core.replay_dead_letter(dlq_id, host.now())
+            if not replayed:
+                return _error(404, "dead_letter_not_found", f"no dead letter {dlq_id} waiting for replay")
+            return JSONResponse({"dlq_id": dlq_id, "replayed": True})
+
+        return await run_in_threadpool(run)
+
+    async def reconciliation(request: Request) -> Response:
+        def run() -> Response:
+            if host.core() is None:
+                return _core_down()
+            return JSONResponse(host.reconciliation())
+
+        return await run_in_threadpool(run)
+
+    async def sandbox_intent(request: Request) -> Response:
+        try:
+            raw = await read_body(request)
+        except BodyTooLarge:
+            return _too_large()
+        try:
+            wanted = PaymentIntentRequest.model_validate(parse_json(raw))
+        except ValueError as exc:
+            errors = (
+                field_errors(exc)
+                if isinstance(exc, ValidationError)
+                else [{"loc": ["body"], "msg": str(exc)}]
+            )
+            return _error(422, "invalid_request", "invalid payment intent request", errors=errors)
+        reply = await run_in_threadpool(
+            host.sandbox_payment_intent, wanted.amount, wanted.currency.lower(), wanted.order_no
+        )
+        if reply is None:
+            return _error(404, "no_sandbox", "this host has no payment sandbox")
+        return _reply(reply)
+
+    async def sandbox_ledgers(request: Request) -> Response:
+        ledgers = await run_in_threadpool(host.sandbox_ledgers, request.path_params["order_no"])
+        if ledgers is None:
+            return _error(404, "no_sandbox", "this host has no sandbox ledgers")
+        return JSONResponse(ledgers)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        response = _error(status, "http_error", str(detail))
+        if isinstance(exc, HTTPException) and exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    Handler = Callable[[Request], Awaitable[Response]]
+    table: list[tuple[str, Handler, list[str]]] = [
+        ("/healthz", healthz, ["GET"]),
+        ("/openapi.json", openapi, ["GET"]),
+        ("/metrics", prometheus, ["GET"]),
+        ("/v1/catalog", catalog, ["GET"]),
+        ("/v1/orders", submit_order, ["POST"]),
+        ("/v1/orders/{order_id}", order_timeline, ["GET"]),
+        ("/v1/inventory/{sku}", inventory, ["GET"]),
+        ("/v1/webhooks/{source}", receive_webhook, ["POST"]),
+        ("/v1/ops/summary", ops_summary, ["GET"]),
+        ("/v1/ops/dlq", dead_letters, ["GET"]),
+        ("/v1/ops/dlq/{dlq_id}/replay", replay_dead_letter, ["POST"]),
+        ("/v1/reconciliation", reconciliation, ["GET"]),
+        ("/v1/sandbox/payment_intents", sandbox_intent, ["POST"]),
+        ("/v1/sandbox/ledgers/{order_no}", sandbox_ledgers, ["GET"]),
+    ]
+    app = Starlette(
+        routes=[Route(path, handler, methods=methods) for path, handler, methods in table],
+        exception_handlers={HTTPException: http_error},
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.metrics = metrics
+    return app

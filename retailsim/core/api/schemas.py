@@ -1,0 +1,287 @@
+"""Request and response models of the HTTP API, and the OpenAPI document built from them.
+
+The request models are the ones the API validates with (the order body is the core's own SCAPI model),
+so the published schema cannot drift from what the server accepts; response models describe every
+status an operation can answer, which is what lets schemathesis fuzz the API against the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retailsim.core.mapping.sfcc import ScapiOrder
+
+REF = "#/components/schemas/{model}"
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    detail: str = ""
+    errors: list[dict[str, Any]] = []
+
+
+class OrderReply(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    order_id: str
+    correlation_id: str
+    status: str
+    duplicate: bool = False
+    reason: str | None = None
+
+
+class WebhookReply(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    event_id: str
+
+
+class TimelineEntry(BaseModel):
+    at: float
+    status: str
+    event: str
+
+
+class OrderTimeline(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    order_id: str
+    correlation_id: str
+    status: str
+    lines: list[dict[str, Any]]
+    payment: dict[str, Any]
+    erp: dict[str, Any]
+    wms: dict[str, Any]
+    carrier: dict[str, Any]
+    returns: list[dict[str, Any]]
+    timeline: list[TimelineEntry]
+
+
+class Inventory(BaseModel):
+    sku: str
+    available_to_promise: dict[str, int]
+
+
+class OpsSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    core_up: bool
+    outbox: dict[str, Any]
+    dlq: dict[str, Any]
+    breakers: dict[str, str]
+    counters: dict[str, int]
+
+
+class DeadLetterView(BaseModel):
+    dlq_id: int
+    destination: str
+    kind: str
+    aggregate_id: str
+    correlation_id: str
+    reason: str
+    attempts: int
+    status: str
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetterView]
+
+
+class ReplayReply(BaseModel):
+    dlq_id: int
+    replayed: bool
+
+
+class Reconciliation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    clean: bool
+    checked: int
+    drift: list[str]
+    in_progress: dict[str, Any]
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    scenario: str
+    site_id: str
+    currency: str
+    products: list[dict[str, Any]]
+    stores: list[str]
+
+
+class PaymentIntentRequest(BaseModel):
+    """A sandbox PaymentIntent (Stripe test mode): authorised, manual capture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(ge=50, le=100_000_000, description="minor units (cents)")
+    currency: str = Field("usd", min_length=3, max_length=3, pattern="^[a-zA-Z]{3}$")
+    order_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+
+
+class PaymentIntent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: str
+    amount: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+def _json(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=REF)
+    for name, definition in schema.pop("$defs", {}).items():
+        components[name] = definition
+    components[model.__name__] = schema
+    return {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
+
+
+def _responses(
+    components: dict[str, Any], ok: dict[int, type[BaseModel]], errors: tuple[int, ...]
+) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for status, model in ok.items():
+        answers[str(status)] = {
+            "description": model.__doc__ or model.__name__,
+            "content": _json(model, components),
+        }
+    for status in errors:
+        answers[str(status)] = {"description": _REASONS[status], "content": _json(ErrorBody, components)}
+    return answers
+
+
+_REASONS = {
+    400: "missing Idempotency-Key, unreadable webhook body or event id",
+    401: "webhook signature missing, wrong or outside the time tolerance",
+    404: "no such resource",
+    405: "method not allowed",
+    409: "a request with this Idempotency-Key is in flight, or the webhook refers to something not yet known",
+    413: "body larger than 1 MiB",
+    422: "invalid body (field errors), or an Idempotency-Key reused with another body",
+    503: "the core process is down (restarting); retry with the same key",
+}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "schema": schema}
+
+
+def openapi_document(
+    title: str = "retailsim integration core", sources: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document served at ``/openapi.json``."""
+    c: dict[str, Any] = {}
+    key = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1, "maxLength": 255})
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    paths: dict[str, Any] = {
+        "/healthz": {"get": {"operationId": "healthz", "responses": _responses(c, {200: Health}, ())}},
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "responses": {"200": {"description": "Prometheus text", "content": text}},
+            }
+        },
+        "/v1/catalog": {"get": {"operationId": "catalog", "responses": _responses(c, {200: Catalog}, ())}},
+        "/v1/orders": {
+            "post": {
+                "operationId": "submitOrder",
+                "summary": "A storefront order (SCAPI JSON). 202 means committed: it survives kill -9.",
+                "parameters": [key],
+                "requestBody": {"required": True, "content": _json(ScapiOrder, c)},
+                "responses": _responses(c, {200: OrderReply, 202: OrderReply}, (400, 409, 413, 422, 503)),
+            }
+        },
+        "/v1/orders/{order_id}": {
+            "get": {
+                "operationId": "orderTimeline",
+                "parameters": [_param("order_id", "path", {"type": "string", "minLength": 1})],
+                "responses": _responses(c, {200: OrderTimeline}, (404, 503)),
+            }
+        },
+        "/v1/inventory/{sku}": {
+            "get": {
+                "operationId": "inventory",
+                "parameters": [_param("sku", "path", {"type": "string", "minLength": 1})],
+                "responses": _responses(c, {200: Inventory}, (404, 503)),
+            }
+        },
+        "/v1/webhooks/{source}": {
+            "post": {
+                "operationId": "receiveWebhook",
+                "summary": "Carrier, warehouse or payment event, signed: Webhook-Signature: t=<unix>,v1=<HMAC-SHA256 hex of '{t}.{body}'>",
+                "parameters": [
+                    _param(
+                        "source",
+                        "path",
+                        {"type": "string", "enum": list(sources) or ["carrier", "wms", "payment"]},
+                    ),
+                    _param("Webhook-Signature", "header", {"type": "string"}),
+                    _param("webhook-id", "header", {"type": "string"}, required=False),
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": _responses(c, {200: WebhookReply}, (400, 401, 404, 409, 413, 422, 503)),
+            }
+        },
+        "/v1/ops/summary": {
+            "get": {"operationId": "opsSummary", "responses": _responses(c, {200: OpsSummary}, ())}
+        },
+        "/v1/ops/dlq": {
+            "get": {"operationId": "deadLetters", "responses": _responses(c, {200: DeadLetterList}, (503,))}
+        },
+        "/v1/ops/dlq/{dlq_id}/replay": {
+            "post": {
+                "operationId": "replayDeadLetter",
+                "parameters": [
+                    _param("dlq_id", "path", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+                ],
+                "responses": _responses(c, {200: ReplayReply}, (404, 503)),
+            }
+        },
+        "/v1/reconciliation": {
+            "get": {
+                "operationId": "reconciliation",
+                "responses": _responses(c, {200: Reconciliation}, (503,)),
+            }
+        },
+        "/v1/sandbox/payment_intents": {
+            "post": {
+                "operationId": "sandboxPaymentIntent",
+                "summary": "Test double: create an authorised PaymentIntent in the mock gateway (Stripe test mode).",
+                "requestBody": {"required": True, "content": _json(PaymentIntentRequest, c)},
+                "responses": _responses(c, {200: PaymentIntent}, (400, 404, 413, 422)),
+            }
+        },
+        "/v1/sandbox/ledgers/{order_no}": {
+            "get": {
+                "operationId": "sandboxLedgers",
+                "summary": "Test double: what each mock system holds for an order (the simulation's god's-eye view).",
+                "parameters": [_param("order_no", "path", {"type": "string", "minLength": 1})],
+                "responses": {
+                    "200": {
+                        "description": "ledgers",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_responses(c, {}, (404,)),
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1"},
+        "paths": paths,
+        "components": {"schemas": c},
+    }

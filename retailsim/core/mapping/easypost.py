@@ -1,0 +1,31 @@
+"""EasyPost-style tracker events in; tracker look-ups out (for reconciliation).
+
+Trackers know their tracking code, not our order: the core learns code → order from the warehouse's
+shipped webhook, and an event for an unknown code is answered "retry later" so the carrier re-sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retailsim.core.errors import InvalidPayload
+from retailsim.core.mapping.http import OutboundRequest
+
+IN_TRANSIT = frozenset({"in_transit", "out_for_delivery", "available_for_pickup"})
+DELIVERED = frozenset({"delivered"})
+EXCEPTION = frozenset({"failure", "return_to_sender", "error", "cancelled"})
+
+
+def parse_event(body: Any) -> tuple[str, str]:
+    """(tracking code, tracker status) of a ``tracker.updated`` event."""
+    if not isinstance(body, dict) or not isinstance(body.get("result"), dict):
+        raise InvalidPayload("not an EasyPost event", [{"loc": ["result"], "msg": "field required"}])
+    tracker = body["result"]
+    code, status = tracker.get("tracking_code"), tracker.get("status")
+    if not code or not status:
+        raise InvalidPayload("tracker without code or status", [{"loc": ["result", "tracking_code"]}])
+    return str(code), str(status)
+
+
+def find_trackers(codes: list[str]) -> OutboundRequest:
+    return OutboundRequest("GET", "/v2/trackers", query={"tracking_codes": ",".join(codes)})

@@ -1,0 +1,243 @@
+"""SAP S/4HANA sales orders (OData V2, API_SALES_ORDER_SRV): create, look up, goods issue, cancel.
+
+SAP does not reject a second sales order for the same storefront order, so the storefront order number
+travels in ``PurchaseOrderByCustomer`` and the core looks it up before any retry of a create: the
+lookup is what makes a lost reply harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.models import Order
+
+SALES_ORDER_SRV = "/sap/opu/odata/sap/API_SALES_ORDER_SRV"
+STOCK_SRV = "/sap/opu/odata/sap/API_MATERIAL_STOCK_SRV"
+DELIVERY_SRV = "/sap/opu/odata/sap/API_OUTBOUND_DELIVERY_SRV;v=0002"
+
+
+def _odata_date(seconds: float) -> str:
+    return f"/Date({int(seconds * 1000)})/"
+
+
+def create_sales_order(order: Order, plant: str, sales_org: str, requested_at: float) -> OutboundRequest:
+    items = [
+        {
+            "SalesOrderItem": str(10 * line.line_no),
+            "Material": line.sku,
+            "RequestedQuantity": str(line.quantity),
+            "RequestedQuantityUnit": "EA",
+            "ProductionPlant": plant,
+            "NetAmount": f"{line.amount_minor / 100:.2f}",
+        }
+        for line in order.lines
+    ]
+    body = {
+        "SalesOrderType": "OR",
+        "SalesOrganization": sales_org,
+        "DistributionChannel": "10",
+        "OrganizationDivision": "00",
+        "SoldToParty": order.customer.customer_id,
+        "PurchaseOrderByCustomer": order.order_no,
+        "RequestedDeliveryDate": _odata_date(requested_at + 3 * 86400),
+        "TransactionCurrency": order.currency,
+        "to_Item": {"results": items},
+    }
+    return OutboundRequest("POST", f"{SALES_ORDER_SRV}/A_SalesOrder", body)
+
+
+def find_by_purchase_order(order_no: str) -> OutboundRequest:
+    return OutboundRequest(
+        "GET",
+        f"{SALES_ORDER_SRV}/A_SalesOrder",
+        query={"$filter": f"PurchaseOrderByCustomer eq '{order_no}'"},
+    )
+
+
+def found_sales_orders(reply: Reply) -> list[str]:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    results = body.get("d", {}).get("results", [])
+    return sorted(str(r["SalesOrder"]) for r in results if isinstance(r, dict) and "SalesOrder" in r)
+
+
+def created_sales_order(reply: Reply) -> str | None:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    number = body.get("d", {}).get("SalesOrder")
+    return str(number) if number else None
+
+
+def post_goods_issue(sales_order: str) -> OutboundRequest:
+    return OutboundRequest(
+        "POST", f"{DELIVERY_SRV}/PostGoodsIssue", query={"DeliveryDocument": f"'{sales_order}'"}
+    )
+
+
+def cancel_sales_order(sales_order: str) -> OutboundRequest:
+    return OutboundRequest(
+        "PATCH",
+        f"{SALES_ORDER_SRV}/A_SalesOrder('{sales_order}')",
+        {"OverallSDDocumentRejectionSts": "C"},
+    )
+
+
+def get_sales_order(sales_order: str) -> OutboundRequest:
+    return OutboundRequest("GET", f"{SALES_ORDER_SRV}/A_SalesOrder('{sales_order}')")
+
+
+def error_message(reply: Reply) -> str:
+    body: Any = reply.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = body["error"].get("message", {})
+        return str(message.get("value", "")) if isinstance(message, dict) else str(message)
+    return ""
+
+
+def already_done(reply: Reply) -> bool:
+    """SAP's answer to a goods issue or cancellation that was already posted (a replayed command)."""
+    text = error_message(reply).lower()
+    return reply.status == 400 and ("already" in text)
+
+
+def stock_snapshot() -> OutboundRequest:
+    return OutboundRequest("GET", f"{STOCK_SRV}/A_MatlStkInAcctMod")
+
+
+def parse_stock(reply: Reply) -> list[tuple[str, str, int]]:
+    """(material, plant, on hand) rows of a stock snapshot."""
+    body = reply.body if isinstance(reply.body, dict) else {}
+    rows = body.get("d", {}).get("results", [])
+    return [
+        (str(r["Material"]), str(r["Plant"]), int(float(r["MatlWrhsStkQtyInMatlBaseUnit"])))
+        for r in rows
+        if isinstance(r, dict)
+    ]
+
+
+# ---- returns: customer return (API_CUSTOMER_RETURN_SRV), returns delivery, credit memo request -------
+
+CUSTOMER_RETURN_SRV = "/sap/opu/odata/sap/API_CUSTOMER_RETURN_SRV"
+RETURNS_DELIVERY_SRV = "/sap/opu/odata/sap/API_CUSTOMER_RETURNS_DELIVERY_SRV;v=0002"
+CREDIT_MEMO_SRV = "/sap/opu/odata/sap/API_CREDIT_MEMO_REQUEST_SRV"
+
+
+def create_customer_return(
+    return_no: str,
+    sales_order: str,
+    sold_to: str,
+    lines: list[tuple[str, int, str]],
+    plant: str,
+    sales_org: str,
+    currency: str,
+) -> OutboundRequest:
+    """A customer return with reference to the sales order; the return number in PurchaseOrderByCustomer.
+
+    ``lines`` are (material, quantity, return reason). Like sales orders, SAP has no duplicate check on
+    returns: the core looks a return up by ``PurchaseOrderByCustomer`` before it re-creates one.
+    """
+    items = [
+        {
+            "CustomerReturnItem": str(10 * (index + 1)),
+            "Material": material,
+            "RequestedQuantity": str(quantity),
+            "RequestedQuantityUnit": "EA",
+            "ReturnReason": reason,
+            "ProductionPlant": plant,
+            "ReferenceSDDocument": sales_order,
+        }
+        for index, (material, quantity, reason) in enumerate(lines)
+    ]
+    body = {
+        "CustomerReturnType": "CBAR",
+        "SalesOrganization": sales_org,
+        "DistributionChannel": "10",
+        "OrganizationDivision": "00",
+        "SoldToParty": sold_to,
+        "PurchaseOrderByCustomer": return_no,
+        "ReferenceSDDocument": sales_order,
+        "SDDocumentReason": "R01",
+        "TransactionCurrency": currency,
+        "to_Item": {"results": items},
+    }
+    return OutboundRequest("POST", f"{CUSTOMER_RETURN_SRV}/A_CustomerReturn", body)
+
+
+def find_customer_return(return_no: str) -> OutboundRequest:
+    return OutboundRequest(
+        "GET",
+        f"{CUSTOMER_RETURN_SRV}/A_CustomerReturn",
+        query={"$filter": f"PurchaseOrderByCustomer eq '{return_no}'"},
+    )
+
+
+def created_document(reply: Reply, field: str) -> str | None:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    number = body.get("d", {}).get(field)
+    return str(number) if number else None
+
+
+def found_documents(reply: Reply, field: str) -> list[str]:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    results = body.get("d", {}).get("results", [])
+    return sorted(str(r[field]) for r in results if isinstance(r, dict) and field in r)
+
+
+def post_return_goods_receipt(
+    customer_return: str, lines: list[tuple[str, int]], plant: str
+) -> OutboundRequest:
+    """Goods receipt of returned goods into unrestricted stock (restock disposition) for one return."""
+    return OutboundRequest(
+        "POST",
+        f"{RETURNS_DELIVERY_SRV}/PostGoodsReceipt",
+        {
+            "to_DeliveryDocumentItem": {
+                "results": [
+                    {"Material": material, "ActualDeliveryQuantity": str(quantity), "Plant": plant}
+                    for material, quantity in lines
+                ]
+            }
+        },
+        query={"DeliveryDocument": f"'{customer_return}'"},
+    )
+
+
+def create_credit_memo_request(
+    return_no: str,
+    customer_return: str,
+    sold_to: str,
+    lines: list[tuple[str, int, int]],
+    sales_org: str,
+    currency: str,
+) -> OutboundRequest:
+    """A credit memo request referring to the customer return; ``lines`` are (material, qty, cents)."""
+    items = [
+        {
+            "CreditMemoRequestItem": str(10 * (index + 1)),
+            "Material": material,
+            "RequestedQuantity": str(quantity),
+            "RequestedQuantityUnit": "EA",
+            "NetAmount": f"{amount_minor / 100:.2f}",
+        }
+        for index, (material, quantity, amount_minor) in enumerate(lines)
+    ]
+    body = {
+        "CreditMemoRequestType": "CR",
+        "SalesOrganization": sales_org,
+        "DistributionChannel": "10",
+        "OrganizationDivision": "00",
+        "SoldToParty": sold_to,
+        "PurchaseOrderByCustomer": return_no,
+        "ReferenceSDDocument": customer_return,
+        "SDDocumentReason": "R01",
+        "TransactionCurrency": currency,
+        "to_Item": {"results": items},
+    }
+    return OutboundRequest("POST", f"{CREDIT_MEMO_SRV}/A_CreditMemoRequest", body)
+
+
+def find_credit_memo_request(return_no: str) -> OutboundRequest:
+    return OutboundRequest(
+        "GET",
+        f"{CREDIT_MEMO_SRV}/A_CreditMemoRequest",
+        query={"$filter": f"PurchaseOrderByCustomer eq '{return_no}'"},
+    )

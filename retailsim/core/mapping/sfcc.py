@@ -1,0 +1,170 @@
+"""Salesforce B2C Commerce (SCAPI) orders in, order status updates out.
+
+The inbound model lists the SCAPI fields the core relies on, with their real names; other SCAPI fields
+are allowed and ignored (SCAPI sends many). Money arrives as decimals and is held as integer cents.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from retailsim.core.errors import InvalidPayload
+from retailsim.core.models import Address, Customer, Order, OrderLine, Payment
+
+API_VERSION = "v24_5"
+MAX_MONEY = 1e9  # a bound keeps cents finite: 1e308 * 100 is infinity (found by fuzzing the API)
+
+
+class _Scapi(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ScapiAddress(_Scapi):
+    firstName: str = Field(min_length=1)
+    lastName: str = Field(min_length=1)
+    address1: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    stateCode: str = ""
+    postalCode: str = Field(min_length=1)
+    countryCode: str = Field(min_length=2, max_length=2)
+
+
+class ScapiCustomerInfo(_Scapi):
+    customerId: str = Field(min_length=1)
+    customerNo: str | None = None
+    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class ScapiProductItem(_Scapi):
+    itemId: str = ""
+    productId: str = Field(min_length=1, max_length=100)
+    productName: str = ""
+    quantity: int = Field(ge=1, le=10_000)
+    basePrice: float = Field(ge=0, le=MAX_MONEY)
+    price: float = Field(ge=0, le=MAX_MONEY)
+
+
+class ScapiShipment(_Scapi):
+    shipmentId: str = "me"
+    shippingAddress: ScapiAddress
+
+
+class ScapiPaymentInstrument(_Scapi):
+    paymentInstrumentId: str = ""
+    paymentMethodId: str = "CREDIT_CARD"
+    amount: float = Field(ge=0, le=MAX_MONEY)
+    c_paymentIntentId: str | None = None
+
+
+class ScapiOrder(_Scapi):
+    orderNo: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    siteId: str = Field(min_length=1)
+    creationDate: str = ""
+    currency: str = Field(min_length=3, max_length=3)
+    channelType: Literal["storefront", "callcenter", "marketplace"] = "storefront"
+    confirmationStatus: Literal["confirmed", "not_confirmed"] = "not_confirmed"
+    customerInfo: ScapiCustomerInfo
+    productItems: list[ScapiProductItem] = Field(min_length=1, max_length=500)
+    shipments: list[ScapiShipment] = Field(min_length=1)
+    paymentInstruments: list[ScapiPaymentInstrument] = []
+    orderTotal: float = Field(ge=0, le=MAX_MONEY)
+
+
+def _cents(amount: float) -> int:
+    return round(amount * 100)
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, object]]:
+    return [
+        {"loc": [str(p) for p in error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def order_from_scapi(body: Any) -> Order:
+    """Map a SCAPI order to the canonical Order, or raise InvalidPayload naming the fields."""
+    if not isinstance(body, dict):
+        raise InvalidPayload("order body must be a JSON object", [{"loc": [], "msg": "not an object"}])
+    try:
+        scapi = ScapiOrder.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidPayload("invalid SCAPI order", field_errors(exc)) from exc
+    ship = scapi.shipments[0].shippingAddress
+    payment = None
+    if scapi.paymentInstruments and scapi.paymentInstruments[0].c_paymentIntentId:
+        instrument = scapi.paymentInstruments[0]
+        payment = Payment(
+            reference=instrument.c_paymentIntentId or "",
+            method=instrument.paymentMethodId,
+            amount_minor=_cents(instrument.amount),
+            authorized=True,
+        )
+    lines = tuple(
+        OrderLine(
+            line_no=i + 1,
+            sku=item.productId,
+            name=item.productName,
+            quantity=item.quantity,
+            unit_price_minor=_cents(item.basePrice),
+        )
+        for i, item in enumerate(scapi.productItems)
+    )
+    return Order(
+        order_no=scapi.orderNo,
+        channel=scapi.channelType,
+        site_id=scapi.siteId,
+        currency=scapi.currency,
+        customer=Customer(
+            customer_id=scapi.customerInfo.customerId,
+            email=scapi.customerInfo.email,
+            name=f"{ship.firstName} {ship.lastName}",
+        ),
+        ship_to=Address(
+            name=f"{ship.firstName} {ship.lastName}",
+            line1=ship.address1,
+            city=ship.city,
+            region=ship.stateCode,
+            postal_code=ship.postalCode,
+            country=ship.countryCode,
+        ),
+        lines=lines,
+        payment=payment,
+        total_minor=_cents(scapi.orderTotal),
+        confirmed_to_customer=scapi.confirmationStatus == "confirmed",
+        placed_at=scapi.creationDate,
+    )
+
+
+_STATUS_FIELDS: dict[str, dict[str, str]] = {
+    "posted_to_erp": {"status": "new", "confirmation_status": "confirmed", "export_status": "exported"},
+    "backordered": {"status": "new", "shipping_status": "not_shipped"},
+    "shipped": {"shipping_status": "shipped", "payment_status": "paid"},
+    "delivered": {"status": "completed", "shipping_status": "shipped"},
+    "cancelled": {"status": "cancelled"},
+}
+
+
+def status_update(site_id: str, order_no: str, status: str, seq: int) -> tuple[str, dict[str, Any]]:
+    """OCAPI Data API order patch: the standard status fields plus the OMS status as custom attributes."""
+    body: dict[str, Any] = dict(_STATUS_FIELDS.get(status, {}))
+    body["c_omsStatus"] = status
+    body["c_omsStatusSeq"] = seq
+    return f"/s/-/dw/data/{API_VERSION}/sites/{site_id}/orders/{order_no}", body
+
+
+def inventory_update(inventory_list: str, sku: str, ats: int) -> tuple[str, dict[str, Any]]:
+    """OCAPI Data API product inventory record: the allocation is what the storefront may sell."""
+    return (
+        f"/s/-/dw/data/{API_VERSION}/inventory_lists/{inventory_list}/product_inventory_records/{sku}",
+        {"allocation": {"amount": ats}},
+    )
+
+
+def return_status_update(
+    site_id: str, order_no: str, return_no: str, status: str, seq: int
+) -> tuple[str, dict[str, Any]]:
+    """OCAPI order patch with the return's status as custom attributes (what "My orders" shows)."""
+    body = {"c_returnNo": return_no, "c_returnStatus": status, "c_returnStatusSeq": seq}
+    return f"/s/-/dw/data/{API_VERSION}/sites/{site_id}/orders/{order_no}", body

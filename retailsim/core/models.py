@@ -1,0 +1,140 @@
+"""The canonical model: the one shape every system is mapped to and from.
+
+Rules kept here: models are frozen pydantic v2 models with ``extra="forbid"``, so an unknown or
+misspelt field is an error at the boundary rather than a silent loss; money is in minor units (cents)
+as integers, so sums are exact; no model knows any product's field names (that is core/mapping).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Canonical(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Address(Canonical):
+    name: str
+    line1: str
+    city: str
+    region: str
+    postal_code: str
+    country: str = Field(min_length=2, max_length=2)
+
+
+class Customer(Canonical):
+    customer_id: str
+    email: str
+    name: str
+
+
+class Product(Canonical):
+    sku: str
+    name: str
+    price_minor: int = Field(ge=0)
+    hero: bool = False
+
+
+class Price(Canonical):
+    sku: str
+    currency: str
+    amount_minor: int = Field(ge=0)
+
+
+class OrderLine(Canonical):
+    line_no: int = Field(ge=1)
+    sku: str = Field(min_length=1)
+    name: str
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price_minor: int = Field(ge=0)
+
+    @property
+    def amount_minor(self) -> int:
+        return self.quantity * self.unit_price_minor
+
+
+class Payment(Canonical):
+    """A card authorisation taken at checkout; ``reference`` is the gateway's PaymentIntent id."""
+
+    reference: str
+    method: str
+    amount_minor: int = Field(ge=0)
+    authorized: bool
+
+
+class Order(Canonical):
+    order_no: str = Field(min_length=1, max_length=64)
+    channel: str
+    site_id: str
+    currency: str = Field(min_length=3, max_length=3)
+    customer: Customer
+    ship_to: Address
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    payment: Payment | None
+    total_minor: int = Field(ge=0)
+    confirmed_to_customer: bool = False
+    placed_at: str
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+class Shipment(Canonical):
+    order_no: str
+    carrier: str
+    tracking_code: str
+    service: str = ""
+
+
+class ShipmentProgress(StrEnum):
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+
+
+class ReturnLine(Canonical):
+    sku: str
+    quantity: int = Field(ge=1)
+    condition: str = "resellable"
+
+
+class Return(Canonical):
+    return_no: str
+    order_no: str
+    channel: str
+    lines: tuple[ReturnLine, ...] = Field(min_length=1)
+    reason: str
+
+
+class Refund(Canonical):
+    return_no: str
+    order_no: str
+    amount_minor: int = Field(ge=0)
+    reference: str
+
+
+class Case(Canonical):
+    case_no: str
+    order_no: str
+    subject: str
+    kind: str
+    status: str
+
+
+class InventoryPosition(Canonical):
+    """Available-to-promise = on hand − reserved − safety stock, never below zero."""
+
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    safety_stock: int = 0
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.safety_stock)

@@ -1,0 +1,486 @@
+"""The core's returns: ingress of return requests, rendering and replies of return commands.
+
+Returns are aggregates of kind ``return`` keyed by the return number, which is also their correlation
+id (every message carries it; the order number travels in the record). A return is opened from the
+core's return API (storefront, service agent) or from the POS's ``return.created`` event, and then runs
+the return-to-refund table (``core/workflows/return_to_refund.py``) inside the same transaction that
+saves it and appends its commands to the outbox.
+
+Rules kept: the same as the order side — inbox dedupe of POS and warehouse events, one transaction per
+message, a stale event changes nothing, the ERP is looked up by ``PurchaseOrderByCustomer`` (the return
+number) before any re-create of a customer return or credit memo request, and the refund carries the
+idempotency key ``{return_no}:refund`` on every attempt. No clock, no global random.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from retailsim.core.errors import NotYetKnown
+from retailsim.core.mapping import pos, sap, sfcc, shipbob, stripe
+from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.models import Return, ReturnLine
+from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
+from retailsim.core.workflows import return_to_refund as r2r
+from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
+from retailsim.core.workflows.return_to_refund import ReturnEvent, ReturnRecord, ReturnStatus
+
+if TYPE_CHECKING:
+    from retailsim.core.service import ApiReply
+
+# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
+Core = Any
+
+RETURN_KINDS = frozenset(
+    {
+        "CreateCustomerReturn",
+        "CreateWarehouseReturn",
+        "PostReturnGoodsReceipt",
+        "RestockReturnedGoods",
+        "CreateCreditMemoRequest",
+        "RefundPayment",
+        "UpdateReturnStatus",
+        "UpdateStoreReturn",
+    }
+)
+# ERP documents SAP would create twice: looked up by the return number before a retry re-creates them.
+LOOKED_UP = {
+    "CreateCustomerReturn": "CustomerReturn",
+    "CreateCreditMemoRequest": "CreditMemoRequest",
+}
+
+
+def load_return(tx: Transaction, return_no: str) -> ReturnRecord | None:
+    document = tx.load("return", return_no)
+    return ReturnRecord.model_validate(document) if document is not None else None
+
+
+def returns_of_order(tx: Transaction, order_no: str) -> list[str]:
+    document = tx.load("order_returns", order_no)
+    return list(document["returns"]) if document is not None else []
+
+
+class ReturnsPart:
+    """Methods of :class:`~retailsim.core.service.IntegrationCore` for return-to-refund."""
+
+    # ---- policy hooks (broken cores override these) -----------------------------------------------
+
+    def refund_idempotency_key(self: Core, record: ReturnRecord) -> str | None:
+        return r2r.refund_idempotency_key(record.return_no)
+
+    def restock_idempotency_key(self: Core, record: ReturnRecord) -> str | None:
+        return f"{record.return_no}:restock"
+
+    def apply_return_event(
+        self: Core,
+        record: ReturnRecord,
+        event: ReturnEvent,
+        now: float,
+        facts: dict[str, Any] | None,
+    ) -> r2r.ReturnOutcome:
+        return r2r.apply(record, event, now, self.return_policy, facts)
+
+    # ---- transitions ------------------------------------------------------------------------------
+
+    def _return_transition(
+        self: Core,
+        tx: Transaction,
+        record: ReturnRecord,
+        event: ReturnEvent,
+        now: float,
+        woken: set[str],
+        facts: dict[str, Any] | None = None,
+    ) -> ReturnRecord:
+        outcome = self.apply_return_event(record, event, now, facts)
+        if outcome.stale:
+            self._count("stale_return_events")
+            tx.save("return", record.return_no, outcome.record.model_dump(mode="json"), now)
+            result: ReturnRecord = outcome.record
+            return result
+        new = outcome.record
+        if new.status is ReturnStatus.RECEIVED and record.status is not ReturnStatus.RECEIVED:
+            self._restock_positions(tx, new, now, woken)
+        tx.save("return", new.return_no, new.model_dump(mode="json"), now)
+        for command in outcome.commands:
+            tx.append(
+                NewMessage(
+                    destination=command.destination,
+                    kind=command.kind,
+                    aggregate_id=new.return_no,
+                    correlation_id=new.correlation_id,
+                    payload=command.payload,
+                    available_at=now + command.delay_s,
+                )
+            )
+            woken.add(command.destination)
+        if new.status is not record.status and self.on_return_status is not None:
+            self._return_transitions.append((new.return_no, new.status.value))
+        result = new
+        return result
+
+    def _restock_positions(
+        self: Core, tx: Transaction, record: ReturnRecord, now: float, woken: set[str]
+    ) -> None:
+        """Goods back in a DC's unrestricted stock are available to promise again."""
+        if record.location not in self.config.locations:
+            return
+        for line in record.lines:
+            if line.disposition != "restock":
+                continue
+            position = tx.get_position(line.sku, record.location)
+            if position is not None:
+                position.on_hand += line.quantity
+                tx.put_position(position)
+                self._schedule_publication(tx, line.sku, now, woken)
+
+    def _flush_return_statuses(self: Core, now: float) -> None:
+        pending: list[tuple[str, str]] = self._return_transitions
+        emptied: list[tuple[str, str]] = []
+        self._return_transitions = emptied
+        if self.on_return_status is not None:
+            for return_no, status in pending:
+                self.on_return_status(return_no, status, now)
+
+    # ---- ingress ----------------------------------------------------------------------------------
+
+    def request_return(self: Core, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+        """The return API (storefront or service agent): same idempotency rules as the order API."""
+        from retailsim.core.reliability.idempotency import fingerprint
+        from retailsim.core.service import ApiReply
+        from retailsim.core.stores.base import IdempotencyRecord
+
+        if not idempotency_key:
+            return ApiReply(
+                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
+            )
+        body_fingerprint = fingerprint(body)
+        early = self._begin_idempotent("returns", idempotency_key, body_fingerprint, now)
+        if early is not None:
+            result: ApiReply = early
+            return result
+        try:
+            request = Return.model_validate(body)
+        except ValidationError as exc:
+            self._abandon_idempotent("returns", idempotency_key)
+            errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+            return ApiReply(
+                422, {"error": "invalid_return", "detail": "invalid return request", "errors": errors}
+            )
+        woken: set[str] = set()
+        self._return_transitions = []
+        with self.store.transaction() as tx:
+            record = self._open_return(tx, request, self.config.locations[0], now, woken)
+            reply = ApiReply(
+                202,
+                {
+                    "return_id": record.return_no,
+                    "order_id": record.order_no,
+                    "correlation_id": record.correlation_id,
+                    "status": record.status.value,
+                },
+            )
+            tx.put_idempotency(
+                IdempotencyRecord(
+                    "returns",
+                    idempotency_key,
+                    body_fingerprint,
+                    "done",
+                    {"status": reply.status, "body": reply.body},
+                    now,
+                ),
+                create=False,
+            )
+        self._after_commit(woken, [], now)
+        self._flush_return_statuses(now)
+        return reply
+
+    def _order_facts(
+        self: Core, tx: Transaction, order: OrderRecord | None, return_no: str
+    ) -> r2r.OrderFacts | None:
+        if order is None:
+            return None
+        lines: dict[str, int] = {}
+        for sku, quantity in order.lines:
+            lines[sku] = lines.get(sku, 0) + quantity
+        returned: dict[str, int] = {}
+        for other_no in returns_of_order(tx, order.order_no):
+            other = load_return(tx, other_no)
+            if other is None or other_no == return_no or other.status is ReturnStatus.REJECTED:
+                continue
+            for line in other.lines:
+                returned[line.sku] = returned.get(line.sku, 0) + line.quantity
+        return r2r.OrderFacts(
+            status=order.status.value,
+            invoiced=order.status is OrderStatus.DELIVERED and bool(order.erp_sales_order),
+            delivered_at=order.delivered_at,
+            lines=lines,
+            already_returned=returned,
+        )
+
+    def _open_return(
+        self: Core, tx: Transaction, request: Return, location: str, now: float, woken: set[str]
+    ) -> ReturnRecord:
+        existing = load_return(tx, request.return_no)
+        if existing is not None:
+            self._count("duplicate_returns")
+            return existing
+        order = self._load_record(tx, request.order_no)
+        order_doc = tx.load("order_doc", request.order_no) or {}
+        prices = {str(line["sku"]): int(line["unit_price_minor"]) for line in order_doc.get("lines", [])}
+        lines = [
+            r2r.ReturnLineState(
+                sku=line.sku,
+                quantity=line.quantity,
+                condition=line.condition,
+                unit_price_minor=prices.get(line.sku, 0),
+            )
+            for line in request.lines
+        ]
+        record = ReturnRecord(
+            return_no=request.return_no,
+            order_no=request.order_no,
+            correlation_id=request.return_no,
+            channel=request.channel,
+            location=location,
+            reason=request.reason,
+            lines=lines,
+            amount_minor=sum(line.quantity * line.unit_price_minor for line in lines),
+            payment_ref=order.payment_ref if order else None,
+            erp_sales_order=order.erp_sales_order if order else None,
+            requested_at=now,
+            history=[(now, ReturnStatus.REQUESTED.value, "ReturnRequested")],
+        )
+        facts = self._order_facts(tx, order, request.return_no)
+        refusal = r2r.eligibility(record, facts, now, self.return_policy)
+        tx.save(
+            "order_returns",
+            request.order_no,
+            {"returns": [*returns_of_order(tx, request.order_no), request.return_no]},
+            now,
+        )
+        self._count("returns_requested")
+        if refusal is not None:
+            self._count("returns_rejected")
+            result: ReturnRecord = self._return_transition(
+                tx, record, ReturnEvent.INELIGIBLE, now, woken, {"rejection": refusal}
+            )
+            return result
+        result = self._return_transition(tx, record, ReturnEvent.ELIGIBLE, now, woken)
+        return result
+
+    def _apply_pos_webhook(
+        self: Core, tx: Transaction, topic: str, body: Any, now: float, woken: set[str]
+    ) -> None:
+        facts = pos.parse_return(body)
+        if topic == pos.TOPIC_RETURN_CREATED:
+            request = Return(
+                return_no=facts["return_no"],
+                order_no=facts["order_no"],
+                channel="pos",
+                lines=tuple(ReturnLine(sku=s, quantity=q, condition=c) for s, q, c in facts["lines"]),
+                reason=facts["reason"],
+            )
+            self._open_return(tx, request, facts["store_id"], now, woken)
+        elif topic == pos.TOPIC_RETURN_RECEIVED:
+            record = load_return(tx, facts["return_no"])
+            if record is None:
+                raise NotYetKnown(f"return {facts['return_no']} is not known yet")
+            self._goods_received(tx, record, facts["lines"], now, woken)
+        else:
+            self._count("webhooks_ignored")
+
+    def _apply_wms_return(self: Core, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+        facts = shipbob.parse_return_webhook(body)
+        record = load_return(tx, facts["return_no"])
+        if record is None:
+            raise NotYetKnown(f"return {facts['return_no']} is not known yet")
+        self._goods_received(tx, record, facts["lines"], now, woken)
+
+    def _goods_received(
+        self: Core,
+        tx: Transaction,
+        record: ReturnRecord,
+        received: list[tuple[str, int, str]],
+        now: float,
+        woken: set[str],
+    ) -> None:
+        if record.status is ReturnStatus.REJECTED:
+            self._count("stale_return_events")
+            return
+        conditions: dict[str, str] = {sku: condition for sku, _, condition in received}
+        lines = [
+            line.model_copy(update={"condition": conditions.get(line.sku, line.condition)})
+            for line in record.lines
+        ]
+        self._return_transition(
+            tx, record, ReturnEvent.GOODS_RECEIVED, now, woken, {"received_at": now, "lines": lines}
+        )
+
+    # ---- egress -----------------------------------------------------------------------------------
+
+    def _render_return(self: Core, message: OutboxMessage, now: float) -> OutboundRequest | None:
+        with self.store.transaction() as tx:
+            record = load_return(tx, message.aggregate_id)
+            order_doc = tx.load("order_doc", record.order_no) if record is not None else None
+        if record is None:
+            self._finish_silently(message, "orphan_messages")
+            return None
+        request = self.render_return_command(message, record, order_doc or {}, now)
+        if request is None:
+            self._finish_silently(message, "superseded_messages")
+            return None
+        result: OutboundRequest = self._with_correlation(request, message)
+        return result
+
+    def render_return_command(
+        self: Core,
+        message: OutboxMessage,
+        record: ReturnRecord,
+        order_doc: dict[str, Any],
+        now: float,
+    ) -> OutboundRequest | None:
+        kind = message.kind
+        sold_to = str((order_doc.get("customer") or {}).get("customer_id", ""))
+        currency = str(order_doc.get("currency", "USD"))
+        if kind == "CreateCustomerReturn":
+            if message.attempts > 1:
+                return sap.find_customer_return(record.return_no)
+            result: OutboundRequest = self._create_customer_return(record, sold_to, currency)
+            return result
+        if kind == "CreateCreditMemoRequest":
+            if message.attempts > 1:
+                return sap.find_credit_memo_request(record.return_no)
+            result = self._create_credit_memo(record, sold_to, currency)
+            return result
+        if kind == "CreateWarehouseReturn":
+            return shipbob.create_return(
+                record.return_no, record.location, [(line.sku, line.quantity) for line in record.lines], None
+            )
+        if kind == "PostReturnGoodsReceipt":
+            restock = [(line.sku, line.quantity) for line in record.lines if line.disposition == "restock"]
+            if not restock or not record.erp_return_order:
+                return None
+            return sap.post_return_goods_receipt(record.erp_return_order, restock, record.location)
+        if kind == "RestockReturnedGoods":
+            restock = [(line.sku, line.quantity) for line in record.lines if line.disposition == "restock"]
+            if not restock:
+                return None
+            return pos.restock(
+                record.location, record.return_no, restock, self.restock_idempotency_key(record)
+            )
+        if kind == "RefundPayment":
+            return stripe.refund(
+                record.payment_ref or "missing",
+                record.amount_minor,
+                record.return_no,
+                self.refund_idempotency_key(record),
+            )
+        if kind == "UpdateReturnStatus":
+            path, body = sfcc.return_status_update(
+                str(order_doc.get("site_id", "RefArch")),
+                record.order_no,
+                record.return_no,
+                str(message.payload["status"]),
+                int(message.payload["seq"]),
+            )
+            return OutboundRequest("PATCH", path, body)
+        if kind == "UpdateStoreReturn":
+            return pos.update_return(
+                record.return_no, str(message.payload["status"]), int(message.payload["seq"])
+            )
+        return None
+
+    def _create_customer_return(
+        self: Core, record: ReturnRecord, sold_to: str, currency: str
+    ) -> OutboundRequest:
+        return sap.create_customer_return(
+            record.return_no,
+            record.erp_sales_order or "",
+            sold_to,
+            [(line.sku, line.quantity, record.reason or "R01") for line in record.lines],
+            record.location,
+            self.config.sales_organization,
+            currency,
+        )
+
+    def _create_credit_memo(self: Core, record: ReturnRecord, sold_to: str, currency: str) -> OutboundRequest:
+        return sap.create_credit_memo_request(
+            record.return_no,
+            record.erp_return_order or "",
+            sold_to,
+            [(line.sku, line.quantity, line.quantity * line.unit_price_minor) for line in record.lines],
+            self.config.sales_organization,
+            currency,
+        )
+
+    def return_create_after_lookup(self: Core, message: OutboxMessage) -> OutboundRequest:
+        """The ERP look-up found nothing: now create the document (the first one never landed)."""
+        with self.store.transaction() as tx:
+            record = load_return(tx, message.aggregate_id)
+            order_doc = tx.load("order_doc", record.order_no) if record is not None else None
+        assert record is not None
+        doc = order_doc or {}
+        sold_to = str((doc.get("customer") or {}).get("customer_id", ""))
+        currency = str(doc.get("currency", "USD"))
+        if message.kind == "CreateCustomerReturn":
+            request = self._create_customer_return(record, sold_to, currency)
+        else:
+            request = self._create_credit_memo(record, sold_to, currency)
+        result: OutboundRequest = self._with_correlation(request, message)
+        return result
+
+    def _apply_return_reply(
+        self: Core,
+        tx: Transaction,
+        message: OutboxMessage,
+        step: str,
+        reply: Reply,
+        now: float,
+        woken: set[str],
+    ) -> None:
+        record = load_return(tx, message.aggregate_id)
+        if record is None:
+            return
+        kind = message.kind
+        if kind in LOOKED_UP:
+            field = LOOKED_UP[kind]
+            if step == "lookup":
+                found = sap.found_documents(reply, field)
+                number = found[0] if found else ""
+            else:
+                number = sap.created_document(reply, field) or ""
+            if kind == "CreateCustomerReturn":
+                self._return_transition(
+                    tx, record, ReturnEvent.AUTHORIZATION_POSTED, now, woken, {"erp_return_order": number}
+                )
+            else:
+                self._return_transition(
+                    tx, record, ReturnEvent.CREDIT_MEMO_POSTED, now, woken, {"erp_credit_memo": number}
+                )
+        elif kind == "CreateWarehouseReturn":
+            created = shipbob.created_order_id(reply)
+            if created and not record.wms_return_id:
+                tx.save(
+                    "return",
+                    record.return_no,
+                    record.model_copy(update={"wms_return_id": created}).model_dump(mode="json"),
+                    now,
+                )
+        elif kind == "RefundPayment":
+            body = reply.body if isinstance(reply.body, dict) else {}
+            self._return_transition(
+                tx,
+                record,
+                ReturnEvent.REFUND_SUCCEEDED,
+                now,
+                woken,
+                {"refund_id": str(body.get("id", "")), "refunded_at": now},
+            )
+
+    # ---- reading ----------------------------------------------------------------------------------
+
+    def return_record(self: Core, return_no: str) -> ReturnRecord | None:
+        with self.store.transaction() as tx:
+            return load_return(tx, return_no)

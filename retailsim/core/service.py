@@ -1,0 +1,1042 @@
+"""The integration core's application service: ingress, outbox delivery, inventory, operations.
+
+Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
+inbox check, load, pure transition, save, outbox append — all or nothing. Egress is driven from outside
+(the simulation's delivery workers or the live dispatcher): ``claim`` hands out the next due message for
+a destination as a ready-made HTTP request, honouring the destination's circuit breaker and token bucket;
+``on_reply`` judges the answer, applies what it means to the order in the same transaction that marks
+the message delivered, and schedules a retry (full-jitter backoff, Retry-After as a floor) or dead-letters
+it. Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
+made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
+from retailsim.core.mapping import easypost, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.mapping.http import (
+    OutboundRequest,
+    Reply,
+    Verdict,
+    error_text,
+    is_salesforce_limit,
+    judge,
+    retry_after_s,
+)
+from retailsim.core.models import Order
+from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
+from retailsim.core.reliability.idempotency import fingerprint
+from retailsim.core.reliability.ratelimit import TokenBucket
+from retailsim.core.reliability.retry import RetryPolicy
+from retailsim.core.returns import LOOKED_UP, RETURN_KINDS, ReturnsPart
+from retailsim.core.stores.base import (
+    ConcurrencyConflict,
+    IdempotencyRecord,
+    NewMessage,
+    OutboxMessage,
+    Position,
+    Store,
+    Transaction,
+)
+from retailsim.core.workflows import order_to_cash as o2c
+from retailsim.core.workflows import return_to_refund as r2r
+from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
+
+DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
+INTERNAL = "core"
+
+
+class CoreConfig(BaseModel):
+    """Settings of the core (scenario section ``[core]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retry_base_s: float = Field(0.5, gt=0)
+    retry_cap_s: float = Field(300.0, gt=0)
+    retry_max_attempts: int = Field(12, ge=1)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_open_s: float = Field(30.0, gt=0)
+    rate_limits: dict[str, float] = Field(default_factory=dict, description="requests/s per destination")
+    lease_s: float = Field(60.0, gt=0)
+    backorder_grace_s: float = Field(3600.0, ge=0)
+    shipment_watch_s: float = Field(8 * 3600.0, gt=0, description="reconcile with the WMS after this long")
+    delivery_watch_s: float = Field(
+        4 * 86400.0, gt=0, description="reconcile with the carrier after this long"
+    )
+    watch_rounds: int = Field(6, ge=1, description="how many times a watchdog asks before flagging drift")
+    locations: list[str] = Field(default_factory=lambda: ["DC1"])
+    safety_stock: int = Field(0, ge=0)
+    inventory_publication: str = Field("events", pattern="^(events|batch)$")
+    publish_coalesce_s: float = Field(5.0, ge=0)
+    feed_interval_s: float = Field(1800.0, gt=0)
+    inventory_list: str = "inventory_main"
+    sales_organization: str = "1010"
+    idempotency_in_flight_s: float = Field(30.0, gt=0)
+    return_window_s: float = Field(
+        30 * 86400.0, gt=0, description="returns accepted this long after delivery"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiReply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Delivery:
+    """A claimed outbox message and the request to send for it (``step`` for multi-call commands)."""
+
+    message: OutboxMessage
+    request: OutboundRequest
+    step: str = "send"
+
+
+class IntegrationCore(ReturnsPart):
+    """One process of the integration core over a durable ``Store`` (returns: see core/returns.py)."""
+
+    def __init__(
+        self, store: Store, config: CoreConfig | None = None, rng: random.Random | None = None
+    ) -> None:
+        self.store = store
+        self.config = config or CoreConfig()
+        self.rng = rng or random.Random(0)
+        self.policy = o2c.Policy(
+            backorder_grace_s=self.config.backorder_grace_s,
+            shipment_watch_s=self.config.shipment_watch_s,
+            delivery_watch_s=self.config.delivery_watch_s,
+        )
+        self.retry = RetryPolicy(
+            self.config.retry_base_s, self.config.retry_cap_s, self.config.retry_max_attempts
+        )
+        self.breakers = {
+            d: CircuitBreaker(self.config.breaker_failures, self.config.breaker_open_s) for d in DESTINATIONS
+        }
+        self.buckets = {
+            d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in sorted(self.config.rate_limits.items())
+        }
+        self.counters: dict[str, int] = {}
+        # Observers (set by whoever hosts the core): wake a destination's workers; see a status change.
+        self.on_append: Callable[[str], None] | None = None
+        self.on_status: Callable[[str, str, float], None] | None = None
+        self.on_return_status: Callable[[str, str, float], None] | None = None
+        self._return_transitions: list[tuple[str, str]] = []
+        self.return_policy = r2r.ReturnPolicy(
+            window_s=self.config.return_window_s, dc_locations=tuple(self.config.locations)
+        )
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def _emit(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        commands: tuple[Command, ...] | list[Command],
+        now: float,
+        woken: set[str],
+    ) -> None:
+        for command in commands:
+            tx.append(
+                NewMessage(
+                    destination=command.destination,
+                    kind=command.kind,
+                    aggregate_id=record.order_no,
+                    correlation_id=record.correlation_id,
+                    payload=command.payload,
+                    available_at=now + command.delay_s,
+                )
+            )
+            woken.add(command.destination)
+
+    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None:
+        if self.on_append is not None:
+            for destination in sorted(woken):
+                self.on_append(destination)
+        if self.on_status is not None:
+            for order_no, status in transitions:
+                self.on_status(order_no, status, now)
+
+    def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
+        """Dedupe by order number: an order exported twice (under another key) is the same order."""
+        return self._load_record(tx, order_no)
+
+    def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool:
+        """Inbox dedupe: record the event id; False when this event was processed before."""
+        return tx.add_inbox(source, event_id, now)
+
+    def apply_event(
+        self, record: OrderRecord, event: OrderEvent, now: float, facts: dict[str, Any] | None
+    ) -> o2c.Outcome:
+        """The order's transition table, stale events ignored (per-order sequencing)."""
+        return o2c.apply(record, event, now, self.policy, facts)
+
+    @staticmethod
+    def _load_record(tx: Transaction, order_no: str) -> OrderRecord | None:
+        document = tx.load("order", order_no)
+        return OrderRecord.model_validate(document) if document is not None else None
+
+    @staticmethod
+    def _save_record(tx: Transaction, record: OrderRecord, now: float) -> None:
+        tx.save("order", record.order_no, record.model_dump(mode="json"), now)
+
+    def _transition(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        event: OrderEvent,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+        facts: dict[str, Any] | None = None,
+    ) -> OrderRecord:
+        outcome = self.apply_event(record, event, now, facts)
+        if outcome.stale:
+            self._count("stale_events")
+            self._save_record(tx, outcome.record, now)
+            return outcome.record
+        new = outcome.record
+        self._inventory_effects(tx, record, new, now, woken)
+        self._save_record(tx, new, now)
+        self._emit(tx, new, outcome.commands, now, woken)
+        transitions.append((new.order_no, new.status.value))
+        return new
+
+    # ---- inventory --------------------------------------------------------------------------------
+
+    def load_inventory(self, rows: list[tuple[str, str, int]], now: float) -> None:
+        """Initial (or full) load of on-hand stock per (sku, location) from the ERP's snapshot."""
+        woken: set[str] = set()
+        with self.store.transaction() as tx:
+            for sku, location, on_hand in rows:
+                position = tx.get_position(sku, location)
+                if position is None:
+                    tx.put_position(Position(sku, location, on_hand, 0, self.config.safety_stock))
+                else:
+                    position.on_hand = on_hand
+                    tx.put_position(position)
+            if self.config.inventory_publication == "batch":
+                tx.append(NewMessage(INTERNAL, "PublishInventoryFeed", "inventory", "inventory", {}, now))
+                woken.add(INTERNAL)
+            else:
+                for sku in sorted({row[0] for row in rows}):
+                    self._schedule_publication(tx, sku, now, woken, delay_s=0.0)
+        self._after_commit(woken, [], now)
+
+    def available_to_promise(self, sku: str) -> dict[str, int]:
+        with self.store.transaction() as tx:
+            result = {}
+            for location in self.config.locations:
+                position = tx.get_position(sku, location)
+                if position is not None:
+                    result[location] = position.available
+        return result
+
+    def _schedule_publication(
+        self, tx: Transaction, sku: str, now: float, woken: set[str], delay_s: float | None = None
+    ) -> None:
+        if self.config.inventory_publication != "events":
+            return
+        marker = tx.load("atp_publication", sku)
+        if marker is not None and marker.get("pending"):
+            return  # coalesced into the publication already waiting
+        tx.save("atp_publication", sku, {"pending": True}, now)
+        wait = self.config.publish_coalesce_s if delay_s is None else delay_s
+        tx.append(
+            NewMessage(
+                "storefront",
+                "PublishAvailability",
+                f"inventory:{sku}",
+                f"inventory:{sku}",
+                {"sku": sku},
+                now + wait,
+            )
+        )
+        woken.add("storefront")
+
+    def _reserve(self, tx: Transaction, order: Order) -> str | None:
+        """Pick the first location able to ship the whole order and reserve there; None if none can."""
+        needed: dict[str, int] = {}
+        for line in order.lines:
+            needed[line.sku] = needed.get(line.sku, 0) + line.quantity
+        for location in self.config.locations:
+            positions = [tx.get_position(sku, location) for sku in needed]
+            if all(p is not None and p.available >= needed[p.sku] for p in positions):
+                for position in positions:
+                    assert position is not None
+                    position.reserved += needed[position.sku]
+                    tx.put_position(position)
+                return location
+        return None
+
+    def _inventory_effects(
+        self, tx: Transaction, old: OrderRecord, new: OrderRecord, now: float, woken: set[str]
+    ) -> None:
+        if not old.reserved:
+            return
+        if new.status is OrderStatus.SHIPPED:
+            for sku, quantity in new.lines:
+                position = tx.get_position(sku, new.location)
+                if position is not None:
+                    position.on_hand -= quantity
+                    position.reserved -= quantity
+                    tx.put_position(position)
+        elif new.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+            for sku, quantity in new.lines:
+                position = tx.get_position(sku, new.location)
+                if position is not None:
+                    position.reserved -= quantity
+                    tx.put_position(position)
+                    self._schedule_publication(tx, sku, now, woken)
+
+    # ---- ingress: orders --------------------------------------------------------------------------
+
+    def submit_order(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+        """The storefront's order API. Accepted means durable: the order is committed before 202."""
+        if not idempotency_key:
+            return ApiReply(
+                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
+            )
+        body_fingerprint = fingerprint(body)
+        early = self._begin_idempotent("orders", idempotency_key, body_fingerprint, now)
+        if early is not None:
+            return early
+        try:
+            reply = self._accept_order(body, idempotency_key, body_fingerprint, now)
+        except InvalidPayload as exc:
+            self._abandon_idempotent("orders", idempotency_key)
+            return ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
+        except BaseException:
+            self._abandon_idempotent("orders", idempotency_key)
+            raise
+        return reply
+
+    def _begin_idempotent(self, scope: str, key: str, body_fingerprint: str, now: float) -> ApiReply | None:
+        """Claim the key (in flight), or answer at once: stored reply, 422 other body, 409 in flight."""
+        with self.store.transaction() as tx:
+            existing = tx.get_idempotency(scope, key)
+            if existing is not None and existing.status != "abandoned":
+                if existing.fingerprint != body_fingerprint:
+                    return ApiReply(
+                        422,
+                        {
+                            "error": "idempotency_key_reused",
+                            "detail": "this Idempotency-Key was used with another body",
+                        },
+                    )
+                if existing.status == "done" and existing.response is not None:
+                    self._count("idempotent_replays")
+                    stored = existing.response
+                    return ApiReply(
+                        int(stored["status"]), dict(stored["body"]), {"Idempotent-Replayed": "true"}
+                    )
+                if now - existing.created_at < self.config.idempotency_in_flight_s:
+                    return ApiReply(
+                        409,
+                        {
+                            "error": "request_in_flight",
+                            "detail": "a request with this key is being processed",
+                        },
+                    )
+            record = IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now)
+            try:
+                tx.put_idempotency(record, create=existing is None)
+            except ConcurrencyConflict:
+                return ApiReply(
+                    409,
+                    {"error": "request_in_flight", "detail": "a request with this key is being processed"},
+                )
+        return None
+
+    def _abandon_idempotent(self, scope: str, key: str) -> None:
+        """A request that changed nothing frees its key, so a corrected retry may use it."""
+        with self.store.transaction() as tx:
+            existing = tx.get_idempotency(scope, key)
+            if existing is not None and existing.status == "in_flight":
+                tx.put_idempotency(IdempotencyRecord(scope, key, "", "abandoned", None, -1e18), create=False)
+
+    def _accept_order(self, body: Any, key: str, body_fingerprint: str, now: float) -> ApiReply:
+        order = sfcc.order_from_scapi(body)
+        woken: set[str] = set()
+        transitions: list[tuple[str, str]] = []
+        with self.store.transaction() as tx:
+            existing = self.already_accepted(tx, order.order_no)
+            if existing is not None:
+                # The same order exported again under another key: at-least-once export, no new effect.
+                self._count("duplicate_orders")
+                reply = ApiReply(
+                    200,
+                    {
+                        "order_id": existing.order_no,
+                        "correlation_id": existing.correlation_id,
+                        "status": existing.status.value,
+                        "duplicate": True,
+                    },
+                )
+            else:
+                tx.save("order_doc", order.order_no, order.model_dump(mode="json"), now)
+                record = OrderRecord(
+                    order_no=order.order_no,
+                    correlation_id=order.order_no,
+                    confirmed_to_customer=order.confirmed_to_customer,
+                    lines=[(line.sku, line.quantity) for line in order.lines],
+                    total_minor=order.total_minor,
+                    currency=order.currency,
+                    payment_ref=order.payment.reference if order.payment else None,
+                    accepted_at=now,
+                    history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
+                )
+                location = self._reserve(tx, order)
+                if location is not None:
+                    record = record.model_copy(update={"location": location, "reserved": True})
+                    event = OrderEvent.STOCK_RESERVED
+                    for sku, _ in record.lines:
+                        self._schedule_publication(tx, sku, now, woken)
+                elif order.confirmed_to_customer:
+                    record = record.model_copy(update={"location": self.config.locations[0], "short": True})
+                    event = OrderEvent.STOCK_SHORT
+                else:
+                    event = OrderEvent.STOCK_UNAVAILABLE
+                record = self._transition(tx, record, event, now, woken, transitions)
+                if record.status is OrderStatus.REJECTED:
+                    self._count("rejected")
+                    reply = ApiReply(
+                        200,
+                        {
+                            "order_id": record.order_no,
+                            "correlation_id": record.correlation_id,
+                            "status": "rejected",
+                            "reason": "insufficient_stock",
+                        },
+                    )
+                else:
+                    self._count("accepted")
+                    reply = ApiReply(
+                        202,
+                        {
+                            "order_id": record.order_no,
+                            "correlation_id": record.correlation_id,
+                            "status": "accepted",
+                        },
+                    )
+            tx.put_idempotency(
+                IdempotencyRecord(
+                    "orders", key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
+                ),
+                create=False,
+            )
+        self._after_commit(woken, transitions, now)
+        return reply
+
+    # ---- ingress: webhooks ------------------------------------------------------------------------
+
+    def receive_webhook(self, source: str, event_id: str, topic: str, body: Any, now: float) -> ApiReply:
+        """A warehouse, carrier or payment event. Duplicates are acknowledged and have no effect."""
+        woken: set[str] = set()
+        transitions: list[tuple[str, str]] = []
+        self._return_transitions = []  # what a rolled-back transaction noted must not be announced
+        try:
+            with self.store.transaction() as tx:
+                if not self.first_delivery(tx, source, event_id, now):
+                    self._count("inbox_duplicates")
+                    return ApiReply(200, {"status": "duplicate", "event_id": event_id})
+                self._apply_webhook(tx, source, topic, body, now, woken, transitions)
+        except NotYetKnown as exc:
+            self._count("webhooks_not_yet_known")
+            return ApiReply(409, {"error": "not_yet_known", "detail": str(exc)}, {"Retry-After": "60"})
+        except InvalidPayload as exc:
+            self._count("webhooks_invalid")
+            return ApiReply(400, {"error": "invalid_payload", "detail": str(exc), "errors": exc.errors})
+        except IllegalTransition as exc:
+            self._count("webhooks_illegal")
+            return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
+        self._after_commit(woken, transitions, now)
+        self._flush_return_statuses(now)
+        return ApiReply(200, {"status": "processed", "event_id": event_id})
+
+    def _apply_webhook(
+        self,
+        tx: Transaction,
+        source: str,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        if source == "pos":
+            self._apply_pos_webhook(tx, topic, body, now, woken)
+            return
+        if source == "wms" and topic == shipbob.TOPIC_RETURN_COMPLETED:
+            self._apply_wms_return(tx, body, now, woken)
+            return
+        if source == "wms":
+            facts = shipbob.parse_webhook(topic, body)
+            record = self._load_record(tx, facts["order_no"])
+            if record is None:
+                raise NotYetKnown(f"order {facts['order_no']} is not known yet")
+            if topic == shipbob.TOPIC_SHIPPED:
+                tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
+                self._transition(
+                    tx,
+                    record,
+                    OrderEvent.SHIPPED,
+                    now,
+                    woken,
+                    transitions,
+                    {
+                        "wms_order_id": facts["wms_order_id"],
+                        "tracking_code": facts["tracking_code"],
+                        "carrier": facts["carrier"],
+                        "shipped_at": now,
+                    },
+                )
+            elif topic == shipbob.TOPIC_ON_HOLD:
+                self._transition(
+                    tx,
+                    record,
+                    OrderEvent.SHIPMENT_ON_HOLD,
+                    now,
+                    woken,
+                    transitions,
+                    {"wms_order_id": facts["wms_order_id"]},
+                )
+            else:
+                self._count("webhooks_ignored")
+        elif source == "carrier":
+            code, status = easypost.parse_event(body)
+            link = tx.load("tracking", code)
+            if link is None:
+                raise NotYetKnown(f"tracking code {code} is not known yet")
+            record = self._load_record(tx, str(link["order_no"]))
+            if record is None:
+                raise NotYetKnown(f"order for tracking code {code} is not known")
+            if status in easypost.DELIVERED:
+                self._transition(
+                    tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
+                )
+            elif status in easypost.IN_TRANSIT:
+                self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
+            else:
+                self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
+        else:
+            self._count("webhooks_ignored")  # payment events confirm what the core already knows
+
+    # ---- egress -----------------------------------------------------------------------------------
+
+    def next_due_at(self, destination: str, now: float) -> float | None:
+        """When ``claim`` could next hand out work for a destination (None: nothing is pending)."""
+        due = self.store.next_due_at(destination)
+        if due is None:
+            return None
+        at = max(due, self.breakers[destination].retry_at(now)) if destination in self.breakers else due
+        bucket = self.buckets.get(destination)
+        if bucket is not None:
+            at = max(at, bucket.ready_at(now))
+        return at
+
+    def claim(self, destination: str, now: float) -> Delivery | None:
+        """The next message to send to ``destination`` now, or None (nothing due, breaker open, throttled)."""
+        breaker = self.breakers[destination]
+        bucket = self.buckets.get(destination)
+        while True:
+            if bucket is not None and not bucket.try_take(now):
+                return None
+            if not breaker.allow(now):
+                if bucket is not None:
+                    bucket.give_back()
+                return None
+            message = self.store.claim_next(destination, now, self.config.lease_s)
+            request = self._render(message, now) if message is not None else None
+            if message is None or request is None:
+                breaker.record_neutral()
+                if bucket is not None:
+                    bucket.give_back()
+                if message is None:
+                    return None
+                continue  # nothing to send any more (superseded); _render completed it
+            looked_up = message.kind == "PostSalesOrder" or message.kind in LOOKED_UP
+            step = "lookup" if request.method == "GET" and looked_up else "send"
+            return Delivery(message, request, step)
+
+    def _finish_silently(self, message: OutboxMessage, reason: str) -> None:
+        with self.store.transaction() as tx:
+            tx.complete(message.seq)
+        self._count(reason)
+
+    def _render(self, message: OutboxMessage, now: float) -> OutboundRequest | None:
+        kind = message.kind
+        if kind in RETURN_KINDS:
+            return self._render_return(message, now)
+        if kind == "PublishAvailability":
+            sku = str(message.payload["sku"])
+            with self.store.transaction() as tx:
+                tx.save("atp_publication", sku, {"pending": False}, now)
+                ats = sum(
+                    p.available
+                    for p in (tx.get_position(sku, loc) for loc in self.config.locations)
+                    if p is not None
+                )
+            path, body = sfcc.inventory_update(self.config.inventory_list, sku, ats)
+            return self._with_correlation(OutboundRequest("PATCH", path, body), message)
+        if kind == "InventoryFeed":
+            records = []
+            totals: dict[str, int] = {}
+            for position in self.store.positions():
+                totals[position.sku] = totals.get(position.sku, 0) + position.available
+            for sku in sorted(totals):
+                records.append({"product_id": sku, "allocation": {"amount": totals[sku]}})
+            body = {"inventory_list_id": self.config.inventory_list, "records": records}
+            return self._with_correlation(
+                OutboundRequest(
+                    "POST", f"/s/-/dw/data/{sfcc.API_VERSION}/jobs/inventory-import/executions", body
+                ),
+                message,
+            )
+        with self.store.transaction() as tx:
+            record = self._load_record(tx, message.aggregate_id)
+            order_doc = (
+                tx.load("order_doc", message.aggregate_id)
+                if kind in ("PostSalesOrder", "ReleaseToWarehouse")
+                else None
+            )
+        if record is None:
+            self._finish_silently(message, "orphan_messages")
+            return None
+        request = self.render_command(message, record, order_doc, now)
+        if request is None:
+            self._finish_silently(message, "superseded_messages")
+            return None
+        return self._with_correlation(request, message)
+
+    @staticmethod
+    def _with_correlation(request: OutboundRequest, message: OutboxMessage) -> OutboundRequest:
+        headers = dict(request.headers)
+        headers["X-Correlation-ID"] = message.correlation_id
+        return OutboundRequest(request.method, request.path, request.body, headers, request.query)
+
+    def erp_lookup_before_create(self, message: OutboxMessage) -> bool:
+        """Look the order up in the ERP before creating it again: SAP has no duplicate check of its own."""
+        return message.attempts > 1
+
+    def payment_idempotency_key(self, record: OrderRecord, command: str) -> str | None:
+        return stripe.idempotency_key(record.order_no, command)
+
+    def render_command(
+        self, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None, now: float
+    ) -> OutboundRequest | None:
+        """The product request for a command, from the order's current state."""
+        kind = message.kind
+        if kind in ("UpdateOrderStatus", "UpsertOrderStatus"):
+            seq = int(message.payload["seq"])
+            if seq < record.synced.get(message.destination, 0):
+                return None  # a newer status already reached this system: never send an older one
+            status = str(message.payload["status"])
+            if kind == "UpdateOrderStatus":
+                site = str((order_doc or {}).get("site_id", "RefArch"))
+                path, body = sfcc.status_update(site, record.order_no, status, seq)
+                return OutboundRequest("PATCH", path, body)
+            return salesforce.upsert_order_status(record.order_no, status, seq, record.total_minor)
+        if kind == "VerifyPaymentAuthorization":
+            return stripe.retrieve_intent(record.payment_ref or "missing")
+        if kind == "CapturePayment":
+            return stripe.capture(
+                record.payment_ref or "missing",
+                record.total_minor,
+                self.payment_idempotency_key(record, "capture") or "",
+            )
+        if kind == "VoidPaymentAuthorization":
+            return stripe.cancel(
+                record.payment_ref or "missing", self.payment_idempotency_key(record, "cancel") or ""
+            )
+        if kind == "PostSalesOrder":
+            if self.erp_lookup_before_create(message):
+                return sap.find_by_purchase_order(record.order_no)
+            assert order_doc is not None
+            return sap.create_sales_order(
+                Order.model_validate(order_doc), record.location, self.config.sales_organization, now
+            )
+        if kind == "PostGoodsIssue":
+            return sap.post_goods_issue(record.erp_sales_order or "")
+        if kind == "CancelSalesOrder":
+            return sap.cancel_sales_order(record.erp_sales_order or "")
+        if kind == "ReleaseToWarehouse":
+            assert order_doc is not None
+            return shipbob.create_order(Order.model_validate(order_doc))
+        if kind == "FetchWarehouseOrder":
+            return shipbob.find_orders([record.order_no])
+        if kind == "FetchTracker":
+            return easypost.find_trackers([record.tracking_code]) if record.tracking_code else None
+        if kind == "CancelWarehouseOrder":
+            if record.wms_order_id is None:
+                return None
+            return shipbob.cancel_order(record.wms_order_id)
+        raise CoreError(f"no renderer for command {kind}")
+
+    def on_reply(self, delivery: Delivery, reply: Reply, now: float) -> OutboundRequest | None:
+        """Judge a reply. Returns a follow-up request for the same command (ERP look-up miss → create)."""
+        message = delivery.message
+        destination = message.destination
+        breaker = self.breakers[destination]
+        verdict = judge(reply)
+        if verdict is Verdict.SUCCESS and delivery.step == "lookup" and message.kind in LOOKED_UP:
+            if not sap.found_documents(reply, LOOKED_UP[message.kind]):
+                breaker.record_success(now)
+                delivery.step = "send"
+                delivery.request = self.return_create_after_lookup(message)
+                return delivery.request
+            self._count("erp_lookup_hits")
+        elif verdict is Verdict.SUCCESS and delivery.step == "lookup":
+            found = sap.found_sales_orders(reply)
+            if not found:
+                breaker.record_success(now)
+                with self.store.transaction() as tx:
+                    doc = tx.load("order_doc", message.aggregate_id)
+                    record = self._load_record(tx, message.aggregate_id)
+                assert doc is not None and record is not None
+                delivery.step = "send"
+                delivery.request = self._with_correlation(
+                    sap.create_sales_order(
+                        Order.model_validate(doc), record.location, self.config.sales_organization, now
+                    ),
+                    message,
+                )
+                return delivery.request
+            self._count("erp_lookup_hits")
+        if verdict is Verdict.RETRY:
+            if reply.status == 429 or is_salesforce_limit(reply):
+                pause = retry_after_s(reply) or 1.0
+                bucket = self.buckets.get(destination)
+                if bucket is not None:
+                    bucket.slow_down(now, pause)
+                breaker.record_neutral()
+            else:
+                breaker.record_failure(now)
+            self._retry_or_bury(message, reply, now)
+            return None
+        woken: set[str] = set()
+        transitions: list[tuple[str, str]] = []
+        with self.store.transaction() as tx:
+            if verdict is Verdict.SUCCESS or self._benign_refusal(message, reply):
+                breaker.record_success(now)
+                self._apply_reply(tx, delivery, reply, now, woken, transitions)
+                tx.complete(message.seq)
+            else:
+                breaker.record_neutral()
+                failure_event = self._permanent_failure_event(message, reply)
+                if failure_event is not None:
+                    record = self._load_record(tx, message.aggregate_id)
+                    if record is not None:
+                        self._transition(tx, record, failure_event, now, woken, transitions)
+                    tx.complete(message.seq)
+                else:
+                    self._count("dead_lettered")
+                    tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
+        self._after_commit(woken, transitions, now)
+        self._flush_return_statuses(now)
+        return None
+
+    def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
+        if reply.status == 429 or is_salesforce_limit(reply):
+            # Throttled at the gate: the request never reached the system, so it costs no attempt.
+            message.attempts -= 1
+        breaker = self.breakers[message.destination]
+        system_down = breaker.state is not BreakerState.CLOSED
+        with self.store.transaction() as tx:
+            # A message is dead-lettered for its own failures, not for its system's: while the breaker
+            # says the system is down, the message waits for it however long the outage lasts.
+            if self.retry.exhausted(message.attempts) and not system_down:
+                self._count("dead_lettered")
+                tx.dead_letter(
+                    message.seq,
+                    f"retries exhausted after {message.attempts} attempts; last: {error_text(reply)}",
+                    message.attempts,
+                    now,
+                )
+            else:
+                self._count("retries")
+                delay = self.retry.delay(message.attempts, self.rng, retry_after_s(reply))
+                if system_down:
+                    delay = max(delay, breaker.retry_at(now) - now)
+                tx.retry_later(message.seq, now + delay, message.attempts, error_text(reply))
+        if self.on_append is not None:
+            self.on_append(message.destination)
+
+    @staticmethod
+    def _benign_refusal(message: OutboxMessage, reply: Reply) -> bool:
+        """A 4xx that means "already done": the effect we wanted exists."""
+        kind = message.kind
+        if kind == "ReleaseToWarehouse":
+            return shipbob.already_exists(reply)
+        if kind in ("PostGoodsIssue", "CancelSalesOrder", "PostReturnGoodsReceipt"):
+            return sap.already_done(reply)
+        if kind == "VoidPaymentAuthorization":
+            return stripe.error_code(reply) == "payment_intent_unexpected_state"
+        if kind == "CancelWarehouseOrder":
+            return reply.status == 422
+        if kind == "CreateWarehouseReturn":
+            return shipbob.already_exists(reply)
+        return False
+
+    @staticmethod
+    def _permanent_failure_event(message: OutboxMessage, reply: Reply) -> OrderEvent | None:
+        if message.kind == "VerifyPaymentAuthorization" and reply.status == 404:
+            return OrderEvent.PAYMENT_FAILED
+        return None
+
+    def _apply_reply(
+        self,
+        tx: Transaction,
+        delivery: Delivery,
+        reply: Reply,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        message = delivery.message
+        kind = message.kind
+        if kind in ("PublishAvailability", "InventoryFeed"):
+            return
+        if kind in RETURN_KINDS:
+            self._apply_return_reply(tx, message, delivery.step, reply, now, woken)
+            return
+        record = self._load_record(tx, message.aggregate_id)
+        if record is None:
+            return
+        if kind in ("UpdateOrderStatus", "UpsertOrderStatus"):
+            seq = int(message.payload["seq"])
+            if seq > record.synced.get(message.destination, 0):
+                synced = {**record.synced, message.destination: seq}
+                self._save_record(tx, record.model_copy(update={"synced": synced}), now)
+            return
+        if kind == "VerifyPaymentAuthorization":
+            status = stripe.intent_status(reply)
+            event = (
+                OrderEvent.PAYMENT_AUTHORIZED if status == "requires_capture" else OrderEvent.PAYMENT_FAILED
+            )
+            self._transition(tx, record, event, now, woken, transitions)
+        elif kind == "PostSalesOrder":
+            if delivery.step == "lookup":
+                number = sap.found_sales_orders(reply)[0]
+            else:
+                number = sap.created_sales_order(reply) or ""
+            event = OrderEvent.SALES_ORDER_POSTED_SHORT if record.short else OrderEvent.SALES_ORDER_POSTED
+            self._transition(
+                tx, record, event, now, woken, transitions, {"erp_sales_order": number, "posted_at": now}
+            )
+        elif kind == "ReleaseToWarehouse":
+            facts = {"wms_order_id": shipbob.created_order_id(reply)} if reply.ok else {}
+            if record.wms_order_id and not facts.get("wms_order_id"):
+                facts = {}
+            self._transition(
+                tx,
+                record,
+                OrderEvent.WAREHOUSE_ACCEPTED,
+                now,
+                woken,
+                transitions,
+                {k: v for k, v in facts.items() if v},
+            )
+        elif kind in ("FetchWarehouseOrder", "FetchTracker"):
+            self._apply_fetched(tx, kind, record, reply, now, woken, transitions)
+        # Captures, voids, goods issues and cancellations complete without changing the order's state.
+
+    # ---- internal timers (destination "core") -------------------------------------------------------
+
+    def run_timers(self, now: float) -> int:
+        """Fire every due internal timer (backorder expiry, batch inventory feed); the number fired."""
+        fired = 0
+        while True:
+            message = self.store.claim_next(INTERNAL, now, self.config.lease_s)
+            if message is None:
+                return fired
+            fired += 1
+            woken: set[str] = set()
+            transitions: list[tuple[str, str]] = []
+            with self.store.transaction() as tx:
+                if message.kind == "PublishInventoryFeed":
+                    tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
+                    tx.append(
+                        NewMessage(
+                            INTERNAL,
+                            "PublishInventoryFeed",
+                            "inventory",
+                            "inventory",
+                            {},
+                            now + self.config.feed_interval_s,
+                        )
+                    )
+                    woken.update(("storefront", INTERNAL))
+                elif message.kind == "ExpireBackorder":
+                    record = self._load_record(tx, message.aggregate_id)
+                    if record is not None:
+                        self._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
+                elif message.kind in ("WatchShipment", "WatchDelivery"):
+                    record = self._load_record(tx, message.aggregate_id)
+                    if record is not None:
+                        self.reconcile_order(tx, record, message, now, woken)
+                tx.complete(message.seq)
+            self._after_commit(woken, transitions, now)
+
+    # ---- reconciliation ---------------------------------------------------------------------------
+
+    WATCHED = {
+        "WatchShipment": (
+            frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED}),
+            "wms",
+            "FetchWarehouseOrder",
+        ),
+        "WatchDelivery": (
+            frozenset({OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT}),
+            "carrier",
+            "FetchTracker",
+        ),
+    }
+
+    def reconcile_order(
+        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, woken: set[str]
+    ) -> None:
+        """A watchdog fired: if the order is still waiting for news, pull the system of record and re-arm.
+
+        This is the core's own reconciliation, as production runs it: it cannot see the systems' ledgers,
+        so it asks their APIs (ShipBob order look-up, EasyPost tracker look-up) and applies what they say
+        through the same transition table. What it still cannot settle after ``watch_rounds`` is drift.
+        """
+        waiting_in, destination, fetch = self.WATCHED[timer.kind]
+        if record.status not in waiting_in:
+            return
+        self._count("reconciliation_checks")
+        round_no = int(timer.payload.get("round", 1))
+        tx.append(NewMessage(destination, fetch, record.order_no, record.correlation_id, {}, now))
+        woken.add(destination)
+        if round_no < self.config.watch_rounds:
+            delay = (
+                self.config.shipment_watch_s
+                if timer.kind == "WatchShipment"
+                else self.config.delivery_watch_s / 4
+            )
+            tx.append(
+                NewMessage(
+                    INTERNAL,
+                    timer.kind,
+                    record.order_no,
+                    record.correlation_id,
+                    {"round": round_no + 1},
+                    now + delay,
+                )
+            )
+            woken.add(INTERNAL)
+        else:
+            self._count("reconciliation_drift")
+
+    def _apply_fetched(
+        self,
+        tx: Transaction,
+        kind: str,
+        record: OrderRecord,
+        reply: Reply,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        before = record.status
+        if kind == "FetchWarehouseOrder":
+            orders = [
+                o
+                for o in (reply.body or [])
+                if isinstance(o, dict) and str(o.get("reference_id")) == record.order_no
+            ]
+            if not orders:
+                return
+            found = orders[0]
+            status = str(found.get("status"))
+            if status == "Completed" and found.get("tracking"):
+                facts = shipbob.parse_webhook(
+                    shipbob.TOPIC_SHIPPED, {**found, "order_id": found.get("id"), "event_time": ""}
+                )
+                tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
+                record = self._transition(
+                    tx,
+                    record,
+                    OrderEvent.SHIPPED,
+                    now,
+                    woken,
+                    transitions,
+                    {
+                        "wms_order_id": facts["wms_order_id"],
+                        "tracking_code": facts["tracking_code"],
+                        "carrier": facts["carrier"],
+                        "shipped_at": now,
+                    },
+                )
+            elif status == "OnHold":
+                record = self._transition(
+                    tx,
+                    record,
+                    OrderEvent.SHIPMENT_ON_HOLD,
+                    now,
+                    woken,
+                    transitions,
+                    {"wms_order_id": str(found.get("id"))},
+                )
+        elif kind == "FetchTracker":
+            trackers = (reply.body or {}).get("trackers", []) if isinstance(reply.body, dict) else []
+            if not trackers:
+                return
+            status = str(trackers[0].get("status"))
+            if status in easypost.DELIVERED:
+                record = self._transition(
+                    tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
+                )
+            elif status in easypost.IN_TRANSIT:
+                record = self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
+        if record.status is not before:
+            self._count("reconciliation_repairs")
+
+    # ---- after a crash ----------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """On start: in-flight leases of the previous process go back to pending. Returns how many."""
+        return self.store.release_leases()
+
+    # ---- operations -------------------------------------------------------------------------------
+
+    def order_record(self, order_no: str) -> OrderRecord | None:
+        with self.store.transaction() as tx:
+            return self._load_record(tx, order_no)
+
+    def replay_dead_letter(self, dlq_id: int, now: float) -> bool:
+        message = self.store.replay_dead_letter(dlq_id, now)
+        if message is None:
+            return False
+        self._count("dlq_replayed")
+        if self.on_append is not None:
+            self.on_append(message.destination)
+        return True
+
+    def ops_summary(self) -> dict[str, Any]:
+        stats = self.store.outbox_stats()
+        dead = self.store.dead_letters()
+        return {
+            "outbox": {
+                "pending": stats.pending,
+                "in_flight": stats.in_flight,
+                "by_destination": stats.by_destination,
+            },
+            "dlq": {
+                "size": sum(1 for d in dead if d.status == "dead"),
+                "replayed": sum(1 for d in dead if d.status == "replayed"),
+            },
+            "breakers": {d: b.state.value for d, b in self.breakers.items()},
+            "counters": dict(sorted(self.counters.items())),
+        }

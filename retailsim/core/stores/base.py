@@ -1,0 +1,161 @@
+"""The ``Store`` port: the core's durable state behind one protocol.
+
+What a store keeps: idempotency records, the inbox of seen event ids, aggregates (as JSON documents with
+a version), inventory positions, the outbox and the dead-letter queue. Rules every implementation keeps,
+and the contract suite in tests/contract checks:
+
+* A transaction is all or nothing. Writes made inside ``with store.transaction() as tx`` become visible
+  together at commit, or not at all when the block raises.
+* The outbox is delivered in order per (destination, aggregate): a message is claimable only when no
+  earlier message for the same destination and aggregate is still pending or in flight.
+* A claim is a lease: ``release_leases`` (on restart) or lease expiry returns it to pending, so a message
+  is never lost with the process that claimed it.
+* Uniqueness is enforced by the store (inbox ids, idempotency keys), not by check-then-insert in callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Json = dict[str, Any]
+
+
+@dataclass(slots=True)
+class IdempotencyRecord:
+    scope: str
+    key: str
+    fingerprint: str
+    status: str  # "in_flight" | "done"
+    response: Json | None
+    created_at: float
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """An outgoing command, appended to the outbox inside the transaction that decided it."""
+
+    destination: str
+    kind: str
+    aggregate_id: str
+    correlation_id: str
+    payload: Json
+    available_at: float
+
+
+@dataclass(slots=True)
+class OutboxMessage:
+    seq: int
+    destination: str
+    kind: str
+    aggregate_id: str
+    correlation_id: str
+    payload: Json
+    available_at: float
+    attempts: int = 0  # deliveries started: each claim counts one
+    status: str = "pending"  # pending | in_flight | delivered | dead
+    last_error: str = ""
+    lease_until: float = 0.0
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    dlq_id: int
+    seq: int
+    destination: str
+    kind: str
+    aggregate_id: str
+    correlation_id: str
+    payload: Json
+    reason: str
+    attempts: int
+    dead_at: float
+    status: str = "dead"  # dead | replayed
+    replayed_at: float | None = None
+
+
+@dataclass(slots=True)
+class Position:
+    """Mutable inventory row; ``InventoryPosition`` is its frozen canonical twin for callers."""
+
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    safety_stock: int = 0
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+
+@dataclass(slots=True)
+class OutboxStats:
+    pending: int = 0
+    in_flight: int = 0
+    by_destination: dict[str, int] = field(default_factory=dict)
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer won (a unique key already exists, or a version moved). Safe to retry."""
+
+
+class Transaction(Protocol):
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+
+    def put_idempotency(self, record: IdempotencyRecord, *, create: bool) -> None:
+        """Insert (``create=True``; raises ConcurrencyConflict when the key exists) or overwrite."""
+
+    def add_inbox(self, source: str, event_id: str, now: float) -> bool:
+        """Record an inbound event id; False when it was seen before."""
+
+    def load(self, kind: str, aggregate_id: str) -> Json | None: ...
+
+    def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None: ...
+
+    def get_position(self, sku: str, location: str) -> Position | None: ...
+
+    def put_position(self, position: Position) -> None: ...
+
+    def append(self, message: NewMessage) -> None: ...
+
+    def complete(self, seq: int) -> None:
+        """Mark an in-flight message delivered (its successor for the aggregate becomes claimable)."""
+
+    def retry_later(self, seq: int, available_at: float, attempts: int, error: str) -> None: ...
+
+    def dead_letter(self, seq: int, reason: str, attempts: int, now: float) -> None: ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
+        """Atomically take the oldest due, unblocked message for a destination, as a lease."""
+
+    def next_due_at(self, destination: str) -> float | None:
+        """When the next pending message of a destination becomes due (None when there is none)."""
+
+    def release_leases(self) -> int:
+        """Return every in-flight message to pending (after a restart); the count released."""
+
+    def replay_dead_letter(self, dlq_id: int, now: float) -> OutboxMessage | None:
+        """Put a dead letter back in the outbox as a fresh message; None if unknown or replayed."""
+
+    def dead_letters(self) -> list[DeadLetter]: ...
+
+    def outbox_stats(self) -> OutboxStats: ...
+
+    def backlog(self, destination: str | None = None) -> int:
+        """Messages not yet delivered or dead, for one destination or all."""
+
+    def aggregates(self, kind: str) -> Iterator[tuple[str, Json]]:
+        """Every aggregate of a kind, ordered by id (reconciliation and reports)."""
+
+    def positions(self) -> list[Position]: ...
+
+    def destinations(self) -> list[str]: ...
+
+    def close(self) -> None: ...

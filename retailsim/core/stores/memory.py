@@ -1,0 +1,291 @@
+"""In-memory store: the simulation's default, and the model of a disk.
+
+It survives a simulated core crash because the runtime keeps the store object and throws away only the
+core process (its breakers, buckets and in-flight work), exactly as a real crash keeps the database.
+Transactions buffer their writes and apply them at commit, so a block that raises leaves nothing behind.
+Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from retailsim.core.stores.base import (
+    ConcurrencyConflict,
+    DeadLetter,
+    IdempotencyRecord,
+    Json,
+    NewMessage,
+    OutboxMessage,
+    OutboxStats,
+    Position,
+)
+
+
+class _MemoryTransaction:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._inbox: set[tuple[str, str]] = set()
+        self._docs: dict[tuple[str, str], Json] = {}
+        self._positions: dict[tuple[str, str], Position] = {}
+        self._appends: list[NewMessage] = []
+        self._outcomes: list[tuple[str, int, tuple[Any, ...]]] = []
+
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        found = self._idempotency.get((scope, key))
+        if found is None:
+            found = self._store._idempotency.get((scope, key))
+        return found
+
+    def put_idempotency(self, record: IdempotencyRecord, *, create: bool) -> None:
+        k = (record.scope, record.key)
+        if create and (k in self._idempotency or k in self._store._idempotency):
+            raise ConcurrencyConflict(f"idempotency key {record.key!r} exists")
+        self._idempotency[k] = record
+
+    def add_inbox(self, source: str, event_id: str, now: float) -> bool:
+        k = (source, event_id)
+        if k in self._inbox or k in self._store._inbox:
+            return False
+        self._inbox.add(k)
+        return True
+
+    def load(self, kind: str, aggregate_id: str) -> Json | None:
+        k = (kind, aggregate_id)
+        if k in self._docs:
+            return self._docs[k]
+        return self._store._docs.get(k)
+
+    def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
+        self._docs[(kind, aggregate_id)] = document
+
+    def get_position(self, sku: str, location: str) -> Position | None:
+        k = (sku, location)
+        if k in self._positions:
+            return self._positions[k]
+        found = self._store._positions.get(k)
+        if found is None:
+            return None
+        mine = Position(found.sku, found.location, found.on_hand, found.reserved, found.safety_stock)
+        self._positions[k] = mine
+        return mine
+
+    def put_position(self, position: Position) -> None:
+        self._positions[(position.sku, position.location)] = position
+
+    def append(self, message: NewMessage) -> None:
+        self._appends.append(message)
+
+    def complete(self, seq: int) -> None:
+        self._outcomes.append(("complete", seq, ()))
+
+    def retry_later(self, seq: int, available_at: float, attempts: int, error: str) -> None:
+        self._outcomes.append(("retry", seq, (available_at, attempts, error)))
+
+    def dead_letter(self, seq: int, reason: str, attempts: int, now: float) -> None:
+        self._outcomes.append(("dead", seq, (reason, attempts, now)))
+
+    def _commit(self) -> None:
+        store = self._store
+        store._idempotency.update(self._idempotency)
+        store._inbox.update(self._inbox)
+        store._docs.update(self._docs)
+        store._positions.update(self._positions)
+        for kind, seq, args in self._outcomes:
+            if kind == "complete":
+                store._finish(seq, "delivered")
+            elif kind == "retry":
+                store._reschedule(seq, *args)
+            else:
+                store._bury(seq, *args)
+        for message in self._appends:
+            store._append(message)
+
+
+class MemoryStore:
+    """A ``Store`` in process memory. Not thread-safe: the simulation is single-threaded."""
+
+    def __init__(self) -> None:
+        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._inbox: set[tuple[str, str]] = set()
+        self._docs: dict[tuple[str, str], Json] = {}
+        self._positions: dict[tuple[str, str], Position] = {}
+        self._messages: dict[int, OutboxMessage] = {}
+        self._lanes: dict[tuple[str, str], deque[int]] = {}
+        self._due: dict[str, list[tuple[float, int]]] = {}
+        self._dead: dict[int, DeadLetter] = {}
+        self._seq = 0
+        self._dlq_seq = 0
+        self._in_flight = 0
+        self._open_by_destination: dict[str, int] = {}
+
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryTransaction]:
+        tx = _MemoryTransaction(self)
+        yield tx
+        tx._commit()
+
+    # ---- outbox internals -------------------------------------------------------------------------
+
+    def _append(self, new: NewMessage) -> None:
+        self._seq += 1
+        message = OutboxMessage(
+            seq=self._seq,
+            destination=new.destination,
+            kind=new.kind,
+            aggregate_id=new.aggregate_id,
+            correlation_id=new.correlation_id,
+            payload=new.payload,
+            available_at=new.available_at,
+        )
+        self._messages[message.seq] = message
+        self._open_by_destination[new.destination] = self._open_by_destination.get(new.destination, 0) + 1
+        lane = self._lanes.setdefault((new.destination, new.aggregate_id), deque())
+        lane.append(message.seq)
+        if len(lane) == 1:
+            heapq.heappush(self._due.setdefault(new.destination, []), (message.available_at, message.seq))
+
+    def _finish(self, seq: int, status: str) -> None:
+        message = self._messages.pop(seq, None)
+        if message is None:
+            return
+        if message.status == "in_flight":
+            self._in_flight -= 1
+        self._open_by_destination[message.destination] -= 1
+        message.status = status
+        key = (message.destination, message.aggregate_id)
+        lane = self._lanes[key]
+        if lane and lane[0] == seq:
+            lane.popleft()
+        else:
+            lane.remove(seq)
+        if lane:
+            head = self._messages[lane[0]]
+            heapq.heappush(self._due[message.destination], (head.available_at, head.seq))
+        else:
+            del self._lanes[key]
+
+    def _reschedule(self, seq: int, available_at: float, attempts: int, error: str) -> None:
+        message = self._messages.get(seq)
+        if message is None:
+            return
+        if message.status == "in_flight":
+            self._in_flight -= 1
+        message.status = "pending"
+        message.available_at = available_at
+        message.attempts = attempts
+        message.last_error = error
+        heapq.heappush(self._due[message.destination], (available_at, seq))
+
+    def _bury(self, seq: int, reason: str, attempts: int, now: float) -> None:
+        message = self._messages.get(seq)
+        if message is None:
+            return
+        self._dlq_seq += 1
+        self._dead[self._dlq_seq] = DeadLetter(
+            dlq_id=self._dlq_seq,
+            seq=seq,
+            destination=message.destination,
+            kind=message.kind,
+            aggregate_id=message.aggregate_id,
+            correlation_id=message.correlation_id,
+            payload=message.payload,
+            reason=reason,
+            attempts=attempts,
+            dead_at=now,
+        )
+        self._finish(seq, "dead")
+
+    # ---- Store API --------------------------------------------------------------------------------
+
+    def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
+        heap = self._due.get(destination)
+        while heap:
+            available_at, seq = heap[0]
+            message = self._messages.get(seq)
+            if (
+                message is None
+                or message.status != "pending"
+                or message.available_at != available_at
+                or self._lanes[(destination, message.aggregate_id)][0] != seq
+            ):
+                heapq.heappop(heap)  # stale heap entry
+                continue
+            if available_at > now:
+                return None
+            heapq.heappop(heap)
+            message.status = "in_flight"
+            message.attempts += 1
+            message.lease_until = now + lease_s
+            self._in_flight += 1
+            return copy.copy(message)
+        return None
+
+    def next_due_at(self, destination: str) -> float | None:
+        heap = self._due.get(destination)
+        while heap:
+            available_at, seq = heap[0]
+            message = self._messages.get(seq)
+            if message is None or message.status != "pending" or message.available_at != available_at:
+                heapq.heappop(heap)
+                continue
+            return available_at
+        return None
+
+    def release_leases(self) -> int:
+        released = 0
+        for message in self._messages.values():
+            if message.status == "in_flight":
+                message.status = "pending"
+                self._in_flight -= 1
+                released += 1
+                lane = self._lanes[(message.destination, message.aggregate_id)]
+                if lane[0] == message.seq:
+                    heapq.heappush(self._due[message.destination], (message.available_at, message.seq))
+        return released
+
+    def replay_dead_letter(self, dlq_id: int, now: float) -> OutboxMessage | None:
+        dead = self._dead.get(dlq_id)
+        if dead is None or dead.status != "dead":
+            return None
+        dead.status = "replayed"
+        dead.replayed_at = now
+        self._append(
+            NewMessage(dead.destination, dead.kind, dead.aggregate_id, dead.correlation_id, dead.payload, now)
+        )
+        return copy.copy(self._messages[self._seq])
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [self._dead[k] for k in sorted(self._dead)]
+
+    def outbox_stats(self) -> OutboxStats:
+        stats = OutboxStats(in_flight=self._in_flight)
+        stats.pending = len(self._messages) - self._in_flight
+        for message in self._messages.values():
+            stats.by_destination[message.destination] = stats.by_destination.get(message.destination, 0) + 1
+        return stats
+
+    def backlog(self, destination: str | None = None) -> int:
+        """Messages not yet delivered or dead, for one destination or all (constant time)."""
+        if destination is None:
+            return len(self._messages)
+        return self._open_by_destination.get(destination, 0)
+
+    def aggregates(self, kind: str) -> Iterator[tuple[str, Json]]:
+        for k, aggregate_id in sorted(key for key in self._docs if key[0] == kind):
+            yield aggregate_id, self._docs[(k, aggregate_id)]
+
+    def positions(self) -> list[Position]:
+        return [self._positions[k] for k in sorted(self._positions)]
+
+    def destinations(self) -> list[str]:
+        return sorted(self._due)
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Process managers written as explicit transition tables (state × event → new state + commands)."""

@@ -1,0 +1,250 @@
+"""Charts of a finished run, drawn with matplotlib's Agg backend and written as PNG files.
+
+What it is for: four pictures for report.html and for humans browsing the output directory —
+orders per minute by stage, backlog and queue depths, latency percentiles, and the fault timeline (whose
+windows are also shaded on the two time charts).
+
+Rules it keeps:
+- plain data only: standard library, matplotlib and this package's own modules; never runs a simulation;
+- Agg backend, selected before any drawing; figures are plain ``matplotlib.figure.Figure`` objects (not
+  registered with pyplot), so nothing global keeps them alive, and each is cleared after saving;
+- deterministic: matplotlib's default style (the user's matplotlibrc does not leak in), a fixed
+  ``svg.hashsalt``, and PNG metadata without the software version, so the same record gives the same
+  bytes;
+- a chart whose data is empty is skipped, and a stale file of that name from an earlier run is removed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.style
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from retailsim.reports.record import LATENCY_STAT_KEYS, THROUGHPUT_STAGES, FaultWindow, RunRecord, Series
+
+ChartList = list[tuple[str, Path]]
+
+FIGSIZE: Final = (9.0, 3.5)
+DPI: Final = 100
+#: When the largest latency bar is this many times the smallest positive one, use a log axis.
+LOG_SCALE_RATIO: Final = 50.0
+LATENCY_STATS: Final = tuple(stat for stat in LATENCY_STAT_KEYS if stat != "count")
+
+THROUGHPUT_FILE: Final = "orders_per_minute.png"
+LEVELS_FILE: Final = "queue_depths.png"
+LATENCY_FILE: Final = "latency.png"
+FAULTS_FILE: Final = "fault_timeline.png"
+
+#: Colour-blind-safe palette (Okabe–Ito) for fault kinds, assigned in order of first appearance.
+_FAULT_COLOURS: Final = (
+    "#E69F00",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#999999",
+)
+
+
+@contextmanager
+def _figure() -> Iterator[tuple[Figure, Axes]]:
+    with (
+        matplotlib.style.context("default"),
+        matplotlib.rc_context(
+            {
+                "svg.hashsalt": "retailsim",
+                "path.simplify": True,
+                "axes.grid": True,
+                "grid.alpha": 0.3,
+                "axes.spines.top": False,
+                "axes.spines.right": False,
+                "legend.fontsize": "small",
+                "legend.frameon": False,
+            }
+        ),
+    ):
+        fig = Figure(figsize=FIGSIZE, dpi=DPI)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        try:
+            yield fig, ax
+        finally:
+            fig.clear()
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+
+
+def _fault_colours(faults: Sequence[FaultWindow]) -> dict[str, str]:
+    colours: dict[str, str] = {}
+    for fault in faults:
+        if fault.kind not in colours:
+            colours[fault.kind] = _FAULT_COLOURS[len(colours) % len(_FAULT_COLOURS)]
+    return colours
+
+
+def _shade_faults(ax: Axes, faults: Sequence[FaultWindow], colours: dict[str, str]) -> list[Patch]:
+    """Shade each fault window (in minutes) and return one legend handle per kind."""
+    for fault in faults:
+        start, end = fault.start_s / 60.0, fault.end_s / 60.0
+        if end > start:
+            ax.axvspan(start, end, color=colours[fault.kind], alpha=0.15, linewidth=0)
+        else:
+            ax.axvline(start, color=colours[fault.kind], alpha=0.6, linewidth=1.5, linestyle="--")
+    return [Patch(color=colour, alpha=0.3, label=f"fault: {kind}") for kind, colour in colours.items()]
+
+
+def _has_data(series: Sequence[Series]) -> bool:
+    return any(any(math.isfinite(v) for v in s.values) for s in series)
+
+
+def _time_chart(
+    record: RunRecord, series: Sequence[Series], path: Path, title: str, default_unit: str
+) -> bool:
+    if not _has_data(series):
+        return False
+    with _figure() as (fig, ax):
+        horizon_s = max([record.sim_time_s, *(f.end_s for f in record.faults)])
+        for s in series:
+            if not s.values:
+                continue
+            # each value covers a whole bucket, so draw steps and close the last bucket
+            minutes = [i * s.bucket_s / 60.0 for i in range(len(s.values) + 1)]
+            values = [*s.values, s.values[-1]]
+            ax.plot(minutes, values, label=s.name.replace("_", " "), linewidth=1.4, drawstyle="steps-post")
+            horizon_s = max(horizon_s, len(s.values) * s.bucket_s)
+        if record.focus_s:
+            horizon_s = min(horizon_s, record.focus_s)
+            title = f"{title} (first {record.focus_s / 3600:.1f} h of {record.sim_time_s / 3600:.1f} h)"
+        handles, _labels = ax.get_legend_handles_labels()
+        handles.extend(_shade_faults(ax, record.faults, _fault_colours(record.faults)))
+        units = {s.unit for s in series}
+        ax.set_ylabel(units.pop() if len(units) == 1 else default_unit)
+        ax.set_xlabel("simulated time (min)")
+        ax.set_title(title, loc="left")
+        ax.set_xlim(0, horizon_s / 60.0 or 1.0)
+        ax.set_ylim(bottom=0)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        _save(fig, path)
+    return True
+
+
+def _in_stage_order(series: Sequence[Series]) -> list[Series]:
+    rank = {name: i for i, name in enumerate(THROUGHPUT_STAGES)}
+    return sorted(series, key=lambda s: rank.get(s.name, len(rank)))  # stable: others keep their order
+
+
+def throughput_chart(record: RunRecord, path: Path) -> bool:
+    """Orders per minute by stage. Returns False (and writes nothing) when there is no data."""
+    return _time_chart(
+        record, _in_stage_order(record.throughput), path, "Orders per minute by stage", "orders/min"
+    )
+
+
+def levels_chart(record: RunRecord, path: Path) -> bool:
+    """Backlogs and queue depths over simulated time. False when there is no data."""
+    return _time_chart(record, record.levels, path, "Backlog and queue depths", "depth")
+
+
+def _latency_values(record: RunRecord) -> dict[str, list[float]]:
+    """Stage → [p50, p90, p99, max] in seconds, NaN where unknown; stages without any value are dropped."""
+    table: dict[str, list[float]] = {}
+    for stage, stats in record.latency.items():
+        row = []
+        for stat in LATENCY_STATS:
+            value = stats.get(stat)
+            row.append(float(value) if value is not None and math.isfinite(value) else math.nan)
+        if any(not math.isnan(v) for v in row):
+            table[stage] = row
+    return table
+
+
+def latency_chart(record: RunRecord, path: Path) -> bool:
+    """Grouped bars p50/p90/p99/max per stage (seconds; log axis when the range is wide)."""
+    table = _latency_values(record)
+    if not table:
+        return False
+    known = [v for row in table.values() for v in row if not math.isnan(v)]
+    positive = [v for v in known if v > 0]
+    log_scale = bool(positive) and max(positive) / min(positive) >= LOG_SCALE_RATIO
+    width = 0.8 / len(LATENCY_STATS)
+    with _figure() as (fig, ax):
+        for i, stat in enumerate(LATENCY_STATS):
+            xs = [g + (i - (len(LATENCY_STATS) - 1) / 2) * width for g in range(len(table))]
+            heights = [row[i] for row in table.values()]
+            bars = ax.bar(xs, [0.0 if math.isnan(h) else h for h in heights], width, label=stat)
+            ax.bar_label(bars, labels=["n/a" if math.isnan(h) else f"{h:.3g}" for h in heights], fontsize=7)
+        ax.set_xticks(range(len(table)), [stage.replace("_", " ") for stage in table])
+        ax.set_ylabel("seconds" + (" (log scale)" if log_scale else ""))
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set_title("Latency percentiles", loc="left")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        _save(fig, path)
+    return True
+
+
+def fault_timeline_chart(record: RunRecord, path: Path) -> bool:
+    """One row per fault target with a bar from start to end labelled with the fault kind."""
+    if not record.faults:
+        return False
+    colours = _fault_colours(record.faults)
+    targets: list[str] = []
+    for fault in record.faults:
+        if fault.target not in targets:
+            targets.append(fault.target)
+    horizon_min = max([record.sim_time_s, *(f.end_s for f in record.faults)]) / 60.0 or 1.0
+    min_width = horizon_min * 0.004  # an instantaneous fault (a crash) still shows as a sliver
+    with _figure() as (fig, ax):
+        for fault in record.faults:
+            row = targets.index(fault.target)
+            start = fault.start_s / 60.0
+            width = max((fault.end_s - fault.start_s) / 60.0, min_width)
+            ax.barh(row, width, left=start, height=0.6, color=colours[fault.kind], alpha=0.85)
+            ax.text(start + width / 2, row, fault.kind, ha="center", va="center", fontsize=8, clip_on=True)
+        ax.set_yticks(range(len(targets)), targets)
+        ax.set_ylim(len(targets) - 0.5, -0.5)
+        ax.set_xlim(0, horizon_min)
+        ax.set_xlabel("simulated time (min)")
+        ax.set_title("Fault timeline", loc="left")
+        ax.grid(axis="y", visible=False)
+        _save(fig, path)
+    return True
+
+
+_CHARTS: Final[tuple[tuple[str, str, Callable[[RunRecord, Path], bool]], ...]] = (
+    ("Orders per minute by stage", THROUGHPUT_FILE, throughput_chart),
+    ("Backlog and queue depths", LEVELS_FILE, levels_chart),
+    ("Latency percentiles", LATENCY_FILE, latency_chart),
+    ("Fault timeline", FAULTS_FILE, fault_timeline_chart),
+)
+
+
+def write_charts(record: RunRecord, out_dir: Path) -> ChartList:
+    """Draw every chart that has data into ``out_dir``; return ``(title, path)`` in display order."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: ChartList = []
+    for title, filename, draw in _CHARTS:
+        path = out_dir / filename
+        if draw(record, path):
+            written.append((title, path))
+        else:
+            path.unlink(missing_ok=True)
+    return written

@@ -1,0 +1,330 @@
+"""report.html: one self-contained page that tells a human what happened in a run and whether it held.
+
+What it is for: header and verdict, KPI cards, the charts, the invariant table, the fault windows, any
+``extra`` sections (as tables), the replay command, and the resolved scenario settings as an appendix.
+
+Rules it keeps:
+- plain data only: standard library and this package's own modules; never runs a simulation;
+- self-contained and readable offline: charts are embedded as base64 ``data:`` URIs, CSS is inline, and
+  there are no scripts and no external links;
+- every piece of text from the record goes through ``html.escape``;
+- an invariant that checked nothing is shown as "not checked" in amber, never as a pass;
+- deterministic: no timestamps; the same record and charts give the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+from retailsim.reports.record import KPI_KEYS, ORDER_KEYS, InvariantResult, RunRecord
+from retailsim.reports.summary import JsonValue, plain
+
+REPORT_FILENAME: Final = "report.html"
+#: The page lists at most this many violation examples per invariant (summary.json keeps fewer).
+MAX_HTML_EXAMPLES: Final = 20
+
+_CSS: Final = """
+:root { --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --warn-bg: #fff8c5; --ok-bg: #dafbe1;
+        --bad-bg: #ffebe9; --line: #d0d7de; --muted: #57606a; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
+       max-width: 1100px; margin: 0 auto; padding: 24px; }
+h1 { margin: 0 0 4px; font-size: 24px; } h2 { margin-top: 32px; border-bottom: 1px solid var(--line); }
+.muted { color: var(--muted); }
+.verdict { display: inline-block; padding: 4px 14px; border-radius: 6px; font-weight: 700;
+           letter-spacing: .05em; font-size: 18px; color: #fff; }
+.verdict.passed { background: var(--ok); } .verdict.failed { background: var(--bad); }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 12px 0; }
+dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; font-family: ui-monospace, monospace; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 12px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+.card h3 { margin: 0 0 6px; font-size: 13px; color: var(--muted); font-weight: 600; }
+.card .big { font-size: 22px; font-weight: 700; }
+.card.bad { border-color: var(--bad); background: var(--bad-bg); }
+.card.warn { border-color: var(--warn); background: var(--warn-bg); }
+.card table td { border: 0; padding: 0 8px 0 0; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status { font-weight: 700; padding: 1px 8px; border-radius: 10px; white-space: nowrap; }
+.status.passed { color: var(--ok); background: var(--ok-bg); }
+.status.failed { color: var(--bad); background: var(--bad-bg); }
+.status.not-checked { color: var(--warn); background: var(--warn-bg); }
+ul.examples { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
+figure { margin: 16px 0; } figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: 12px; }
+pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
+      overflow-x: auto; white-space: pre-wrap; word-break: break-word; }
+pre.replay { user-select: all; -webkit-user-select: all; }
+details summary { cursor: pointer; font-weight: 600; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: object) -> str:
+    """A number for humans: thousands separators for ints, 4 significant digits for floats."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def _duration(seconds: float | int | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
+    if seconds == 0:
+        return "instant"
+    if seconds < 1:
+        return f"{seconds * 1000:.3g} ms"
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 120:
+        return f"{int(minutes)} min {secs:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{int(hours)} h {int(minutes)} min"
+
+
+def _kpi_seconds(record: RunRecord, key: str) -> float | None:
+    value = record.kpis.get(key)
+    return None if value is None else float(value)
+
+
+def _header(record: RunRecord) -> str:
+    verdict = "passed" if record.passed else "failed"
+    reasons = []
+    if failed := record.failed_invariants:
+        reasons.append(f"{len(failed)} invariant(s) violated")
+    if unchecked := record.unchecked_invariants:
+        reasons.append(f"{len(unchecked)} invariant(s) not checked")
+    if not record.invariants:
+        reasons.append("no invariants were evaluated")
+    if not reasons:
+        reasons.append(f"all {len(record.invariants)} invariants held")
+    meta = [
+        ("seed", _e(record.seed)),
+        ("digest", _e(record.digest)),
+        ("simulated time", _e(f"{_duration(record.sim_time_s)} ({record.sim_time_s:.3f} s)")),
+        ("wall time", _e(f"{record.wall_time_s:.3f} s")),
+        ("events", _e(_num(record.events))),
+    ]
+    rows = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in meta)
+    return (
+        f"<header><h1>retailsim · {_e(record.scenario)}</h1>"
+        f'<p class="muted">{_e(record.description)}</p>'
+        f'<p><span class="verdict {verdict}">{verdict.upper()}</span> '
+        f'<span class="muted">{_e("; ".join(reasons))}</span></p>'
+        f'<dl class="meta">{rows}</dl></header>'
+    )
+
+
+def _card(title: str, body: str, tone: str = "") -> str:
+    return f'<div class="card {tone}"><h3>{_e(title)}</h3>{body}</div>'
+
+
+def _mini_table(rows: Sequence[tuple[str, object]]) -> str:
+    cells = "".join(f'<tr><td>{_e(k)}</td><td class="num">{_e(_num(v))}</td></tr>' for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+def _kpi_cards(record: RunRecord) -> str:
+    others = sorted(key for key in record.orders if key not in ORDER_KEYS)
+    funnel = [(key.replace("_", " "), record.orders[key]) for key in (*ORDER_KEYS, *others)]
+    cards = [_card("Orders", _mini_table(funnel))]
+
+    oversell = record.kpis.get("oversell_units")
+    cards.append(
+        _card(
+            "Oversold units",
+            f'<div class="big">{_e(_num(oversell))}</div>',
+            "bad" if oversell else ("warn" if oversell is None else ""),
+        )
+    )
+    cards.append(
+        _card("Drain time", f'<div class="big">{_e(_duration(_kpi_seconds(record, "drain_time_s")))}</div>')
+    )
+    latency_rows = [
+        ("acceptance p50", _duration(_kpi_seconds(record, "acceptance_latency_p50_s"))),
+        ("acceptance p99", _duration(_kpi_seconds(record, "acceptance_latency_p99_s"))),
+        ("ERP post p99", _duration(_kpi_seconds(record, "erp_post_latency_p99_s"))),
+    ]
+    cards.append(_card("Latency", _mini_table(latency_rows)))
+    remaining = record.dlq.get("remaining", 0)
+    cards.append(
+        _card("Dead-letter queue", _mini_table(list(record.dlq.items())), "warn" if remaining else "")
+    )
+    cards.append(_card("Returns", _mini_table(list(record.returns.items()))))
+    other_kpis = sorted((key, value) for key, value in record.kpis.items() if key not in KPI_KEYS)
+    if other_kpis:
+        cards.append(_card("Other KPIs", _mini_table([(key.replace("_", " "), v) for key, v in other_kpis])))
+    return f'<section><h2>Key figures</h2><div class="cards">{"".join(cards)}</div></section>'
+
+
+def _charts(charts: Sequence[tuple[str, Path]]) -> str:
+    if not charts:
+        return '<section><h2>Charts</h2><p class="muted">No chart data was recorded.</p></section>'
+    figures = []
+    for title, path in charts:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        figures.append(
+            f'<figure><img alt="{_e(title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_e(title)}</figcaption></figure>"
+        )
+    return f"<section><h2>Charts</h2>{''.join(figures)}</section>"
+
+
+def _examples(inv: InvariantResult) -> str:
+    if not inv.examples:
+        return ""
+    shown = inv.examples[:MAX_HTML_EXAMPLES]
+    items = "".join(f"<li>{_e(example)}</li>" for example in shown)
+    more = max(inv.violations, len(inv.examples)) - len(shown)
+    tail = f'<p class="muted">… and {_e(_num(more))} more</p>' if more > 0 else ""
+    return f'<ul class="examples">{items}</ul>{tail}'
+
+
+def _invariants(record: RunRecord) -> str:
+    if not record.invariants:
+        return (
+            '<section><h2>Invariants</h2><p><span class="status failed">none evaluated</span> '
+            "A run without invariant results proves nothing.</p></section>"
+        )
+    rows = []
+    for inv in record.invariants:
+        css = inv.status.replace(" ", "-")
+        rows.append(
+            f"<tr><td><code>{_e(inv.name)}</code></td>"
+            f'<td><span class="status {css}">{_e(inv.status)}</span></td>'
+            f'<td class="num">{_e(_num(inv.checked))}</td><td class="num">{_e(_num(inv.violations))}</td>'
+            f"<td>{_examples(inv)}</td></tr>"
+        )
+    return (
+        "<section><h2>Invariants</h2><table><thead><tr><th>invariant</th><th>status</th><th>checked</th>"
+        f"<th>violations</th><th>examples</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<p class="muted">"not checked" means the run gave the invariant nothing to check; '
+        "it is not a pass.</p></section>"
+    )
+
+
+def _faults(record: RunRecord) -> str:
+    if not record.faults:
+        return '<section><h2>Fault windows</h2><p class="muted">No faults were injected.</p></section>'
+    rows = []
+    for fault in record.faults:
+        params = ", ".join(
+            f"{key}={json.dumps(plain(value), ensure_ascii=False)}" for key, value in fault.params.items()
+        )
+        rows.append(
+            f"<tr><td>{_e(fault.kind)}</td><td>{_e(fault.target)}</td>"
+            f'<td class="num">{_e(f"{fault.start_s:.3f}")}</td><td class="num">{_e(f"{fault.end_s:.3f}")}</td>'
+            f'<td class="num">{_e(_duration(fault.end_s - fault.start_s))}</td><td><code>{_e(params)}</code></td></tr>'
+        )
+    return (
+        "<section><h2>Fault windows</h2><table><thead><tr><th>kind</th><th>target</th><th>start (s)</th>"
+        f"<th>end (s)</th><th>duration</th><th>parameters</th></tr></thead><tbody>{''.join(rows)}</tbody>"
+        "</table></section>"
+    )
+
+
+def _cell(value: JsonValue) -> str:
+    if isinstance(value, dict | list):
+        return f"<code>{_e(json.dumps(value, ensure_ascii=False))}</code>"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _e(_num(value))
+    return _e("" if value is None else value)
+
+
+def _extra_section(name: str, value: JsonValue) -> str:
+    title = f"<h3>{_e(name.replace('_', ' '))}</h3>"
+    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+        columns: list[str] = []
+        for row in value:
+            assert isinstance(row, dict)
+            columns.extend(key for key in row if key not in columns)
+        head = "".join(f"<th>{_e(col)}</th>" for col in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(row.get(col))}</td>" for col in columns) + "</tr>"
+            for row in value
+            if isinstance(row, dict)
+        )
+        return f"{title}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(value, dict):
+        if not value:
+            return f'{title}<p class="muted">none</p>'
+        body = "".join(f"<tr><th>{_e(key)}</th><td>{_cell(item)}</td></tr>" for key, item in value.items())
+        return f"{title}<table><tbody>{body}</tbody></table>"
+    if isinstance(value, list):
+        if not value:
+            return f'{title}<p class="muted">none</p>'
+        return f"{title}<ul>{''.join(f'<li>{_cell(item)}</li>' for item in value)}</ul>"
+    return f"{title}<p>{_cell(value)}</p>"
+
+
+def _extra(extra: Mapping[str, object]) -> str:
+    if not extra:
+        return ""
+    sections = "".join(_extra_section(str(name), plain(value)) for name, value in extra.items())
+    return f"<section><h2>Further results</h2>{sections}</section>"
+
+
+def _replay(record: RunRecord) -> str:
+    return (
+        "<section><h2>Replay</h2>"
+        '<p class="muted">Copy this command to reproduce this run exactly (one click selects it):</p>'
+        f'<pre class="replay">{_e(record.replay)}</pre></section>'
+    )
+
+
+def _appendix(record: RunRecord) -> str:
+    settings = json.dumps(plain(record.settings), indent=2, ensure_ascii=False)
+    return (
+        "<section><h2>Appendix</h2><details><summary>Resolved scenario settings</summary>"
+        f"<pre>{_e(settings)}</pre></details></section>"
+    )
+
+
+def render_html(record: RunRecord, charts: Sequence[tuple[str, Path]]) -> str:
+    """The full text of report.html for ``record`` with the given ``(title, png_path)`` charts."""
+    verdict = "PASSED" if record.passed else "FAILED"
+    body = "".join(
+        [
+            _header(record),
+            _kpi_cards(record),
+            _charts(charts),
+            _invariants(record),
+            _faults(record),
+            _extra(record.extra),
+            _replay(record),
+            _appendix(record),
+        ]
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(verdict)} · retailsim {_e(record.scenario)} (seed {_e(record.seed)})</title>"
+        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def write_html(record: RunRecord, charts: Sequence[tuple[str, Path]], out_dir: Path) -> Path:
+    """Write ``out_dir/report.html`` (creating ``out_dir``) and return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / REPORT_FILENAME
+    path.write_bytes(render_html(record, charts).encode("utf-8"))
+    return path

@@ -1,0 +1,159 @@
+"""The input of the reports package: a finished run, described as plain frozen data.
+
+What it is for: ``sim/`` builds one :class:`RunRecord` from its monitors, ledgers and invariant results at
+the end of a run, and everything else in ``reports/`` reads only this record.
+
+Rules it keeps:
+- plain data only: standard library, nothing of the project; no simulation is run or imported here;
+- records are frozen; ``__post_init__`` checks the shape that the summary.json contract relies on, so a
+  malformed record fails where it is built, not halfway through writing a report;
+- an invariant that checked nothing is never a pass (``checked == 0`` → status ``"not checked"``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+InvariantStatus = Literal["passed", "failed", "not checked"]
+
+#: Keys that summary.json guarantees in each section (DESIGN.md, "Command line"). More keys are allowed.
+ORDER_KEYS: Final = (
+    "submitted",
+    "accepted",
+    "rejected",
+    "posted_to_erp",
+    "shipped",
+    "delivered",
+    "cancelled",
+)
+RETURN_KEYS: Final = ("requested", "received", "refunded")
+DLQ_KEYS: Final = ("entered", "replayed", "remaining")
+KPI_KEYS: Final = (
+    "acceptance_latency_p50_s",
+    "acceptance_latency_p99_s",
+    "erp_post_latency_p99_s",
+    "drain_time_s",
+    "oversell_units",
+)
+#: Preferred order of the statistics inside a latency entry; others follow, sorted.
+LATENCY_STAT_KEYS: Final = ("p50", "p90", "p99", "max", "count")
+#: Throughput stages in funnel order; series with other names follow in the order given.
+THROUGHPUT_STAGES: Final = ("submitted", "accepted", "posted_to_erp", "shipped", "delivered")
+
+
+def _require_keys(section: str, given: Mapping[str, object], required: Iterable[str]) -> None:
+    missing = [key for key in required if key not in given]
+    if missing:
+        raise ValueError(f"RunRecord.{section} lacks required key(s): {', '.join(missing)}")
+
+
+@dataclass(frozen=True)
+class InvariantResult:
+    """The outcome of one named invariant: how many cases it checked and how many broke it."""
+
+    name: str
+    checked: int
+    violations: int
+    examples: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.checked < 0 or self.violations < 0:
+            raise ValueError(f"invariant {self.name!r}: checked and violations must be >= 0")
+
+    @property
+    def passed(self) -> bool:
+        """True only when something was checked and nothing was violated."""
+        return self.checked > 0 and self.violations == 0
+
+    @property
+    def status(self) -> InvariantStatus:
+        if self.violations > 0:
+            return "failed"
+        if self.checked == 0:
+            return "not checked"
+        return "passed"
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """One injected fault, active on ``target`` from ``start_s`` to ``end_s`` (simulated seconds)."""
+
+    kind: str
+    target: str
+    start_s: float
+    end_s: float
+    params: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.end_s < self.start_s:
+            raise ValueError(
+                f"fault {self.kind} on {self.target}: end_s {self.end_s} < start_s {self.start_s}"
+            )
+
+
+@dataclass(frozen=True)
+class Series:
+    """A sampled time series: ``values[i]`` covers simulated time ``[i * bucket_s, (i + 1) * bucket_s)``."""
+
+    name: str
+    unit: str
+    bucket_s: float
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not (self.bucket_s > 0 and math.isfinite(self.bucket_s)):
+            raise ValueError(f"series {self.name!r}: bucket_s must be a positive finite number")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything a report shows about one finished run. Built by sim/, read by reports/."""
+
+    scenario: str
+    description: str
+    seed: int
+    digest: str
+    sim_time_s: float
+    wall_time_s: float
+    events: int
+    orders: dict[str, int]
+    returns: dict[str, int]
+    dlq: dict[str, int]
+    faults: tuple[FaultWindow, ...]
+    invariants: tuple[InvariantResult, ...]
+    kpis: dict[str, float | int | None]
+    latency: dict[str, dict[str, float | None]]
+    throughput: tuple[Series, ...]
+    levels: tuple[Series, ...]
+    replay: str
+    settings: dict[str, object]
+    extra: dict[str, object] = field(default_factory=dict)
+    #: The part of the run worth zooming into (the trading window and its drain), in simulated seconds;
+    #: time charts show 0..focus_s when set, since a run's tail (parcels in transit for days) flattens them.
+    focus_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _require_keys("orders", self.orders, ORDER_KEYS)
+        _require_keys("returns", self.returns, RETURN_KEYS)
+        _require_keys("dlq", self.dlq, DLQ_KEYS)
+        _require_keys("kpis", self.kpis, KPI_KEYS)
+        names = [inv.name for inv in self.invariants]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"RunRecord.invariants repeats name(s): {', '.join(duplicates)}")
+
+    @property
+    def passed(self) -> bool:
+        """True when there is at least one invariant and every invariant passed (none unchecked)."""
+        return bool(self.invariants) and all(inv.passed for inv in self.invariants)
+
+    @property
+    def failed_invariants(self) -> tuple[InvariantResult, ...]:
+        return tuple(inv for inv in self.invariants if inv.status == "failed")
+
+    @property
+    def unchecked_invariants(self) -> tuple[InvariantResult, ...]:
+        return tuple(inv for inv in self.invariants if inv.status == "not checked")

@@ -1,0 +1,245 @@
+"""The scenario file's schema: plain TOML validated by pydantic, every key documented and bounded.
+
+Rules kept: unknown keys are errors (a typo must not silently fall back to a default); durations are
+strings with a unit (``"250ms"``, ``"20m"``, ``"2h"``, ``"1d"``) or plain seconds; an error names the
+file, the key path and the reason. ``--set path=value`` overrides go through the same validation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from retailsim.core.service import CoreConfig
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """``"250ms"`` → 0.25; ``"20m"`` → 1200.0; a bare number is seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a string like '20m' or a number of seconds")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"a duration must be finite, not {value!r}")
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return round(float(match.group(1)) * _UNITS[match.group(2)], 9)
+        try:
+            return parse_duration(float(value))
+        except ValueError:
+            pass
+    raise ValueError(f"not a duration: {value!r} (use e.g. '250ms', '30s', '20m', '2h', '1d')")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LatencySpec(Strict):
+    median: Duration = 0.05
+    p99: Duration = 0.2
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LatencySpec:
+        if self.p99 < self.median:
+            raise ValueError("p99 must be at least the median")
+        return self
+
+
+class WorkloadSpec(Strict):
+    orders: int = Field(2000, ge=1, le=2_000_000, description="orders placed over the workload window")
+    duration: Duration = Field(4 * 3600.0, gt=0, description="length of the trading window")
+    shape: Literal["steady", "ramp", "flash_sale", "diurnal"] = "steady"
+    spike_start: Duration = Field(3600.0, description="flash_sale: when the spike begins")
+    spike_duration: Duration = Field(1200.0, gt=0, description="flash_sale: how long the spike lasts")
+    spike_factor: float = Field(30.0, ge=1.0, description="flash_sale: spike rate ÷ baseline rate")
+    skus: int = Field(200, ge=1, le=100_000)
+    hero_skus: int = Field(0, ge=0, description="SKUs the promotion features")
+    hero_share: float = Field(0.6, ge=0, le=1, description="share of spike lines that pick a hero SKU")
+    stock_per_sku: int = Field(1000, ge=0)
+    hero_stock: int = Field(200, ge=0)
+    marketplace_share: float = Field(
+        0.0, ge=0, le=1, description="share of orders from a marketplace channel selling the same stock"
+    )
+    customers: int = Field(1000, ge=1, le=1_000_000)
+    max_lines: int = Field(3, ge=1, le=50)
+    max_quantity: int = Field(2, ge=1, le=100)
+    price_min: float = Field(9.99, ge=0)
+    price_max: float = Field(199.0, ge=0)
+    locale: str = "en_US"
+    return_rate: float = Field(0.0, ge=0, le=1, description="share of delivered orders that come back")
+    store_return_share: float = Field(0.5, ge=0, le=1, description="share of returns brought to a store")
+    return_delay: LatencySpec = Field(
+        LatencySpec(median=5 * 86400.0, p99=25 * 86400.0), description="delivery → return request"
+    )
+    opened_share: float = Field(0.15, ge=0, le=1, description="returned items opened (refurbish)")
+    damaged_share: float = Field(0.05, ge=0, le=1, description="returned items damaged (scrap)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkloadSpec:
+        if self.hero_skus > self.skus:
+            raise ValueError("hero_skus cannot exceed skus")
+        if self.shape == "flash_sale" and self.spike_start + self.spike_duration > self.duration:
+            raise ValueError("the spike must end inside the workload duration")
+        if self.price_max < self.price_min:
+            raise ValueError("price_max must be at least price_min")
+        return self
+
+
+class SystemSpec(Strict):
+    concurrency: int = Field(16, ge=1, le=10_000)
+    latency: LatencySpec = LatencySpec()
+    rate_limit: float | None = Field(None, gt=0, description="requests per second the system accepts")
+    timeout: Duration = Field(30.0, gt=0, description="how long the core waits for a reply")
+
+
+class StorefrontSpec(SystemSpec):
+    inventory_sync: Literal["realtime", "batch"] = "realtime"
+    feed_interval: Duration = Field(1800.0, gt=0, description="batch: inventory feed interval")
+
+
+class PaymentSpec(SystemSpec):
+    decline_rate: float = Field(0.02, ge=0, le=1)
+
+
+class ErpSpec(SystemSpec):
+    pass
+
+
+class WmsSpec(SystemSpec):
+    short_pick_rate: float = Field(0.0, ge=0, le=1)
+    allocate_time: LatencySpec = LatencySpec(median=60.0, p99=300.0)
+    pick_time: LatencySpec = LatencySpec(median=600.0, p99=3600.0)
+    pack_time: LatencySpec = LatencySpec(median=300.0, p99=1200.0)
+
+
+class CarrierSpec(SystemSpec):
+    exception_rate: float = Field(0.0, ge=0, le=1)
+
+
+class ServiceCloudSpec(SystemSpec):
+    pass
+
+
+class PosSpec(SystemSpec):
+    stores: int = Field(0, ge=0, le=1000, description="stores, each with its own stock")
+    stock_per_sku: int = Field(20, ge=0, description="units of every SKU each store holds")
+    checkin_time: LatencySpec = LatencySpec(median=300.0, p99=1800.0)
+
+
+class SystemsSpec(Strict):
+    storefront: StorefrontSpec = StorefrontSpec()
+    payment: PaymentSpec = PaymentSpec()
+    erp: ErpSpec = ErpSpec()
+    wms: WmsSpec = WmsSpec()
+    carrier: CarrierSpec = CarrierSpec()
+    service_cloud: ServiceCloudSpec = ServiceCloudSpec()
+    pos: PosSpec = PosSpec()
+
+
+class DeliverySpec(Strict):
+    """How the core's delivery workers and the webhook links behave."""
+
+    workers_per_system: int = Field(8, ge=1, le=1000)
+    link_latency: LatencySpec = LatencySpec(median=0.02, p99=0.1)
+    webhook_retry_base: Duration = Field(60.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1)
+
+
+# Sources of at-least-once deliveries into the core: product webhooks, and the storefront's order export
+# (which can be duplicated, not reordered or dropped: it is the storefront's own checkout).
+WEBHOOK_SOURCES = ("wms", "carrier", "payment", "pos", "storefront")
+SYSTEMS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
+
+
+class FaultSpec(Strict):
+    """One fault window; the kinds and their parameters are documented in sim/faults.py."""
+
+    kind: Literal[
+        "outage",
+        "brownout",
+        "error_rate",
+        "rate_limit",
+        "lost_response",
+        "duplicate_delivery",
+        "reorder",
+        "drop",
+        "core_crash",
+        "poison",
+    ]
+    target: str = Field(min_length=1)
+    start: Duration
+    duration: Duration = Field(gt=0)
+    probability: float = Field(1.0, ge=0, le=1)
+    factor: float = Field(5.0, ge=1)
+    copies: int = Field(2, ge=2, le=10)
+    window: Duration = Field(60.0, gt=0)
+    limit: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> FaultSpec:
+        if self.kind == "core_crash":
+            if self.target != "core":
+                raise ValueError("a core_crash targets 'core'")
+        elif self.kind in ("duplicate_delivery", "reorder", "drop"):
+            allowed = WEBHOOK_SOURCES if self.kind == "duplicate_delivery" else WEBHOOK_SOURCES[:-1]
+            if self.target not in allowed:
+                raise ValueError(f"{self.kind} targets a source of deliveries: {', '.join(allowed)}")
+        elif self.target not in SYSTEMS:
+            raise ValueError(f"{self.kind} targets a system: {', '.join(SYSTEMS)}")
+        return self
+
+
+INVARIANTS = (
+    "no_lost_orders",
+    "no_duplicate_erp_orders",
+    "per_order_ordering",
+    "no_oversell",
+    "reconciled_at_quiescence",
+    "correlation_complete",
+    "backlog_drained",
+    "dlq_accounted",
+    "refund_exactly_once",
+    "inventory_conserved",
+)
+
+DEFAULT_INVARIANTS = [
+    name for name in INVARIANTS if name not in ("dlq_accounted", "refund_exactly_once", "inventory_conserved")
+]
+
+
+class ExpectSpec(Strict):
+    max_drain: Duration = Field(7200.0, gt=0, description="after the last fault (or the workload) ends")
+    hard_stop: Duration = Field(14 * 86400.0, gt=0, description="simulated time at which a run is cut off")
+    invariants: list[str] = Field(default_factory=lambda: list(DEFAULT_INVARIANTS))
+
+    @model_validator(mode="after")
+    def _known(self) -> ExpectSpec:
+        unknown = [name for name in self.invariants if name not in INVARIANTS]
+        if unknown:
+            raise ValueError(f"unknown invariant(s) {unknown}; known: {list(INVARIANTS)}")
+        return self
+
+
+class Scenario(Strict):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9\-_]*$")
+    description: str = ""
+    seed: int = Field(1, ge=0)
+    workload: WorkloadSpec = WorkloadSpec()
+    systems: SystemsSpec = SystemsSpec()
+    delivery: DeliverySpec = DeliverySpec()
+    core: CoreConfig = CoreConfig()
+    faults: list[FaultSpec] = []
+    expect: ExpectSpec = ExpectSpec()

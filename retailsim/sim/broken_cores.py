@@ -1,0 +1,134 @@
+"""Deliberately broken cores: each switches one guard off, to prove the harness catches its absence.
+
+These are test doubles — subclasses that override one method — kept out of core/ so that the production
+code path has no "broken" switches. ``retailsim run --core NAME`` and ``retailsim fuzz --core NAME`` run
+them, so that a failure they cause can be replayed from the command line exactly as a test found it.
+
+=================  ===================================================  ==========================================
+name               guard switched off                                   caught by (scenario → invariant)
+=================  ===================================================  ==========================================
+no-dedupe          inbox and order-number dedupe                        duplicate-webhooks → no_duplicate_erp_orders
+no-erp-lookup      ERP look-up before re-creating a sales order         lost-erp-replies → no_duplicate_erp_orders
+ack-before-commit  "accepted means durable" (202 before the commit)     core-crash → no_lost_orders
+no-sequencing      stale events ignored (per-order sequencing)          duplicate-webhooks → per_order_ordering
+no-reconciliation  watchdogs pulling the WMS and carrier                black-friday → reconciled_at_quiescence
+no-refund-key      the refund's Idempotency-Key (``{return_no}:refund``)  omnichannel-returns → refund_exactly_once
+no-restock         restocking returned goods (store adjustment, ERP GR)  omnichannel-returns → inventory_conserved
+=================  ===================================================  ==========================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.service import ApiReply, IntegrationCore
+from retailsim.core.stores.base import OutboxMessage, Transaction
+from retailsim.core.workflows import order_to_cash as o2c
+from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
+from retailsim.core.workflows.return_to_refund import ReturnRecord
+
+
+class NoDedupeCore(IntegrationCore):
+    """Processes every delivery as new: no inbox, and an order exported twice is booked twice."""
+
+    def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool:
+        return True
+
+    def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
+        return None
+
+
+class NoErpLookupCore(IntegrationCore):
+    """Re-posts a sales order after a timeout without asking the ERP whether the first one landed."""
+
+    def erp_lookup_before_create(self, message: OutboxMessage) -> bool:
+        return False
+
+
+class AckBeforeCommitCore(IntegrationCore):
+    """Answers 202 at once and commits orders in batches every 30 s: a crash loses what it acknowledged."""
+
+    FLUSH_EVERY_S = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unsaved: list[tuple[Any, str, float]] = []
+
+    def submit_order(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+        if not idempotency_key:
+            return super().submit_order(body, idempotency_key, now)
+        self._flush(now)
+        self._unsaved.append((body, idempotency_key, now))
+        return ApiReply(
+            202,
+            {
+                "order_id": str(body.get("orderNo")),
+                "correlation_id": str(body.get("orderNo")),
+                "status": "accepted",
+            },
+        )
+
+    def _flush(self, now: float) -> None:
+        if self._unsaved and now - self._unsaved[0][2] >= self.FLUSH_EVERY_S:
+            pending, self._unsaved = self._unsaved, []
+            for body, key, _ in pending:
+                super().submit_order(body, key, now)
+
+    def claim(self, destination: str, now: float) -> Any:
+        self._flush(now)
+        return super().claim(destination, now)
+
+
+class NoSequencingCore(IntegrationCore):
+    """Applies every event as it arrives, even one older than the order's state."""
+
+    def apply_event(
+        self, record: OrderRecord, event: OrderEvent, now: float, facts: dict[str, Any] | None
+    ) -> o2c.Outcome:
+        outcome = super().apply_event(record, event, now, facts)
+        if not outcome.stale:
+            return outcome
+        target = o2c.EVENT_TARGET[event]
+        forced = record.model_copy(update={"status": target, "status_seq": record.status_seq + 1})
+        commands = o2c._status_commands(target, forced.status_seq)
+        return o2c.Outcome(forced, tuple(commands))
+
+
+class NoReconciliationCore(IntegrationCore):
+    """Trusts webhooks to arrive: its watchdogs never ask the WMS or the carrier."""
+
+    def reconcile_order(
+        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, woken: set[str]
+    ) -> None:
+        return None
+
+
+class NoRefundKeyCore(IntegrationCore):
+    """Refunds without an Idempotency-Key: a refund whose reply was lost is refunded again on retry."""
+
+    def refund_idempotency_key(self, record: ReturnRecord) -> str | None:
+        return None
+
+
+class NoRestockCore(IntegrationCore):
+    """Decides "restock" for resellable returns but never tells the store or the ERP to put them back."""
+
+    def render_return_command(
+        self, message: OutboxMessage, record: ReturnRecord, order_doc: dict[str, Any], now: float
+    ) -> OutboundRequest | None:
+        if message.kind in ("RestockReturnedGoods", "PostReturnGoodsReceipt"):
+            return None
+        return super().render_return_command(message, record, order_doc, now)
+
+
+CORES: dict[str, type[IntegrationCore]] = {
+    "real": IntegrationCore,
+    "no-dedupe": NoDedupeCore,
+    "no-erp-lookup": NoErpLookupCore,
+    "ack-before-commit": AckBeforeCommitCore,
+    "no-sequencing": NoSequencingCore,
+    "no-reconciliation": NoReconciliationCore,
+    "no-refund-key": NoRefundKeyCore,
+    "no-restock": NoRestockCore,
+}

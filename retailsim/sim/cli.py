@@ -1,0 +1,252 @@
+"""The ``retailsim`` command line: list, run, check (and fuzz, serve where built).
+
+Exit codes are a contract: 0 every invariant held; 1 at least one invariant was violated (the report
+says which, with examples and the replay command); 2 bad input — unknown scenario, invalid file, bad
+flag — with a one-line reason on stderr. A progress bar of simulated time shows on a terminal.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from retailsim.reports import write_report
+from retailsim.scenarios import ScenarioError, list_scenarios, load, to_toml
+from retailsim.sim.broken_cores import CORES
+from retailsim.sim.faults import random_plan
+from retailsim.sim.runner import Run, run_scenario
+
+app = typer.Typer(
+    name="retailsim",
+    help="A flight simulator for retail integration: rehearse flash sales, outages and duplicate webhooks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the shipped scenarios with a one-line description."""
+    table = Table(show_header=True, header_style="bold", box=None)
+    table.add_column("scenario")
+    table.add_column("what it shows")
+    for name, description in list_scenarios():
+        table.add_row(name, description)
+    out.print(table)
+
+
+@app.command("check")
+def check_command(file: Annotated[str, typer.Argument(help="scenario name or TOML file")]) -> None:
+    """Validate a scenario file without running it."""
+    try:
+        scenario = load(file)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    out.print(
+        f"[green]ok[/] {file}: scenario '{scenario.name}', {scenario.workload.orders} orders, "
+        f"{len(scenario.faults)} fault(s)"
+    )
+
+
+ProgressHook = Callable[[float], None]
+
+
+def _run_with_progress(scenario_run: Callable[[ProgressHook | None], Run], total: float, quiet: bool) -> Run:
+    """Run with a progress bar of simulated time on a terminal (stderr), silently otherwise."""
+    if quiet or not sys.stderr.isatty():
+        return scenario_run(None)
+    columns = (TextColumn("[bold]simulated[/] {task.fields[clock]}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("run", total=total, clock="0h00m")
+
+        def advance(now: float) -> None:
+            hours, minutes = int(now // 3600), int(now % 3600 // 60)
+            progress.update(task, completed=min(now, total), clock=f"{hours}h{minutes:02d}m")
+
+        return scenario_run(advance)
+
+
+@app.command("run")
+def run_command(
+    scenario: Annotated[
+        str, typer.Argument(help="shipped scenario name (see 'retailsim list') or a TOML file")
+    ],
+    seed: Annotated[int | None, typer.Option("--seed", help="random seed (default: the scenario's)")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override any scenario key: path=value (repeatable)")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="output directory")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, only the verdict")] = False,
+    core: Annotated[
+        str, typer.Option("--core", hidden=True, help="a deliberately broken core (harness proofs)")
+    ] = "real",
+) -> None:
+    """Run a scenario to quiescence, judge the invariants, and write summary.json and report.html."""
+    if core not in CORES:
+        raise _fail(f"--core {core!r}: choose one of {', '.join(CORES)}")
+    overrides = list(set_ or [])
+    try:
+        resolved = load(scenario, overrides)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    if seed is not None and seed < 0:
+        raise _fail("--seed must be a non-negative integer")
+    effective_seed = resolved.seed if seed is None else seed
+    target = out_dir or Path("retailsim-out") / f"{resolved.name}-{effective_seed}"
+    estimate = resolved.workload.duration + 2 * 86400
+
+    def go(progress: ProgressHook | None) -> Run:
+        return run_scenario(
+            resolved,
+            effective_seed,
+            source=scenario,
+            overrides=overrides,
+            on_progress=progress,
+            core_factory=CORES[core],
+            core_name=core,
+        )
+
+    run = _run_with_progress(go, estimate, quiet)
+    paths = write_report(run.record, target)
+    record = run.record
+    failed = [r for r in record.invariants if r.violations]
+    unchecked = [r for r in record.invariants if r.checked == 0]
+    if not quiet:
+        table = Table(box=None, show_header=True, header_style="bold")
+        for column in ("invariant", "status", "checked", "violations"):
+            table.add_column(column)
+        colours = {"passed": "green", "failed": "red", "not checked": "yellow"}
+        for result in record.invariants:
+            table.add_row(
+                result.name,
+                f"[{colours[result.status]}]{result.status}[/]",
+                str(result.checked),
+                str(result.violations),
+            )
+        out.print(table)
+        orders = record.orders
+        out.print(
+            f"orders: {orders['submitted']} submitted, {orders['accepted']} accepted, {orders['posted_to_erp']} posted to ERP, "
+            f"{orders['delivered']} delivered, {orders['cancelled']} cancelled · sim {record.sim_time_s / 3600:.1f} h "
+            f"in {record.wall_time_s:.1f} s · digest {record.digest}"
+        )
+    for result in failed:
+        err.print(f"[red]violated[/] {result.name}: " + "; ".join(result.examples[:3]), highlight=False)
+    for result in unchecked:
+        err.print(
+            f"[yellow]not checked[/] {result.name}: the run gave it nothing to check, so it is not a pass",
+            highlight=False,
+        )
+    out.print(f"report: {paths['html']}", highlight=False)
+    if failed or unchecked:  # "checked: 0" is never counted as a pass
+        err.print(f"replay: {record.replay}", highlight=False)
+        raise typer.Exit(EXIT_VIOLATED)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("fuzz")
+def fuzz_command(
+    scenario: Annotated[str, typer.Argument(help="base scenario (its faults are replaced)")] = "baseline",
+    runs: Annotated[int, typer.Option("--runs", min=1, max=10_000, help="how many random plans")] = 20,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the fuzzer; run i uses seed+i")] = 1,
+    orders: Annotated[int, typer.Option("--orders", min=1, help="orders per run (small is fast)")] = 200,
+    max_faults: Annotated[int, typer.Option("--max-faults", min=1, max=20)] = 4,
+    out_dir: Annotated[Path, typer.Option("--out", help="where failing plans are saved")] = Path(
+        "retailsim-out/fuzz"
+    ),
+    core: Annotated[str, typer.Option("--core", hidden=True)] = "real",
+) -> None:
+    """Run random seeds with generated fault plans; save every failure as a TOML file with its replay command."""
+    if core not in CORES:
+        raise _fail(f"--core {core!r}: choose one of {', '.join(CORES)}")
+    try:
+        base = load(scenario, [f"workload.orders={orders}", 'expect.max_drain="2d"'])
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    failures = 0
+    core_flag = f" --core {core}" if core != "real" else ""
+    for index in range(runs):
+        run_seed = seed + index
+        plan = random_plan(random.Random(f"fuzz/{run_seed}"), base.workload.duration, max_faults)
+        resolved = base.model_copy(update={"faults": plan, "name": f"{base.name}-fuzz-{run_seed}"})
+        run = run_scenario(resolved, run_seed, core_factory=CORES[core], core_name=core)
+        broken = [r for r in run.record.invariants if r.violations or not r.checked]
+        kinds = ",".join(f.kind for f in plan)
+        if not broken:
+            out.print(f"[green]ok[/]   seed {run_seed:<6} faults: {kinds}", highlight=False)
+            continue
+        failures += 1
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{resolved.name}.toml"
+        path.write_text(to_toml(resolved), encoding="utf-8")
+        out.print(f"[red]FAIL[/] seed {run_seed:<6} faults: {kinds}", highlight=False)
+        for result in broken:
+            out.print(
+                f"       {result.name}: {result.examples[0] if result.examples else ''}", highlight=False
+            )
+        out.print(f"       replay: retailsim run {path} --seed {run_seed}{core_flag}", highlight=False)
+    out.print(f"{runs - failures} of {runs} runs held every invariant")
+    raise typer.Exit(EXIT_VIOLATED if failures else EXIT_OK)
+
+
+@app.command("serve")
+def serve_command(
+    scenario: Annotated[
+        str, typer.Argument(help="scenario whose mock systems and faults run behind the API")
+    ] = "flash-sale",
+    host: Annotated[str, typer.Option("--host", help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8080,
+    store: Annotated[
+        str, typer.Option("--store", help="sqlite:PATH | PATH | memory")
+    ] = "sqlite:retailsim-live.db",
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.001, help="simulated seconds per wall second")
+    ] = 1.0,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override any scenario key: path=value (repeatable)")
+    ] = None,
+) -> None:
+    """Serve the core's HTTP API on the wall clock, the scenario's mocks and fault schedule behind it."""
+    import sqlite3
+
+    from retailsim.core.stores import StoreUrlError
+    from retailsim.sim.live import LiveRuntime, serve
+
+    try:
+        resolved = load(scenario, list(set_ or []))
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        runtime = LiveRuntime(resolved, store_url=store, speed=speed)
+    except (StoreUrlError, sqlite3.DatabaseError, OSError) as exc:
+        raise _fail(f"--store {store!r}: {exc}") from None
+    serve(
+        runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(line, highlight=False)
+    )
+
+
+def main() -> None:
+    """Console entry point; click's usage errors also exit 2."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Gather the invariants' evidence from a finished world: every mock's ledger, read directly.
+
+Each system's record of an order is normalised to a small vocabulary (``delivered``, ``cancelled``,
+``captured``, ``absent``…) so that ``reconciled_at_quiescence`` compares like with like. The core's own
+state is read only for the question "what does the core believe", never to judge a system.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retailsim.sim.invariants import Evidence
+from retailsim.sim.world import World
+
+
+def _erp_state(world: World, order_no: str) -> str:
+    numbers = world.erp.by_po.get(order_no, [])
+    if not numbers:
+        return "absent"
+    sales_order = world.erp.sales_orders[numbers[0]]
+    if sales_order.get("OverallSDDocumentRejectionSts") == "C" or sales_order.get("rejected"):
+        return "cancelled"
+    if sales_order.get("OverallSDProcessStatus") == "C":
+        return "completed"
+    return "open"
+
+
+def _wms_state(world: World, order_no: str) -> str:
+    ids = world.wms.by_reference.get(order_no, [])
+    if not ids:
+        return "absent"
+    status = str(world.wms.orders[ids[0]].get("status", ""))
+    return {"Completed": "shipped", "Cancelled": "cancelled", "OnHold": "on_hold"}.get(status, status.lower())
+
+
+def _payment_state(world: World, intent_id: str | None) -> str:
+    intent = world.payment.intents.get(intent_id or "")
+    if intent is None:
+        return "absent"
+    status = intent.get("status")
+    if status == "succeeded":
+        return "captured"
+    return str(status)
+
+
+def _carrier_state(world: World, tracking_code: str | None) -> str:
+    if not tracking_code:
+        return "absent"
+    tracker = world.carrier.tracker_by_code(tracking_code)
+    return "absent" if tracker is None else str(tracker.get("status"))
+
+
+def _payment_intent_of(order: dict[str, Any]) -> str | None:
+    instruments = order.get("paymentInstruments") or []
+    return instruments[0].get("c_paymentIntentId") if instruments else None
+
+
+def gather(world: World) -> Evidence:
+    storefront, erp, wms = world.storefront, world.erp, world.wms
+    evidence = Evidence()
+    evidence.accepted_orders = sorted(storefront.orders)
+    evidence.erp_orders_by_reference = {po: list(numbers) for po, numbers in sorted(erp.by_po.items())}
+    evidence.status_histories = {
+        "storefront": {no: list(h) for no, h in storefront.status_history.items()},
+        "service_cloud": {no: list(h) for no, h in world.service_cloud.status_history.items()},
+    }
+    committed: dict[str, int] = {}
+    for reference in sorted(wms.by_reference):
+        first = wms.orders[wms.by_reference[reference][0]]
+        for product in first.get("products", []):
+            sku = str(product["reference_id"])
+            committed[sku] = committed.get(sku, 0) + int(product["quantity"])
+    evidence.committed_units = committed
+    evidence.supply_units = dict(wms.initial_stock)
+    evidence.erp_overcommitments = int(erp.max_reserved_over_on_hand > 0)
+
+    intents_by_order: dict[str, str] = {}
+    for order_no, order in storefront.orders.items():
+        intent = _payment_intent_of(order)
+        if intent:
+            intents_by_order[order_no] = intent
+    for order_no, record in world.store.aggregates("order"):
+        status = str(record["status"])
+        evidence.core_final[order_no] = status
+        evidence.system_final[order_no] = {
+            "storefront": storefront.current.get(order_no, "absent"),
+            "service_cloud": world.service_cloud.current.get(order_no, "absent"),
+            "erp": _erp_state(world, order_no),
+            "wms": _wms_state(world, order_no),
+            "carrier": _carrier_state(world, record.get("tracking_code")),
+            "payment": _payment_state(world, record.get("payment_ref") or intents_by_order.get(order_no)),
+        }
+
+    evidence.deliveries = world.counts.deliveries
+    evidence.missing_correlation = list(world.counts.missing_correlation)
+    known = set(storefront.orders) | set(storefront.failed_orders)
+    evidence.known_references = known
+    references: list[tuple[str, str]] = [("erp", po) for po in erp.by_po]
+    references += [("wms", ref) for ref in wms.by_reference]
+    references += [("service_cloud", ref) for ref in world.service_cloud.orders]
+    references += [
+        ("payment", str((intent.get("metadata") or {}).get("order_no", "")))
+        for intent in world.payment.intents.values()
+        if intent.get("status") != "requires_payment_method"
+    ]
+    evidence.ledger_references = sorted(references)
+
+    _gather_returns(world, evidence)
+    evidence.drain_reference_s = world.drain_reference() if world.workload_done else None
+    evidence.drained_at_s = world.drained_at
+    evidence.max_drain_s = world.scenario.expect.max_drain
+    evidence.dead_letters = [
+        {
+            "dlq_id": d.dlq_id,
+            "reason": d.reason,
+            "attempts": d.attempts,
+            "correlation_id": d.correlation_id,
+            "status": d.status,
+        }
+        for d in world.store.dead_letters()
+    ]
+    return evidence
+
+
+def oversell_units(world: World) -> int:
+    """Units confirmed to customers that could not be supplied: orders the core had to backorder."""
+    units = 0
+    for order_no, history in world.storefront.status_history.items():
+        if "backordered" in history:
+            order = world.storefront.orders.get(order_no, {})
+            units += sum(int(item["quantity"]) for item in order.get("productItems", []))
+    return units
+
+
+def _gather_returns(world: World, evidence: Evidence) -> None:
+    """Returns, refunds and stock, from the ERP's, gateway's, warehouse's and stores' own ledgers."""
+    erp, payment, wms, pos = world.erp, world.payment, world.wms, world.pos
+    evidence.approved_returns = sorted(erp.returns_by_po)
+    refunds: dict[str, list[int]] = {}
+    refunded: dict[str, int] = {}
+    for refund in payment.refunds:
+        return_no = str((refund.get("metadata") or {}).get("return_no", ""))
+        refunds.setdefault(return_no, []).append(int(refund["amount"]))
+        intent = str(refund["payment_intent"])
+        refunded[intent] = refunded.get(intent, 0) + int(refund["amount"])
+    evidence.refunds_by_return = dict(sorted(refunds.items()))
+    evidence.refunded_by_intent = dict(sorted(refunded.items()))
+    evidence.captured_by_intent = {i: payment.captured_amount(i) for i in sorted(refunded)}
+
+    ledgers: dict[tuple[str, str], dict[str, int]] = {}
+    expected: dict[tuple[str, str], int] = {}
+    for (plant, material), initial in sorted(world.erp_initial.items()):
+        now = erp.stock.get((plant, material), {"on_hand": 0})
+        ledgers[(f"erp:{plant}", material)] = {
+            "initial": initial["on_hand"],
+            "on_hand": now["on_hand"],
+            "shipped": erp.issued.get((plant, material), 0),
+            "restocked": erp.restocked.get((plant, material), 0),
+        }
+    plant = world.scenario.core.locations[0]
+    for sku, initial_units in sorted(wms.initial_stock.items()):
+        ledgers[(f"wms:{plant}", sku)] = {
+            "initial": initial_units,
+            "on_hand": wms.stock.get(sku, 0),
+            "shipped": wms.shipped_units.get(sku, 0),
+            "restocked": wms.restocked_units.get(sku, 0),
+        }
+        # The ERP's book of the DC must take back exactly what the warehouse put back on its shelves.
+        expected[(f"erp:{plant}", sku)] = wms.restocked_units.get(sku, 0)
+    for store, stock in sorted(pos.initial_stock.items()):
+        for sku, initial_units in sorted(stock.items()):
+            ledgers[(f"pos:{store}", sku)] = {
+                "initial": initial_units,
+                "on_hand": pos.stock[store].get(sku, 0),
+                "shipped": pos.sold.get((store, sku), 0),
+                "restocked": pos.restocked.get((store, sku), 0),
+            }
+    if pos.receipts or wms.return_orders:
+        for receipt in pos.receipts:
+            key = (f"pos:{receipt['store_id']}", str(receipt["sku"]))
+            handed_back = pos.returns[str(receipt["return_id"])].get("status") == "rejected"
+            units = (
+                int(receipt["quantity"]) if receipt["condition"] == "resellable" and not handed_back else 0
+            )
+            expected[key] = expected.get(key, 0) + units
+        evidence.stock_ledgers = ledgers
+        evidence.restock_expected = expected
+
+    for return_no, record in world.store.aggregates("return"):
+        evidence.core_returns[return_no] = str(record["status"])
+        pos_history = pos.status_history.get(return_no)
+        shown = world.storefront.return_status.get(return_no, [])
+        evidence.return_systems[return_no] = {
+            "erp_return": "present" if erp.returns_by_po.get(return_no) else "absent",
+            "erp_credit_memo": "present" if erp.credit_memos_by_po.get(return_no) else "absent",
+            "payment": "refunded" if refunds.get(return_no) else "absent",
+            "storefront": shown[-1] if shown else "absent",
+            "pos": "n/a" if pos_history is None else (pos_history[-1] if pos_history else "absent"),
+        }

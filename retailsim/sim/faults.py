@@ -1,0 +1,210 @@
+"""The fault plan: typed fault windows, scheduled into a world, generated at random for fuzzing.
+
+A plan is a list of :class:`~retailsim.scenarios.schema.FaultSpec` — from a scenario's ``[[faults]]``,
+built in code, or drawn by :func:`random_plan` / the hypothesis strategy :func:`fault_plans`. Kinds:
+
+=====================  ========================  =================================================================
+kind                   target                    effect while active
+=====================  ========================  =================================================================
+``outage``             a system                  refuses every call with 503 in its own error shape
+``brownout``           a system                  latency × ``factor`` (the core's timeouts then fire)
+``error_rate``         a system                  500 with probability ``probability``
+``rate_limit``         a system                  limit lowered to ``limit``/s: 429 + Retry-After, or Salesforce's
+                                                 403 ``REQUEST_LIMIT_EXCEEDED``
+``lost_response``      a system                  commits, then the reply is lost with probability ``probability``
+``poison``             a system                  rejects writes as malformed (400) with ``probability``; an
+                                                 operator repairs and replays the dead letters ``window`` after
+``duplicate_delivery`` a webhook source          each event delivered 1..``copies`` times within ``window``
+``reorder``            a webhook source          each event delayed uniformly within ``window`` (reordering them)
+``drop``               a webhook source          an event is never delivered with ``probability``
+``core_crash``         ``core``                  the core process dies at ``start`` (memory and in-flight work
+                                                 lost, the store kept) and restarts after ``duration``
+=====================  ========================  =================================================================
+
+Rules kept: every draw comes from the run's ``faults`` stream; windows are recorded for the report.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from retailsim.scenarios.schema import FaultSpec
+
+if TYPE_CHECKING:
+    from retailsim.sim.world import World
+
+SYSTEM_FAULTS = ("outage", "brownout", "error_rate", "rate_limit", "lost_response", "poison")
+WEBHOOK_FAULTS = ("duplicate_delivery", "reorder", "drop")
+
+
+class FaultSchedule:
+    """Switches a plan's faults on and off inside a world, and answers what is active for webhooks."""
+
+    def __init__(self, world: World, plan: list[FaultSpec]) -> None:
+        self.world = world
+        self.plan = plan
+        self.rng = world.streams("faults")
+        self._active_webhook: dict[str, list[FaultSpec]] = {}
+        self.dropped = 0
+        self.duplicated = 0
+
+    def start(self) -> None:
+        for fault in self.plan:
+            self.world.env.process(self._window(fault))
+
+    def _window(self, fault: FaultSpec) -> Generator[simpy.Event, Any, None]:
+        env = self.world.env
+        if fault.start > env.now:
+            yield env.timeout(fault.start - env.now)
+        self.world.trace.record(f"{env.now:.6f}", "fault-on", fault.kind, fault.target)
+        self._switch(fault, on=True)
+        yield env.timeout(fault.duration)
+        self._switch(fault, on=False)
+        self.world.trace.record(f"{env.now:.6f}", "fault-off", fault.kind, fault.target)
+        if fault.kind == "poison":
+            yield env.timeout(fault.window)
+            self.world.operator_replay_dead_letters()
+
+    def _switch(self, fault: FaultSpec, *, on: bool) -> None:
+        world = self.world
+        if fault.kind == "core_crash":
+            if on:
+                world.crash_core()
+            else:
+                world.restart_core()
+            return
+        if fault.kind in WEBHOOK_FAULTS:
+            active = self._active_webhook.setdefault(fault.target, [])
+            if on:
+                active.append(fault)
+            else:
+                active.remove(fault)
+            return
+        switches = world.systems[fault.target].faults
+        if fault.kind == "outage":
+            switches.outage = on
+        elif fault.kind == "brownout":
+            switches.latency_factor = fault.factor if on else 1.0
+        elif fault.kind == "error_rate":
+            switches.error_rate = fault.probability if on else 0.0
+        elif fault.kind == "rate_limit":
+            switches.rate_limit_per_s = fault.limit if on else None
+        elif fault.kind == "lost_response":
+            switches.lost_reply_rate = fault.probability if on else 0.0
+        elif fault.kind == "poison":
+            switches.poison_rate = fault.probability if on else 0.0
+
+    def webhook_deliveries(self, source: str) -> list[float]:
+        """Delays of each copy of one webhook event under the active faults ([] = dropped)."""
+        delays = [0.0]
+        for fault in self._active_webhook.get(source, []):
+            if fault.kind == "drop" and self.rng.random() < fault.probability:
+                self.dropped += 1
+                return []
+            if fault.kind == "duplicate_delivery" and self.rng.random() < fault.probability:
+                copies = self.rng.randint(1, fault.copies)
+                self.duplicated += copies - 1
+                delays = [self.rng.uniform(0.0, fault.window) for _ in range(copies)]
+            if fault.kind == "reorder":
+                delays = [d + self.rng.uniform(0.0, fault.window) for d in delays]
+        return delays
+
+
+# ---- generated plans (fuzzing) --------------------------------------------------------------------
+
+
+def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
+    kind = rng.choice(
+        (
+            "outage",
+            "brownout",
+            "error_rate",
+            "rate_limit",
+            "lost_response",
+            "duplicate_delivery",
+            "reorder",
+            "drop",
+            "core_crash",
+        )
+    )
+    if kind in WEBHOOK_FAULTS:
+        target = rng.choice(("wms", "carrier"))
+    elif kind == "core_crash":
+        target = "core"
+    else:
+        target = rng.choice(("payment", "erp", "wms", "storefront", "service_cloud"))
+    start = round(rng.uniform(0.0, horizon_s), 1)
+    if kind in WEBHOOK_FAULTS:
+        # Webhooks keep coming for days after the orders (carriers): let these faults cover them.
+        duration = round(rng.uniform(1800.0, horizon_s + 3 * 86400.0), 1)
+        window = round(rng.uniform(60.0, 6 * 3600.0), 1)
+    else:
+        duration = round(rng.uniform(30.0, 1800.0 if kind != "core_crash" else 300.0), 1)
+        window = round(rng.uniform(10.0, 600.0), 1)
+    return FaultSpec(
+        kind=kind,
+        target=target,
+        start=start,
+        duration=duration,
+        probability=round(rng.uniform(0.05, 0.5), 3),
+        factor=round(rng.uniform(2.0, 20.0), 2),
+        copies=rng.randint(2, 4),
+        window=window,
+        limit=round(rng.uniform(0.5, 5.0), 2),
+    )
+
+
+def random_plan(rng: random.Random, horizon_s: float, max_faults: int = 4) -> list[FaultSpec]:
+    return sorted(
+        (random_fault(rng, horizon_s) for _ in range(rng.randint(1, max_faults))),
+        key=lambda f: (f.start, f.kind),
+    )
+
+
+def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
+    """A hypothesis strategy of fault plans; shrinking goes toward fewer, shorter, earlier faults."""
+    from hypothesis import strategies as st
+
+    system_fault = st.builds(
+        FaultSpec,
+        kind=st.sampled_from(("outage", "brownout", "error_rate", "rate_limit", "lost_response")),
+        target=st.sampled_from(("payment", "erp", "wms", "service_cloud")),
+        start=st.floats(0.0, horizon_s),
+        duration=st.floats(30.0, 1800.0),
+        probability=st.floats(0.05, 0.5),
+        factor=st.floats(2.0, 20.0),
+        limit=st.floats(0.5, 5.0),
+    )
+    webhook_fault = st.builds(
+        FaultSpec,
+        kind=st.sampled_from(WEBHOOK_FAULTS),
+        target=st.sampled_from(("wms", "carrier")),
+        start=st.floats(0.0, horizon_s),
+        duration=st.floats(1800.0, horizon_s + 3 * 86400.0),
+        probability=st.floats(0.05, 0.5),
+        copies=st.integers(2, 4),
+        window=st.floats(60.0, 6 * 3600.0),
+    )
+    crash = st.builds(
+        FaultSpec,
+        kind=st.just("core_crash"),
+        target=st.just("core"),
+        start=st.floats(0.0, horizon_s),
+        duration=st.floats(5.0, 300.0),
+    )
+    return st.lists(st.one_of(system_fault, webhook_fault, crash), min_size=1, max_size=max_faults)
+
+
+def plan_to_toml(plan: list[FaultSpec]) -> str:
+    """The plan as ``[[faults]]`` tables, so a failing fuzz case can be saved and replayed."""
+    lines = []
+    for fault in plan:
+        lines.append("[[faults]]")
+        for key, value in fault.model_dump().items():
+            lines.append(f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"')
+        lines.append("")
+    return "\n".join(lines)

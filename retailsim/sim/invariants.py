@@ -1,0 +1,258 @@
+"""The harness's named invariants, judged on evidence gathered from every mock's ledger.
+
+This is the god's-eye view only a simulation has: it reads the systems' ledgers directly, never the
+core's opinion of them. Rules kept: each invariant reports how many cases it ``checked``; a run where
+there was nothing to check reports ``checked: 0`` — "not checked", never a pass; examples name the
+order and what was wrong, so a failure reads as a bug report. The functions are pure over
+:class:`Evidence`, so tests can feed them a deliberately broken history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
+from retailsim.reports.record import InvariantResult
+
+MAX_EXAMPLES = 5
+
+# What each system must say about an order at quiescence, by the core's final status.
+EXPECTED_FINAL: dict[str, dict[str, frozenset[str]]] = {
+    "delivered": {
+        "storefront": frozenset({"delivered"}),
+        "service_cloud": frozenset({"delivered"}),
+        "erp": frozenset({"completed"}),
+        "wms": frozenset({"shipped"}),
+        "carrier": frozenset({"delivered"}),
+        "payment": frozenset({"captured"}),
+    },
+    "cancelled": {
+        "storefront": frozenset({"cancelled"}),
+        "service_cloud": frozenset({"cancelled"}),
+        "erp": frozenset({"cancelled", "absent"}),
+        "wms": frozenset({"cancelled", "absent"}),
+        "carrier": frozenset({"absent"}),
+        "payment": frozenset({"canceled"}),
+    },
+    "rejected": {
+        "erp": frozenset({"absent"}),
+        "wms": frozenset({"absent"}),
+        "carrier": frozenset({"absent"}),
+        "payment": frozenset({"canceled"}),
+    },
+}
+
+
+@dataclass
+class Evidence:
+    """Plain facts gathered at the end of a run (or written by hand in a test)."""
+
+    accepted_orders: list[str] = field(default_factory=list)
+    erp_orders_by_reference: dict[str, list[str]] = field(default_factory=dict)
+    status_histories: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    committed_units: dict[str, int] = field(default_factory=dict)
+    supply_units: dict[str, int] = field(default_factory=dict)
+    erp_overcommitments: int = 0
+    core_final: dict[str, str] = field(default_factory=dict)
+    system_final: dict[str, dict[str, str]] = field(default_factory=dict)
+    deliveries: int = 0
+    missing_correlation: list[str] = field(default_factory=list)
+    ledger_references: list[tuple[str, str]] = field(default_factory=list)
+    known_references: set[str] = field(default_factory=set)
+    drain_reference_s: float | None = None
+    drained_at_s: float | None = None
+    max_drain_s: float = 0.0
+    dead_letters: list[dict[str, object]] = field(default_factory=list)
+    # Returns: approved = the ERP holds a customer return for the return number; refunds from the
+    # gateway's ledger (return number from the refund's metadata); captured/refunded per PaymentIntent.
+    approved_returns: list[str] = field(default_factory=list)
+    refunds_by_return: dict[str, list[int]] = field(default_factory=dict)
+    captured_by_intent: dict[str, int] = field(default_factory=dict)
+    refunded_by_intent: dict[str, int] = field(default_factory=dict)
+    # Stock per (system:location, sku): initial, on_hand, shipped (or sold), restocked; and what the
+    # physical receipts say should have been restocked there.
+    stock_ledgers: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    restock_expected: dict[tuple[str, str], int] = field(default_factory=dict)
+    core_returns: dict[str, str] = field(default_factory=dict)
+    return_systems: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
+    return InvariantResult(name, checked, len(problems), tuple(problems[:MAX_EXAMPLES]))
+
+
+def no_lost_orders(ev: Evidence) -> InvariantResult:
+    problems = [
+        f"order {no}: the storefront was told 'accepted' but the ERP has no sales order"
+        for no in ev.accepted_orders
+        if not ev.erp_orders_by_reference.get(no)
+    ]
+    return _result("no_lost_orders", len(ev.accepted_orders), problems)
+
+
+def no_duplicate_erp_orders(ev: Evidence) -> InvariantResult:
+    problems = [
+        f"order {no}: {len(numbers)} ERP sales orders ({', '.join(numbers)})"
+        for no, numbers in sorted(ev.erp_orders_by_reference.items())
+        if len(numbers) > 1
+    ]
+    return _result("no_duplicate_erp_orders", len(ev.erp_orders_by_reference), problems)
+
+
+def per_order_ordering(ev: Evidence) -> InvariantResult:
+    problems, checked = [], 0
+    for system in sorted(ev.status_histories):
+        for no, history in sorted(ev.status_histories[system].items()):
+            checked += 1
+            ranks = [RANK[OrderStatus(s)] for s in history]
+            for i in range(1, len(ranks)):
+                after_final = OrderStatus(history[i - 1]) in TERMINAL and history[i] != history[i - 1]
+                if ranks[i] < ranks[i - 1] or after_final:
+                    problems.append(f"order {no}: {system} applied '{history[i]}' after '{history[i - 1]}'")
+                    break
+    return _result("per_order_ordering", checked, problems)
+
+
+def no_oversell(ev: Evidence) -> InvariantResult:
+    problems = [
+        f"SKU {sku}: {units} units released for fulfilment, only {ev.supply_units.get(sku, 0)} could be supplied"
+        for sku, units in sorted(ev.committed_units.items())
+        if units > ev.supply_units.get(sku, 0)
+    ]
+    if ev.erp_overcommitments:
+        problems.append(f"the ERP reserved more than it had on hand {ev.erp_overcommitments} time(s)")
+    return _result("no_oversell", len(ev.committed_units), problems)
+
+
+RETURN_EXPECTED: dict[str, dict[str, frozenset[str]]] = {
+    "refunded": {
+        "erp_return": frozenset({"present"}),
+        "erp_credit_memo": frozenset({"present"}),
+        "payment": frozenset({"refunded"}),
+        "storefront": frozenset({"refunded"}),
+        "pos": frozenset({"refunded", "n/a"}),
+    },
+    "rejected": {
+        "erp_return": frozenset({"absent"}),
+        "erp_credit_memo": frozenset({"absent"}),
+        "payment": frozenset({"absent"}),
+        "storefront": frozenset({"rejected"}),
+        "pos": frozenset({"rejected", "n/a"}),
+    },
+}
+
+
+def reconciled_at_quiescence(ev: Evidence) -> InvariantResult:
+    problems = []
+    for no, status in sorted(ev.core_returns.items()):
+        wanted = RETURN_EXPECTED.get(status)
+        if wanted is None:
+            problems.append(f"return {no}: still '{status}' at quiescence")
+            continue
+        seen = ev.return_systems.get(no, {})
+        for system, allowed in sorted(wanted.items()):
+            actual = seen.get(system, "absent")
+            if actual not in allowed:
+                problems.append(f"return {no}: core says {status}, {system} says {actual}")
+    for no, status in sorted(ev.core_final.items()):
+        expected = EXPECTED_FINAL.get(status)
+        if expected is None:
+            problems.append(f"order {no}: still '{status}' at quiescence")
+            continue
+        seen = ev.system_final.get(no, {})
+        for system, allowed in sorted(expected.items()):
+            actual = seen.get(system, "absent")
+            if actual not in allowed:
+                problems.append(f"order {no}: core says {status}, {system} says {actual}")
+    return _result("reconciled_at_quiescence", len(ev.core_final) + len(ev.core_returns), problems)
+
+
+def refund_exactly_once(ev: Evidence) -> InvariantResult:
+    problems = []
+    approved = set(ev.approved_returns)
+    for return_no in sorted(approved):
+        refunds = ev.refunds_by_return.get(return_no, [])
+        if len(refunds) != 1:
+            problems.append(f"return {return_no}: approved, refunded {len(refunds)} time(s) {refunds}")
+    for return_no in sorted(set(ev.refunds_by_return) - approved):
+        problems.append(f"return {return_no}: refunded without an approved return in the ERP")
+    for intent, refunded in sorted(ev.refunded_by_intent.items()):
+        captured = ev.captured_by_intent.get(intent, 0)
+        if refunded > captured:
+            problems.append(f"payment {intent}: refunded {refunded} > captured {captured}")
+    return _result("refund_exactly_once", len(approved) + len(ev.refunded_by_intent), problems)
+
+
+def inventory_conserved(ev: Evidence) -> InvariantResult:
+    problems = []
+    for (place, sku), row in sorted(ev.stock_ledgers.items()):
+        balance = row["on_hand"] + row["shipped"] - row["restocked"]
+        if balance != row["initial"]:
+            problems.append(
+                f"{place} SKU {sku}: on hand {row['on_hand']} + shipped {row['shipped']} - restocked "
+                f"{row['restocked']} = {balance}, started with {row['initial']}"
+            )
+        expected = ev.restock_expected.get((place, sku))
+        if expected is not None and row["restocked"] != expected:
+            problems.append(f"{place} SKU {sku}: restocked {row['restocked']}, returned to stock {expected}")
+    for key in sorted(set(ev.restock_expected) - set(ev.stock_ledgers)):
+        if ev.restock_expected[key]:
+            problems.append(
+                f"{key[0]} SKU {key[1]}: {ev.restock_expected[key]} unit(s) returned, no stock record"
+            )
+    checked = len(ev.stock_ledgers) if ev.restock_expected else 0
+    return _result("inventory_conserved", checked, problems)
+
+
+def correlation_complete(ev: Evidence) -> InvariantResult:
+    problems = [f"message without its correlation id: {m}" for m in ev.missing_correlation]
+    problems += [
+        f"{system} record refers to unknown order {ref!r}"
+        for system, ref in ev.ledger_references
+        if ref not in ev.known_references
+    ]
+    return _result("correlation_complete", ev.deliveries + len(ev.ledger_references), problems)
+
+
+def backlog_drained(ev: Evidence) -> InvariantResult:
+    if ev.drain_reference_s is None:
+        return _result("backlog_drained", 0, [])
+    if ev.drained_at_s is None:
+        return _result("backlog_drained", 1, ["the backlog never drained before the run ended"])
+    drain = max(0.0, ev.drained_at_s - ev.drain_reference_s)
+    problems = []
+    if drain > ev.max_drain_s:
+        problems.append(f"drained {drain:.0f}s after the pressure ended; allowed {ev.max_drain_s:.0f}s")
+    return _result("backlog_drained", 1, problems)
+
+
+def dlq_accounted(ev: Evidence) -> InvariantResult:
+    problems = []
+    for entry in ev.dead_letters:
+        missing = [k for k in ("reason", "correlation_id") if not entry.get(k)]
+        if entry.get("attempts") is None:
+            missing.append("attempts")
+        if missing:
+            problems.append(f"dead letter {entry.get('dlq_id')}: missing {', '.join(missing)}")
+        if entry.get("status") not in ("replayed", "dead"):
+            problems.append(f"dead letter {entry.get('dlq_id')}: neither replayed nor flagged")
+    return _result("dlq_accounted", len(ev.dead_letters), problems)
+
+
+CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
+    "no_lost_orders": no_lost_orders,
+    "no_duplicate_erp_orders": no_duplicate_erp_orders,
+    "per_order_ordering": per_order_ordering,
+    "no_oversell": no_oversell,
+    "reconciled_at_quiescence": reconciled_at_quiescence,
+    "correlation_complete": correlation_complete,
+    "backlog_drained": backlog_drained,
+    "dlq_accounted": dlq_accounted,
+    "refund_exactly_once": refund_exactly_once,
+    "inventory_conserved": inventory_conserved,
+}
+
+
+def judge(evidence: Evidence, names: list[str]) -> list[InvariantResult]:
+    return [CATALOGUE[name](evidence) for name in names]

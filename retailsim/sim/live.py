@@ -1,0 +1,561 @@
+"""Live mode: the core's HTTP API in front of a scenario's mock systems running on the wall clock.
+
+``LiveRuntime`` builds the same :class:`~retailsim.sim.world.World` a simulation builds — mock systems,
+delivery dispatchers, timers, in-process webhooks, the scenario's fault schedule — on
+``simpy.rt.RealtimeEnvironment`` and steps it in one background thread, without the built-in workload:
+load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the API runs against.
+
+Rules kept:
+
+* One lock (``RLock``) guards the SimPy environment and the mocks. The sim thread holds it while it
+  steps; HTTP threads take it to wake a dispatcher (the core's observers are wrapped) or to touch a mock.
+  Ingress itself runs outside it, inside the store's transactions, which is what makes a concurrent
+  retry see 409. The lock is only ever taken before the store's, never inside a store transaction.
+* The clock is continuous across restarts on the same store: sim time is seconds since the first boot
+  (times the speed), so outbox due times written before a ``kill -9`` stay meaningful after it.
+* External systems outlive the core. The mocks live in this process for convenience, so the writes the
+  storefront, payment gateway, ERP and Service Cloud committed are journaled to a SQLite file beside the
+  store and replayed into fresh mocks at start, as a real ERP would still hold its sales orders after our
+  crash. The WMS and carrier restart empty (their fulfilment runs as SimPy processes that a journal
+  cannot replay); what they lose shows up as in-progress orders, repaired or flagged by reconciliation.
+* In-process webhook ids get a boot prefix, so a restarted mock's counter (``evt_0000001``) is never
+  mistaken by the inbox for an event of the previous boot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import simpy.rt
+
+from retailsim.core.service import ApiReply, IntegrationCore
+from retailsim.core.stores import MemoryStore, SqliteStore, Store, open_store
+from retailsim.core.stores.base import DeadLetter, OutboxMessage, OutboxStats, Position, Transaction
+from retailsim.core.workflows.order_to_cash import OrderStatus
+from retailsim.scenarios.schema import Scenario
+from retailsim.sim.evidence import gather
+from retailsim.sim.invariants import EXPECTED_FINAL
+from retailsim.sim.world import World
+from retailsim.systems.base import MockSystem, Request, Response, Webhook
+
+SECRET_ENV = "RETAILSIM_WEBHOOK_SECRET"
+DEFAULT_SECRET = "whsec_retailsim_dev"
+WEBHOOK_SOURCES = ("carrier", "wms", "payment")
+JOURNALED = ("storefront", "payment", "erp", "service_cloud")
+SETTLE_S = 120.0  # a terminal order younger than this may still have status updates on the way
+TICK_S = 0.05
+MAX_STEPS_PER_HOLD = 500
+SHOPPERS_IN_CATALOG = 50
+
+
+class LockedStore:
+    """A store that is not thread-safe (memory), serialised by one lock for the API's threads."""
+
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
+        with self._lock, self._inner.transaction() as tx:
+            yield tx
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        return self._transaction()
+
+    def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
+        with self._lock:
+            return self._inner.claim_next(destination, now, lease_s)
+
+    def next_due_at(self, destination: str) -> float | None:
+        with self._lock:
+            return self._inner.next_due_at(destination)
+
+    def release_leases(self) -> int:
+        with self._lock:
+            return self._inner.release_leases()
+
+    def replay_dead_letter(self, dlq_id: int, now: float) -> OutboxMessage | None:
+        with self._lock:
+            return self._inner.replay_dead_letter(dlq_id, now)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            return self._inner.dead_letters()
+
+    def outbox_stats(self) -> OutboxStats:
+        with self._lock:
+            return self._inner.outbox_stats()
+
+    def backlog(self, destination: str | None = None) -> int:
+        with self._lock:
+            return self._inner.backlog(destination)
+
+    def aggregates(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return iter(list(self._inner.aggregates(kind)))
+
+    def positions(self) -> list[Position]:
+        with self._lock:
+            return self._inner.positions()
+
+    def destinations(self) -> list[str]:
+        with self._lock:
+            return self._inner.destinations()
+
+    def close(self) -> None:
+        with self._lock:
+            self._inner.close()
+
+
+class LedgerJournal:
+    """Append-only journal of what the external mocks committed, plus the live clock's origin."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL,"
+            " kind TEXT NOT NULL, payload TEXT NOT NULL)"
+        )
+        self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def get(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def record(self, system: str, kind: str, payload: dict[str, Any]) -> None:
+        self._conn.execute(
+            "INSERT INTO journal (system, kind, payload) VALUES (?, ?, ?)",
+            (system, kind, json.dumps(payload, separators=(",", ":"))),
+        )
+
+    def entries(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        for system, kind, payload in self._conn.execute(
+            "SELECT system, kind, payload FROM journal ORDER BY seq"
+        ):
+            yield str(system), str(kind), json.loads(payload)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class LiveWorld(World):
+    """The simulation's world with thread-safe core observers and boot-unique webhook ids."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        *,
+        env: simpy.Environment,
+        store: Store,
+        lock: threading.RLock,
+        boot: int,
+        kick: Callable[[], None],
+    ) -> None:
+        self.lock = lock
+        self.boot = boot
+        self.kick = kick
+        super().__init__(scenario, seed, env=env, store=store)
+
+    def _start_core(self) -> IntegrationCore:
+        core = super()._start_core()
+        wake, status = core.on_append, core.on_status
+
+        def on_append(destination: str) -> None:
+            with self.lock:
+                if wake is not None:
+                    wake(destination)
+            self.kick()
+
+        def on_status(order_no: str, new_status: str, now: float) -> None:
+            with self.lock:
+                if status is not None:
+                    status(order_no, new_status, now)
+
+        core.on_append, core.on_status = on_append, on_status
+        return core
+
+    def send_webhook(self, hook: Webhook) -> None:
+        hook.event_id = f"b{self.boot}-{hook.event_id}"
+        super().send_webhook(hook)
+
+
+def _journaled(system: MockSystem, journal: LedgerJournal) -> Callable[[Request], Response]:
+    dispatch = system.dispatch
+
+    def recorded(request: Request) -> Response:
+        response = dispatch(request)
+        if request.method != "GET" and response.status < 500:
+            journal.record(
+                system.name,
+                "dispatch",
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "body": request.body,
+                    "headers": request.headers,
+                    "query": request.query,
+                },
+            )
+        return response
+
+    return recorded
+
+
+def journal_path(store: Store) -> Path | None:
+    """The mocks' journal lives beside a SQLite store; an in-memory store keeps nothing."""
+    if isinstance(store, SqliteStore):
+        return Path(f"{store.path}.ledgers")
+    return None
+
+
+class LiveRuntime:
+    """The live host: a real-time world in a background thread, behind the core's HTTP API."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        store_url: str = "memory",
+        speed: float = 1.0,
+        seed: int | None = None,
+        secret: str | None = None,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.scenario = scenario
+        self.speed = speed
+        self.secret = secret or os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+        self._lock = threading.RLock()
+        self._kick = threading.Event()
+        self._stopping = threading.Event()
+        self.errors: list[str] = []
+        store = open_store(store_url)
+        self.store: Store = LockedStore(store) if isinstance(store, MemoryStore) else store
+        path = journal_path(store)
+        self.journal = LedgerJournal(path) if path is not None else None
+        initial = 0.0
+        self.boot = 1
+        if self.journal is not None:
+            origin = float(self.journal.get("origin") or time.time())
+            self.journal.put("origin", repr(origin))
+            self.boot = int(self.journal.get("boot") or 0) + 1
+            self.journal.put("boot", str(self.boot))
+            initial = max(0.0, (time.time() - origin) * speed)
+        self.env = simpy.rt.RealtimeEnvironment(initial_time=initial, factor=1.0 / speed, strict=False)
+        self.world = LiveWorld(
+            scenario,
+            scenario.seed if seed is None else seed,
+            env=self.env,
+            store=self.store,
+            lock=self._lock,
+            boot=self.boot,
+            kick=self._kick.set,
+        )
+        self.world.payment.decline_rate = 0.0  # sandbox intents use Stripe's always-authorised test card
+        self.replayed = self._replay_journal()
+        self.recovered = self.world.core.recover()  # leases of a killed process go back to pending
+        self.world.start(workload=False)
+        self._catalog = self._build_catalog()
+        self._thread = threading.Thread(target=self._loop, name="retailsim-sim", daemon=True)
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    def _replay_journal(self) -> int:
+        if self.journal is None:
+            return 0
+        count = 0
+        systems = self.world.systems
+        storefront = self.world.storefront
+        for system, kind, payload in self.journal.entries():
+            if kind == "dispatch":
+                systems[system].dispatch(
+                    Request(
+                        payload["method"],
+                        payload["path"],
+                        payload["body"],
+                        payload["headers"],
+                        payload["query"],
+                    )
+                )
+            elif kind == "exporting":
+                storefront.record_exporting(payload)
+            elif kind == "placed":
+                storefront.record_placed(payload)
+            elif kind == "failed":
+                storefront.failed_orders.append(str(payload["order_no"]))
+                storefront.exporting.pop(str(payload["order_no"]), None)
+            count += 1
+        for name in JOURNALED:
+            system_ = systems[name]
+            setattr(system_, "dispatch", _journaled(system_, self.journal))  # noqa: B010 - instance override
+        return count
+
+    def start(self) -> None:
+        self.env.sync()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._kick.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        with self._lock:
+            self.store.close()
+            if self.journal is not None:
+                self.journal.close()
+
+    def _loop(self) -> None:
+        """Step every event that is due by the wall clock; sleep until the next one or a kick."""
+        env = self.env
+        while not self._stopping.is_set():
+            with self._lock:
+                horizon = self.now()
+                steps = 0
+                while env.peek() <= horizon and steps < MAX_STEPS_PER_HOLD:
+                    try:
+                        env.step()
+                    except Exception:  # a failed process must not stop the world; say so loudly
+                        message = traceback.format_exc()
+                        self.errors.append(message)
+                        print(f"retailsim live: a simulated process failed:\n{message}", file=sys.stderr)
+                    steps += 1
+                next_at = env.peek()
+            if steps >= MAX_STEPS_PER_HOLD:
+                continue  # more is due: let waiting HTTP threads in, then go on
+            wait = min(TICK_S, max(0.0, (next_at - self.now()) / self.speed))
+            self._kick.wait(wait)
+            self._kick.clear()
+
+    # ---- the CoreHost protocol ----------------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def core(self) -> IntegrationCore | None:
+        return self.world.core if self.world.core_up else None
+
+    def now(self) -> float:
+        env = self.env
+        return float(env.env_start) + (time.monotonic() - env.real_start) / env.factor
+
+    def catalog(self) -> dict[str, Any]:
+        return self._catalog
+
+    def webhook_secret(self, source: str) -> str | None:
+        return self.secret if source in WEBHOOK_SOURCES else None
+
+    def webhook_sources(self) -> tuple[str, ...]:
+        return WEBHOOK_SOURCES
+
+    def order_received(self, body: Any) -> None:
+        """An exported order exists in the storefront before the core answers (its status may race it)."""
+        if isinstance(body, dict) and isinstance(body.get("orderNo"), str):
+            with self._lock:
+                storefront = self.world.storefront
+                if body["orderNo"] not in storefront.exporting and body["orderNo"] not in storefront.orders:
+                    self.world.storefront.record_exporting(body)
+                    if self.journal is not None:
+                        self.journal.record("storefront", "exporting", body)
+
+    def order_answered(self, body: Any, reply: ApiReply) -> None:
+        """The storefront mock records what its shoppers placed, as in the simulation's checkout."""
+        if reply.headers.get("Idempotent-Replayed") or not isinstance(body, dict):
+            return
+        with self._lock:
+            world = self.world
+            if reply.status == 202:
+                world.counts.submitted += 1
+                world.counts.accepted += 1
+                world.storefront.record_placed(body)
+                if self.journal is not None:
+                    self.journal.record("storefront", "placed", body)
+            elif reply.status == 200 and reply.body.get("status") == "rejected":
+                world.counts.submitted += 1
+                world.counts.rejected += 1
+                world.storefront.failed_orders.append(str(reply.body["order_id"]))
+                world.storefront.exporting.pop(str(reply.body["order_id"]), None)
+                if self.journal is not None:
+                    self.journal.record("storefront", "failed", {"order_no": reply.body["order_id"]})
+            elif reply.status >= 400 and reply.status != 409:  # refused: the export never happened
+                world.storefront.exporting.pop(str(body.get("orderNo")), None)
+        self._kick.set()
+
+    def sandbox_payment_intent(self, amount: int, currency: str, order_no: str) -> ApiReply | None:
+        request = Request(
+            "POST",
+            "/v1/payment_intents",
+            {
+                "amount": amount,
+                "currency": currency,
+                "capture_method": "manual",
+                "metadata": {"order_no": order_no},
+            },
+            {"Idempotency-Key": f"{order_no}:authorize"},
+        )
+        with self._lock:
+            response = self.world.payment.dispatch(request)
+        headers = {k: v for k, v in response.headers.items() if k == "Idempotent-Replayed"}
+        body = response.body if isinstance(response.body, dict) else {"error": "unexpected"}
+        return ApiReply(response.status, body, headers)
+
+    def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None:
+        with self._lock:
+            world = self.world
+            numbers = list(world.erp.by_po.get(order_no, []))
+            intents = [
+                {"id": i["id"], "status": i["status"], "amount": i["amount"]}
+                for i in world.payment.intents.values()
+                if (i.get("metadata") or {}).get("order_no") == order_no
+            ]
+            return {
+                "order_no": order_no,
+                "boot": self.boot,
+                "storefront": {
+                    "placed": order_no in world.storefront.orders,
+                    "status": world.storefront.current.get(order_no),
+                },
+                "erp": {
+                    "sales_orders": numbers,
+                    "statuses": [world.erp.sales_orders[n].get("OverallSDProcessStatus") for n in numbers],
+                },
+                "payment": {"intents": intents},
+                "wms": {"orders": list(world.wms.by_reference.get(order_no, []))},
+                "service_cloud": {"status": world.service_cloud.current.get(order_no)},
+            }
+
+    def reconciliation(self) -> dict[str, Any]:
+        """Drift between the core and every mock's ledger; orders still moving are "in progress"."""
+        with self._lock:
+            evidence = gather(self.world)
+            now = self.now()
+            last_change = {
+                no: (record.get("history") or [[0.0]])[-1][0] for no, record in self.store.aggregates("order")
+            }
+            backlog = self.store.backlog()
+        drift: list[str] = []
+        in_progress: dict[str, int] = {}
+        examples: list[str] = []
+        for order_no, status in sorted(evidence.core_final.items()):
+            seen = evidence.system_final.get(order_no, {})
+            erp_orders = evidence.erp_orders_by_reference.get(order_no, [])
+            if len(erp_orders) > 1:
+                drift.append(
+                    f"order {order_no}: {len(erp_orders)} ERP sales orders ({', '.join(erp_orders)})"
+                )
+            expected = EXPECTED_FINAL.get(status)
+            if expected is None or now - float(last_change.get(order_no, 0.0)) < SETTLE_S:
+                in_progress[status] = in_progress.get(status, 0) + 1
+                if len(examples) < 5:
+                    examples.append(f"order {order_no}: {status}")
+                continue
+            for system, allowed in sorted(expected.items()):
+                actual = seen.get(system, "absent")
+                if actual not in allowed:
+                    drift.append(f"order {order_no}: core says {status}, {system} says {actual}")
+        known = set(evidence.core_final)
+        for reference in sorted(evidence.erp_orders_by_reference):
+            if reference not in known:
+                drift.append(f"ERP sales order for unknown order {reference!r}")
+        return {
+            "clean": not drift,
+            "checked": len(evidence.core_final),
+            "drift": drift[:100],
+            "drift_count": len(drift),
+            "in_progress": {
+                "count": sum(in_progress.values()),
+                "by_status": dict(sorted(in_progress.items())),
+                "examples": examples,
+            },
+            "outbox_backlog": backlog,
+            "terminal_statuses": sorted(s.value for s in OrderStatus if s.value in EXPECTED_FINAL),
+        }
+
+    # ---- catalogue --------------------------------------------------------------------------------
+
+    def _build_catalog(self) -> dict[str, Any]:
+        world = self.world
+        return {
+            "scenario": self.scenario.name,
+            "site_id": "RefArch",
+            "currency": "USD",
+            "products": [
+                {"sku": i.sku, "name": i.name, "price": i.price, "hero": i.hero, "stock": i.stock}
+                for i in world.catalog
+            ],
+            "stores": list(world.core_config.locations),
+            "shoppers": [
+                {
+                    "customerId": s.customer_id,
+                    "customerNo": s.customer_no,
+                    "email": s.email,
+                    "firstName": s.first_name,
+                    "lastName": s.last_name,
+                    "address1": s.address1,
+                    "city": s.city,
+                    "stateCode": s.state_code,
+                    "postalCode": s.postal_code,
+                    "countryCode": "US",
+                }
+                for s in world.shoppers[:SHOPPERS_IN_CATALOG]
+            ],
+            "payment": {
+                "sandbox": "/v1/sandbox/payment_intents",
+                "field": "paymentInstruments[].c_paymentIntentId",
+            },
+            "webhooks": {
+                "sources": list(WEBHOOK_SOURCES),
+                "signature": "Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256 of '{t}.{raw body}'>",
+                "tolerance_s": 300,
+            },
+        }
+
+
+def serve(
+    runtime: LiveRuntime,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    store_url: str = "",
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run ``runtime`` and the core's API under uvicorn until interrupted (Ctrl-C, SIGTERM)."""
+    import uvicorn
+
+    from retailsim.core.api import create_app
+
+    app = create_app(runtime, title=f"retailsim integration core ({runtime.scenario.name})")
+    runtime.start()
+    announce(
+        f"retailsim serve: scenario {runtime.scenario.name}, store {store_url or '?'}, boot {runtime.boot}, "
+        f"speed x{runtime.speed:g}, {runtime.replayed} journaled mock writes replayed, "
+        f"{runtime.recovered} leases recovered"
+    )
+    announce(f"webhook secret ({SECRET_ENV}): {runtime.secret}")
+    announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        runtime.stop()

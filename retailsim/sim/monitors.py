@@ -1,0 +1,103 @@
+"""Streaming monitors: latency tallies, per-bucket counts and sampled levels in bounded memory.
+
+Rules kept: memory does not grow with the number of events — a tally is a log-bucketed histogram
+(about 1% relative error on quantiles), counts are kept per time bucket, levels are sampled on a fixed
+period — and the trace digest is a running SHA-256, never a stored list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+
+class Tally:
+    """Quantiles of a non-negative quantity from a log-bucketed histogram (constant memory)."""
+
+    _RESOLUTION = 50.0  # buckets per e-fold: ~2% bucket width, ~1% error at the bucket midpoint
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, int] = {}
+        self.count = 0
+        self.total = 0.0
+        self.maximum = 0.0
+
+    def add(self, value: float) -> None:
+        value = max(value, 1e-6)
+        index = math.floor(math.log(value) * self._RESOLUTION)
+        self._buckets[index] = self._buckets.get(index, 0) + 1
+        self.count += 1
+        self.total += value
+        self.maximum = max(self.maximum, value)
+
+    def quantile(self, q: float) -> float | None:
+        if not self.count:
+            return None
+        rank = q * self.count
+        seen = 0
+        for index in sorted(self._buckets):
+            seen += self._buckets[index]
+            if seen >= rank:
+                return min(self.maximum, math.exp((index + 0.5) / self._RESOLUTION))
+        return self.maximum
+
+    def summary(self) -> dict[str, float | None]:
+        return {
+            "count": float(self.count),
+            "p50": self.quantile(0.5),
+            "p90": self.quantile(0.9),
+            "p99": self.quantile(0.99),
+            "max": self.maximum if self.count else None,
+            "mean": self.total / self.count if self.count else None,
+        }
+
+
+class BucketCounter:
+    """Counts of named things per fixed time bucket (e.g. orders per minute by stage)."""
+
+    def __init__(self, bucket_s: float) -> None:
+        self.bucket_s = bucket_s
+        self._counts: dict[str, dict[int, int]] = {}
+        self.totals: dict[str, int] = {}
+
+    def add(self, name: str, at: float, n: int = 1) -> None:
+        series = self._counts.setdefault(name, {})
+        bucket = int(at // self.bucket_s)
+        series[bucket] = series.get(bucket, 0) + n
+        self.totals[name] = self.totals.get(name, 0) + n
+
+    def series(self, name: str, buckets: int) -> tuple[float, ...]:
+        series = self._counts.get(name, {})
+        return tuple(float(series.get(i, 0)) for i in range(buckets))
+
+
+class LevelSampler:
+    """Levels (queue depths, backlogs) sampled once per bucket."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, list[float]] = {}
+
+    def sample(self, name: str, value: float) -> None:
+        self._series.setdefault(name, []).append(value)
+
+    def names(self) -> list[str]:
+        return list(self._series)
+
+    def series(self, name: str) -> tuple[float, ...]:
+        return tuple(self._series.get(name, ()))
+
+
+class TraceDigest:
+    """A running hash of the event trace: same seed and code → the same digest, byte for byte."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.events = 0
+
+    def record(self, *parts: object) -> None:
+        self.events += 1
+        self._hash.update("|".join(str(p) for p in parts).encode())
+        self._hash.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()[:16]

@@ -1,0 +1,176 @@
+"""Run a scenario end to end: build the world, run it, gather evidence, judge, and describe the run.
+
+The only wall-clock read in the runtime is here, to report ``wall_time_s``; it never feeds back into the
+simulation, so it cannot change the digest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from retailsim.reports.record import FaultWindow, RunRecord, Series
+from retailsim.scenarios import describe
+from retailsim.scenarios.schema import Scenario
+from retailsim.sim.evidence import gather, oversell_units
+from retailsim.sim.invariants import judge
+from retailsim.sim.world import SAMPLE_S, CoreFactory, World
+
+
+@dataclass
+class Run:
+    world: World
+    record: RunRecord
+
+
+def replay_command(
+    scenario: Scenario, source: str, seed: int, overrides: list[str], core_name: str = "real"
+) -> str:
+    parts = ["retailsim", "run", source, "--seed", str(seed)]
+    if core_name != "real":
+        parts += ["--core", core_name]
+    for assignment in overrides:
+        parts += ["--set", assignment if " " not in assignment else f"'{assignment}'"]
+    return " ".join(parts)
+
+
+def _focus(scenario: Scenario, world: World) -> float:
+    """The trading window, its faults and the drain after them: what the time charts zoom into."""
+    end = max(
+        [
+            scenario.workload.duration,
+            *(f.start + f.duration for f in scenario.faults if f.start < scenario.workload.duration),
+        ]
+    )
+    drained = world.drained_at
+    if drained is not None:
+        end = max(end, drained)
+    return min(world.env.now, end * 1.25)
+
+
+def returns_counts(world: World) -> dict[str, int]:
+    """From the ledgers: returns customers asked for (store counters and online), goods that arrived
+    (store check-ins, completed warehouse returns), and returns the gateway refunded."""
+    received = {str(r["return_id"]) for r in world.pos.receipts}
+    received |= {no for no, o in world.wms.return_orders.items() if o.get("status") == "Completed"}
+    refunded = {str((r.get("metadata") or {}).get("return_no", "")) for r in world.payment.refunds}
+    return {
+        "requested": world.counts.returns_requested,
+        "received": len(received),
+        "refunded": len(refunded),
+        "in_store": world.counts.returns_in_store,
+        "rejected": sum(1 for _, r in world.store.aggregates("return") if r.get("status") == "rejected"),
+    }
+
+
+def return_kpis(world: World) -> dict[str, float | int | None]:
+    cycle = world.return_cycle.summary()
+    refund = world.refund_latency.summary()
+    return {
+        "return_cycle_time_p50_s": cycle["p50"],
+        "refund_latency_p99_s": refund["p99"],
+        "duplicate_returns_ignored": world.counters().get("duplicate_returns", 0),
+    }
+
+
+def run_scenario(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    source: str | None = None,
+    overrides: list[str] | None = None,
+    core_factory: CoreFactory | None = None,
+    core_name: str = "real",
+    on_progress: Callable[[float], None] | None = None,
+) -> Run:
+    seed = scenario.seed if seed is None else seed
+    world = World(scenario, seed, core_factory)
+    world.on_sample = on_progress
+    started = time.perf_counter()
+    world.run()
+    wall = time.perf_counter() - started
+    evidence = gather(world)
+    results = judge(evidence, scenario.expect.invariants)
+    world.trace.record("end", f"{world.env.now:.6f}")
+
+    buckets = int(world.env.now // SAMPLE_S) + 1
+    stage_totals = world.stages.totals
+    throughput = [Series("submitted", "orders/min", SAMPLE_S, world.stages.series("checkout", buckets))]
+    throughput.append(
+        Series("accepted", "orders/min", SAMPLE_S, world.stages.series("stock_reserved", buckets))
+    )
+    throughput.append(
+        Series("posted_to_erp", "orders/min", SAMPLE_S, world.stages.series("erp_posted", buckets))
+    )
+    for stage in ("shipped", "delivered", "cancelled"):
+        throughput.append(Series(stage, "orders/min", SAMPLE_S, world.stages.series(stage, buckets)))
+    levels = tuple(
+        Series(name, "count", SAMPLE_S, world.levels.series(name)) for name in world.levels.names()
+    )
+    dead = world.store.dead_letters()
+    counters = world.counters()
+    counts = world.counts
+    acceptance = world.acceptance.summary()
+    erp_post = world.erp_post.summary()
+    drained_at = world.drained_at
+    drain = max(0.0, drained_at - world.drain_reference()) if drained_at is not None else None
+    record = RunRecord(
+        scenario=scenario.name,
+        description=scenario.description,
+        seed=seed,
+        digest=world.trace.hexdigest(),
+        sim_time_s=round(world.env.now, 6),
+        wall_time_s=round(wall, 3),
+        events=world.trace.events,
+        orders={
+            "submitted": counts.submitted,
+            "accepted": counts.accepted,
+            "rejected": counts.rejected,
+            "posted_to_erp": stage_totals.get("erp_posted", 0),
+            "shipped": stage_totals.get("shipped", 0),
+            "delivered": stage_totals.get("delivered", 0),
+            "cancelled": stage_totals.get("cancelled", 0),
+            "backordered": stage_totals.get("backordered", 0),
+            "payment_declined": counts.payment_declined,
+            "checkout_failed": counts.checkout_failed,
+            "not_offered": counts.not_offered,
+        },
+        returns=returns_counts(world),
+        dlq={
+            "entered": len(dead),
+            "replayed": sum(1 for d in dead if d.status == "replayed"),
+            "remaining": sum(1 for d in dead if d.status == "dead"),
+        },
+        faults=tuple(FaultWindow(f.kind, f.target, f.start, f.start + f.duration) for f in scenario.faults),
+        invariants=tuple(results),
+        kpis={
+            "acceptance_latency_p50_s": acceptance["p50"],
+            "acceptance_latency_p99_s": acceptance["p99"],
+            "erp_post_latency_p99_s": erp_post["p99"],
+            "drain_time_s": drain,
+            "oversell_units": oversell_units(world),
+            "orders_per_wall_second": round(counts.submitted / wall, 1) if wall > 0 else None,
+            "webhooks_sent": counts.webhooks_sent,
+            "webhooks_abandoned": counts.webhooks_abandoned,
+            "core_retries": counters.get("retries", 0),
+            "stale_events_ignored": counters.get("stale_events", 0),
+            "duplicate_webhooks_ignored": counters.get("inbox_duplicates", 0),
+            "duplicate_orders_ignored": counters.get("duplicate_orders", 0),
+            "webhooks_duplicated_by_faults": world.fault_schedule.duplicated,
+            "webhooks_dropped_by_faults": world.fault_schedule.dropped,
+            "core_crashes": world.crashes,
+            "reconciliation_checks": counters.get("reconciliation_checks", 0),
+            "reconciliation_repairs": counters.get("reconciliation_repairs", 0),
+            "reconciliation_drift": counters.get("reconciliation_drift", 0),
+            **return_kpis(world),
+        },
+        latency={"acceptance": acceptance, "erp_post": erp_post},
+        throughput=tuple(throughput),
+        levels=levels,
+        replay=replay_command(scenario, source or scenario.name, seed, overrides or [], core_name),
+        settings=describe(scenario),
+        extra={"core_counters": counters},
+        focus_s=_focus(scenario, world),
+    )
+    return Run(world, record)

@@ -1,0 +1,628 @@
+"""The world: mock systems, the real integration core, links and workers, assembled from a scenario.
+
+It runs until quiescence — the workload has ended, every accepted order is terminal, the outbox is
+empty and no webhook is still being retried — or until the scenario's hard stop. Rules kept:
+
+* The core is the real one, driven from outside exactly as production drives it: the storefront calls
+  its order API, products' webhooks call its webhook API, and delivery workers claim its outbox.
+* The core may crash (see sim/faults): a crash drops the core object, its in-flight work and memory;
+  the store survives (it models the disk) and a new core process recovers from it.
+* Every random draw comes from a named stream of the run's seed; every significant event goes into the
+  trace digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from retailsim.core.mapping import sap
+from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.service import INTERNAL, CoreConfig, Delivery, IntegrationCore
+from retailsim.core.stores.base import Store
+from retailsim.core.stores.memory import MemoryStore
+from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
+from retailsim.sim.faults import FaultSchedule
+from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
+from retailsim.sim.seeds import Streams
+from retailsim.sim.workload import CartPicker, arrival_times, build_catalog, build_shoppers
+from retailsim.systems.base import Latency, LostReply, MockSystem, Request, Webhook
+from retailsim.systems.carrier import Carrier
+from retailsim.systems.erp import Erp
+from retailsim.systems.payment import PaymentGateway
+from retailsim.systems.pos import Pos
+from retailsim.systems.service_cloud import ServiceCloud
+from retailsim.systems.storefront import Storefront
+from retailsim.systems.wms import Wms
+
+CoreFactory = Callable[[Store, CoreConfig, Any], IntegrationCore]
+TERMINAL = frozenset({"delivered", "cancelled", "rejected"})
+RETURN_TERMINAL = frozenset({"refunded", "rejected"})
+SAMPLE_S = 60.0
+
+
+def latency(spec: LatencySpec) -> Latency:
+    return Latency(spec.median, spec.p99)
+
+
+@dataclass
+class Counts:
+    submitted: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    payment_declined: int = 0
+    checkout_failed: int = 0
+    not_offered: int = 0
+    webhooks_sent: int = 0
+    webhooks_abandoned: int = 0
+    deliveries: int = 0
+    missing_correlation: list[str] = field(default_factory=list)
+    returns_requested: int = 0
+    returns_in_store: int = 0
+    returns_not_taken: int = 0  # the core could not be reached for an online return request
+
+
+class World:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        core_factory: CoreFactory | None = None,
+        *,
+        env: simpy.Environment | None = None,
+        store: Store | None = None,
+    ) -> None:
+        """``env`` and ``store`` are injectable for live mode (a real-time environment, a SQLite store)."""
+        self.scenario = scenario
+        self.seed = seed
+        self.env = env if env is not None else simpy.Environment()
+        self.streams = Streams(seed)
+        self.trace = TraceDigest()
+        self.counts = Counts()
+        self.stages = BucketCounter(SAMPLE_S)
+        self.levels = LevelSampler()
+        self.acceptance = Tally()
+        self.erp_post = Tally()
+        self.return_cycle = Tally()  # return requested → refunded
+        self.refund_latency = Tally()  # goods received → refunded
+        self.core_factory: CoreFactory = core_factory or IntegrationCore
+        self.on_sample: Callable[[float], None] | None = None
+
+        spec = scenario.workload
+        self.catalog = build_catalog(spec, self.streams("catalog"))
+        self.shoppers = build_shoppers(spec, self.seed)
+        self.carts = CartPicker(self.catalog, spec, self.streams("carts"))
+        self._build_systems()
+
+        storefront_spec = scenario.systems.storefront
+        config = scenario.core.model_copy(
+            update={
+                "inventory_publication": "batch" if storefront_spec.inventory_sync == "batch" else "events",
+                "feed_interval_s": storefront_spec.feed_interval,
+            }
+        )
+        self.core_config = config
+        self.link_latency = latency(scenario.delivery.link_latency)
+        self.link_rng = self.streams("links")
+        self.store: Store = store if store is not None else MemoryStore()
+        self.core_up = True
+        self.core_epoch = 0
+        self.crashes = 0
+        self.retired_counters: dict[str, int] = {}
+        self.core = self._start_core()
+        self.fault_schedule = FaultSchedule(self, list(scenario.faults))
+
+        self._wake: dict[str, simpy.Event] = {}
+        self._in_use: dict[str, int] = {}
+        self._accepted_at: dict[str, float] = {}
+        self.open_orders = 0
+        self.open_returns = 0
+        self._return_times: dict[str, list[float]] = {}
+        self.webhooks_in_flight = 0
+        self.workload_done = False
+        self.workload_end = 0.0
+        self.quiescent_at: float | None = None
+        self._stop = self.env.event()
+
+    # ---- assembly ---------------------------------------------------------------------------------
+
+    def _system_kwargs(self, spec: SystemSpec) -> dict[str, Any]:
+        return {
+            "concurrency": spec.concurrency,
+            "latency": latency(spec.latency),
+            "rate_limit_per_s": spec.rate_limit,
+        }
+
+    def _build_systems(self) -> None:
+        s, env, streams = self.scenario.systems, self.env, self.streams
+        plant = self.scenario.core.locations[0]
+        stock = {item.sku: item.stock for item in self.catalog}
+        self.storefront = Storefront(env, streams("storefront"), **self._system_kwargs(s.storefront))
+        self.payment = PaymentGateway(
+            env, streams("payment"), decline_rate=s.payment.decline_rate, **self._system_kwargs(s.payment)
+        )
+        self.erp = Erp(env, streams("erp"), stock={plant: dict(stock)}, **self._system_kwargs(s.erp))
+        self.carrier = Carrier(
+            env, streams("carrier"), exception_rate=s.carrier.exception_rate, **self._system_kwargs(s.carrier)
+        )
+        self.wms = Wms(
+            env,
+            streams("wms"),
+            stock=dict(stock),
+            short_pick_rate=s.wms.short_pick_rate,
+            allocate_time=latency(s.wms.allocate_time),
+            pick_time=latency(s.wms.pick_time),
+            pack_time=latency(s.wms.pack_time),
+            **self._system_kwargs(s.wms),
+        )
+        self.wms.carrier = self.carrier
+        self.service_cloud = ServiceCloud(
+            env, streams("service_cloud"), **self._system_kwargs(s.service_cloud)
+        )
+        store_stock = {sku: s.pos.stock_per_sku for sku in sorted(stock)}
+        self.pos = Pos(
+            env,
+            streams("pos"),
+            stores={f"S{i + 1:03d}": dict(store_stock) for i in range(s.pos.stores)},
+            checkin_time=latency(s.pos.checkin_time),
+            **self._system_kwargs(s.pos),
+        )
+        self.erp_initial = self.erp.snapshot_stock()
+        self.systems: dict[str, MockSystem] = {
+            "storefront": self.storefront,
+            "payment": self.payment,
+            "erp": self.erp,
+            "wms": self.wms,
+            "carrier": self.carrier,
+            "service_cloud": self.service_cloud,
+            "pos": self.pos,
+        }
+        self.timeouts = {name: getattr(s, name).timeout for name in self.systems}
+        for system in (self.wms, self.carrier, self.payment, self.pos):
+            system.webhook_sink = self.send_webhook
+        for item in self.catalog:
+            self.storefront.set_availability(item.sku, item.stock)
+
+    # ---- crashes and operators ------------------------------------------------------------------
+
+    def crash_core(self) -> None:
+        """The core process dies: memory, breakers and in-flight work are gone; the store is kept."""
+        if not self.core_up:
+            return
+        for name, value in self.core.counters.items():
+            self.retired_counters[name] = self.retired_counters.get(name, 0) + value
+        self.core_up = False
+        self.core_epoch += 1
+        self.crashes += 1
+        for destination in self._in_use:
+            self._in_use[destination] = 0
+
+    def restart_core(self) -> None:
+        """A new core process starts on the same store and takes back the dead one's leases."""
+        if self.core_up:
+            return
+        self.core = self._start_core()
+        self.core.recover()
+        self.core_up = True
+        for destination in list(self._wake):
+            self._wake_destination(destination)
+
+    def operator_replay_dead_letters(self) -> None:
+        """An operator, having repaired the cause, replays every dead letter (once the core is up)."""
+        self.env.process(self._operator_replay())
+
+    def _operator_replay(self) -> Generator[simpy.Event, Any, None]:
+        while not self.core_up:
+            yield self.env.timeout(SAMPLE_S)
+        replayed = 0
+        for dead in self.store.dead_letters():
+            if dead.status == "dead" and self.core.replay_dead_letter(dead.dlq_id, self.env.now):
+                replayed += 1
+        self.trace.record(f"{self.env.now:.6f}", "dlq-replay", replayed)
+
+    def counters(self) -> dict[str, int]:
+        merged = dict(self.retired_counters)
+        for name, value in self.core.counters.items():
+            merged[name] = merged.get(name, 0) + value
+        return dict(sorted(merged.items()))
+
+    def _start_core(self) -> IntegrationCore:
+        core = self.core_factory(self.store, self.core_config, self.streams(f"core/{self.core_epoch}"))
+        core.on_append = self._wake_destination
+        core.on_status = self._on_status
+        core.on_return_status = self._on_return_status
+        return core
+
+    # ---- the core's observers ---------------------------------------------------------------------
+
+    def _wake_destination(self, destination: str) -> None:
+        event = self._wake.get(destination)
+        if event is not None and not event.triggered:
+            event.succeed()
+
+    def _on_status(self, order_no: str, status: str, now: float) -> None:
+        self.trace.record(f"{now:.6f}", "status", order_no, status)
+        self.stages.add(status, now)
+        if status == "stock_reserved":
+            self.open_orders += 1
+            self._accepted_at[order_no] = now
+        elif status in ("posted_to_erp", "backordered"):
+            accepted = self._accepted_at.pop(order_no, None)
+            if accepted is not None:
+                self.erp_post.add(now - accepted)
+                self.stages.add("erp_posted", now)
+        if status in ("delivered", "cancelled"):
+            self.open_orders -= 1
+            self._accepted_at.pop(order_no, None)
+        if status == "delivered" and self.scenario.workload.return_rate > 0:
+            self._maybe_return(order_no)
+
+    def _on_return_status(self, return_no: str, status: str, now: float) -> None:
+        self.trace.record(f"{now:.6f}", "return-status", return_no, status)
+        self.stages.add(f"return_{status}", now)
+        times = self._return_times.setdefault(return_no, [now, -1.0])
+        if status == "received":
+            times[1] = now
+        elif status == "refunded":
+            self.return_cycle.add(now - times[0])
+            if times[1] >= 0:
+                self.refund_latency.add(now - times[1])
+        if status in RETURN_TERMINAL:
+            self._return_times.pop(return_no, None)
+            self.open_returns -= 1
+
+    # ---- returns: customers bring delivered orders back -------------------------------------------
+
+    def _maybe_return(self, order_no: str) -> None:
+        spec = self.scenario.workload
+        rng = self.streams("returns")
+        if rng.random() >= spec.return_rate or order_no not in self.storefront.orders:
+            return
+        self.open_returns += 1
+        delay = latency(spec.return_delay).sample(rng)
+        self.env.process(self._return(order_no, delay))
+
+    def _return(self, order_no: str, delay: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(delay)
+        spec = self.scenario.workload
+        rng = self.streams("returns")
+        items = self.storefront.orders[order_no]["productItems"]
+        chosen = [item for item in items if rng.random() < 0.7] or [items[0]]
+        lines: list[tuple[str, int, str]] = []
+        for item in chosen:
+            draw = rng.random()
+            condition = (
+                "damaged"
+                if draw < spec.damaged_share
+                else "opened"
+                if draw < spec.damaged_share + spec.opened_share
+                else "resellable"
+            )
+            lines.append((str(item["productId"]), rng.randint(1, int(item["quantity"])), condition))
+        self.counts.returns_requested += 1
+        in_store = self.pos.store_ids and rng.random() < spec.store_return_share
+        if in_store:
+            store = self.pos.store_ids[rng.randrange(len(self.pos.store_ids))]
+            return_no = self.pos.open_return(store, order_no, lines, "R01")
+            self.counts.returns_in_store += 1
+            self.trace.record(f"{self.env.now:.6f}", "return", return_no, order_no, store)
+            return
+        return_no = f"RMA{self.counts.returns_requested:07d}"
+        self.wms.expect_return_conditions(return_no, [condition for _, _, condition in lines])
+        body = {
+            "return_no": return_no,
+            "order_no": order_no,
+            "channel": "storefront",
+            "reason": "R01",
+            "lines": [{"sku": sku, "quantity": qty, "condition": "resellable"} for sku, qty, _ in lines],
+        }
+        link = latency(self.scenario.delivery.link_latency)
+        status = None
+        for attempt in range(5):
+            yield self.env.timeout(link.sample(rng))
+            if self.core_up:
+                status = self.core.request_return(body, f"{return_no}:request", self.env.now).status
+                if status < 500 and status != 409:
+                    break
+            yield self.env.timeout(5.0 * (attempt + 1))
+        self.trace.record(f"{self.env.now:.6f}", "return", return_no, order_no, status)
+        if status is None or status >= 300:
+            self.counts.returns_not_taken += 1
+            self.open_returns -= 1
+
+    # ---- links ------------------------------------------------------------------------------------
+
+    def call(
+        self, system: MockSystem, request: OutboundRequest, timeout_s: float
+    ) -> Generator[simpy.Event, Any, Reply]:
+        """One request over a link: round-trip latency, the system's service, and the caller's timeout."""
+        start = self.env.now
+        yield self.env.timeout(self.link_latency.sample(self.link_rng))
+        # The system serves the call inline (no extra SimPy process): the cheapest faithful model.
+        response = yield from system.call(
+            Request(request.method, request.path, request.body, dict(request.headers), dict(request.query))
+        )
+        elapsed = self.env.now - start
+        if isinstance(response, LostReply) or elapsed > timeout_s:
+            if timeout_s > elapsed:
+                yield self.env.timeout(timeout_s - elapsed)
+            return Reply(None)
+        return Reply(response.status, response.body, response.headers)
+
+    def send_webhook(self, hook: Webhook) -> None:
+        self.counts.webhooks_sent += 1
+        for delay in self.fault_schedule.webhook_deliveries(hook.source):
+            self.webhooks_in_flight += 1
+            self.env.process(self._deliver_webhook(hook, delay))
+
+    def _deliver_webhook(self, hook: Webhook, delay: float) -> Generator[simpy.Event, Any, None]:
+        rng = self.streams(f"webhooks/{hook.source}")
+        spec = self.scenario.delivery
+        yield self.env.timeout(delay + latency(spec.link_latency).sample(rng))
+        attempt = 0
+        while True:
+            attempt += 1
+            status = None
+            if self.core_up:
+                reply = self.core.receive_webhook(
+                    hook.source, hook.event_id, hook.topic, hook.body, self.env.now
+                )
+                status = reply.status
+            self.trace.record(f"{self.env.now:.6f}", "webhook", hook.source, hook.event_id, status)
+            if status is not None and status < 300:
+                break
+            if attempt >= spec.webhook_max_attempts:
+                self.counts.webhooks_abandoned += 1
+                break
+            # Senders back off exponentially with jitter (Shopify: 8 tries over 4 h; EasyPost: about a day).
+            yield self.env.timeout(spec.webhook_retry_base * 2 ** (attempt - 1) * rng.uniform(0.8, 1.2))
+        self.webhooks_in_flight -= 1
+
+    # ---- delivery workers -------------------------------------------------------------------------
+
+    def _dispatcher(self, destination: str) -> Generator[simpy.Event, Any, None]:
+        """Claims due messages for one destination and runs up to ``workers_per_system`` sends at once."""
+        limit = self.scenario.delivery.workers_per_system
+        self._in_use[destination] = 0
+        while True:
+            wake = self._wake[destination] = self.env.event()
+            if self.core_up and self._in_use[destination] < limit:
+                delivery = self.core.claim(destination, self.env.now)
+                if delivery is not None:
+                    self._in_use[destination] += 1
+                    self.env.process(self._send(destination, delivery))
+                    continue
+                due = self.core.next_due_at(destination, self.env.now)
+            else:
+                due = None
+            if due is None:
+                yield wake
+            else:
+                yield wake | self.env.timeout(max(due - self.env.now, 0.05))
+
+    def _send(self, destination: str, delivery: Delivery) -> Generator[simpy.Event, Any, None]:
+        core, epoch = self.core, self.core_epoch
+        system = self.systems[destination]
+        message = delivery.message
+        request: OutboundRequest | None = delivery.request
+        while request is not None:
+            self.counts.deliveries += 1
+            if request.headers.get("X-Correlation-ID") != message.correlation_id:
+                self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
+            reply = yield from self.call(system, request, self.timeouts[destination])
+            self.trace.record(
+                f"{self.env.now:.6f}", "reply", destination, message.kind, message.aggregate_id, reply.status
+            )
+            if self.core_epoch != epoch:
+                return  # the core process that sent this died; its reply goes nowhere
+            request = core.on_reply(delivery, reply, self.env.now)
+        self._in_use[destination] -= 1
+        self._wake_destination(destination)
+
+    def _timers(self) -> Generator[simpy.Event, Any, None]:
+        while True:
+            wake = self._wake[INTERNAL] = self.env.event()
+            if self.core_up:
+                self.core.run_timers(self.env.now)
+                due = self.store.next_due_at(INTERNAL)
+            else:
+                due = None
+            if due is None:
+                yield wake
+            else:
+                yield wake | self.env.timeout(max(due - self.env.now, 0.001))
+
+    # ---- the storefront's shoppers ----------------------------------------------------------------
+
+    def _workload(self) -> Generator[simpy.Event, Any, None]:
+        spec = self.scenario.workload
+        rng = self.streams("arrivals")
+        for index, at in enumerate(arrival_times(spec, rng)):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            self.env.process(self._checkout(index + 1))
+        self.workload_done = True
+        self.workload_end = self.env.now
+
+    def _checkout(self, number: int) -> Generator[simpy.Event, Any, None]:
+        spec = self.scenario.workload
+        rng = self.streams("shoppers")
+        order_no = f"{number:08d}"
+        shopper = self.shoppers[rng.randrange(len(self.shoppers))]
+        lines: dict[str, tuple[str, int, float]] = {}
+        # A marketplace sells the same stock from its own listing: the storefront never sees those sales
+        # except through the core's inventory publications.
+        marketplace = rng.random() < spec.marketplace_share
+        for _ in range(rng.randint(1, spec.max_lines)):
+            item = self.carts.pick(self.env.now)
+            quantity = rng.randint(1, spec.max_quantity)
+            shown = (
+                self.marketplace_listing(item.sku)
+                if marketplace
+                else self.storefront.availability.get(item.sku, 0)
+            )
+            if item.sku not in lines and shown >= quantity:
+                lines[item.sku] = (item.name, quantity, item.price)
+        if not lines:
+            self.counts.not_offered += 1  # the shopper saw only sold-out products
+            return
+        total_minor = sum(round(price * 100) * quantity for _, quantity, price in lines.values())
+        confirmed = not marketplace and self.scenario.systems.storefront.inventory_sync == "batch"
+        authorisation = OutboundRequest(
+            "POST",
+            "/v1/payment_intents",
+            {
+                "amount": total_minor,
+                "currency": "usd",
+                "capture_method": "manual",
+                "metadata": {"order_no": order_no},
+            },
+            {"Idempotency-Key": f"{order_no}:authorize"},
+        )
+        reply = yield from self.call(self.payment, authorisation, self.timeouts["payment"])
+        if not reply.ok:
+            if reply.status == 402:
+                self.counts.payment_declined += 1
+            else:
+                self.counts.checkout_failed += 1
+                # The gateway may have authorised before its reply was lost: the checkout knows the number.
+                self.storefront.failed_orders.append(order_no)
+            return
+        order = self.storefront.build_order(
+            order_no,
+            {"customerId": shopper.customer_id, "customerNo": shopper.customer_no, "email": shopper.email},
+            [(sku, name, quantity, price) for sku, (name, quantity, price) in lines.items()],
+            {
+                "firstName": shopper.first_name,
+                "lastName": shopper.last_name,
+                "address1": shopper.address1,
+                "city": shopper.city,
+                "stateCode": shopper.state_code,
+                "postalCode": shopper.postal_code,
+                "countryCode": "US",
+            },
+            str(reply.body["id"]),
+            "confirmed" if confirmed else "not_confirmed",
+            channel_type="marketplace" if marketplace else "storefront",
+        )
+        self.counts.submitted += 1
+        self.stages.add("checkout", self.env.now)
+        started = self.env.now
+        link = latency(self.scenario.delivery.link_latency)
+        outcome = None
+        for _attempt in range(5):  # storefronts retry a failed export with the same key
+            yield self.env.timeout(link.sample(rng))
+            if self.core_up:
+                outcome = self.core.submit_order(order, order_no, self.env.now)
+                if outcome.status < 500 and outcome.status != 409:
+                    break
+            yield self.env.timeout(5.0 * (_attempt + 1))
+        self.acceptance.add(self.env.now - started)
+        self.trace.record(f"{self.env.now:.6f}", "checkout", order_no, outcome.status if outcome else None)
+        if outcome is not None and outcome.status in (200, 202) and outcome.body.get("status") != "rejected":
+            self.counts.accepted += 1
+            self.storefront.record_placed(order)
+            # At-least-once export: the same order may be sent again (exporters mint a new request key).
+            for copy, delay in enumerate(self.fault_schedule.webhook_deliveries("storefront")[1:], start=1):
+                self.env.process(self._export_again(order, f"{order_no}:export-{copy}", delay))
+            if not marketplace:
+                for sku, (_, quantity, _) in lines.items():
+                    self.storefront.decrement_availability(sku, quantity)
+        elif outcome is not None and outcome.body.get("status") == "rejected":
+            self.counts.rejected += 1
+            self.storefront.failed_orders.append(order_no)
+        else:
+            self.counts.checkout_failed += 1
+            self.storefront.failed_orders.append(order_no)
+
+    def marketplace_listing(self, sku: str) -> int:
+        """What the marketplace shows: the core's available-to-promise (its connector asks in real time)."""
+        return sum(self.core.available_to_promise(sku).values()) if self.core_up else 0
+
+    def _export_again(
+        self, order: dict[str, Any], key: str, delay: float
+    ) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(delay)
+        if self.core_up:
+            reply = self.core.submit_order(order, key, self.env.now)
+            self.trace.record(f"{self.env.now:.6f}", "export-again", order["orderNo"], reply.status)
+
+    # ---- monitoring and the run -------------------------------------------------------------------
+
+    def _any_dead(self) -> bool:
+        counters = self.core.counters
+        return bool(self.retired_counters.get("dead_lettered") or counters.get("dead_lettered"))
+
+    def erp_backlog(self) -> int:
+        return len(self._accepted_at)
+
+    def outbox_backlog(self) -> int:
+        return self.store.backlog() - self.store.backlog(INTERNAL)
+
+    def drain_reference(self) -> float:
+        """When the pressure ended: the last fault's end (capped at the run's end, for faults that last the
+        whole run), else the spike's end, else the workload's end."""
+        ends = [min(f.start + f.duration, self.env.now) for f in self.scenario.faults]
+        if ends:
+            return max(ends)
+        spec = self.scenario.workload
+        if spec.shape == "flash_sale":
+            return spec.spike_start + spec.spike_duration
+        return self.workload_end if self.workload_done else spec.duration
+
+    @property
+    def drained_at(self) -> float | None:
+        """The first sample at or after the pressure ended with no order waiting for the ERP (None: never)."""
+        reference = self.drain_reference()
+        for index, backlog in enumerate(self.levels.series("erp_backlog")):
+            at = (index + 1) * SAMPLE_S
+            if at >= reference and backlog == 0:
+                return at
+        return None
+
+    def _sampler(self) -> Generator[simpy.Event, Any, None]:
+        hard_stop = self.scenario.expect.hard_stop
+        while True:
+            yield self.env.timeout(SAMPLE_S)
+            now = self.env.now
+            erp_backlog = self.erp_backlog()
+            outbox = self.outbox_backlog()
+            self.levels.sample("erp_backlog", erp_backlog)
+            self.levels.sample("outbox_backlog", outbox)
+            self.levels.sample("erp_queue", self.erp.queue_length() + self.erp.in_service())
+            self.levels.sample("webhooks_in_flight", self.webhooks_in_flight)
+            self.levels.sample(
+                "dlq",
+                sum(1 for d in self.store.dead_letters() if d.status == "dead") if self._any_dead() else 0,
+            )
+            if self.on_sample is not None:
+                self.on_sample(now)
+            settled = self.open_orders == 0 and self.open_returns == 0
+            if self.workload_done and settled and outbox == 0 and self.webhooks_in_flight == 0:
+                self.quiescent_at = now
+                self._stop.succeed()
+                return
+            if now >= hard_stop:
+                self._stop.succeed()
+                return
+
+    def start(self, *, workload: bool = True) -> None:
+        """Load stock into the core and start every process; live mode starts without the workload."""
+        plant_rows = sap.parse_stock(
+            Reply(200, self.erp.dispatch(Request("GET", sap.stock_snapshot().path)).body)
+        )
+        self.core.load_inventory(plant_rows, self.env.now)
+        for destination in self.systems:
+            self.env.process(self._dispatcher(destination))
+        self.fault_schedule.start()
+        self.env.process(self._timers())
+        if workload:
+            self.env.process(self._workload())
+        self.env.process(self._sampler())
+
+    def run(self) -> None:
+        self.start()
+        self.env.run(until=self._stop)

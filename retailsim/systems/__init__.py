@@ -1,0 +1,29 @@
+"""Mock external systems: SimPy actors that speak their real products' payloads and misbehave like them.
+
+Rule: this package imports SimPy and the standard library only — never the core (the core maps to
+these shapes, as a production integration does), the runtime or the reports.
+"""
+
+from retailsim.systems.base import LOST_REPLY, FaultSwitches, Latency, MockSystem, Request, Response, Webhook
+from retailsim.systems.carrier import Carrier
+from retailsim.systems.erp import Erp
+from retailsim.systems.payment import PaymentGateway
+from retailsim.systems.service_cloud import ServiceCloud
+from retailsim.systems.storefront import Storefront
+from retailsim.systems.wms import Wms
+
+__all__ = [
+    "LOST_REPLY",
+    "Carrier",
+    "Erp",
+    "FaultSwitches",
+    "Latency",
+    "MockSystem",
+    "PaymentGateway",
+    "Request",
+    "Response",
+    "ServiceCloud",
+    "Storefront",
+    "Webhook",
+    "Wms",
+]

@@ -1,0 +1,250 @@
+"""What every mock external system shares: HTTP-shaped requests, capacity, latency, faults, webhooks.
+
+A mock is a SimPy actor that answers :class:`Request` objects the way its real product answers HTTP
+calls (status codes, error bodies, headers such as ``Retry-After``) and emits webhooks the way the
+product does (at least once, with an event id). Rules kept here:
+
+* systems/ imports SimPy and the standard library only: never the core, the runtime or the reports.
+  The core maps to and from each product's payloads, as a production integration must.
+* Every random draw comes from the ``random.Random`` handed in by the runtime (one named stream per
+  system), so a run is reproducible from its seed.
+* Faults are switched on and off by the runtime through :class:`FaultSwitches`; a mock never decides by
+  itself to misbehave beyond its configured behaviour (decline rate, short-pick rate, ...).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+Json = Any
+
+
+@dataclass(slots=True)
+class Request:
+    """An HTTP-shaped call into a mock: what a real client would send over the wire."""
+
+    method: str
+    path: str
+    body: Json = None
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Response:
+    """The mock's answer. ``headers`` carries e.g. ``Retry-After`` or ``Sforce-Limit-Info``."""
+
+    status: int
+    body: Json = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class LostReply:
+    """Marker returned by :meth:`MockSystem.call` when the system committed but the reply never came."""
+
+    __slots__ = ()
+
+
+LOST_REPLY = LostReply()
+
+
+@dataclass(slots=True)
+class Webhook:
+    """One webhook delivery attempt as the product sends it: a stable event id plus its raw payload."""
+
+    source: str
+    event_id: str
+    topic: str
+    body: Json
+    sent_at: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class FaultSwitches:
+    """Fault state of one system, switched by the runtime's fault plan; all off by default."""
+
+    outage: bool = False
+    latency_factor: float = 1.0
+    timeout_rate: float = 0.0
+    error_rate: float = 0.0
+    lost_reply_rate: float = 0.0
+    poison_rate: float = 0.0
+    rate_limit_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Lognormal service latency given by its median and 99th percentile, in seconds."""
+
+    median_s: float
+    p99_s: float
+
+    def sample(self, rng: random.Random) -> float:
+        if self.p99_s <= self.median_s:
+            return self.median_s
+        sigma = math.log(self.p99_s / self.median_s) / 2.326
+        return rng.lognormvariate(math.log(self.median_s), sigma)
+
+
+class WindowLimit:
+    """A fixed-window request limit as API gateways apply it: N calls per window, then refusals.
+
+    ``retry_after`` is the rest of the current window, which is what such gateways put in Retry-After.
+    """
+
+    __slots__ = ("_count", "_window_start", "limit", "window_s")
+
+    def __init__(self, per_second: float, window_s: float = 1.0) -> None:
+        self.limit = max(1, int(per_second * window_s))
+        self.window_s = window_s
+        self._window_start = 0.0
+        self._count = 0
+
+    def admit(self, now: float) -> float | None:
+        """Count one call; ``None`` if admitted, else the seconds until the window reopens."""
+        if now - self._window_start >= self.window_s:
+            self._window_start = now - ((now - self._window_start) % self.window_s)
+            self._count = 0
+        if self._count < self.limit:
+            self._count += 1
+            return None
+        return max(0.001, self._window_start + self.window_s - now)
+
+
+Handler = Callable[..., Response]
+
+
+class MockSystem:
+    """Base of every mock: capacity, latency, faults, routing and webhook emission.
+
+    Subclasses declare ``routes`` as ``(METHOD, regex, method_name)`` and implement the handlers as plain
+    methods ``handler(request, *regex_groups) -> Response`` that mutate the mock's state. The handler runs
+    at the end of the service time, so state changes happen when the work is done.
+    """
+
+    name: str = "system"
+    routes: tuple[tuple[str, str, str], ...] = ()
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        rng: random.Random,
+        *,
+        concurrency: int = 8,
+        latency: Latency = Latency(0.05, 0.2),
+        rate_limit_per_s: float | None = None,
+    ) -> None:
+        self.env = env
+        self.rng = rng
+        self.capacity = simpy.Resource(env, capacity=concurrency)
+        self.latency = latency
+        self.faults = FaultSwitches()
+        self._base_limit = rate_limit_per_s
+        self._limit: WindowLimit | None = WindowLimit(rate_limit_per_s) if rate_limit_per_s else None
+        self._limit_source: float | None = rate_limit_per_s
+        self._compiled = [(m, re.compile(p), h) for m, p, h in self.routes]
+        self.webhook_sink: Callable[[Webhook], None] | None = None
+        self.calls = 0
+        self.refusals = 0
+        self._event_seq = 0
+
+    # ---- the product's own error shape (subclasses override) -------------------------------------
+
+    def error(self, status: int, code: str, message: str) -> Response:
+        return Response(status, {"error": {"code": code, "message": message}})
+
+    def rate_limited(self, retry_after_s: float) -> Response:
+        response = self.error(429, "TooManyRequests", "Rate limit exceeded")
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+        return response
+
+    def unavailable(self) -> Response:
+        return self.error(503, "ServiceUnavailable", "The service is temporarily unavailable")
+
+    # ---- calls ------------------------------------------------------------------------------------
+
+    def queue_length(self) -> int:
+        return len(self.capacity.queue)
+
+    def in_service(self) -> int:
+        return self.capacity.count
+
+    def call(self, request: Request) -> Generator[simpy.Event, Any, Response | LostReply]:
+        """Serve one request as a SimPy process: faults, rate limit, capacity, latency, handler."""
+        self.calls += 1
+        faults = self.faults
+        if faults.outage:
+            yield self.env.timeout(0.002)
+            self.refusals += 1
+            return self.unavailable()
+        limiter = self._current_limiter()
+        if limiter is not None:
+            wait = limiter.admit(self.env.now)
+            if wait is not None:
+                self.refusals += 1
+                return self.rate_limited(wait)
+        with self.capacity.request() as slot:
+            yield slot
+            service = self.latency.sample(self.rng) * faults.latency_factor
+            yield self.env.timeout(service)
+            if faults.error_rate and self.rng.random() < faults.error_rate:
+                self.refusals += 1
+                return self.error(500, "InternalServerError", "Unexpected error")
+            if faults.poison_rate and request.method != "GET" and self.rng.random() < faults.poison_rate:
+                self.refusals += 1
+                return self.error(400, "InvalidPayload", "The request payload could not be processed")
+            if faults.timeout_rate and self.rng.random() < faults.timeout_rate:
+                return LOST_REPLY  # the request died before it was handled: nothing committed
+            response = self.dispatch(request)
+        if faults.lost_reply_rate and self.rng.random() < faults.lost_reply_rate and response.ok:
+            return LOST_REPLY  # committed, but the reply is lost on the way back
+        return response
+
+    def dispatch(self, request: Request) -> Response:
+        """Route a request to its handler at once (no latency); used by :meth:`call` and by tests."""
+        for method, pattern, handler_name in self._compiled:
+            if method != request.method:
+                continue
+            match = pattern.fullmatch(request.path)
+            if match:
+                handler: Handler = getattr(self, handler_name)
+                return handler(request, *match.groups())
+        return self.error(404, "NotFound", f"No route for {request.method} {request.path}")
+
+    def _current_limiter(self) -> WindowLimit | None:
+        wanted = self.faults.rate_limit_per_s or self._base_limit
+        if wanted != self._limit_source:
+            self._limit_source = wanted
+            self._limit = WindowLimit(wanted) if wanted else None
+        return self._limit
+
+    # ---- webhooks ---------------------------------------------------------------------------------
+
+    def next_id(self, prefix: str) -> str:
+        """Deterministic product-style ids (``evt_000001``): a counter, never a random uuid."""
+        self._event_seq += 1
+        return f"{prefix}{self._event_seq:07d}"
+
+    def emit(self, topic: str, body: Json, event_id: str | None = None) -> Webhook:
+        hook = Webhook(
+            source=self.name,
+            event_id=event_id or self.next_id("whk_"),
+            topic=topic,
+            body=body,
+            sent_at=self.env.now,
+        )
+        if self.webhook_sink is not None:
+            self.webhook_sink(hook)
+        return hook

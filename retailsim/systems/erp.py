@@ -1,0 +1,374 @@
+"""SAP S/4HANA-style ERP: sales orders by deep insert, stock per plant with reservations, goods issue.
+
+Like SAP, it has **no duplicate check**: two creates with the same ``PurchaseOrderByCustomer`` make two
+sales orders — the integration must look up before it re-creates. A sales order reserves what stock its
+plant has (schedule-line confirmation) and never more, so ``reserved`` can never exceed ``on_hand``.
+Errors are OData V2 error bodies; the API gateway in front answers 429 with Retry-After. Goods issue
+(the delivery number equals the sales order number) consumes the reservation and bills the order once.
+
+Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; document numbers are
+counters; stock is iterated in sorted order, never as a set.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import simpy
+
+from retailsim.systems.base import Latency, MockSystem, Request, Response
+
+SO = "/sap/opu/odata/sap/API_SALES_ORDER_SRV"
+RET = "/sap/opu/odata/sap/API_CUSTOMER_RETURN_SRV"
+RET_DLV = r"/sap/opu/odata/sap/API_CUSTOMER_RETURNS_DELIVERY_SRV;v=0002"
+CMR = "/sap/opu/odata/sap/API_CREDIT_MEMO_REQUEST_SRV"
+MANDATORY = (
+    "SalesOrderType",
+    "SalesOrganization",
+    "DistributionChannel",
+    "OrganizationDivision",
+    "SoldToParty",
+    "PurchaseOrderByCustomer",
+    "to_Item",
+)
+_PO_FILTER = re.compile(r"^PurchaseOrderByCustomer eq '([^']*)'$")
+
+
+class Erp(MockSystem):
+    name = "erp"
+    routes = (
+        ("POST", rf"{SO}/A_SalesOrder", "create_sales_order"),
+        ("GET", rf"{SO}/A_SalesOrder", "query_sales_orders"),
+        ("GET", rf"{SO}/A_SalesOrder\('(\d+)'\)", "get_sales_order"),
+        ("PATCH", rf"{SO}/A_SalesOrder\('(\d+)'\)", "patch_sales_order"),
+        ("POST", r"/sap/opu/odata/sap/API_OUTBOUND_DELIVERY_SRV;v=0002/PostGoodsIssue", "post_goods_issue"),
+        ("GET", r"/sap/opu/odata/sap/API_MATERIAL_STOCK_SRV/A_MatlStkInAcctMod", "material_stock"),
+        ("POST", rf"{RET}/A_CustomerReturn", "create_customer_return"),
+        ("GET", rf"{RET}/A_CustomerReturn", "query_customer_returns"),
+        ("POST", rf"{RET_DLV}/PostGoodsReceipt", "post_return_goods_receipt"),
+        ("POST", rf"{CMR}/A_CreditMemoRequest", "create_credit_memo_request"),
+        ("GET", rf"{CMR}/A_CreditMemoRequest", "query_credit_memo_requests"),
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        rng: random.Random,
+        *,
+        stock: dict[str, dict[str, int]] | None = None,
+        concurrency: int = 4,
+        latency: Latency = Latency(0.4, 2.0),
+        rate_limit_per_s: float | None = None,
+        sales_organization: str = "1010",
+    ) -> None:
+        super().__init__(
+            env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
+        )
+        self.sales_organization = sales_organization
+        self.stock: dict[tuple[str, str], dict[str, int]] = {
+            (plant, material): {"on_hand": qty, "reserved": 0}
+            for plant, materials in sorted((stock or {}).items())
+            for material, qty in sorted(materials.items())
+        }
+        self.sales_orders: dict[str, dict[str, Any]] = {}
+        self.by_po: dict[str, list[str]] = {}
+        self.billing_documents: dict[str, dict[str, Any]] = {}
+        self.goods_issues: list[dict[str, Any]] = []
+        self.max_reserved_over_on_hand = 0
+        self._numbers = {"so": 0, "bill": 0, "ret": 0, "cmr": 0}
+        # Returns: customer returns and credit memo requests by PurchaseOrderByCustomer (the return
+        # number) — no duplicate check either; units goods-issued and restocked per (plant, material).
+        self.customer_returns: dict[str, dict[str, Any]] = {}
+        self.returns_by_po: dict[str, list[str]] = {}
+        self.credit_memo_requests: dict[str, dict[str, Any]] = {}
+        self.credit_memos_by_po: dict[str, list[str]] = {}
+        self.issued: dict[tuple[str, str], int] = {}
+        self.restocked: dict[tuple[str, str], int] = {}
+
+    # ---- OData error shapes -----------------------------------------------------------------------
+
+    def odata_error(self, status: int, code: str, message: str) -> Response:
+        detail = {"code": code, "message": message, "severity": "error"}
+        return Response(
+            status,
+            {
+                "error": {
+                    "code": code,
+                    "message": {"lang": "en", "value": message},
+                    "innererror": {"errordetails": [detail]},
+                }
+            },
+        )
+
+    def error(self, status: int, code: str, message: str) -> Response:
+        """Generic faults (500, poison 400, unknown route) in OData shape with a ``<class>/<no>`` code."""
+        return self.odata_error(status, code if "/" in code else f"/IWFND/CM_BEC/{status:03d}", message)
+
+    def rate_limited(self, retry_after_s: float) -> Response:
+        response = Response(
+            429,
+            {
+                "error": {
+                    "code": "429",
+                    "message": {"lang": "en", "value": "Rate limit quota violation. Quota limit exceeded."},
+                }
+            },
+        )
+        response.headers["Retry-After"] = str(max(1, round(retry_after_s + 0.499)))
+        return response
+
+    def unavailable(self) -> Response:
+        return self.odata_error(
+            503, "/IWFND/CM_BEC/026", "Service unavailable: the backend system is not reachable"
+        )
+
+    # ---- sales orders -----------------------------------------------------------------------------
+
+    def create_sales_order(self, request: Request) -> Response:
+        body = request.body if isinstance(request.body, dict) else {}
+        missing = [key for key in MANDATORY if not body.get(key)]
+        items = (body.get("to_Item") or {}).get("results") if isinstance(body.get("to_Item"), dict) else None
+        if missing or not isinstance(items, list) or not items:
+            return self.odata_error(
+                400, "V1/302", f"Mandatory field(s) missing: {', '.join(missing) or 'to_Item'}"
+            )
+        parsed: list[tuple[dict[str, Any], int, float]] = []
+        for item in items:
+            if not isinstance(item, dict):
+                return self.odata_error(400, "/IWBEP/CM_MGW_RT/022", "to_Item results must be objects")
+            try:
+                requested = int(float(str(item.get("RequestedQuantity", ""))))
+                net = float(str(item.get("NetAmount", "0")))
+            except (TypeError, ValueError, AttributeError):
+                return self.odata_error(400, "V1/023", "RequestedQuantity and NetAmount must be decimals")
+            if not item.get("Material") or requested <= 0:
+                return self.odata_error(
+                    400, "V1/302", "Mandatory field(s) missing: Material, RequestedQuantity"
+                )
+            parsed.append((item, requested, net))
+        self._numbers["so"] += 1
+        number = f"{self._numbers['so']:010d}"
+        lines, total = [], 0.0
+        for item, requested, net in parsed:
+            plant = str(item.get("ProductionPlant", ""))
+            material = str(item.get("Material", ""))
+            position = self.stock.get((plant, material))
+            confirmed = 0
+            if position is not None:
+                confirmed = max(0, min(requested, position["on_hand"] - position["reserved"]))
+                position["reserved"] += confirmed
+                self._watch(position)
+            total += net
+            lines.append(
+                {
+                    **item,
+                    "ConfdDelivQtyInOrderQtyUnit": str(confirmed),
+                    "to_ScheduleLine": {
+                        "results": [
+                            {
+                                "SalesOrder": number,
+                                "SalesOrderItem": str(item.get("SalesOrderItem", "")),
+                                "ScheduleLine": "1",
+                                "ScheduleLineOrderQuantity": str(requested),
+                                "ConfdOrderQtyByMatlAvailCheck": str(confirmed),
+                                "OrderQuantityUnit": str(item.get("RequestedQuantityUnit", "EA")),
+                            }
+                        ]
+                    },
+                }
+            )
+        order = {
+            "SalesOrder": number,
+            "SalesOrderType": body["SalesOrderType"],
+            "SalesOrganization": body["SalesOrganization"],
+            "DistributionChannel": body["DistributionChannel"],
+            "OrganizationDivision": body["OrganizationDivision"],
+            "SoldToParty": body["SoldToParty"],
+            "PurchaseOrderByCustomer": body["PurchaseOrderByCustomer"],
+            "RequestedDeliveryDate": body.get("RequestedDeliveryDate"),
+            "TotalNetAmount": f"{total:.2f}",
+            "TransactionCurrency": body.get("TransactionCurrency", "USD"),
+            "OverallSDProcessStatus": "A",
+            "OverallSDDocumentRejectionSts": "A",
+            "to_Item": {"results": lines},
+        }
+        self.sales_orders[number] = order
+        self.by_po.setdefault(str(body["PurchaseOrderByCustomer"]), []).append(number)
+        return Response(201, {"d": dict(order)})
+
+    def query_sales_orders(self, request: Request) -> Response:
+        match = _PO_FILTER.match(request.query.get("$filter", ""))
+        if not match:
+            return self.odata_error(
+                400, "/IWBEP/CM_MGW_RT/004", "Only $filter=PurchaseOrderByCustomer eq '...' is supported"
+            )
+        results = [dict(self.sales_orders[n]) for n in self.by_po.get(match.group(1), [])]
+        return Response(200, {"d": {"results": results}})
+
+    def get_sales_order(self, request: Request, number: str) -> Response:
+        order = self.sales_orders.get(number)
+        if order is None:
+            return self.odata_error(
+                404, "/IWBEP/CM_MGW_RT/020", f"Resource not found for segment 'A_SalesOrder' ('{number}')"
+            )
+        return Response(200, {"d": dict(order)})
+
+    def _release(self, order: dict[str, Any]) -> None:
+        for item in order["to_Item"]["results"]:
+            position = self.stock.get((str(item.get("ProductionPlant")), str(item.get("Material"))))
+            if position is not None:
+                position["reserved"] -= int(item["ConfdDelivQtyInOrderQtyUnit"])
+            item["ConfdDelivQtyInOrderQtyUnit"] = "0"
+            for line in item["to_ScheduleLine"]["results"]:
+                line["ConfdOrderQtyByMatlAvailCheck"] = "0"
+
+    def patch_sales_order(self, request: Request, number: str) -> Response:
+        order = self.sales_orders.get(number)
+        if order is None:
+            return self.get_sales_order(request, number)
+        body = request.body if isinstance(request.body, dict) else {}
+        if body.get("OverallSDDocumentRejectionSts") == "C":
+            if order["OverallSDProcessStatus"] == "C":
+                return self.odata_error(
+                    400, "V1/045", f"Sales order {number} is already delivered and cannot be rejected"
+                )
+            if order["OverallSDDocumentRejectionSts"] == "C":
+                return self.odata_error(400, "V1/046", f"Sales order {number} is already rejected")
+            self._release(order)
+            order["OverallSDDocumentRejectionSts"] = "C"
+        return Response(204, None)
+
+    def post_goods_issue(self, request: Request) -> Response:
+        number = request.query.get("DeliveryDocument", "").strip("'")
+        order = self.sales_orders.get(number)
+        if order is None:
+            return self.odata_error(404, "VL/001", f"Delivery {number} does not exist")
+        if order["OverallSDProcessStatus"] == "C":
+            return self.odata_error(400, "VL/058", f"Goods issue for delivery {number} already posted")
+        if order["OverallSDDocumentRejectionSts"] == "C":
+            return self.odata_error(400, "VL/059", f"Delivery {number} is rejected")
+        for item in order["to_Item"]["results"]:
+            position = self.stock.get((str(item.get("ProductionPlant")), str(item.get("Material"))))
+            shipped = int(item["ConfdDelivQtyInOrderQtyUnit"])
+            if position is not None:
+                position["on_hand"] -= shipped
+                position["reserved"] -= shipped
+                self._watch(position)
+                key = (str(item.get("ProductionPlant")), str(item.get("Material")))
+                self.issued[key] = self.issued.get(key, 0) + shipped
+        order["OverallSDProcessStatus"] = "C"
+        self._numbers["bill"] += 1
+        billing = {
+            "BillingDocument": f"9{self._numbers['bill']:09d}",
+            "SalesOrder": number,
+            "TotalNetAmount": order["TotalNetAmount"],
+            "TransactionCurrency": order["TransactionCurrency"],
+        }
+        self.billing_documents[number] = billing
+        self.goods_issues.append({"DeliveryDocument": number, "at": self.env.now})
+        return Response(
+            200,
+            {
+                "d": {
+                    "DeliveryDocument": number,
+                    "OverallGoodsMovementStatus": "C",
+                    "BillingDocument": billing["BillingDocument"],
+                }
+            },
+        )
+
+    def material_stock(self, request: Request) -> Response:
+        rows = [
+            {
+                "Material": material,
+                "Plant": plant,
+                "MatlWrhsStkQtyInMatlBaseUnit": str(position["on_hand"]),
+                "MaterialBaseUnit": "EA",
+            }
+            for (plant, material), position in sorted(self.stock.items())
+        ]
+        return Response(200, {"d": {"results": rows}})
+
+    # ---- returns ----------------------------------------------------------------------------------
+
+    def _create_document(
+        self,
+        request: Request,
+        kind: str,
+        key_field: str,
+        ledger: dict[str, dict[str, Any]],
+        by_po: dict[str, list[str]],
+        prefix: str,
+    ) -> Response:
+        body = request.body if isinstance(request.body, dict) else {}
+        missing = [
+            k
+            for k in ("SalesOrganization", "SoldToParty", "PurchaseOrderByCustomer", "to_Item")
+            if not body.get(k)
+        ]
+        if missing:
+            return self.odata_error(400, "V1/302", f"Mandatory field(s) missing: {', '.join(missing)}")
+        self._numbers[kind] += 1
+        number = f"{prefix}{self._numbers[kind]:09d}"
+        document = {key_field: number, **body, "OverallSDProcessStatus": "A", "CreatedAt": self.env.now}
+        ledger[number] = document
+        by_po.setdefault(str(body["PurchaseOrderByCustomer"]), []).append(number)
+        return Response(201, {"d": {k: v for k, v in document.items() if k != "CreatedAt"}})
+
+    def _query(
+        self, request: Request, ledger: dict[str, dict[str, Any]], by_po: dict[str, list[str]]
+    ) -> Response:
+        match = _PO_FILTER.match(request.query.get("$filter", ""))
+        if not match:
+            return self.odata_error(
+                400, "/IWBEP/CM_MGW_RT/004", "Only $filter=PurchaseOrderByCustomer eq '...' is supported"
+            )
+        results = [
+            {k: v for k, v in ledger[n].items() if k != "CreatedAt"} for n in by_po.get(match.group(1), [])
+        ]
+        return Response(200, {"d": {"results": results}})
+
+    def create_customer_return(self, request: Request) -> Response:
+        return self._create_document(
+            request, "ret", "CustomerReturn", self.customer_returns, self.returns_by_po, "6"
+        )
+
+    def query_customer_returns(self, request: Request) -> Response:
+        return self._query(request, self.customer_returns, self.returns_by_po)
+
+    def create_credit_memo_request(self, request: Request) -> Response:
+        return self._create_document(
+            request, "cmr", "CreditMemoRequest", self.credit_memo_requests, self.credit_memos_by_po, "7"
+        )
+
+    def query_credit_memo_requests(self, request: Request) -> Response:
+        return self._query(request, self.credit_memo_requests, self.credit_memos_by_po)
+
+    def post_return_goods_receipt(self, request: Request) -> Response:
+        """Returned goods into unrestricted stock (restock); a second receipt is refused, as SAP does."""
+        number = request.query.get("DeliveryDocument", "").strip("'")
+        document = self.customer_returns.get(number)
+        if document is None:
+            return self.odata_error(404, "VL/001", f"Delivery {number} does not exist")
+        if document.get("GoodsReceiptPosted"):
+            return self.odata_error(400, "VL/058", f"Goods receipt for delivery {number} already posted")
+        items = ((request.body or {}).get("to_DeliveryDocumentItem") or {}).get("results") or []
+        for item in items:
+            key = (str(item.get("Plant")), str(item.get("Material")))
+            quantity = int(float(str(item.get("ActualDeliveryQuantity", "0"))))
+            position = self.stock.setdefault(key, {"on_hand": 0, "reserved": 0})
+            position["on_hand"] += quantity
+            self.restocked[key] = self.restocked.get(key, 0) + quantity
+        document["GoodsReceiptPosted"] = True
+        return Response(200, {"d": {"DeliveryDocument": number, "OverallGoodsMovementStatus": "C"}})
+
+    def _watch(self, position: dict[str, int]) -> None:
+        """Ledger: the largest amount by which reservations ever exceeded stock (must stay 0)."""
+        self.max_reserved_over_on_hand = max(
+            self.max_reserved_over_on_hand, position["reserved"] - position["on_hand"]
+        )
+
+    def snapshot_stock(self) -> dict[tuple[str, str], dict[str, int]]:
+        return {key: dict(value) for key, value in self.stock.items()}

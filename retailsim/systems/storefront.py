@@ -1,0 +1,234 @@
+"""Salesforce B2C Commerce-style storefront: places orders, shows availability, receives status.
+
+It speaks SCAPI order JSON and the OCAPI Data API for order status and inventory records. Like the real
+product it applies whatever status it is sent, in the order it arrives — so if an integration sends an
+older status after a newer one, the customer sees the order go backwards; the ledger records every
+applied status so the harness can catch exactly that. Errors are problem+json
+``{type, title, detail, instance}``.
+
+Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; order documents are
+built from the simulated clock (``clock.py``), never the wall clock; feeds are applied in sorted order.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import simpy
+
+from retailsim.systems.base import Latency, MockSystem, Request, Response
+from retailsim.systems.clock import iso_time
+
+DATA = r"/s/-/dw/data/v24_5"
+
+
+class Storefront(MockSystem):
+    name = "storefront"
+    routes = (
+        ("PATCH", rf"{DATA}/sites/([\w\-]+)/orders/([\w\-]+)", "patch_order"),
+        ("GET", rf"{DATA}/sites/([\w\-]+)/orders/([\w\-]+)", "get_order"),
+        (
+            "PATCH",
+            rf"{DATA}/inventory_lists/([\w\-]+)/product_inventory_records/([\w\-]+)",
+            "patch_inventory_record",
+        ),
+        ("POST", rf"{DATA}/jobs/inventory-import/executions", "run_inventory_import"),
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        rng: random.Random,
+        *,
+        concurrency: int = 64,
+        latency: Latency = Latency(0.08, 0.4),
+        rate_limit_per_s: float | None = None,
+    ) -> None:
+        super().__init__(
+            env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
+        )
+        self.availability: dict[str, int] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
+        # Orders created at checkout whose export to the core has not been confirmed yet. SFCC holds an
+        # order before it exports it, so a status update racing the export's reply still finds it.
+        self.exporting: dict[str, dict[str, Any]] = {}
+        self.status_history: dict[str, list[str]] = {}
+        self.current: dict[str, str] = {}
+        self.confirmed_units: dict[str, int] = {}
+        self.failed_orders: list[str] = []
+        self.inventory_updates = 0
+        self.return_status: dict[str, list[str]] = {}  # return number → statuses shown to the customer
+
+    def error(self, status: int, code: str, message: str, instance: str = "") -> Response:
+        return Response(
+            status,
+            {
+                "type": f"https://api.commercecloud.salesforce.com/documentation/error/v1/errors/{code}",
+                "title": code,
+                "detail": message,
+                "instance": instance,
+            },
+        )
+
+    # ---- availability -----------------------------------------------------------------------------
+
+    def set_availability(self, sku: str, ats: int) -> None:
+        self.availability[sku] = max(0, ats)
+
+    def decrement_availability(self, sku: str, quantity: int) -> None:
+        self.availability[sku] = max(0, self.availability.get(sku, 0) - quantity)
+
+    def apply_inventory_feed(self, records: dict[str, int]) -> None:
+        for sku, ats in sorted(records.items()):
+            self.set_availability(sku, ats)
+
+    def patch_inventory_record(self, request: Request, inventory_list: str, sku: str) -> Response:
+        amount = ((request.body or {}).get("allocation") or {}).get("amount")
+        if not isinstance(amount, int) or amount < 0:
+            return self.error(400, "invalid-allocation", "allocation.amount must be a non-negative integer")
+        self.set_availability(sku, amount)
+        self.inventory_updates += 1
+        return Response(
+            200,
+            {
+                "product_id": sku,
+                "inventory_list_id": inventory_list,
+                "allocation": {"amount": amount},
+                "ats": amount,
+            },
+        )
+
+    def run_inventory_import(self, request: Request) -> Response:
+        records = (request.body or {}).get("records")
+        if not isinstance(records, list):
+            return self.error(400, "invalid-records", "records must be a list")
+        self.apply_inventory_feed({str(r["product_id"]): int(r["allocation"]["amount"]) for r in records})
+        self.inventory_updates += 1
+        return Response(
+            202, {"id": self.next_id("job_"), "execution_status": "finished", "exit_status": {"code": "OK"}}
+        )
+
+    # ---- orders -----------------------------------------------------------------------------------
+
+    def build_order(
+        self,
+        order_no: str,
+        customer: dict[str, str],
+        lines: list[tuple[str, str, int, float]],
+        ship_to: dict[str, str],
+        payment_intent_id: str | None,
+        confirmation_status: str,
+        site_id: str = "RefArch",
+        channel_type: str = "storefront",
+    ) -> dict[str, Any]:
+        """A SCAPI order document as Commerce Cloud exports it."""
+        items: list[dict[str, Any]] = [
+            {
+                "itemId": f"{order_no}-{i + 1}",
+                "productId": sku,
+                "productName": name,
+                "quantity": quantity,
+                "basePrice": price,
+                "price": round(price * quantity, 2),
+                "tax": 0.0,
+                "shipmentId": "me",
+            }
+            for i, (sku, name, quantity, price) in enumerate(lines)
+        ]
+        subtotal = round(sum(float(item["price"]) for item in items), 2)
+        instruments = []
+        if payment_intent_id:
+            instruments.append(
+                {
+                    "paymentInstrumentId": f"pi-{order_no}",
+                    "paymentMethodId": "CREDIT_CARD",
+                    "amount": subtotal,
+                    "authorizationStatus": {"status": "authorized"},
+                    "c_paymentIntentId": payment_intent_id,
+                }
+            )
+        return {
+            "orderNo": order_no,
+            "orderToken": f"tok{order_no}",
+            "siteId": site_id,
+            "creationDate": iso_time(self.env.now),
+            "currency": "USD",
+            "channelType": channel_type,
+            "status": "new",
+            "confirmationStatus": confirmation_status,
+            "exportStatus": "ready",
+            "paymentStatus": "not_paid",
+            "shippingStatus": "not_shipped",
+            "customerInfo": dict(customer),
+            "billingAddress": dict(ship_to),
+            "productItems": items,
+            "shipments": [
+                {
+                    "shipmentId": "me",
+                    "shippingAddress": dict(ship_to),
+                    "shippingMethod": {"id": "001"},
+                    "shippingStatus": "not_shipped",
+                }
+            ],
+            "paymentInstruments": instruments,
+            "productSubTotal": subtotal,
+            "shippingTotal": 0.0,
+            "taxTotal": 0.0,
+            "orderTotal": subtotal,
+        }
+
+    def record_exporting(self, order: dict[str, Any]) -> None:
+        """The checkout created the order and is exporting it to the core (no confirmation yet)."""
+        self.exporting.setdefault(str(order["orderNo"]), order)
+
+    def record_placed(self, order: dict[str, Any]) -> None:
+        """The checkout completed: the customer holds a confirmation for these units."""
+        # Keep what status updates already wrote to the exporting order; the export reply can lag them.
+        self.orders[order["orderNo"]] = self.exporting.pop(order["orderNo"], order)
+        for item in order["productItems"]:
+            self.confirmed_units[item["productId"]] = self.confirmed_units.get(item["productId"], 0) + int(
+                item["quantity"]
+            )
+
+    _FIELDS = {
+        "status": "status",
+        "shipping_status": "shippingStatus",
+        "payment_status": "paymentStatus",
+        "confirmation_status": "confirmationStatus",
+        "export_status": "exportStatus",
+    }
+
+    def patch_order(self, request: Request, site_id: str, order_no: str) -> Response:
+        order = self.orders.get(order_no) or self.exporting.get(order_no)
+        if order is None:
+            return self._not_found(request, site_id, order_no)
+        body = request.body if isinstance(request.body, dict) else {}
+        for ocapi, field in self._FIELDS.items():
+            if ocapi in body:
+                order[field] = body[ocapi]
+        if "shipping_status" in body:
+            for shipment in order.get("shipments", []):
+                shipment["shippingStatus"] = body["shipping_status"]
+        oms_status = body.get("c_omsStatus")
+        if oms_status is not None:
+            order["c_omsStatus"] = oms_status
+            order["c_omsStatusSeq"] = body.get("c_omsStatusSeq")
+            self.status_history.setdefault(order_no, []).append(str(oms_status))
+            self.current[order_no] = str(oms_status)
+        return_no = body.get("c_returnNo")
+        if return_no is not None:
+            order.setdefault("c_returns", {})[str(return_no)] = body.get("c_returnStatus")
+            self.return_status.setdefault(str(return_no), []).append(str(body.get("c_returnStatus")))
+        return Response(200, dict(order))
+
+    def get_order(self, request: Request, site_id: str, order_no: str) -> Response:
+        order = self.orders.get(order_no) or self.exporting.get(order_no)
+        if order is None:
+            return self._not_found(request, site_id, order_no)
+        return Response(200, dict(order))
+
+    def _not_found(self, request: Request, site_id: str, order_no: str) -> Response:
+        return self.error(
+            404, "order-not-found", f"No order with number {order_no} on site {site_id}", request.path
+        )

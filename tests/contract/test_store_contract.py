@@ -1,0 +1,156 @@
+"""One contract suite, run against every Store implementation: the rules in core/stores/base.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, NewMessage, Position, Store
+from retailsim.core.stores.memory import MemoryStore
+from retailsim.core.stores.sqlite import SqliteStore
+from tests.contract.backends import postgres_available, postgres_store_or_skip
+
+BACKENDS = ["memory", "sqlite-file"] + (["postgresql"] if postgres_available() else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[Store]:
+    if request.param == "memory":
+        made: Store = MemoryStore()
+    elif request.param == "sqlite-file":
+        made = SqliteStore(os.path.join(tmp_path, "core.db"))
+    else:
+        made = postgres_store_or_skip()
+    yield made
+    made.close()
+
+
+def message(aggregate: str, kind: str = "Cmd", destination: str = "erp", at: float = 0.0) -> NewMessage:
+    return NewMessage(destination, kind, aggregate, f"corr-{aggregate}", {"kind": kind}, at)
+
+
+def test_transaction_commits_all_writes_together(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save("order", "A", {"status": "received"}, 1.0)
+        tx.put_position(Position("SKU", "DC1", 10, 2))
+        tx.append(message("A"))
+    with store.transaction() as tx:
+        assert tx.load("order", "A") == {"status": "received"}
+        position = tx.get_position("SKU", "DC1")
+        assert position is not None and (position.on_hand, position.reserved) == (10, 2)
+    assert store.next_due_at("erp") == 0.0
+
+
+def test_transaction_that_raises_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.save("order", "A", {"status": "received"}, 1.0)
+        tx.add_inbox("wms", "evt-1", 1.0)
+        tx.append(message("A"))
+        raise RuntimeError("crash mid-transaction")
+    with store.transaction() as tx:
+        assert tx.load("order", "A") is None
+        assert tx.add_inbox("wms", "evt-1", 2.0) is True
+    assert store.next_due_at("erp") is None
+    assert store.claim_next("erp", 10.0, 60.0) is None
+
+
+def test_inbox_rejects_a_seen_event_id(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.add_inbox("carrier", "evt_1", 0.0) is True
+        assert tx.add_inbox("carrier", "evt_1", 0.0) is False
+    with store.transaction() as tx:
+        assert tx.add_inbox("carrier", "evt_1", 1.0) is False
+        assert tx.add_inbox("wms", "evt_1", 1.0) is True  # ids are per source
+
+
+def test_idempotency_key_is_unique(store: Store) -> None:
+    record = IdempotencyRecord("orders", "k1", "fp", "in_flight", None, 0.0)
+    with store.transaction() as tx:
+        tx.put_idempotency(record, create=True)
+    with pytest.raises(ConcurrencyConflict), store.transaction() as tx:
+        tx.put_idempotency(record, create=True)
+    done = IdempotencyRecord("orders", "k1", "fp", "done", {"status": 202, "body": {"a": 1}}, 1.0)
+    with store.transaction() as tx:
+        tx.put_idempotency(done, create=False)
+    with store.transaction() as tx:
+        found = tx.get_idempotency("orders", "k1")
+    assert found is not None and found.status == "done" and found.response == {"status": 202, "body": {"a": 1}}
+
+
+def test_outbox_is_ordered_per_aggregate_and_destination(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(message("A", "first"))
+        tx.append(message("A", "second"))
+        tx.append(message("B", "other"))
+    first = store.claim_next("erp", 1.0, 60.0)
+    other = store.claim_next("erp", 1.0, 60.0)
+    assert first is not None and first.kind == "first" and first.attempts == 1
+    assert other is not None and other.kind == "other"
+    assert store.claim_next("erp", 1.0, 60.0) is None  # "second" waits for "first"
+    with store.transaction() as tx:
+        tx.complete(first.seq)
+    second = store.claim_next("erp", 1.0, 60.0)
+    assert second is not None and second.kind == "second"
+
+
+def test_retry_later_delays_and_keeps_the_lane_blocked(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(message("A", "first"))
+        tx.append(message("A", "second"))
+    claimed = store.claim_next("erp", 0.0, 60.0)
+    assert claimed is not None
+    with store.transaction() as tx:
+        tx.retry_later(claimed.seq, 30.0, claimed.attempts, "HTTP 503")
+    assert store.claim_next("erp", 10.0, 60.0) is None
+    assert store.next_due_at("erp") == 30.0
+    again = store.claim_next("erp", 30.0, 60.0)
+    assert again is not None and again.kind == "first" and again.attempts == 2
+
+
+def test_dead_letter_then_replay(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(message("A", "poison"))
+    claimed = store.claim_next("erp", 0.0, 60.0)
+    assert claimed is not None
+    with store.transaction() as tx:
+        tx.dead_letter(claimed.seq, "HTTP 400: bad material", claimed.attempts, 5.0)
+    dead = store.dead_letters()
+    assert [(d.kind, d.reason, d.correlation_id, d.status) for d in dead] == [
+        ("poison", "HTTP 400: bad material", "corr-A", "dead")
+    ]
+    assert store.claim_next("erp", 10.0, 60.0) is None
+    replayed = store.replay_dead_letter(dead[0].dlq_id, 20.0)
+    assert replayed is not None and replayed.kind == "poison"
+    assert store.replay_dead_letter(dead[0].dlq_id, 21.0) is None  # only once
+    assert store.dead_letters()[0].status == "replayed"
+    assert store.claim_next("erp", 20.0, 60.0) is not None
+
+
+def test_release_leases_returns_in_flight_work(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(message("A"))
+    assert store.claim_next("erp", 0.0, 60.0) is not None
+    assert store.claim_next("erp", 0.0, 60.0) is None
+    assert store.release_leases() == 1
+    reclaimed = store.claim_next("erp", 0.0, 60.0)
+    assert reclaimed is not None and reclaimed.attempts == 2
+
+
+def test_future_messages_are_not_due(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(message("A", at=100.0))
+    assert store.claim_next("erp", 50.0, 60.0) is None
+    assert store.next_due_at("erp") == 100.0
+    assert store.claim_next("erp", 100.0, 60.0) is not None
+
+
+def test_aggregates_are_listed_in_id_order(store: Store) -> None:
+    with store.transaction() as tx:
+        for key in ("b", "a", "c"):
+            tx.save("order", key, {"id": key}, 0.0)
+        tx.save("other", "z", {}, 0.0)
+    assert [k for k, _ in store.aggregates("order")] == ["a", "b", "c"]
+    stats = store.outbox_stats()
+    assert stats.pending == 0 and stats.in_flight == 0

@@ -1,0 +1,161 @@
+"""Real servers for the live tests: ``retailsim serve`` in a subprocess on a free loopback port.
+
+Rules kept: 127.0.0.1 only; every wait is bounded; a server that does not come up fails the test with
+its own log; servers are stopped (or killed) by their process id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from retailsim.core.api import sign
+
+SECRET = "whsec_live_tests"
+STARTUP_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """One ``retailsim serve`` process; ``start`` again after ``kill`` restarts it on the same store."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        scenario: str = "flash-sale",
+        store: str | None = None,
+        speed: float = 1.0,
+        overrides: tuple[str, ...] = (),
+    ) -> None:
+        self.workdir = workdir
+        self.scenario = scenario
+        self.store = store or f"sqlite:{workdir / 'live.db'}"
+        self.speed = speed
+        self.overrides = overrides
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.boots = 0
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"serve-{self.boots}.log"
+
+    def start(self) -> None:
+        self.boots += 1
+        command = [
+            sys.executable,
+            "-m",
+            "retailsim.sim.cli",
+            "serve",
+            self.scenario,
+            "--port",
+            str(self.port),
+            "--store",
+            self.store,
+            "--speed",
+            str(self.speed),
+        ]
+        for assignment in self.overrides:
+            command += ["--set", assignment]
+        env = {**os.environ, "RETAILSIM_WEBHOOK_SECRET": SECRET}
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
+            )
+        deadline = time.monotonic() + STARTUP_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(f"server did not answer /healthz within {STARTUP_S}s:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush: what a crashed host looks like."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self, timeout: float = 10.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One flash-sale server shared by the API tests (SQLite store, speed 1)."""
+    server = LiveServer(tmp_path_factory.mktemp("live"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with live_server.client() as made:
+        yield made
+
+
+def new_order_no() -> str:
+    return f"T{uuid.uuid4().hex[:12].upper()}"
+
+
+def place_order(
+    client: httpx.Client,
+    order_no: str | None = None,
+    *,
+    sku: str = "SKU-00020",
+    quantity: int = 1,
+    key: str | None = None,
+) -> tuple[httpx.Response, dict[str, Any]]:
+    """A sandbox PaymentIntent, then the SCAPI order that references it (as a storefront checks out)."""
+    from tests.factories import scapi_order
+
+    order_no = order_no or new_order_no()
+    price = 10.0
+    intent = client.post(
+        "/v1/sandbox/payment_intents",
+        json={"amount": int(price * quantity * 100), "currency": "usd", "order_no": order_no},
+    )
+    assert intent.status_code == 200, intent.text
+    body = scapi_order(order_no, sku=sku, quantity=quantity, intent=intent.json()["id"], price=price)
+    response = client.post("/v1/orders", json=body, headers={"Idempotency-Key": key or f"key-{order_no}"})
+    return response, body
+
+
+def signed(
+    body: dict[str, Any] | bytes, *, secret: str = SECRET, at: float | None = None
+) -> tuple[bytes, dict[str, str]]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    stamp = int(time.time() if at is None else at)
+    return raw, {"Webhook-Signature": sign(secret, raw, stamp), "Content-Type": "application/json"}

@@ -1,0 +1,55 @@
+"""Failure injection: each failure scenario holds every invariant with the real core, for several seeds,
+and each guard switched off (a broken core from retailsim.sim.broken_cores) fails the named invariant.
+
+Scenarios run at reduced size (``workload.orders``) to keep the suite fast; the full-size runs are what
+``retailsim run <scenario>`` does and what the benchmarks measure.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from retailsim.scenarios import load
+from retailsim.sim.broken_cores import CORES
+from retailsim.sim.runner import run_scenario
+
+SMALL = {
+    "erp-outage": 900,
+    "duplicate-webhooks": 400,
+    "lost-erp-replies": 500,
+    "core-crash": 700,
+    "bad-master-data": 500,
+    "black-friday": 1200,
+}
+
+
+def run(name: str, seed: int, core: str = "real", orders: int | None = None) -> dict[str, tuple[int, int]]:
+    scenario = load(name, [f"workload.orders={orders or SMALL[name]}"])
+    record = run_scenario(scenario, seed, core_factory=CORES[core], core_name=core).record
+    return {r.name: (r.checked, r.violations) for r in record.invariants}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_failure_scenario_holds_every_invariant(name: str, seed: int) -> None:
+    results = run(name, seed)
+    broken = {k: v for k, v in results.items() if v[1]}
+    unchecked = [k for k, v in results.items() if v[0] == 0]
+    assert not broken, f"{name} seed {seed}: {broken} (replay: retailsim run {name} --seed {seed})"
+    assert not unchecked, f"{name} seed {seed}: nothing checked for {unchecked}"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "core", "invariant"),
+    [
+        ("duplicate-webhooks", "no-dedupe", "no_duplicate_erp_orders"),
+        ("lost-erp-replies", "no-erp-lookup", "no_duplicate_erp_orders"),
+        ("core-crash", "ack-before-commit", "no_lost_orders"),
+        ("duplicate-webhooks", "no-sequencing", "per_order_ordering"),
+        ("black-friday", "no-reconciliation", "reconciled_at_quiescence"),
+    ],
+)
+def test_guard_off_is_caught_by_its_invariant(scenario: str, core: str, invariant: str) -> None:
+    checked, violations = run(scenario, 1, core=core, orders=max(SMALL[scenario], 800))[invariant]
+    assert checked > 0
+    assert violations > 0, f"{core} was not caught by {invariant} in {scenario}"

@@ -1,0 +1,50 @@
+"""The pytest plugin CI users install with retailsim: the ``--retailsim-seed`` option and its header
+line, and the ``retailsim_run`` fixture that runs a scenario and returns its summary.json dictionary.
+
+What it is for: DESIGN.md, "Seed once, print the seed, make every failure a replay command" — a CI job's
+header must show the seed so that a failure can be replayed locally. Runs inner pytest sessions with
+pytester, in process.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+USES_THE_FIXTURE = """
+def test_flash_sale_holds(retailsim_run):
+    summary = retailsim_run("flash-sale", **{"workload.orders": 200})
+    assert summary["seed"] == 3
+    assert summary["orders"]["submitted"] <= 200
+    assert summary["replay"].endswith("--seed 3 --set workload.orders=200")
+    for invariant in summary["invariants"]:
+        assert invariant["passed"] and invariant["checked"] > 0, invariant
+"""
+
+
+def test_the_fixture_runs_with_the_seed_given_on_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_inner=USES_THE_FIXTURE)
+    result = pytester.runpytest("--retailsim-seed", "3", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["retailsim seed: 3"])
+
+
+def test_without_the_option_the_header_names_no_seed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_inner="def test_fixture_exists(retailsim_run):\n    assert callable(retailsim_run)\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*retailsim seed*")
+
+
+def test_a_seed_passed_by_the_test_wins_over_the_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_inner="""
+def test_own_seed(retailsim_run):
+    assert retailsim_run("baseline", seed=5, **{"workload.orders": 30})["seed"] == 5
+"""
+    )
+    result = pytester.runpytest("--retailsim-seed", "3", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -1,0 +1,135 @@
+"""The return-to-refund table: the happy path and its commands, eligibility, stale and illegal events.
+
+Pure functions, no store and no simulation: the table is the whole truth (core/workflows).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from retailsim.core.errors import IllegalTransition
+from retailsim.core.workflows import return_to_refund as r2r
+from retailsim.core.workflows.return_to_refund import ReturnEvent as E
+from retailsim.core.workflows.return_to_refund import ReturnRecord, ReturnStatus
+
+POLICY = r2r.ReturnPolicy(window_s=7 * 86400.0, dc_locations=("DC1",))
+
+
+def record(location: str = "DC1", channel: str = "storefront", condition: str = "resellable") -> ReturnRecord:
+    return ReturnRecord(
+        return_no="RMA0000001",
+        order_no="00000001",
+        correlation_id="RMA0000001",
+        channel=channel,
+        location=location,
+        lines=[r2r.ReturnLineState(sku="SKU-1", quantity=1, condition=condition, unit_price_minor=1999)],
+        amount_minor=1999,
+    )
+
+
+def kinds(outcome: r2r.ReturnOutcome) -> list[str]:
+    return [c.kind for c in outcome.commands]
+
+
+def facts(**changes: object) -> r2r.OrderFacts:
+    values: dict[str, object] = {
+        "status": "delivered",
+        "invoiced": True,
+        "delivered_at": 0.0,
+        "lines": {"SKU-1": 2},
+        "already_returned": {},
+    }
+    values.update(changes)
+    return r2r.OrderFacts(**values)  # type: ignore[arg-type]
+
+
+def test_an_online_return_runs_to_one_refund_with_the_return_numbers_key() -> None:
+    seen: list[str] = []
+    rec = record()
+    for event in (
+        E.ELIGIBLE,
+        E.AUTHORIZATION_POSTED,
+        E.GOODS_RECEIVED,
+        E.CREDIT_MEMO_POSTED,
+        E.REFUND_SUCCEEDED,
+    ):
+        outcome = r2r.apply(rec, event, 10.0, POLICY)
+        seen += kinds(outcome)
+        rec = outcome.record
+    assert rec.status is ReturnStatus.REFUNDED
+    assert seen.count("RefundPayment") == 1
+    assert seen.index("CreateCustomerReturn") < seen.index("CreateWarehouseReturn")
+    assert (
+        seen.index("PostReturnGoodsReceipt")
+        < seen.index("CreateCreditMemoRequest")
+        < seen.index("RefundPayment")
+    )
+    assert "RestockReturnedGoods" not in seen  # a DC return is restocked through the ERP's goods receipt
+    assert r2r.refund_idempotency_key("RMA0000001") == "RMA0000001:refund"
+
+
+def test_a_store_receipt_before_the_authorization_is_applied_when_it_lands() -> None:
+    rec = r2r.apply(record("S001", "pos"), E.ELIGIBLE, 0.0, POLICY).record
+    parked = r2r.apply(rec, E.GOODS_RECEIVED, 1.0, POLICY, {"received_at": 1.0})
+    assert parked.record.status is ReturnStatus.AUTHORIZING and parked.commands == ()
+    landed = r2r.apply(parked.record, E.AUTHORIZATION_POSTED, 2.0, POLICY)
+    assert landed.record.status is ReturnStatus.RECEIVED
+    assert "RestockReturnedGoods" in kinds(landed) and "CreateWarehouseReturn" not in kinds(landed)
+    assert "UpdateStoreReturn" in kinds(landed)
+
+
+@pytest.mark.parametrize(
+    ("condition", "disposition"), [("resellable", "restock"), ("opened", "refurbish"), ("damaged", "scrap")]
+)
+def test_disposition_follows_the_condition_and_only_resellable_goods_are_restocked(
+    condition: str, disposition: str
+) -> None:
+    rec = record(condition=condition)
+    for event in (E.ELIGIBLE, E.AUTHORIZATION_POSTED):
+        rec = r2r.apply(rec, event, 0.0, POLICY).record
+    received = r2r.apply(rec, E.GOODS_RECEIVED, 0.0, POLICY)
+    assert received.record.lines[0].disposition == disposition
+    assert ("PostReturnGoodsReceipt" in kinds(received)) is (disposition == "restock")
+
+
+@pytest.mark.parametrize(
+    ("order", "now", "reason"),
+    [
+        (None, 0.0, "unknown_order"),
+        (facts(invoiced=False), 0.0, "not_invoiced"),
+        (facts(), 8 * 86400.0, "outside_return_window"),
+        (facts(lines={"SKU-1": 1}, already_returned={"SKU-1": 1}), 0.0, "quantity_exceeds_order:SKU-1"),
+    ],
+)
+def test_eligibility_refuses_with_a_reason(order: r2r.OrderFacts | None, now: float, reason: str) -> None:
+    assert r2r.eligibility(record(), order, now, POLICY) == reason
+
+
+def test_eligibility_refuses_an_unknown_condition_and_accepts_a_good_return() -> None:
+    assert r2r.eligibility(record(condition="worn"), facts(), 0.0, POLICY) == "condition_not_accepted:worn"
+    assert r2r.eligibility(record(), facts(), 86400.0, POLICY) is None
+
+
+def test_an_ineligible_return_is_rejected_without_any_erp_or_payment_command() -> None:
+    outcome = r2r.apply(record(), E.INELIGIBLE, 0.0, POLICY, {"rejection": "outside_return_window"})
+    assert outcome.record.status is ReturnStatus.REJECTED
+    assert kinds(outcome) == ["UpdateReturnStatus"]
+
+
+def test_a_duplicate_event_is_stale_and_issues_nothing() -> None:
+    rec = record()
+    for event in (E.ELIGIBLE, E.AUTHORIZATION_POSTED, E.GOODS_RECEIVED, E.CREDIT_MEMO_POSTED):
+        rec = r2r.apply(rec, event, 0.0, POLICY).record
+    again = r2r.apply(rec, E.GOODS_RECEIVED, 5.0, POLICY)
+    assert again.stale and again.commands == () and again.record.status is ReturnStatus.REFUNDING
+    done = r2r.apply(rec, E.REFUND_SUCCEEDED, 6.0, POLICY).record
+    twice = r2r.apply(done, E.REFUND_SUCCEEDED, 7.0, POLICY)
+    assert twice.stale and twice.commands == () and twice.record.stale_events == 1
+
+
+def test_an_illegal_event_raises_and_changes_nothing() -> None:
+    rec = record()
+    with pytest.raises(IllegalTransition) as raised:
+        r2r.apply(rec, E.REFUND_SUCCEEDED, 0.0, POLICY)
+    assert not raised.value.retryable
+    assert rec.status is ReturnStatus.REQUESTED

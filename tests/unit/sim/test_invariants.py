@@ -1,0 +1,268 @@
+"""The harness's named invariants, judged on hand-written evidence.
+
+What it is for: every invariant in ``retailsim.sim.invariants.CATALOGUE`` must (1) pass a healthy
+history having checked something, (2) fail a deliberately broken history with an example that names the
+order, SKU or dead letter at fault, and (3) report "not checked" — never a pass — when there was nothing
+to check (DESIGN.md, "Invariants"). The functions are pure, so no simulation runs here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from retailsim.sim.invariants import CATALOGUE, Evidence, judge
+
+DELIVERED, CANCELLED = "00000001", "00000002"
+SKU = "SKU-00001"
+FULL_LIFE = [
+    "received",
+    "stock_reserved",
+    "payment_authorized",
+    "posted_to_erp",
+    "allocated",
+    "shipped",
+    "in_transit",
+    "delivered",
+]
+
+
+def healthy() -> Evidence:
+    """Two orders — one delivered, one cancelled — on which every system agrees."""
+    return Evidence(
+        accepted_orders=[DELIVERED, CANCELLED],
+        erp_orders_by_reference={DELIVERED: ["4500000001"], CANCELLED: ["4500000002"]},
+        status_histories={
+            "storefront": {
+                DELIVERED: list(FULL_LIFE),
+                CANCELLED: ["received", "stock_reserved", "cancelled"],
+            },
+            "service_cloud": {DELIVERED: list(FULL_LIFE), CANCELLED: ["received", "cancelled"]},
+        },
+        committed_units={SKU: 10, "SKU-00002": 3},
+        supply_units={SKU: 10, "SKU-00002": 800},
+        erp_overcommitments=0,
+        core_final={DELIVERED: "delivered", CANCELLED: "cancelled"},
+        system_final={
+            DELIVERED: {
+                "storefront": "delivered",
+                "service_cloud": "delivered",
+                "erp": "completed",
+                "wms": "shipped",
+                "carrier": "delivered",
+                "payment": "captured",
+            },
+            CANCELLED: {
+                "storefront": "cancelled",
+                "service_cloud": "cancelled",
+                "erp": "cancelled",
+                "wms": "absent",
+                "carrier": "absent",
+                "payment": "canceled",
+            },
+        },
+        deliveries=12,
+        missing_correlation=[],
+        ledger_references=[("erp", DELIVERED), ("erp", CANCELLED), ("wms", DELIVERED)],
+        known_references={DELIVERED, CANCELLED},
+        drain_reference_s=4800.0,
+        drained_at_s=6000.0,
+        max_drain_s=3600.0,
+        dead_letters=[
+            {
+                "dlq_id": "dlq-1",
+                "reason": "400 INVALID_FIELD: unknown material",
+                "attempts": 3,
+                "correlation_id": DELIVERED,
+                "status": "replayed",
+            }
+        ],
+        approved_returns=["RMA0000001"],
+        refunds_by_return={"RMA0000001": [1999]},
+        captured_by_intent={"pi_1": 5000},
+        refunded_by_intent={"pi_1": 1999},
+        stock_ledgers={("pos:S001", SKU): {"initial": 5, "on_hand": 6, "shipped": 0, "restocked": 1}},
+        restock_expected={("pos:S001", SKU): 1},
+    )
+
+
+# ---- the broken histories ------------------------------------------------------------------------
+
+
+def lost_order(ev: Evidence) -> None:
+    ev.accepted_orders.append("00000003")  # accepted by the storefront, never reached the ERP
+
+
+def duplicate_erp_orders(ev: Evidence) -> None:
+    ev.erp_orders_by_reference[DELIVERED] = ["4500000001", "4500000009"]
+
+
+def shipped_after_delivered(ev: Evidence) -> None:
+    ev.status_histories["storefront"][DELIVERED] = [*FULL_LIFE, "shipped"]
+
+
+def committed_above_supply(ev: Evidence) -> None:
+    ev.committed_units[SKU] = 11
+
+
+def erp_overcommitted(ev: Evidence) -> None:
+    ev.erp_overcommitments = 2
+
+
+def erp_still_open(ev: Evidence) -> None:
+    ev.system_final[DELIVERED]["erp"] = "open"
+
+
+def order_not_terminal(ev: Evidence) -> None:
+    ev.core_final["00000003"] = "posted_to_erp"
+    ev.system_final["00000003"] = {"storefront": "posted_to_erp"}
+
+
+def missing_correlation_id(ev: Evidence) -> None:
+    ev.missing_correlation.append(f"PostSalesOrder for {DELIVERED}")
+
+
+def reference_to_unknown_order(ev: Evidence) -> None:
+    ev.ledger_references.append(("wms", "99999999"))
+
+
+def drained_too_late(ev: Evidence) -> None:
+    ev.drained_at_s = 4800.0 + 3600.0 + 60.0
+
+
+def never_drained(ev: Evidence) -> None:
+    ev.drained_at_s = None
+
+
+def dead_letter_without_reason(ev: Evidence) -> None:
+    ev.dead_letters.append(
+        {"dlq_id": "dlq-7", "reason": "", "attempts": 12, "correlation_id": CANCELLED, "status": "dead"}
+    )
+
+
+def dead_letter_neither_replayed_nor_flagged(ev: Evidence) -> None:
+    ev.dead_letters[0]["status"] = "pending"
+
+
+def refunded_twice(ev: Evidence) -> None:
+    ev.refunds_by_return["RMA0000001"] = [1999, 1999]
+
+
+def restocked_twice(ev: Evidence) -> None:
+    ev.stock_ledgers[("pos:S001", SKU)] = {"initial": 5, "on_hand": 7, "shipped": 0, "restocked": 2}
+
+
+@dataclass(frozen=True)
+class Breakage:
+    invariant: str
+    breaks: Callable[[Evidence], None]
+    example_names: tuple[str, ...]  # words the first example must contain: the culprit and the fault
+
+    @property
+    def id(self) -> str:
+        return self.breaks.__name__
+
+
+BREAKAGES = [
+    Breakage("no_lost_orders", lost_order, ("00000003", "no sales order")),
+    Breakage("no_duplicate_erp_orders", duplicate_erp_orders, (DELIVERED, "4500000001", "4500000009")),
+    Breakage(
+        "per_order_ordering",
+        shipped_after_delivered,
+        (DELIVERED, "storefront", "'shipped' after 'delivered'"),
+    ),
+    Breakage("no_oversell", committed_above_supply, (SKU, "11", "10")),
+    Breakage("no_oversell", erp_overcommitted, ("ERP", "2 time")),
+    Breakage("reconciled_at_quiescence", erp_still_open, (DELIVERED, "erp says open")),
+    Breakage("reconciled_at_quiescence", order_not_terminal, ("00000003", "still 'posted_to_erp'")),
+    Breakage("correlation_complete", missing_correlation_id, (DELIVERED, "correlation id")),
+    Breakage("correlation_complete", reference_to_unknown_order, ("wms", "99999999", "unknown order")),
+    Breakage("backlog_drained", drained_too_late, ("drained 3660s", "allowed 3600s")),
+    Breakage("backlog_drained", never_drained, ("never drained",)),
+    Breakage("dlq_accounted", dead_letter_without_reason, ("dlq-7", "missing reason")),
+    Breakage(
+        "dlq_accounted", dead_letter_neither_replayed_nor_flagged, ("dlq-1", "neither replayed nor flagged")
+    ),
+    Breakage("refund_exactly_once", refunded_twice, ("RMA0000001", "refunded 2 time")),
+    Breakage("inventory_conserved", restocked_twice, ("pos:S001", SKU, "restocked 2")),
+]
+
+
+def test_every_invariant_in_the_catalogue_has_a_broken_history() -> None:
+    assert {b.invariant for b in BREAKAGES} == set(CATALOGUE)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_a_healthy_history_passes_having_checked_something(name: str) -> None:
+    result = CATALOGUE[name](healthy())
+    assert result.name == name
+    assert result.checked > 0
+    assert result.violations == 0, result.examples
+    assert result.passed
+    assert result.status == "passed"
+    assert result.examples == ()
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=lambda b: b.id)
+def test_a_broken_history_fails_with_an_example_naming_the_culprit(breakage: Breakage) -> None:
+    evidence = healthy()
+    breakage.breaks(evidence)
+    result = CATALOGUE[breakage.invariant](evidence)
+    assert result.violations > 0
+    assert not result.passed
+    assert result.status == "failed"
+    assert result.examples, "a failure must come with an example"
+    for word in breakage.example_names:
+        assert word in result.examples[0], result.examples
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=lambda b: b.id)
+def test_a_broken_history_breaks_only_its_own_invariant(breakage: Breakage) -> None:
+    evidence = healthy()
+    breakage.breaks(evidence)
+    failed = {r.name for r in judge(evidence, sorted(CATALOGUE)) if r.violations}
+    assert failed == {breakage.invariant}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_empty_evidence_is_not_checked_and_never_a_pass(name: str) -> None:
+    result = CATALOGUE[name](Evidence())
+    assert result.checked == 0
+    assert result.violations == 0
+    assert result.passed is False
+    assert result.status == "not checked"
+
+
+def test_examples_are_capped_but_every_violation_is_counted() -> None:
+    evidence = healthy()
+    evidence.accepted_orders += [f"{n:08d}" for n in range(100, 120)]
+    result = CATALOGUE["no_lost_orders"](evidence)
+    assert result.violations == 20
+    assert result.checked == 22
+    assert 0 < len(result.examples) < 20
+
+
+def test_repeating_the_same_status_is_not_a_regression() -> None:
+    # Webhooks are at least once: the same status applied twice is idempotent, not out of order.
+    evidence = healthy()
+    evidence.status_histories["storefront"][DELIVERED] = [*FULL_LIFE[:-1], "in_transit", "delivered"]
+    assert CATALOGUE["per_order_ordering"](evidence).passed
+
+
+def test_draining_exactly_at_the_limit_passes() -> None:
+    evidence = healthy()
+    evidence.drained_at_s = evidence.drain_reference_s + evidence.max_drain_s  # type: ignore[operator]
+    assert CATALOGUE["backlog_drained"](evidence).passed
+
+
+def test_an_overcommitment_alone_fails_even_with_no_committed_skus() -> None:
+    evidence = Evidence(erp_overcommitments=1)
+    result = CATALOGUE["no_oversell"](evidence)
+    assert result.status == "failed"
+
+
+def test_judge_returns_results_in_the_requested_order() -> None:
+    names = ["dlq_accounted", "no_lost_orders", "backlog_drained"]
+    assert [r.name for r in judge(healthy(), names)] == names
