@@ -781,7 +781,8 @@ class IntegrationCore(ReturnsPart):
         if kind in ("PostGoodsIssue", "CancelSalesOrder", "PostReturnGoodsReceipt"):
             return sap.already_done(reply)
         if kind == "VoidPaymentAuthorization":
-            return stripe.error_code(reply) == "payment_intent_unexpected_state"
+            # Already cancelled or captured, or the gateway never had it: no hold is left on the card.
+            return stripe.error_code(reply) in ("payment_intent_unexpected_state", "resource_missing")
         if kind == "CancelWarehouseOrder":
             return reply.status == 422
         if kind == "CreateWarehouseReturn":

@@ -55,7 +55,8 @@ class ScapiPaymentInstrument(_Scapi):
     paymentInstrumentId: str = ""
     paymentMethodId: str = "CREDIT_CARD"
     amount: float = Field(ge=0, le=MAX_MONEY)
-    c_paymentIntentId: str | None = None
+    # A Stripe PaymentIntent id (``pi_...``): it becomes a URL path segment at the gateway.
+    c_paymentIntentId: str | None = Field(default=None, max_length=255, pattern=r"^pi_[A-Za-z0-9_]+$")
 
 
 class ScapiOrder(_Scapi):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retailsim.core import CoreConfig, IntegrationCore
+from retailsim.core.mapping.http import Reply
 from retailsim.core.stores.memory import MemoryStore
 from tests.factories import scapi_order
 
@@ -79,3 +80,28 @@ def test_the_same_order_under_another_key_has_no_second_effect(core: Integration
     reply = core.submit_order(scapi_order(), "key-2", 2.0)
     assert reply.status == 200 and reply.body["duplicate"] is True
     assert core.available_to_promise("SKU-00001") == {"DC1": 4}
+
+
+def test_an_intent_the_gateway_never_had_cancels_the_order_and_leaves_no_dead_letter(
+    core: IntegrationCore,
+) -> None:
+    missing = Reply(404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}})
+    core.submit_order(scapi_order(intent="pi_9999999"), "key-1", 1.0)
+    verify = core.claim("payment", 1.0)
+    assert verify is not None and verify.message.kind == "VerifyPaymentAuthorization"
+    core.on_reply(verify, missing, 2.0)
+    record = core.order_record("00000001")
+    assert record is not None and record.status.value == "cancelled"
+    assert core.available_to_promise("SKU-00001") == {"DC1": 5}  # the reservation is released
+    void = core.claim("payment", 2.0)
+    assert void is not None and void.message.kind == "VoidPaymentAuthorization"
+    core.on_reply(void, missing, 3.0)  # nothing to void: no hold is left on the card
+    assert core.store.backlog("payment") == 0
+    assert core.ops_summary()["dlq"]["size"] == 0
+
+
+def test_a_payment_intent_id_that_is_not_an_intent_id_is_422() -> None:
+    core = IntegrationCore(MemoryStore(), CoreConfig())
+    reply = core.submit_order(scapi_order(intent="\x17"), "key-1", 1.0)
+    assert reply.status == 422
+    assert ("paymentInstruments", "0", "c_paymentIntentId") in {tuple(e["loc"]) for e in reply.body["errors"]}
