@@ -61,7 +61,7 @@ _FAULT_COLOURS: Final = (
 
 
 @contextmanager
-def _figure() -> Iterator[tuple[Figure, Axes]]:
+def _figure(figsize: tuple[float, float] = FIGSIZE) -> Iterator[tuple[Figure, Axes]]:
     with (
         matplotlib.style.context("default"),
         matplotlib.rc_context(
@@ -77,7 +77,7 @@ def _figure() -> Iterator[tuple[Figure, Axes]]:
             }
         ),
     ):
-        fig = Figure(figsize=FIGSIZE, dpi=DPI)
+        fig = Figure(figsize=figsize, dpi=DPI)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         try:
@@ -99,10 +99,25 @@ def _fault_colours(faults: Sequence[FaultWindow]) -> dict[str, str]:
     return colours
 
 
-def _shade_faults(ax: Axes, faults: Sequence[FaultWindow], colours: dict[str, str]) -> list[Patch]:
-    """Shade each fault window (in minutes) and return one legend handle per kind."""
+def _time_unit(horizon_s: float) -> tuple[float, str]:
+    """Seconds per axis unit and its name: minutes up to six hours, hours beyond."""
+    return (3600.0, "h") if horizon_s > 6 * 3600 else (60.0, "min")
+
+
+def _horizon_s(record: RunRecord, series: Sequence[Series] = ()) -> float:
+    """How much simulated time the time charts show: the whole run, or its focus window when set."""
+    horizon_s = max(
+        [record.sim_time_s, *(f.end_s for f in record.faults), *(len(s.values) * s.bucket_s for s in series)]
+    )
+    return min(horizon_s, record.focus_s) if record.focus_s else horizon_s
+
+
+def _shade_faults(
+    ax: Axes, faults: Sequence[FaultWindow], colours: dict[str, str], unit_s: float
+) -> list[Patch]:
+    """Shade each fault window (in axis units) and return one legend handle per kind."""
     for fault in faults:
-        start, end = fault.start_s / 60.0, fault.end_s / 60.0
+        start, end = fault.start_s / unit_s, fault.end_s / unit_s
         if end > start:
             ax.axvspan(start, end, color=colours[fault.kind], alpha=0.15, linewidth=0)
         else:
@@ -119,26 +134,25 @@ def _time_chart(
 ) -> bool:
     if not _has_data(series):
         return False
+    horizon_s = _horizon_s(record, series)
+    unit_s, unit = _time_unit(horizon_s)
+    if record.focus_s:
+        title = f"{title} (first {horizon_s / 3600:.1f} h of {record.sim_time_s / 3600:.1f} h)"
     with _figure() as (fig, ax):
-        horizon_s = max([record.sim_time_s, *(f.end_s for f in record.faults)])
         for s in series:
             if not s.values:
                 continue
             # each value covers a whole bucket, so draw steps and close the last bucket
-            minutes = [i * s.bucket_s / 60.0 for i in range(len(s.values) + 1)]
+            times = [i * s.bucket_s / unit_s for i in range(len(s.values) + 1)]
             values = [*s.values, s.values[-1]]
-            ax.plot(minutes, values, label=s.name.replace("_", " "), linewidth=1.4, drawstyle="steps-post")
-            horizon_s = max(horizon_s, len(s.values) * s.bucket_s)
-        if record.focus_s:
-            horizon_s = min(horizon_s, record.focus_s)
-            title = f"{title} (first {record.focus_s / 3600:.1f} h of {record.sim_time_s / 3600:.1f} h)"
+            ax.plot(times, values, label=s.name.replace("_", " "), linewidth=1.4, drawstyle="steps-post")
         handles, _labels = ax.get_legend_handles_labels()
-        handles.extend(_shade_faults(ax, record.faults, _fault_colours(record.faults)))
+        handles.extend(_shade_faults(ax, record.faults, _fault_colours(record.faults), unit_s))
         units = {s.unit for s in series}
         ax.set_ylabel(units.pop() if len(units) == 1 else default_unit)
-        ax.set_xlabel("simulated time (min)")
+        ax.set_xlabel(f"simulated time ({unit})")
         ax.set_title(title, loc="left")
-        ax.set_xlim(0, horizon_s / 60.0 or 1.0)
+        ax.set_xlim(0, horizon_s / unit_s or 1.0)
         ax.set_ylim(bottom=0)
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         _save(fig, path)
@@ -202,27 +216,34 @@ def latency_chart(record: RunRecord, path: Path) -> bool:
 
 
 def fault_timeline_chart(record: RunRecord, path: Path) -> bool:
-    """One row per fault target with a bar from start to end labelled with the fault kind."""
+    """One row per fault window ("target · kind"), over the same window as the time charts.
+
+    A window that runs on past the chart's right edge is cut there and labelled with its real end, so
+    a five-day background fault neither hides the short episodes nor pretends to stop early.
+    """
     if not record.faults:
         return False
     colours = _fault_colours(record.faults)
-    targets: list[str] = []
-    for fault in record.faults:
-        if fault.target not in targets:
-            targets.append(fault.target)
-    horizon_min = max([record.sim_time_s, *(f.end_s for f in record.faults)]) / 60.0 or 1.0
-    min_width = horizon_min * 0.004  # an instantaneous fault (a crash) still shows as a sliver
-    with _figure() as (fig, ax):
-        for fault in record.faults:
-            row = targets.index(fault.target)
-            start = fault.start_s / 60.0
-            width = max((fault.end_s - fault.start_s) / 60.0, min_width)
+    horizon_s = _horizon_s(record)
+    unit_s, unit = _time_unit(horizon_s)
+    horizon = horizon_s / unit_s or 1.0
+    min_width = horizon * 0.004  # an instantaneous fault (a crash) still shows as a sliver
+    rows = len(record.faults)
+    with _figure((FIGSIZE[0], max(2.0, 1.2 + 0.32 * rows))) as (fig, ax):
+        for row, fault in enumerate(record.faults):
+            start = fault.start_s / unit_s
+            end = fault.end_s / unit_s
+            width = max(min(end, horizon) - start, min_width)
             ax.barh(row, width, left=start, height=0.6, color=colours[fault.kind], alpha=0.85)
-            ax.text(start + width / 2, row, fault.kind, ha="center", va="center", fontsize=8, clip_on=True)
-        ax.set_yticks(range(len(targets)), targets)
-        ax.set_ylim(len(targets) - 0.5, -0.5)
-        ax.set_xlim(0, horizon_min)
-        ax.set_xlabel("simulated time (min)")
+            if end > horizon:
+                ax.text(
+                    horizon, row, f"until {fault.end_s / 3600:.0f} h ", ha="right", va="center", fontsize=7
+                )
+        labels = [f"{fault.target} · {fault.kind}" for fault in record.faults]
+        ax.set_yticks(range(rows), labels, fontsize=8)
+        ax.set_ylim(rows - 0.5, -0.5)
+        ax.set_xlim(0, horizon)
+        ax.set_xlabel(f"simulated time ({unit})")
         ax.set_title("Fault timeline", loc="left")
         ax.grid(axis="y", visible=False)
         _save(fig, path)

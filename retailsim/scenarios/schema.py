@@ -243,3 +243,13 @@ class Scenario(Strict):
     core: CoreConfig = CoreConfig()
     faults: list[FaultSpec] = []
     expect: ExpectSpec = ExpectSpec()
+
+    def fault_episodes(self) -> list[FaultSpec]:
+        """Faults that start in the trading window and last no longer than it: the run's episodes.
+
+        A fault longer than the window (duplicate carrier webhooks for the five days parcels travel) is a
+        background condition of the whole run. It neither marks the moment the backlog must drain from
+        nor stretches the report's zoom; the system must drain while it persists.
+        """
+        window = self.workload.duration
+        return [f for f in self.faults if f.start < window and f.duration <= window]

@@ -563,9 +563,10 @@ class World:
         return self.store.backlog() - self.store.backlog(INTERNAL)
 
     def drain_reference(self) -> float:
-        """When the pressure ended: the last fault's end (capped at the run's end, for faults that last the
-        whole run), else the spike's end, else the workload's end."""
-        ends = [min(f.start + f.duration, self.env.now) for f in self.scenario.faults]
+        """When the pressure ended: the last fault episode's end (background faults that outlast the
+        trading window do not count, see ``Scenario.fault_episodes``), else the spike's end, else the
+        workload's end."""
+        ends = [min(f.start + f.duration, self.env.now) for f in self.scenario.fault_episodes()]
         if ends:
             return max(ends)
         spec = self.scenario.workload
