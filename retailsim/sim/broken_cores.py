@@ -14,6 +14,10 @@ no-sequencing      stale events ignored (per-order sequencing)          duplicat
 no-reconciliation  watchdogs pulling the WMS and carrier                black-friday → reconciled_at_quiescence
 no-refund-key      the refund's Idempotency-Key (``{return_no}:refund``)  omnichannel-returns → refund_exactly_once
 no-restock         restocking returned goods (store adjustment, ERP GR)  omnichannel-returns → inventory_conserved
+no-retry           retries (the first failure dead-letters the message)  erp-outage → no_lost_orders
+no-breaker         the circuit breaker (a down ERP is hammered until the  erp-outage → no_lost_orders
+                   messages' attempts run out and they dead-letter)
+no-correlation     the X-Correlation-ID header on outbound calls         baseline → correlation_complete
 =================  ===================================================  ==========================================
 """
 
@@ -22,8 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.reliability.breaker import CircuitBreaker
+from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service import ApiReply, IntegrationCore
-from retailsim.core.stores.base import OutboxMessage, Transaction
+from retailsim.core.stores.base import OutboxMessage, Store, Transaction
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 from retailsim.core.workflows.return_to_refund import ReturnRecord
@@ -122,6 +128,35 @@ class NoRestockCore(IntegrationCore):
         return super().render_return_command(message, record, order_doc, now)
 
 
+class NoRetryCore(IntegrationCore):
+    """Gives up on the first failed delivery: the message goes straight to the dead-letter queue."""
+
+    def __init__(self, store: Store, *args: Any, **kwargs: Any) -> None:
+        super().__init__(store, *args, **kwargs)
+        self.retry = RetryPolicy(self.retry.base_s, self.retry.cap_s, max_attempts=1)
+
+
+class _NeverOpens(CircuitBreaker):
+    def record_failure(self, now: float) -> None:
+        self.probe_in_flight = False
+
+
+class NoBreakerCore(IntegrationCore):
+    """Has no circuit breaker: every message keeps calling a system that is down until it dead-letters."""
+
+    def __init__(self, store: Store, *args: Any, **kwargs: Any) -> None:
+        super().__init__(store, *args, **kwargs)
+        self.breakers = {destination: _NeverOpens() for destination in self.breakers}
+
+
+class NoCorrelationCore(IntegrationCore):
+    """Sends its calls without the order's correlation id."""
+
+    @staticmethod
+    def _with_correlation(request: OutboundRequest, message: OutboxMessage) -> OutboundRequest:
+        return request
+
+
 CORES: dict[str, type[IntegrationCore]] = {
     "real": IntegrationCore,
     "no-dedupe": NoDedupeCore,
@@ -131,4 +166,7 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-reconciliation": NoReconciliationCore,
     "no-refund-key": NoRefundKeyCore,
     "no-restock": NoRestockCore,
+    "no-retry": NoRetryCore,
+    "no-breaker": NoBreakerCore,
+    "no-correlation": NoCorrelationCore,
 }

@@ -14,6 +14,7 @@ from retailsim.sim.broken_cores import CORES
 from retailsim.sim.runner import run_scenario
 
 SMALL = {
+    "baseline": 300,
     "erp-outage": 900,
     "duplicate-webhooks": 400,
     "lost-erp-replies": 500,
@@ -47,6 +48,9 @@ def test_failure_scenario_holds_every_invariant(name: str, seed: int) -> None:
         ("core-crash", "ack-before-commit", "no_lost_orders"),
         ("duplicate-webhooks", "no-sequencing", "per_order_ordering"),
         ("black-friday", "no-reconciliation", "reconciled_at_quiescence"),
+        ("erp-outage", "no-retry", "no_lost_orders"),
+        ("erp-outage", "no-breaker", "no_lost_orders"),
+        ("baseline", "no-correlation", "correlation_complete"),
     ],
 )
 def test_guard_off_is_caught_by_its_invariant(scenario: str, core: str, invariant: str) -> None:
