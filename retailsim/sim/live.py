@@ -12,7 +12,10 @@ Rules kept:
   Ingress itself runs outside it, inside the store's transactions, which is what makes a concurrent
   retry see 409. The lock is only ever taken before the store's, never inside a store transaction.
 * The clock is continuous across restarts on the same store: sim time is seconds since the first boot
-  (times the speed), so outbox due times written before a ``kill -9`` stay meaningful after it.
+  (times the speed), so outbox due times written before a ``kill -9`` stay meaningful after it. The
+  origin is kept in the journal; ``LiveClock`` turns it into the core's time, and the real-time
+  environment is anchored to the same instant, so the time spent building the world is not lost and
+  every process that knows the origin (the API workers of ``serve --workers``) reads the same clock.
 * External systems outlive the core. The mocks live in this process for convenience, so the writes the
   storefront, payment gateway, ERP and Service Cloud committed are journaled to a SQLite file beside the
   store and replayed into fresh mocks at start, as a real ERP would still hold its sales orders after our
@@ -39,7 +42,7 @@ from typing import Any
 import simpy.rt
 
 from retailsim.core.service import ApiReply, IntegrationCore
-from retailsim.core.stores import MemoryStore, SqliteStore, Store, open_store
+from retailsim.core.stores import MemoryStore, SqliteStore, Store, is_postgres_url, open_store, split_schema
 from retailsim.core.stores.base import DeadLetter, OutboxMessage, OutboxStats, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderStatus
 from retailsim.scenarios.schema import Scenario
@@ -56,6 +59,27 @@ SETTLE_S = 120.0  # a terminal order younger than this may still have status upd
 TICK_S = 0.05
 MAX_STEPS_PER_HOLD = 500
 SHOPPERS_IN_CATALOG = 50
+
+
+def resolve_secret(explicit: str | None = None) -> str:
+    """The webhook signing secret: given, else ``RETAILSIM_WEBHOOK_SECRET``, else the development default."""
+    return explicit or os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+
+
+class LiveClock:
+    """The core's time in live mode: seconds since ``origin`` (Unix time of the first boot) times ``speed``.
+
+    Read from the monotonic clock from the moment it is made, so a wall-clock step does not move it.
+    """
+
+    def __init__(self, origin: float, speed: float) -> None:
+        self.origin = origin
+        self.speed = speed
+        self.anchor = time.monotonic()
+        self.start = max(0.0, (time.time() - origin) * speed)
+
+    def now(self) -> float:
+        return self.start + (time.monotonic() - self.anchor) * self.speed
 
 
 class LockedStore:
@@ -222,10 +246,13 @@ def _journaled(system: MockSystem, journal: LedgerJournal) -> Callable[[Request]
     return recorded
 
 
-def journal_path(store: Store) -> Path | None:
-    """The mocks' journal lives beside a SQLite store; an in-memory store keeps nothing."""
+def journal_path(store_url: str, store: Store) -> Path | None:
+    """The mocks' journal lives beside a SQLite store, or in the working directory, named after the schema,
+    for a PostgreSQL store; an in-memory store keeps nothing."""
     if isinstance(store, SqliteStore):
         return Path(f"{store.path}.ledgers")
+    if is_postgres_url(store_url):
+        return Path(f"retailsim-live.{split_schema(store_url)[1]}.ledgers")
     return None
 
 
@@ -245,24 +272,26 @@ class LiveRuntime:
             raise ValueError("speed must be positive")
         self.scenario = scenario
         self.speed = speed
-        self.secret = secret or os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+        self.secret = resolve_secret(secret)
         self._lock = threading.RLock()
         self._kick = threading.Event()
         self._stopping = threading.Event()
         self.errors: list[str] = []
         store = open_store(store_url)
         self.store: Store = LockedStore(store) if isinstance(store, MemoryStore) else store
-        path = journal_path(store)
+        path = journal_path(store_url, store)
         self.journal = LedgerJournal(path) if path is not None else None
-        initial = 0.0
+        origin = time.time()
         self.boot = 1
         if self.journal is not None:
-            origin = float(self.journal.get("origin") or time.time())
+            origin = float(self.journal.get("origin") or origin)
             self.journal.put("origin", repr(origin))
             self.boot = int(self.journal.get("boot") or 0) + 1
             self.journal.put("boot", str(self.boot))
-            initial = max(0.0, (time.time() - origin) * speed)
-        self.env = simpy.rt.RealtimeEnvironment(initial_time=initial, factor=1.0 / speed, strict=False)
+        self.clock = LiveClock(origin, speed)
+        self.env = simpy.rt.RealtimeEnvironment(
+            initial_time=self.clock.start, factor=1.0 / speed, strict=False
+        )
         self.world = LiveWorld(
             scenario,
             scenario.seed if seed is None else seed,
@@ -312,7 +341,8 @@ class LiveRuntime:
         return count
 
     def start(self) -> None:
-        self.env.sync()
+        # Anchored where the clock was, not now: building the world took wall time that sim time keeps.
+        self.env.real_start = self.clock.anchor
         self._thread.start()
 
     def stop(self) -> None:
@@ -357,8 +387,18 @@ class LiveRuntime:
         return self.world.core if self.world.core_up else None
 
     def now(self) -> float:
-        env = self.env
-        return float(env.env_start) + (time.monotonic() - env.real_start) / env.factor
+        return self.clock.now()
+
+    def ops_summary(self) -> dict[str, Any] | None:
+        with self._lock:
+            core = self.core()
+            return None if core is None else core.ops_summary()
+
+    def wake(self, destination: str | None) -> None:
+        """Work was committed for ``destination`` (None: for any) by another process: look at it now."""
+        with self._lock:
+            self.world.wake_workers(destination)
+        self._kick.set()
 
     def catalog(self) -> dict[str, Any]:
         return self._catalog
