@@ -457,6 +457,7 @@ def serve_scaled(
 ) -> None:
     """Run the dispatcher and ``settings.workers`` API workers on ``host:port`` until SIGINT/SIGTERM."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     split_schema(settings.store_url)  # a bad URL fails here, before any child starts
     multiprocessing.allow_connection_pickling()  # the internal socket goes to the dispatcher by pickling
@@ -471,16 +472,23 @@ def serve_scaled(
         f"speed x{settings.speed:g}"
     )
     announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
+    config = uvicorn.Config(
+        WORKER_APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=settings.workers,
+        log_level="warning",
+        access_log=False,
+    )
+    public = config.bind_socket()
+    # Accepted connections inherit TCP_NODELAY from the listener (Linux). uvicorn's own socket lacks the
+    # protocol number asyncio looks for before it sets the option itself, and without it every reply
+    # written in two pieces waits out a delayed ACK (~40 ms).
+    public.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
-        uvicorn.run(
-            WORKER_APP,
-            factory=True,
-            host=host,
-            port=port,
-            workers=settings.workers,
-            log_level="warning",
-            access_log=False,
-        )
+        Multiprocess(config, sockets=[public]).run()
     finally:
         dispatcher.stop()
+        public.close()
         sock.close()
