@@ -22,7 +22,7 @@ Rules kept:
   are guarded by the inbox or an idempotency key. A deadlock or serialization failure is reported as
   ``ConcurrencyConflict`` (safe to retry).
 * Claims: ``claim_next`` is one transaction that returns expired leases to pending, then picks the
-  oldest due pending message that heads its lane — no earlier pending or in-flight message for the same
+  oldest due pending message that heads its lane — the earliest pending or in-flight message of its
   (destination, aggregate) — with ``FOR UPDATE OF o SKIP LOCKED``. SKIP LOCKED makes concurrent
   claimers step past a row another claimer is taking instead of queueing behind it (a blocked claimer
   would take the same row a moment later, or nothing), so a row is never handed out twice at once.
@@ -111,10 +111,14 @@ _OUTBOX_COLUMNS = (
     "last_error, lease_until"
 )
 
-# A message heads its lane when no earlier message of the same destination and aggregate is open.
+# A message heads its lane when it is the earliest open message of its destination and aggregate. Written
+# as a correlated scalar subquery, not NOT EXISTS: PostgreSQL runs it per candidate row as one probe of
+# ``outbox_lane``, whatever its statistics say. As an anti-join, stale statistics (a fresh, fast-growing
+# outbox, autovacuum late or off) made it scan the whole destination for every row — quadratic, 100 ms
+# a claim with a few hundred messages waiting.
 _HEADS_ITS_LANE = (
-    "NOT EXISTS (SELECT 1 FROM outbox e WHERE e.destination=o.destination "
-    "AND e.aggregate_id=o.aggregate_id AND e.seq<o.seq AND e.status IN ('pending','in_flight'))"
+    "o.seq = (SELECT MIN(e.seq) FROM outbox e WHERE e.destination=o.destination "
+    "AND e.aggregate_id=o.aggregate_id AND e.status IN ('pending','in_flight'))"
 )
 
 
