@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest services bench clean
+.PHONY: demo test lint typecheck pytest services bench bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulation.py
+
+# POST /v1/orders beside GET /healthz: SQLite 1 worker, PostgreSQL 1 and 2 workers (BENCH_SECONDS per phase).
+BENCH_SECONDS ?= 10
+bench-api: $(STAMP) services
+	$(BIN)/python benchmarks/bench_api.py --seconds $(BENCH_SECONDS)
 
 clean:
 	rm -rf retailsim-out .pytest_cache .mypy_cache .ruff_cache .hypothesis

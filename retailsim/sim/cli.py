@@ -215,7 +215,8 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8080,
     store: Annotated[
-        str, typer.Option("--store", help="sqlite:PATH | PATH | memory")
+        str,
+        typer.Option("--store", help="sqlite:PATH | PATH | memory | postgresql://...[?schema=NAME]"),
     ] = "sqlite:retailsim-live.db",
     speed: Annotated[
         float, typer.Option("--speed", min=0.001, help="simulated seconds per wall second")
@@ -223,20 +224,64 @@ def serve_command(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override any scenario key: path=value (repeatable)")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="API processes on the port; more than 1 needs a postgresql:// store (plus one dispatcher)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the core's HTTP API on the wall clock, the scenario's mocks and fault schedule behind it."""
+    import os
     import sqlite3
 
-    from retailsim.core.stores import StoreUrlError
+    from retailsim.core.stores import StoreUrlError, is_postgres_url, open_store
     from retailsim.sim.live import LiveRuntime, serve
 
+    overrides = list(set_ or [])
     try:
-        resolved = load(scenario, list(set_ or []))
+        resolved = load(scenario, overrides)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
+    if workers > 1 and not is_postgres_url(store):
+        raise _fail(
+            f"--workers {workers} needs a store that several processes share: --store postgresql://... "
+            f"(got {store!r}; SQLite and memory serve one process)"
+        )
+    store_errors: tuple[type[BaseException], ...] = (StoreUrlError, sqlite3.DatabaseError, OSError)
+    if is_postgres_url(store):
+        import psycopg
+
+        store_errors += (psycopg.Error,)
+    if workers > 1:
+        from retailsim.sim.scaleout import ScaleOutSettings, serve_scaled
+
+        try:
+            open_store(store).close()  # reachable, and migrated once before the processes start
+        except store_errors as exc:
+            raise _fail(f"--store {store!r}: {exc}") from None
+        settings = ScaleOutSettings(
+            scenario=scenario,
+            overrides=overrides,
+            store_url=store,
+            speed=speed,
+            supervisor_pid=os.getpid(),
+            workers=workers,
+        )
+        try:
+            serve_scaled(
+                settings, host=host, port=port, announce=lambda line: out.print(line, highlight=False)
+            )
+        except RuntimeError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(EXIT_VIOLATED) from None
+        return
     try:
         runtime = LiveRuntime(resolved, store_url=store, speed=speed)
-    except (StoreUrlError, sqlite3.DatabaseError, OSError) as exc:
+    except store_errors as exc:
         raise _fail(f"--store {store!r}: {exc}") from None
     serve(
         runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(line, highlight=False)

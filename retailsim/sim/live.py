@@ -8,11 +8,19 @@ load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the
 Rules kept:
 
 * One lock (``RLock``) guards the SimPy environment and the mocks. The sim thread holds it while it
-  steps; HTTP threads take it to wake a dispatcher (the core's observers are wrapped) or to touch a mock.
-  Ingress itself runs outside it, inside the store's transactions, which is what makes a concurrent
-  retry see 409. The lock is only ever taken before the store's, never inside a store transaction.
+  steps, for at most ``MAX_HOLD_S`` at a time; HTTP threads take it only for calls that need an answer
+  from a mock (sandbox intents and ledgers, reconciliation). Ingress itself runs outside it, inside the
+  store's transactions, which is what makes a concurrent retry see 409, and it never waits for the
+  lock: what ingress tells the world (wake a destination's workers, a status changed, the storefront
+  exported or placed an order) is posted to a mailbox that the sim thread empties, under the lock,
+  before every step. So an order is in the storefront's ledger before any delivery that follows its
+  commit can reach the storefront, and a store that is slow to deliver (PostgreSQL round trips in the
+  sim thread) never slows acceptance. The lock is only ever taken before the store's.
 * The clock is continuous across restarts on the same store: sim time is seconds since the first boot
-  (times the speed), so outbox due times written before a ``kill -9`` stay meaningful after it.
+  (times the speed), so outbox due times written before a ``kill -9`` stay meaningful after it. The
+  origin is kept in the journal; ``LiveClock`` turns it into the core's time, and the real-time
+  environment is anchored to the same instant, so the time spent building the world is not lost and
+  every process that knows the origin (the API workers of ``serve --workers``) reads the same clock.
 * External systems outlive the core. The mocks live in this process for convenience, so the writes the
   storefront, payment gateway, ERP and Service Cloud committed are journaled to a SQLite file beside the
   store and replayed into fresh mocks at start, as a real ERP would still hold its sales orders after our
@@ -31,6 +39,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -39,7 +48,7 @@ from typing import Any
 import simpy.rt
 
 from retailsim.core.service import ApiReply, IntegrationCore
-from retailsim.core.stores import MemoryStore, SqliteStore, Store, open_store
+from retailsim.core.stores import MemoryStore, SqliteStore, Store, is_postgres_url, open_store, split_schema
 from retailsim.core.stores.base import DeadLetter, OutboxMessage, OutboxStats, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderStatus
 from retailsim.scenarios.schema import Scenario
@@ -55,7 +64,29 @@ JOURNALED = ("storefront", "payment", "erp", "service_cloud")
 SETTLE_S = 120.0  # a terminal order younger than this may still have status updates on the way
 TICK_S = 0.05
 MAX_STEPS_PER_HOLD = 500
+MAX_HOLD_S = 0.01  # the sim thread lets waiting HTTP threads in at least this often
 SHOPPERS_IN_CATALOG = 50
+
+
+def resolve_secret(explicit: str | None = None) -> str:
+    """The webhook signing secret: given, else ``RETAILSIM_WEBHOOK_SECRET``, else the development default."""
+    return explicit or os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+
+
+class LiveClock:
+    """The core's time in live mode: seconds since ``origin`` (Unix time of the first boot) times ``speed``.
+
+    Read from the monotonic clock from the moment it is made, so a wall-clock step does not move it.
+    """
+
+    def __init__(self, origin: float, speed: float) -> None:
+        self.origin = origin
+        self.speed = speed
+        self.anchor = time.monotonic()
+        self.start = max(0.0, (time.time() - origin) * speed)
+
+    def now(self) -> float:
+        return self.start + (time.monotonic() - self.anchor) * self.speed
 
 
 class LockedStore:
@@ -158,41 +189,32 @@ class LedgerJournal:
         self._conn.close()
 
 
+Post = Callable[[Callable[[], None]], None]
+
+
 class LiveWorld(World):
-    """The simulation's world with thread-safe core observers and boot-unique webhook ids."""
+    """The simulation's world with core observers that post to the sim thread, and boot-unique webhook ids."""
 
     def __init__(
-        self,
-        scenario: Scenario,
-        seed: int,
-        *,
-        env: simpy.Environment,
-        store: Store,
-        lock: threading.RLock,
-        boot: int,
-        kick: Callable[[], None],
+        self, scenario: Scenario, seed: int, *, env: simpy.Environment, store: Store, boot: int, post: Post
     ) -> None:
-        self.lock = lock
         self.boot = boot
-        self.kick = kick
+        self.post = post
         super().__init__(scenario, seed, env=env, store=store)
 
     def _start_core(self) -> IntegrationCore:
         core = super()._start_core()
-        wake, status = core.on_append, core.on_status
-
-        def on_append(destination: str) -> None:
-            with self.lock:
-                if wake is not None:
-                    wake(destination)
-            self.kick()
-
-        def on_status(order_no: str, new_status: str, now: float) -> None:
-            with self.lock:
-                if status is not None:
-                    status(order_no, new_status, now)
-
-        core.on_append, core.on_status = on_append, on_status
+        wake, status, return_status = core.on_append, core.on_status, core.on_return_status
+        # Called from whichever thread committed (an HTTP thread, or the sim thread itself): applied by
+        # the sim thread before its next step.
+        if wake is not None:
+            core.on_append = lambda destination: self.post(lambda: wake(destination))
+        if status is not None:
+            core.on_status = lambda order_no, new, now: self.post(lambda: status(order_no, new, now))
+        if return_status is not None:
+            core.on_return_status = lambda return_no, new, now: self.post(
+                lambda: return_status(return_no, new, now)
+            )
         return core
 
     def send_webhook(self, hook: Webhook) -> None:
@@ -222,10 +244,13 @@ def _journaled(system: MockSystem, journal: LedgerJournal) -> Callable[[Request]
     return recorded
 
 
-def journal_path(store: Store) -> Path | None:
-    """The mocks' journal lives beside a SQLite store; an in-memory store keeps nothing."""
+def journal_path(store_url: str, store: Store) -> Path | None:
+    """The mocks' journal lives beside a SQLite store, or in the working directory, named after the schema,
+    for a PostgreSQL store; an in-memory store keeps nothing."""
     if isinstance(store, SqliteStore):
         return Path(f"{store.path}.ledgers")
+    if is_postgres_url(store_url):
+        return Path(f"retailsim-live.{split_schema(store_url)[1]}.ledgers")
     return None
 
 
@@ -245,32 +270,34 @@ class LiveRuntime:
             raise ValueError("speed must be positive")
         self.scenario = scenario
         self.speed = speed
-        self.secret = secret or os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+        self.secret = resolve_secret(secret)
         self._lock = threading.RLock()
         self._kick = threading.Event()
+        self._mailbox: deque[Callable[[], None]] = deque()
         self._stopping = threading.Event()
         self.errors: list[str] = []
         store = open_store(store_url)
         self.store: Store = LockedStore(store) if isinstance(store, MemoryStore) else store
-        path = journal_path(store)
+        path = journal_path(store_url, store)
         self.journal = LedgerJournal(path) if path is not None else None
-        initial = 0.0
+        origin = time.time()
         self.boot = 1
         if self.journal is not None:
-            origin = float(self.journal.get("origin") or time.time())
+            origin = float(self.journal.get("origin") or origin)
             self.journal.put("origin", repr(origin))
             self.boot = int(self.journal.get("boot") or 0) + 1
             self.journal.put("boot", str(self.boot))
-            initial = max(0.0, (time.time() - origin) * speed)
-        self.env = simpy.rt.RealtimeEnvironment(initial_time=initial, factor=1.0 / speed, strict=False)
+        self.clock = LiveClock(origin, speed)
+        self.env = simpy.rt.RealtimeEnvironment(
+            initial_time=self.clock.start, factor=1.0 / speed, strict=False
+        )
         self.world = LiveWorld(
             scenario,
             scenario.seed if seed is None else seed,
             env=self.env,
             store=self.store,
-            lock=self._lock,
             boot=self.boot,
-            kick=self._kick.set,
+            post=self.post,
         )
         self.world.payment.decline_rate = 0.0  # sandbox intents use Stripe's always-authorised test card
         self.replayed = self._replay_journal()
@@ -312,7 +339,8 @@ class LiveRuntime:
         return count
 
     def start(self) -> None:
-        self.env.sync()
+        # Anchored where the clock was, not now: building the world took wall time that sim time keeps.
+        self.env.real_start = self.clock.anchor
         self._thread.start()
 
     def stop(self) -> None:
@@ -325,24 +353,39 @@ class LiveRuntime:
             if self.journal is not None:
                 self.journal.close()
 
+    def post(self, news: Callable[[], None]) -> None:
+        """Hand the sim thread something to apply to the world before its next step (any thread)."""
+        self._mailbox.append(news)
+        self._kick.set()
+
+    def _deliver_mail(self) -> None:
+        """Apply what other threads posted, in order (the caller holds the lock)."""
+        mailbox = self._mailbox
+        while mailbox:
+            mailbox.popleft()()
+
     def _loop(self) -> None:
         """Step every event that is due by the wall clock; sleep until the next one or a kick."""
         env = self.env
         while not self._stopping.is_set():
             with self._lock:
+                self._deliver_mail()
                 horizon = self.now()
                 steps = 0
-                while env.peek() <= horizon and steps < MAX_STEPS_PER_HOLD:
+                until = time.monotonic() + MAX_HOLD_S
+                while env.peek() <= horizon and steps < MAX_STEPS_PER_HOLD and time.monotonic() < until:
                     try:
                         env.step()
+                        self._deliver_mail()
                     except Exception:  # a failed process must not stop the world; say so loudly
                         message = traceback.format_exc()
                         self.errors.append(message)
                         print(f"retailsim live: a simulated process failed:\n{message}", file=sys.stderr)
                     steps += 1
                 next_at = env.peek()
-            if steps >= MAX_STEPS_PER_HOLD:
-                continue  # more is due: let waiting HTTP threads in, then go on
+            if next_at <= horizon:
+                time.sleep(0)  # more is due: let a waiting HTTP thread take the lock, then go on
+                continue
             wait = min(TICK_S, max(0.0, (next_at - self.now()) / self.speed))
             self._kick.wait(wait)
             self._kick.clear()
@@ -357,8 +400,16 @@ class LiveRuntime:
         return self.world.core if self.world.core_up else None
 
     def now(self) -> float:
-        env = self.env
-        return float(env.env_start) + (time.monotonic() - env.real_start) / env.factor
+        return self.clock.now()
+
+    def ops_summary(self) -> dict[str, Any] | None:
+        with self._lock:
+            core = self.core()
+            return None if core is None else core.ops_summary()
+
+    def wake(self, destination: str | None) -> None:
+        """Work was committed for ``destination`` (None: for any) by another process: look at it now."""
+        self.post(lambda: self.world.wake_workers(destination))
 
     def catalog(self) -> dict[str, Any]:
         return self._catalog
@@ -372,35 +423,38 @@ class LiveRuntime:
     def order_received(self, body: Any) -> None:
         """An exported order exists in the storefront before the core answers (its status may race it)."""
         if isinstance(body, dict) and isinstance(body.get("orderNo"), str):
-            with self._lock:
-                storefront = self.world.storefront
-                if body["orderNo"] not in storefront.exporting and body["orderNo"] not in storefront.orders:
-                    self.world.storefront.record_exporting(body)
-                    if self.journal is not None:
-                        self.journal.record("storefront", "exporting", body)
+            self.post(lambda: self._record_exporting(body))
+
+    def _record_exporting(self, body: dict[str, Any]) -> None:
+        storefront = self.world.storefront
+        if body["orderNo"] not in storefront.exporting and body["orderNo"] not in storefront.orders:
+            storefront.record_exporting(body)
+            if self.journal is not None:
+                self.journal.record("storefront", "exporting", body)
 
     def order_answered(self, body: Any, reply: ApiReply) -> None:
         """The storefront mock records what its shoppers placed, as in the simulation's checkout."""
         if reply.headers.get("Idempotent-Replayed") or not isinstance(body, dict):
             return
-        with self._lock:
-            world = self.world
-            if reply.status == 202:
-                world.counts.submitted += 1
-                world.counts.accepted += 1
-                world.storefront.record_placed(body)
-                if self.journal is not None:
-                    self.journal.record("storefront", "placed", body)
-            elif reply.status == 200 and reply.body.get("status") == "rejected":
-                world.counts.submitted += 1
-                world.counts.rejected += 1
-                world.storefront.failed_orders.append(str(reply.body["order_id"]))
-                world.storefront.exporting.pop(str(reply.body["order_id"]), None)
-                if self.journal is not None:
-                    self.journal.record("storefront", "failed", {"order_no": reply.body["order_id"]})
-            elif reply.status >= 400 and reply.status != 409:  # refused: the export never happened
-                world.storefront.exporting.pop(str(body.get("orderNo")), None)
-        self._kick.set()
+        self.post(lambda: self._record_answer(body, reply))
+
+    def _record_answer(self, body: dict[str, Any], reply: ApiReply) -> None:
+        world = self.world
+        if reply.status == 202:
+            world.counts.submitted += 1
+            world.counts.accepted += 1
+            world.storefront.record_placed(body)
+            if self.journal is not None:
+                self.journal.record("storefront", "placed", body)
+        elif reply.status == 200 and reply.body.get("status") == "rejected":
+            world.counts.submitted += 1
+            world.counts.rejected += 1
+            world.storefront.failed_orders.append(str(reply.body["order_id"]))
+            world.storefront.exporting.pop(str(reply.body["order_id"]), None)
+            if self.journal is not None:
+                self.journal.record("storefront", "failed", {"order_no": reply.body["order_id"]})
+        elif reply.status >= 400 and reply.status != 409:  # refused: the export never happened
+            world.storefront.exporting.pop(str(body.get("orderNo")), None)
 
     def sandbox_payment_intent(self, amount: int, currency: str, order_no: str) -> ApiReply | None:
         request = Request(
@@ -422,6 +476,7 @@ class LiveRuntime:
 
     def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None:
         with self._lock:
+            self._deliver_mail()  # what was posted before this call is in the ledgers it reads
             world = self.world
             numbers = list(world.erp.by_po.get(order_no, []))
             intents = [
@@ -448,6 +503,7 @@ class LiveRuntime:
     def reconciliation(self) -> dict[str, Any]:
         """Drift between the core and every mock's ledger; orders still moving are "in progress"."""
         with self._lock:
+            self._deliver_mail()
             evidence = gather(self.world)
             now = self.now()
             last_change = {

@@ -48,6 +48,17 @@ def latency(spec: LatencySpec) -> Latency:
     return Latency(spec.median, spec.p99)
 
 
+def core_config_for(scenario: Scenario) -> CoreConfig:
+    """The core's settings for a scenario: its ``[core]`` section and the storefront's inventory feed."""
+    storefront = scenario.systems.storefront
+    return scenario.core.model_copy(
+        update={
+            "inventory_publication": "batch" if storefront.inventory_sync == "batch" else "events",
+            "feed_interval_s": storefront.feed_interval,
+        }
+    )
+
+
 @dataclass
 class Counts:
     submitted: int = 0
@@ -97,14 +108,7 @@ class World:
         self.carts = CartPicker(self.catalog, spec, self.streams("carts"))
         self._build_systems()
 
-        storefront_spec = scenario.systems.storefront
-        config = scenario.core.model_copy(
-            update={
-                "inventory_publication": "batch" if storefront_spec.inventory_sync == "batch" else "events",
-                "feed_interval_s": storefront_spec.feed_interval,
-            }
-        )
-        self.core_config = config
+        self.core_config = core_config_for(scenario)
         self.link_latency = latency(scenario.delivery.link_latency)
         self.link_rng = self.streams("links")
         self.store: Store = store if store is not None else MemoryStore()
@@ -207,8 +211,7 @@ class World:
         self.core = self._start_core()
         self.core.recover()
         self.core_up = True
-        for destination in list(self._wake):
-            self._wake_destination(destination)
+        self.wake_workers()
 
     def operator_replay_dead_letters(self) -> None:
         """An operator, having repaired the cause, replays every dead letter (once the core is up)."""
@@ -242,6 +245,11 @@ class World:
         event = self._wake.get(destination)
         if event is not None and not event.triggered:
             event.succeed()
+
+    def wake_workers(self, destination: str | None = None) -> None:
+        """Wake the delivery workers of ``destination`` (None: of every destination, and the timers)."""
+        for name in [destination] if destination is not None else list(self._wake):
+            self._wake_destination(name)
 
     def _on_status(self, order_no: str, status: str, now: float) -> None:
         self.trace.record(f"{now:.6f}", "status", order_no, status)

@@ -2,13 +2,15 @@
 
 What the single-threaded contract suite cannot show: claimers racing on one outbox never hold the same
 message, never hold two messages of one lane, deliver each lane in order and lose nothing; uniqueness
-(idempotency keys, inbox ids) holds when the duplicates arrive at the same moment. Skipped, like the
+(idempotency keys, inbox ids) holds when the duplicates arrive at the same moment; appends announce
+themselves to a listener in another connection at commit, never for a rollback. Skipped, like the
 contract suite, only where no PostgreSQL is reachable; a failure under RETAILSIM_REQUIRE_SERVICES=1.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import random
 import threading
 import time
@@ -222,3 +224,47 @@ def test_open_store_opens_postgresql_urls() -> None:
         assert isinstance(store, PostgresStore) and store.schema == "retailsim"
     finally:
         store.close()
+
+
+def test_open_store_takes_the_schema_from_the_url(first: PostgresStore) -> None:
+    store = open_store(f"{POSTGRES_URL}?schema={SCHEMA}")
+    try:
+        assert isinstance(store, PostgresStore) and store.schema == SCHEMA and store.url == POSTGRES_URL
+        with first.transaction() as tx:
+            tx.save("order", "A", {"n": 1}, 0.0)
+        assert list(store.aggregates("order")) == [("A", {"n": 1})]
+    finally:
+        store.close()
+
+
+def test_appends_from_another_process_are_announced_at_commit_and_rolled_back_ones_never(
+    first: PostgresStore,
+) -> None:
+    heard: queue.Queue[str | None] = queue.Queue()
+    stop = threading.Event()
+    watcher = threading.Thread(target=first.watch_appends, args=(heard.put, stop, 0.1), daemon=True)
+    watcher.start()
+    other = PostgresStore(POSTGRES_URL, schema=SCHEMA)  # its own connections, as another process has
+    try:
+        assert heard.get(timeout=10) is None  # listening: "look at every destination"
+        with pytest.raises(RuntimeError), other.transaction() as tx:
+            tx.append(NewMessage("wms", "Cmd", "o1", "c1", {}, 0.0))
+            raise RuntimeError("rolled back")
+        with other.transaction() as tx:
+            tx.append(NewMessage("erp", "Cmd", "o1", "c1", {}, 0.0))
+            tx.append(NewMessage("erp", "Cmd", "o2", "c2", {}, 0.0))
+            assert heard.empty(), "announced before the commit"
+        assert heard.get(timeout=10) == "erp"
+        message = other.claim_next("erp", 0.0, 60.0)
+        assert message is not None
+        with other.transaction() as tx:
+            tx.dead_letter(message.seq, "poison", 1, 0.0)
+        assert other.replay_dead_letter(other.dead_letters()[0].dlq_id, 1.0) is not None
+        assert heard.get(timeout=10) == "erp"
+        time.sleep(0.3)
+        assert heard.empty()  # nothing for the rolled-back wms append; two erp appends, one notice
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+        other.close()
+    assert not watcher.is_alive()

@@ -1,7 +1,10 @@
-"""Real servers for the live tests: ``retailsim serve`` in a subprocess on a free loopback port.
+"""Real servers for the live tests: ``retailsim serve`` in a subprocess on a free loopback port, and the
+shoppers and ledger look-ups the tests drive them with.
 
 Rules kept: 127.0.0.1 only; every wait is bounded; a server that does not come up fails the test with
-its own log; servers are stopped (or killed) by their process id.
+its own log; servers are stopped (or killed) by their process id. PostgreSQL servers get a schema of
+their own per test run, skipped only where no PostgreSQL is reachable (a failure under
+``RETAILSIM_REQUIRE_SERVICES=1``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,12 +47,14 @@ class LiveServer:
         store: str | None = None,
         speed: float = 1.0,
         overrides: tuple[str, ...] = (),
+        workers: int = 1,
     ) -> None:
         self.workdir = workdir
         self.scenario = scenario
         self.store = store or f"sqlite:{workdir / 'live.db'}"
         self.speed = speed
         self.overrides = overrides
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -75,6 +81,8 @@ class LiveServer:
         ]
         for assignment in self.overrides:
             command += ["--set", assignment]
+        if self.workers != 1:
+            command += ["--workers", str(self.workers)]
         env = {**os.environ, "RETAILSIM_WEBHOOK_SECRET": SECRET}
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -103,7 +111,7 @@ class LiveServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=30)  # several workers, then the dispatcher, shut down in turn
             except subprocess.TimeoutExpired:
                 self.kill()
 
@@ -124,6 +132,32 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with live_server.client() as made:
         yield made
+
+
+def postgres_schema_or_skip(name: str) -> str:
+    """A fresh, empty schema ``name`` on the test PostgreSQL; its store URL (``...?schema=name``)."""
+    from tests.contract.backends import POSTGRES_URL, services_required
+
+    try:
+        from retailsim.core.stores.postgres import PostgresStore
+
+        PostgresStore(POSTGRES_URL, schema=name, fresh=True).close()
+    except Exception as exc:
+        if services_required():
+            pytest.fail(f"PostgreSQL required (RETAILSIM_REQUIRE_SERVICES=1) but unreachable: {exc}")
+        pytest.skip(f"no PostgreSQL reachable at {POSTGRES_URL}: {exc}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}schema={name}"
+
+
+def drop_postgres_schema(name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from tests.contract.backends import POSTGRES_URL
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 def new_order_no() -> str:
@@ -159,3 +193,47 @@ def signed(
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     stamp = int(time.time() if at is None else at)
     return raw, {"Webhook-Signature": sign(secret, raw, stamp), "Content-Type": "application/json"}
+
+
+def shop(
+    client: httpx.Client, sku: str, stop: threading.Event, outcomes: dict[str, Any], limit: int = 2000
+) -> None:
+    """A storefront checking out one order after another until ``stop`` (or ``limit``) — recording each
+    order's answer in ``outcomes`` as (status, sku), or (None, sku) when the answer was lost."""
+    for _ in range(limit):  # bounded; a kill or ``stop`` ends it much sooner
+        if stop.is_set():
+            return
+        order_no = new_order_no()
+        try:
+            response, _ = place_order(client, order_no, sku=sku)
+            outcomes[order_no] = (response.status_code, sku)
+        except (httpx.TransportError, AssertionError):
+            outcomes[order_no] = (None, sku)  # the answer died with the process: outcome unknown
+            return
+
+
+def erp_orders(client: httpx.Client, order_no: str) -> list[str]:
+    """The ERP sales orders the mock ERP holds for a storefront order number."""
+    return list(client.get(f"/v1/sandbox/ledgers/{order_no}").json()["erp"]["sales_orders"])
+
+
+def retry_until_answered(client: httpx.Client, order_no: str, sku: str, attempts: int = 50) -> httpx.Response:
+    """What a storefront does with a request that timed out: send it again with the same key, waiting
+    out 409 "in flight" (a key left in flight by a dead process frees after 30 sim-s)."""
+    for _ in range(attempts):
+        response, _ = place_order(client, order_no, sku=sku)
+        if response.status_code != 409:
+            return response
+        time.sleep(0.2)
+    return response
+
+
+def wait_until_in_erp(client: httpx.Client, order_nos: list[str], timeout_s: float = 60.0) -> list[str]:
+    """Wait (bounded) until every order has reached the ERP; the ones that did not."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(order_nos)
+    while pending and time.monotonic() < deadline:
+        pending = [no for no in pending if not erp_orders(client, no)]
+        if pending:
+            time.sleep(0.5)
+    return pending

@@ -20,8 +20,10 @@ def _ops_counter(client: httpx.Client, name: str) -> int:
     return int(client.get("/v1/ops/summary").json()["counters"].get(name, 0))
 
 
-def test_health_openapi_and_catalog(client: httpx.Client) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+def test_health_openapi_and_catalog(client: httpx.Client, live_server: LiveServer) -> None:
+    assert live_server.process is not None
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["pid"] == live_server.process.pid
     schema = client.get("/openapi.json").json()
     assert schema["openapi"].startswith("3.")
     assert {"/v1/orders", "/v1/webhooks/{source}", "/v1/reconciliation", "/metrics"} <= set(schema["paths"])

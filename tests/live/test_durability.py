@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.live.conftest import LiveServer, new_order_no, place_order
+from tests.live.conftest import LiveServer, erp_orders, retry_until_answered, shop, wait_until_in_erp
 
 pytestmark = pytest.mark.live
 
@@ -27,22 +26,8 @@ LOAD_BEFORE_KILL_S = 1.5
 
 
 def _shop(server: LiveServer, index: int, stop: threading.Event, outcomes: dict[str, Any]) -> None:
-    sku = f"SKU-{40 + index:05d}"
     with server.client(timeout=5.0) as client:
-        for _ in range(2000):  # bounded; the kill ends it much sooner
-            if stop.is_set():
-                return
-            order_no = new_order_no()
-            try:
-                response, _ = place_order(client, order_no, sku=sku)
-                outcomes[order_no] = (response.status_code, sku)
-            except (httpx.TransportError, AssertionError):
-                outcomes[order_no] = (None, sku)  # the answer died with the process: outcome unknown
-                return
-
-
-def _erp_orders(client: httpx.Client, order_no: str) -> list[str]:
-    return list(client.get(f"/v1/sandbox/ledgers/{order_no}").json()["erp"]["sales_orders"])
+        shop(client, f"SKU-{40 + index:05d}", stop, outcomes)
 
 
 def test_sigkill_mid_load_loses_no_accepted_order_and_duplicates_none(tmp_path: Path) -> None:
@@ -67,29 +52,20 @@ def test_sigkill_mid_load_loses_no_accepted_order_and_duplicates_none(tmp_path: 
         with server.client() as client:
             # What a storefront does with a request that timed out: send it again with the same key.
             for order_no in unknown:
-                for _ in range(50):  # bounded: a key left in flight by the dead process frees after 30 sim-s
-                    response, _ = place_order(client, order_no, sku=outcomes[order_no][1])
-                    if response.status_code != 409:
-                        break
-                    time.sleep(0.2)
+                response = retry_until_answered(client, order_no, outcomes[order_no][1])
                 assert response.status_code == 202, response.text
                 accepted.append(order_no)
 
-            deadline = time.monotonic() + 60
-            pending = list(accepted)
-            while pending and time.monotonic() < deadline:
-                pending = [no for no in pending if not _erp_orders(client, no)]
-                if pending:
-                    time.sleep(0.5)
+            pending = wait_until_in_erp(client, accepted)
             assert not pending, f"{len(pending)} accepted orders never reached the ERP, e.g. {pending[:3]}"
-            counts = {no: len(_erp_orders(client, no)) for no in accepted}
+            counts = {no: len(erp_orders(client, no)) for no in accepted}
             duplicated = {no: n for no, n in counts.items() if n != 1}
             assert not duplicated, f"orders with other than one ERP sales order: {duplicated}"
             ledgers = client.get(f"/v1/sandbox/ledgers/{accepted[0]}").json()
             assert ledgers["boot"] == 2
             for order_no in accepted[:10]:
                 timeline = client.get(f"/v1/orders/{order_no}").json()
-                assert timeline["erp"]["sales_order"] == _erp_orders(client, order_no)[0]
+                assert timeline["erp"]["sales_order"] == erp_orders(client, order_no)[0]
     finally:
         stop.set()
         server.stop()

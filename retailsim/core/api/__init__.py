@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from retailsim.core.api.app import MAX_BODY_BYTES, CoreHost, create_app
+from retailsim.core.api.app import MAX_BODY_BYTES, CoreHost, HostUnavailable, create_app
 from retailsim.core.api.signing import SIGNATURE_HEADER, TOLERANCE_S, sign, verify
 
-__all__ = ["MAX_BODY_BYTES", "SIGNATURE_HEADER", "TOLERANCE_S", "CoreHost", "create_app", "sign", "verify"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "SIGNATURE_HEADER",
+    "TOLERANCE_S",
+    "CoreHost",
+    "HostUnavailable",
+    "create_app",
+    "sign",
+    "verify",
+]

@@ -15,12 +15,16 @@ passed into the core, which stays pure; webhook signatures are judged against Un
 Core calls run in the thread pool, never on the event loop. Ingress (orders, webhooks) is not serialised
 here: the store's transactions make concurrent requests safe, and that is what lets a concurrent retry
 see 409. Calls that read or drive the host's runtime take ``host.lock``. Nothing here imports the simulation: the host is a Protocol.
+A host that cannot serve a call right now (``serve --workers``: the process owning the mocks is away)
+raises ``HostUnavailable``, answered 503 with Retry-After, as a core that is down is. ``/healthz`` names
+the process that answered (``pid``), so a client can tell the workers behind one port apart.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -34,6 +38,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Lifespan
 
 from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
 from retailsim.core.api.schemas import PaymentIntentRequest, openapi_document
@@ -75,6 +80,9 @@ class CoreHost(Protocol):
 
     def reconciliation(self) -> dict[str, Any]: ...
 
+    def ops_summary(self) -> dict[str, Any] | None:
+        """The core's backlog, DLQ, breakers and counters; None while the core is down."""
+
     def sandbox_payment_intent(self, amount: int, currency: str, order_no: str) -> ApiReply | None:
         """Create an authorised PaymentIntent in a mock gateway; None when the host has no sandbox."""
 
@@ -85,6 +93,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class HostUnavailable(Exception):
+    """The host cannot serve this call now (a process it relies on is restarting): 503, retry later."""
+
+
 def _error(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
 
@@ -93,8 +105,8 @@ def _reply(reply: ApiReply) -> JSONResponse:
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
 
 
-def _core_down() -> JSONResponse:
-    response = _error(503, "core_unavailable", "the core process is restarting; retry with the same key")
+def _core_down(detail: str = "the core process is restarting; retry with the same key") -> JSONResponse:
+    response = _error(503, "core_unavailable", detail)
     response.headers["Retry-After"] = "5"
     return response
 
@@ -136,19 +148,24 @@ def _too_large() -> JSONResponse:
     return _error(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
 
 
-def create_app(host: CoreHost, *, title: str = "retailsim integration core") -> Starlette:
-    """The Starlette app for ``host``; each app has its own Prometheus registry."""
+def create_app(
+    host: CoreHost, *, title: str = "retailsim integration core", lifespan: Lifespan[Starlette] | None = None
+) -> Starlette:
+    """The Starlette app for ``host``; each app has its own Prometheus registry. ``lifespan``: the host's
+    start-up and shut-down (e.g. flushing what it still owes another process), run by the ASGI server."""
 
     def read_core_state() -> dict[str, Any] | None:
-        with host.lock:
-            core = host.core()
-            return None if core is None else core.ops_summary()
+        try:
+            return host.ops_summary()
+        except HostUnavailable:
+            return None
 
     metrics = ApiMetrics(read_core_state)
     schema = openapi_document(title, host.webhook_sources())
+    pid = os.getpid()
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "pid": pid})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(schema)
@@ -365,6 +382,9 @@ def create_app(host: CoreHost, *, title: str = "retailsim integration core") -> 
             return _error(404, "no_sandbox", "this host has no sandbox ledgers")
         return JSONResponse(ledgers)
 
+    async def host_unavailable(request: Request, exc: Exception) -> Response:
+        return _core_down(f"{exc}; retry (orders: with the same key)")
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
@@ -392,7 +412,8 @@ def create_app(host: CoreHost, *, title: str = "retailsim integration core") -> 
     ]
     app = Starlette(
         routes=[Route(path, handler, methods=methods) for path, handler, methods in table],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, HostUnavailable: host_unavailable},
+        lifespan=lifespan,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics

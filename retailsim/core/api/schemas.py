@@ -136,6 +136,7 @@ class PaymentIntent(BaseModel):
 
 class Health(BaseModel):
     status: str
+    pid: int = Field(description="the process that answered (one of the workers behind the port)")
 
 
 def _json(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ Rules kept:
   are guarded by the inbox or an idempotency key. A deadlock or serialization failure is reported as
   ``ConcurrencyConflict`` (safe to retry).
 * Claims: ``claim_next`` is one transaction that returns expired leases to pending, then picks the
-  oldest due pending message that heads its lane — no earlier pending or in-flight message for the same
+  oldest due pending message that heads its lane — the earliest pending or in-flight message of its
   (destination, aggregate) — with ``FOR UPDATE OF o SKIP LOCKED``. SKIP LOCKED makes concurrent
   claimers step past a row another claimer is taking instead of queueing behind it (a blocked claimer
   would take the same row a moment later, or nothing), so a row is never handed out twice at once.
@@ -39,13 +39,18 @@ Rules kept:
   memory and SQLite stores sort, whatever the database's locale.
 * Connections: a small thread-safe pool (default 4), one connection per transaction, autocommit
   connections with explicit transactions; a broken connection is dropped, not reused.
+* Appends announce themselves: every statement that adds an outbox row also runs ``pg_notify`` on the
+  schema's channel (``outbox_channel``) with the destination as payload, in the same transaction, so
+  PostgreSQL delivers the notice at commit and never for a rolled-back append (duplicates in one
+  transaction are folded into one). ``watch_appends`` LISTENs on it: the process that delivers the
+  outbox wakes when another process (an API worker) commits work for it, without polling.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -106,11 +111,29 @@ _OUTBOX_COLUMNS = (
     "last_error, lease_until"
 )
 
-# A message heads its lane when no earlier message of the same destination and aggregate is open.
+# A message heads its lane when it is the earliest open message of its destination and aggregate. Written
+# as a correlated scalar subquery, not NOT EXISTS: PostgreSQL runs it per candidate row as one probe of
+# ``outbox_lane``, whatever its statistics say. As an anti-join, stale statistics (a fresh, fast-growing
+# outbox, autovacuum late or off) made it scan the whole destination for every row — quadratic, 100 ms
+# a claim with a few hundred messages waiting.
 _HEADS_ITS_LANE = (
-    "NOT EXISTS (SELECT 1 FROM outbox e WHERE e.destination=o.destination "
-    "AND e.aggregate_id=o.aggregate_id AND e.seq<o.seq AND e.status IN ('pending','in_flight'))"
+    "o.seq = (SELECT MIN(e.seq) FROM outbox e WHERE e.destination=o.destination "
+    "AND e.aggregate_id=o.aggregate_id AND e.status IN ('pending','in_flight'))"
 )
+
+
+# Adds one outbox row and announces its destination at commit (one round trip).
+_APPEND_AND_NOTIFY = (
+    "WITH appended AS (INSERT INTO outbox (destination, kind, aggregate_id, correlation_id, payload, "
+    "available_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING destination) "
+    "SELECT pg_notify(%s, destination) FROM appended"
+)
+MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1: longer channel names are refused
+
+
+def outbox_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel on which a schema's outbox announces appends (destination as payload)."""
+    return f"retailsim_outbox_{schema}"[:MAX_IDENTIFIER]
 
 
 def _message(row: TupleRow) -> OutboxMessage:
@@ -186,8 +209,9 @@ class _ConnectionPool:
 
 
 class _PostgresTransaction:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, channel: str) -> None:
         self._conn = conn
+        self._channel = channel
 
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         row = self._conn.execute(
@@ -266,8 +290,7 @@ class _PostgresTransaction:
 
     def append(self, message: NewMessage) -> None:
         self._conn.execute(
-            "INSERT INTO outbox (destination, kind, aggregate_id, correlation_id, payload, available_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
+            _APPEND_AND_NOTIFY,
             (
                 message.destination,
                 message.kind,
@@ -275,6 +298,7 @@ class _PostgresTransaction:
                 message.correlation_id,
                 Jsonb(message.payload),
                 message.available_at,
+                self._channel,
             ),
         )
 
@@ -313,6 +337,8 @@ class PostgresStore:
             raise ValueError("empty PostgreSQL schema name")
         self.url = url
         self.schema = schema
+        self.channel = outbox_channel(schema)
+        self._timeout_s = timeout_s
         self._pool = _ConnectionPool(url, schema, pool_size, timeout_s)
         with self._pool.connection() as conn:
             self._migrate(conn, fresh=fresh)
@@ -357,7 +383,7 @@ class PostgresStore:
     @contextmanager
     def transaction(self) -> Iterator[_PostgresTransaction]:
         with self._connection_in_transaction() as conn:
-            yield _PostgresTransaction(conn)
+            yield _PostgresTransaction(conn, self.channel)
 
     def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
         with self._connection_in_transaction() as conn:
@@ -410,6 +436,7 @@ class PostgresStore:
                 f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_OUTBOX_COLUMNS}",
                 (row[0], row[1], row[2], row[3], Jsonb(row[4]), now),
             ).fetchone()
+            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, row[0]))
         return _message(new) if new else None
 
     def dead_letters(self) -> list[DeadLetter]:
@@ -467,6 +494,29 @@ class PostgresStore:
                 'SELECT DISTINCT destination FROM outbox ORDER BY destination COLLATE "C"'
             ).fetchall()
         return [row[0] for row in rows]
+
+    def watch_appends(
+        self, on_append: Callable[[str | None], None], stop: threading.Event, poll_s: float = 0.5
+    ) -> None:
+        """Call ``on_append(destination)`` for each commit, by any process, that appended to the outbox.
+
+        Blocks until ``stop`` is set (run it in a thread); ``poll_s`` bounds how late it notices ``stop``.
+        Notices sent while it was not listening are lost, so after every (re)connection it calls
+        ``on_append(None)``: "anything may have been appended, look at every destination".
+        """
+        listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
+        while not stop.is_set():
+            try:
+                with psycopg.connect(
+                    self.url, autocommit=True, connect_timeout=max(1, int(self._timeout_s))
+                ) as conn:
+                    conn.execute(listen)
+                    on_append(None)
+                    while not stop.is_set():
+                        for notice in conn.notifies(timeout=poll_s):
+                            on_append(notice.payload)
+            except psycopg.OperationalError:
+                stop.wait(poll_s)  # the database went away: listen again once it is back
 
     def close(self) -> None:
         self._pool.close()

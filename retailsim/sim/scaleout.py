@@ -1,0 +1,494 @@
+"""``retailsim serve --workers N``: N API processes on one port over a shared PostgreSQL store, and one
+dispatcher process that owns the scenario's mock systems.
+
+The processes:
+
+* **The supervisor** (the ``serve`` process) starts the dispatcher, waits until it answers, then hands
+  the public port to uvicorn's own multi-process mode (``uvicorn.run(..., workers=N)``): uvicorn binds
+  the port once, shares the socket with N worker processes, replaces a worker that dies and stops them
+  all on SIGINT/SIGTERM. A watcher thread replaces the dispatcher if it dies. When uvicorn returns, the
+  dispatcher is stopped last, because workers finishing their requests still call it.
+* **The dispatcher** runs the same ``LiveRuntime`` as ``--workers 1`` — the world on
+  ``RealtimeEnvironment``: mock systems, fault schedule, timers, outbox delivery, the mocks' webhooks
+  into its own core — on the shared store, and is the only process that claims outbox rows
+  (``PostgresStore.claim_next``: ``FOR UPDATE SKIP LOCKED`` on a lease). It serves a small internal API
+  on 127.0.0.1, on a socket the supervisor binds once, so a replaced dispatcher keeps the address.
+* **API workers** each host an ingress-only ``IntegrationCore`` on the store behind the public API
+  (``create_app`` over ``WorkerHost``): orders, webhooks (inbox dedupe in the store), timelines, stock,
+  dead letters. They never deliver, run timers or ``recover()``: releasing leases from a worker would
+  hand the dispatcher's in-flight messages out a second time.
+
+Why these mechanisms:
+
+* **Mocks stay in one process, reached over loopback HTTP.** A SimPy world is one event loop under one
+  lock; splitting it across processes would be a distributed simulation. What a worker needs from the
+  mocks — sandbox payment intents and ledgers, the storefront's record of exported orders,
+  reconciliation, the catalog, breaker states — it asks the dispatcher for over HTTP (httpx, one pooled
+  client per worker; Starlette on the other side): plain, inspectable, and the same calls
+  ``LiveRuntime`` serves in one process. An unreachable dispatcher is ``HostUnavailable``: 503, retry.
+* **The dispatcher wakes on PostgreSQL NOTIFY, not on a polling tick.** Every outbox append notifies
+  the schema's channel inside its transaction (``PostgresStore``), so the notice arrives at commit and
+  never for a rolled-back append; the dispatcher LISTENs (``watch_appends``) and wakes that destination's
+  workers at once. After a reconnection it wakes every destination, since notices can be missed.
+* **Nothing is left behind when a process dies.** A worker holds no leases: PostgreSQL rolls back its
+  open transaction and an idempotency key it left "in flight" frees after ``idempotency_in_flight_s``,
+  so the client's retry with the same key is answered. A replaced dispatcher ``recover()``s the dead
+  one's leases, and its mocks come back from their journal (sim/live.py).
+* **The storefront hears of an order before the core commits it** (a status update may be delivered
+  before the HTTP reply), so "received" is a synchronous call; "answered" is queued and sent in batches
+  by a background thread, retried until the dispatcher takes it, so a committed order's reply never
+  waits for a mock's bookkeeping.
+* **One clock.** Every process reads ``LiveClock`` from the origin kept in the dispatcher's journal;
+  workers ask the dispatcher for it when they start.
+* **Children die with the parent.** Each child asks the kernel for SIGTERM when the supervisor dies
+  (``PR_SET_PDEATHSIG`` on Linux) and exits at once if it is already gone; SIGINT/SIGTERM of ``serve``
+  stops the workers, then the dispatcher.
+
+Differences from ``--workers 1``, by design: a ``core_crash`` fault stops the dispatcher's core
+(delivery, timers, the mocks' webhooks) while the workers keep accepting, as a separate ingress tier
+would; ``/v1/ops/summary`` is the dispatcher's (backlog, DLQ, breakers, delivery counters) plus the
+answering worker's ingress counters under ``worker``; request counters in ``/metrics`` are per worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import multiprocessing
+import os
+import queue
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from retailsim.core.api import HostUnavailable, create_app
+from retailsim.core.service import ApiReply, IntegrationCore
+from retailsim.core.stores import open_store, split_schema
+from retailsim.scenarios import load
+from retailsim.sim.live import WEBHOOK_SOURCES, LiveClock, LiveRuntime, resolve_secret
+from retailsim.sim.world import core_config_for
+
+SETTINGS_ENV = "RETAILSIM_SCALEOUT"
+WORKER_APP = "retailsim.sim.scaleout:worker_app"
+READY_TIMEOUT_S = 60.0
+PROXY_TIMEOUT_S = 10.0
+ANSWER_BATCH = 200
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class ScaleOutSettings:
+    """What every child process needs to build its part; passed as JSON (environment, arguments)."""
+
+    scenario: str
+    overrides: list[str]
+    store_url: str
+    speed: float
+    supervisor_pid: int
+    dispatcher_url: str = ""
+    workers: int = 2
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ScaleOutSettings:
+        return cls(**json.loads(text))
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel for SIGTERM when the parent dies; exit now if it already has (no orphans)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+# ---- the dispatcher: the live runtime and its internal API ---------------------------------------------
+
+
+def dispatcher_app(runtime: LiveRuntime) -> Starlette:
+    """The internal API the workers call: everything that needs the mocks or the dispatcher's core."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "pid": os.getpid(), "boot": runtime.boot})
+
+    async def clock(request: Request) -> Response:
+        return JSONResponse({"origin": runtime.clock.origin, "speed": runtime.speed, "boot": runtime.boot})
+
+    async def catalog(request: Request) -> Response:
+        return JSONResponse(runtime.catalog())
+
+    async def received(request: Request) -> Response:
+        body = await request.json()
+        await run_in_threadpool(runtime.order_received, body)
+        return JSONResponse({"ok": True})
+
+    async def answered(request: Request) -> Response:
+        answers = (await request.json())["answers"]
+
+        def record() -> None:
+            for answer in answers:
+                reply = ApiReply(int(answer["status"]), dict(answer["reply"]), dict(answer["headers"]))
+                runtime.order_answered(answer["body"], reply)
+
+        await run_in_threadpool(record)
+        return JSONResponse({"ok": True, "recorded": len(answers)})
+
+    async def payment_intent(request: Request) -> Response:
+        wanted = await request.json()
+        reply = await run_in_threadpool(
+            runtime.sandbox_payment_intent,
+            int(wanted["amount"]),
+            str(wanted["currency"]),
+            str(wanted["order_no"]),
+        )
+        assert reply is not None  # the live runtime always has its payment sandbox
+        return JSONResponse({"status": reply.status, "body": reply.body, "headers": reply.headers})
+
+    async def ledgers(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(runtime.sandbox_ledgers, request.path_params["order_no"]))
+
+    async def reconciliation(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(runtime.reconciliation))
+
+    async def ops_summary(request: Request) -> Response:
+        return JSONResponse({"summary": await run_in_threadpool(runtime.ops_summary)})
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/internal/clock", clock, methods=["GET"]),
+            Route("/internal/catalog", catalog, methods=["GET"]),
+            Route("/internal/orders/received", received, methods=["POST"]),
+            Route("/internal/orders/answered", answered, methods=["POST"]),
+            Route("/internal/sandbox/payment_intents", payment_intent, methods=["POST"]),
+            Route("/internal/sandbox/ledgers/{order_no}", ledgers, methods=["GET"]),
+            Route("/internal/reconciliation", reconciliation, methods=["GET"]),
+            Route("/internal/ops/summary", ops_summary, methods=["GET"]),
+        ]
+    )
+
+
+def run_dispatcher(settings_json: str, sock: socket.socket) -> None:
+    """The dispatcher process: the live runtime, woken by the store's NOTIFY, behind its internal API."""
+    import uvicorn
+
+    settings = ScaleOutSettings.from_json(settings_json)
+    die_with_parent(settings.supervisor_pid)
+    scenario = load(settings.scenario, settings.overrides)
+    runtime = LiveRuntime(scenario, store_url=settings.store_url, speed=settings.speed)
+    stop = threading.Event()
+    watch = getattr(runtime.store, "watch_appends", None)
+    assert watch is not None, "the dispatcher needs a store that announces appends (PostgreSQL)"
+    listener = threading.Thread(target=watch, args=(runtime.wake, stop), name="outbox-listener", daemon=True)
+    runtime.start()
+    listener.start()
+    print(
+        f"retailsim serve: dispatcher pid {os.getpid()}, boot {runtime.boot}, {runtime.replayed} journaled "
+        f"mock writes replayed, {runtime.recovered} leases recovered",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        dispatcher_app(runtime), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=60
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        stop.set()
+        listener.join(timeout=5.0)
+        runtime.stop()
+
+
+# ---- an API worker: an ingress-only core that asks the dispatcher for the mocks -------------------------
+
+
+class WorkerHost:
+    """The ``CoreHost`` of one API worker: its own core on the shared store, the mocks by proxy."""
+
+    def __init__(self, settings: ScaleOutSettings, client: httpx.Client | None = None) -> None:
+        scenario = load(settings.scenario, settings.overrides)
+        self.settings = settings
+        self.secret = resolve_secret()
+        self.client = client or httpx.Client(base_url=settings.dispatcher_url, timeout=PROXY_TIMEOUT_S)
+        info = self._wait_for_dispatcher()
+        self.clock = LiveClock(float(info["origin"]), float(info["speed"]))
+        self._catalog: dict[str, Any] = self._call("GET", "/internal/catalog")
+        self.store = open_store(settings.store_url)
+        self._core = IntegrationCore(
+            self.store, core_config_for(scenario), random.Random(f"worker/{os.getpid()}")
+        )
+        self._lock = threading.RLock()
+        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._stopping = threading.Event()
+        self._sender = threading.Thread(target=self._send_answers, name="answers", daemon=True)
+        self._sender.start()
+
+    def _wait_for_dispatcher(self) -> dict[str, Any]:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                info: dict[str, Any] = self._call("GET", "/internal/clock")
+                return info
+            except HostUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        try:
+            response = self.client.request(method, path, json=payload)
+        except httpx.TransportError as exc:
+            raise HostUnavailable(f"the dispatcher (mock systems) is unreachable: {exc}") from exc
+        if response.status_code >= 500:
+            raise HostUnavailable(f"the dispatcher answered {response.status_code}")
+        response.raise_for_status()
+        return response.json()
+
+    def close(self) -> None:
+        """Deliver the queued answers (bounded), then let go of the store and the dispatcher."""
+        self._stopping.set()
+        self._sender.join(timeout=10.0)
+        self.store.close()
+        self.client.close()
+
+    def _send_answers(self) -> None:
+        """Send "answered" notices in batches; keep a batch until the dispatcher has taken it."""
+        batch: list[dict[str, Any]] = []
+        while True:
+            if not batch:
+                try:
+                    batch.append(self._answers.get(timeout=0.2))
+                except queue.Empty:
+                    if self._stopping.is_set():
+                        return
+                    continue
+            while len(batch) < ANSWER_BATCH:
+                try:
+                    batch.append(self._answers.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._call("POST", "/internal/orders/answered", {"answers": batch})
+                batch = []
+            except HostUnavailable:
+                if self._stopping.is_set():
+                    print(
+                        f"retailsim worker {os.getpid()}: {len(batch)} answers undelivered", file=sys.stderr
+                    )
+                    return
+                time.sleep(0.5)  # the dispatcher is being replaced; it will take them
+
+    # ---- the CoreHost protocol ----------------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def core(self) -> IntegrationCore:
+        return self._core
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def catalog(self) -> dict[str, Any]:
+        return self._catalog
+
+    def webhook_secret(self, source: str) -> str | None:
+        return self.secret if source in WEBHOOK_SOURCES else None
+
+    def webhook_sources(self) -> tuple[str, ...]:
+        return WEBHOOK_SOURCES
+
+    def order_received(self, body: Any) -> None:
+        if isinstance(body, dict) and isinstance(body.get("orderNo"), str):
+            self._call("POST", "/internal/orders/received", body)
+
+    def order_answered(self, body: Any, reply: ApiReply) -> None:
+        if isinstance(body, dict):
+            self._answers.put(
+                {"body": body, "status": reply.status, "reply": reply.body, "headers": reply.headers}
+            )
+
+    def reconciliation(self) -> dict[str, Any]:
+        report: dict[str, Any] = self._call("GET", "/internal/reconciliation")
+        return report
+
+    def ops_summary(self) -> dict[str, Any] | None:
+        summary: dict[str, Any] | None = self._call("GET", "/internal/ops/summary")["summary"]
+        if summary is None:
+            return None
+        counters = dict(sorted(self._core.counters.items()))
+        return {**summary, "worker": {"pid": os.getpid(), "counters": counters}}
+
+    def sandbox_payment_intent(self, amount: int, currency: str, order_no: str) -> ApiReply | None:
+        answer = self._call(
+            "POST",
+            "/internal/sandbox/payment_intents",
+            {"amount": amount, "currency": currency, "order_no": order_no},
+        )
+        return ApiReply(int(answer["status"]), dict(answer["body"]), dict(answer["headers"]))
+
+    def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None:
+        ledgers: dict[str, Any] = self._call("GET", f"/internal/sandbox/ledgers/{order_no}")
+        return ledgers
+
+
+def worker_app() -> Starlette:
+    """uvicorn's app factory in each API worker process (settings from ``RETAILSIM_SCALEOUT``)."""
+    settings = ScaleOutSettings.from_json(os.environ[SETTINGS_ENV])
+    die_with_parent(settings.supervisor_pid)
+    host = WorkerHost(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(host.close)
+
+    return create_app(
+        host, title=f"retailsim integration core ({settings.scenario}, worker)", lifespan=lifespan
+    )
+
+
+# ---- the supervisor ---------------------------------------------------------------------------------
+
+
+class DispatcherProcess:
+    """The one dispatcher child: started, watched and replaced when it dies, stopped last."""
+
+    def __init__(
+        self, settings: ScaleOutSettings, sock: socket.socket, announce: Callable[[str], None]
+    ) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._settings = settings
+        self._sock = sock
+        self._announce = announce
+        self._stopping = threading.Event()
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._watcher = threading.Thread(target=self._watch, name="dispatcher-watch", daemon=True)
+        self.replaced = 0
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def _spawn(self) -> None:
+        self._process = self._context.Process(
+            target=run_dispatcher, args=(self._settings.to_json(), self._sock), name="retailsim-dispatcher"
+        )
+        self._process.start()
+
+    def start(self) -> None:
+        """Start it and wait until its internal API answers; raises RuntimeError when it does not."""
+        self._spawn()
+        if not self._wait_ready():
+            self.stop()
+            raise RuntimeError("the dispatcher process did not come up (see its output above)")
+        self._watcher.start()
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(base_url=self._settings.dispatcher_url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self._process is None or not self._process.is_alive():
+                    return False
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        return True
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        return False
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.5):
+            process = self._process
+            if process is None or process.is_alive():
+                continue
+            self._announce(
+                f"retailsim serve: the dispatcher died (exit {process.exitcode}); starting another"
+            )
+            self.replaced += 1
+            self._spawn()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(timeout=15.0)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5.0)
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=2.0)
+
+
+def internal_socket() -> socket.socket:
+    """A loopback socket on a free port for the dispatcher's internal API, bound once by the supervisor."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_scaled(
+    settings: ScaleOutSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run the dispatcher and ``settings.workers`` API workers on ``host:port`` until SIGINT/SIGTERM."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    split_schema(settings.store_url)  # a bad URL fails here, before any child starts
+    multiprocessing.allow_connection_pickling()  # the internal socket goes to the dispatcher by pickling
+    sock = internal_socket()
+    settings = replace(settings, dispatcher_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    os.environ[SETTINGS_ENV] = settings.to_json()  # spawned workers inherit it
+    dispatcher = DispatcherProcess(settings, sock, announce)
+    dispatcher.start()
+    announce(
+        f"retailsim serve: scenario {settings.scenario}, store {settings.store_url}, {settings.workers} API "
+        f"workers + 1 dispatcher (pid {dispatcher.pid}, internal API {settings.dispatcher_url}), "
+        f"speed x{settings.speed:g}"
+    )
+    announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
+    config = uvicorn.Config(
+        WORKER_APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=settings.workers,
+        log_level="warning",
+        access_log=False,
+    )
+    public = config.bind_socket()
+    # Accepted connections inherit TCP_NODELAY from the listener (Linux). uvicorn's own socket lacks the
+    # protocol number asyncio looks for before it sets the option itself, and without it every reply
+    # written in two pieces waits out a delayed ACK (~40 ms).
+    public.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        Multiprocess(config, sockets=[public]).run()
+    finally:
+        dispatcher.stop()
+        public.close()
+        sock.close()
