@@ -877,6 +877,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return reply.status == 422
         if kind == "CreateWarehouseReturn":
             return shipbob.already_exists(reply)
+        if kind == "ReleaseToStore":
+            return pos.already_exists(reply)
         return False
 
     @staticmethod

@@ -28,7 +28,7 @@ from retailsim.core.models import Order, Return, ReturnLine
 from retailsim.core.returns import load_return, returns_of_order
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
-from retailsim.core.workflows.return_to_refund import ReturnRecord
+from retailsim.core.workflows.return_to_refund import ReturnRecord, ReturnStatus
 
 if TYPE_CHECKING:
     from retailsim.core.service import ApiReply
@@ -201,17 +201,9 @@ class ServiceDeskPart:
     ) -> ApiReply:
         from retailsim.core.service import ApiReply
 
-        if record.replaced_by and not self.allow_second_remedy():
-            self._count("duplicate_remedies")
-            return ApiReply(
-                200,
-                {
-                    "order_id": record.order_no,
-                    "status": record.status.value,
-                    "replacement_order": record.replaced_by,
-                    "duplicate": True,
-                },
-            )
+        earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
+        if earlier is not None and not self.allow_second_remedy():
+            return earlier
         if record.status not in (OrderStatus.DELIVERY_FAILED, OrderStatus.REPLACED):
             return _refused(
                 "action_not_allowed",
@@ -294,9 +286,32 @@ class ServiceDeskPart:
         self._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, woken, transitions)
         return number
 
+    def _lost_parcel_remedy(self: Core, tx: Transaction, record: OrderRecord) -> ApiReply | None:
+        """The remedy a lost parcel already has (a replacement, or a refund claim), as the answer to
+        a second agent asking for one: a parcel is made good once."""
+        from retailsim.core.service import ApiReply
+
+        body: dict[str, Any] = {"order_id": record.order_no, "status": record.status.value, "duplicate": True}
+        if record.replaced_by:
+            body["replacement_order"] = record.replaced_by
+        else:
+            claims = [
+                r
+                for r in (load_return(tx, no) for no in returns_of_order(tx, record.order_no))
+                if r is not None and not r.goods_expected and r.status is not ReturnStatus.REJECTED
+            ]
+            if not claims:
+                return None
+            body["return_id"] = claims[0].return_no
+        self._count("duplicate_remedies")
+        return ApiReply(200, body)
+
     def _refund_lost_parcel(
         self: Core, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
     ) -> ApiReply:
+        earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
+        if earlier is not None and not self.allow_second_remedy():
+            return earlier
         if record.status is not OrderStatus.DELIVERY_FAILED:
             return _refused(
                 "action_not_allowed",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.mapping.http import OutboundRequest, Reply
 
 TOPIC_RETURN_CREATED = "return.created"
 TOPIC_RETURN_RECEIVED = "return.received"
@@ -79,6 +79,14 @@ def create_pickup(
             "line_items": [{"sku": sku, "quantity": quantity} for sku, quantity in lines],
         },
         {"Idempotency-Key": f"{order_no}:pickup:{store_id}"},
+    )
+
+
+def already_exists(reply: Reply) -> bool:
+    """The store already holds a pickup order for this order (a retried create): it is done."""
+    body = reply.body if isinstance(reply.body, dict) else {}
+    return reply.status == 422 and any(
+        isinstance(e, dict) and e.get("code") == "duplicate_order_reference" for e in body.get("errors") or []
     )
 
 
