@@ -14,6 +14,9 @@ no-sequencing      stale events ignored (per-order sequencing)          duplicat
 no-reconciliation  watchdogs pulling the WMS and carrier                black-friday → reconciled_at_quiescence
 no-refund-key      the refund's Idempotency-Key (``{return_no}:refund``)  omnichannel-returns → refund_exactly_once
 no-restock         restocking returned goods (store adjustment, ERP GR)  omnichannel-returns → inventory_conserved
+no-remedy-guard    an agent's action applied once (key, earlier remedy)  delayed-shipment-support → reconciled_at_quiescence
+no-plant-change    the ERP's sales order follows a rerouted order        bopis-reroute → inventory_conserved
+no-reroute         rerouting a pickup the store declined                 bopis-reroute → reconciled_at_quiescence
 =================  ===================================================  ==========================================
 """
 
@@ -122,6 +125,44 @@ class NoRestockCore(IntegrationCore):
         return super().render_return_command(message, record, order_doc, now)
 
 
+class NoRemedyGuardCore(IntegrationCore):
+    """Applies every agent action it is sent: no idempotency key, and no look at an earlier remedy —
+    a console that re-sends a reship after a timeout ships a second replacement."""
+
+    def allow_second_remedy(self) -> bool:
+        return True
+
+    def agent_action(self, order_no: str, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+        return super().agent_action(order_no, body, f"{idempotency_key}:{now!r}", now)
+
+
+class NoPlantChangeCore(IntegrationCore):
+    """Reroutes pickups but leaves the ERP's sales order at the first plant: the ERP's book of the DC
+    no longer issues what the warehouse ships."""
+
+    def render_command(
+        self, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None, now: float
+    ) -> OutboundRequest | None:
+        if message.kind == "ChangeSalesOrderPlant":
+            return None
+        return super().render_command(message, record, order_doc, now)
+
+
+class NoRerouteCore(IntegrationCore):
+    """Takes note of a store's decline and does nothing more: the pickup order is left with nowhere to go."""
+
+    def reroute(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        counted: list[tuple[str, int]],
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        self._count("pickups_declined_ignored")
+
+
 CORES: dict[str, type[IntegrationCore]] = {
     "real": IntegrationCore,
     "no-dedupe": NoDedupeCore,
@@ -131,4 +172,7 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-reconciliation": NoReconciliationCore,
     "no-refund-key": NoRefundKeyCore,
     "no-restock": NoRestockCore,
+    "no-remedy-guard": NoRemedyGuardCore,
+    "no-plant-change": NoPlantChangeCore,
+    "no-reroute": NoRerouteCore,
 }

@@ -216,7 +216,11 @@ class ServiceDesk:
                 reply = yield from self._act(case_id, case_number, order_no, {"action": "refund"})
                 first = "refund"
             if reply is not None and "error" not in reply:
-                return first, str(reply.get("replacement_order") or reply.get("return_id") or "")
+                reference = str(reply.get("replacement_order") or reply.get("return_id") or "")
+                if reply.get("duplicate"):
+                    # Another case made the parcel good first: the agent tells the customer about it.
+                    return "informed", reference
+                return ("reship" if reply.get("replacement_order") else "refund"), reference
             return "escalated", str((reply or {}).get("error", "no answer"))
         if reason == "Wrong item" and status == "delivered":
             reply = yield from self._act(case_id, case_number, order_no, {"action": "return", "exchange": True})
