@@ -150,6 +150,8 @@ class ReturnsPart:
         def open_it(tx: Transaction, request: Return, woken: set[str], _: list[tuple[str, str]]) -> ApiReply:
             from retailsim.core.service import ApiReply
 
+            if self._load_record(tx, request.order_no) is None:
+                return ApiReply(404, {"error": "order_not_found", "detail": f"no order {request.order_no!r}"})
             record = self._open_return(tx, request, self.config.locations[0], now, woken)
             return ApiReply(
                 202,
