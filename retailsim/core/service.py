@@ -763,6 +763,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return shipbob.find_orders([record.order_no])
         if kind == "FetchTracker":
             return easypost.find_trackers([record.tracking_code]) if record.tracking_code else None
+        if kind == "FetchPickup":
+            return pos.find_pickups(record.order_no)
         if kind == "CancelWarehouseOrder":
             if record.wms_order_id is None:
                 return None
@@ -940,7 +942,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 transitions,
                 {k: v for k, v in facts.items() if v},
             )
-        elif kind in ("FetchWarehouseOrder", "FetchTracker"):
+        elif kind in ("FetchWarehouseOrder", "FetchTracker", "FetchPickup"):
             self._apply_fetched(tx, kind, record, reply, now, woken, transitions)
         elif kind in PICKUP_KINDS:
             self._apply_pickup_reply(tx, message, record, reply, now, woken, transitions)
@@ -977,7 +979,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     record = self._load_record(tx, message.aggregate_id)
                     if record is not None:
                         self._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
-                elif message.kind in ("WatchShipment", "WatchDelivery"):
+                elif message.kind in self.WATCHED:
                     record = self._load_record(tx, message.aggregate_id)
                     if record is not None:
                         self.reconcile_order(tx, record, message, now, woken)
@@ -1000,6 +1002,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             "carrier",
             "FetchTracker",
         ),
+        "WatchPickup": (
+            frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED, OrderStatus.READY_FOR_PICKUP}),
+            "pos",
+            "FetchPickup",
+        ),
     }
 
     def reconcile_order(
@@ -1014,15 +1021,17 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         waiting_in, destination, fetch = self.WATCHED[timer.kind]
         if record.status not in waiting_in:
             return
+        if timer.kind != "WatchDelivery" and (timer.kind == "WatchPickup") != o2c.at_store(record, self.policy):
+            return  # rerouted since between a store and the DC: the other watchdog looks after it
         self._count("reconciliation_checks")
         round_no = int(timer.payload.get("round", 1))
         tx.append(NewMessage(destination, fetch, record.order_no, record.correlation_id, {}, now))
         woken.add(destination)
         if round_no < self.config.watch_rounds:
             delay = (
-                self.config.shipment_watch_s
-                if timer.kind == "WatchShipment"
-                else self.config.delivery_watch_s / 4
+                self.config.delivery_watch_s / 4
+                if timer.kind == "WatchDelivery"
+                else self.config.shipment_watch_s
             )
             tx.append(
                 NewMessage(
@@ -1088,6 +1097,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     transitions,
                     {"wms_order_id": str(found.get("id"))},
                 )
+        elif kind == "FetchPickup":
+            pickup = pos.found_pickup(reply, record.location)
+            if pickup is not None and pickup.get("status") in ("ready", "collected", "declined"):
+                topic = f"pickup.{pickup['status']}"
+                self._apply_pickup_webhook(tx, topic, pickup, now, woken, transitions)
+                record = self._load_record(tx, record.order_no) or record
         elif kind == "FetchTracker":
             trackers = (reply.body or {}).get("trackers", []) if isinstance(reply.body, dict) else []
             if not trackers:

@@ -42,6 +42,7 @@ class Pos(MockSystem):
         ("GET", r"/v1/stores/([\w\-]+)/inventory/([\w\-]+)", "get_inventory"),
         ("GET", r"/v1/stores/([\w\-]+)/inventory", "list_inventory"),
         ("POST", r"/v1/stores/([\w\-]+)/pickups", "create_pickup"),
+        ("GET", r"/v1/pickups", "find_pickups"),
         ("PATCH", r"/v1/returns/([\w\-]+)", "update_return"),
         ("GET", r"/v1/returns/([\w\-]+)", "get_return"),
     )
@@ -242,11 +243,10 @@ class Pos(MockSystem):
         short = [sku for sku in sorted(needed) if shelf.get(sku, 0) < needed[sku]]
         if short:
             pickup["status"] = "declined"
-            self._pickup_event(
-                "pickup.declined",
-                pickup,
-                [{"sku": sku, "quantity": needed[sku], "available": shelf.get(sku, 0)} for sku in short],
-            )
+            pickup["short_items"] = [
+                {"sku": sku, "quantity": needed[sku], "available": shelf.get(sku, 0)} for sku in short
+            ]
+            self._pickup_event("pickup.declined", pickup, pickup["short_items"])
             return
         for sku, quantity in sorted(needed.items()):
             shelf[sku] -= quantity
@@ -256,6 +256,12 @@ class Pos(MockSystem):
         yield self.env.timeout(self.collect_time.sample(self.rng))
         pickup["status"] = "collected"
         self._pickup_event("pickup.collected", pickup, pickup["line_items"])
+
+    def find_pickups(self, request: Request) -> Response:
+        """Pickup orders by order reference (what an integration's reconciliation asks)."""
+        reference = request.query.get("order_reference", "")
+        found = [dict(self.pickups[p]) for p in self.pickups_by_order.get(reference, [])]
+        return Response(200, {"pickups": found})
 
     def _pickup_event(self, topic: str, pickup: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         event_id = self.next_id("posevt_")

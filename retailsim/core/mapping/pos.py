@@ -104,6 +104,21 @@ def parse_pickup(body: Any) -> dict[str, Any]:
     return {"order_no": str(body["order_reference"]), "store_id": str(body["store_id"]), "short": short}
 
 
+def find_pickups(order_no: str) -> OutboundRequest:
+    return OutboundRequest("GET", "/v1/pickups", query={"order_reference": order_no})
+
+
+def found_pickup(reply: Reply, store_id: str) -> dict[str, Any] | None:
+    """The newest pickup order the store holds for the order, as an event body (for ``parse_pickup``)."""
+    body = reply.body if isinstance(reply.body, dict) else {}
+    here = [p for p in body.get("pickups") or [] if isinstance(p, dict) and p.get("store_id") == store_id]
+    if not here:
+        return None
+    pickup = here[-1]
+    lines = pickup.get("short_items") if pickup.get("status") == "declined" else pickup.get("line_items")
+    return {**pickup, "line_items": lines or []}
+
+
 def inventory_snapshot(store_id: str) -> OutboundRequest:
     return OutboundRequest("GET", f"/v1/stores/{store_id}/inventory")
 

@@ -243,7 +243,11 @@ def at_store(record: OrderRecord, policy: Policy) -> bool:
 def _release(new: OrderRecord, policy: Policy) -> list[Command]:
     """Hand the order to its fulfilment location: a store's pickup queue, or the DC's warehouse."""
     if at_store(new, policy):
-        return [Command("pos", "ReleaseToStore", {"location": new.location})]
+        return [
+            Command("pos", "ReleaseToStore", {"location": new.location}),
+            # Store events are at least once when they come; some never come: ask the store then.
+            Command("core", "WatchPickup", {"round": 1}, delay_s=policy.shipment_watch_s),
+        ]
     return [
         Command("wms", "ReleaseToWarehouse"),
         Command("core", "WatchShipment", {"round": 1}, delay_s=policy.shipment_watch_s),

@@ -212,3 +212,20 @@ def test_refused_actions_change_nothing_and_free_the_key(
     retry = core.agent_action("00000001", action("return"), "a1", 7.0)
     assert retry.status == 202 and retry.body["status"] == "rejected"  # not delivered yet: refused by policy
     assert core.agent_action("00000001", action("return"), None, 7.0).status == 400
+
+
+def test_a_pickup_whose_store_events_never_came_is_settled_by_asking_the_store() -> None:
+    core = new_core()
+    core.submit_order(pickup_order(), "k1", 0.5)
+    to_erp(core)
+    deliver(core, "pos", "ReleaseToStore", Reply(201, {"status": "accepted"}), 3.0)
+    watch_at = 3.0 + core.config.shipment_watch_s
+    assert core.run_timers(watch_at) >= 1
+    listing = {"pickups": [{"pickup_id": "PU1", "store_id": "S001", "order_reference": "00000001",
+                            "status": "collected", "line_items": [{"sku": SKU, "quantity": 1}]}]}
+    sent = deliver(core, "pos", "FetchPickup", Reply(200, listing), watch_at)
+    assert sent["path"] == "/v1/pickups"
+    record = core.order_record("00000001")
+    assert record is not None and record.status.value == "delivered"
+    assert [event for _, _, event in record.history][-2:] == ["PickupReady", "PickedUp"]
+    assert core.counters["reconciliation_repairs"] == 1
