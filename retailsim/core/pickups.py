@@ -71,13 +71,20 @@ class PickupsPart:
         """Where a new BOPIS order goes, as facts for its record (location is "" when nowhere can)."""
         chosen = order.pickup_store or ""
         location = self._reserve_at(
-            tx, needed_units([(line.sku, line.quantity) for line in order.lines]), self.pickup_candidates(chosen, [])
+            tx,
+            needed_units([(line.sku, line.quantity) for line in order.lines]),
+            self.pickup_candidates(chosen, []),
         )
         routing = [(now, chosen, "chosen by the customer")]
         if location is not None and location != chosen:
             routing.append((now, location, f"{chosen} short at acceptance"))
             self._count("pickups_rerouted")
-        return {"pickup_store": chosen, "routing": routing, "location": location or "", "reserved": bool(location)}
+        return {
+            "pickup_store": chosen,
+            "routing": routing,
+            "location": location or "",
+            "reserved": bool(location),
+        }
 
     # ---- the store's events -----------------------------------------------------------------------
 
@@ -103,9 +110,7 @@ class PickupsPart:
         elif topic == pos.TOPIC_PICKUP_COLLECTED:
             if record.status in STILL_ROUTABLE:  # "ready" is still on its way: it was set aside first
                 record = self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
-            self._transition(
-                tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now}
-            )
+            self._transition(tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now})
         elif topic == pos.TOPIC_PICKUP_DECLINED:
             self.reroute(tx, record, facts["short"], now, woken, transitions)
 

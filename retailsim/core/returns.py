@@ -6,10 +6,17 @@ core's return API (storefront, service agent) or from the POS's ``return.created
 the return-to-refund table (``core/workflows/return_to_refund.py``) inside the same transaction that
 saves it and appends its commands to the outbox.
 
+An exchange's goods, once received, become a free replacement order (``CreateExchangeOrder``, an
+internal timer of the core, so a crash between receipt and replacement loses nothing); a return opened
+by a service agent from a Service Cloud case writes its customer-visible statuses on that case (only
+the newest is worth sending).
+
 Rules kept: the same as the order side — inbox dedupe of POS and warehouse events, one transaction per
 message, a stale event changes nothing, the ERP is looked up by ``PurchaseOrderByCustomer`` (the return
 number) before any re-create of a customer return or credit memo request, and the refund carries the
-idempotency key ``{return_no}:refund`` on every attempt. No clock, no global random.
+idempotency key ``{return_no}:refund`` on every attempt. The return API answers 404 for an order the
+core does not know (a return for it would be pushed to a storefront that has no such order). No clock,
+no global random.
 """
 
 from __future__ import annotations
@@ -486,7 +493,12 @@ class ReturnsPart:
         """An exchange's goods are back: ship the same goods free, or refund when no DC has them."""
         record = load_return(tx, return_no)
         order = self._load_record(tx, record.order_no) if record is not None else None
-        if record is None or order is None or record.status is not ReturnStatus.RECEIVED or not record.exchange:
+        if (
+            record is None
+            or order is None
+            or record.status is not ReturnStatus.RECEIVED
+            or not record.exchange
+        ):
             return
         lines = [(line.sku, line.quantity) for line in record.lines]
         replacement = self._create_replacement(

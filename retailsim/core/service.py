@@ -392,7 +392,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             self._abandon_idempotent(scope, key)
             return ApiReply(
                 422,
-                {"error": invalid_error, "detail": f"invalid {scope} request", "errors": sfcc.field_errors(exc)},
+                {
+                    "error": invalid_error,
+                    "detail": f"invalid {scope} request",
+                    "errors": sfcc.field_errors(exc),
+                },
             )
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
@@ -403,7 +407,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 if reply.status < 300:
                     tx.put_idempotency(
                         IdempotencyRecord(
-                            scope, key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
+                            scope,
+                            key,
+                            body_fingerprint,
+                            "done",
+                            {"status": reply.status, "body": reply.body},
+                            now,
                         ),
                         create=False,
                     )
@@ -718,14 +727,24 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             if kind == "UpdateOrderStatus":
                 site = str((order_doc or {}).get("site_id", "RefArch"))
                 path, body = sfcc.status_update(
-                    site, record.order_no, status, seq,
-                    bopis=bopis, pickup_store=pickup_store, replacement=record.replaced_by,
+                    site,
+                    record.order_no,
+                    status,
+                    seq,
+                    bopis=bopis,
+                    pickup_store=pickup_store,
+                    replacement=record.replaced_by,
                 )
                 return OutboundRequest("PATCH", path, body)
             return salesforce.upsert_order_status(
-                record.order_no, status, seq, record.total_minor,
-                bopis=bopis, pickup_store=pickup_store,
-                replacement=record.replaced_by, replaces=record.replaces,
+                record.order_no,
+                status,
+                seq,
+                record.total_minor,
+                bopis=bopis,
+                pickup_store=pickup_store,
+                replacement=record.replaced_by,
+                replaces=record.replaces,
             )
         if kind in PICKUP_KINDS:
             return self.render_pickup_command(message, record, order_doc)
@@ -1021,7 +1040,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         waiting_in, destination, fetch = self.WATCHED[timer.kind]
         if record.status not in waiting_in:
             return
-        if timer.kind != "WatchDelivery" and (timer.kind == "WatchPickup") != o2c.at_store(record, self.policy):
+        if timer.kind != "WatchDelivery" and (timer.kind == "WatchPickup") != o2c.at_store(
+            record, self.policy
+        ):
             return  # rerouted since between a store and the DC: the other watchdog looks after it
         self._count("reconciliation_checks")
         round_no = int(timer.payload.get("round", 1))

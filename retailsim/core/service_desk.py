@@ -74,17 +74,32 @@ class ServiceDeskPart:
             returns = [r for r in (load_return(tx, no) for no in returns_of_order(tx, order_no)) if r]
             actions = load_actions(tx, order_no)
         entries: list[dict[str, Any]] = [
-            {"at": at, "status": status, "event": event, "source": "order"} for at, status, event in record.history
+            {"at": at, "status": status, "event": event, "source": "order"}
+            for at, status, event in record.history
         ]
         for at, location, why in record.routing:
-            entries.append({"at": at, "status": record.status.value, "event": f"routed to {location or 'nowhere'}: {why}", "source": "fulfilment"})
+            entries.append(
+                {
+                    "at": at,
+                    "status": record.status.value,
+                    "event": f"routed to {location or 'nowhere'}: {why}",
+                    "source": "fulfilment",
+                }
+            )
         for ret in returns:
             entries += [
                 {"at": at, "status": status, "event": event, "source": f"return {ret.return_no}"}
                 for at, status, event in ret.history
             ]
         for at, action, case_number, result in actions:
-            entries.append({"at": at, "status": record.status.value, "event": f"agent {action}: {result}", "source": f"case {case_number}"})
+            entries.append(
+                {
+                    "at": at,
+                    "status": record.status.value,
+                    "event": f"agent {action}: {result}",
+                    "source": f"case {case_number}",
+                }
+            )
         entries.sort(key=lambda entry: (entry["at"], entry["source"]))
         return {
             "order_id": record.order_no,
@@ -94,7 +109,10 @@ class ServiceDeskPart:
             "location": record.location,
             "total_minor": record.total_minor,
             "currency": record.currency,
-            "payment": {"payment_intent": record.payment_ref, "captured": self._captured(record)},
+            "payment": {
+                "payment_intent": record.payment_ref,
+                "capture_requested": self._capture_requested(record),
+            },
             "erp": {"sales_order": record.erp_sales_order, "posted_at": record.posted_at},
             "wms": {"order_id": record.wms_order_id, "shipped_at": record.shipped_at},
             "carrier": {
@@ -117,8 +135,9 @@ class ServiceDeskPart:
         }
 
     @staticmethod
-    def _captured(record: OrderRecord) -> bool:
-        """The core asked for the capture when the goods left (shipped, or collected at a store)."""
+    def _capture_requested(record: OrderRecord) -> bool:
+        """The core asks for the capture when the goods leave (shipped, or collected at a store); the
+        gateway's answer changes no state, so the timeline claims the request, not the capture."""
         events = {event for _, _, event in record.history}
         return bool(record.payment_ref) and bool(
             events & {OrderEvent.SHIPPED.value, OrderEvent.PICKED_UP.value}
@@ -143,7 +162,9 @@ class ServiceDeskPart:
 
     # ---- actions ----------------------------------------------------------------------------------
 
-    def agent_action(self: Core, order_no: str, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+    def agent_action(
+        self: Core, order_no: str, body: Any, idempotency_key: str | None, now: float
+    ) -> ApiReply:
         """An agent's action on an order, under the order API's idempotency rules."""
         result: ApiReply = self._run_idempotent(
             "actions",
@@ -178,7 +199,9 @@ class ServiceDeskPart:
         else:
             reply = self._agent_return(tx, record, action, now, woken)
         if reply.status < 300:
-            result = str(reply.body.get("replacement_order") or reply.body.get("return_id") or reply.body["status"])
+            result = str(
+                reply.body.get("replacement_order") or reply.body.get("return_id") or reply.body["status"]
+            )
             self._record_action(tx, order_no, [now, action.action, action.case_number, result], now)
         return reply
 
@@ -217,7 +240,13 @@ class ServiceDeskPart:
         self._count("reships")
         if record.status is OrderStatus.DELIVERY_FAILED:
             self._transition(
-                tx, record, OrderEvent.REPLACEMENT_ORDERED, now, woken, transitions, {"replaced_by": replacement}
+                tx,
+                record,
+                OrderEvent.REPLACEMENT_ORDERED,
+                now,
+                woken,
+                transitions,
+                {"replaced_by": replacement},
             )
         return ApiReply(
             202, {"order_id": record.order_no, "status": "replaced", "replacement_order": replacement}
@@ -317,14 +346,18 @@ class ServiceDeskPart:
                 "action_not_allowed",
                 f"order {record.order_no} is {record.status.value}; only a lost parcel is refunded without a return",
             )
-        lines = tuple(ReturnLine(sku=sku, quantity=quantity, condition="lost") for sku, quantity in record.lines)
+        lines = tuple(
+            ReturnLine(sku=sku, quantity=quantity, condition="lost") for sku, quantity in record.lines
+        )
         reply: ApiReply = self._open_agent_return(tx, record, action, lines, now, woken, goods_expected=False)
         return reply
 
     def _agent_return(
         self: Core, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
     ) -> ApiReply:
-        lines = action.lines or tuple(ReturnLine(sku=sku, quantity=quantity) for sku, quantity in record.lines)
+        lines = action.lines or tuple(
+            ReturnLine(sku=sku, quantity=quantity) for sku, quantity in record.lines
+        )
         reply: ApiReply = self._open_agent_return(tx, record, action, lines, now, woken, goods_expected=True)
         return reply
 

@@ -177,7 +177,10 @@ def _service_rows(record: RunRecord) -> list[tuple[str, object]]:
             ("case resolution p50", _duration(_kpi_seconds(record, "case_resolution_time_p50_s"))),
         ]
     if kpis.get("bopis_orders"):
-        rows += [("store pickups", kpis.get("bopis_orders")), ("pickups rerouted", kpis.get("bopis_reroutes"))]
+        rows += [
+            ("store pickups", kpis.get("bopis_orders")),
+            ("pickups rerouted", kpis.get("bopis_reroutes")),
+        ]
     return rows
 
 

@@ -87,7 +87,10 @@ class WorkloadSpec(Strict):
     opened_share: float = Field(0.15, ge=0, le=1, description="returned items opened (refurbish)")
     damaged_share: float = Field(0.05, ge=0, le=1, description="returned items damaged (scrap)")
     bopis_share: float = Field(
-        0.0, ge=0, le=1, description="share of storefront orders collected in a store (needs systems.pos.stores)"
+        0.0,
+        ge=0,
+        le=1,
+        description="share of storefront orders collected in a store (needs systems.pos.stores)",
     )
 
     @model_validator(mode="after")
@@ -188,9 +191,7 @@ class CasesSpec(Strict):
 
     @property
     def enabled(self) -> bool:
-        return bool(
-            self.late_after or self.exception_share or self.refund_after or self.wrong_item_share
-        )
+        return bool(self.late_after or self.exception_share or self.refund_after or self.wrong_item_share)
 
 
 class SystemsSpec(Strict):

@@ -239,7 +239,9 @@ def _case_problems(ev: Evidence) -> list[str]:
             )
     for order_no, replacement in sorted(ev.core_replaced_by.items()):
         if not ev.erp_replacements.get(order_no):
-            problems.append(f"order {order_no}: replaced by {replacement}, the ERP has no replacement delivery")
+            problems.append(
+                f"order {order_no}: replaced by {replacement}, the ERP has no replacement delivery"
+            )
     return problems
 
 
@@ -256,9 +258,7 @@ def reconciled_at_quiescence(ev: Evidence) -> InvariantResult:
             if actual not in allowed:
                 problems.append(f"return {no}: core says {status}, {system} says {actual}")
     for no, status in sorted(ev.core_final.items()):
-        expected = expected_final(
-            status, ev.core_fulfilment.get(no) == "store", no in ev.core_replacements
-        )
+        expected = expected_final(status, ev.core_fulfilment.get(no) == "store", no in ev.core_replacements)
         if expected is None:
             problems.append(f"order {no}: still '{status}' at quiescence")
             continue
@@ -307,7 +307,9 @@ def inventory_conserved(ev: Evidence) -> InvariantResult:
             problems.append(f"{place} SKU {sku}: restocked {row['restocked']}, returned to stock {expected}")
     for (place, sku), (issued, shipped) in sorted(ev.issued_vs_shipped.items()):
         if issued != shipped:
-            problems.append(f"{place} SKU {sku}: the ERP issued {issued} unit(s), the warehouse shipped {shipped}")
+            problems.append(
+                f"{place} SKU {sku}: the ERP issued {issued} unit(s), the warehouse shipped {shipped}"
+            )
     for key in sorted(set(ev.restock_expected) - set(ev.stock_ledgers)):
         if ev.restock_expected[key]:
             problems.append(

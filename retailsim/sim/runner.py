@@ -93,7 +93,9 @@ def service_kpis(world: World) -> dict[str, float | int | None]:
         **kpis,
         "cases_opened": counts.opened,
         "cases_resolved": counts.closed,
-        "case_timeline_complete_share": round(counts.complete_reads / counts.reads, 4) if counts.reads else None,
+        "case_timeline_complete_share": round(counts.complete_reads / counts.reads, 4)
+        if counts.reads
+        else None,
         "case_resolution_time_p50_s": desk.resolution.summary()["p50"],
         "duplicate_remedies_refused": counters.get("duplicate_remedies", 0),
     }

@@ -183,7 +183,9 @@ class ServiceDesk:
                 "Remedy_Reference__c": reference,
                 "Description": f"{reason}: {remedy} ({reference or timeline.get('status', 'unknown')})",
             }
-            closed = yield from self._service_cloud(OutboundRequest("PATCH", f"{CASE_API}/{case_id}", closing))
+            closed = yield from self._service_cloud(
+                OutboundRequest("PATCH", f"{CASE_API}/{case_id}", closing)
+            )
         if closed is not None:
             self.counts.closed += 1
             self.resolution.add(self.env.now - opened_at)
@@ -223,7 +225,9 @@ class ServiceDesk:
                 return ("reship" if reply.get("replacement_order") else "refund"), reference
             return "escalated", str((reply or {}).get("error", "no answer"))
         if reason == "Wrong item" and status == "delivered":
-            reply = yield from self._act(case_id, case_number, order_no, {"action": "return", "exchange": True})
+            reply = yield from self._act(
+                case_id, case_number, order_no, {"action": "return", "exchange": True}
+            )
             if reply is not None and reply.get("status") not in (None, "rejected") and "error" not in reply:
                 return_id = str(reply["return_id"])
                 units = sum(int(line["quantity"]) for line in timeline.get("lines", []))
@@ -274,10 +278,13 @@ def timeline_gaps(world: World, order_no: str, timeline: dict[str, Any]) -> list
     wms_orders = [world.wms.orders[i] for i in world.wms.by_reference.get(order_no, [])]
     if wms_orders and not (timeline.get("wms") or {}).get("order_id"):
         gaps.append("wms")
-    if any(o.get("tracking") for o in wms_orders) and not (timeline.get("carrier") or {}).get("tracking_code"):
+    if any(o.get("tracking") for o in wms_orders) and not (timeline.get("carrier") or {}).get(
+        "tracking_code"
+    ):
         gaps.append("carrier")
     intent = (timeline.get("payment") or {}).get("payment_intent")
-    if intent and world.payment.captured_amount(str(intent)) and not (timeline.get("payment") or {}).get("captured"):
+    payment = timeline.get("payment") or {}
+    if intent and world.payment.captured_amount(str(intent)) and not payment.get("capture_requested"):
         gaps.append("payment")
     pickups = [world.pos.pickups[p] for p in world.pos.pickups_by_order.get(order_no, [])]
     located = str((timeline.get("fulfilment") or {}).get("location") or timeline.get("location") or "")

@@ -639,7 +639,9 @@ class World:
             )
             if self.on_sample is not None:
                 self.on_sample(now)
-            settled = self.open_orders == 0 and self.open_returns == 0 and (self.desk is None or self.desk.idle)
+            settled = (
+                self.open_orders == 0 and self.open_returns == 0 and (self.desk is None or self.desk.idle)
+            )
             if self.workload_done and settled and outbox == 0 and self.webhooks_in_flight == 0:
                 self.quiescent_at = now
                 self._stop.succeed()

@@ -256,7 +256,9 @@ class Erp(MockSystem):
         item = next((i for i in order["to_Item"]["results"] if str(i.get("SalesOrderItem")) == item_no), None)
         if item is None:
             return self.odata_error(
-                404, "/IWBEP/CM_MGW_RT/020", f"Resource not found for segment 'A_SalesOrderItem' ('{item_no}')"
+                404,
+                "/IWBEP/CM_MGW_RT/020",
+                f"Resource not found for segment 'A_SalesOrderItem' ('{item_no}')",
             )
         if order["OverallSDProcessStatus"] == "C" or order["OverallSDDocumentRejectionSts"] == "C":
             return self.odata_error(400, "V1/045", f"Sales order {number} is closed and cannot be changed")

@@ -100,7 +100,10 @@ def test_a_return_of_a_delivered_order_is_authorized_by_the_erp_and_shows_on_the
         "status": "authorizing",
     }
     timeline = wait_for(
-        client, order_no, lambda t: t["returns"] and t["returns"][0]["status"] == "authorized", "authorization"
+        client,
+        order_no,
+        lambda t: t["returns"] and t["returns"][0]["status"] == "authorized",
+        "authorization",
     )
     assert timeline["returns"][0]["erp_return_order"]
     assert any(entry["source"] == f"return {body['return_no']}" for entry in timeline["timeline"])
@@ -123,7 +126,9 @@ def test_the_return_api_keeps_the_order_apis_idempotency_rules(client: httpx.Cli
     assert refused.status_code == 202 and refused.json()["status"] == "rejected"
 
 
-def test_an_invalid_return_is_422_with_field_paths_changes_nothing_and_frees_the_key(client: httpx.Client) -> None:
+def test_an_invalid_return_is_422_with_field_paths_changes_nothing_and_frees_the_key(
+    client: httpx.Client,
+) -> None:
     order_no = ship(client)
     body = a_return(order_no)
     bad = {**body, "lines": [{"sku": "SKU-00040", "quantity": 0}], "channel": "fax"}
@@ -133,7 +138,9 @@ def test_an_invalid_return_is_422_with_field_paths_changes_nothing_and_frees_the
     locations = {tuple(error["loc"]) for error in response.json()["errors"]}
     assert ("lines", "0", "quantity") in locations and ("channel",) in locations
     assert client.get(f"/v1/orders/{order_no}").json()["returns"] == []
-    unknown = client.post("/v1/returns", json=a_return("NO-SUCH-ORDER"), headers={"Idempotency-Key": "r-unknown"})
+    unknown = client.post(
+        "/v1/returns", json=a_return("NO-SUCH-ORDER"), headers={"Idempotency-Key": "r-unknown"}
+    )
     assert unknown.status_code == 404 and unknown.json()["error"] == "order_not_found"
     broken = client.post(
         "/v1/returns", content=b'{"return_no": ', headers={**key, "Content-Type": "application/json"}
@@ -156,7 +163,9 @@ def test_an_agent_reships_a_failed_delivery_once_and_both_timelines_show_it(clie
     assert replacement == f"{lost}-R1"
     again = client.post(path, json=action, headers={"Idempotency-Key": "a-1"})
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
-    other_case = client.post(path, json={**action, "case_number": "00009002"}, headers={"Idempotency-Key": "a-2"})
+    other_case = client.post(
+        path, json={**action, "case_number": "00009002"}, headers={"Idempotency-Key": "a-2"}
+    )
     assert other_case.status_code == 200 and other_case.json()["duplicate"] is True
     original = client.get(f"/v1/orders/{lost}").json()
     assert original["status"] == "replaced" and original["replacement"]["replaced_by"] == replacement
@@ -168,7 +177,9 @@ def test_an_agent_reships_a_failed_delivery_once_and_both_timelines_show_it(clie
 
 def test_invalid_or_unknown_actions_are_refused_with_field_errors(client: httpx.Client) -> None:
     bad = client.post(
-        "/v1/orders/X/actions", json={"action": "teleport", "case_number": "1"}, headers={"Idempotency-Key": "b-1"}
+        "/v1/orders/X/actions",
+        json={"action": "teleport", "case_number": "1"},
+        headers={"Idempotency-Key": "b-1"},
     )
     assert bad.status_code == 422 and ("action",) in {tuple(e["loc"]) for e in bad.json()["errors"]}
     unknown = client.post(
@@ -177,7 +188,9 @@ def test_invalid_or_unknown_actions_are_refused_with_field_errors(client: httpx.
         headers={"Idempotency-Key": "b-2"},
     )
     assert unknown.status_code == 404
-    assert client.post("/v1/orders/X/actions", json={"action": "reship", "case_number": "1"}).status_code == 400
+    assert (
+        client.post("/v1/orders/X/actions", json={"action": "reship", "case_number": "1"}).status_code == 400
+    )
     schema = client.get("/openapi.json").json()
     assert {"/v1/returns", "/v1/orders/{order_id}/actions"} <= set(schema["paths"])
     assert "AgentAction" in schema["components"]["schemas"] and "Return" in schema["components"]["schemas"]

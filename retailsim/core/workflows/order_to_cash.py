@@ -68,7 +68,9 @@ RANK: dict[OrderStatus, int] = {
 }
 # Terminal: nothing more happens to the order. A failed delivery is not terminal (an agent may replace
 # it) but it is where the integration's work ends unless someone acts: see SETTLED.
-TERMINAL = frozenset({OrderStatus.DELIVERED, OrderStatus.REPLACED, OrderStatus.REJECTED, OrderStatus.CANCELLED})
+TERMINAL = frozenset(
+    {OrderStatus.DELIVERED, OrderStatus.REPLACED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
+)
 SETTLED = frozenset({*TERMINAL, OrderStatus.DELIVERY_FAILED})
 
 

@@ -221,7 +221,9 @@ def _status_commands(record: ReturnRecord, status: ReturnStatus, seq: int) -> li
     if record.channel == "pos":
         commands.append(Command("pos", "UpdateStoreReturn", {"status": status.value, "seq": seq}))
     if record.case_id:
-        commands.append(Command("service_cloud", "UpdateCaseReturnStatus", {"status": status.value, "seq": seq}))
+        commands.append(
+            Command("service_cloud", "UpdateCaseReturnStatus", {"status": status.value, "seq": seq})
+        )
     return commands
 
 

@@ -27,7 +27,9 @@ def record(location: str = "S001", **changes: object) -> OrderRecord:
     return OrderRecord.model_validate(values)
 
 
-def run(rec: OrderRecord, *events: E, facts: dict[str, object] | None = None) -> tuple[OrderRecord, list[o2c.Command]]:
+def run(
+    rec: OrderRecord, *events: E, facts: dict[str, object] | None = None
+) -> tuple[OrderRecord, list[o2c.Command]]:
     commands: list[o2c.Command] = []
     for event in events:
         outcome = o2c.apply(rec, event, 1.0, POLICY, facts)
@@ -55,7 +57,9 @@ def test_a_pickup_order_goes_to_its_store_not_the_warehouse_and_is_charged_at_th
 
 
 def test_a_reroute_re_enters_posted_to_erp_moving_the_erp_order_and_releasing_to_the_new_place() -> None:
-    allocated, _ = run(record(), E.STOCK_RESERVED, E.PAYMENT_AUTHORIZED, E.SALES_ORDER_POSTED, E.PICKUP_ACCEPTED)
+    allocated, _ = run(
+        record(), E.STOCK_RESERVED, E.PAYMENT_AUTHORIZED, E.SALES_ORDER_POSTED, E.PICKUP_ACCEPTED
+    )
     to_store, commands = run(allocated, E.PICKUP_REROUTED, facts={"location": "S002"})
     assert to_store.status is OrderStatus.POSTED_TO_ERP and to_store.status_seq == allocated.status_seq + 1
     plants = [c.payload for c in commands if c.kind == "ChangeSalesOrderPlant"]
@@ -106,4 +110,6 @@ def test_a_replacement_order_needs_no_payment_and_is_never_pushed_to_the_storefr
     rec, commands = run(rec, E.STOCK_RESERVED, E.PAYMENT_NOT_REQUIRED, E.SALES_ORDER_POSTED, E.SHIPPED)
     assert rec.status is OrderStatus.SHIPPED
     assert not {"VerifyPaymentAuthorization", "CapturePayment", "UpdateOrderStatus"} & set(kinds(commands))
-    assert {"PostSalesOrder", "ReleaseToWarehouse", "PostGoodsIssue", "UpsertOrderStatus"} <= set(kinds(commands))
+    assert {"PostSalesOrder", "ReleaseToWarehouse", "PostGoodsIssue", "UpsertOrderStatus"} <= set(
+        kinds(commands)
+    )

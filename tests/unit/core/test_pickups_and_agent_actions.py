@@ -111,7 +111,10 @@ def test_a_declined_pickup_is_rerouted_believing_the_stores_count_and_the_erp_or
     timeline = core.order_timeline("00000001")
     assert timeline is not None
     assert [step["location"] for step in timeline["fulfilment"]["routing"]] == ["S001", "S002"]
-    assert any(entry["source"] == "fulfilment" and "S001 declined" in entry["event"] for entry in timeline["timeline"])
+    assert any(
+        entry["source"] == "fulfilment" and "S001 declined" in entry["event"]
+        for entry in timeline["timeline"]
+    )
 
 
 def test_when_no_store_and_no_dc_can_fulfil_the_order_is_cancelled() -> None:
@@ -142,7 +145,11 @@ def failed_parcel(core: IntegrationCore) -> None:
         "tracking": {"carrier": "USPS", "carrier_service": "Priority", "tracking_id": "EZ1"},
     }
     assert core.receive_webhook("wms", "w1", "order.shipped", shipped, 4.0).status == 200
-    failure = {"id": "evt_1", "description": "tracker.updated", "result": {"tracking_code": "EZ1", "status": "failure"}}
+    failure = {
+        "id": "evt_1",
+        "description": "tracker.updated",
+        "result": {"tracking_code": "EZ1", "status": "failure"},
+    }
     assert core.receive_webhook("carrier", "evt_1", "tracker.updated", failure, 5.0).status == 200
 
 
@@ -221,8 +228,17 @@ def test_a_pickup_whose_store_events_never_came_is_settled_by_asking_the_store()
     deliver(core, "pos", "ReleaseToStore", Reply(201, {"status": "accepted"}), 3.0)
     watch_at = 3.0 + core.config.shipment_watch_s
     assert core.run_timers(watch_at) >= 1
-    listing = {"pickups": [{"pickup_id": "PU1", "store_id": "S001", "order_reference": "00000001",
-                            "status": "collected", "line_items": [{"sku": SKU, "quantity": 1}]}]}
+    listing = {
+        "pickups": [
+            {
+                "pickup_id": "PU1",
+                "store_id": "S001",
+                "order_reference": "00000001",
+                "status": "collected",
+                "line_items": [{"sku": SKU, "quantity": 1}],
+            }
+        ]
+    }
     sent = deliver(core, "pos", "FetchPickup", Reply(200, listing), watch_at)
     assert sent["path"] == "/v1/pickups"
     record = core.order_record("00000001")

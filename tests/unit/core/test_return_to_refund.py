@@ -169,7 +169,9 @@ def test_a_lost_parcel_claim_needs_a_failed_delivery_and_is_received_as_soon_as_
     authorized = r2r.apply(rec, E.AUTHORIZATION_POSTED, 1.0, POLICY)
     assert authorized.record.status is ReturnStatus.RECEIVED
     assert authorized.record.lines[0].disposition == "write_off"
-    assert "CreateWarehouseReturn" not in kinds(authorized) and "PostReturnGoodsReceipt" not in kinds(authorized)
+    assert "CreateWarehouseReturn" not in kinds(authorized) and "PostReturnGoodsReceipt" not in kinds(
+        authorized
+    )
     assert "CreateCreditMemoRequest" in kinds(authorized)
 
 

@@ -246,4 +246,4 @@ def test_the_report_shows_returns_and_the_service_desk_when_there_were_any() -> 
     page = render_html(make_record(kpis=kpis), [])
     assert "Returns and service desk" in page
     assert "timeline complete" in page and "87.5%" in page
-    assert "return cycle p50</td><td class=\"num\">72 h 0 min" in page
+    assert 'return cycle p50</td><td class="num">72 h 0 min' in page

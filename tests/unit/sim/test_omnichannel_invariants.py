@@ -73,7 +73,12 @@ def replacements() -> Evidence:
         core_replaced_by={"00000001": "00000001-R1"},
         erp_replacements={"00000001": ["0000000002"]},
         system_final={
-            "00000001": {**DELIVERED_HOME, "storefront": "replaced", "service_cloud": "replaced", "carrier": "failure"},
+            "00000001": {
+                **DELIVERED_HOME,
+                "storefront": "replaced",
+                "service_cloud": "replaced",
+                "carrier": "failure",
+            },
             "00000001-R1": {**DELIVERED_HOME, "storefront": "absent", "payment": "absent"},
         },
         cases=[
@@ -139,13 +144,22 @@ def test_an_exchange_is_approved_once_and_made_good_once_and_never_also_refunded
     evidence.refunds_by_return = {"AGT1": [1999]}
     result = refund_exactly_once(evidence)
     assert result.violations == 1
-    assert result.examples[0] == "return AGT1: approved, refunded 1 time(s) [1999] and exchanged 1 time(s) ['0000000009']"
+    assert (
+        result.examples[0]
+        == "return AGT1: approved, refunded 1 time(s) [1999] and exchanged 1 time(s) ['0000000009']"
+    )
 
 
 def test_units_written_off_balance_a_store_and_the_erp_must_issue_what_the_warehouse_shipped() -> None:
     evidence = Evidence(
         stock_ledgers={
-            ("pos:S001", "SKU-1"): {"initial": 6, "on_hand": 1, "shipped": 3, "restocked": 0, "written_off": 2},
+            ("pos:S001", "SKU-1"): {
+                "initial": 6,
+                "on_hand": 1,
+                "shipped": 3,
+                "restocked": 0,
+                "written_off": 2,
+            },
             ("erp:DC1", "SKU-1"): {"initial": 10, "on_hand": 7, "shipped": 3, "restocked": 0},
         },
         restock_expected={("erp:DC1", "SKU-1"): 0},

@@ -15,11 +15,20 @@ from tests.unit.systems.support import collect
 
 def pos(stock: int = 3, **knobs: Any) -> Pos:
     fixed = {"pick_time": Latency(60.0, 60.0), "collect_time": Latency(3600.0, 3600.0)}
-    return Pos(simpy.Environment(), random.Random(1), stores={"S001": {"SKU-1": stock, "SKU-2": stock}}, **{**fixed, **knobs})
+    return Pos(
+        simpy.Environment(),
+        random.Random(1),
+        stores={"S001": {"SKU-1": stock, "SKU-2": stock}},
+        **{**fixed, **knobs},
+    )
 
 
 def pickup(order_no: str = "00000001", quantity: int = 2) -> dict[str, Any]:
-    return {"order_reference": order_no, "customer": {"name": "Ada"}, "line_items": [{"sku": "SKU-1", "quantity": quantity}]}
+    return {
+        "order_reference": order_no,
+        "customer": {"name": "Ada"},
+        "line_items": [{"sku": "SKU-1", "quantity": quantity}],
+    }
 
 
 def test_a_pickup_is_set_aside_then_collected_and_the_units_count_as_sold() -> None:
