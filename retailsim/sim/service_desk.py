@@ -15,8 +15,8 @@ the timeline says. Then the agent closes the case with what was done (``Remedy__
 
 Each read of a timeline is judged against the ledgers at that moment (the harness's god's-eye view): it
 is *complete* when it shows every system's record that the ledgers say exists for the order — the ERP's
-sales order, the warehouse order, the parcel's tracking code, the capture, the pickup store, every return
-(and its refund). That share is a KPI of the agent's experience, not an invariant: records the core has
+sales order, the warehouse order and its shipment, the parcel's tracking code and the carrier's final
+scan (delivered, or given up on), the capture, the pickup store, every return (and its refund). That share is a KPI of the agent's experience, not an invariant: records the core has
 not heard of yet (a reply still in flight) make a timeline honestly incomplete.
 
 Rules kept: draws come from the run's named streams ("cases", "agents"), and none is drawn unless a rule
@@ -276,14 +276,19 @@ def timeline_gaps(world: World, order_no: str, timeline: dict[str, Any]) -> list
     if erp_orders and not (timeline.get("erp") or {}).get("sales_order"):
         gaps.append("erp")
     wms_orders = [world.wms.orders[i] for i in world.wms.by_reference.get(order_no, [])]
-    if wms_orders and not (timeline.get("wms") or {}).get("order_id"):
+    wms = timeline.get("wms") or {}
+    shipped = any(o.get("status") == "Completed" for o in wms_orders)
+    if (wms_orders and not wms.get("order_id")) or (shipped and wms.get("shipped_at") is None):
         gaps.append("wms")
-    if any(o.get("tracking") for o in wms_orders) and not (timeline.get("carrier") or {}).get(
-        "tracking_code"
-    ):
+    codes = [str(o["tracking"]["tracking_id"]) for o in wms_orders if o.get("tracking")]
+    trackers = [world.carrier.tracker_by_code(code) or {} for code in codes]
+    # The carrier's last word on the parcel (delivered, or given up on) is part of its record.
+    final = {str(t.get("status")) for t in trackers} & {"delivered", *GAVE_UP}
+    settled = timeline.get("status") in ("delivered", "delivery_failed", "replaced")
+    if (codes and not (timeline.get("carrier") or {}).get("tracking_code")) or (final and not settled):
         gaps.append("carrier")
-    intent = (timeline.get("payment") or {}).get("payment_intent")
     payment = timeline.get("payment") or {}
+    intent = payment.get("payment_intent")
     if intent and world.payment.captured_amount(str(intent)) and not payment.get("capture_requested"):
         gaps.append("payment")
     pickups = [world.pos.pickups[p] for p in world.pos.pickups_by_order.get(order_no, [])]

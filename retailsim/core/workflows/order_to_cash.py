@@ -67,11 +67,10 @@ RANK: dict[OrderStatus, int] = {
     OrderStatus.CANCELLED: 10,
 }
 # Terminal: nothing more happens to the order. A failed delivery is not terminal (an agent may replace
-# it) but it is where the integration's work ends unless someone acts: see SETTLED.
+# it), though the integration's own work ends there unless someone acts.
 TERMINAL = frozenset(
     {OrderStatus.DELIVERED, OrderStatus.REPLACED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
 )
-SETTLED = frozenset({*TERMINAL, OrderStatus.DELIVERY_FAILED})
 
 
 class OrderEvent(StrEnum):
