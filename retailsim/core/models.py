@@ -8,6 +8,7 @@ as integers, so sums are exact; no model knows any product's field names (that i
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +78,7 @@ class Order(Canonical):
     total_minor: int = Field(ge=0)
     confirmed_to_customer: bool = False
     placed_at: str
+    pickup_store: str | None = Field(None, min_length=1, max_length=64)  # BOPIS: collect in this store
 
     @property
     def units(self) -> int:
@@ -98,17 +100,20 @@ class ShipmentProgress(StrEnum):
 
 
 class ReturnLine(Canonical):
-    sku: str
-    quantity: int = Field(ge=1)
-    condition: str = "resellable"
+    sku: str = Field(min_length=1, max_length=100)
+    quantity: int = Field(ge=1, le=10_000)
+    condition: str = Field("resellable", max_length=40)
 
 
 class Return(Canonical):
-    return_no: str
-    order_no: str
-    channel: str
-    lines: tuple[ReturnLine, ...] = Field(min_length=1)
-    reason: str
+    """A return request (store counter, service agent or storefront); the body of ``POST /v1/returns``."""
+
+    return_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    order_no: str = Field(min_length=1, max_length=64)
+    channel: Literal["storefront", "agent", "pos"] = "storefront"
+    lines: tuple[ReturnLine, ...] = Field(min_length=1, max_length=500)
+    reason: str = Field("R01", max_length=40)
+    exchange: bool = False  # the same goods again instead of a refund
 
 
 class Refund(Canonical):

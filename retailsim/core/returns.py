@@ -6,20 +6,25 @@ core's return API (storefront, service agent) or from the POS's ``return.created
 the return-to-refund table (``core/workflows/return_to_refund.py``) inside the same transaction that
 saves it and appends its commands to the outbox.
 
+An exchange's goods, once received, become a free replacement order (``CreateExchangeOrder``, an
+internal timer of the core, so a crash between receipt and replacement loses nothing); a return opened
+by a service agent from a Service Cloud case writes its customer-visible statuses on that case (only
+the newest is worth sending).
+
 Rules kept: the same as the order side — inbox dedupe of POS and warehouse events, one transaction per
 message, a stale event changes nothing, the ERP is looked up by ``PurchaseOrderByCustomer`` (the return
 number) before any re-create of a customer return or credit memo request, and the refund carries the
-idempotency key ``{return_no}:refund`` on every attempt. No clock, no global random.
+idempotency key ``{return_no}:refund`` on every attempt. The return API answers 404 for an order the
+core does not know (a return for it would be pushed to a storefront that has no such order). No clock,
+no global random.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from retailsim.core.errors import NotYetKnown
-from retailsim.core.mapping import pos, sap, sfcc, shipbob, stripe
+from retailsim.core.mapping import pos, salesforce, sap, sfcc, shipbob, stripe
 from retailsim.core.mapping.http import OutboundRequest, Reply
 from retailsim.core.models import Return, ReturnLine
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
@@ -43,6 +48,7 @@ RETURN_KINDS = frozenset(
         "RefundPayment",
         "UpdateReturnStatus",
         "UpdateStoreReturn",
+        "UpdateCaseReturnStatus",
     }
 )
 # ERP documents SAP would create twice: looked up by the return number before a retry re-creates them.
@@ -146,33 +152,15 @@ class ReturnsPart:
     # ---- ingress ----------------------------------------------------------------------------------
 
     def request_return(self: Core, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
-        """The return API (storefront or service agent): same idempotency rules as the order API."""
-        from retailsim.core.reliability.idempotency import fingerprint
-        from retailsim.core.service import ApiReply
-        from retailsim.core.stores.base import IdempotencyRecord
+        """The return API (storefront or service agent): the order API's idempotency rules."""
 
-        if not idempotency_key:
-            return ApiReply(
-                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
-            )
-        body_fingerprint = fingerprint(body)
-        early = self._begin_idempotent("returns", idempotency_key, body_fingerprint, now)
-        if early is not None:
-            result: ApiReply = early
-            return result
-        try:
-            request = Return.model_validate(body)
-        except ValidationError as exc:
-            self._abandon_idempotent("returns", idempotency_key)
-            errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-            return ApiReply(
-                422, {"error": "invalid_return", "detail": "invalid return request", "errors": errors}
-            )
-        woken: set[str] = set()
-        self._return_transitions = []
-        with self.store.transaction() as tx:
+        def open_it(tx: Transaction, request: Return, woken: set[str], _: list[tuple[str, str]]) -> ApiReply:
+            from retailsim.core.service import ApiReply
+
+            if self._load_record(tx, request.order_no) is None:
+                return ApiReply(404, {"error": "order_not_found", "detail": f"no order {request.order_no!r}"})
             record = self._open_return(tx, request, self.config.locations[0], now, woken)
-            reply = ApiReply(
+            return ApiReply(
                 202,
                 {
                     "return_id": record.return_no,
@@ -181,20 +169,11 @@ class ReturnsPart:
                     "status": record.status.value,
                 },
             )
-            tx.put_idempotency(
-                IdempotencyRecord(
-                    "returns",
-                    idempotency_key,
-                    body_fingerprint,
-                    "done",
-                    {"status": reply.status, "body": reply.body},
-                    now,
-                ),
-                create=False,
-            )
-        self._after_commit(woken, [], now)
-        self._flush_return_statuses(now)
-        return reply
+
+        result: ApiReply = self._run_idempotent(
+            "returns", idempotency_key, body, now, Return, body, open_it, "invalid_return"
+        )
+        return result
 
     def _order_facts(
         self: Core, tx: Transaction, order: OrderRecord | None, return_no: str
@@ -213,14 +192,24 @@ class ReturnsPart:
                 returned[line.sku] = returned.get(line.sku, 0) + line.quantity
         return r2r.OrderFacts(
             status=order.status.value,
-            invoiced=order.status is OrderStatus.DELIVERED and bool(order.erp_sales_order),
+            # Billed at goods issue: delivered, or shipped and then lost by the carrier.
+            invoiced=order.status in (OrderStatus.DELIVERED, OrderStatus.DELIVERY_FAILED)
+            and bool(order.erp_sales_order),
             delivered_at=order.delivered_at,
             lines=lines,
             already_returned=returned,
         )
 
     def _open_return(
-        self: Core, tx: Transaction, request: Return, location: str, now: float, woken: set[str]
+        self: Core,
+        tx: Transaction,
+        request: Return,
+        location: str,
+        now: float,
+        woken: set[str],
+        *,
+        goods_expected: bool = True,
+        case_id: str | None = None,
     ) -> ReturnRecord:
         existing = load_return(tx, request.return_no)
         if existing is not None:
@@ -251,6 +240,11 @@ class ReturnsPart:
             erp_sales_order=order.erp_sales_order if order else None,
             requested_at=now,
             history=[(now, ReturnStatus.REQUESTED.value, "ReturnRequested")],
+            exchange=request.exchange,
+            goods_expected=goods_expected,
+            # Nothing will come back from a lost parcel: it counts as received once the ERP authorizes.
+            received_at=None if goods_expected else now,
+            case_id=case_id,
         )
         facts = self._order_facts(tx, order, request.return_no)
         refusal = r2r.eligibility(record, facts, now, self.return_policy)
@@ -378,14 +372,23 @@ class ReturnsPart:
                 self.refund_idempotency_key(record),
             )
         if kind == "UpdateReturnStatus":
+            status = str(message.payload["status"])
             path, body = sfcc.return_status_update(
                 str(order_doc.get("site_id", "RefArch")),
                 record.order_no,
                 record.return_no,
-                str(message.payload["status"]),
+                status,
                 int(message.payload["seq"]),
+                record.replacement_order if status == ReturnStatus.EXCHANGED.value else None,
             )
             return OutboundRequest("PATCH", path, body)
+        if kind == "UpdateCaseReturnStatus":
+            seq = int(message.payload["seq"])
+            if record.case_id is None or seq < record.status_seq:
+                return None  # only the newest status is worth writing on the case
+            return salesforce.update_case_return_status(
+                record.case_id, record.return_no, str(message.payload["status"]), seq
+            )
         if kind == "UpdateStoreReturn":
             return pos.update_return(
                 record.return_no, str(message.payload["status"]), int(message.payload["seq"])
@@ -478,6 +481,37 @@ class ReturnsPart:
                 woken,
                 {"refund_id": str(body.get("id", "")), "refunded_at": now},
             )
+
+    def _create_exchange_order(
+        self: Core,
+        tx: Transaction,
+        return_no: str,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        """An exchange's goods are back: ship the same goods free, or refund when no DC has them."""
+        record = load_return(tx, return_no)
+        order = self._load_record(tx, record.order_no) if record is not None else None
+        if (
+            record is None
+            or order is None
+            or record.status is not ReturnStatus.RECEIVED
+            or not record.exchange
+        ):
+            return
+        lines = [(line.sku, line.quantity) for line in record.lines]
+        replacement = self._create_replacement(
+            tx, order, lines, record.erp_return_order, now, woken, transitions
+        )
+        if replacement is None:
+            self._count("exchanges_refunded")
+            self._return_transition(tx, record, ReturnEvent.EXCHANGE_UNAVAILABLE, now, woken)
+            return
+        self._count("exchanges")
+        self._return_transition(
+            tx, record, ReturnEvent.EXCHANGE_ORDERED, now, woken, {"replacement_order": replacement}
+        )
 
     # ---- reading ----------------------------------------------------------------------------------
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
-from retailsim.core.mapping import easypost, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.mapping import easypost, pos, salesforce, sap, sfcc, shipbob, stripe
 from retailsim.core.mapping.http import (
     OutboundRequest,
     Reply,
@@ -31,11 +31,13 @@ from retailsim.core.mapping.http import (
     retry_after_s,
 )
 from retailsim.core.models import Order
+from retailsim.core.pickups import PICKUP_KINDS, PickupsPart
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.idempotency import fingerprint
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.returns import LOOKED_UP, RETURN_KINDS, ReturnsPart
+from retailsim.core.service_desk import ServiceDeskPart
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     IdempotencyRecord,
@@ -72,6 +74,9 @@ class CoreConfig(BaseModel):
     )
     watch_rounds: int = Field(6, ge=1, description="how many times a watchdog asks before flagging drift")
     locations: list[str] = Field(default_factory=lambda: ["DC1"])
+    stores: list[str] = Field(
+        default_factory=list, description="stores that fulfil pickups (the runtime sets them from the POS)"
+    )
     safety_stock: int = Field(0, ge=0)
     inventory_publication: str = Field("events", pattern="^(events|batch)$")
     publish_coalesce_s: float = Field(5.0, ge=0)
@@ -100,8 +105,12 @@ class Delivery:
     step: str = "send"
 
 
-class IntegrationCore(ReturnsPart):
-    """One process of the integration core over a durable ``Store`` (returns: see core/returns.py)."""
+class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
+    """One process of the integration core over a durable ``Store``.
+
+    Returns are in core/returns.py, store pickups in core/pickups.py, the service agent's timeline and
+    actions in core/service_desk.py (mixed in: one core, one store, one set of guards).
+    """
 
     def __init__(
         self, store: Store, config: CoreConfig | None = None, rng: random.Random | None = None
@@ -113,6 +122,7 @@ class IntegrationCore(ReturnsPart):
             backorder_grace_s=self.config.backorder_grace_s,
             shipment_watch_s=self.config.shipment_watch_s,
             delivery_watch_s=self.config.delivery_watch_s,
+            dc_locations=tuple(self.config.locations),
         )
         self.retry = RetryPolicy(
             self.config.retry_base_s, self.config.retry_cap_s, self.config.retry_max_attempts
@@ -265,26 +275,18 @@ class IntegrationCore(ReturnsPart):
         woken.add("storefront")
 
     def _reserve(self, tx: Transaction, order: Order) -> str | None:
-        """Pick the first location able to ship the whole order and reserve there; None if none can."""
+        """Pick the first DC able to ship the whole order and reserve there; None if none can."""
         needed: dict[str, int] = {}
         for line in order.lines:
             needed[line.sku] = needed.get(line.sku, 0) + line.quantity
-        for location in self.config.locations:
-            positions = [tx.get_position(sku, location) for sku in needed]
-            if all(p is not None and p.available >= needed[p.sku] for p in positions):
-                for position in positions:
-                    assert position is not None
-                    position.reserved += needed[position.sku]
-                    tx.put_position(position)
-                return location
-        return None
+        return self._reserve_at(tx, needed, self.config.locations)
 
     def _inventory_effects(
         self, tx: Transaction, old: OrderRecord, new: OrderRecord, now: float, woken: set[str]
     ) -> None:
         if not old.reserved:
             return
-        if new.status is OrderStatus.SHIPPED:
+        if new.status in (OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP):
             for sku, quantity in new.lines:
                 position = tx.get_position(sku, new.location)
                 if position is not None:
@@ -358,6 +360,71 @@ class IntegrationCore(ReturnsPart):
                 )
         return None
 
+    def _run_idempotent(
+        self,
+        scope: str,
+        key: str | None,
+        fingerprinted: Any,
+        now: float,
+        model: type[BaseModel],
+        body: Any,
+        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
+        invalid_error: str = "invalid_request",
+    ) -> ApiReply:
+        """The order API's idempotency rules around ``work`` (returns, agent actions).
+
+        No key → 400; the key's stored reply again, 422 for another body, 409 while in flight (see
+        ``_begin_idempotent``); a body ``model`` refuses → 422 with field errors. ``work`` runs in one
+        transaction with the validated request; a 2xx reply is stored under the key, any other answer
+        (a refusal, which must have changed nothing) frees the key for a corrected retry.
+        """
+        if not key:
+            return ApiReply(
+                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
+            )
+        body_fingerprint = fingerprint(fingerprinted)
+        early = self._begin_idempotent(scope, key, body_fingerprint, now)
+        if early is not None:
+            return early
+        try:
+            request = model.model_validate(body)
+        except ValidationError as exc:
+            self._abandon_idempotent(scope, key)
+            return ApiReply(
+                422,
+                {
+                    "error": invalid_error,
+                    "detail": f"invalid {scope} request",
+                    "errors": sfcc.field_errors(exc),
+                },
+            )
+        woken: set[str] = set()
+        transitions: list[tuple[str, str]] = []
+        self._return_transitions = []
+        try:
+            with self.store.transaction() as tx:
+                reply = work(tx, request, woken, transitions)
+                if reply.status < 300:
+                    tx.put_idempotency(
+                        IdempotencyRecord(
+                            scope,
+                            key,
+                            body_fingerprint,
+                            "done",
+                            {"status": reply.status, "body": reply.body},
+                            now,
+                        ),
+                        create=False,
+                    )
+        except BaseException:
+            self._abandon_idempotent(scope, key)
+            raise
+        if reply.status >= 300:
+            self._abandon_idempotent(scope, key)
+        self._after_commit(woken, transitions, now)
+        self._flush_return_statuses(now)
+        return reply
+
     def _abandon_idempotent(self, scope: str, key: str) -> None:
         """A request that changed nothing frees its key, so a corrected retry may use it."""
         with self.store.transaction() as tx:
@@ -396,7 +463,12 @@ class IntegrationCore(ReturnsPart):
                     accepted_at=now,
                     history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
                 )
-                location = self._reserve(tx, order)
+                if order.pickup_store:
+                    routed = self._route_new_pickup(tx, order, now)
+                    location = routed["location"] or None
+                    record = record.model_copy(update=routed)
+                else:
+                    location = self._reserve(tx, order)
                 if location is not None:
                     record = record.model_copy(update={"location": location, "reserved": True})
                     event = OrderEvent.STOCK_RESERVED
@@ -474,6 +546,9 @@ class IntegrationCore(ReturnsPart):
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> None:
+        if source == "pos" and topic in pos.PICKUP_TOPICS:
+            self._apply_pickup_webhook(tx, topic, body, now, woken, transitions)
+            return
         if source == "pos":
             self._apply_pos_webhook(tx, topic, body, now, woken)
             return
@@ -527,6 +602,9 @@ class IntegrationCore(ReturnsPart):
                 )
             elif status in easypost.IN_TRANSIT:
                 self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
+            elif status in easypost.GAVE_UP:
+                self._count("carrier_exceptions")
+                self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
             else:
                 self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
         else:
@@ -607,7 +685,7 @@ class IntegrationCore(ReturnsPart):
             record = self._load_record(tx, message.aggregate_id)
             order_doc = (
                 tx.load("order_doc", message.aggregate_id)
-                if kind in ("PostSalesOrder", "ReleaseToWarehouse")
+                if kind in ("PostSalesOrder", "ReleaseToWarehouse", "ReleaseToStore", "UpdateOrderStatus")
                 else None
             )
         if record is None:
@@ -642,11 +720,34 @@ class IntegrationCore(ReturnsPart):
             if seq < record.synced.get(message.destination, 0):
                 return None  # a newer status already reached this system: never send an older one
             status = str(message.payload["status"])
+            # BOPIS orders tell where to collect now (null: shipped home); a replaced order names its
+            # replacement (the status is rendered from the current record, so a reroute is never stale).
+            bopis = record.pickup_store is not None
+            pickup_store = record.location if o2c.at_store(record, self.policy) else None
             if kind == "UpdateOrderStatus":
                 site = str((order_doc or {}).get("site_id", "RefArch"))
-                path, body = sfcc.status_update(site, record.order_no, status, seq)
+                path, body = sfcc.status_update(
+                    site,
+                    record.order_no,
+                    status,
+                    seq,
+                    bopis=bopis,
+                    pickup_store=pickup_store,
+                    replacement=record.replaced_by,
+                )
                 return OutboundRequest("PATCH", path, body)
-            return salesforce.upsert_order_status(record.order_no, status, seq, record.total_minor)
+            return salesforce.upsert_order_status(
+                record.order_no,
+                status,
+                seq,
+                record.total_minor,
+                bopis=bopis,
+                pickup_store=pickup_store,
+                replacement=record.replaced_by,
+                replaces=record.replaces,
+            )
+        if kind in PICKUP_KINDS:
+            return self.render_pickup_command(message, record, order_doc)
         if kind == "VerifyPaymentAuthorization":
             return stripe.retrieve_intent(record.payment_ref or "missing")
         if kind == "CapturePayment":
@@ -664,7 +765,11 @@ class IntegrationCore(ReturnsPart):
                 return sap.find_by_purchase_order(record.order_no)
             assert order_doc is not None
             return sap.create_sales_order(
-                Order.model_validate(order_doc), record.location, self.config.sales_organization, now
+                Order.model_validate(order_doc),
+                record.location,
+                self.config.sales_organization,
+                now,
+                record.erp_reference,
             )
         if kind == "PostGoodsIssue":
             return sap.post_goods_issue(record.erp_sales_order or "")
@@ -677,6 +782,8 @@ class IntegrationCore(ReturnsPart):
             return shipbob.find_orders([record.order_no])
         if kind == "FetchTracker":
             return easypost.find_trackers([record.tracking_code]) if record.tracking_code else None
+        if kind == "FetchPickup":
+            return pos.find_pickups(record.order_no)
         if kind == "CancelWarehouseOrder":
             if record.wms_order_id is None:
                 return None
@@ -707,7 +814,11 @@ class IntegrationCore(ReturnsPart):
                 delivery.step = "send"
                 delivery.request = self._with_correlation(
                     sap.create_sales_order(
-                        Order.model_validate(doc), record.location, self.config.sales_organization, now
+                        Order.model_validate(doc),
+                        record.location,
+                        self.config.sales_organization,
+                        now,
+                        record.erp_reference,
                     ),
                     message,
                 )
@@ -787,6 +898,8 @@ class IntegrationCore(ReturnsPart):
             return reply.status == 422
         if kind == "CreateWarehouseReturn":
             return shipbob.already_exists(reply)
+        if kind == "ReleaseToStore":
+            return pos.already_exists(reply)
         return False
 
     @staticmethod
@@ -848,8 +961,10 @@ class IntegrationCore(ReturnsPart):
                 transitions,
                 {k: v for k, v in facts.items() if v},
             )
-        elif kind in ("FetchWarehouseOrder", "FetchTracker"):
+        elif kind in ("FetchWarehouseOrder", "FetchTracker", "FetchPickup"):
             self._apply_fetched(tx, kind, record, reply, now, woken, transitions)
+        elif kind in PICKUP_KINDS:
+            self._apply_pickup_reply(tx, message, record, reply, now, woken, transitions)
         # Captures, voids, goods issues and cancellations complete without changing the order's state.
 
     # ---- internal timers (destination "core") -------------------------------------------------------
@@ -864,6 +979,7 @@ class IntegrationCore(ReturnsPart):
             fired += 1
             woken: set[str] = set()
             transitions: list[tuple[str, str]] = []
+            self._return_transitions = []
             with self.store.transaction() as tx:
                 if message.kind == "PublishInventoryFeed":
                     tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
@@ -882,12 +998,15 @@ class IntegrationCore(ReturnsPart):
                     record = self._load_record(tx, message.aggregate_id)
                     if record is not None:
                         self._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
-                elif message.kind in ("WatchShipment", "WatchDelivery"):
+                elif message.kind in self.WATCHED:
                     record = self._load_record(tx, message.aggregate_id)
                     if record is not None:
                         self.reconcile_order(tx, record, message, now, woken)
+                elif message.kind == "CreateExchangeOrder":
+                    self._create_exchange_order(tx, message.aggregate_id, now, woken, transitions)
                 tx.complete(message.seq)
             self._after_commit(woken, transitions, now)
+            self._flush_return_statuses(now)
 
     # ---- reconciliation ---------------------------------------------------------------------------
 
@@ -901,6 +1020,11 @@ class IntegrationCore(ReturnsPart):
             frozenset({OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT}),
             "carrier",
             "FetchTracker",
+        ),
+        "WatchPickup": (
+            frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED, OrderStatus.READY_FOR_PICKUP}),
+            "pos",
+            "FetchPickup",
         ),
     }
 
@@ -916,15 +1040,19 @@ class IntegrationCore(ReturnsPart):
         waiting_in, destination, fetch = self.WATCHED[timer.kind]
         if record.status not in waiting_in:
             return
+        if timer.kind != "WatchDelivery" and (timer.kind == "WatchPickup") != o2c.at_store(
+            record, self.policy
+        ):
+            return  # rerouted since between a store and the DC: the other watchdog looks after it
         self._count("reconciliation_checks")
         round_no = int(timer.payload.get("round", 1))
         tx.append(NewMessage(destination, fetch, record.order_no, record.correlation_id, {}, now))
         woken.add(destination)
         if round_no < self.config.watch_rounds:
             delay = (
-                self.config.shipment_watch_s
-                if timer.kind == "WatchShipment"
-                else self.config.delivery_watch_s / 4
+                self.config.delivery_watch_s / 4
+                if timer.kind == "WatchDelivery"
+                else self.config.shipment_watch_s
             )
             tx.append(
                 NewMessage(
@@ -990,6 +1118,12 @@ class IntegrationCore(ReturnsPart):
                     transitions,
                     {"wms_order_id": str(found.get("id"))},
                 )
+        elif kind == "FetchPickup":
+            pickup = pos.found_pickup(reply, record.location)
+            if pickup is not None and pickup.get("status") in ("ready", "collected", "declined"):
+                topic = f"pickup.{pickup['status']}"
+                self._apply_pickup_webhook(tx, topic, pickup, now, woken, transitions)
+                record = self._load_record(tx, record.order_no) or record
         elif kind == "FetchTracker":
             trackers = (reply.body or {}).get("trackers", []) if isinstance(reply.body, dict) else []
             if not trackers:
@@ -1001,6 +1135,8 @@ class IntegrationCore(ReturnsPart):
                 )
             elif status in easypost.IN_TRANSIT:
                 record = self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
+            elif status in easypost.GAVE_UP:
+                record = self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
         if record.status is not before:
             self._count("reconciliation_repairs")
 

@@ -143,6 +143,47 @@ def _mini_table(rows: Sequence[tuple[str, object]]) -> str:
     return f"<table>{cells}</table>"
 
 
+_SERVICE_KPIS: Final = (
+    "return_cycle_time_p50_s",
+    "return_cycle_time_p99_s",
+    "refund_latency_p50_s",
+    "refund_latency_p99_s",
+    "cases_opened",
+    "cases_resolved",
+    "case_timeline_complete_share",
+    "case_resolution_time_p50_s",
+    "bopis_orders",
+    "bopis_reroutes",
+)
+
+
+def _service_rows(record: RunRecord) -> list[tuple[str, object]]:
+    """Return cycle and refund latency, cases and the agents' timelines, store pickups: when there are any."""
+    kpis = record.kpis
+    rows: list[tuple[str, object]] = []
+    if kpis.get("return_cycle_time_p50_s") is not None:
+        rows += [
+            ("return cycle p50", _duration(_kpi_seconds(record, "return_cycle_time_p50_s"))),
+            ("return cycle p99", _duration(_kpi_seconds(record, "return_cycle_time_p99_s"))),
+            ("refund latency p50", _duration(_kpi_seconds(record, "refund_latency_p50_s"))),
+            ("refund latency p99", _duration(_kpi_seconds(record, "refund_latency_p99_s"))),
+        ]
+    if kpis.get("cases_opened"):
+        share = kpis.get("case_timeline_complete_share")
+        rows += [
+            ("cases opened", kpis.get("cases_opened")),
+            ("cases resolved", kpis.get("cases_resolved")),
+            ("timeline complete", "n/a" if share is None else f"{float(share):.1%}"),
+            ("case resolution p50", _duration(_kpi_seconds(record, "case_resolution_time_p50_s"))),
+        ]
+    if kpis.get("bopis_orders"):
+        rows += [
+            ("store pickups", kpis.get("bopis_orders")),
+            ("pickups rerouted", kpis.get("bopis_reroutes")),
+        ]
+    return rows
+
+
 def _kpi_cards(record: RunRecord) -> str:
     others = sorted(key for key in record.orders if key not in ORDER_KEYS)
     funnel = [(key.replace("_", " "), record.orders[key]) for key in (*ORDER_KEYS, *others)]
@@ -170,7 +211,12 @@ def _kpi_cards(record: RunRecord) -> str:
         _card("Dead-letter queue", _mini_table(list(record.dlq.items())), "warn" if remaining else "")
     )
     cards.append(_card("Returns", _mini_table(list(record.returns.items()))))
-    other_kpis = sorted((key, value) for key, value in record.kpis.items() if key not in KPI_KEYS)
+    service = _service_rows(record)
+    if service:
+        cards.append(_card("Returns and service desk", _mini_table(service)))
+    other_kpis = sorted(
+        (key, value) for key, value in record.kpis.items() if key not in KPI_KEYS and key not in _SERVICE_KPIS
+    )
     if other_kpis:
         cards.append(_card("Other KPIs", _mini_table([(key.replace("_", " "), v) for key, v in other_kpis])))
     return f'<section><h2>Key figures</h2><div class="cards">{"".join(cards)}</div></section>'

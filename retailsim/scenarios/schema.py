@@ -86,6 +86,12 @@ class WorkloadSpec(Strict):
     )
     opened_share: float = Field(0.15, ge=0, le=1, description="returned items opened (refurbish)")
     damaged_share: float = Field(0.05, ge=0, le=1, description="returned items damaged (scrap)")
+    bopis_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of storefront orders collected in a store (needs systems.pos.stores)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkloadSpec:
@@ -137,6 +143,55 @@ class PosSpec(SystemSpec):
     stores: int = Field(0, ge=0, le=1000, description="stores, each with its own stock")
     stock_per_sku: int = Field(20, ge=0, description="units of every SKU each store holds")
     checkin_time: LatencySpec = LatencySpec(median=300.0, p99=1800.0)
+    pick_time: LatencySpec = Field(
+        LatencySpec(median=1800.0, p99=7200.0), description="pickup order → the associate looks for it"
+    )
+    collect_time: LatencySpec = Field(
+        LatencySpec(median=6 * 3600.0, p99=48 * 3600.0), description="ready for pickup → collected"
+    )
+    pick_fail_rate: float = Field(
+        0.0, ge=0, le=1, description="pickups whose goods are not where the system says (written off)"
+    )
+    walk_in_per_hour: float = Field(0.0, ge=0, description="walk-in sales per store and hour, off the shelf")
+
+
+class CasesSpec(Strict):
+    """When customers open Service Cloud cases, and how the service agents work them.
+
+    Every rule is off by default; a scenario without any rule has no cases.
+    """
+
+    late_after: Duration | None = Field(
+        None, gt=0, description="a parcel not delivered this long after the order: 'Delayed parcel' case"
+    )
+    late_share: float = Field(1.0, ge=0, le=1, description="share of customers with a late parcel who ask")
+    exception_share: float = Field(
+        0.0, ge=0, le=1, description="share of customers told their parcel failed who open a case"
+    )
+    refund_after: Duration | None = Field(
+        None, gt=0, description="a refund not shown this long after the return request: 'Refund status' case"
+    )
+    wrong_item_share: float = Field(
+        0.0, ge=0, le=1, description="share of delivered orders reported as the wrong item (an exchange)"
+    )
+    refund_instead_share: float = Field(
+        0.3, ge=0, le=1, description="share of failed deliveries the customer wants refunded, not reshipped"
+    )
+    contact_delay: LatencySpec = Field(
+        LatencySpec(median=3600.0, p99=86400.0), description="noticing → opening the case"
+    )
+    agents: int = Field(4, ge=1, le=10_000, description="service agents working cases at once")
+    agent_response: LatencySpec = Field(
+        LatencySpec(median=1800.0, p99=14400.0), description="case opened → an agent picks it up"
+    )
+    handle_time: LatencySpec = Field(LatencySpec(median=300.0, p99=1200.0), description="an agent's work")
+    console_retry_share: float = Field(
+        0.0, ge=0, le=1, description="agent actions sent twice with the same key (console timeouts)"
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.late_after or self.exception_share or self.refund_after or self.wrong_item_share)
 
 
 class SystemsSpec(Strict):
@@ -241,8 +296,15 @@ class Scenario(Strict):
     systems: SystemsSpec = SystemsSpec()
     delivery: DeliverySpec = DeliverySpec()
     core: CoreConfig = CoreConfig()
+    cases: CasesSpec = CasesSpec()
     faults: list[FaultSpec] = []
     expect: ExpectSpec = ExpectSpec()
+
+    @model_validator(mode="after")
+    def _stores_for_pickups(self) -> Scenario:
+        if self.workload.bopis_share > 0 and self.systems.pos.stores == 0:
+            raise ValueError("workload.bopis_share needs stores: set systems.pos.stores")
+        return self
 
     def fault_episodes(self) -> list[FaultSpec]:
         """Faults that start in the trading window and last no longer than it: the run's episodes.

@@ -18,6 +18,9 @@ no-retry           retries (the first failure dead-letters the message)  erp-out
 no-breaker         the circuit breaker (a down ERP is hammered until the  erp-outage → no_lost_orders
                    messages' attempts run out and they dead-letter)
 no-correlation     the X-Correlation-ID header on outbound calls         baseline → correlation_complete
+no-remedy-guard    an agent's action applied once (key, earlier remedy)  delayed-shipment-support → reconciled_at_quiescence
+no-plant-change    the ERP's sales order follows a rerouted order        bopis-reroute → inventory_conserved
+no-reroute         rerouting a pickup the store declined                 bopis-reroute → reconciled_at_quiescence
 =================  ===================================================  ==========================================
 """
 
@@ -157,6 +160,44 @@ class NoCorrelationCore(IntegrationCore):
         return request
 
 
+class NoRemedyGuardCore(IntegrationCore):
+    """Applies every agent action it is sent: no idempotency key, and no look at an earlier remedy —
+    a console that re-sends a reship after a timeout ships a second replacement."""
+
+    def allow_second_remedy(self) -> bool:
+        return True
+
+    def agent_action(self, order_no: str, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+        return super().agent_action(order_no, body, f"{idempotency_key}:{now!r}", now)
+
+
+class NoPlantChangeCore(IntegrationCore):
+    """Reroutes pickups but leaves the ERP's sales order at the first plant: the ERP's book of the DC
+    no longer issues what the warehouse ships."""
+
+    def render_command(
+        self, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None, now: float
+    ) -> OutboundRequest | None:
+        if message.kind == "ChangeSalesOrderPlant":
+            return None
+        return super().render_command(message, record, order_doc, now)
+
+
+class NoRerouteCore(IntegrationCore):
+    """Takes note of a store's decline and does nothing more: the pickup order is left with nowhere to go."""
+
+    def reroute(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        counted: list[tuple[str, int]],
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        self._count("pickups_declined_ignored")
+
+
 CORES: dict[str, type[IntegrationCore]] = {
     "real": IntegrationCore,
     "no-dedupe": NoDedupeCore,
@@ -169,4 +210,7 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-retry": NoRetryCore,
     "no-breaker": NoBreakerCore,
     "no-correlation": NoCorrelationCore,
+    "no-remedy-guard": NoRemedyGuardCore,
+    "no-plant-change": NoPlantChangeCore,
+    "no-reroute": NoRerouteCore,
 }

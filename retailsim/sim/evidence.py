@@ -50,6 +50,25 @@ def _carrier_state(world: World, tracking_code: str | None) -> str:
     return "absent" if tracker is None else str(tracker.get("status"))
 
 
+def _pos_state(world: World, order_no: str, location: str) -> str:
+    """The stores' view of an order's pickups: the one at the order's location, unless another is live."""
+    pickups = [world.pos.pickups[p] for p in world.pos.pickups_by_order.get(order_no, [])]
+    if not pickups:
+        return "absent"
+    if any(p["store_id"] != location and p["status"] != "declined" for p in pickups):
+        return "live_elsewhere"
+    here = [p for p in pickups if p["store_id"] == location]
+    return str(here[-1]["status"]) if here else "declined"
+
+
+def _pickup_shown(history: list[str | None] | None, bopis: bool, store: str | None) -> str:
+    """Whether the store a customer is told to go to (None: shipped home) is where the order is."""
+    if not bopis:
+        return "n/a"
+    shown = history[-1] if history else None
+    return "matches" if shown == store else f"shows {shown or 'shipped home'}"
+
+
 def _payment_intent_of(order: dict[str, Any]) -> str | None:
     instruments = order.get("paymentInstruments") or []
     return instruments[0].get("c_paymentIntentId") if instruments else None
@@ -79,9 +98,19 @@ def gather(world: World) -> Evidence:
         intent = _payment_intent_of(order)
         if intent:
             intents_by_order[order_no] = intent
+    stores = set(world.pos.store_ids)
     for order_no, record in world.store.aggregates("order"):
         status = str(record["status"])
+        location = str(record.get("location") or "")
+        at_store = location in stores
+        bopis = record.get("pickup_store") is not None
         evidence.core_final[order_no] = status
+        if at_store:
+            evidence.core_fulfilment[order_no] = "store"
+        if record.get("replaces"):
+            evidence.core_replacements[order_no] = str(record["replaces"])
+        if record.get("replaced_by"):
+            evidence.core_replaced_by[order_no] = str(record["replaced_by"])
         evidence.system_final[order_no] = {
             "storefront": storefront.current.get(order_no, "absent"),
             "service_cloud": world.service_cloud.current.get(order_no, "absent"),
@@ -89,11 +118,29 @@ def gather(world: World) -> Evidence:
             "wms": _wms_state(world, order_no),
             "carrier": _carrier_state(world, record.get("tracking_code")),
             "payment": _payment_state(world, record.get("payment_ref") or intents_by_order.get(order_no)),
+            "pos": _pos_state(world, order_no, location),
+            "storefront_pickup": _pickup_shown(
+                storefront.pickup_history.get(order_no), bopis, location if at_store else None
+            ),
+            "service_cloud_pickup": _pickup_shown(
+                [world.service_cloud.orders.get(order_no, {}).get("Pickup_Store__c")],
+                bopis,
+                location if at_store else None,
+            ),
         }
+    # Free-of-charge deliveries ("SDF") by the document they make good: the sales order of a lost parcel.
+    po_of_sales_order = {n: po for po, numbers in erp.by_po.items() for n in numbers}
+    for number, sales_order in sorted(erp.sales_orders.items()):
+        refers_to = str(sales_order.get("ReferenceSDDocument", ""))
+        if sales_order.get("SalesOrderType") == "SDF" and refers_to in po_of_sales_order:
+            original = po_of_sales_order[refers_to]
+            evidence.erp_replacements.setdefault(original, []).append(number)
 
     evidence.deliveries = world.counts.deliveries
     evidence.missing_correlation = list(world.counts.missing_correlation)
     known = set(storefront.orders) | set(storefront.failed_orders)
+    # Replacement orders (lost parcels, exchanges) are known to the customer through their original.
+    known |= {no for numbers in storefront.replacements.values() for no in numbers}
     evidence.known_references = known
     references: list[tuple[str, str]] = [("erp", po) for po in erp.by_po]
     references += [("wms", ref) for ref in wms.by_reference]
@@ -106,6 +153,7 @@ def gather(world: World) -> Evidence:
     evidence.ledger_references = sorted(references)
 
     _gather_returns(world, evidence)
+    _gather_cases(world, evidence)
     evidence.drain_reference_s = world.drain_reference() if world.workload_done else None
     evidence.drained_at_s = world.drained_at
     evidence.max_drain_s = world.scenario.expect.max_drain
@@ -175,7 +223,14 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
                 "shipped": pos.sold.get((store, sku), 0),
                 "restocked": pos.restocked.get((store, sku), 0),
             }
-    if pos.receipts or wms.return_orders:
+    for (place, sku), row in ledgers.items():
+        if place.startswith("pos:"):
+            row["written_off"] = pos.written_off.get((place[4:], sku), 0)
+    if pos.receipts or wms.return_orders or pos.pickups:
+        # The ERP's book of the DC issues exactly what the warehouse shipped from it.
+        for (place, sku), row in ledgers.items():
+            if place == f"erp:{plant}":
+                evidence.issued_vs_shipped[(place, sku)] = (row["shipped"], wms.shipped_units.get(sku, 0))
         for receipt in pos.receipts:
             key = (f"pos:{receipt['store_id']}", str(receipt["sku"]))
             handed_back = pos.returns[str(receipt["return_id"])].get("status") == "rejected"
@@ -185,6 +240,13 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
             expected[key] = expected.get(key, 0) + units
         evidence.stock_ledgers = ledgers
         evidence.restock_expected = expected
+
+    # Exchanges: free-of-charge deliveries with reference to a customer return.
+    return_of_document = {n: po for po, numbers in erp.returns_by_po.items() for n in numbers}
+    for number, sales_order in sorted(erp.sales_orders.items()):
+        reference = str(sales_order.get("ReferenceSDDocument", ""))
+        if sales_order.get("SalesOrderType") == "SDF" and reference in return_of_document:
+            evidence.exchanges_by_return.setdefault(return_of_document[reference], []).append(number)
 
     for return_no, record in world.store.aggregates("return"):
         evidence.core_returns[return_no] = str(record["status"])
@@ -196,4 +258,20 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
             "payment": "refunded" if refunds.get(return_no) else "absent",
             "storefront": shown[-1] if shown else "absent",
             "pos": "n/a" if pos_history is None else (pos_history[-1] if pos_history else "absent"),
+            "exchange_order": "present" if evidence.exchanges_by_return.get(return_no) else "absent",
         }
+
+
+def _gather_cases(world: World, evidence: Evidence) -> None:
+    """Every Service Cloud case: open or closed, what the agent recorded, what the core wrote on it."""
+    for case_id, case in sorted(world.service_cloud.cases.items()):
+        evidence.cases.append(
+            {
+                "case": str(case.get("CaseNumber") or case_id),
+                "closed": bool(case.get("IsClosed")),
+                "order_no": str(case.get("Order_Number__c", "")),
+                "remedy": str(case.get("Remedy__c") or ""),
+                "reference": str(case.get("Remedy_Reference__c") or ""),
+                "return_status": str(case.get("Return_Status__c") or ""),
+            }
+        )

@@ -17,7 +17,11 @@ from retailsim.reports.record import InvariantResult
 
 MAX_EXAMPLES = 5
 
-# What each system must say about an order at quiescence, by the core's final status.
+NO_PICKUP = frozenset({"absent", "declined"})  # no store holds a live pickup order for it
+GAVE_UP = frozenset({"failure", "return_to_sender"})
+
+# What each system must say about an order at quiescence, by the core's final status (adjusted by
+# ``expected_final`` for orders collected in a store and for the core's own replacement orders).
 EXPECTED_FINAL: dict[str, dict[str, frozenset[str]]] = {
     "delivered": {
         "storefront": frozenset({"delivered"}),
@@ -26,6 +30,25 @@ EXPECTED_FINAL: dict[str, dict[str, frozenset[str]]] = {
         "wms": frozenset({"shipped"}),
         "carrier": frozenset({"delivered"}),
         "payment": frozenset({"captured"}),
+        "pos": NO_PICKUP,
+    },
+    "delivery_failed": {
+        "storefront": frozenset({"delivery_failed"}),
+        "service_cloud": frozenset({"delivery_failed"}),
+        "erp": frozenset({"completed"}),
+        "wms": frozenset({"shipped"}),
+        "carrier": GAVE_UP,
+        "payment": frozenset({"captured"}),
+        "pos": NO_PICKUP,
+    },
+    "replaced": {
+        "storefront": frozenset({"replaced"}),
+        "service_cloud": frozenset({"replaced"}),
+        "erp": frozenset({"completed"}),
+        "wms": frozenset({"shipped"}),
+        "carrier": GAVE_UP,
+        "payment": frozenset({"captured"}),
+        "pos": NO_PICKUP,
     },
     "cancelled": {
         "storefront": frozenset({"cancelled"}),
@@ -34,14 +57,36 @@ EXPECTED_FINAL: dict[str, dict[str, frozenset[str]]] = {
         "wms": frozenset({"cancelled", "absent"}),
         "carrier": frozenset({"absent"}),
         "payment": frozenset({"canceled"}),
+        "pos": NO_PICKUP,
     },
     "rejected": {
         "erp": frozenset({"absent"}),
         "wms": frozenset({"absent"}),
         "carrier": frozenset({"absent"}),
         "payment": frozenset({"canceled"}),
+        "pos": frozenset({"absent"}),
     },
 }
+PICKUP_SHOWN = frozenset({"matches", "n/a"})
+
+
+def expected_final(status: str, at_store: bool, replacement: bool) -> dict[str, frozenset[str]] | None:
+    """What every system must say about an order the core left in ``status``.
+
+    Collected in a store: no warehouse order, no parcel, the store's pickup collected. A replacement
+    order is the core's own: the storefront never had it and no card pays for it.
+    """
+    expected = EXPECTED_FINAL.get(status)
+    if expected is None:
+        return None
+    wanted = dict(expected)
+    if at_store and status == "delivered":
+        wanted.update(wms=frozenset({"absent"}), carrier=frozenset({"absent"}), pos=frozenset({"collected"}))
+    if replacement:
+        wanted.update(storefront=frozenset({"absent"}), payment=frozenset({"absent"}))
+    if "storefront" in wanted:
+        wanted.update(storefront_pickup=PICKUP_SHOWN, service_cloud_pickup=PICKUP_SHOWN)
+    return wanted
 
 
 @dataclass
@@ -76,6 +121,19 @@ class Evidence:
     restock_expected: dict[tuple[str, str], int] = field(default_factory=dict)
     core_returns: dict[str, str] = field(default_factory=dict)
     return_systems: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Exchanges: the ERP's free-of-charge deliveries with reference to each return's customer return.
+    exchanges_by_return: dict[str, list[str]] = field(default_factory=dict)
+    # The ERP's goods issues from the DC against the warehouse's shipments, per (place, sku).
+    issued_vs_shipped: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    # Store pickups and replacement orders: where the core fulfilled each order ("store"), the core's
+    # replacement orders (→ the order they replace) and replaced orders (→ replacement); the ERP's
+    # free-of-charge deliveries by the order whose sales order they refer to.
+    core_fulfilment: dict[str, str] = field(default_factory=dict)
+    core_replacements: dict[str, str] = field(default_factory=dict)
+    core_replaced_by: dict[str, str] = field(default_factory=dict)
+    erp_replacements: dict[str, list[str]] = field(default_factory=dict)
+    # Service Cloud cases: {case, closed, order_no, remedy, reference, return_status}.
+    cases: list[dict[str, object]] = field(default_factory=list)
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -132,6 +190,15 @@ RETURN_EXPECTED: dict[str, dict[str, frozenset[str]]] = {
         "payment": frozenset({"refunded"}),
         "storefront": frozenset({"refunded"}),
         "pos": frozenset({"refunded", "n/a"}),
+        "exchange_order": frozenset({"absent"}),
+    },
+    "exchanged": {
+        "erp_return": frozenset({"present"}),
+        "erp_credit_memo": frozenset({"absent"}),
+        "payment": frozenset({"absent"}),
+        "storefront": frozenset({"exchanged"}),
+        "pos": frozenset({"exchanged", "n/a"}),
+        "exchange_order": frozenset({"present"}),
     },
     "rejected": {
         "erp_return": frozenset({"absent"}),
@@ -139,12 +206,47 @@ RETURN_EXPECTED: dict[str, dict[str, frozenset[str]]] = {
         "payment": frozenset({"absent"}),
         "storefront": frozenset({"rejected"}),
         "pos": frozenset({"rejected", "n/a"}),
+        "exchange_order": frozenset({"absent"}),
     },
 }
 
 
-def reconciled_at_quiescence(ev: Evidence) -> InvariantResult:
+def _case_problems(ev: Evidence) -> list[str]:
+    """Cases closed, and what each case says was done is what the core and the ERP hold."""
     problems = []
+    for case in ev.cases:
+        name, order_no, remedy = case["case"], str(case["order_no"]), case["remedy"]
+        reference = str(case["reference"])
+        if not case["closed"]:
+            problems.append(f"case {name} (order {order_no}): still open at quiescence")
+        if remedy == "reship" and ev.core_replaced_by.get(order_no) != reference:
+            problems.append(
+                f"case {name}: says reshipped as {reference}, the core has {ev.core_replaced_by.get(order_no)}"
+            )
+        if remedy in ("refund", "return"):
+            status = ev.core_returns.get(reference)
+            if status is None:
+                problems.append(f"case {name}: says {remedy} {reference}, the core has no such return")
+            elif case["return_status"] != status:
+                problems.append(
+                    f"case {name}: shows return {reference} {case['return_status'] or 'without status'}, "
+                    f"the core says {status}"
+                )
+    for order_no, numbers in sorted(ev.erp_replacements.items()):
+        if len(numbers) > 1:
+            problems.append(
+                f"order {order_no}: {len(numbers)} free replacement deliveries in the ERP ({', '.join(numbers)})"
+            )
+    for order_no, replacement in sorted(ev.core_replaced_by.items()):
+        if not ev.erp_replacements.get(order_no):
+            problems.append(
+                f"order {order_no}: replaced by {replacement}, the ERP has no replacement delivery"
+            )
+    return problems
+
+
+def reconciled_at_quiescence(ev: Evidence) -> InvariantResult:
+    problems = _case_problems(ev)
     for no, status in sorted(ev.core_returns.items()):
         wanted = RETURN_EXPECTED.get(status)
         if wanted is None:
@@ -156,16 +258,17 @@ def reconciled_at_quiescence(ev: Evidence) -> InvariantResult:
             if actual not in allowed:
                 problems.append(f"return {no}: core says {status}, {system} says {actual}")
     for no, status in sorted(ev.core_final.items()):
-        expected = EXPECTED_FINAL.get(status)
+        expected = expected_final(status, ev.core_fulfilment.get(no) == "store", no in ev.core_replacements)
         if expected is None:
             problems.append(f"order {no}: still '{status}' at quiescence")
             continue
         seen = ev.system_final.get(no, {})
         for system, allowed in sorted(expected.items()):
-            actual = seen.get(system, "absent")
+            actual = seen.get(system, "n/a" if system.endswith("_pickup") else "absent")
             if actual not in allowed:
                 problems.append(f"order {no}: core says {status}, {system} says {actual}")
-    return _result("reconciled_at_quiescence", len(ev.core_final) + len(ev.core_returns), problems)
+    checked = len(ev.core_final) + len(ev.core_returns) + len(ev.cases)
+    return _result("reconciled_at_quiescence", checked, problems)
 
 
 def refund_exactly_once(ev: Evidence) -> InvariantResult:
@@ -173,8 +276,12 @@ def refund_exactly_once(ev: Evidence) -> InvariantResult:
     approved = set(ev.approved_returns)
     for return_no in sorted(approved):
         refunds = ev.refunds_by_return.get(return_no, [])
-        if len(refunds) != 1:
-            problems.append(f"return {return_no}: approved, refunded {len(refunds)} time(s) {refunds}")
+        exchanges = ev.exchanges_by_return.get(return_no, [])
+        if len(refunds) + len(exchanges) != 1:
+            problems.append(
+                f"return {return_no}: approved, refunded {len(refunds)} time(s) {refunds}"
+                + (f" and exchanged {len(exchanges)} time(s) {exchanges}" if exchanges else "")
+            )
     for return_no in sorted(set(ev.refunds_by_return) - approved):
         problems.append(f"return {return_no}: refunded without an approved return in the ERP")
     for intent, refunded in sorted(ev.refunded_by_intent.items()):
@@ -187,15 +294,22 @@ def refund_exactly_once(ev: Evidence) -> InvariantResult:
 def inventory_conserved(ev: Evidence) -> InvariantResult:
     problems = []
     for (place, sku), row in sorted(ev.stock_ledgers.items()):
-        balance = row["on_hand"] + row["shipped"] - row["restocked"]
+        written_off = row.get("written_off", 0)
+        balance = row["on_hand"] + row["shipped"] + written_off - row["restocked"]
         if balance != row["initial"]:
+            lost = f" + written off {written_off}" if written_off else ""
             problems.append(
-                f"{place} SKU {sku}: on hand {row['on_hand']} + shipped {row['shipped']} - restocked "
+                f"{place} SKU {sku}: on hand {row['on_hand']} + shipped {row['shipped']}{lost} - restocked "
                 f"{row['restocked']} = {balance}, started with {row['initial']}"
             )
         expected = ev.restock_expected.get((place, sku))
         if expected is not None and row["restocked"] != expected:
             problems.append(f"{place} SKU {sku}: restocked {row['restocked']}, returned to stock {expected}")
+    for (place, sku), (issued, shipped) in sorted(ev.issued_vs_shipped.items()):
+        if issued != shipped:
+            problems.append(
+                f"{place} SKU {sku}: the ERP issued {issued} unit(s), the warehouse shipped {shipped}"
+            )
     for key in sorted(set(ev.restock_expected) - set(ev.stock_ledgers)):
         if ev.restock_expected[key]:
             problems.append(

@@ -53,7 +53,7 @@ from retailsim.core.stores.base import DeadLetter, OutboxMessage, OutboxStats, P
 from retailsim.core.workflows.order_to_cash import OrderStatus
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.evidence import gather
-from retailsim.sim.invariants import EXPECTED_FINAL
+from retailsim.sim.invariants import EXPECTED_FINAL, expected_final
 from retailsim.sim.world import World
 from retailsim.systems.base import MockSystem, Request, Response, Webhook
 
@@ -520,7 +520,11 @@ class LiveRuntime:
                 drift.append(
                     f"order {order_no}: {len(erp_orders)} ERP sales orders ({', '.join(erp_orders)})"
                 )
-            expected = EXPECTED_FINAL.get(status)
+            expected = expected_final(
+                status,
+                evidence.core_fulfilment.get(order_no) == "store",
+                order_no in evidence.core_replacements,
+            )
             if expected is None or now - float(last_change.get(order_no, 0.0)) < SETTLE_S:
                 in_progress[status] = in_progress.get(status, 0) + 1
                 if len(examples) < 5:

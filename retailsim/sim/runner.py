@@ -45,17 +45,20 @@ def _focus(scenario: Scenario, world: World) -> float:
 
 
 def returns_counts(world: World) -> dict[str, int]:
-    """From the ledgers: returns customers asked for (store counters and online), goods that arrived
-    (store check-ins, completed warehouse returns), and returns the gateway refunded."""
+    """From the ledgers: returns customers asked for (store counters, online, through a service agent),
+    goods that arrived (store check-ins, completed warehouse returns), and returns the gateway refunded
+    (a lost parcel is refunded with nothing to arrive)."""
     received = {str(r["return_id"]) for r in world.pos.receipts}
     received |= {no for no, o in world.wms.return_orders.items() if o.get("status") == "Completed"}
     refunded = {str((r.get("metadata") or {}).get("return_no", "")) for r in world.payment.refunds}
+    by_agents = sum(1 for _, r in world.store.aggregates("return") if r.get("channel") == "agent")
     return {
-        "requested": world.counts.returns_requested,
+        "requested": world.counts.returns_requested + by_agents,
         "received": len(received),
         "refunded": len(refunded),
         "in_store": world.counts.returns_in_store,
         "rejected": sum(1 for _, r in world.store.aggregates("return") if r.get("status") == "rejected"),
+        "exchanged": sum(1 for _, r in world.store.aggregates("return") if r.get("status") == "exchanged"),
     }
 
 
@@ -64,8 +67,54 @@ def return_kpis(world: World) -> dict[str, float | int | None]:
     refund = world.refund_latency.summary()
     return {
         "return_cycle_time_p50_s": cycle["p50"],
+        "return_cycle_time_p99_s": cycle["p99"],
+        "refund_latency_p50_s": refund["p50"],
         "refund_latency_p99_s": refund["p99"],
         "duplicate_returns_ignored": world.counters().get("duplicate_returns", 0),
+    }
+
+
+def service_kpis(world: World) -> dict[str, float | int | None]:
+    """Cases opened and resolved, and how often the agent's timeline showed every system's record."""
+    counters = world.counters()
+    kpis: dict[str, float | int | None] = {
+        "bopis_orders": world.counts.bopis_orders,
+        "bopis_reroutes": counters.get("pickups_rerouted", 0),
+        "bopis_unfulfillable": counters.get("pickups_unfulfillable", 0),
+        "carrier_exceptions": counters.get("carrier_exceptions", 0),
+        "reships": counters.get("reships", 0),
+        "exchanges": counters.get("exchanges", 0),
+    }
+    desk = world.desk
+    if desk is None:
+        return {**kpis, "cases_opened": 0, "cases_resolved": 0, "case_timeline_complete_share": None}
+    counts = desk.counts
+    return {
+        **kpis,
+        "cases_opened": counts.opened,
+        "cases_resolved": counts.closed,
+        "case_timeline_complete_share": round(counts.complete_reads / counts.reads, 4)
+        if counts.reads
+        else None,
+        "case_resolution_time_p50_s": desk.resolution.summary()["p50"],
+        "duplicate_remedies_refused": counters.get("duplicate_remedies", 0),
+    }
+
+
+def service_extra(world: World) -> dict[str, object]:
+    desk = world.desk
+    if desk is None:
+        return {}
+    counts = desk.counts
+    return {
+        "cases": {
+            "opened_by_reason": dict(sorted(counts.by_reason.items())),
+            "remedies": dict(sorted(counts.remedies.items())),
+            "timeline_reads": counts.reads,
+            "timeline_complete_reads": counts.complete_reads,
+            "timeline_gaps_by_system": dict(sorted(counts.gaps.items())),
+            "not_opened": counts.not_opened,
+        }
     }
 
 
@@ -159,13 +208,14 @@ def run_scenario(
             "reconciliation_repairs": counters.get("reconciliation_repairs", 0),
             "reconciliation_drift": counters.get("reconciliation_drift", 0),
             **return_kpis(world),
+            **service_kpis(world),
         },
         latency={"acceptance": acceptance, "erp_post": erp_post},
         throughput=tuple(throughput),
         levels=levels,
         replay=replay_command(scenario, source or scenario.name, seed, overrides or [], core_name),
         settings=describe(scenario),
-        extra={"core_counters": counters},
+        extra={"core_counters": counters, **service_extra(world)},
         focus_s=_focus(scenario, world),
     )
     return Run(world, record)

@@ -19,6 +19,7 @@ from typing import Any
 
 import simpy
 
+from retailsim.core.mapping import pos as pos_api
 from retailsim.core.mapping import sap
 from retailsim.core.mapping.http import OutboundRequest, Reply
 from retailsim.core.service import INTERNAL, CoreConfig, Delivery, IntegrationCore
@@ -28,6 +29,7 @@ from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
 from retailsim.sim.faults import FaultSchedule
 from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
 from retailsim.sim.seeds import Streams
+from retailsim.sim.service_desk import ServiceDesk
 from retailsim.sim.workload import CartPicker, arrival_times, build_catalog, build_shoppers
 from retailsim.systems.base import Latency, LostReply, MockSystem, Request, Webhook
 from retailsim.systems.carrier import Carrier
@@ -40,7 +42,8 @@ from retailsim.systems.wms import Wms
 
 CoreFactory = Callable[[Store, CoreConfig, Any], IntegrationCore]
 TERMINAL = frozenset({"delivered", "cancelled", "rejected"})
-RETURN_TERMINAL = frozenset({"refunded", "rejected"})
+SETTLED = frozenset({"delivered", "cancelled", "delivery_failed"})  # nothing more comes unless an agent acts
+RETURN_TERMINAL = frozenset({"refunded", "rejected", "exchanged"})
 SAMPLE_S = 60.0
 
 
@@ -48,13 +51,20 @@ def latency(spec: LatencySpec) -> Latency:
     return Latency(spec.median, spec.p99)
 
 
+def store_ids(scenario: Scenario) -> list[str]:
+    """The retailer's stores (the POS mock's and the core's names for them): S001, S002, ..."""
+    return [f"S{i + 1:03d}" for i in range(scenario.systems.pos.stores)]
+
+
 def core_config_for(scenario: Scenario) -> CoreConfig:
-    """The core's settings for a scenario: its ``[core]`` section and the storefront's inventory feed."""
+    """The core's settings for a scenario: its ``[core]`` section, the storefront's inventory feed and,
+    where customers pick up in store, the stores whose stock the core then promises too."""
     storefront = scenario.systems.storefront
     return scenario.core.model_copy(
         update={
             "inventory_publication": "batch" if storefront.inventory_sync == "batch" else "events",
             "feed_interval_s": storefront.feed_interval,
+            "stores": store_ids(scenario) if scenario.workload.bopis_share > 0 else [],
         }
     )
 
@@ -74,6 +84,7 @@ class Counts:
     returns_requested: int = 0
     returns_in_store: int = 0
     returns_not_taken: int = 0  # the core could not be reached for an online return request
+    bopis_orders: int = 0
 
 
 class World:
@@ -124,12 +135,14 @@ class World:
         self._accepted_at: dict[str, float] = {}
         self.open_orders = 0
         self.open_returns = 0
+        self._awaited_returns: set[str] = set()  # returns counted in open_returns, by number
         self._return_times: dict[str, list[float]] = {}
         self.webhooks_in_flight = 0
         self.workload_done = False
         self.workload_end = 0.0
         self.quiescent_at: float | None = None
         self._stop = self.env.event()
+        self.desk = ServiceDesk(self) if scenario.cases.enabled else None
 
     # ---- assembly ---------------------------------------------------------------------------------
 
@@ -170,8 +183,13 @@ class World:
         self.pos = Pos(
             env,
             streams("pos"),
-            stores={f"S{i + 1:03d}": dict(store_stock) for i in range(s.pos.stores)},
+            stores={store: dict(store_stock) for store in store_ids(self.scenario)},
             checkin_time=latency(s.pos.checkin_time),
+            pick_time=latency(s.pos.pick_time),
+            collect_time=latency(s.pos.collect_time),
+            pick_fail_rate=s.pos.pick_fail_rate,
+            walk_in_per_hour=s.pos.walk_in_per_hour,
+            trading_until_s=self.scenario.workload.duration,
             **self._system_kwargs(s.pos),
         )
         self.erp_initial = self.erp.snapshot_stock()
@@ -262,14 +280,20 @@ class World:
             if accepted is not None:
                 self.erp_post.add(now - accepted)
                 self.stages.add("erp_posted", now)
-        if status in ("delivered", "cancelled"):
+        if status in SETTLED:
             self.open_orders -= 1
             self._accepted_at.pop(order_no, None)
         if status == "delivered" and self.scenario.workload.return_rate > 0:
             self._maybe_return(order_no)
+        if self.desk is not None:
+            self.desk.on_status(order_no, status)
 
     def _on_return_status(self, return_no: str, status: str, now: float) -> None:
         self.trace.record(f"{now:.6f}", "return-status", return_no, status)
+        if return_no not in self._awaited_returns and status not in RETURN_TERMINAL:
+            # A return the customers' side did not start (a service agent opened it): wait for it too.
+            self._awaited_returns.add(return_no)
+            self.open_returns += 1
         self.stages.add(f"return_{status}", now)
         times = self._return_times.setdefault(return_no, [now, -1.0])
         if status == "received":
@@ -278,8 +302,9 @@ class World:
             self.return_cycle.add(now - times[0])
             if times[1] >= 0:
                 self.refund_latency.add(now - times[1])
-        if status in RETURN_TERMINAL:
+        if status in RETURN_TERMINAL and return_no in self._awaited_returns:
             self._return_times.pop(return_no, None)
+            self._awaited_returns.discard(return_no)
             self.open_returns -= 1
 
     # ---- returns: customers bring delivered orders back -------------------------------------------
@@ -315,10 +340,14 @@ class World:
         if in_store:
             store = self.pos.store_ids[rng.randrange(len(self.pos.store_ids))]
             return_no = self.pos.open_return(store, order_no, lines, "R01")
+            self._awaited_returns.add(return_no)
             self.counts.returns_in_store += 1
             self.trace.record(f"{self.env.now:.6f}", "return", return_no, order_no, store)
+            if self.desk is not None:
+                self.desk.on_return_requested(return_no, order_no)
             return
         return_no = f"RMA{self.counts.returns_requested:07d}"
+        self._awaited_returns.add(return_no)
         self.wms.expect_return_conditions(return_no, [condition for _, _, condition in lines])
         body = {
             "return_no": return_no,
@@ -339,7 +368,10 @@ class World:
         self.trace.record(f"{self.env.now:.6f}", "return", return_no, order_no, status)
         if status is None or status >= 300:
             self.counts.returns_not_taken += 1
+            self._awaited_returns.discard(return_no)
             self.open_returns -= 1
+        elif self.desk is not None:
+            self.desk.on_return_requested(return_no, order_no)
 
     # ---- links ------------------------------------------------------------------------------------
 
@@ -479,6 +511,7 @@ class World:
             return
         total_minor = sum(round(price * 100) * quantity for _, quantity, price in lines.values())
         confirmed = not marketplace and self.scenario.systems.storefront.inventory_sync == "batch"
+        pickup_store = self._pickup_store() if spec.bopis_share > 0 and not marketplace else None
         authorisation = OutboundRequest(
             "POST",
             "/v1/payment_intents",
@@ -515,6 +548,7 @@ class World:
             str(reply.body["id"]),
             "confirmed" if confirmed else "not_confirmed",
             channel_type="marketplace" if marketplace else "storefront",
+            pickup_store=pickup_store,
         )
         self.counts.submitted += 1
         self.stages.add("checkout", self.env.now)
@@ -545,6 +579,15 @@ class World:
         else:
             self.counts.checkout_failed += 1
             self.storefront.failed_orders.append(order_no)
+
+    def _pickup_store(self) -> str | None:
+        """A shopper who collects in store picks one (its own stream: other draws do not shift)."""
+        rng = self.streams("bopis")
+        if rng.random() >= self.scenario.workload.bopis_share:
+            return None
+        self.counts.bopis_orders += 1
+        stores = self.pos.store_ids
+        return stores[rng.randrange(len(stores))]
 
     def marketplace_listing(self, sku: str) -> int:
         """What the marketplace shows: the core's available-to-promise (its connector asks in real time)."""
@@ -609,7 +652,9 @@ class World:
             )
             if self.on_sample is not None:
                 self.on_sample(now)
-            settled = self.open_orders == 0 and self.open_returns == 0
+            settled = (
+                self.open_orders == 0 and self.open_returns == 0 and (self.desk is None or self.desk.idle)
+            )
             if self.workload_done and settled and outbox == 0 and self.webhooks_in_flight == 0:
                 self.quiescent_at = now
                 self._stop.succeed()
@@ -623,6 +668,9 @@ class World:
         plant_rows = sap.parse_stock(
             Reply(200, self.erp.dispatch(Request("GET", sap.stock_snapshot().path)).body)
         )
+        for store in self.core_config.stores:
+            listing = self.pos.dispatch(Request("GET", pos_api.inventory_snapshot(store).path)).body
+            plant_rows += pos_api.parse_inventory(listing)
         self.core.load_inventory(plant_rows, self.env.now)
         for destination in self.systems:
             self.env.process(self._dispatcher(destination))

@@ -13,7 +13,7 @@ exception is drawn from ``self.rng``; tracker, shipment and event ids are counte
 from __future__ import annotations
 
 import random
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -66,6 +66,8 @@ class Carrier(MockSystem):
         self.shipments: dict[str, dict[str, str]] = {}
         self.status_history: dict[str, list[str]] = {}
         self._codes = 0
+        # Tracking notifications to the recipient (e-mail/SMS), as carriers send them: (code, status).
+        self.notify_recipient: Callable[[str, str], None] | None = None
 
     def error(self, status: int, code: str, message: str) -> Response:
         return Response(status, {"error": {"code": code.upper(), "message": message, "errors": []}})
@@ -133,6 +135,8 @@ class Carrier(MockSystem):
         tracker["updated_at"] = iso_time(self.env.now)
         tracker["tracking_details"].append(self._detail(status, message, address))
         self.status_history[tracker["tracking_code"]].append(status)
+        if self.notify_recipient is not None:
+            self.notify_recipient(tracker["tracking_code"], status)
         event_id = self.next_id("evt_")
         result = {**tracker, "tracking_details": [dict(d) for d in tracker["tracking_details"]]}
         self.emit(

@@ -5,6 +5,8 @@ sales orders — the integration must look up before it re-creates. A sales orde
 plant has (schedule-line confirmation) and never more, so ``reserved`` can never exceed ``on_hand``.
 Errors are OData V2 error bodies; the API gateway in front answers 429 with Retry-After. Goods issue
 (the delivery number equals the sales order number) consumes the reservation and bills the order once.
+An item moved to another plant (``PATCH A_SalesOrderItem``, a rerouted order) gives up its confirmation
+at the old plant and is confirmed again at the new one, as far as that plant's stock goes.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; document numbers are
 counters; stock is iterated in sorted order, never as a set.
@@ -43,6 +45,11 @@ class Erp(MockSystem):
         ("GET", rf"{SO}/A_SalesOrder", "query_sales_orders"),
         ("GET", rf"{SO}/A_SalesOrder\('(\d+)'\)", "get_sales_order"),
         ("PATCH", rf"{SO}/A_SalesOrder\('(\d+)'\)", "patch_sales_order"),
+        (
+            "PATCH",
+            rf"{SO}/A_SalesOrderItem\(SalesOrder='(\d+)',SalesOrderItem='(\d+)'\)",
+            "patch_sales_order_item",
+        ),
         ("POST", r"/sap/opu/odata/sap/API_OUTBOUND_DELIVERY_SRV;v=0002/PostGoodsIssue", "post_goods_issue"),
         ("GET", r"/sap/opu/odata/sap/API_MATERIAL_STOCK_SRV/A_MatlStkInAcctMod", "material_stock"),
         ("POST", rf"{RET}/A_CustomerReturn", "create_customer_return"),
@@ -194,6 +201,8 @@ class Erp(MockSystem):
             "OverallSDDocumentRejectionSts": "A",
             "to_Item": {"results": lines},
         }
+        if body.get("ReferenceSDDocument"):
+            order["ReferenceSDDocument"] = str(body["ReferenceSDDocument"])
         self.sales_orders[number] = order
         self.by_po.setdefault(str(body["PurchaseOrderByCustomer"]), []).append(number)
         return Response(201, {"d": dict(order)})
@@ -238,6 +247,40 @@ class Erp(MockSystem):
                 return self.odata_error(400, "V1/046", f"Sales order {number} is already rejected")
             self._release(order)
             order["OverallSDDocumentRejectionSts"] = "C"
+        return Response(204, None)
+
+    def patch_sales_order_item(self, request: Request, number: str, item_no: str) -> Response:
+        order = self.sales_orders.get(number)
+        if order is None:
+            return self.get_sales_order(request, number)
+        item = next((i for i in order["to_Item"]["results"] if str(i.get("SalesOrderItem")) == item_no), None)
+        if item is None:
+            return self.odata_error(
+                404,
+                "/IWBEP/CM_MGW_RT/020",
+                f"Resource not found for segment 'A_SalesOrderItem' ('{item_no}')",
+            )
+        if order["OverallSDProcessStatus"] == "C" or order["OverallSDDocumentRejectionSts"] == "C":
+            return self.odata_error(400, "V1/045", f"Sales order {number} is closed and cannot be changed")
+        plant = str((request.body or {}).get("ProductionPlant", ""))
+        if not plant:
+            return self.odata_error(400, "V1/302", "Mandatory field(s) missing: ProductionPlant")
+        if plant == str(item.get("ProductionPlant")):
+            return Response(204, None)
+        old = self.stock.get((str(item.get("ProductionPlant")), str(item.get("Material"))))
+        if old is not None:
+            old["reserved"] -= int(item["ConfdDelivQtyInOrderQtyUnit"])
+        requested = int(float(str(item.get("RequestedQuantity", "0"))))
+        position = self.stock.get((plant, str(item.get("Material"))))
+        confirmed = 0
+        if position is not None:
+            confirmed = max(0, min(requested, position["on_hand"] - position["reserved"]))
+            position["reserved"] += confirmed
+            self._watch(position)
+        item["ProductionPlant"] = plant
+        item["ConfdDelivQtyInOrderQtyUnit"] = str(confirmed)
+        for line in item["to_ScheduleLine"]["results"]:
+            line["ConfdOrderQtyByMatlAvailCheck"] = str(confirmed)
         return Response(204, None)
 
     def post_goods_issue(self, request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""Store / POS system: stores with their own stock, in-store returns of online orders.
+"""Store / POS system: stores with their own stock, in-store returns, store pickups (BOPIS), walk-ins.
 
 A customer brings an online order back to a store: the associate opens a return at the counter
 (``return.created``), checks the goods in and records their condition (``return.received``). Both are
@@ -7,9 +7,20 @@ adjustments (``POST /v1/stores/{id}/inventory/adjustments``; an ``Idempotency-Ke
 adjustment a replay, as on most POS platforms — without one, every call moves stock) and return status
 updates (``PATCH /v1/returns/{id}``).
 
-Ledgers for the harness: each store's initial and current stock, units restocked by adjustments, and
-the receipts (units checked in, by condition). Rules kept: imports SimPy, the standard library and
-``retailsim.systems`` only; every draw comes from ``self.rng``; ids are counters.
+Buy online, pick up in store: the integration sends a pickup order (``POST /v1/stores/{id}/pickups``;
+a second one for the same order at the same store is refused as a duplicate). After the pick time an
+associate looks for the goods: when the shelf covers the order they are set aside (``pickup.ready``)
+and the customer comes for them (``pickup.collected``); when it does not — walk-in customers bought
+them, or they are simply not where the system says (``pick_fail_rate``: the associate then counts the
+shelf and writes the missing units off) — the store declines (``pickup.declined``, each short line
+with the units the store counted). The store's stock is what its associates can put their hands on;
+walk-in sales (``walk_in_per_hour`` per store) take from it without the integration knowing.
+
+Ledgers for the harness: each store's initial and current stock, units sold (pickups set aside and
+walk-in sales), written off and restocked, the receipts (units checked in, by condition), and every
+pickup order with its status. Rules kept: imports SimPy, the standard library and ``retailsim.systems``
+only; every draw comes from ``self.rng`` (and none is drawn for a feature that is switched off); ids
+are counters.
 """
 
 from __future__ import annotations
@@ -29,6 +40,9 @@ class Pos(MockSystem):
     routes = (
         ("POST", r"/v1/stores/([\w\-]+)/inventory/adjustments", "adjust_inventory"),
         ("GET", r"/v1/stores/([\w\-]+)/inventory/([\w\-]+)", "get_inventory"),
+        ("GET", r"/v1/stores/([\w\-]+)/inventory", "list_inventory"),
+        ("POST", r"/v1/stores/([\w\-]+)/pickups", "create_pickup"),
+        ("GET", r"/v1/pickups", "find_pickups"),
         ("PATCH", r"/v1/returns/([\w\-]+)", "update_return"),
         ("GET", r"/v1/returns/([\w\-]+)", "get_return"),
     )
@@ -43,6 +57,11 @@ class Pos(MockSystem):
         latency: Latency = Latency(0.1, 0.5),
         rate_limit_per_s: float | None = None,
         checkin_time: Latency = Latency(300.0, 1800.0),
+        pick_time: Latency = Latency(1800.0, 7200.0),
+        collect_time: Latency = Latency(6 * 3600.0, 48 * 3600.0),
+        pick_fail_rate: float = 0.0,
+        walk_in_per_hour: float = 0.0,
+        trading_until_s: float = float("inf"),
     ) -> None:
         super().__init__(
             env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
@@ -57,6 +76,16 @@ class Pos(MockSystem):
         self.receipts: list[dict[str, Any]] = []
         self._keys: dict[str, tuple[Any, Response]] = {}
         self._returns = 0
+        self.pick_time, self.collect_time = pick_time, collect_time
+        self.pick_fail_rate = pick_fail_rate
+        self.written_off: dict[tuple[str, str], int] = {}
+        self.pickups: dict[str, dict[str, Any]] = {}
+        self.pickups_by_order: dict[str, list[str]] = {}
+        self.walk_in_sales = 0
+        self._pickups = 0
+        if walk_in_per_hour > 0:
+            for store in self.store_ids:
+                self.env.process(self._walk_ins(store, walk_in_per_hour / 3600.0, trading_until_s))
 
     def error(self, status: int, code: str, message: str) -> Response:
         return Response(status, {"errors": [{"code": code, "detail": message}]})
@@ -138,6 +167,12 @@ class Pos(MockSystem):
                 self.restocked[(store_id, sku)] = self.restocked.get((store_id, sku), 0) + quantity
         return Response(201, {"store_id": store_id, "reference": body.get("reference"), "status": "applied"})
 
+    def list_inventory(self, request: Request, store_id: str) -> Response:
+        if store_id not in self.stock:
+            return self.error(404, "store_not_found", f"store {store_id} not found")
+        items = [{"sku": sku, "on_hand": units} for sku, units in sorted(self.stock[store_id].items())]
+        return Response(200, {"store_id": store_id, "items": items})
+
     def get_inventory(self, request: Request, store_id: str, sku: str) -> Response:
         if store_id not in self.stock:
             return self.error(404, "store_not_found", f"store {store_id} not found")
@@ -157,3 +192,102 @@ class Pos(MockSystem):
         if record is None:
             return self.error(404, "return_not_found", f"return {return_id} not found")
         return Response(200, dict(record))
+
+    # ---- store pickups (BOPIS) --------------------------------------------------------------------
+
+    def create_pickup(self, request: Request, store_id: str) -> Response:
+        if store_id not in self.stock:
+            return self.error(404, "store_not_found", f"store {store_id} not found")
+        body = request.body if isinstance(request.body, dict) else {}
+        reference = body.get("order_reference")
+        items = body.get("line_items")
+        if not reference or not isinstance(items, list) or not items:
+            return self.error(400, "invalid_request", "order_reference and line_items are required")
+        if not all(
+            isinstance(i, dict) and i.get("sku") and isinstance(i.get("quantity"), int) and i["quantity"] > 0
+            for i in items
+        ):
+            return self.error(400, "invalid_request", "each line item needs a sku and a positive quantity")
+        for existing in self.pickups_by_order.get(str(reference), []):
+            if self.pickups[existing]["store_id"] == store_id:
+                return self.error(
+                    422, "duplicate_order_reference", f"store {store_id} already has a pickup for {reference}"
+                )
+        self._pickups += 1
+        pickup_id = f"PU{self._pickups:07d}"
+        pickup: dict[str, Any] = {
+            "pickup_id": pickup_id,
+            "store_id": store_id,
+            "order_reference": str(reference),
+            "customer": dict(body.get("customer") or {}),
+            "line_items": [{"sku": str(i["sku"]), "quantity": int(i["quantity"])} for i in items],
+            "status": "accepted",
+            "created_at": iso_time(self.env.now),
+        }
+        self.pickups[pickup_id] = pickup
+        self.pickups_by_order.setdefault(str(reference), []).append(pickup_id)
+        self.env.process(self._fulfil_pickup(pickup))
+        return Response(201, {k: pickup[k] for k in ("pickup_id", "store_id", "order_reference", "status")})
+
+    def _fulfil_pickup(self, pickup: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(self.pick_time.sample(self.rng))
+        store, shelf = pickup["store_id"], self.stock[pickup["store_id"]]
+        needed: dict[str, int] = {}
+        for item in pickup["line_items"]:
+            needed[item["sku"]] = needed.get(item["sku"], 0) + item["quantity"]
+        if self.pick_fail_rate and self.rng.random() < self.pick_fail_rate:
+            # Not where the system says: the associate counts the shelf and writes the missing units off.
+            sku = sorted(needed)[0]
+            self.written_off[(store, sku)] = self.written_off.get((store, sku), 0) + shelf.get(sku, 0)
+            shelf[sku] = 0
+        short = [sku for sku in sorted(needed) if shelf.get(sku, 0) < needed[sku]]
+        if short:
+            pickup["status"] = "declined"
+            pickup["short_items"] = [
+                {"sku": sku, "quantity": needed[sku], "available": shelf.get(sku, 0)} for sku in short
+            ]
+            self._pickup_event("pickup.declined", pickup, pickup["short_items"])
+            return
+        for sku, quantity in sorted(needed.items()):
+            shelf[sku] -= quantity
+            self.sold[(store, sku)] = self.sold.get((store, sku), 0) + quantity
+        pickup["status"] = "ready"
+        self._pickup_event("pickup.ready", pickup, pickup["line_items"])
+        yield self.env.timeout(self.collect_time.sample(self.rng))
+        pickup["status"] = "collected"
+        self._pickup_event("pickup.collected", pickup, pickup["line_items"])
+
+    def find_pickups(self, request: Request) -> Response:
+        """Pickup orders by order reference (what an integration's reconciliation asks)."""
+        reference = request.query.get("order_reference", "")
+        found = [dict(self.pickups[p]) for p in self.pickups_by_order.get(reference, [])]
+        return Response(200, {"pickups": found})
+
+    def _pickup_event(self, topic: str, pickup: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        event_id = self.next_id("posevt_")
+        body = {
+            "event_id": event_id,
+            "type": topic,
+            "pickup_id": pickup["pickup_id"],
+            "store_id": pickup["store_id"],
+            "order_reference": pickup["order_reference"],
+            "status": pickup["status"],
+            "line_items": [dict(line) for line in lines],
+            "occurred_at": iso_time(self.env.now),
+        }
+        self.emit(topic, body, event_id)
+
+    def _walk_ins(self, store: str, per_second: float, until: float) -> Generator[simpy.Event, Any, None]:
+        """Customers who walk in and buy off the shelf (while the store trades): the integration only
+        learns of it when an associate counts the shelf."""
+        shelf = self.stock[store]
+        skus = sorted(shelf)
+        while True:
+            yield self.env.timeout(self.rng.expovariate(per_second))
+            if self.env.now > until:
+                return
+            sku = skus[self.rng.randrange(len(skus))]
+            if shelf.get(sku, 0) > 0:
+                shelf[sku] -= 1
+                self.sold[(store, sku)] = self.sold.get((store, sku), 0) + 1
+                self.walk_in_sales += 1

@@ -59,6 +59,10 @@ class Storefront(MockSystem):
         self.failed_orders: list[str] = []
         self.inventory_updates = 0
         self.return_status: dict[str, list[str]] = {}  # return number → statuses shown to the customer
+        # BOPIS: the store each pickup order tells the customer to go to (None: shipped home instead);
+        # and the replacement orders the customer was told about (lost parcels, exchanges).
+        self.pickup_history: dict[str, list[str | None]] = {}
+        self.replacements: dict[str, list[str]] = {}
 
     def error(self, status: int, code: str, message: str, instance: str = "") -> Response:
         return Response(
@@ -121,8 +125,9 @@ class Storefront(MockSystem):
         confirmation_status: str,
         site_id: str = "RefArch",
         channel_type: str = "storefront",
+        pickup_store: str | None = None,
     ) -> dict[str, Any]:
-        """A SCAPI order document as Commerce Cloud exports it."""
+        """A SCAPI order document as Commerce Cloud exports it (a store pickup: ``c_fromStoreId``)."""
         items: list[dict[str, Any]] = [
             {
                 "itemId": f"{order_no}-{i + 1}",
@@ -148,6 +153,16 @@ class Storefront(MockSystem):
                     "c_paymentIntentId": payment_intent_id,
                 }
             )
+        shipment: dict[str, Any] = {
+            "shipmentId": "me",
+            "shippingAddress": dict(ship_to),
+            "shippingMethod": {"id": "001"},
+            "shippingStatus": "not_shipped",
+        }
+        if pickup_store is not None:
+            shipment["shippingMethod"] = {"id": "005", "name": "Store Pickup"}
+            shipment["c_fromStoreId"] = pickup_store
+            self.pickup_history[order_no] = [pickup_store]
         return {
             "orderNo": order_no,
             "orderToken": f"tok{order_no}",
@@ -163,14 +178,7 @@ class Storefront(MockSystem):
             "customerInfo": dict(customer),
             "billingAddress": dict(ship_to),
             "productItems": items,
-            "shipments": [
-                {
-                    "shipmentId": "me",
-                    "shippingAddress": dict(ship_to),
-                    "shippingMethod": {"id": "001"},
-                    "shippingStatus": "not_shipped",
-                }
-            ],
+            "shipments": [shipment],
             "paymentInstruments": instruments,
             "productSubTotal": subtotal,
             "shippingTotal": 0.0,
@@ -216,6 +224,18 @@ class Storefront(MockSystem):
             order["c_omsStatusSeq"] = body.get("c_omsStatusSeq")
             self.status_history.setdefault(order_no, []).append(str(oms_status))
             self.current[order_no] = str(oms_status)
+        if "c_fromStoreId" in body:
+            store = body["c_fromStoreId"]
+            order["c_fromStoreId"] = store
+            for shipment in order.get("shipments", []):
+                shipment["c_fromStoreId"] = store
+            self.pickup_history.setdefault(order_no, []).append(None if store is None else str(store))
+        replacement = body.get("c_replacementOrderNo")
+        if replacement is not None:
+            order["c_replacementOrderNo"] = replacement
+            known = self.replacements.setdefault(order_no, [])
+            if str(replacement) not in known:
+                known.append(str(replacement))
         return_no = body.get("c_returnNo")
         if return_no is not None:
             order.setdefault("c_returns", {})[str(return_no)] = body.get("c_returnStatus")

@@ -5,10 +5,14 @@ What the API promises, each tested over real HTTP in tests/live:
 * ``POST /v1/orders`` — Idempotency-Key required (400 without); same key + same body → the stored
   answer again; other body → 422; still in flight → 409; invalid body → 422 with field paths; over
   1 MiB → 413; 202 only after the order is committed (it survives ``kill -9``).
+* ``POST /v1/returns`` (a return request from a store, a service agent or the storefront) and
+  ``POST /v1/orders/{id}/actions`` (an agent's reship, refund or return) — the same rules as orders:
+  one reading of key and body (``_keyed_json``) in front of the core's one idempotency mechanism.
 * ``POST /v1/webhooks/{source}`` — HMAC-SHA256 over the raw body (see ``signing``), 300 s tolerance:
   bad → 401 and no effect; a duplicate event id → 200 and no effect.
-* Operations: timeline, available-to-promise, ops summary, dead letters and replay, reconciliation,
-  ``/metrics`` (Prometheus), ``/openapi.json``, ``/healthz``.
+* Operations: the agent's timeline (``IntegrationCore.order_timeline``), available-to-promise, ops
+  summary, dead letters and replay, reconciliation, ``/metrics`` (Prometheus), ``/openapi.json``,
+  ``/healthz``.
 
 Rules kept: this is the edge, so it may read the clock — the core's time comes from ``host.now()`` and is
 passed into the core, which stays pure; webhook signatures are judged against Unix time (``time.time()``).
@@ -177,7 +181,8 @@ def create_app(
     async def catalog(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(host.catalog))
 
-    async def submit_order(request: Request) -> Response:
+    async def keyed_json(request: Request) -> tuple[str, Any] | Response:
+        """Idempotency-Key and JSON body of a keyed POST, or the refusal: 413, 400 without a key, 422."""
         try:
             raw = await read_body(request)
         except BodyTooLarge:
@@ -186,7 +191,7 @@ def create_app(
         if not key:
             return _error(400, "missing_idempotency_key", "Idempotency-Key header is required")
         try:
-            body = parse_json(raw)
+            return key, parse_json(raw)
         except ValueError as exc:
             return _error(
                 422,
@@ -194,6 +199,12 @@ def create_app(
                 str(exc),
                 errors=[{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}],
             )
+
+    async def submit_order(request: Request) -> Response:
+        read = await keyed_json(request)
+        if isinstance(read, Response):
+            return read
+        key, body = read
 
         def run() -> Response:
             core = host.core()
@@ -246,6 +257,35 @@ def create_app(
 
         return await run_in_threadpool(run)
 
+    async def request_return(request: Request) -> Response:
+        read = await keyed_json(request)
+        if isinstance(read, Response):
+            return read
+        key, body = read
+
+        def run() -> Response:
+            core = host.core()
+            if core is None:
+                return _core_down()
+            return _reply(core.request_return(body, key, host.now()))
+
+        return await run_in_threadpool(run)
+
+    async def agent_action(request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+        read = await keyed_json(request)
+        if isinstance(read, Response):
+            return read
+        key, body = read
+
+        def run() -> Response:
+            core = host.core()
+            if core is None:
+                return _core_down()
+            return _reply(core.agent_action(order_id, body, key, host.now()))
+
+        return await run_in_threadpool(run)
+
     async def order_timeline(request: Request) -> Response:
         order_id = request.path_params["order_id"]
 
@@ -253,32 +293,10 @@ def create_app(
             core = host.core()
             if core is None:
                 return _core_down()
-            record = core.order_record(order_id)
-            if record is None:
+            timeline = core.order_timeline(order_id)
+            if timeline is None:
                 return _error(404, "order_not_found", f"no order {order_id!r}")
-            return JSONResponse(
-                {
-                    "order_id": record.order_no,
-                    "correlation_id": record.correlation_id,
-                    "status": record.status.value,
-                    "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in record.lines],
-                    "location": record.location,
-                    "total_minor": record.total_minor,
-                    "currency": record.currency,
-                    "payment": {"payment_intent": record.payment_ref},
-                    "erp": {"sales_order": record.erp_sales_order, "posted_at": record.posted_at},
-                    "wms": {"order_id": record.wms_order_id, "shipped_at": record.shipped_at},
-                    "carrier": {
-                        "carrier": record.carrier,
-                        "tracking_code": record.tracking_code,
-                        "delivered_at": record.delivered_at,
-                    },
-                    "returns": [],
-                    "timeline": [
-                        {"at": at, "status": status, "event": event} for at, status, event in record.history
-                    ],
-                }
-            )
+            return JSONResponse(timeline)
 
         return await run_in_threadpool(run)
 
@@ -401,6 +419,8 @@ def create_app(
         ("/v1/catalog", catalog, ["GET"]),
         ("/v1/orders", submit_order, ["POST"]),
         ("/v1/orders/{order_id}", order_timeline, ["GET"]),
+        ("/v1/orders/{order_id}/actions", agent_action, ["POST"]),
+        ("/v1/returns", request_return, ["POST"]),
         ("/v1/inventory/{sku}", inventory, ["GET"]),
         ("/v1/webhooks/{source}", receive_webhook, ["POST"]),
         ("/v1/ops/summary", ops_summary, ["GET"]),

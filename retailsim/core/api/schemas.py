@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from retailsim.core.mapping.sfcc import ScapiOrder
+from retailsim.core.models import Return
+from retailsim.core.service_desk import AgentAction
 
 REF = "#/components/schemas/{model}"
 
@@ -45,9 +47,12 @@ class TimelineEntry(BaseModel):
     at: float
     status: str
     event: str
+    source: str = "order"  # order | fulfilment | return <no> | case <number>
 
 
 class OrderTimeline(BaseModel):
+    """The service agent's view: every system's record of the order the core knows, in one timeline."""
+
     model_config = ConfigDict(extra="allow")
 
     order_id: str
@@ -58,8 +63,34 @@ class OrderTimeline(BaseModel):
     erp: dict[str, Any]
     wms: dict[str, Any]
     carrier: dict[str, Any]
+    fulfilment: dict[str, Any]
+    replacement: dict[str, Any]
     returns: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
     timeline: list[TimelineEntry]
+
+
+class ReturnReply(BaseModel):
+    """The return as opened: ``status`` is ``rejected`` (with the reason on the timeline) or under way."""
+
+    model_config = ConfigDict(extra="allow")
+
+    return_id: str
+    order_id: str
+    correlation_id: str
+    status: str
+
+
+class ActionReply(BaseModel):
+    """What the action did: a replacement order or a return; ``duplicate`` when an earlier one stands."""
+
+    model_config = ConfigDict(extra="allow")
+
+    order_id: str
+    status: str
+    replacement_order: str | None = None
+    return_id: str | None = None
+    duplicate: bool = False
 
 
 class Inventory(BaseModel):
@@ -166,7 +197,8 @@ _REASONS = {
     401: "webhook signature missing, wrong or outside the time tolerance",
     404: "no such resource",
     405: "method not allowed",
-    409: "a request with this Idempotency-Key is in flight, or the webhook refers to something not yet known",
+    409: "a request with this Idempotency-Key is in flight, the webhook refers to something not yet known, "
+    "or the action is not allowed in the order's state (the reason is in the body; nothing changed)",
     413: "body larger than 1 MiB",
     422: "invalid body (field errors), or an Idempotency-Key reused with another body",
     503: "the core process is down (restarting); retry with the same key",
@@ -205,8 +237,29 @@ def openapi_document(
         "/v1/orders/{order_id}": {
             "get": {
                 "operationId": "orderTimeline",
+                "summary": "The service agent's timeline: order, payment, ERP, WMS, carrier, pickup, returns, actions.",
                 "parameters": [_param("order_id", "path", {"type": "string", "minLength": 1})],
                 "responses": _responses(c, {200: OrderTimeline}, (404, 503)),
+            }
+        },
+        "/v1/orders/{order_id}/actions": {
+            "post": {
+                "operationId": "agentAction",
+                "summary": "A service agent's action: reship or refund a failed delivery, or take the order back.",
+                "parameters": [_param("order_id", "path", {"type": "string", "minLength": 1}), key],
+                "requestBody": {"required": True, "content": _json(AgentAction, c)},
+                "responses": _responses(
+                    c, {200: ActionReply, 202: ActionReply}, (400, 404, 409, 413, 422, 503)
+                ),
+            }
+        },
+        "/v1/returns": {
+            "post": {
+                "operationId": "requestReturn",
+                "summary": "A return request (store, service agent or storefront); the order API's idempotency rules.",
+                "parameters": [key],
+                "requestBody": {"required": True, "content": _json(Return, c)},
+                "responses": _responses(c, {202: ReturnReply}, (400, 404, 409, 413, 422, 503)),
             }
         },
         "/v1/inventory/{sku}": {

@@ -14,6 +14,8 @@ from retailsim.core.mapping.http import OutboundRequest
 IN_TRANSIT = frozenset({"in_transit", "out_for_delivery", "available_for_pickup"})
 DELIVERED = frozenset({"delivered"})
 EXCEPTION = frozenset({"failure", "return_to_sender", "error", "cancelled"})
+# The carrier has given up on the parcel: it will not be delivered (a service agent replaces or refunds).
+GAVE_UP = frozenset({"failure", "return_to_sender"})
 
 
 def parse_event(body: Any) -> tuple[str, str]:

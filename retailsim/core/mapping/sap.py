@@ -21,7 +21,16 @@ def _odata_date(seconds: float) -> str:
     return f"/Date({int(seconds * 1000)})/"
 
 
-def create_sales_order(order: Order, plant: str, sales_org: str, requested_at: float) -> OutboundRequest:
+def create_sales_order(
+    order: Order,
+    plant: str,
+    sales_org: str,
+    requested_at: float,
+    reference: str | None = None,
+) -> OutboundRequest:
+    """A standard order ("OR"), or with ``reference`` a free-of-charge subsequent delivery ("SDF") that
+    refers to the document it makes good: the original sales order (a lost parcel) or the customer
+    return (an exchange)."""
     items = [
         {
             "SalesOrderItem": str(10 * line.line_no),
@@ -33,8 +42,8 @@ def create_sales_order(order: Order, plant: str, sales_org: str, requested_at: f
         }
         for line in order.lines
     ]
-    body = {
-        "SalesOrderType": "OR",
+    body: dict[str, Any] = {
+        "SalesOrderType": "OR" if reference is None else "SDF",
         "SalesOrganization": sales_org,
         "DistributionChannel": "10",
         "OrganizationDivision": "00",
@@ -44,7 +53,18 @@ def create_sales_order(order: Order, plant: str, sales_org: str, requested_at: f
         "TransactionCurrency": order.currency,
         "to_Item": {"results": items},
     }
+    if reference is not None:
+        body["ReferenceSDDocument"] = reference
     return OutboundRequest("POST", f"{SALES_ORDER_SRV}/A_SalesOrder", body)
+
+
+def change_item_plant(sales_order: str, item: str, plant: str) -> OutboundRequest:
+    """Move one sales order item to another plant (the order was rerouted); setting it twice is a no-op."""
+    return OutboundRequest(
+        "PATCH",
+        f"{SALES_ORDER_SRV}/A_SalesOrderItem(SalesOrder='{sales_order}',SalesOrderItem='{item}')",
+        {"ProductionPlant": plant},
+    )
 
 
 def find_by_purchase_order(order_no: str) -> OutboundRequest:

@@ -2,6 +2,10 @@
 
 The inbound model lists the SCAPI fields the core relies on, with their real names; other SCAPI fields
 are allowed and ignored (SCAPI sends many). Money arrives as decimals and is held as integer cents.
+Buy online, pick up in store is a shipment with the store's id in the custom attribute
+``c_fromStoreId`` (as SFRA's store pickup keeps it) and a pickup shipping method; when the core
+reroutes such an order it patches ``c_fromStoreId`` (the store to go to, or null when it is now shipped
+home) so that "My orders" tells the customer.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class ScapiProductItem(_Scapi):
 class ScapiShipment(_Scapi):
     shipmentId: str = "me"
     shippingAddress: ScapiAddress
+    c_fromStoreId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
 
 
 class ScapiPaymentInstrument(_Scapi):
@@ -135,6 +140,7 @@ def order_from_scapi(body: Any) -> Order:
         total_minor=_cents(scapi.orderTotal),
         confirmed_to_customer=scapi.confirmationStatus == "confirmed",
         placed_at=scapi.creationDate,
+        pickup_store=scapi.shipments[0].c_fromStoreId,
     )
 
 
@@ -142,16 +148,36 @@ _STATUS_FIELDS: dict[str, dict[str, str]] = {
     "posted_to_erp": {"status": "new", "confirmation_status": "confirmed", "export_status": "exported"},
     "backordered": {"status": "new", "shipping_status": "not_shipped"},
     "shipped": {"shipping_status": "shipped", "payment_status": "paid"},
+    "ready_for_pickup": {"shipping_status": "not_shipped"},
+    "delivery_failed": {"shipping_status": "shipped"},
     "delivered": {"status": "completed", "shipping_status": "shipped"},
+    "replaced": {"status": "completed"},
     "cancelled": {"status": "cancelled"},
 }
 
 
-def status_update(site_id: str, order_no: str, status: str, seq: int) -> tuple[str, dict[str, Any]]:
-    """OCAPI Data API order patch: the standard status fields plus the OMS status as custom attributes."""
+def status_update(
+    site_id: str,
+    order_no: str,
+    status: str,
+    seq: int,
+    *,
+    bopis: bool = False,
+    pickup_store: str | None = None,
+    replacement: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """OCAPI Data API order patch: the standard status fields plus the OMS status as custom attributes.
+
+    A ``bopis`` order also carries the store the customer collects from now (``pickup_store``; null
+    when it is shipped home instead); ``replacement`` names the order that replaced this one.
+    """
     body: dict[str, Any] = dict(_STATUS_FIELDS.get(status, {}))
     body["c_omsStatus"] = status
     body["c_omsStatusSeq"] = seq
+    if bopis:
+        body["c_fromStoreId"] = pickup_store
+    if replacement is not None:
+        body["c_replacementOrderNo"] = replacement
     return f"/s/-/dw/data/{API_VERSION}/sites/{site_id}/orders/{order_no}", body
 
 
@@ -164,8 +190,10 @@ def inventory_update(inventory_list: str, sku: str, ats: int) -> tuple[str, dict
 
 
 def return_status_update(
-    site_id: str, order_no: str, return_no: str, status: str, seq: int
+    site_id: str, order_no: str, return_no: str, status: str, seq: int, replacement: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """OCAPI order patch with the return's status as custom attributes (what "My orders" shows)."""
-    body = {"c_returnNo": return_no, "c_returnStatus": status, "c_returnStatusSeq": seq}
+    body: dict[str, Any] = {"c_returnNo": return_no, "c_returnStatus": status, "c_returnStatusSeq": seq}
+    if replacement is not None:
+        body["c_replacementOrderNo"] = replacement
     return f"/s/-/dw/data/{API_VERSION}/sites/{site_id}/orders/{order_no}", body

@@ -4,6 +4,14 @@ received → stock reserved → payment authorized → posted to ERP → allocat
 delivered; with rejected (no stock at a checkout that asked), backordered (short at acceptance of an
 already-confirmed order, or a short pick) and cancelled (backorder policy, failed payment).
 
+Buy online, pick up in store (BOPIS): posted to ERP → allocated (the store took the pickup order) → ready
+for pickup → delivered (collected, paid at the counter). A store that cannot fulfil declines; the core
+reroutes to another store or the DC, which re-enters "posted to ERP" with the new location (the one step
+back the table allows, on purpose: ``allocated`` is internal, the customer sees "posted to ERP" again
+with the new pickup store). A parcel the carrier gives up on (failure, return to sender) is "delivery
+failed" until a service agent replaces it ("replaced": a free replacement order ships instead). A
+replacement order needs no payment: it goes from stock reserved straight to payment authorized.
+
 Rules kept here:
 * The table is the whole truth. An event that the table does not allow is either *stale* (it would
   move the order to a state it has already passed: delivered-before-shipped leaves a late "shipped"
@@ -32,9 +40,12 @@ class OrderStatus(StrEnum):
     POSTED_TO_ERP = "posted_to_erp"
     ALLOCATED = "allocated"
     BACKORDERED = "backordered"
+    READY_FOR_PICKUP = "ready_for_pickup"
     SHIPPED = "shipped"
     IN_TRANSIT = "in_transit"
+    DELIVERY_FAILED = "delivery_failed"
     DELIVERED = "delivered"
+    REPLACED = "replaced"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
 
@@ -46,13 +57,20 @@ RANK: dict[OrderStatus, int] = {
     OrderStatus.POSTED_TO_ERP: 3,
     OrderStatus.ALLOCATED: 4,
     OrderStatus.BACKORDERED: 5,
+    OrderStatus.READY_FOR_PICKUP: 6,
     OrderStatus.SHIPPED: 6,
     OrderStatus.IN_TRANSIT: 7,
-    OrderStatus.DELIVERED: 8,
-    OrderStatus.REJECTED: 9,
-    OrderStatus.CANCELLED: 9,
+    OrderStatus.DELIVERY_FAILED: 8,
+    OrderStatus.DELIVERED: 9,
+    OrderStatus.REPLACED: 10,
+    OrderStatus.REJECTED: 10,
+    OrderStatus.CANCELLED: 10,
 }
-TERMINAL = frozenset({OrderStatus.DELIVERED, OrderStatus.REJECTED, OrderStatus.CANCELLED})
+# Terminal: nothing more happens to the order. A failed delivery is not terminal (an agent may replace
+# it), though the integration's own work ends there unless someone acts.
+TERMINAL = frozenset(
+    {OrderStatus.DELIVERED, OrderStatus.REPLACED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
+)
 
 
 class OrderEvent(StrEnum):
@@ -69,6 +87,14 @@ class OrderEvent(StrEnum):
     IN_TRANSIT = "ParcelInTransit"
     DELIVERED = "ParcelDelivered"
     BACKORDER_EXPIRED = "BackorderExpired"
+    PAYMENT_NOT_REQUIRED = "PaymentNotRequired"  # a free replacement order
+    DELIVERY_FAILED = "ParcelDeliveryFailed"
+    REPLACEMENT_ORDERED = "ReplacementOrdered"
+    PICKUP_ACCEPTED = "StorePickupAccepted"
+    PICKUP_READY = "PickupReady"
+    PICKED_UP = "PickedUp"
+    PICKUP_REROUTED = "PickupRerouted"
+    PICKUP_UNFULFILLABLE = "PickupUnfulfillable"
 
 
 S, E = OrderStatus, OrderEvent
@@ -90,6 +116,18 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (S.SHIPPED, E.DELIVERED): S.DELIVERED,
     (S.IN_TRANSIT, E.DELIVERED): S.DELIVERED,
     (S.BACKORDERED, E.BACKORDER_EXPIRED): S.CANCELLED,
+    (S.STOCK_RESERVED, E.PAYMENT_NOT_REQUIRED): S.PAYMENT_AUTHORIZED,
+    (S.SHIPPED, E.DELIVERY_FAILED): S.DELIVERY_FAILED,
+    (S.IN_TRANSIT, E.DELIVERY_FAILED): S.DELIVERY_FAILED,
+    (S.DELIVERY_FAILED, E.REPLACEMENT_ORDERED): S.REPLACED,
+    (S.POSTED_TO_ERP, E.PICKUP_ACCEPTED): S.ALLOCATED,
+    (S.POSTED_TO_ERP, E.PICKUP_READY): S.READY_FOR_PICKUP,
+    (S.ALLOCATED, E.PICKUP_READY): S.READY_FOR_PICKUP,
+    (S.READY_FOR_PICKUP, E.PICKED_UP): S.DELIVERED,
+    (S.POSTED_TO_ERP, E.PICKUP_REROUTED): S.POSTED_TO_ERP,
+    (S.ALLOCATED, E.PICKUP_REROUTED): S.POSTED_TO_ERP,
+    (S.POSTED_TO_ERP, E.PICKUP_UNFULFILLABLE): S.CANCELLED,
+    (S.ALLOCATED, E.PICKUP_UNFULFILLABLE): S.CANCELLED,
 }
 
 # The state each event leads to, to tell a stale event (its state is passed) from an illegal one.
@@ -98,9 +136,31 @@ for (_state, _event), _target in TRANSITIONS.items():
     EVENT_TARGET.setdefault(_event, _target)
 
 # Statuses pushed to the storefront and to Service Cloud (others are internal milestones).
-STOREFRONT_VISIBLE = frozenset({S.POSTED_TO_ERP, S.BACKORDERED, S.SHIPPED, S.DELIVERED, S.CANCELLED})
+STOREFRONT_VISIBLE = frozenset(
+    {
+        S.POSTED_TO_ERP,
+        S.BACKORDERED,
+        S.READY_FOR_PICKUP,
+        S.SHIPPED,
+        S.DELIVERY_FAILED,
+        S.DELIVERED,
+        S.REPLACED,
+        S.CANCELLED,
+    }
+)
 SERVICE_VISIBLE = frozenset(
-    {S.STOCK_RESERVED, S.POSTED_TO_ERP, S.BACKORDERED, S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.CANCELLED}
+    {
+        S.STOCK_RESERVED,
+        S.POSTED_TO_ERP,
+        S.BACKORDERED,
+        S.READY_FOR_PICKUP,
+        S.SHIPPED,
+        S.IN_TRANSIT,
+        S.DELIVERY_FAILED,
+        S.DELIVERED,
+        S.REPLACED,
+        S.CANCELLED,
+    }
 )
 
 
@@ -132,6 +192,14 @@ class OrderRecord(BaseModel):
     stale_events: int = 0
     synced: dict[str, int] = {}  # destination → newest status sequence it has acknowledged
     history: list[tuple[float, str, str]] = []  # (time, status, event) — the timeline's spine
+    # BOPIS: the store the customer chose, and every fulfilment location tried, (time, location, why).
+    pickup_store: str | None = None
+    routing: list[tuple[float, str, str]] = []
+    # Replacement orders: the order this one replaces and the ERP document it refers to; on the
+    # original, the replacement that superseded it.
+    replaces: str | None = None
+    erp_reference: str | None = None
+    replaced_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,22 +224,45 @@ class Policy:
     backorder_grace_s: float = 3600.0
     shipment_watch_s: float = 8 * 3600.0  # no "shipped" from the warehouse by then: ask it
     delivery_watch_s: float = 4 * 86400.0  # no "delivered" from the carrier by then: ask it
+    dc_locations: tuple[str, ...] = ("DC1",)  # any other fulfilment location is a store
 
 
-def _status_commands(status: OrderStatus, seq: int) -> list[Command]:
+def _status_commands(status: OrderStatus, seq: int, storefront: bool = True) -> list[Command]:
+    """Status pushes; a replacement order is the core's own (the storefront never had it)."""
     commands = []
-    if status in STOREFRONT_VISIBLE:
+    if status in STOREFRONT_VISIBLE and storefront:
         commands.append(Command("storefront", "UpdateOrderStatus", {"status": status.value, "seq": seq}))
     if status in SERVICE_VISIBLE:
         commands.append(Command("service_cloud", "UpsertOrderStatus", {"status": status.value, "seq": seq}))
     return commands
 
 
-def _commands_for(record: OrderRecord, target: OrderStatus, policy: Policy) -> list[Command]:
-    """What entering ``target`` asks of the other systems."""
+def at_store(record: OrderRecord, policy: Policy) -> bool:
+    return bool(record.location) and record.location not in policy.dc_locations
+
+
+def _release(new: OrderRecord, policy: Policy) -> list[Command]:
+    """Hand the order to its fulfilment location: a store's pickup queue, or the DC's warehouse."""
+    if at_store(new, policy):
+        return [
+            Command("pos", "ReleaseToStore", {"location": new.location}),
+            # Store events are at least once when they come; some never come: ask the store then.
+            Command("core", "WatchPickup", {"round": 1}, delay_s=policy.shipment_watch_s),
+        ]
+    return [
+        Command("wms", "ReleaseToWarehouse"),
+        Command("core", "WatchShipment", {"round": 1}, delay_s=policy.shipment_watch_s),
+    ]
+
+
+def _commands_for(
+    record: OrderRecord, new: OrderRecord, target: OrderStatus, policy: Policy
+) -> list[Command]:
+    """What entering ``target`` (from ``record``, becoming ``new``) asks of the other systems."""
     commands: list[Command] = []
     if target is S.STOCK_RESERVED:
-        commands.append(Command("payment", "VerifyPaymentAuthorization"))
+        if not record.replaces:
+            commands.append(Command("payment", "VerifyPaymentAuthorization"))
     elif target is S.REJECTED:
         if record.payment_ref:
             commands.append(Command("payment", "VoidPaymentAuthorization"))
@@ -179,15 +270,27 @@ def _commands_for(record: OrderRecord, target: OrderStatus, policy: Policy) -> l
     elif target is S.PAYMENT_AUTHORIZED:
         commands.append(Command("erp", "PostSalesOrder"))
     elif target is S.POSTED_TO_ERP:
-        commands.append(Command("wms", "ReleaseToWarehouse"))
-        commands.append(Command("core", "WatchShipment", {"round": 1}, delay_s=policy.shipment_watch_s))
+        if record.status is not S.PAYMENT_AUTHORIZED:
+            # Rerouted: the ERP's sales order follows the goods (its items move to the new plant).
+            for index in range(len(new.lines)):
+                item = str(10 * (index + 1))
+                commands.append(
+                    Command("erp", "ChangeSalesOrderPlant", {"location": new.location, "item": item})
+                )
+        commands.extend(_release(new, policy))
     elif target is S.BACKORDERED:
         commands.append(Command("core", "ExpireBackorder", delay_s=policy.backorder_grace_s))
     elif target is S.SHIPPED:
-        commands.append(Command("payment", "CapturePayment"))
+        if record.payment_ref:
+            commands.append(Command("payment", "CapturePayment"))
         commands.append(Command("erp", "PostGoodsIssue"))
         # Reconciliation watchdog: webhooks are at least once *when they come*; some never come.
         commands.append(Command("core", "WatchDelivery", {"round": 1}, delay_s=policy.delivery_watch_s))
+    elif target is S.DELIVERED and record.status is S.READY_FOR_PICKUP:
+        # Collected at the counter: the card is charged and the goods issue posted now.
+        if record.payment_ref:
+            commands.append(Command("payment", "CapturePayment"))
+        commands.append(Command("erp", "PostGoodsIssue"))
     elif target is S.CANCELLED:
         if record.status is S.BACKORDERED and not record.short:  # released to the WMS, then on hold
             commands.append(Command("wms", "CancelWarehouseOrder"))
@@ -220,6 +323,7 @@ def apply(
         status_seq=seq,
         history=[*record.history, (now, target.value, event.value)],
     )
-    commands = _commands_for(record, target, policy)
-    commands.extend(_status_commands(target, seq))
-    return Outcome(record.model_copy(update=update), tuple(commands))
+    new = record.model_copy(update=update)
+    commands = _commands_for(record, new, target, policy)
+    commands.extend(_status_commands(target, seq, storefront=not record.replaces))
+    return Outcome(new, tuple(commands))

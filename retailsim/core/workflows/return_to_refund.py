@@ -2,7 +2,11 @@
 
 requested → (eligibility) → authorizing (return authorization in the ERP) → authorized (awaiting the
 goods) → received (disposition and credit memo) → refunding (the payment gateway) → refunded; or
-requested → rejected when the return is not eligible.
+requested → rejected when the return is not eligible. An exchange ends received → exchanged instead:
+no credit memo and no refund, a free replacement order (with reference to the ERP's customer return)
+ships the same goods; when there is no stock for it, the exchange falls back to a refund. A parcel lost
+in transit is claimed by a service agent as a return with no goods to come back (``goods_expected``
+false): it is received as soon as the ERP authorizes it, written off, and refunded.
 
 A return requested at a store counter is received there at once: its receipt may reach the core before
 the ERP has authorized it, so a receipt in ``authorizing`` is kept as a fact and applied the moment the
@@ -37,6 +41,7 @@ class ReturnStatus(StrEnum):
     RECEIVED = "received"
     REFUNDING = "refunding"
     REFUNDED = "refunded"
+    EXCHANGED = "exchanged"
     REJECTED = "rejected"
 
 
@@ -47,9 +52,10 @@ RANK: dict[ReturnStatus, int] = {
     ReturnStatus.RECEIVED: 3,
     ReturnStatus.REFUNDING: 4,
     ReturnStatus.REFUNDED: 5,
+    ReturnStatus.EXCHANGED: 5,
     ReturnStatus.REJECTED: 5,
 }
-TERMINAL = frozenset({ReturnStatus.REFUNDED, ReturnStatus.REJECTED})
+TERMINAL = frozenset({ReturnStatus.REFUNDED, ReturnStatus.EXCHANGED, ReturnStatus.REJECTED})
 
 
 class ReturnEvent(StrEnum):
@@ -59,6 +65,8 @@ class ReturnEvent(StrEnum):
     GOODS_RECEIVED = "ReturnGoodsReceived"
     CREDIT_MEMO_POSTED = "CreditMemoPosted"
     REFUND_SUCCEEDED = "RefundSucceeded"
+    EXCHANGE_ORDERED = "ExchangeOrderCreated"
+    EXCHANGE_UNAVAILABLE = "ExchangeUnavailable"  # no stock for the replacement: refund instead
 
 
 S, E = ReturnStatus, ReturnEvent
@@ -71,6 +79,8 @@ TRANSITIONS: dict[tuple[ReturnStatus, ReturnEvent], ReturnStatus] = {
     (S.AUTHORIZED, E.GOODS_RECEIVED): S.RECEIVED,
     (S.RECEIVED, E.CREDIT_MEMO_POSTED): S.REFUNDING,
     (S.REFUNDING, E.REFUND_SUCCEEDED): S.REFUNDED,
+    (S.RECEIVED, E.EXCHANGE_ORDERED): S.EXCHANGED,
+    (S.RECEIVED, E.EXCHANGE_UNAVAILABLE): S.RECEIVED,
 }
 
 EVENT_TARGET: dict[ReturnEvent, ReturnStatus] = {
@@ -80,12 +90,15 @@ EVENT_TARGET: dict[ReturnEvent, ReturnStatus] = {
     E.GOODS_RECEIVED: S.RECEIVED,
     E.CREDIT_MEMO_POSTED: S.REFUNDING,
     E.REFUND_SUCCEEDED: S.REFUNDED,
+    E.EXCHANGE_ORDERED: S.EXCHANGED,
+    E.EXCHANGE_UNAVAILABLE: S.RECEIVED,
 }
 
-# Conditions and what is done with such goods (disposition). Anything else is refused by policy.
-DISPOSITION = {"resellable": "restock", "opened": "refurbish", "damaged": "scrap"}
+# Conditions and what is done with such goods (disposition). Anything else is refused by policy;
+# "lost" only on a lost-in-transit claim, where there are no goods to inspect.
+DISPOSITION = {"resellable": "restock", "opened": "refurbish", "damaged": "scrap", "lost": "write_off"}
 # Statuses the customer sees on the storefront (and the store, for store returns).
-CUSTOMER_VISIBLE = frozenset({S.AUTHORIZED, S.RECEIVED, S.REFUNDED, S.REJECTED})
+CUSTOMER_VISIBLE = frozenset({S.AUTHORIZED, S.RECEIVED, S.REFUNDED, S.EXCHANGED, S.REJECTED})
 
 
 class ReturnLineState(BaseModel):
@@ -125,6 +138,10 @@ class ReturnRecord(BaseModel):
     refunded_at: float | None = None
     stale_events: int = 0
     history: list[tuple[float, str, str]] = []
+    exchange: bool = False  # the customer wants the same goods again, not the money
+    goods_expected: bool = True  # False: a parcel lost in transit, claimed by a service agent
+    replacement_order: str | None = None
+    case_id: str | None = None  # the Service Cloud case an agent opened this return from
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +174,17 @@ def eligibility(
     """None when the return may go ahead, else the reason it may not (pure)."""
     if order is None:
         return "unknown_order"
-    if not order.invoiced or order.delivered_at is None:
+    if not order.invoiced:
         return "not_invoiced"
-    if now - order.delivered_at > policy.window_s:
+    if not record.goods_expected:
+        if order.status != "delivery_failed":
+            return "parcel_not_lost"
+    elif order.delivered_at is None:
+        return "not_invoiced"
+    elif now - order.delivered_at > policy.window_s:
         return "outside_return_window"
     for line in record.lines:
-        if line.condition not in DISPOSITION:
+        if line.condition not in DISPOSITION or (line.condition == "lost") is record.goods_expected:
             return f"condition_not_accepted:{line.condition}"
         allowed = order.lines.get(line.sku, 0) - order.already_returned.get(line.sku, 0)
         if line.quantity > allowed:
@@ -175,7 +197,7 @@ def _commands_for(record: ReturnRecord, target: ReturnStatus, policy: ReturnPoli
     at_store = record.location not in policy.dc_locations
     if target is S.AUTHORIZING:
         commands.append(Command("erp", "CreateCustomerReturn"))
-    elif target is S.AUTHORIZED and not at_store:
+    elif target is S.AUTHORIZED and not at_store and record.goods_expected:
         commands.append(Command("wms", "CreateWarehouseReturn"))
     elif target is S.RECEIVED:
         if at_store:
@@ -183,7 +205,10 @@ def _commands_for(record: ReturnRecord, target: ReturnStatus, policy: ReturnPoli
                 commands.append(Command("pos", "RestockReturnedGoods"))
         elif any(line.disposition == "restock" for line in record.lines):
             commands.append(Command("erp", "PostReturnGoodsReceipt"))
-        commands.append(Command("erp", "CreateCreditMemoRequest"))
+        if record.exchange:
+            commands.append(Command("core", "CreateExchangeOrder"))
+        else:
+            commands.append(Command("erp", "CreateCreditMemoRequest"))
     elif target is S.REFUNDING:
         commands.append(Command("payment", "RefundPayment"))
     return commands
@@ -195,6 +220,10 @@ def _status_commands(record: ReturnRecord, status: ReturnStatus, seq: int) -> li
     commands = [Command("storefront", "UpdateReturnStatus", {"status": status.value, "seq": seq})]
     if record.channel == "pos":
         commands.append(Command("pos", "UpdateStoreReturn", {"status": status.value, "seq": seq}))
+    if record.case_id:
+        commands.append(
+            Command("service_cloud", "UpdateCaseReturnStatus", {"status": status.value, "seq": seq})
+        )
     return commands
 
 
@@ -237,6 +266,11 @@ def apply(
             return ReturnOutcome(stale, (), stale=True)
         raise IllegalTransition("return_to_refund", record.status.value, event.value)
     update: dict[str, Any] = dict(facts or {})
+    if event is E.EXCHANGE_UNAVAILABLE:
+        # No stock for the replacement: the customer gets the money back instead, as for any return.
+        history = [*record.history, (now, S.RECEIVED.value, event.value)]
+        fallback = record.model_copy(update={**update, "exchange": False, "history": history})
+        return ReturnOutcome(fallback, (Command("erp", "CreateCreditMemoRequest"),))
     if event is E.GOODS_RECEIVED and record.status is S.AUTHORIZING:
         if record.received_at is not None:
             stale = record.model_copy(update={"stale_events": record.stale_events + 1})

@@ -133,3 +133,51 @@ def test_an_illegal_event_raises_and_changes_nothing() -> None:
         r2r.apply(rec, E.REFUND_SUCCEEDED, 0.0, POLICY)
     assert not raised.value.retryable
     assert rec.status is ReturnStatus.REQUESTED
+
+
+def test_an_exchange_ships_the_goods_again_instead_of_a_credit_memo_and_a_refund() -> None:
+    rec = record().model_copy(update={"exchange": True})
+    seen: list[str] = []
+    for event in (E.ELIGIBLE, E.AUTHORIZATION_POSTED, E.GOODS_RECEIVED):
+        outcome = r2r.apply(rec, event, 1.0, POLICY)
+        seen += kinds(outcome)
+        rec = outcome.record
+    assert "CreateExchangeOrder" in seen and "CreateCreditMemoRequest" not in seen
+    done = r2r.apply(rec, E.EXCHANGE_ORDERED, 2.0, POLICY, {"replacement_order": "00000001-R1"})
+    assert done.record.status is ReturnStatus.EXCHANGED and done.record.replacement_order == "00000001-R1"
+    assert "RefundPayment" not in kinds(done) and "UpdateReturnStatus" in kinds(done)
+    assert r2r.apply(done.record, E.CREDIT_MEMO_POSTED, 3.0, POLICY).stale
+
+
+def test_an_exchange_without_stock_for_the_replacement_falls_back_to_a_refund() -> None:
+    rec = record().model_copy(update={"exchange": True})
+    for event in (E.ELIGIBLE, E.AUTHORIZATION_POSTED, E.GOODS_RECEIVED):
+        rec = r2r.apply(rec, event, 1.0, POLICY).record
+    fallback = r2r.apply(rec, E.EXCHANGE_UNAVAILABLE, 2.0, POLICY)
+    assert kinds(fallback) == ["CreateCreditMemoRequest"] and not fallback.record.exchange
+    refunding = r2r.apply(fallback.record, E.CREDIT_MEMO_POSTED, 3.0, POLICY)
+    assert kinds(refunding).count("RefundPayment") == 1
+
+
+def test_a_lost_parcel_claim_needs_a_failed_delivery_and_is_received_as_soon_as_it_is_authorized() -> None:
+    claim = record(condition="lost").model_copy(update={"goods_expected": False, "received_at": 0.0})
+    assert r2r.eligibility(claim, facts(status="delivered"), 0.0, POLICY) == "parcel_not_lost"
+    lost = facts(status="delivery_failed", delivered_at=None)
+    assert r2r.eligibility(claim, lost, 90 * 86400.0, POLICY) is None  # no return window for a loss
+    assert r2r.eligibility(record(condition="lost"), facts(), 0.0, POLICY) == "condition_not_accepted:lost"
+    rec = r2r.apply(claim, E.ELIGIBLE, 0.0, POLICY).record
+    authorized = r2r.apply(rec, E.AUTHORIZATION_POSTED, 1.0, POLICY)
+    assert authorized.record.status is ReturnStatus.RECEIVED
+    assert authorized.record.lines[0].disposition == "write_off"
+    assert "CreateWarehouseReturn" not in kinds(authorized) and "PostReturnGoodsReceipt" not in kinds(
+        authorized
+    )
+    assert "CreateCreditMemoRequest" in kinds(authorized)
+
+
+def test_a_return_opened_from_a_case_writes_each_customer_visible_status_on_the_case() -> None:
+    rec = record(channel="agent").model_copy(update={"case_id": "500000000000000001"})
+    rec = r2r.apply(rec, E.ELIGIBLE, 0.0, POLICY).record
+    authorized = r2r.apply(rec, E.AUTHORIZATION_POSTED, 1.0, POLICY)
+    case_updates = [c for c in authorized.commands if c.kind == "UpdateCaseReturnStatus"]
+    assert [(c.destination, c.payload["status"]) for c in case_updates] == [("service_cloud", "authorized")]

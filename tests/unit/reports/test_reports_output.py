@@ -224,3 +224,26 @@ def test_empty_data_skips_charts_and_removes_stale_ones(tmp_path: Path) -> None:
     html = paths["html"].read_text(encoding="utf-8")
     assert "data:image/png;base64" not in html
     assert "No faults were injected." in html
+
+
+def test_the_report_shows_returns_and_the_service_desk_when_there_were_any() -> None:
+    from retailsim.reports.html import render_html
+
+    base = make_record()
+    quiet = render_html(base, [])
+    assert "Returns and service desk" not in quiet
+    kpis = {
+        **base.kpis,
+        "return_cycle_time_p50_s": 3 * 86400.0,
+        "return_cycle_time_p99_s": 6 * 86400.0,
+        "refund_latency_p50_s": 0.4,
+        "refund_latency_p99_s": 31.0,
+        "cases_opened": 8,
+        "cases_resolved": 8,
+        "case_timeline_complete_share": 0.875,
+        "case_resolution_time_p50_s": 1800.0,
+    }
+    page = render_html(make_record(kpis=kpis), [])
+    assert "Returns and service desk" in page
+    assert "timeline complete" in page and "87.5%" in page
+    assert 'return cycle p50</td><td class="num">72 h 0 min' in page

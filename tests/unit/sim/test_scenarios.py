@@ -28,6 +28,7 @@ def write(tmp_path: Path, text: str, name: str = "custom.toml") -> str:
 def test_the_shipped_scenarios_include_the_documented_ones_each_with_a_description() -> None:
     described = dict(list_scenarios())
     assert {"baseline", "flash-sale", "erp-outage", "duplicate-webhooks", "core-crash"} <= set(described)
+    assert {"omnichannel-returns", "delayed-shipment-support", "bopis-reroute"} <= set(described)
     assert all(line.strip() for line in described.values()), described
     assert sorted(SHIPPED) == SHIPPED
 
@@ -211,9 +212,19 @@ def test_later_overrides_win() -> None:
         ("workload.orders.x=1", "'orders' is not a section"),
         ("workload.orders", "expected KEY=VALUE"),
         ("workload..orders=1", "empty key"),
+        ("workload.bopis_share=0.5", "needs stores: set systems.pos.stores"),
+        ("cases.late_after=soon", "cases.late_after"),
+        ("cases.wrong_item_share=2", "cases.wrong_item_share"),
+        ("cases.agents=0", "cases.agents"),
     ],
 )
 def test_an_invalid_override_is_rejected_naming_the_key(assignment: str, named: str) -> None:
     with pytest.raises(ScenarioError) as caught:
         load("flash-sale", [assignment])
     assert named in str(caught.value)
+
+
+def test_a_scenario_without_case_rules_has_no_cases_and_any_rule_switches_them_on() -> None:
+    assert not load("flash-sale").cases.enabled
+    assert load("flash-sale", ["cases.late_after=3d"]).cases.enabled
+    assert load("delayed-shipment-support").cases.enabled

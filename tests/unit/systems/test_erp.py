@@ -233,3 +233,28 @@ def test_a_lost_reply_still_created_the_sales_order() -> None:
     assert served(system, Request("POST", SO, sales_order("00009"))) is LOST_REPLY
     assert len(system.by_po["00009"]) == 1
     assert system.stock[("DC1", "SKU-1")]["reserved"] == 2
+
+
+def test_an_item_moved_to_another_plant_gives_up_its_confirmation_and_is_confirmed_there() -> None:
+    system = erp({"DC1": {"SKU-1": 5}, "DC2": {"SKU-1": 1}})
+    number = create(system, "00001", item(quantity=2))["SalesOrder"]
+    path = f"{B}/A_SalesOrderItem(SalesOrder='{number}',SalesOrderItem='10')"
+    assert system.dispatch(Request("PATCH", path, {"ProductionPlant": "DC2"})).status == 204
+    moved = system.sales_orders[number]["to_Item"]["results"][0]
+    assert moved["ProductionPlant"] == "DC2" and moved["ConfdDelivQtyInOrderQtyUnit"] == "1"
+    assert system.stock[("DC1", "SKU-1")]["reserved"] == 0 and system.stock[("DC2", "SKU-1")]["reserved"] == 1
+    assert system.dispatch(Request("PATCH", path, {"ProductionPlant": "DC2"})).status == 204  # no-op
+    assert system.stock[("DC2", "SKU-1")]["reserved"] == 1
+    missing = system.dispatch(Request("PATCH", path.replace("'10'", "'90'"), {"ProductionPlant": "DC1"}))
+    assert missing.status == 404
+    system.dispatch(Request("POST", PGI, query={"DeliveryDocument": f"'{number}'"}))
+    closed = system.dispatch(Request("PATCH", path, {"ProductionPlant": "DC1"}))
+    assert closed.status == 400
+    assert_odata_error(closed.body, "V1/045")
+
+
+def test_a_free_of_charge_delivery_keeps_the_document_it_refers_to() -> None:
+    system = erp()
+    body = {**sales_order("00001-R1"), "SalesOrderType": "SDF", "ReferenceSDDocument": "0000000001"}
+    created = system.dispatch(Request("POST", SO, body)).body["d"]
+    assert created["SalesOrderType"] == "SDF" and created["ReferenceSDDocument"] == "0000000001"

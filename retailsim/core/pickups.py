@@ -1,0 +1,195 @@
+"""The core's store pickups (buy online, pick up in store): routing, pickup orders, and rerouting.
+
+A BOPIS order names the store the customer chose (SCAPI shipment ``c_fromStoreId``). The core reserves
+against its own view of each store's stock (loaded from the POS like the DC's from the ERP), sends the
+store a pickup order, and follows the store's events through the order-to-cash table. When the store
+cannot fulfil — at acceptance by the core's view, or later when the associate finds the shelf short and
+declines — the core reroutes: the next store that can cover the whole order, else the DC (shipped home),
+else the order is cancelled. Every location tried is kept in the order's ``routing`` (time, location,
+why): the audit trail the agent's timeline shows.
+
+Rules kept: one transaction per event, as everywhere in the core; a decline from a store the order has
+already left, or any pickup event for a location that is not the order's current one, is stale and
+changes nothing; a reply to a pickup order for a superseded location changes nothing; the ERP's sales
+order follows the goods (its items move to the new plant) so that the ERP's book of the DC matches what
+the warehouse ships. The store's count in a decline replaces the core's view of those SKUs there. No
+clock, no global random.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retailsim.core.errors import NotYetKnown
+from retailsim.core.mapping import pos, sap
+from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.models import Order
+from retailsim.core.stores.base import OutboxMessage, Transaction
+from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
+
+# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
+Core = Any
+
+PICKUP_KINDS = frozenset({"ReleaseToStore", "ChangeSalesOrderPlant"})
+STILL_ROUTABLE = frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED})
+
+
+def needed_units(lines: list[tuple[str, int]]) -> dict[str, int]:
+    needed: dict[str, int] = {}
+    for sku, quantity in lines:
+        needed[sku] = needed.get(sku, 0) + quantity
+    return needed
+
+
+class PickupsPart:
+    """Methods of :class:`~retailsim.core.service.IntegrationCore` for store pickups."""
+
+    # ---- routing ----------------------------------------------------------------------------------
+
+    def pickup_candidates(self: Core, chosen: str, tried: list[str]) -> list[str]:
+        """Where to try, in order: the chosen store, the other stores after it, then the DCs."""
+        stores = list(self.config.stores)
+        if chosen in stores:
+            start = stores.index(chosen)
+            stores = stores[start:] + stores[:start]
+        ordered = [*stores, *self.config.locations]
+        return [location for location in ordered if location not in tried]
+
+    def _reserve_at(self: Core, tx: Transaction, needed: dict[str, int], candidates: list[str]) -> str | None:
+        """Reserve the whole order at the first candidate that can cover it; None if none can."""
+        for location in candidates:
+            positions = [tx.get_position(sku, location) for sku in needed]
+            if all(p is not None and p.available >= needed[p.sku] for p in positions):
+                for position in positions:
+                    assert position is not None
+                    position.reserved += needed[position.sku]
+                    tx.put_position(position)
+                return location
+        return None
+
+    def _route_new_pickup(self: Core, tx: Transaction, order: Order, now: float) -> dict[str, Any]:
+        """Where a new BOPIS order goes, as facts for its record (location is "" when nowhere can)."""
+        chosen = order.pickup_store or ""
+        location = self._reserve_at(
+            tx,
+            needed_units([(line.sku, line.quantity) for line in order.lines]),
+            self.pickup_candidates(chosen, []),
+        )
+        routing = [(now, chosen, "chosen by the customer")]
+        if location is not None and location != chosen:
+            routing.append((now, location, f"{chosen} short at acceptance"))
+            self._count("pickups_rerouted")
+        return {
+            "pickup_store": chosen,
+            "routing": routing,
+            "location": location or "",
+            "reserved": bool(location),
+        }
+
+    # ---- the store's events -----------------------------------------------------------------------
+
+    def _apply_pickup_webhook(
+        self: Core,
+        tx: Transaction,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        facts = pos.parse_pickup(body)
+        record: OrderRecord | None = self._load_record(tx, facts["order_no"])
+        if record is None:
+            raise NotYetKnown(f"order {facts['order_no']} is not known yet")
+        if facts["store_id"] != record.location:
+            # The order has moved on from this store (or never went there): nothing to do.
+            self._count("stale_pickup_events")
+            return
+        if topic == pos.TOPIC_PICKUP_READY:
+            self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+        elif topic == pos.TOPIC_PICKUP_COLLECTED:
+            if record.status in STILL_ROUTABLE:  # "ready" is still on its way: it was set aside first
+                record = self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+            self._transition(tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now})
+        elif topic == pos.TOPIC_PICKUP_DECLINED:
+            self.reroute(tx, record, facts["short"], now, woken, transitions)
+
+    def reroute(
+        self: Core,
+        tx: Transaction,
+        record: OrderRecord,
+        counted: list[tuple[str, int]],
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        """The store declined: release it, believe its count, and send the order where it can be met."""
+        if record.status not in STILL_ROUTABLE:
+            self._count("stale_pickup_events")
+            return
+        declined = record.location
+        for sku, quantity in record.lines:
+            position = tx.get_position(sku, declined)
+            if position is not None and record.reserved:
+                position.reserved -= quantity
+                tx.put_position(position)
+        for sku, on_hand in counted:
+            position = tx.get_position(sku, declined)
+            if position is not None:
+                position.on_hand = on_hand
+                tx.put_position(position)
+        released = record.model_copy(update={"reserved": False})
+        tried = [location for _, location, _ in record.routing]
+        candidates = self.pickup_candidates(record.pickup_store or declined, [*tried, declined])
+        location = self._reserve_at(tx, needed_units(record.lines), candidates)
+        if location is None:
+            routing = [*record.routing, (now, "", f"{declined} declined; no store or DC can fulfil")]
+            self._count("pickups_unfulfillable")
+            self._transition(
+                tx, released, OrderEvent.PICKUP_UNFULFILLABLE, now, woken, transitions, {"routing": routing}
+            )
+            return
+        self._count("pickups_rerouted")
+        routing = [*record.routing, (now, location, f"{declined} declined the pickup")]
+        self._transition(
+            tx,
+            released,
+            OrderEvent.PICKUP_REROUTED,
+            now,
+            woken,
+            transitions,
+            {"location": location, "reserved": True, "routing": routing},
+        )
+
+    # ---- egress -----------------------------------------------------------------------------------
+
+    def render_pickup_command(
+        self: Core, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None
+    ) -> OutboundRequest | None:
+        location = str(message.payload["location"])
+        if location != record.location:
+            return None  # rerouted since: this store or plant is no longer the order's
+        if message.kind == "ReleaseToStore":
+            customer = (order_doc or {}).get("customer") or {}
+            return pos.create_pickup(
+                location,
+                record.order_no,
+                list(record.lines),
+                {"name": str(customer.get("name", "")), "email": str(customer.get("email", ""))},
+            )
+        if not record.erp_sales_order:
+            return None
+        return sap.change_item_plant(record.erp_sales_order, str(message.payload["item"]), location)
+
+    def _apply_pickup_reply(
+        self: Core,
+        tx: Transaction,
+        message: OutboxMessage,
+        record: OrderRecord,
+        reply: Reply,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        if message.kind == "ReleaseToStore" and str(message.payload["location"]) == record.location:
+            self._transition(tx, record, OrderEvent.PICKUP_ACCEPTED, now, woken, transitions)

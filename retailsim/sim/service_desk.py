@@ -1,0 +1,316 @@
+"""Customers who open Service Cloud cases, and the service agents who work them from the core's timeline.
+
+The scenario's ``[cases]`` rules decide when a customer contacts the service desk: a parcel still not
+delivered ``late_after`` the order ("Delayed parcel"), a carrier telling the customer it gave up on the
+parcel ("Carrier exception"), a refund not shown ``refund_after`` the return request ("Refund status"),
+the wrong item in the box ("Wrong item"). The customer opens the case by Web-to-Case, through the
+Service Cloud mock's API (Case fields as Salesforce has them; the order number in ``Order_Number__c``).
+
+An agent picks the case up, reads the order's timeline — ``IntegrationCore.order_timeline``, the very
+function behind ``GET /v1/orders/{id}`` — and acts through the core (``agent_action``, the function
+behind ``POST /v1/orders/{id}/actions``): a failed delivery is reshipped (or refunded, when the customer
+prefers the money), a wrong item comes back as an exchange; otherwise the agent tells the customer what
+the timeline says. Then the agent closes the case with what was done (``Remedy__c``,
+``Remedy_Reference__c``).
+
+Each read of a timeline is judged against the ledgers at that moment (the harness's god's-eye view): it
+is *complete* when it shows every system's record that the ledgers say exists for the order — the ERP's
+sales order, the warehouse order and its shipment, the parcel's tracking code and the carrier's final
+scan (delivered, or given up on), the capture, the pickup store, every return (and its refund). That share is a KPI of the agent's experience, not an invariant: records the core has
+not heard of yet (a reply still in flight) make a timeline honestly incomplete.
+
+Rules kept: draws come from the run's named streams ("cases", "agents"), and none is drawn unless a rule
+is on, so a scenario without cases runs exactly as before; case ids and keys are derived, never random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from retailsim.core.mapping.http import OutboundRequest
+from retailsim.scenarios.schema import LatencySpec
+from retailsim.sim.monitors import Tally
+from retailsim.systems.base import Latency
+
+if TYPE_CHECKING:
+    from retailsim.sim.world import World
+
+CASE_API = "/services/data/v59.0/sobjects/Case"
+GAVE_UP = ("failure", "return_to_sender")
+ATTEMPTS = 6
+
+
+def _latency(spec: LatencySpec) -> Latency:
+    return Latency(spec.median, spec.p99)
+
+
+@dataclass
+class DeskCounts:
+    opened: int = 0
+    closed: int = 0
+    not_opened: int = 0  # the customer could not get through (Service Cloud refused every attempt)
+    reads: int = 0
+    complete_reads: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    remedies: dict[str, int] = field(default_factory=dict)
+    gaps: dict[str, int] = field(default_factory=dict)  # system → reads that missed its record
+
+
+class ServiceDesk:
+    """The customers' side of Service Cloud and its agents, for one world."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.env = world.env
+        self.spec = world.scenario.cases
+        self.rng = world.streams("cases")
+        self.agent_rng = world.streams("agents")
+        self.agents = simpy.Resource(self.env, capacity=self.spec.agents)
+        self.counts = DeskCounts()
+        self.resolution = Tally()  # case opened → closed
+        self.open = 0  # checks still to come and cases not closed: the world is not quiet before 0
+        self._cases_of: dict[str, int] = {}
+        if self.spec.exception_share > 0:
+            world.carrier.notify_recipient = self._carrier_notice
+
+    @property
+    def idle(self) -> bool:
+        return self.open == 0
+
+    # ---- when customers get in touch --------------------------------------------------------------
+
+    def on_status(self, order_no: str, status: str) -> None:
+        """The core's order status changed (the runtime's observer; customers watch their orders)."""
+        spec = self.spec
+        if status == "posted_to_erp" and spec.late_after and order_no not in self._cases_of:
+            record = self.world.storefront.orders.get(order_no)
+            home = record is not None and not record["shipments"][0].get("c_fromStoreId")
+            if home:
+                self._cases_of[order_no] = 0
+                self._start(self._late_check(order_no, spec.late_after))
+        elif (
+            status == "delivered"
+            and spec.wrong_item_share
+            and order_no in self.world.storefront.orders
+            and self.rng.random() < spec.wrong_item_share
+        ):
+            self._start(self._contact(order_no, "Wrong item"))
+
+    def on_return_requested(self, return_no: str, order_no: str) -> None:
+        if self.spec.refund_after:
+            self._start(self._refund_check(return_no, order_no, self.spec.refund_after))
+
+    def _carrier_notice(self, tracking_code: str, status: str) -> None:
+        if status not in GAVE_UP:
+            return
+        carrier = self.world.carrier
+        tracker = carrier.tracker_by_code(tracking_code) or {}
+        shipment = carrier.shipments.get(str(tracker.get("shipment_id")), {})
+        order_no = str(shipment.get("reference_id", ""))
+        if order_no in self.world.storefront.orders and self.rng.random() < self.spec.exception_share:
+            self._start(self._contact(order_no, "Carrier exception"))
+
+    def _start(self, process: Generator[simpy.Event, Any, None]) -> None:
+        self.open += 1
+        self.env.process(self._counted(process))
+
+    def _counted(self, process: Generator[simpy.Event, Any, None]) -> Generator[simpy.Event, Any, None]:
+        yield from process
+        self.open -= 1
+
+    def _late_check(self, order_no: str, after: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(after)
+        shown = self.world.storefront.current.get(order_no)
+        if shown not in ("delivered", "cancelled", "replaced") and self.rng.random() < self.spec.late_share:
+            yield from self._contact(order_no, "Delayed parcel")
+
+    def _refund_check(self, return_no: str, order_no: str, after: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(after)
+        shown = self.world.storefront.return_status.get(return_no, [])
+        if not shown or shown[-1] not in ("refunded", "rejected", "exchanged"):
+            yield from self._contact(order_no, "Refund status", return_no)
+
+    # ---- a case's life ----------------------------------------------------------------------------
+
+    def _contact(
+        self, order_no: str, reason: str, return_no: str | None = None
+    ) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(_latency(self.spec.contact_delay).sample(self.rng))
+        order = self.world.storefront.orders.get(order_no, {})
+        body: dict[str, Any] = {
+            "Subject": f"{reason}: order {order_no}",
+            "Description": f"Customer contact about order {order_no} ({reason.lower()}).",
+            "Origin": "Web",
+            "Type": "Question" if reason == "Refund status" else "Problem",
+            "Reason": reason,
+            "Priority": "High" if reason == "Carrier exception" else "Medium",
+            "SuppliedEmail": str((order.get("customerInfo") or {}).get("email", "")),
+            "Order_Number__c": order_no,
+        }
+        if return_no is not None:
+            body["Return_Number__c"] = return_no
+        reply = yield from self._service_cloud(OutboundRequest("POST", f"{CASE_API}/", body))
+        if reply is None:
+            self.counts.not_opened += 1
+            return
+        case_id = str(reply["id"])
+        self.counts.opened += 1
+        self.counts.by_reason[reason] = self.counts.by_reason.get(reason, 0) + 1
+        self._cases_of[order_no] = self._cases_of.get(order_no, 0) + 1
+        self.world.trace.record(f"{self.env.now:.6f}", "case", case_id, order_no, reason)
+        yield from self._work(case_id, order_no, reason, return_no, opened_at=self.env.now)
+
+    def _work(
+        self, case_id: str, order_no: str, reason: str, return_no: str | None, opened_at: float
+    ) -> Generator[simpy.Event, Any, None]:
+        world = self.world
+        yield self.env.timeout(_latency(self.spec.agent_response).sample(self.agent_rng))
+        with self.agents.request() as slot:
+            yield slot
+            case = yield from self._service_cloud(OutboundRequest("GET", f"{CASE_API}/{case_id}"))
+            case_number = str((case or {}).get("CaseNumber") or case_id)
+            yield self.env.timeout(_latency(self.spec.handle_time).sample(self.agent_rng))
+            timeline = yield from self._timeline(order_no)
+            remedy, reference = yield from self._resolve(case_id, case_number, order_no, reason, timeline)
+            self.counts.remedies[remedy] = self.counts.remedies.get(remedy, 0) + 1
+            closing = {
+                "Status": "Closed",
+                "Remedy__c": remedy,
+                "Remedy_Reference__c": reference,
+                "Description": f"{reason}: {remedy} ({reference or timeline.get('status', 'unknown')})",
+            }
+            closed = yield from self._service_cloud(
+                OutboundRequest("PATCH", f"{CASE_API}/{case_id}", closing)
+            )
+        if closed is not None:
+            self.counts.closed += 1
+            self.resolution.add(self.env.now - opened_at)
+        world.trace.record(f"{self.env.now:.6f}", "case-closed", case_id, remedy, reference)
+
+    def _timeline(self, order_no: str) -> Generator[simpy.Event, Any, dict[str, Any]]:
+        """The agent's screen: the core's timeline (waits while the core is down), judged for completeness."""
+        world = self.world
+        while not world.core_up:
+            yield self.env.timeout(60.0)
+        timeline = world.core.order_timeline(order_no) or {"order_id": order_no, "status": "unknown"}
+        gaps = timeline_gaps(world, order_no, timeline)
+        self.counts.reads += 1
+        if not gaps:
+            self.counts.complete_reads += 1
+        for system in gaps:
+            self.counts.gaps[system] = self.counts.gaps.get(system, 0) + 1
+        return timeline
+
+    def _resolve(
+        self, case_id: str, case_number: str, order_no: str, reason: str, timeline: dict[str, Any]
+    ) -> Generator[simpy.Event, Any, tuple[str, str]]:
+        """What the agent does with what the timeline shows: (remedy, reference)."""
+        status = str(timeline.get("status"))
+        if reason in ("Delayed parcel", "Carrier exception") and status == "delivery_failed":
+            wants_money = self.agent_rng.random() < self.spec.refund_instead_share
+            first = "refund" if wants_money else "reship"
+            reply = yield from self._act(case_id, case_number, order_no, {"action": first})
+            if first == "reship" and reply is not None and reply.get("error") == "no_stock":
+                reply = yield from self._act(case_id, case_number, order_no, {"action": "refund"})
+                first = "refund"
+            if reply is not None and "error" not in reply:
+                reference = str(reply.get("replacement_order") or reply.get("return_id") or "")
+                if reply.get("duplicate"):
+                    # Another case made the parcel good first: the agent tells the customer about it.
+                    return "informed", reference
+                return ("reship" if reply.get("replacement_order") else "refund"), reference
+            return "escalated", str((reply or {}).get("error", "no answer"))
+        if reason == "Wrong item" and status == "delivered":
+            reply = yield from self._act(
+                case_id, case_number, order_no, {"action": "return", "exchange": True}
+            )
+            if reply is not None and reply.get("status") not in (None, "rejected") and "error" not in reply:
+                return_id = str(reply["return_id"])
+                units = sum(int(line["quantity"]) for line in timeline.get("lines", []))
+                self.world.wms.expect_return_conditions(return_id, ["resellable"] * max(units, 1))
+                return "return", return_id
+            return "informed", str((reply or {}).get("status") or (reply or {}).get("error", ""))
+        return "informed", ""
+
+    def _act(
+        self, case_id: str, case_number: str, order_no: str, action: dict[str, Any]
+    ) -> Generator[simpy.Event, Any, dict[str, Any] | None]:
+        """One action through the core's action API; the console re-sends timeouts with the same key."""
+        world = self.world
+        body = {**action, "case_number": case_number, "case_id": case_id}
+        key = f"{case_id}:{action['action']}"
+        sends = 2 if self.agent_rng.random() < self.spec.console_retry_share else 1
+        answer: dict[str, Any] | None = None
+        for _ in range(sends):
+            for attempt in range(ATTEMPTS):
+                yield self.env.timeout(world.link_latency.sample(self.agent_rng))
+                if world.core_up:
+                    reply = world.core.agent_action(order_no, body, key, self.env.now)
+                    in_flight = reply.status == 409 and reply.body.get("error") == "request_in_flight"
+                    if reply.status < 500 and not in_flight:
+                        answer = dict(reply.body)
+                        break
+                yield self.env.timeout(30.0 * (attempt + 1))
+        world.trace.record(f"{self.env.now:.6f}", "agent-action", case_id, action["action"], str(answer))
+        return answer
+
+    def _service_cloud(self, request: OutboundRequest) -> Generator[simpy.Event, Any, Any]:
+        """A user's call into Service Cloud, retried while the org refuses it; None if it never lands."""
+        world = self.world
+        for attempt in range(ATTEMPTS):
+            reply = yield from world.call(world.service_cloud, request, world.timeouts["service_cloud"])
+            if reply.ok:
+                return reply.body if reply.body is not None else {}
+            yield self.env.timeout(60.0 * (attempt + 1))
+        return None
+
+
+def timeline_gaps(world: World, order_no: str, timeline: dict[str, Any]) -> list[str]:
+    """Systems whose record of the order exists in their ledger but is missing from ``timeline``."""
+    gaps: list[str] = []
+    erp_orders = world.erp.by_po.get(order_no, [])
+    if erp_orders and not (timeline.get("erp") or {}).get("sales_order"):
+        gaps.append("erp")
+    wms_orders = [world.wms.orders[i] for i in world.wms.by_reference.get(order_no, [])]
+    wms = timeline.get("wms") or {}
+    shipped = any(o.get("status") == "Completed" for o in wms_orders)
+    if (wms_orders and not wms.get("order_id")) or (shipped and wms.get("shipped_at") is None):
+        gaps.append("wms")
+    codes = [str(o["tracking"]["tracking_id"]) for o in wms_orders if o.get("tracking")]
+    trackers = [world.carrier.tracker_by_code(code) or {} for code in codes]
+    # The carrier's last word on the parcel (delivered, or given up on) is part of its record.
+    final = {str(t.get("status")) for t in trackers} & {"delivered", *GAVE_UP}
+    settled = timeline.get("status") in ("delivered", "delivery_failed", "replaced")
+    if (codes and not (timeline.get("carrier") or {}).get("tracking_code")) or (final and not settled):
+        gaps.append("carrier")
+    payment = timeline.get("payment") or {}
+    intent = payment.get("payment_intent")
+    if intent and world.payment.captured_amount(str(intent)) and not payment.get("capture_requested"):
+        gaps.append("payment")
+    pickups = [world.pos.pickups[p] for p in world.pos.pickups_by_order.get(order_no, [])]
+    located = str((timeline.get("fulfilment") or {}).get("location") or timeline.get("location") or "")
+    if any(p["status"] in ("ready", "collected") and p["store_id"] != located for p in pickups):
+        gaps.append("pos")
+    shown = {str(r.get("return_id")): r for r in timeline.get("returns") or []}
+    known: list[str] = [
+        no for no, r in sorted(world.pos.returns.items()) if r.get("order_reference") == order_no
+    ]
+    for number in erp_orders:
+        known += [
+            str(doc["PurchaseOrderByCustomer"])
+            for doc in world.erp.customer_returns.values()
+            if doc.get("ReferenceSDDocument") == number
+        ]
+    refunded = {str((r.get("metadata") or {}).get("return_no", "")) for r in world.payment.refunds}
+    for return_no in sorted(set(known)):
+        if return_no not in shown:
+            gaps.append("returns")
+            break
+        if return_no in refunded and not shown[return_no].get("refund_id"):
+            gaps.append("payment")
+            break
+    return gaps
