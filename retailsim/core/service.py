@@ -13,6 +13,7 @@ made idempotent (payment keys, ERP look-up before any re-create, warehouse refer
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,10 +139,23 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self.on_append: Callable[[str], None] | None = None
         self.on_status: Callable[[str, str, float], None] | None = None
         self.on_return_status: Callable[[str, str, float], None] | None = None
-        self._return_transitions: list[tuple[str, str]] = []
+        # Return status changes noted inside a transaction, announced after its commit. Per thread: the
+        # live API runs ingress on several threads at once, and one request's notes are not another's.
+        self._noted = threading.local()
         self.return_policy = r2r.ReturnPolicy(
             window_s=self.config.return_window_s, dc_locations=tuple(self.config.locations)
         )
+
+    @property
+    def _return_transitions(self) -> list[tuple[str, str]]:
+        noted: list[tuple[str, str]] | None = getattr(self._noted, "returns", None)
+        if noted is None:
+            noted = self._noted.returns = []
+        return noted
+
+    @_return_transitions.setter
+    def _return_transitions(self, value: list[tuple[str, str]]) -> None:
+        self._noted.returns = value
 
     # ---- helpers ----------------------------------------------------------------------------------
 
