@@ -225,6 +225,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         facts: dict[str, Any] | None = None,
     ) -> OrderRecord:
         outcome = self.apply_event(record, event, now, facts)
+        if outcome.repeat:
+            self._count("repeated_events")
+            return outcome.record
         if outcome.stale:
             self._count("stale_events")
             self._save_record(tx, outcome.record, now)

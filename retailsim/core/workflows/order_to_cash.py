@@ -216,7 +216,8 @@ class Command:
 class Outcome:
     record: OrderRecord
     commands: tuple[Command, ...]
-    stale: bool = False
+    stale: bool = False  # nothing to do: the event's state is passed, or is the order's state already
+    repeat: bool = False  # of those, an event that restates the current state ("out for delivery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +313,8 @@ def apply(
     target = TRANSITIONS.get((record.status, event))
     if target is None:
         wanted = EVENT_TARGET[event]
+        if wanted is record.status:
+            return Outcome(record, (), stale=True, repeat=True)
         if record.status in TERMINAL or RANK[wanted] <= RANK[record.status]:
             stale = record.model_copy(update={"stale_events": record.stale_events + 1})
             return Outcome(stale, (), stale=True)
