@@ -138,6 +138,20 @@ def test_release_leases_returns_in_flight_work(store: Store) -> None:
     assert reclaimed is not None and reclaimed.attempts == 2
 
 
+def test_a_claimed_message_is_a_copy(store: Store) -> None:
+    """The caller's message is its own, like a database row: changing it changes nothing in the outbox."""
+    with store.transaction() as tx:
+        tx.append(message("A"))
+    claimed = store.claim_next("erp", 0.0, 60.0)
+    assert claimed is not None
+    claimed.status, claimed.attempts, claimed.available_at = "pending", 0, 0.0
+    assert store.claim_next("erp", 0.0, 60.0) is None  # still leased
+    assert store.outbox_stats().in_flight == 1
+    assert store.release_leases() == 1
+    reclaimed = store.claim_next("erp", 0.0, 60.0)
+    assert reclaimed is not None and reclaimed.attempts == 2
+
+
 def test_future_messages_are_not_due(store: Store) -> None:
     with store.transaction() as tx:
         tx.append(message("A", at=100.0))
