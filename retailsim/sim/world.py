@@ -361,7 +361,7 @@ class World:
     def _deliver_webhook(self, hook: Webhook, delay: float) -> Generator[simpy.Event, Any, None]:
         rng = self.streams(f"webhooks/{hook.source}")
         spec = self.scenario.delivery
-        yield self.env.timeout(delay + latency(spec.link_latency).sample(rng))
+        yield self.env.timeout(delay + self.link_latency.sample(rng))
         attempt = 0
         while True:
             attempt += 1
@@ -511,7 +511,7 @@ class World:
         self.counts.submitted += 1
         self.stages.add("checkout", self.env.now)
         started = self.env.now
-        link = latency(self.scenario.delivery.link_latency)
+        link = self.link_latency
         outcome = None
         for _attempt in range(5):  # storefronts retry a failed export with the same key
             yield self.env.timeout(link.sample(rng))

@@ -90,12 +90,19 @@ class Latency:
 
     median_s: float
     p99_s: float
+    # The distribution's parameters, worked out once: a run draws a latency for every call.
+    _mu: float = field(init=False, repr=False, compare=False)
+    _sigma: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fixed = self.p99_s <= self.median_s
+        object.__setattr__(self, "_mu", 0.0 if fixed else math.log(self.median_s))
+        object.__setattr__(self, "_sigma", 0.0 if fixed else math.log(self.p99_s / self.median_s) / 2.326)
 
     def sample(self, rng: random.Random) -> float:
-        if self.p99_s <= self.median_s:
+        if self._sigma == 0.0:
             return self.median_s
-        sigma = math.log(self.p99_s / self.median_s) / 2.326
-        return rng.lognormvariate(math.log(self.median_s), sigma)
+        return math.exp(rng.normalvariate(self._mu, self._sigma))  # what lognormvariate does
 
 
 class WindowLimit:

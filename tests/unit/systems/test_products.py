@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -205,3 +206,18 @@ def test_storefront_applies_whatever_status_it_is_sent_and_records_it() -> None:
     assert storefront.status_history["0003"] == ["shipped", "posted_to_erp"]
     missing = storefront.dispatch(Request("PATCH", path.replace("0003", "9999"), {"c_omsStatus": "shipped"}))
     assert missing.status == 404 and set(missing.body) >= {"type", "title", "detail"}
+
+
+def test_latency_is_lognormal_with_the_given_median_and_p99() -> None:
+    latency = Latency(0.4, 2.0)
+    # The same draws as the standard library's lognormal (so seeds keep their meaning).
+    mine, reference = random.Random(5), random.Random(5)
+    sigma = math.log(2.0 / 0.4) / 2.326
+    assert [latency.sample(mine) for _ in range(5)] == [
+        reference.lognormvariate(math.log(0.4), sigma) for _ in range(5)
+    ]
+    rng = random.Random(6)
+    sample = sorted(latency.sample(rng) for _ in range(20_000))
+    assert abs(sample[10_000] - 0.4) < 0.02
+    assert abs(sample[19_800] - 2.0) < 0.2
+    assert Latency(0.3, 0.3).sample(rng) == 0.3  # no spread: always the median
