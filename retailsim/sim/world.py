@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import simpy
 
 from retailsim.core.mapping import sap
 from retailsim.core.mapping.http import OutboundRequest, Reply
-from retailsim.core.service import INTERNAL, CoreConfig, Delivery, IntegrationCore
+from retailsim.core.service import INTERNAL, CoreConfig, IntegrationCore
 from retailsim.core.stores.base import Store
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
+from retailsim.sim.delivery import Lane
 from retailsim.sim.faults import FaultSchedule
 from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
 from retailsim.sim.seeds import Streams
@@ -42,6 +44,8 @@ CoreFactory = Callable[[Store, CoreConfig, Any], IntegrationCore]
 TERMINAL = frozenset({"delivered", "cancelled", "rejected"})
 RETURN_TERMINAL = frozenset({"refunded", "rejected"})
 SAMPLE_S = 60.0
+DISPATCH_POLL_S = 0.05  # a worker that could not claim due work looks again no sooner than this
+TIMER_POLL_S = 0.001
 
 
 def latency(spec: LatencySpec) -> Latency:
@@ -115,8 +119,7 @@ class World:
         self.core = self._start_core()
         self.fault_schedule = FaultSchedule(self, list(scenario.faults))
 
-        self._wake: dict[str, simpy.Event] = {}
-        self._in_use: dict[str, int] = {}
+        self._lanes: dict[str, Lane] = {}
         self._accepted_at: dict[str, float] = {}
         self.open_orders = 0
         self.open_returns = 0
@@ -197,8 +200,7 @@ class World:
         self.core_up = False
         self.core_epoch += 1
         self.crashes += 1
-        for destination in self._in_use:
-            self._in_use[destination] = 0
+        self._lanes = {}  # its workers die with it: parked ones are never woken, busy ones drop the reply
 
     def restart_core(self) -> None:
         """A new core process starts on the same store and takes back the dead one's leases."""
@@ -207,8 +209,7 @@ class World:
         self.core = self._start_core()
         self.core.recover()
         self.core_up = True
-        for destination in list(self._wake):
-            self._wake_destination(destination)
+        self._start_workers()
 
     def operator_replay_dead_letters(self) -> None:
         """An operator, having repaired the cause, replays every dead letter (once the core is up)."""
@@ -239,9 +240,9 @@ class World:
     # ---- the core's observers ---------------------------------------------------------------------
 
     def _wake_destination(self, destination: str) -> None:
-        event = self._wake.get(destination)
-        if event is not None and not event.triggered:
-            event.succeed()
+        lane = self._lanes.get(destination)
+        if lane is not None:
+            lane.nudge()
 
     def _on_status(self, order_no: str, status: str, now: float) -> None:
         self.trace.record(f"{now:.6f}", "status", order_no, status)
@@ -383,57 +384,51 @@ class World:
 
     # ---- delivery workers -------------------------------------------------------------------------
 
-    def _dispatcher(self, destination: str) -> Generator[simpy.Event, Any, None]:
-        """Claims due messages for one destination and runs up to ``workers_per_system`` sends at once."""
-        limit = self.scenario.delivery.workers_per_system
-        self._in_use[destination] = 0
-        while True:
-            wake = self._wake[destination] = self.env.event()
-            if self.core_up and self._in_use[destination] < limit:
-                delivery = self.core.claim(destination, self.env.now)
-                if delivery is not None:
-                    self._in_use[destination] += 1
-                    self.env.process(self._send(destination, delivery))
-                    continue
-                due = self.core.next_due_at(destination, self.env.now)
-            else:
-                due = None
-            if due is None:
-                yield wake
-            else:
-                yield wake | self.env.timeout(max(due - self.env.now, 0.05))
-
-    def _send(self, destination: str, delivery: Delivery) -> Generator[simpy.Event, Any, None]:
+    def _start_workers(self) -> None:
+        """The core process's delivery workers (``workers_per_system`` per destination) and its timer
+        runner. They belong to that process: a crash ends them, a restart starts new ones."""
         core, epoch = self.core, self.core_epoch
-        system = self.systems[destination]
-        message = delivery.message
-        request: OutboundRequest | None = delivery.request
-        while request is not None:
-            self.counts.deliveries += 1
-            if request.headers.get("X-Correlation-ID") != message.correlation_id:
-                self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
-            reply = yield from self.call(system, request, self.timeouts[destination])
-            self.trace.record(
-                f"{self.env.now:.6f}", "reply", destination, message.kind, message.aggregate_id, reply.status
-            )
-            if self.core_epoch != epoch:
-                return  # the core process that sent this died; its reply goes nowhere
-            request = core.on_reply(delivery, reply, self.env.now)
-        self._in_use[destination] -= 1
-        self._wake_destination(destination)
+        self._lanes = {}
+        for destination in self.systems:
+            lane = Lane(self.env, partial(core.next_due_at, destination), DISPATCH_POLL_S)
+            self._lanes[destination] = lane
+            for _ in range(self.scenario.delivery.workers_per_system):
+                self.env.process(self._deliver(destination, lane, core, epoch))
+        timers = self._lanes[INTERNAL] = Lane(self.env, partial(core.next_due_at, INTERNAL), TIMER_POLL_S)
+        self.env.process(self._run_timers(timers, core, epoch))
 
-    def _timers(self) -> Generator[simpy.Event, Any, None]:
-        while True:
-            wake = self._wake[INTERNAL] = self.env.event()
-            if self.core_up:
-                self.core.run_timers(self.env.now)
-                due = self.store.next_due_at(INTERNAL)
-            else:
-                due = None
-            if due is None:
-                yield wake
-            else:
-                yield wake | self.env.timeout(max(due - self.env.now, 0.001))
+    def _deliver(
+        self, destination: str, lane: Lane, core: IntegrationCore, epoch: int
+    ) -> Generator[simpy.Event, Any, None]:
+        """One delivery worker: claim the next due message, send it (and its follow-ups), and again;
+        park in the lane when nothing may be claimed."""
+        system = self.systems[destination]
+        timeout_s = self.timeouts[destination]
+        while self.core_epoch == epoch:
+            delivery = core.claim(destination, self.env.now)
+            if delivery is None:
+                yield lane.park()
+                continue
+            lane.nudge()  # more may be due: a parked worker takes it rather than wait for this one
+            message = delivery.message
+            request: OutboundRequest | None = delivery.request
+            while request is not None:
+                self.counts.deliveries += 1
+                if request.headers.get("X-Correlation-ID") != message.correlation_id:
+                    self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
+                reply = yield from self.call(system, request, timeout_s)
+                self.trace.record(
+                    f"{self.env.now:.6f}", "reply", destination, message.kind, message.aggregate_id, reply.status
+                )
+                if self.core_epoch != epoch:
+                    return  # the core process that sent this died; its reply goes nowhere
+                request = core.on_reply(delivery, reply, self.env.now)
+
+    def _run_timers(self, lane: Lane, core: IntegrationCore, epoch: int) -> Generator[simpy.Event, Any, None]:
+        """The core's internal timers (backorder expiry, watchdogs, the batch feed), fired when due."""
+        while self.core_epoch == epoch:
+            core.run_timers(self.env.now)
+            yield lane.park()
 
     # ---- the storefront's shoppers ----------------------------------------------------------------
 
@@ -616,10 +611,8 @@ class World:
             Reply(200, self.erp.dispatch(Request("GET", sap.stock_snapshot().path)).body)
         )
         self.core.load_inventory(plant_rows, self.env.now)
-        for destination in self.systems:
-            self.env.process(self._dispatcher(destination))
+        self._start_workers()
         self.fault_schedule.start()
-        self.env.process(self._timers())
         if workload:
             self.env.process(self._workload())
         self.env.process(self._sampler())
