@@ -183,12 +183,11 @@ class IntegrationCore(ReturnsPart):
 
     @staticmethod
     def _load_record(tx: Transaction, order_no: str) -> OrderRecord | None:
-        document = tx.load("order", order_no)
-        return OrderRecord.model_validate(document) if document is not None else None
+        return tx.load_model("order", order_no, OrderRecord)
 
     @staticmethod
     def _save_record(tx: Transaction, record: OrderRecord, now: float) -> None:
-        tx.save("order", record.order_no, record.model_dump(mode="json"), now)
+        tx.save_model("order", record.order_no, record, now)
 
     def _transition(
         self,
@@ -384,7 +383,7 @@ class IntegrationCore(ReturnsPart):
                     },
                 )
             else:
-                tx.save("order_doc", order.order_no, order.model_dump(mode="json"), now)
+                tx.save_model("order_doc", order.order_no, order, now)
                 record = OrderRecord(
                     order_no=order.order_no,
                     correlation_id=order.order_no,
@@ -605,15 +604,15 @@ class IntegrationCore(ReturnsPart):
             )
         with self.store.transaction() as tx:
             record = self._load_record(tx, message.aggregate_id)
-            order_doc = (
-                tx.load("order_doc", message.aggregate_id)
+            order = (
+                tx.load_model("order_doc", message.aggregate_id, Order)
                 if kind in ("PostSalesOrder", "ReleaseToWarehouse")
                 else None
             )
         if record is None:
             self._finish_silently(message, "orphan_messages")
             return None
-        request = self.render_command(message, record, order_doc, now)
+        request = self.render_command(message, record, order, now)
         if request is None:
             self._finish_silently(message, "superseded_messages")
             return None
@@ -633,7 +632,7 @@ class IntegrationCore(ReturnsPart):
         return stripe.idempotency_key(record.order_no, command)
 
     def render_command(
-        self, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None, now: float
+        self, message: OutboxMessage, record: OrderRecord, order: Order | None, now: float
     ) -> OutboundRequest | None:
         """The product request for a command, from the order's current state."""
         kind = message.kind
@@ -643,7 +642,7 @@ class IntegrationCore(ReturnsPart):
                 return None  # a newer status already reached this system: never send an older one
             status = str(message.payload["status"])
             if kind == "UpdateOrderStatus":
-                site = str((order_doc or {}).get("site_id", "RefArch"))
+                site = order.site_id if order is not None else "RefArch"
                 path, body = sfcc.status_update(site, record.order_no, status, seq)
                 return OutboundRequest("PATCH", path, body)
             return salesforce.upsert_order_status(record.order_no, status, seq, record.total_minor)
@@ -662,17 +661,15 @@ class IntegrationCore(ReturnsPart):
         if kind == "PostSalesOrder":
             if self.erp_lookup_before_create(message):
                 return sap.find_by_purchase_order(record.order_no)
-            assert order_doc is not None
-            return sap.create_sales_order(
-                Order.model_validate(order_doc), record.location, self.config.sales_organization, now
-            )
+            assert order is not None
+            return sap.create_sales_order(order, record.location, self.config.sales_organization, now)
         if kind == "PostGoodsIssue":
             return sap.post_goods_issue(record.erp_sales_order or "")
         if kind == "CancelSalesOrder":
             return sap.cancel_sales_order(record.erp_sales_order or "")
         if kind == "ReleaseToWarehouse":
-            assert order_doc is not None
-            return shipbob.create_order(Order.model_validate(order_doc))
+            assert order is not None
+            return shipbob.create_order(order)
         if kind == "FetchWarehouseOrder":
             return shipbob.find_orders([record.order_no])
         if kind == "FetchTracker":
@@ -701,14 +698,12 @@ class IntegrationCore(ReturnsPart):
             if not found:
                 breaker.record_success(now)
                 with self.store.transaction() as tx:
-                    doc = tx.load("order_doc", message.aggregate_id)
+                    order = tx.load_model("order_doc", message.aggregate_id, Order)
                     record = self._load_record(tx, message.aggregate_id)
-                assert doc is not None and record is not None
+                assert order is not None and record is not None
                 delivery.step = "send"
                 delivery.request = self._with_correlation(
-                    sap.create_sales_order(
-                        Order.model_validate(doc), record.location, self.config.sales_organization, now
-                    ),
+                    sap.create_sales_order(order, record.location, self.config.sales_organization, now),
                     message,
                 )
                 return delivery.request

@@ -4,6 +4,8 @@ It survives a simulated core crash because the runtime keeps the store object an
 core process (its breakers, buckets and in-flight work), exactly as a real crash keeps the database.
 Transactions buffer their writes and apply them at commit, so a block that raises leaves nothing behind.
 Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads.
+An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
+JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would.
 """
 
 from __future__ import annotations
@@ -16,16 +18,27 @@ from operator import attrgetter
 from types import TracebackType
 from typing import Any
 
+from pydantic import BaseModel
+
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     DeadLetter,
     IdempotencyRecord,
     Json,
+    M,
     NewMessage,
     OutboxMessage,
     OutboxStats,
     Position,
+    require_frozen,
 )
+
+# What the memory "disk" keeps per aggregate: a JSON document, or a frozen model saved as one.
+Stored = Json | BaseModel
+
+
+def _document(value: Stored) -> Json:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(OutboxMessage)))
 
@@ -44,7 +57,7 @@ class _MemoryTransaction:
         self._store = store
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._inbox: set[tuple[str, str]] = set()
-        self._docs: dict[tuple[str, str], Json] = {}
+        self._docs: dict[tuple[str, str], Stored] = {}
         self._positions: dict[tuple[str, str], Position] = {}
         self._appends: list[NewMessage] = []
         self._outcomes: list[tuple[str, int, tuple[Any, ...]]] = []
@@ -68,14 +81,30 @@ class _MemoryTransaction:
         self._inbox.add(k)
         return True
 
-    def load(self, kind: str, aggregate_id: str) -> Json | None:
+    def _stored(self, kind: str, aggregate_id: str) -> Stored | None:
         k = (kind, aggregate_id)
         if k in self._docs:
             return self._docs[k]
         return self._store._docs.get(k)
 
+    def load(self, kind: str, aggregate_id: str) -> Json | None:
+        value = self._stored(kind, aggregate_id)
+        return _document(value) if value is not None else None
+
     def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
         self._docs[(kind, aggregate_id)] = document
+
+    def load_model(self, kind: str, aggregate_id: str, model: type[M]) -> M | None:
+        value = self._stored(kind, aggregate_id)
+        if value is None:
+            return None
+        if isinstance(value, model):
+            return value  # frozen, so sharing it is as safe as a copy
+        return model.model_validate(_document(value))
+
+    def save_model(self, kind: str, aggregate_id: str, value: BaseModel, now: float) -> None:
+        require_frozen(value)
+        self._docs[(kind, aggregate_id)] = value
 
     def get_position(self, sku: str, location: str) -> Position | None:
         k = (sku, location)
@@ -135,7 +164,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._inbox: set[tuple[str, str]] = set()
-        self._docs: dict[tuple[str, str], Json] = {}
+        self._docs: dict[tuple[str, str], Stored] = {}
         self._positions: dict[tuple[str, str], Position] = {}
         self._messages: dict[int, OutboxMessage] = {}
         self._lanes: dict[tuple[str, str], deque[int]] = {}
@@ -299,7 +328,7 @@ class MemoryStore:
 
     def aggregates(self, kind: str) -> Iterator[tuple[str, Json]]:
         for k, aggregate_id in sorted(key for key in self._docs if key[0] == kind):
-            yield aggregate_id, self._docs[(k, aggregate_id)]
+            yield aggregate_id, _document(self._docs[(k, aggregate_id)])
 
     def positions(self) -> list[Position]:
         return [self._positions[k] for k in sorted(self._positions)]

@@ -60,6 +60,7 @@ from retailsim.core.stores.base import (
     DeadLetter,
     IdempotencyRecord,
     Json,
+    ModelDocuments,
     NewMessage,
     OutboxMessage,
     OutboxStats,
@@ -185,7 +186,7 @@ class _ConnectionPool:
                 return
 
 
-class _PostgresTransaction:
+class _PostgresTransaction(ModelDocuments):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
