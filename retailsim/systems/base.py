@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +131,40 @@ class WindowLimit:
         return max(0.001, self._window_start + self.window_s - now)
 
 
+class Capacity:
+    """How many requests a system serves at once; the rest wait first come, first served.
+
+    ``simpy.Resource`` with only what a mock needs: taking a free slot or giving one back when nobody
+    waits costs no SimPy event (a Resource schedules a request and a release event for every call, a
+    quarter of a simulation's events). A waiter gets its slot handed over by the one who releases it.
+    """
+
+    __slots__ = ("capacity", "count", "env", "queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.env = env
+        self.capacity = capacity
+        self.count = 0  # slots in use
+        self.queue: deque[simpy.Event] = deque()
+
+    def acquire(self) -> simpy.Event | None:
+        """Take a slot: None when one was free, else an event that fires when the slot is yours."""
+        if self.count < self.capacity:
+            self.count += 1
+            return None
+        turn = self.env.event()
+        self.queue.append(turn)
+        return turn
+
+    def release(self) -> None:
+        if self.queue:
+            self.queue.popleft().succeed()  # the slot passes straight to the next in line
+        else:
+            self.count -= 1
+
+
 Handler = Callable[..., Response]
 
 
@@ -155,7 +190,7 @@ class MockSystem:
     ) -> None:
         self.env = env
         self.rng = rng
-        self.capacity = simpy.Resource(env, capacity=concurrency)
+        self.capacity = Capacity(env, concurrency)
         self.latency = latency
         self.faults = FaultSwitches()
         self._base_limit = rate_limit_per_s
@@ -202,8 +237,10 @@ class MockSystem:
             if wait is not None:
                 self.refusals += 1
                 return self.rate_limited(wait)
-        with self.capacity.request() as slot:
-            yield slot
+        turn = self.capacity.acquire()
+        if turn is not None:
+            yield turn
+        try:
             service = self.latency.sample(self.rng) * faults.latency_factor
             yield self.env.timeout(service)
             if faults.error_rate and self.rng.random() < faults.error_rate:
@@ -215,6 +252,8 @@ class MockSystem:
             if faults.timeout_rate and self.rng.random() < faults.timeout_rate:
                 return LOST_REPLY  # the request died before it was handled: nothing committed
             response = self.dispatch(request)
+        finally:
+            self.capacity.release()
         if faults.lost_reply_rate and self.rng.random() < faults.lost_reply_rate and response.ok:
             return LOST_REPLY  # committed, but the reply is lost on the way back
         return response

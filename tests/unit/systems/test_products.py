@@ -221,3 +221,21 @@ def test_latency_is_lognormal_with_the_given_median_and_p99() -> None:
     assert abs(sample[10_000] - 0.4) < 0.02
     assert abs(sample[19_800] - 2.0) < 0.2
     assert Latency(0.3, 0.3).sample(rng) == 0.3  # no spread: always the median
+
+
+def test_a_system_serves_at_most_its_concurrency_at_once_first_come_first_served() -> None:
+    env = simpy.Environment()
+    system = Erp(env, random.Random(1), concurrency=2, latency=Latency(1.0, 1.0))
+    done: list[tuple[int, float]] = []
+
+    def client(number: int) -> Any:
+        yield from system.call(Request("GET", f"{SO}('{number}')"))
+        done.append((number, env.now))
+
+    for number in range(5):
+        env.process(client(number))
+    env.run(until=0.5)
+    assert (system.in_service(), system.queue_length()) == (2, 3)
+    env.run()
+    assert done == [(0, 1.0), (1, 1.0), (2, 2.0), (3, 2.0), (4, 3.0)]
+    assert (system.in_service(), system.queue_length()) == (0, 0)
