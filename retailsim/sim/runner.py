@@ -1,13 +1,16 @@
 """Run a scenario end to end: build the world, run it, gather evidence, judge, and describe the run.
 
 The only wall-clock read in the runtime is here, to report ``wall_time_s``; it never feeds back into the
-simulation, so it cannot change the digest.
+simulation, so it cannot change the digest. Nor can the garbage collector's settings, which a run tunes
+for its own duration (see ``collector_tuned``).
 """
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from retailsim.reports.record import FaultWindow, RunRecord, Series
@@ -22,6 +25,23 @@ from retailsim.sim.world import SAMPLE_S, CoreFactory, World
 class Run:
     world: World
     record: RunRecord
+
+
+# A run allocates millions of short-lived objects and almost no reference cycles (a few thousand objects
+# in a 5,000-order flash sale), while its ledgers grow into millions of long-lived ones that every full
+# collection walks again: with the default thresholds the collector took ~15% of a run's CPU time.
+RUN_GC_THRESHOLDS = (50_000, 50, 100)
+
+
+@contextmanager
+def collector_tuned() -> Iterator[None]:
+    """Collect cycles less often while a simulation runs; reference counting still frees the rest."""
+    saved = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def replay_command(
@@ -83,7 +103,8 @@ def run_scenario(
     world = World(scenario, seed, core_factory)
     world.on_sample = on_progress
     started = time.perf_counter()
-    world.run()
+    with collector_tuned():
+        world.run()
     wall = time.perf_counter() - started
     evidence = gather(world)
     results = judge(evidence, scenario.expect.invariants)
