@@ -89,6 +89,7 @@ def return_kpis(world: World) -> dict[str, float | int | None]:
     }
 
 
+@collector_tuned()  # the whole run: judging walks every ledger too
 def run_scenario(
     scenario: Scenario,
     seed: int | None = None,
@@ -103,8 +104,7 @@ def run_scenario(
     world = World(scenario, seed, core_factory)
     world.on_sample = on_progress
     started = time.perf_counter()
-    with collector_tuned():
-        world.run()
+    world.run()
     wall = time.perf_counter() - started
     evidence = gather(world)
     results = judge(evidence, scenario.expect.invariants)
