@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import fields
 from operator import attrgetter
-from types import TracebackType
-from typing import Any
+from types import MappingProxyType, TracebackType
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -52,15 +52,46 @@ def _detached(message: OutboxMessage) -> OutboxMessage:
     return OutboxMessage(*_MESSAGE_FIELDS(message))
 
 
+# A transaction's write buffers start as these shared empty containers and get their own on the first
+# write: most transactions of a run only read, and six fresh containers each cost more than the reads.
+# They are read-only underneath (a write to one raises), so a forgotten copy cannot leak between
+# transactions.
+_NO_WRITES = cast(dict[Any, Any], MappingProxyType({}))
+_NO_INBOX = cast(set[Any], frozenset())
+_NO_ITEMS = cast(list[Any], ())
+
+
 class _MemoryTransaction:
+    __slots__ = ("_appends", "_docs", "_idempotency", "_inbox", "_outcomes", "_positions", "_store")
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._inbox: set[tuple[str, str]] = set()
-        self._docs: dict[tuple[str, str], Stored] = {}
-        self._positions: dict[tuple[str, str], Position] = {}
-        self._appends: list[NewMessage] = []
-        self._outcomes: list[tuple[str, int, tuple[Any, ...]]] = []
+        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = _NO_WRITES
+        self._inbox: set[tuple[str, str]] = _NO_INBOX
+        self._docs: dict[tuple[str, str], Stored] = _NO_WRITES
+        self._positions: dict[tuple[str, str], Position] = _NO_WRITES
+        self._appends: list[NewMessage] = _NO_ITEMS
+        self._outcomes: list[tuple[str, int, tuple[Any, ...]]] = _NO_ITEMS
+
+    def _written_idempotency(self) -> dict[tuple[str, str], IdempotencyRecord]:
+        if self._idempotency is _NO_WRITES:
+            self._idempotency = {}
+        return self._idempotency
+
+    def _written_docs(self) -> dict[tuple[str, str], Stored]:
+        if self._docs is _NO_WRITES:
+            self._docs = {}
+        return self._docs
+
+    def _written_positions(self) -> dict[tuple[str, str], Position]:
+        if self._positions is _NO_WRITES:
+            self._positions = {}
+        return self._positions
+
+    def _outcome(self, outcome: tuple[str, int, tuple[Any, ...]]) -> None:
+        if self._outcomes is _NO_ITEMS:
+            self._outcomes = []
+        self._outcomes.append(outcome)
 
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         found = self._idempotency.get((scope, key))
@@ -72,12 +103,14 @@ class _MemoryTransaction:
         k = (record.scope, record.key)
         if create and (k in self._idempotency or k in self._store._idempotency):
             raise ConcurrencyConflict(f"idempotency key {record.key!r} exists")
-        self._idempotency[k] = record
+        self._written_idempotency()[k] = record
 
     def add_inbox(self, source: str, event_id: str, now: float) -> bool:
         k = (source, event_id)
         if k in self._inbox or k in self._store._inbox:
             return False
+        if self._inbox is _NO_INBOX:
+            self._inbox = set()
         self._inbox.add(k)
         return True
 
@@ -92,7 +125,7 @@ class _MemoryTransaction:
         return _document(value) if value is not None else None
 
     def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
-        self._docs[(kind, aggregate_id)] = document
+        self._written_docs()[(kind, aggregate_id)] = document
 
     def load_model(self, kind: str, aggregate_id: str, model: type[M]) -> M | None:
         value = self._stored(kind, aggregate_id)
@@ -104,7 +137,7 @@ class _MemoryTransaction:
 
     def save_model(self, kind: str, aggregate_id: str, value: BaseModel, now: float) -> None:
         require_frozen(value)
-        self._docs[(kind, aggregate_id)] = value
+        self._written_docs()[(kind, aggregate_id)] = value
 
     def get_position(self, sku: str, location: str) -> Position | None:
         k = (sku, location)
@@ -114,23 +147,25 @@ class _MemoryTransaction:
         if found is None:
             return None
         mine = Position(found.sku, found.location, found.on_hand, found.reserved, found.safety_stock)
-        self._positions[k] = mine
+        self._written_positions()[k] = mine
         return mine
 
     def put_position(self, position: Position) -> None:
-        self._positions[(position.sku, position.location)] = position
+        self._written_positions()[(position.sku, position.location)] = position
 
     def append(self, message: NewMessage) -> None:
+        if self._appends is _NO_ITEMS:
+            self._appends = []
         self._appends.append(message)
 
     def complete(self, seq: int) -> None:
-        self._outcomes.append(("complete", seq, ()))
+        self._outcome(("complete", seq, ()))
 
     def retry_later(self, seq: int, available_at: float, attempts: int, error: str) -> None:
-        self._outcomes.append(("retry", seq, (available_at, attempts, error)))
+        self._outcome(("retry", seq, (available_at, attempts, error)))
 
     def dead_letter(self, seq: int, reason: str, attempts: int, now: float) -> None:
-        self._outcomes.append(("dead", seq, (reason, attempts, now)))
+        self._outcome(("dead", seq, (reason, attempts, now)))
 
     def __enter__(self) -> _MemoryTransaction:
         return self
@@ -143,10 +178,14 @@ class _MemoryTransaction:
 
     def _commit(self) -> None:
         store = self._store
-        store._idempotency.update(self._idempotency)
-        store._inbox.update(self._inbox)
-        store._docs.update(self._docs)
-        store._positions.update(self._positions)
+        if self._idempotency:
+            store._idempotency.update(self._idempotency)
+        if self._inbox:
+            store._inbox.update(self._inbox)
+        if self._docs:
+            store._docs.update(self._docs)
+        if self._positions:
+            store._positions.update(self._positions)
         for kind, seq, args in self._outcomes:
             if kind == "complete":
                 store._finish(seq, "delivered")
