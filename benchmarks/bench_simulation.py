@@ -141,21 +141,44 @@ def profile(orders: int, as_shipped: bool, lines: int = 15) -> None:
     stats.sort_stats("cumulative").print_stats("retailsim", lines)
 
 
-def report(result: dict[str, Any]) -> str:
-    bare = result["bare_simpy_events_per_s"]
+COLUMNS = (
+    ("orders", "{orders:,}"),
+    ("submitted", "{submitted:,}"),
+    ("wall s", "{wall_s:.1f}"),
+    ("CPU s", "{cpu_s:.1f}"),
+    ("GC s", "{gc_s:.1f}"),
+    ("orders/wall-s", "{orders_per_wall_s:,.0f}"),
+    ("orders/CPU-s", "{orders_per_cpu_s:,.0f}"),
+    ("SimPy ev/order", "{events_per_order:.0f}"),
+    ("SimPy ev/s", "{simpy_events_per_s:,}"),
+    ("bare SimPy ev/s", "{bare_simpy_events_per_s:,}"),
+    ("ratio", "{ratio:.3f}"),
+    ("deliveries", "{deliveries:,}"),
+    ("sim h", "{sim_hours}"),
+    ("peak RSS MB", "{peak_rss_mb:,.0f}"),
+    ("KB/order", "{kb_per_order:.0f}"),
+    ("invariants", "{verdict}"),
+)
+
+
+def row(result: dict[str, Any]) -> list[str]:
     failed = result["invariants_failed"]
-    return (
-        f"{result['orders']:>7,} orders ({result['submitted']:,} submitted, {result['delivered']:,} delivered): "
-        f"{result['wall_s']:.1f} s wall, {result['cpu_s']:.1f} s CPU ({result['gc_s']:.1f} s collector); "
-        f"{result['orders_per_wall_s']:,.0f} orders/wall-s, {result['orders_per_cpu_s']:,.0f} orders/CPU-s; "
-        f"{result['simpy_events']:,} SimPy events ({result['simpy_events'] / result['submitted']:.0f}/order) at "
-        f"{result['simpy_events_per_s']:,} /s = {result['simpy_events_per_s'] / bare:.3f} x bare SimPy "
-        f"({bare:,} /s in the same process); {result['orders_per_wall_s'] / bare * 1e6:,.0f} orders/s per "
-        f"million bare-SimPy events/s; {result['deliveries']:,} deliveries, {result['sim_hours']} h simulated; "
-        f"peak RSS {result['peak_rss_mb']:,.0f} MB ({result['peak_rss_mb'] * 1024 / result['submitted']:.0f} KB "
-        f"per submitted order); invariants {'all passed' if not failed else 'FAILED: ' + ', '.join(failed)}; "
-        f"digest {result['digest']}"
-    )
+    values = {
+        **result,
+        "events_per_order": result["simpy_events"] / result["submitted"],
+        "ratio": result["simpy_events_per_s"] / result["bare_simpy_events_per_s"],
+        "kb_per_order": result["peak_rss_mb"] * 1024 / result["submitted"],
+        "verdict": "all passed" if not failed else "FAILED: " + ",".join(failed),
+    }
+    return [spec.format(**values) for _, spec in COLUMNS]
+
+
+def table(rows: list[list[str]]) -> str:
+    headers = [name for name, _ in COLUMNS]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -173,16 +196,21 @@ def main() -> None:
         profile(args.profile, args.as_shipped)
         return
     mode = "as shipped" if args.as_shipped else "grown with the order count"
-    print(f"{SCENARIO}, seed 7, {mode}; each size in its own process")
-    failed = False
+    print(f"{SCENARIO}, seed 7, {mode}; each size in its own process", flush=True)
+    rows, failed = [], False
     for orders in args.orders:
         command = [sys.executable, __file__, "--child", str(orders)] + (["--as-shipped"] if args.as_shipped else [])
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         result = json.loads(out.strip().splitlines()[-1])
-        print(report(result), flush=True)
+        rows.append(row(result))
         if args.json:
-            print(json.dumps(result))
+            print(json.dumps(result), flush=True)
         failed = failed or bool(result["invariants_failed"])
+    print(table(rows))
+    print(
+        "ratio: the run's SimPy events per wall-second / bare SimPy's (timeouts only) in the same process; "
+        "GC s: time in the cycle collector; KB/order: peak RSS per submitted order"
+    )
     sys.exit(1 if failed else 0)
 
 
