@@ -196,7 +196,10 @@ class MockSystem:
         self._base_limit = rate_limit_per_s
         self._limit: WindowLimit | None = WindowLimit(rate_limit_per_s) if rate_limit_per_s else None
         self._limit_source: float | None = rate_limit_per_s
-        self._compiled = [(m, re.compile(p), h) for m, p, h in self.routes]
+        # Routes by method, in declaration order, with their handlers bound once (dispatch runs per call).
+        self._routes: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
+        for method, pattern, handler_name in self.routes:
+            self._routes.setdefault(method, []).append((re.compile(pattern), getattr(self, handler_name)))
         self.webhook_sink: Callable[[Webhook], None] | None = None
         self.calls = 0
         self.refusals = 0
@@ -260,12 +263,10 @@ class MockSystem:
 
     def dispatch(self, request: Request) -> Response:
         """Route a request to its handler at once (no latency); used by :meth:`call` and by tests."""
-        for method, pattern, handler_name in self._compiled:
-            if method != request.method:
-                continue
-            match = pattern.fullmatch(request.path)
+        path = request.path
+        for pattern, handler in self._routes.get(request.method, ()):
+            match = pattern.fullmatch(path)
             if match:
-                handler: Handler = getattr(self, handler_name)
                 return handler(request, *match.groups())
         return self.error(404, "NotFound", f"No route for {request.method} {request.path}")
 
