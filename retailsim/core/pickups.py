@@ -164,18 +164,18 @@ class PickupsPart:
     # ---- egress -----------------------------------------------------------------------------------
 
     def render_pickup_command(
-        self: Core, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None
+        self: Core, message: OutboxMessage, record: OrderRecord, order: Order | None
     ) -> OutboundRequest | None:
         location = str(message.payload["location"])
         if location != record.location:
             return None  # rerouted since: this store or plant is no longer the order's
         if message.kind == "ReleaseToStore":
-            customer = (order_doc or {}).get("customer") or {}
+            customer = order.customer if order is not None else None
             return pos.create_pickup(
                 location,
                 record.order_no,
                 list(record.lines),
-                {"name": str(customer.get("name", "")), "email": str(customer.get("email", ""))},
+                {"name": customer.name if customer else "", "email": customer.email if customer else ""},
             )
         if not record.erp_sales_order:
             return None

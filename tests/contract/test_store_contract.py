@@ -6,10 +6,12 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from pydantic import BaseModel
 
 from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, NewMessage, Position, Store
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.core.stores.sqlite import SqliteStore
+from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 from tests.contract.backends import postgres_available, postgres_store_or_skip
 
 BACKENDS = ["memory", "sqlite-file"] + (["postgresql"] if postgres_available() else [])
@@ -138,6 +140,20 @@ def test_release_leases_returns_in_flight_work(store: Store) -> None:
     assert reclaimed is not None and reclaimed.attempts == 2
 
 
+def test_a_claimed_message_is_a_copy(store: Store) -> None:
+    """The caller's message is its own, like a database row: changing it changes nothing in the outbox."""
+    with store.transaction() as tx:
+        tx.append(message("A"))
+    claimed = store.claim_next("erp", 0.0, 60.0)
+    assert claimed is not None
+    claimed.status, claimed.attempts, claimed.available_at = "pending", 0, 0.0
+    assert store.claim_next("erp", 0.0, 60.0) is None  # still leased
+    assert store.outbox_stats().in_flight == 1
+    assert store.release_leases() == 1
+    reclaimed = store.claim_next("erp", 0.0, 60.0)
+    assert reclaimed is not None and reclaimed.attempts == 2
+
+
 def test_future_messages_are_not_due(store: Store) -> None:
     with store.transaction() as tx:
         tx.append(message("A", at=100.0))
@@ -154,3 +170,60 @@ def test_aggregates_are_listed_in_id_order(store: Store) -> None:
     assert [k for k, _ in store.aggregates("order")] == ["a", "b", "c"]
     stats = store.outbox_stats()
     assert stats.pending == 0 and stats.in_flight == 0
+
+
+def order_record(order_no: str = "A") -> OrderRecord:
+    return OrderRecord(
+        order_no=order_no,
+        correlation_id=order_no,
+        status=OrderStatus.SHIPPED,
+        lines=[("SKU-1", 2)],
+        synced={"storefront": 3},
+        history=[(0.0, "received", "OrderReceived"), (5.5, "shipped", "OrderShipped")],
+    )
+
+
+def test_a_model_saved_reads_back_as_the_model_and_as_its_document(store: Store) -> None:
+    record = order_record()
+    with store.transaction() as tx:
+        tx.save_model("order", "A", record, 1.0)
+        assert tx.load_model("order", "A", OrderRecord) == record  # read your own write
+    with store.transaction() as tx:
+        assert tx.load_model("order", "A", OrderRecord) == record
+        document = tx.load("order", "A")
+        assert document == record.model_dump(mode="json")
+        document["status"] = "cancelled"  # the reader's copy: the stored aggregate does not change
+        assert tx.load_model("order", "A", OrderRecord) == record
+        assert tx.load_model("order", "B", OrderRecord) is None
+    assert list(store.aggregates("order")) == [("A", record.model_dump(mode="json"))]
+
+
+def test_a_document_saved_reads_back_as_a_model(store: Store) -> None:
+    record = order_record()
+    with store.transaction() as tx:
+        tx.save("order", "A", record.model_dump(mode="json"), 1.0)
+    with store.transaction() as tx:
+        loaded = tx.load_model("order", "A", OrderRecord)
+    assert loaded == record and loaded.status is OrderStatus.SHIPPED
+
+
+def test_a_model_saved_in_a_transaction_that_raises_is_not_kept(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save_model("order", "A", order_record(), 1.0)
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.save_model("order", "A", order_record().model_copy(update={"status": OrderStatus.DELIVERED}), 2.0)
+        raise RuntimeError("crash mid-transaction")
+    with store.transaction() as tx:
+        loaded = tx.load_model("order", "A", OrderRecord)
+    assert loaded is not None and loaded.status is OrderStatus.SHIPPED
+
+
+class Mutable(BaseModel):
+    value: int = 0
+
+
+def test_only_frozen_models_are_saved(store: Store) -> None:
+    with pytest.raises(TypeError, match="frozen"), store.transaction() as tx:
+        tx.save_model("thing", "A", Mutable(), 1.0)
+    with store.transaction() as tx:
+        assert tx.load("thing", "A") is None

@@ -4,38 +4,94 @@ It survives a simulated core crash because the runtime keeps the store object an
 core process (its breakers, buckets and in-flight work), exactly as a real crash keeps the database.
 Transactions buffer their writes and apply them at commit, so a block that raises leaves nothing behind.
 Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads.
+An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
+JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would.
 """
 
 from __future__ import annotations
 
-import copy
 import heapq
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from dataclasses import fields
+from operator import attrgetter
+from types import MappingProxyType, TracebackType
+from typing import Any, cast
+
+from pydantic import BaseModel
 
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     DeadLetter,
     IdempotencyRecord,
     Json,
+    M,
     NewMessage,
     OutboxMessage,
     OutboxStats,
     Position,
+    require_frozen,
 )
+
+# What the memory "disk" keeps per aggregate: a JSON document, or a frozen model saved as one.
+Stored = Json | BaseModel
+
+
+def _document(value: Stored) -> Json:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+_MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(OutboxMessage)))
+
+
+def _detached(message: OutboxMessage) -> OutboxMessage:
+    """A copy for the caller, as a database row would be: changing it does not change the outbox.
+
+    Built field by field: ``copy.copy`` of a slotted dataclass goes through ``__reduce_ex__`` and was one
+    of the larger costs of a simulation (one copy per claim).
+    """
+    return OutboxMessage(*_MESSAGE_FIELDS(message))
+
+
+# A transaction's write buffers start as these shared empty containers and get their own on the first
+# write: most transactions of a run only read, and six fresh containers each cost more than the reads.
+# They are read-only underneath (a write to one raises), so a forgotten copy cannot leak between
+# transactions.
+_NO_WRITES = cast(dict[Any, Any], MappingProxyType({}))
+_NO_INBOX = cast(set[Any], frozenset())
+_NO_ITEMS = cast(list[Any], ())
 
 
 class _MemoryTransaction:
+    __slots__ = ("_appends", "_docs", "_idempotency", "_inbox", "_outcomes", "_positions", "_store")
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._inbox: set[tuple[str, str]] = set()
-        self._docs: dict[tuple[str, str], Json] = {}
-        self._positions: dict[tuple[str, str], Position] = {}
-        self._appends: list[NewMessage] = []
-        self._outcomes: list[tuple[str, int, tuple[Any, ...]]] = []
+        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = _NO_WRITES
+        self._inbox: set[tuple[str, str]] = _NO_INBOX
+        self._docs: dict[tuple[str, str], Stored] = _NO_WRITES
+        self._positions: dict[tuple[str, str], Position] = _NO_WRITES
+        self._appends: list[NewMessage] = _NO_ITEMS
+        self._outcomes: list[tuple[str, int, tuple[Any, ...]]] = _NO_ITEMS
+
+    def _written_idempotency(self) -> dict[tuple[str, str], IdempotencyRecord]:
+        if self._idempotency is _NO_WRITES:
+            self._idempotency = {}
+        return self._idempotency
+
+    def _written_docs(self) -> dict[tuple[str, str], Stored]:
+        if self._docs is _NO_WRITES:
+            self._docs = {}
+        return self._docs
+
+    def _written_positions(self) -> dict[tuple[str, str], Position]:
+        if self._positions is _NO_WRITES:
+            self._positions = {}
+        return self._positions
+
+    def _outcome(self, outcome: tuple[str, int, tuple[Any, ...]]) -> None:
+        if self._outcomes is _NO_ITEMS:
+            self._outcomes = []
+        self._outcomes.append(outcome)
 
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         found = self._idempotency.get((scope, key))
@@ -47,23 +103,41 @@ class _MemoryTransaction:
         k = (record.scope, record.key)
         if create and (k in self._idempotency or k in self._store._idempotency):
             raise ConcurrencyConflict(f"idempotency key {record.key!r} exists")
-        self._idempotency[k] = record
+        self._written_idempotency()[k] = record
 
     def add_inbox(self, source: str, event_id: str, now: float) -> bool:
         k = (source, event_id)
         if k in self._inbox or k in self._store._inbox:
             return False
+        if self._inbox is _NO_INBOX:
+            self._inbox = set()
         self._inbox.add(k)
         return True
 
-    def load(self, kind: str, aggregate_id: str) -> Json | None:
+    def _stored(self, kind: str, aggregate_id: str) -> Stored | None:
         k = (kind, aggregate_id)
         if k in self._docs:
             return self._docs[k]
         return self._store._docs.get(k)
 
+    def load(self, kind: str, aggregate_id: str) -> Json | None:
+        value = self._stored(kind, aggregate_id)
+        return _document(value) if value is not None else None
+
     def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
-        self._docs[(kind, aggregate_id)] = document
+        self._written_docs()[(kind, aggregate_id)] = document
+
+    def load_model(self, kind: str, aggregate_id: str, model: type[M]) -> M | None:
+        value = self._stored(kind, aggregate_id)
+        if value is None:
+            return None
+        if isinstance(value, model):
+            return value  # frozen, so sharing it is as safe as a copy
+        return model.model_validate(_document(value))
+
+    def save_model(self, kind: str, aggregate_id: str, value: BaseModel, now: float) -> None:
+        require_frozen(value)
+        self._written_docs()[(kind, aggregate_id)] = value
 
     def get_position(self, sku: str, location: str) -> Position | None:
         k = (sku, location)
@@ -73,30 +147,45 @@ class _MemoryTransaction:
         if found is None:
             return None
         mine = Position(found.sku, found.location, found.on_hand, found.reserved, found.safety_stock)
-        self._positions[k] = mine
+        self._written_positions()[k] = mine
         return mine
 
     def put_position(self, position: Position) -> None:
-        self._positions[(position.sku, position.location)] = position
+        self._written_positions()[(position.sku, position.location)] = position
 
     def append(self, message: NewMessage) -> None:
+        if self._appends is _NO_ITEMS:
+            self._appends = []
         self._appends.append(message)
 
     def complete(self, seq: int) -> None:
-        self._outcomes.append(("complete", seq, ()))
+        self._outcome(("complete", seq, ()))
 
     def retry_later(self, seq: int, available_at: float, attempts: int, error: str) -> None:
-        self._outcomes.append(("retry", seq, (available_at, attempts, error)))
+        self._outcome(("retry", seq, (available_at, attempts, error)))
 
     def dead_letter(self, seq: int, reason: str, attempts: int, now: float) -> None:
-        self._outcomes.append(("dead", seq, (reason, attempts, now)))
+        self._outcome(("dead", seq, (reason, attempts, now)))
+
+    def __enter__(self) -> _MemoryTransaction:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self._commit()
 
     def _commit(self) -> None:
         store = self._store
-        store._idempotency.update(self._idempotency)
-        store._inbox.update(self._inbox)
-        store._docs.update(self._docs)
-        store._positions.update(self._positions)
+        if self._idempotency:
+            store._idempotency.update(self._idempotency)
+        if self._inbox:
+            store._inbox.update(self._inbox)
+        if self._docs:
+            store._docs.update(self._docs)
+        if self._positions:
+            store._positions.update(self._positions)
         for kind, seq, args in self._outcomes:
             if kind == "complete":
                 store._finish(seq, "delivered")
@@ -114,7 +203,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._inbox: set[tuple[str, str]] = set()
-        self._docs: dict[tuple[str, str], Json] = {}
+        self._docs: dict[tuple[str, str], Stored] = {}
         self._positions: dict[tuple[str, str], Position] = {}
         self._messages: dict[int, OutboxMessage] = {}
         self._lanes: dict[tuple[str, str], deque[int]] = {}
@@ -125,11 +214,10 @@ class MemoryStore:
         self._in_flight = 0
         self._open_by_destination: dict[str, int] = {}
 
-    @contextmanager
-    def transaction(self) -> Iterator[_MemoryTransaction]:
-        tx = _MemoryTransaction(self)
-        yield tx
-        tx._commit()
+    def transaction(self) -> _MemoryTransaction:
+        # The transaction is its own context manager: a generator-based one costs more than the work of
+        # most transactions here, and the simulation opens several per message.
+        return _MemoryTransaction(self)
 
     # ---- outbox internals -------------------------------------------------------------------------
 
@@ -224,7 +312,7 @@ class MemoryStore:
             message.attempts += 1
             message.lease_until = now + lease_s
             self._in_flight += 1
-            return copy.copy(message)
+            return _detached(message)
         return None
 
     def next_due_at(self, destination: str) -> float | None:
@@ -259,7 +347,7 @@ class MemoryStore:
         self._append(
             NewMessage(dead.destination, dead.kind, dead.aggregate_id, dead.correlation_id, dead.payload, now)
         )
-        return copy.copy(self._messages[self._seq])
+        return _detached(self._messages[self._seq])
 
     def dead_letters(self) -> list[DeadLetter]:
         return [self._dead[k] for k in sorted(self._dead)]
@@ -279,7 +367,7 @@ class MemoryStore:
 
     def aggregates(self, kind: str) -> Iterator[tuple[str, Json]]:
         for k, aggregate_id in sorted(key for key in self._docs if key[0] == kind):
-            yield aggregate_id, self._docs[(k, aggregate_id)]
+            yield aggregate_id, _document(self._docs[(k, aggregate_id)])
 
     def positions(self) -> list[Position]:
         return [self._positions[k] for k in sorted(self._positions)]

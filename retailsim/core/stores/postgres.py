@@ -65,6 +65,7 @@ from retailsim.core.stores.base import (
     DeadLetter,
     IdempotencyRecord,
     Json,
+    ModelDocuments,
     NewMessage,
     OutboxMessage,
     OutboxStats,
@@ -208,7 +209,7 @@ class _ConnectionPool:
                 return
 
 
-class _PostgresTransaction:
+class _PostgresTransaction(ModelDocuments):
     def __init__(self, conn: Connection, channel: str) -> None:
         self._conn = conn
         self._channel = channel

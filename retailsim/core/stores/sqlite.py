@@ -22,6 +22,7 @@ from retailsim.core.stores.base import (
     DeadLetter,
     IdempotencyRecord,
     Json,
+    ModelDocuments,
     NewMessage,
     OutboxMessage,
     OutboxStats,
@@ -77,7 +78,7 @@ def _message(row: tuple[Any, ...]) -> OutboxMessage:
     )
 
 
-class _SqliteTransaction:
+class _SqliteTransaction(ModelDocuments):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 

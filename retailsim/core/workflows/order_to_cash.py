@@ -165,9 +165,12 @@ SERVICE_VISIBLE = frozenset(
 
 
 class OrderRecord(BaseModel):
-    """The core's durable state of one order (the aggregate), saved as a JSON document."""
+    """The core's durable state of one order (the aggregate), saved as a JSON document.
 
-    model_config = ConfigDict(extra="forbid")
+    Frozen: a new state is a ``model_copy``, and a store may hand the saved object to later readers.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     order_no: str
     correlation_id: str

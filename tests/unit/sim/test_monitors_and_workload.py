@@ -8,6 +8,7 @@ depend only on the seed and the stream's name.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Sequence
@@ -151,6 +152,19 @@ def test_the_same_trace_gives_the_same_digest() -> None:
 )
 def test_a_different_trace_gives_a_different_digest(other: list[tuple[object, ...]]) -> None:
     assert digest_of(other).hexdigest() != digest_of(TRACE).hexdigest()
+
+
+def test_the_digest_is_the_hash_of_the_lines_however_they_are_chunked() -> None:
+    events = [(f"{i:.6f}", "reply", "erp", i % 7) for i in range(2 * TraceDigest._CHUNK + 5)]
+    expected = hashlib.sha256("".join("|".join(map(str, e)) + "\n" for e in events).encode())
+    digest = digest_of(events[:10])
+    assert digest.hexdigest() == hashlib.sha256(
+        "".join("|".join(map(str, e)) + "\n" for e in events[:10]).encode()
+    ).hexdigest()[:16]
+    for event in events[10:]:  # a digest read midway goes on hashing the same stream
+        digest.record(*event)
+    assert digest.hexdigest() == expected.hexdigest()[:16]
+    assert digest.events == len(events)
 
 
 # ---- workload arrivals ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -205,3 +206,36 @@ def test_storefront_applies_whatever_status_it_is_sent_and_records_it() -> None:
     assert storefront.status_history["0003"] == ["shipped", "posted_to_erp"]
     missing = storefront.dispatch(Request("PATCH", path.replace("0003", "9999"), {"c_omsStatus": "shipped"}))
     assert missing.status == 404 and set(missing.body) >= {"type", "title", "detail"}
+
+
+def test_latency_is_lognormal_with_the_given_median_and_p99() -> None:
+    latency = Latency(0.4, 2.0)
+    # The same draws as the standard library's lognormal (so seeds keep their meaning).
+    mine, reference = random.Random(5), random.Random(5)
+    sigma = math.log(2.0 / 0.4) / 2.326
+    assert [latency.sample(mine) for _ in range(5)] == [
+        reference.lognormvariate(math.log(0.4), sigma) for _ in range(5)
+    ]
+    rng = random.Random(6)
+    sample = sorted(latency.sample(rng) for _ in range(20_000))
+    assert abs(sample[10_000] - 0.4) < 0.02
+    assert abs(sample[19_800] - 2.0) < 0.2
+    assert Latency(0.3, 0.3).sample(rng) == 0.3  # no spread: always the median
+
+
+def test_a_system_serves_at_most_its_concurrency_at_once_first_come_first_served() -> None:
+    env = simpy.Environment()
+    system = Erp(env, random.Random(1), concurrency=2, latency=Latency(1.0, 1.0))
+    done: list[tuple[int, float]] = []
+
+    def client(number: int) -> Any:
+        yield from system.call(Request("GET", f"{SO}('{number}')"))
+        done.append((number, env.now))
+
+    for number in range(5):
+        env.process(client(number))
+    env.run(until=0.5)
+    assert (system.in_service(), system.queue_length()) == (2, 3)
+    env.run()
+    assert done == [(0, 1.0), (1, 1.0), (2, 2.0), (3, 2.0), (4, 3.0)]
+    assert (system.in_service(), system.queue_length()) == (0, 0)
