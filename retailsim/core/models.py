@@ -131,6 +131,11 @@ class Case(Canonical):
     status: str
 
 
+def available_to_promise(on_hand: int, reserved: int, safety_stock: int) -> int:
+    """What may still be promised to a customer: on hand − reserved − safety stock, never below zero."""
+    return max(0, on_hand - reserved - safety_stock)
+
+
 class InventoryPosition(Canonical):
     """Available-to-promise = on hand − reserved − safety stock, never below zero."""
 
@@ -142,4 +147,4 @@ class InventoryPosition(Canonical):
 
     @property
     def available(self) -> int:
-        return max(0, self.on_hand - self.reserved - self.safety_stock)
+        return available_to_promise(self.on_hand, self.reserved, self.safety_stock)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -219,21 +219,25 @@ WEBHOOK_SOURCES = ("wms", "carrier", "payment", "pos", "storefront")
 SYSTEMS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
 
 
+FaultKind = Literal[
+    "outage",
+    "brownout",
+    "error_rate",
+    "rate_limit",
+    "lost_response",
+    "duplicate_delivery",
+    "reorder",
+    "drop",
+    "core_crash",
+    "poison",
+]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+
+
 class FaultSpec(Strict):
     """One fault window; the kinds and their parameters are documented in sim/faults.py."""
 
-    kind: Literal[
-        "outage",
-        "brownout",
-        "error_rate",
-        "rate_limit",
-        "lost_response",
-        "duplicate_delivery",
-        "reorder",
-        "drop",
-        "core_crash",
-        "poison",
-    ]
+    kind: FaultKind
     target: str = Field(min_length=1)
     start: Duration
     duration: Duration = Field(gt=0)

@@ -26,6 +26,8 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from retailsim.core.models import available_to_promise
+
 Json = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
 
@@ -95,7 +97,7 @@ class Position:
 
     @property
     def available(self) -> int:
-        return max(0, self.on_hand - self.reserved - self.safety_stock)
+        return available_to_promise(self.on_hand, self.reserved, self.safety_stock)
 
 
 @dataclass(slots=True)
