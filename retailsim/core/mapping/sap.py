@@ -44,18 +44,32 @@ def create_sales_order(
     ]
     body: dict[str, Any] = {
         "SalesOrderType": "OR" if reference is None else "SDF",
-        "SalesOrganization": sales_org,
-        "DistributionChannel": "10",
-        "OrganizationDivision": "00",
-        "SoldToParty": order.customer.customer_id,
-        "PurchaseOrderByCustomer": order.order_no,
+        **_sales_document_header(sales_org, order.customer.customer_id, order.order_no, order.currency),
         "RequestedDeliveryDate": _odata_date(requested_at + 3 * 86400),
-        "TransactionCurrency": order.currency,
         "to_Item": {"results": items},
     }
     if reference is not None:
         body["ReferenceSDDocument"] = reference
     return OutboundRequest("POST", f"{SALES_ORDER_SRV}/A_SalesOrder", body)
+
+
+def _sales_document_header(sales_org: str, sold_to: str, our_number: str, currency: str) -> dict[str, str]:
+    """The header every SD document we create shares; our number goes in ``PurchaseOrderByCustomer``,
+    which is what we look documents up by (SAP has no duplicate check of its own)."""
+    return {
+        "SalesOrganization": sales_org,
+        "DistributionChannel": "10",
+        "OrganizationDivision": "00",
+        "SoldToParty": sold_to,
+        "PurchaseOrderByCustomer": our_number,
+        "TransactionCurrency": currency,
+    }
+
+
+def _find_by_our_number(entity_set: str, our_number: str) -> OutboundRequest:
+    return OutboundRequest(
+        "GET", entity_set, query={"$filter": f"PurchaseOrderByCustomer eq '{our_number}'"}
+    )
 
 
 def change_item_plant(sales_order: str, item: str, plant: str) -> OutboundRequest:
@@ -68,11 +82,7 @@ def change_item_plant(sales_order: str, item: str, plant: str) -> OutboundReques
 
 
 def find_by_purchase_order(order_no: str) -> OutboundRequest:
-    return OutboundRequest(
-        "GET",
-        f"{SALES_ORDER_SRV}/A_SalesOrder",
-        query={"$filter": f"PurchaseOrderByCustomer eq '{order_no}'"},
-    )
+    return _find_by_our_number(f"{SALES_ORDER_SRV}/A_SalesOrder", order_no)
 
 
 def found_sales_orders(reply: Reply) -> list[str]:
@@ -169,25 +179,16 @@ def create_customer_return(
     ]
     body = {
         "CustomerReturnType": "CBAR",
-        "SalesOrganization": sales_org,
-        "DistributionChannel": "10",
-        "OrganizationDivision": "00",
-        "SoldToParty": sold_to,
-        "PurchaseOrderByCustomer": return_no,
+        **_sales_document_header(sales_org, sold_to, return_no, currency),
         "ReferenceSDDocument": sales_order,
         "SDDocumentReason": "R01",
-        "TransactionCurrency": currency,
         "to_Item": {"results": items},
     }
     return OutboundRequest("POST", f"{CUSTOMER_RETURN_SRV}/A_CustomerReturn", body)
 
 
 def find_customer_return(return_no: str) -> OutboundRequest:
-    return OutboundRequest(
-        "GET",
-        f"{CUSTOMER_RETURN_SRV}/A_CustomerReturn",
-        query={"$filter": f"PurchaseOrderByCustomer eq '{return_no}'"},
-    )
+    return _find_by_our_number(f"{CUSTOMER_RETURN_SRV}/A_CustomerReturn", return_no)
 
 
 def created_document(reply: Reply, field: str) -> str | None:
@@ -242,22 +243,13 @@ def create_credit_memo_request(
     ]
     body = {
         "CreditMemoRequestType": "CR",
-        "SalesOrganization": sales_org,
-        "DistributionChannel": "10",
-        "OrganizationDivision": "00",
-        "SoldToParty": sold_to,
-        "PurchaseOrderByCustomer": return_no,
+        **_sales_document_header(sales_org, sold_to, return_no, currency),
         "ReferenceSDDocument": customer_return,
         "SDDocumentReason": "R01",
-        "TransactionCurrency": currency,
         "to_Item": {"results": items},
     }
     return OutboundRequest("POST", f"{CREDIT_MEMO_SRV}/A_CreditMemoRequest", body)
 
 
 def find_credit_memo_request(return_no: str) -> OutboundRequest:
-    return OutboundRequest(
-        "GET",
-        f"{CREDIT_MEMO_SRV}/A_CreditMemoRequest",
-        query={"$filter": f"PurchaseOrderByCustomer eq '{return_no}'"},
-    )
+    return _find_by_our_number(f"{CREDIT_MEMO_SRV}/A_CreditMemoRequest", return_no)
