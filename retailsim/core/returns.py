@@ -147,32 +147,25 @@ class ReturnsPart:
 
     def request_return(self: Core, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """The return API (storefront or service agent): same idempotency rules as the order API."""
-        from retailsim.core.reliability.idempotency import fingerprint
-        from retailsim.core.service import ApiReply
-        from retailsim.core.stores.base import IdempotencyRecord
+        from retailsim.core.service import ApiReply, missing_key
 
         if not idempotency_key:
-            return ApiReply(
-                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
-            )
-        body_fingerprint = fingerprint(body)
-        early = self._begin_idempotent("returns", idempotency_key, body_fingerprint, now)
-        if early is not None:
-            result: ApiReply = early
-            return result
+            return missing_key()
         try:
             request = Return.model_validate(body)
         except ValidationError as exc:
-            self._abandon_idempotent("returns", idempotency_key)
             errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-            return ApiReply(
+            refused = ApiReply(
                 422, {"error": "invalid_return", "detail": "invalid return request", "errors": errors}
             )
+            result: ApiReply = self.once("returns", idempotency_key, body, now, refused)
+            return result
         woken: set[str] = set()
         self._return_transitions = []
-        with self.store.transaction() as tx:
+
+        def open_return(tx: Transaction) -> ApiReply:
             record = self._open_return(tx, request, self.config.locations[0], now, woken)
-            reply = ApiReply(
+            return ApiReply(
                 202,
                 {
                     "return_id": record.return_no,
@@ -181,17 +174,8 @@ class ReturnsPart:
                     "status": record.status.value,
                 },
             )
-            tx.put_idempotency(
-                IdempotencyRecord(
-                    "returns",
-                    idempotency_key,
-                    body_fingerprint,
-                    "done",
-                    {"status": reply.status, "body": reply.body},
-                    now,
-                ),
-                create=False,
-            )
+
+        reply: ApiReply = self.once("returns", idempotency_key, body, now, open_return)
         self._after_commit(woken, [], now)
         self._flush_return_statuses(now)
         return reply

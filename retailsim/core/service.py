@@ -13,6 +13,7 @@ made idempotent (payment keys, ERP look-up before any re-create, warehouse refer
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,20 @@ class ApiReply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def missing_key() -> ApiReply:
+    return ApiReply(400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"})
+
+
+def _key_reused() -> ApiReply:
+    return ApiReply(
+        422, {"error": "idempotency_key_reused", "detail": "this Idempotency-Key was used with another body"}
+    )
+
+
+def _in_flight() -> ApiReply:
+    return ApiReply(409, {"error": "request_in_flight", "detail": "a request with this key is being processed"})
+
+
 @dataclass(slots=True)
 class Delivery:
     """A claimed outbox message and the request to send for it (``step`` for multi-call commands)."""
@@ -124,6 +139,9 @@ class IntegrationCore(ReturnsPart):
             d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in sorted(self.config.rate_limits.items())
         }
         self.counters: dict[str, int] = {}
+        # Idempotency keys this process is running now → their body fingerprints (see ``once``).
+        self._claims: dict[tuple[str, str], str] = {}
+        self._claims_lock = threading.Lock()
         # Observers (set by whoever hosts the core): wake a destination's workers; see a status change.
         self.on_append: Callable[[str], None] | None = None
         self.on_status: Callable[[str, str, float], None] | None = None
@@ -304,139 +322,150 @@ class IntegrationCore(ReturnsPart):
     def submit_order(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """The storefront's order API. Accepted means durable: the order is committed before 202."""
         if not idempotency_key:
-            return ApiReply(
-                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
-            )
-        body_fingerprint = fingerprint(body)
-        early = self._begin_idempotent("orders", idempotency_key, body_fingerprint, now)
-        if early is not None:
-            return early
+            return missing_key()
         try:
-            reply = self._accept_order(body, idempotency_key, body_fingerprint, now)
+            order = sfcc.order_from_scapi(body)
         except InvalidPayload as exc:
-            self._abandon_idempotent("orders", idempotency_key)
-            return ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
-        except BaseException:
-            self._abandon_idempotent("orders", idempotency_key)
-            raise
-        return reply
-
-    def _begin_idempotent(self, scope: str, key: str, body_fingerprint: str, now: float) -> ApiReply | None:
-        """Claim the key (in flight), or answer at once: stored reply, 422 other body, 409 in flight."""
-        with self.store.transaction() as tx:
-            existing = tx.get_idempotency(scope, key)
-            if existing is not None and existing.status != "abandoned":
-                if existing.fingerprint != body_fingerprint:
-                    return ApiReply(
-                        422,
-                        {
-                            "error": "idempotency_key_reused",
-                            "detail": "this Idempotency-Key was used with another body",
-                        },
-                    )
-                if existing.status == "done" and existing.response is not None:
-                    self._count("idempotent_replays")
-                    stored = existing.response
-                    return ApiReply(
-                        int(stored["status"]), dict(stored["body"]), {"Idempotent-Replayed": "true"}
-                    )
-                if now - existing.created_at < self.config.idempotency_in_flight_s:
-                    return ApiReply(
-                        409,
-                        {
-                            "error": "request_in_flight",
-                            "detail": "a request with this key is being processed",
-                        },
-                    )
-            record = IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now)
-            try:
-                tx.put_idempotency(record, create=existing is None)
-            except ConcurrencyConflict:
-                return ApiReply(
-                    409,
-                    {"error": "request_in_flight", "detail": "a request with this key is being processed"},
-                )
-        return None
-
-    def _abandon_idempotent(self, scope: str, key: str) -> None:
-        """A request that changed nothing frees its key, so a corrected retry may use it."""
-        with self.store.transaction() as tx:
-            existing = tx.get_idempotency(scope, key)
-            if existing is not None and existing.status == "in_flight":
-                tx.put_idempotency(IdempotencyRecord(scope, key, "", "abandoned", None, -1e18), create=False)
-
-    def _accept_order(self, body: Any, key: str, body_fingerprint: str, now: float) -> ApiReply:
-        order = sfcc.order_from_scapi(body)
+            refused = ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
+            return self.once("orders", idempotency_key, body, now, refused)
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
-        with self.store.transaction() as tx:
-            existing = self.already_accepted(tx, order.order_no)
-            if existing is not None:
-                # The same order exported again under another key: at-least-once export, no new effect.
-                self._count("duplicate_orders")
-                reply = ApiReply(
-                    200,
-                    {
-                        "order_id": existing.order_no,
-                        "correlation_id": existing.correlation_id,
-                        "status": existing.status.value,
-                        "duplicate": True,
-                    },
-                )
-            else:
-                tx.save("order_doc", order.order_no, order.model_dump(mode="json"), now)
-                record = OrderRecord(
-                    order_no=order.order_no,
-                    correlation_id=order.order_no,
-                    confirmed_to_customer=order.confirmed_to_customer,
-                    lines=[(line.sku, line.quantity) for line in order.lines],
-                    total_minor=order.total_minor,
-                    currency=order.currency,
-                    payment_ref=order.payment.reference if order.payment else None,
-                    accepted_at=now,
-                    history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
-                )
-                location = self._reserve(tx, order)
-                if location is not None:
-                    record = record.model_copy(update={"location": location, "reserved": True})
-                    event = OrderEvent.STOCK_RESERVED
-                    for sku, _ in record.lines:
-                        self._schedule_publication(tx, sku, now, woken)
-                elif order.confirmed_to_customer:
-                    record = record.model_copy(update={"location": self.config.locations[0], "short": True})
-                    event = OrderEvent.STOCK_SHORT
-                else:
-                    event = OrderEvent.STOCK_UNAVAILABLE
-                record = self._transition(tx, record, event, now, woken, transitions)
-                if record.status is OrderStatus.REJECTED:
-                    self._count("rejected")
-                    reply = ApiReply(
-                        200,
-                        {
-                            "order_id": record.order_no,
-                            "correlation_id": record.correlation_id,
-                            "status": "rejected",
-                            "reason": "insufficient_stock",
-                        },
-                    )
-                else:
-                    self._count("accepted")
-                    reply = ApiReply(
-                        202,
-                        {
-                            "order_id": record.order_no,
-                            "correlation_id": record.correlation_id,
-                            "status": "accepted",
-                        },
-                    )
-            tx.put_idempotency(
-                IdempotencyRecord(
-                    "orders", key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
-                ),
-                create=False,
-            )
+        reply = self.once(
+            "orders",
+            idempotency_key,
+            body,
+            now,
+            lambda tx: self._accept_order(tx, order, now, woken, transitions),
+        )
         self._after_commit(woken, transitions, now)
         return reply
+
+    def once(
+        self,
+        scope: str,
+        key: str,
+        body: Any,
+        now: float,
+        act: Callable[[Transaction], ApiReply] | ApiReply,
+    ) -> ApiReply:
+        """Run ``act`` at most once per idempotency key, in one transaction with the key's record.
+
+        The transaction claims the key ("in flight"), runs ``act`` and stores its reply ("done") — all or
+        nothing, so a killed process leaves no claim behind. What a request with the same key sees meanwhile:
+        in this process, the key held in ``_claims`` → 409 at once (or 422 for another body), without
+        waiting for the store; in another process (PostgreSQL), the claim's insert waits for the open
+        transaction and then finds the key taken → 409. A finished key answers its stored reply (same
+        body) or 422 (other body). ``act`` given as a reply is a refusal of the body (422): answered after
+        the key checks, and nothing is stored, so a corrected retry may use the key.
+        """
+        body_fingerprint = fingerprint(body)
+        claim = (scope, key)
+        with self._claims_lock:
+            holder = self._claims.get(claim)
+            if holder is None:
+                self._claims[claim] = body_fingerprint
+        if holder is not None:
+            return _key_reused() if holder != body_fingerprint else _in_flight()
+        try:
+            with self.store.transaction() as tx:
+                existing = tx.get_idempotency(scope, key)
+                answer = self._answer_from_record(existing, body_fingerprint, now)
+                if answer is not None:
+                    return answer
+                if isinstance(act, ApiReply):
+                    return act
+                try:
+                    tx.put_idempotency(
+                        IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now),
+                        create=existing is None,
+                    )
+                except ConcurrencyConflict:
+                    return _in_flight()  # another process claimed it meanwhile; it has committed by now
+                reply = act(tx)
+                tx.put_idempotency(
+                    IdempotencyRecord(
+                        scope, key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
+                    ),
+                    create=False,
+                )
+        finally:
+            with self._claims_lock:
+                del self._claims[claim]
+        return reply
+
+    def _answer_from_record(
+        self, existing: IdempotencyRecord | None, body_fingerprint: str, now: float
+    ) -> ApiReply | None:
+        """The answer a key's stored record gives at once; None when the request may run."""
+        if existing is None or existing.status == "abandoned":
+            return None
+        if existing.fingerprint != body_fingerprint:
+            return _key_reused()
+        if existing.status == "done" and existing.response is not None:
+            self._count("idempotent_replays")
+            stored = existing.response
+            return ApiReply(int(stored["status"]), dict(stored["body"]), {"Idempotent-Replayed": "true"})
+        # A committed claim without a reply: written by a version that claimed in a transaction of its
+        # own; it frees when its process has had time to finish (or died).
+        if now - existing.created_at < self.config.idempotency_in_flight_s:
+            return _in_flight()
+        return None
+
+    def _accept_order(
+        self, tx: Transaction, order: Order, now: float, woken: set[str], transitions: list[tuple[str, str]]
+    ) -> ApiReply:
+        existing = self.already_accepted(tx, order.order_no)
+        if existing is not None:
+            # The same order exported again under another key: at-least-once export, no new effect.
+            self._count("duplicate_orders")
+            return ApiReply(
+                200,
+                {
+                    "order_id": existing.order_no,
+                    "correlation_id": existing.correlation_id,
+                    "status": existing.status.value,
+                    "duplicate": True,
+                },
+            )
+        tx.save("order_doc", order.order_no, order.model_dump(mode="json"), now)
+        record = OrderRecord(
+            order_no=order.order_no,
+            correlation_id=order.order_no,
+            confirmed_to_customer=order.confirmed_to_customer,
+            lines=[(line.sku, line.quantity) for line in order.lines],
+            total_minor=order.total_minor,
+            currency=order.currency,
+            payment_ref=order.payment.reference if order.payment else None,
+            accepted_at=now,
+            history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
+        )
+        location = self._reserve(tx, order)
+        if location is not None:
+            record = record.model_copy(update={"location": location, "reserved": True})
+            event = OrderEvent.STOCK_RESERVED
+            for sku, _ in record.lines:
+                self._schedule_publication(tx, sku, now, woken)
+        elif order.confirmed_to_customer:
+            record = record.model_copy(update={"location": self.config.locations[0], "short": True})
+            event = OrderEvent.STOCK_SHORT
+        else:
+            event = OrderEvent.STOCK_UNAVAILABLE
+        record = self._transition(tx, record, event, now, woken, transitions)
+        if record.status is OrderStatus.REJECTED:
+            self._count("rejected")
+            return ApiReply(
+                200,
+                {
+                    "order_id": record.order_no,
+                    "correlation_id": record.correlation_id,
+                    "status": "rejected",
+                    "reason": "insufficient_stock",
+                },
+            )
+        self._count("accepted")
+        return ApiReply(
+            202, {"order_id": record.order_no, "correlation_id": record.correlation_id, "status": "accepted"}
+        )
 
     # ---- ingress: webhooks ------------------------------------------------------------------------
 
