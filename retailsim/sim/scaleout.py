@@ -79,7 +79,7 @@ from retailsim.core.api import HostUnavailable, create_app
 from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.core.stores import open_store, split_schema
 from retailsim.scenarios import load
-from retailsim.sim.live import WEBHOOK_SOURCES, LiveClock, LiveRuntime, resolve_secret
+from retailsim.sim.live import UVICORN_OPTIONS, WEBHOOK_SOURCES, LiveClock, LiveRuntime, resolve_secret
 from retailsim.sim.world import core_config_for
 
 SETTINGS_ENV = "RETAILSIM_SCALEOUT"
@@ -204,9 +204,7 @@ def run_dispatcher(settings_json: str, sock: socket.socket) -> None:
         f"mock writes replayed, {runtime.recovered} leases recovered",
         flush=True,
     )
-    config = uvicorn.Config(
-        dispatcher_app(runtime), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=60
-    )
+    config = uvicorn.Config(dispatcher_app(runtime), lifespan="off", timeout_keep_alive=60, **UVICORN_OPTIONS)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -478,8 +476,7 @@ def serve_scaled(
         host=host,
         port=port,
         workers=settings.workers,
-        log_level="warning",
-        access_log=False,
+        **UVICORN_OPTIONS,
     )
     public = config.bind_socket()
     # Accepted connections inherit TCP_NODELAY from the listener (Linux). uvicorn's own socket lacks the

@@ -13,9 +13,8 @@ Rules kept:
   lock, so processes starting together migrate once. ``fresh=True`` drops the schema first (tests).
 * Uniqueness comes from constraints, never check-then-insert: the inbox is ``INSERT ... ON CONFLICT DO
   NOTHING`` on its primary key (a concurrent duplicate waits for the first writer, then sees the row);
-  a new idempotency key is a plain ``INSERT`` inside a savepoint, and a unique violation becomes
-  ``ConcurrencyConflict`` while the surrounding transaction stays usable (the service catches it and
-  goes on to answer 409).
+  so is a new idempotency key, and finding the key taken raises ``ConcurrencyConflict`` while the
+  surrounding transaction stays usable (the service catches it and answers 409).
 * Read-modify-write is safe across processes: ``load``, ``get_position`` and ``get_idempotency`` read
   ``FOR UPDATE``, so the row stays locked until the transaction ends (what SQLite's one-writer
   ``BEGIN IMMEDIATE`` gives for free). A row that does not exist yet cannot be locked; creating paths
@@ -58,8 +57,9 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_dumps
 
+from retailsim.core.jsoncodec import dumps_bytes
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     DeadLetter,
@@ -166,6 +166,7 @@ class _ConnectionPool:
     def connect(self) -> Connection:
         conn = psycopg.connect(self._url, autocommit=True, connect_timeout=max(1, int(self._timeout_s)))
         try:
+            set_json_dumps(dumps_bytes, context=conn)
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
         except BaseException:
             conn.close()
@@ -234,14 +235,14 @@ class _PostgresTransaction:
         )
         columns = "(scope, key, fingerprint, status, response, created_at)"
         if create:
-            try:
-                # A savepoint: the unique violation must not abort the caller's transaction.
-                with self._conn.transaction():
-                    self._conn.execute(
-                        f"INSERT INTO idempotency {columns} VALUES (%s, %s, %s, %s, %s, %s)", values
-                    )
-            except errors.UniqueViolation as exc:
-                raise ConcurrencyConflict(f"idempotency key {record.key!r} exists") from exc
+            # DO NOTHING rather than a unique violation: the caller's transaction stays usable without a
+            # savepoint (two round trips fewer). A concurrent insert of the key waits for its writer.
+            cursor = self._conn.execute(
+                f"INSERT INTO idempotency {columns} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                values,
+            )
+            if cursor.rowcount != 1:
+                raise ConcurrencyConflict(f"idempotency key {record.key!r} exists")
         else:
             self._conn.execute(
                 f"INSERT INTO idempotency {columns} VALUES (%s, %s, %s, %s, %s, %s) "
