@@ -12,9 +12,11 @@ made idempotent (payment keys, ERP look-up before any re-create, warehouse refer
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +105,25 @@ def _key_reused() -> ApiReply:
 
 
 def _in_flight() -> ApiReply:
-    return ApiReply(409, {"error": "request_in_flight", "detail": "a request with this key is being processed"})
+    return ApiReply(
+        409, {"error": "request_in_flight", "detail": "a request with this key is being processed"}
+    )
+
+
+# What an idempotent request does inside its transaction, or the refusal of its body (422, nothing stored).
+_Act = Callable[[Transaction], ApiReply] | ApiReply
+
+
+@dataclass(slots=True)
+class _Job:
+    """One idempotent request on its way through ``once`` or ``submit_orders``."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    now: float
+    act: _Act
+    index: int  # its place among the outcomes of ``submit_orders``
 
 
 @dataclass(slots=True)
@@ -142,6 +162,7 @@ class IntegrationCore(ReturnsPart):
         # Idempotency keys this process is running now → their body fingerprints (see ``once``).
         self._claims: dict[tuple[str, str], str] = {}
         self._claims_lock = threading.Lock()
+        self._pending_counts = threading.local()
         # Observers (set by whoever hosts the core): wake a destination's workers; see a status change.
         self.on_append: Callable[[str], None] | None = None
         self.on_status: Callable[[str, str, float], None] | None = None
@@ -154,7 +175,11 @@ class IntegrationCore(ReturnsPart):
     # ---- helpers ----------------------------------------------------------------------------------
 
     def _count(self, name: str, n: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + n
+        pending: list[tuple[str, int]] | None = getattr(self._pending_counts, "names", None)
+        if pending is not None:
+            pending.append((name, n))  # inside a transaction: counted at its commit (``_counting``)
+        else:
+            self.counters[name] = self.counters.get(name, 0) + n
 
     def _emit(
         self,
@@ -321,33 +346,54 @@ class IntegrationCore(ReturnsPart):
 
     def submit_order(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """The storefront's order API. Accepted means durable: the order is committed before 202."""
-        if not idempotency_key:
-            return missing_key()
-        try:
-            order = sfcc.order_from_scapi(body)
-        except InvalidPayload as exc:
-            refused = ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
-            return self.once("orders", idempotency_key, body, now, refused)
+        outcome = self.submit_orders([(body, idempotency_key, now)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def submit_orders(self, orders: Sequence[tuple[Any, str | None, float]]) -> list[ApiReply | Exception]:
+        """Orders (body, Idempotency-Key, now) that arrived together, in one store transaction — one commit
+        for all — each answered as ``submit_order`` answers it alone, in the order given (a later order sees
+        what an earlier one reserved; a key twice in one call is in flight the second time). Should the
+        transaction fail, each order runs again in a transaction of its own, so a bad order costs the others
+        nothing but the retry; its outcome is the exception it raised."""
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
-        reply = self.once(
-            "orders",
-            idempotency_key,
-            body,
-            now,
-            lambda tx: self._accept_order(tx, order, now, woken, transitions),
-        )
-        self._after_commit(woken, transitions, now)
-        return reply
+        outcomes: list[ApiReply | Exception] = []
+        jobs: list[_Job] = []
+        for body, key, now in orders:
+            if not key:
+                outcomes.append(missing_key())
+                continue
+            try:
+                order = sfcc.order_from_scapi(body)
+            except InvalidPayload as exc:
+                act: _Act = ApiReply(
+                    422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors}
+                )
+            else:
+                act = functools.partial(
+                    self._accept_order, order=order, now=now, woken=woken, transitions=transitions
+                )
+            job = _Job("orders", key, fingerprint(body), now, act, len(outcomes))
+            early = self._claim(job)
+            outcomes.append(early or _in_flight())  # replaced by the job's reply below
+            if early is None:
+                jobs.append(job)
 
-    def once(
-        self,
-        scope: str,
-        key: str,
-        body: Any,
-        now: float,
-        act: Callable[[Transaction], ApiReply] | ApiReply,
-    ) -> ApiReply:
+        def undo() -> None:  # the failed transaction's appends and transitions never happened
+            woken.clear()
+            transitions.clear()
+
+        try:
+            self._run_together(jobs, outcomes, undo)
+        finally:
+            self._release(jobs)
+        if orders:
+            self._after_commit(woken, transitions, max(now for _, _, now in orders))
+        return outcomes
+
+    def once(self, scope: str, key: str, body: Any, now: float, act: _Act) -> ApiReply:
         """Run ``act`` at most once per idempotency key, in one transaction with the key's record.
 
         The transaction claims the key ("in flight"), runs ``act`` and stores its reply ("done") — all or
@@ -358,39 +404,90 @@ class IntegrationCore(ReturnsPart):
         body) or 422 (other body). ``act`` given as a reply is a refusal of the body (422): answered after
         the key checks, and nothing is stored, so a corrected retry may use the key.
         """
-        body_fingerprint = fingerprint(body)
-        claim = (scope, key)
+        job = _Job(scope, key, fingerprint(body), now, act, 0)
+        early = self._claim(job)
+        if early is not None:
+            return early
+        try:
+            with self._counting(), self.store.transaction() as tx:
+                return self._run_claimed(tx, job)
+        finally:
+            self._release([job])
+
+    def _run_together(
+        self, jobs: list[_Job], outcomes: list[ApiReply | Exception], undo: Callable[[], None]
+    ) -> None:
+        """Every job in one transaction; if it fails (``undo`` forgets its effects), each in one of its own."""
+        if not jobs:
+            return
+        try:
+            with self._counting(), self.store.transaction() as tx:
+                for job in jobs:
+                    outcomes[job.index] = self._run_claimed(tx, job)
+            return
+        except Exception as exc:
+            if len(jobs) == 1:
+                outcomes[jobs[0].index] = exc
+                return
+        undo()
+        for job in jobs:
+            try:
+                with self._counting(), self.store.transaction() as tx:
+                    outcomes[job.index] = self._run_claimed(tx, job)
+            except Exception as exc:
+                outcomes[job.index] = exc
+
+    @contextmanager
+    def _counting(self) -> Iterator[None]:
+        """Counts made inside (in this thread) are kept only if the block completes: a transaction that
+        rolls back counted nothing."""
+        pending: list[tuple[str, int]] = []
+        self._pending_counts.names = pending
+        try:
+            yield
+        finally:
+            self._pending_counts.names = None
+        for name, n in pending:  # not reached when the block raised
+            self.counters[name] = self.counters.get(name, 0) + n
+
+    def _claim(self, job: _Job) -> ApiReply | None:
+        """Hold the job's key in this process; or the answer when the key is held already."""
+        claim = (job.scope, job.key)
         with self._claims_lock:
             holder = self._claims.get(claim)
             if holder is None:
-                self._claims[claim] = body_fingerprint
-        if holder is not None:
-            return _key_reused() if holder != body_fingerprint else _in_flight()
+                self._claims[claim] = job.fingerprint
+                return None
+        return _key_reused() if holder != job.fingerprint else _in_flight()
+
+    def _release(self, jobs: list[_Job]) -> None:
+        with self._claims_lock:
+            for job in jobs:
+                del self._claims[(job.scope, job.key)]
+
+    def _run_claimed(self, tx: Transaction, job: _Job) -> ApiReply:
+        """The key's stored answer, or: claim it in ``tx``, run the job, store its reply (see ``once``)."""
+        scope, key, body_fingerprint, now = job.scope, job.key, job.fingerprint, job.now
+        existing = tx.get_idempotency(scope, key)
+        answer = self._answer_from_record(existing, body_fingerprint, now)
+        if answer is not None:
+            return answer
+        if isinstance(job.act, ApiReply):
+            return job.act
         try:
-            with self.store.transaction() as tx:
-                existing = tx.get_idempotency(scope, key)
-                answer = self._answer_from_record(existing, body_fingerprint, now)
-                if answer is not None:
-                    return answer
-                if isinstance(act, ApiReply):
-                    return act
-                try:
-                    tx.put_idempotency(
-                        IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now),
-                        create=existing is None,
-                    )
-                except ConcurrencyConflict:
-                    return _in_flight()  # another process claimed it meanwhile; it has committed by now
-                reply = act(tx)
-                tx.put_idempotency(
-                    IdempotencyRecord(
-                        scope, key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
-                    ),
-                    create=False,
-                )
-        finally:
-            with self._claims_lock:
-                del self._claims[claim]
+            tx.put_idempotency(
+                IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now),
+                create=existing is None,
+            )
+        except ConcurrencyConflict:
+            return _in_flight()  # another process claimed it meanwhile; it has committed by now
+        reply = job.act(tx)
+        tx.put_idempotency(
+            IdempotencyRecord(
+                scope, key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
+            ),
+            create=False,
+        )
         return reply
 
     def _answer_from_record(
@@ -412,7 +509,13 @@ class IntegrationCore(ReturnsPart):
         return None
 
     def _accept_order(
-        self, tx: Transaction, order: Order, now: float, woken: set[str], transitions: list[tuple[str, str]]
+        self,
+        tx: Transaction,
+        *,
+        order: Order,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
     ) -> ApiReply:
         existing = self.already_accepted(tx, order.order_no)
         if existing is not None:

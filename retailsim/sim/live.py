@@ -445,17 +445,19 @@ class LiveRuntime:
     def webhook_sources(self) -> tuple[str, ...]:
         return WEBHOOK_SOURCES
 
-    def order_received(self, body: Any) -> None:
-        """An exported order exists in the storefront before the core answers (its status may race it)."""
-        if isinstance(body, dict) and isinstance(body.get("orderNo"), str):
-            self.post(lambda: self._record_exporting(body))
+    def orders_received(self, bodies: list[Any]) -> None:
+        """Exported orders exist in the storefront before the core answers (their statuses may race it)."""
+        orders = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("orderNo"), str)]
+        if orders:
+            self.post(lambda: self._record_exporting(orders))
 
-    def _record_exporting(self, body: dict[str, Any]) -> None:
+    def _record_exporting(self, orders: list[dict[str, Any]]) -> None:
         storefront = self.world.storefront
-        if body["orderNo"] not in storefront.exporting and body["orderNo"] not in storefront.orders:
-            storefront.record_exporting(body)
-            if self.journal is not None:
-                self.journal.record("storefront", "exporting", body)
+        for body in orders:
+            if body["orderNo"] not in storefront.exporting and body["orderNo"] not in storefront.orders:
+                storefront.record_exporting(body)
+                if self.journal is not None:
+                    self.journal.record("storefront", "exporting", body)
 
     def order_answered(self, body: Any, reply: ApiReply) -> None:
         """The storefront mock records what its shoppers placed, as in the simulation's checkout."""

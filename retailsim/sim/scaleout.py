@@ -135,8 +135,8 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
         return JSONResponse(runtime.catalog())
 
     async def received(request: Request) -> Response:
-        body = await request.json()
-        await run_in_threadpool(runtime.order_received, body)
+        orders = (await request.json())["orders"]
+        await run_in_threadpool(runtime.orders_received, orders)
         return JSONResponse({"ok": True})
 
     async def answered(request: Request) -> Response:
@@ -313,9 +313,10 @@ class WorkerHost:
     def webhook_sources(self) -> tuple[str, ...]:
         return WEBHOOK_SOURCES
 
-    def order_received(self, body: Any) -> None:
-        if isinstance(body, dict) and isinstance(body.get("orderNo"), str):
-            self._call("POST", "/internal/orders/received", body)
+    def orders_received(self, bodies: list[Any]) -> None:
+        orders = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("orderNo"), str)]
+        if orders:
+            self._call("POST", "/internal/orders/received", {"orders": orders})
 
     def order_answered(self, body: Any, reply: ApiReply) -> None:
         if isinstance(body, dict):

@@ -237,11 +237,12 @@ class _PostgresTransaction:
         if create:
             # DO NOTHING rather than a unique violation: the caller's transaction stays usable without a
             # savepoint (two round trips fewer). A concurrent insert of the key waits for its writer.
-            cursor = self._conn.execute(
-                f"INSERT INTO idempotency {columns} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            inserted = self._conn.execute(
+                f"INSERT INTO idempotency {columns} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING "
+                "RETURNING 1",
                 values,
-            )
-            if cursor.rowcount != 1:
+            ).fetchone()
+            if inserted is None:
                 raise ConcurrencyConflict(f"idempotency key {record.key!r} exists")
         else:
             self._conn.execute(
@@ -252,11 +253,12 @@ class _PostgresTransaction:
             )
 
     def add_inbox(self, source: str, event_id: str, now: float) -> bool:
-        cursor = self._conn.execute(
-            "INSERT INTO inbox (source, event_id, seen_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+        inserted = self._conn.execute(
+            "INSERT INTO inbox (source, event_id, seen_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING "
+            "RETURNING 1",
             (source, event_id, now),
-        )
-        return cursor.rowcount == 1
+        ).fetchone()
+        return inserted is not None
 
     def load(self, kind: str, aggregate_id: str) -> Json | None:
         row = self._conn.execute(
@@ -374,16 +376,21 @@ class PostgresStore:
 
     @contextmanager
     def _connection_in_transaction(self) -> Iterator[Connection]:
-        with self._pool.connection() as conn:
-            try:
-                with conn.transaction():
-                    yield conn
-            except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
-                raise ConcurrencyConflict(f"concurrent writer won: {exc}") from exc
+        with self._pool.connection() as conn, self._in_transaction(conn):
+            yield conn
+
+    @staticmethod
+    @contextmanager
+    def _in_transaction(conn: Connection) -> Iterator[None]:
+        try:
+            with conn.transaction():
+                yield
+        except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
+            raise ConcurrencyConflict(f"concurrent writer won: {exc}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[_PostgresTransaction]:
-        with self._connection_in_transaction() as conn:
+        with self._pool.connection() as conn, conn.pipeline(), self._in_transaction(conn):
             yield _PostgresTransaction(conn, self.channel)
 
     def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
