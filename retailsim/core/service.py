@@ -1,7 +1,9 @@
 """The integration core's application service: ingress, outbox delivery, inventory, operations.
 
 Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
-inbox check, load, pure transition, save, outbox append — all or nothing. Egress is driven from outside
+inbox check, load, pure transition, save, outbox append — all or nothing (``once``: the idempotency key's
+in-flight claim and its stored reply are in that same transaction). Orders that arrive together may share
+one transaction (``submit_orders``), each answered as alone. Egress is driven from outside
 (the simulation's delivery workers or the live dispatcher): ``claim`` hands out the next due message for
 a destination as a ready-made HTTP request, honouring the destination's circuit breaker and token bucket;
 ``on_reply`` judges the answer, applies what it means to the order in the same transaction that marks

@@ -30,14 +30,15 @@ Why these mechanisms:
   the schema's channel inside its transaction (``PostgresStore``), so the notice arrives at commit and
   never for a rolled-back append; the dispatcher LISTENs (``watch_appends``) and wakes that destination's
   workers at once. After a reconnection it wakes every destination, since notices can be missed.
-* **Nothing is left behind when a process dies.** A worker holds no leases: PostgreSQL rolls back its
-  open transaction and an idempotency key it left "in flight" frees after ``idempotency_in_flight_s``,
-  so the client's retry with the same key is answered. A replaced dispatcher ``recover()``s the dead
-  one's leases, and its mocks come back from their journal (sim/live.py).
+* **Nothing is left behind when a process dies.** A worker holds no leases, and an idempotency key's
+  in-flight claim lives in the transaction that does the work: PostgreSQL rolls back the open
+  transaction of a killed worker, claim and all, so the client's retry with the same key runs at once.
+  A replaced dispatcher ``recover()``s the dead one's leases, and its mocks come back from their journal
+  (sim/live.py).
 * **The storefront hears of an order before the core commits it** (a status update may be delivered
-  before the HTTP reply), so "received" is a synchronous call; "answered" is queued and sent in batches
-  by a background thread, retried until the dispatcher takes it, so a committed order's reply never
-  waits for a mock's bookkeeping.
+  before the HTTP reply), so "received" is a synchronous call, one per batch of orders the worker
+  commits together; "answered" is queued and sent in batches by a background thread, retried until the
+  dispatcher takes it, so a committed order's reply never waits for a mock's bookkeeping.
 * **One clock.** Every process reads ``LiveClock`` from the origin kept in the dispatcher's journal;
   workers ask the dispatcher for it when they start.
 * **Children die with the parent.** Each child asks the kernel for SIGTERM when the supervisor dies

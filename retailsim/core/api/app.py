@@ -12,9 +12,15 @@ What the API promises, each tested over real HTTP in tests/live:
 
 Rules kept: this is the edge, so it may read the clock — the core's time comes from ``host.now()`` and is
 passed into the core, which stays pure; webhook signatures are judged against Unix time (``time.time()``).
-Core calls run in the thread pool, never on the event loop. Ingress (orders, webhooks) is not serialised
-here: the store's transactions make concurrent requests safe, and that is what lets a concurrent retry
-see 409. Calls that read or drive the host's runtime take ``host.lock``. Nothing here imports the simulation: the host is a Protocol.
+Core calls run in the thread pool, never on the event loop. Orders that arrive while a batch of orders is
+being committed wait and go together in the next batch (``Batches``: no timer, so a lone order goes at
+once), one store transaction and one commit for the lot, each answered only after that commit and as it
+would be alone (``IntegrationCore.submit_orders``); under load that shares the commit, the biggest part
+of an order's cost on SQLite. Webhooks and returns run one per request, not serialised here: the store's
+transactions make concurrent requests safe. A retry that arrives while its first attempt is in flight
+(in this batch, or in the one being committed) gets 409 from the core's claim on the key. Calls that
+read or drive the host's runtime take ``host.lock``. Nothing here imports the simulation: the host is a
+Protocol.
 A host that cannot serve a call right now (``serve --workers``: the process owning the mocks is away)
 raises ``HostUnavailable``, answered 503 with Retry-After, as a core that is down is. ``/healthz`` names
 the process that answered (``pid``), so a client can tell the workers behind one port apart.
