@@ -17,8 +17,9 @@ being committed wait and go together in the next batch (``Batches``: no timer, s
 once), one store transaction and one commit for the lot, each answered only after that commit and as it
 would be alone (``IntegrationCore.submit_orders``); under load that shares the commit, the biggest part
 of an order's cost on SQLite. Webhooks and returns run one per request, not serialised here: the store's
-transactions make concurrent requests safe. A retry that arrives while its first attempt is in flight
-(in this batch, or in the one being committed) gets 409 from the core's claim on the key. Calls that
+transactions make concurrent requests safe. A retry that arrives while its first attempt is in flight —
+in the same batch, or in the one being committed, which it does not wait for — gets 409 from the core's
+claim on the key. Calls that
 read or drive the host's runtime take ``host.lock``. Nothing here imports the simulation: the host is a
 Protocol.
 A host that cannot serve a call right now (``serve --workers``: the process owning the mocks is away)
@@ -33,7 +34,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AbstractContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -103,15 +104,25 @@ class Batches(Generic[T, R]):
     """Runs ``run`` in the thread pool on what has arrived: requests that come while a batch is running
     wait and go together in the next one, at most ``limit`` at a time. No timer: a request that finds
     nothing running goes at once, so batching adds no latency; under load it shares one commit. ``run``
-    answers each item with its result or the exception to raise in that item's request."""
+    answers each item with its result or the exception to raise in that item's request.
 
-    def __init__(self, run: Callable[[list[T]], list[R | Exception]], limit: int) -> None:
+    An item whose ``key`` is in the batch that is running does not wait for it: it runs at once, alone
+    (a retry of a request still in flight must be told so — 409 — not held until the first is done).
+    """
+
+    def __init__(
+        self, run: Callable[[list[T]], list[R | Exception]], limit: int, key: Callable[[T], Hashable]
+    ) -> None:
         self._run = run
         self._limit = limit
+        self._key = key
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._running: set[Hashable] = set()
         self._drainer: asyncio.Task[None] | None = None
 
     async def __call__(self, item: T) -> R:
+        if self._key(item) in self._running:
+            return self._unwrap((await run_in_threadpool(self._run, [item]))[0])
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, future))
@@ -119,10 +130,17 @@ class Batches(Generic[T, R]):
             self._drainer = loop.create_task(self._drain())
         return await future
 
+    @staticmethod
+    def _unwrap(result: R | Exception) -> R:
+        if isinstance(result, Exception):
+            raise result
+        return result
+
     async def _drain(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
+                self._running = {self._key(item) for item, _ in batch}
                 try:
                     results = await run_in_threadpool(self._run, [item for item, _ in batch])
                 except Exception as exc:
@@ -130,6 +148,8 @@ class Batches(Generic[T, R]):
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                finally:
+                    self._running = set()
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():  # a client that went away cancelled its wait
                         continue
@@ -245,7 +265,9 @@ def create_app(
             answers.append(_reply(outcome))
         return answers
 
-    order_batches: Batches[tuple[Any, str], Response] = Batches(run_orders, MAX_ORDERS_PER_COMMIT)
+    order_batches: Batches[tuple[Any, str], Response] = Batches(
+        run_orders, MAX_ORDERS_PER_COMMIT, key=lambda order: order[1]
+    )
 
     async def submit_order(request: Request) -> Response:
         try:
