@@ -129,6 +129,22 @@ class _Job:
 
 
 @dataclass(slots=True)
+class _Effects:
+    """What committed ingress announces afterwards: destinations to wake, order status transitions."""
+
+    woken: set[str]
+    transitions: list[tuple[str, str]]
+
+    def mark(self) -> tuple[frozenset[str], int]:
+        return frozenset(self.woken), len(self.transitions)
+
+    def restore(self, mark: tuple[frozenset[str], int]) -> None:
+        """Back to ``mark``: what a rolled-back transaction added never happened."""
+        self.woken.intersection_update(mark[0])
+        del self.transitions[mark[1] :]
+
+
+@dataclass(slots=True)
 class Delivery:
     """A claimed outbox message and the request to send for it (``step`` for multi-call commands)."""
 
@@ -379,16 +395,12 @@ class IntegrationCore(ReturnsPart):
                 )
             job = _Job("orders", key, fingerprint(body), now, act, len(outcomes))
             early = self._claim(job)
-            outcomes.append(early or _in_flight())  # replaced by the job's reply below
             if early is None:
                 jobs.append(job)
-
-        def undo() -> None:  # the failed transaction's appends and transitions never happened
-            woken.clear()
-            transitions.clear()
-
+                early = _in_flight()  # a placeholder until the job has run
+            outcomes.append(early)
         try:
-            self._run_together(jobs, outcomes, undo)
+            self._run_together(jobs, outcomes, _Effects(woken, transitions))
         finally:
             self._release(jobs)
         if orders:
@@ -417,26 +429,30 @@ class IntegrationCore(ReturnsPart):
             self._release([job])
 
     def _run_together(
-        self, jobs: list[_Job], outcomes: list[ApiReply | Exception], undo: Callable[[], None]
+        self, jobs: list[_Job], outcomes: list[ApiReply | Exception], effects: _Effects
     ) -> None:
-        """Every job in one transaction; if it fails (``undo`` forgets its effects), each in one of its own."""
+        """Every job in one transaction; if it fails, each in one of its own. What a transaction that
+        rolled back would have announced (``effects``) is forgotten with it."""
         if not jobs:
             return
+        before = effects.mark()
         try:
             with self._counting(), self.store.transaction() as tx:
                 for job in jobs:
                     outcomes[job.index] = self._run_claimed(tx, job)
             return
         except Exception as exc:
+            effects.restore(before)
             if len(jobs) == 1:
                 outcomes[jobs[0].index] = exc
                 return
-        undo()
         for job in jobs:
+            before = effects.mark()
             try:
                 with self._counting(), self.store.transaction() as tx:
                     outcomes[job.index] = self._run_claimed(tx, job)
             except Exception as exc:
+                effects.restore(before)
                 outcomes[job.index] = exc
 
     @contextmanager

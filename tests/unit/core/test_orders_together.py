@@ -3,7 +3,7 @@
 What the API's batching relies on (``IntegrationCore.submit_orders``): one commit for the lot; a key twice
 in one lot, or held by a request still running in another thread, is in flight (409, or 422 for another
 body); a bad order fails alone — the others are committed, its key is free again, and a transaction that
-rolled back counted nothing.
+rolled back counted and announced nothing.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def test_orders_together_are_one_commit_and_answered_as_alone() -> None:
 
 def test_a_failing_order_fails_alone_and_counts_nothing() -> None:
     core = _core(CountingStore(), FailingCore)
+    announced: list[str] = []
+    core.on_status = lambda order_no, status, now: announced.append(order_no)
     outcomes = core.submit_orders(
         [
             (scapi_order("00000001"), "k1", 1.0),
@@ -94,9 +96,11 @@ def test_a_failing_order_fails_alone_and_counts_nothing() -> None:
     assert core.counters["accepted"] == 2  # the rolled-back attempt of the whole lot counted nothing
     assert core.store.backlog("payment") == 2
     assert core.available_to_promise("SKU-00001") == {"DC1": 8}
+    assert announced == ["00000001", "00000003"]  # status changes of committed orders only, once each
     # Its key was not left claimed: the retry runs again (and fails again), it is not "in flight".
     with pytest.raises(RuntimeError):
         core.submit_order(scapi_order("00000002"), "k2", 2.0)
+    assert announced == ["00000001", "00000003"]
 
 
 class HeldCore(IntegrationCore):
