@@ -3,7 +3,9 @@ one worker, PostgreSQL with one worker and PostgreSQL with two workers (``serve 
 
 Machines here are shared and noisy, so the figures of merit are ratios measured in the same run: each
 configuration's order rate against its own ``/healthz`` rate (the cost of a durable, idempotent order
-against the cheapest request the same stack answers), and two workers against one on PostgreSQL.
+against the cheapest request the same stack answers), and two workers against one on PostgreSQL. Beside
+them, on Linux, the CPU time the server's processes spent per answered request: it does not depend on
+how fast the driver is, which the rates do (the driver, one Python process, shares the two cores).
 
 Each server is a real ``retailsim serve baseline`` subprocess on loopback; this script is the second
 process that drives it: a pool of threads, each with its own keep-alive connection (so connections
@@ -14,6 +16,7 @@ counted; any other answer is an error and is reported.
 
     python benchmarks/bench_api.py                  # 10 s per phase and configuration
     python benchmarks/bench_api.py --seconds 5      # a quicker look
+    python benchmarks/bench_api.py --config sqlite  # one configuration (sqlite, pg1, pg2; repeatable)
     RETAILSIM_POSTGRES_URL=postgresql://... python benchmarks/bench_api.py
 """
 
@@ -39,6 +42,8 @@ import httpx
 POSTGRES_URL = os.environ.get("RETAILSIM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 STARTUP_S = 90.0
 ISSUE_4_GOAL = 0.5  # orders at >= 50% of the healthz rate
+CONFIGS = {"sqlite": "SQLite, 1 worker", "pg1": "PostgreSQL, 1 worker", "pg2": "PostgreSQL, 2 workers"}
+WORKERS = {"sqlite": 1, "pg1": 1, "pg2": 2}
 
 
 @dataclass
@@ -47,10 +52,18 @@ class Phase:
     errors: int
     seconds: float
     latencies_s: list[float]
+    server_cpu_s: float | None = None  # CPU the server's processes used during the phase (Linux)
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def server_us_per_request(self) -> float:
+        answered = self.requests + self.errors
+        if self.server_cpu_s is None or not answered:
+            return float("nan")
+        return 1e6 * self.server_cpu_s / answered
 
     def percentile_ms(self, q: float) -> float:
         if not self.latencies_s:
@@ -63,6 +76,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def tree_cpu_s(root: int) -> float | None:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants, from /proc (Linux);
+    None where there is no /proc. PostgreSQL's own backends are not descendants: not counted."""
+    proc = Path("/proc")
+    if not (proc / str(root) / "stat").exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree = {root}
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        if not more:
+            return sum(used.get(pid, 0.0) for pid in tree)
+        tree |= more
 
 
 def drop_schema(schema: str) -> None:
@@ -268,7 +308,10 @@ def measure(
     try:
         server.wait_ready(args.threads)
         orders = prepare_orders(server.url, args.threads, args.orders)
+        pid = server.process.pid
+        before = tree_cpu_s(pid)
         health = drive(server.url, args.threads, args.seconds, lambda c, _: c.get("/healthz"), 200)
+        between = tree_cpu_s(pid)
         placed = drive(
             server.url,
             args.threads,
@@ -279,6 +322,9 @@ def measure(
             202,
             work=orders,
         )
+        after = tree_cpu_s(pid)
+        if before is not None and between is not None and after is not None:
+            health.server_cpu_s, placed.server_cpu_s = between - before, after - between
     finally:
         server.stop()
     exhausted = (
@@ -295,15 +341,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="timed window per phase (default 10)")
     parser.add_argument("--threads", type=int, default=16, help="driver threads = connections (default 16)")
     parser.add_argument("--orders", type=int, default=6000, help="orders prepared per configuration")
+    parser.add_argument(
+        "--config",
+        action="append",
+        choices=CONFIGS,
+        help="measure only this configuration (repeatable; default: all three)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     schema = f"bench_api_{os.getpid()}"
     pg_url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+    stores = {"sqlite": f"sqlite:{workdir / 'core.db'}", "pg1": pg_url, "pg2": pg_url}
     configs = [
-        ("SQLite, 1 worker", f"sqlite:{workdir / 'core.db'}", 1),
-        ("PostgreSQL, 1 worker", pg_url, 1),
-        ("PostgreSQL, 2 workers", pg_url, 2),
+        (CONFIGS[name], stores[name], WORKERS[name]) for name in CONFIGS if name in (args.config or CONFIGS)
     ]
     print(
         f"bench-api: {os.cpu_count()} CPUs, {args.threads} driver threads in one process, {args.seconds:g} s per "
@@ -326,24 +377,33 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     header = (
-        f"{'configuration':<24}{'healthz/s':>10}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'orders/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}{'orders/healthz':>16}"
+        f"{'configuration':<24}{'healthz/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'cpu µs':>8}"
+        f"{'orders/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'cpu µs':>8}{'errors':>8}{'orders/healthz':>16}"
     )
     print(header)
     print("-" * len(header))
     for label, (health, placed) in results.items():
         print(
             f"{label:<24}{health.rate:>10,.0f}{health.percentile_ms(0.5):>8.1f}{health.percentile_ms(0.99):>8.1f}"
+            f"{health.server_us_per_request:>8.0f}"
             f"{placed.rate:>10,.0f}{placed.percentile_ms(0.5):>8.1f}{placed.percentile_ms(0.99):>8.1f}"
-            f"{placed.errors + health.errors:>8}{placed.rate / health.rate:>16.2f}"
+            f"{placed.server_us_per_request:>8.0f}{placed.errors + health.errors:>8}"
+            f"{placed.rate / health.rate:>16.2f}"
         )
-    one, two = results["PostgreSQL, 1 worker"], results["PostgreSQL, 2 workers"]
     print(
-        f"\nscaling on PostgreSQL, 2 workers / 1 worker: orders x{two[1].rate / one[1].rate:.2f}, "
-        f"healthz x{two[0].rate / one[0].rate:.2f}"
+        "cpu µs: CPU time of the server's processes (not PostgreSQL's) per answered request in the window, "
+        "whatever it was spent on (an order's deliveries to the mocks run while orders arrive)"
     )
-    sqlite = results["SQLite, 1 worker"]
-    print(f"PostgreSQL 1 worker / SQLite 1 worker: orders x{one[1].rate / sqlite[1].rate:.2f}")
+    print()
+    one, two = results.get(CONFIGS["pg1"]), results.get(CONFIGS["pg2"])
+    if one and two:
+        print(
+            f"scaling on PostgreSQL, 2 workers / 1 worker: orders x{two[1].rate / one[1].rate:.2f}, "
+            f"healthz x{two[0].rate / one[0].rate:.2f}"
+        )
+    sqlite = results.get(CONFIGS["sqlite"])
+    if one and sqlite:
+        print(f"PostgreSQL 1 worker / SQLite 1 worker: orders x{one[1].rate / sqlite[1].rate:.2f}")
     for label, (health, placed) in results.items():
         ratio = placed.rate / health.rate
         verdict = "met" if ratio >= ISSUE_4_GOAL else "not met"

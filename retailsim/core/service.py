@@ -1,7 +1,9 @@
 """The integration core's application service: ingress, outbox delivery, inventory, operations.
 
 Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
-inbox check, load, pure transition, save, outbox append — all or nothing. Egress is driven from outside
+inbox check, load, pure transition, save, outbox append — all or nothing (``once``: the idempotency key's
+in-flight claim and its stored reply are in that same transaction). Orders that arrive together may share
+one transaction (``submit_orders``), each answered as alone. Egress is driven from outside
 (the simulation's delivery workers or the live dispatcher): ``claim`` hands out the next due message for
 a destination as a ready-made HTTP request, honouring the destination's circuit breaker and token bucket;
 ``on_reply`` judges the answer, applies what it means to the order in the same transaction that marks
@@ -12,9 +14,11 @@ made idempotent (payment keys, ERP look-up before any re-create, warehouse refer
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +101,54 @@ class ApiReply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def missing_key() -> ApiReply:
+    return ApiReply(400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"})
+
+
+def _key_reused() -> ApiReply:
+    return ApiReply(
+        422, {"error": "idempotency_key_reused", "detail": "this Idempotency-Key was used with another body"}
+    )
+
+
+def _in_flight() -> ApiReply:
+    return ApiReply(
+        409, {"error": "request_in_flight", "detail": "a request with this key is being processed"}
+    )
+
+
+# What an idempotent request does inside its transaction, or the refusal of its body (422, nothing stored).
+_Act = Callable[[Transaction], ApiReply] | ApiReply
+
+
+@dataclass(slots=True)
+class _Job:
+    """One idempotent request on its way through ``once`` or ``submit_orders``."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    now: float
+    act: _Act
+    index: int  # its place among the outcomes of ``submit_orders``
+
+
+@dataclass(slots=True)
+class _Effects:
+    """What committed ingress announces afterwards: destinations to wake, order status transitions."""
+
+    woken: set[str]
+    transitions: list[tuple[str, str]]
+
+    def mark(self) -> tuple[frozenset[str], int]:
+        return frozenset(self.woken), len(self.transitions)
+
+    def restore(self, mark: tuple[frozenset[str], int]) -> None:
+        """Back to ``mark``: what a rolled-back transaction added never happened."""
+        self.woken.intersection_update(mark[0])
+        del self.transitions[mark[1] :]
+
+
 @dataclass(slots=True)
 class Delivery:
     """A claimed outbox message and the request to send for it (``step`` for multi-call commands)."""
@@ -135,6 +187,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in sorted(self.config.rate_limits.items())
         }
         self.counters: dict[str, int] = {}
+        # Idempotency keys this process is running now → their body fingerprints (see ``once``).
+        self._claims: dict[tuple[str, str], str] = {}
+        self._claims_lock = threading.Lock()
+        self._pending_counts = threading.local()
         # Observers (set by whoever hosts the core): wake a destination's workers; see a status change.
         self.on_append: Callable[[str], None] | None = None
         self.on_status: Callable[[str, str, float], None] | None = None
@@ -160,7 +216,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     # ---- helpers ----------------------------------------------------------------------------------
 
     def _count(self, name: str, n: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + n
+        pending: list[tuple[str, int]] | None = getattr(self._pending_counts, "names", None)
+        if pending is not None:
+            pending.append((name, n))  # inside a transaction: counted at its commit (``_counting``)
+        else:
+            self.counters[name] = self.counters.get(name, 0) + n
 
     def _emit(
         self,
@@ -321,59 +381,171 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
 
     def submit_order(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """The storefront's order API. Accepted means durable: the order is committed before 202."""
-        if not idempotency_key:
-            return ApiReply(
-                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
-            )
-        body_fingerprint = fingerprint(body)
-        early = self._begin_idempotent("orders", idempotency_key, body_fingerprint, now)
+        outcome = self.submit_orders([(body, idempotency_key, now)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def submit_orders(self, orders: Sequence[tuple[Any, str | None, float]]) -> list[ApiReply | Exception]:
+        """Orders (body, Idempotency-Key, now) that arrived together, in one store transaction — one commit
+        for all — each answered as ``submit_order`` answers it alone, in the order given (a later order sees
+        what an earlier one reserved; a key twice in one call is in flight the second time). Should the
+        transaction fail, each order runs again in a transaction of its own, so a bad order costs the others
+        nothing but the retry; its outcome is the exception it raised."""
+        woken: set[str] = set()
+        transitions: list[tuple[str, str]] = []
+        outcomes: list[ApiReply | Exception] = []
+        jobs: list[_Job] = []
+        for body, key, now in orders:
+            if not key:
+                outcomes.append(missing_key())
+                continue
+            try:
+                order = sfcc.order_from_scapi(body)
+            except InvalidPayload as exc:
+                act: _Act = ApiReply(
+                    422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors}
+                )
+            else:
+                act = functools.partial(
+                    self._accept_order, order=order, now=now, woken=woken, transitions=transitions
+                )
+            job = _Job("orders", key, fingerprint(body), now, act, len(outcomes))
+            early = self._claim(job)
+            if early is None:
+                jobs.append(job)
+                early = _in_flight()  # a placeholder until the job has run
+            outcomes.append(early)
+        try:
+            self._run_together(jobs, outcomes, _Effects(woken, transitions))
+        finally:
+            self._release(jobs)
+        if orders:
+            self._after_commit(woken, transitions, max(now for _, _, now in orders))
+        return outcomes
+
+    def once(self, scope: str, key: str, body: Any, now: float, act: _Act) -> ApiReply:
+        """Run ``act`` at most once per idempotency key, in one transaction with the key's record.
+
+        The transaction claims the key ("in flight"), runs ``act`` and stores its reply ("done") — all or
+        nothing, so a killed process leaves no claim behind. What a request with the same key sees meanwhile:
+        in this process, the key held in ``_claims`` → 409 at once (or 422 for another body), without
+        waiting for the store; in another process (PostgreSQL), the claim's insert waits for the open
+        transaction and then finds the key taken → 409. A finished key answers its stored reply (same
+        body) or 422 (other body). ``act`` given as a reply is a refusal of the body (422): answered after
+        the key checks, and nothing is stored, so a corrected retry may use the key; so is a 4xx that
+        ``act`` answers (a refusal changes nothing).
+        """
+        job = _Job(scope, key, fingerprint(body), now, act, 0)
+        early = self._claim(job)
         if early is not None:
             return early
         try:
-            reply = self._accept_order(body, idempotency_key, body_fingerprint, now)
-        except InvalidPayload as exc:
-            self._abandon_idempotent("orders", idempotency_key)
-            return ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
-        except BaseException:
-            self._abandon_idempotent("orders", idempotency_key)
-            raise
+            with self._counting(), self.store.transaction() as tx:
+                return self._run_claimed(tx, job)
+        finally:
+            self._release([job])
+
+    def _run_together(
+        self, jobs: list[_Job], outcomes: list[ApiReply | Exception], effects: _Effects
+    ) -> None:
+        """Every job in one transaction; if it fails, each in one of its own. What a transaction that
+        rolled back would have announced (``effects``) is forgotten with it."""
+        if not jobs:
+            return
+        before = effects.mark()
+        try:
+            with self._counting(), self.store.transaction() as tx:
+                for job in jobs:
+                    outcomes[job.index] = self._run_claimed(tx, job)
+            return
+        except Exception as exc:
+            effects.restore(before)
+            if len(jobs) == 1:
+                outcomes[jobs[0].index] = exc
+                return
+        for job in jobs:
+            before = effects.mark()
+            try:
+                with self._counting(), self.store.transaction() as tx:
+                    outcomes[job.index] = self._run_claimed(tx, job)
+            except Exception as exc:
+                effects.restore(before)
+                outcomes[job.index] = exc
+
+    @contextmanager
+    def _counting(self) -> Iterator[None]:
+        """Counts made inside (in this thread) are kept only if the block completes: a transaction that
+        rolls back counted nothing."""
+        pending: list[tuple[str, int]] = []
+        self._pending_counts.names = pending
+        try:
+            yield
+        finally:
+            self._pending_counts.names = None
+        for name, n in pending:  # not reached when the block raised
+            self.counters[name] = self.counters.get(name, 0) + n
+
+    def _claim(self, job: _Job) -> ApiReply | None:
+        """Hold the job's key in this process; or the answer when the key is held already."""
+        claim = (job.scope, job.key)
+        with self._claims_lock:
+            holder = self._claims.get(claim)
+            if holder is None:
+                self._claims[claim] = job.fingerprint
+                return None
+        return _key_reused() if holder != job.fingerprint else _in_flight()
+
+    def _release(self, jobs: list[_Job]) -> None:
+        with self._claims_lock:
+            for job in jobs:
+                del self._claims[(job.scope, job.key)]
+
+    def _run_claimed(self, tx: Transaction, job: _Job) -> ApiReply:
+        """The key's stored answer, or: claim it in ``tx``, run the job, store its reply (see ``once``)."""
+        scope, key, body_fingerprint, now = job.scope, job.key, job.fingerprint, job.now
+        existing = tx.get_idempotency(scope, key)
+        answer = self._answer_from_record(existing, body_fingerprint, now)
+        if answer is not None:
+            return answer
+        if isinstance(job.act, ApiReply):
+            return job.act
+        try:
+            tx.put_idempotency(
+                IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now),
+                create=existing is None,
+            )
+        except ConcurrencyConflict:
+            return _in_flight()  # another process claimed it meanwhile; it has committed by now
+        reply = job.act(tx)
+        if 400 <= reply.status < 500:
+            # A refusal (it changed nothing): the key stays usable for a corrected retry.
+            tx.put_idempotency(IdempotencyRecord(scope, key, "", "abandoned", None, -1e18), create=False)
+            return reply
+        tx.put_idempotency(
+            IdempotencyRecord(
+                scope, key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
+            ),
+            create=False,
+        )
         return reply
 
-    def _begin_idempotent(self, scope: str, key: str, body_fingerprint: str, now: float) -> ApiReply | None:
-        """Claim the key (in flight), or answer at once: stored reply, 422 other body, 409 in flight."""
-        with self.store.transaction() as tx:
-            existing = tx.get_idempotency(scope, key)
-            if existing is not None and existing.status != "abandoned":
-                if existing.fingerprint != body_fingerprint:
-                    return ApiReply(
-                        422,
-                        {
-                            "error": "idempotency_key_reused",
-                            "detail": "this Idempotency-Key was used with another body",
-                        },
-                    )
-                if existing.status == "done" and existing.response is not None:
-                    self._count("idempotent_replays")
-                    stored = existing.response
-                    return ApiReply(
-                        int(stored["status"]), dict(stored["body"]), {"Idempotent-Replayed": "true"}
-                    )
-                if now - existing.created_at < self.config.idempotency_in_flight_s:
-                    return ApiReply(
-                        409,
-                        {
-                            "error": "request_in_flight",
-                            "detail": "a request with this key is being processed",
-                        },
-                    )
-            record = IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now)
-            try:
-                tx.put_idempotency(record, create=existing is None)
-            except ConcurrencyConflict:
-                return ApiReply(
-                    409,
-                    {"error": "request_in_flight", "detail": "a request with this key is being processed"},
-                )
+    def _answer_from_record(
+        self, existing: IdempotencyRecord | None, body_fingerprint: str, now: float
+    ) -> ApiReply | None:
+        """The answer a key's stored record gives at once; None when the request may run."""
+        if existing is None or existing.status == "abandoned":
+            return None
+        if existing.fingerprint != body_fingerprint:
+            return _key_reused()
+        if existing.status == "done" and existing.response is not None:
+            self._count("idempotent_replays")
+            stored = existing.response
+            return ApiReply(int(stored["status"]), dict(stored["body"]), {"Idempotent-Replayed": "true"})
+        # A committed claim without a reply: written by a version that claimed in a transaction of its
+        # own; it frees when its process has had time to finish (or died).
+        if now - existing.created_at < self.config.idempotency_in_flight_s:
+            return _in_flight()
         return None
 
     def _run_idempotent(
@@ -387,144 +559,96 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
         invalid_error: str = "invalid_request",
     ) -> ApiReply:
-        """The order API's idempotency rules around ``work`` (returns, agent actions).
+        """The order API's idempotency rules (``once``) around ``work`` (returns, agent actions).
 
-        No key → 400; the key's stored reply again, 422 for another body, 409 while in flight (see
-        ``_begin_idempotent``); a body ``model`` refuses → 422 with field errors. ``work`` runs in one
-        transaction with the validated request; a 2xx reply is stored under the key, any other answer
-        (a refusal, which must have changed nothing) frees the key for a corrected retry.
+        No key → 400; a body ``model`` refuses → 422 with field errors; then ``work`` runs once per key in
+        one transaction with the validated request. A refusal from ``work`` (4xx, which must have changed
+        nothing) is not stored, so a corrected retry may use the key.
         """
         if not key:
-            return ApiReply(
-                400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"}
-            )
-        body_fingerprint = fingerprint(fingerprinted)
-        early = self._begin_idempotent(scope, key, body_fingerprint, now)
-        if early is not None:
-            return early
+            return missing_key()
         try:
             request = model.model_validate(body)
         except ValidationError as exc:
-            self._abandon_idempotent(scope, key)
-            return ApiReply(
+            refused = ApiReply(
                 422,
-                {
-                    "error": invalid_error,
-                    "detail": f"invalid {scope} request",
-                    "errors": sfcc.field_errors(exc),
-                },
+                {"error": invalid_error, "detail": f"invalid {scope} request", "errors": sfcc.field_errors(exc)},
             )
+            return self.once(scope, key, fingerprinted, now, refused)
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
         self._return_transitions = []
-        try:
-            with self.store.transaction() as tx:
-                reply = work(tx, request, woken, transitions)
-                if reply.status < 300:
-                    tx.put_idempotency(
-                        IdempotencyRecord(
-                            scope,
-                            key,
-                            body_fingerprint,
-                            "done",
-                            {"status": reply.status, "body": reply.body},
-                            now,
-                        ),
-                        create=False,
-                    )
-        except BaseException:
-            self._abandon_idempotent(scope, key)
-            raise
-        if reply.status >= 300:
-            self._abandon_idempotent(scope, key)
+        reply = self.once(scope, key, fingerprinted, now, lambda tx: work(tx, request, woken, transitions))
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
         return reply
 
-    def _abandon_idempotent(self, scope: str, key: str) -> None:
-        """A request that changed nothing frees its key, so a corrected retry may use it."""
-        with self.store.transaction() as tx:
-            existing = tx.get_idempotency(scope, key)
-            if existing is not None and existing.status == "in_flight":
-                tx.put_idempotency(IdempotencyRecord(scope, key, "", "abandoned", None, -1e18), create=False)
-
-    def _accept_order(self, body: Any, key: str, body_fingerprint: str, now: float) -> ApiReply:
-        order = sfcc.order_from_scapi(body)
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
-        with self.store.transaction() as tx:
-            existing = self.already_accepted(tx, order.order_no)
-            if existing is not None:
-                # The same order exported again under another key: at-least-once export, no new effect.
-                self._count("duplicate_orders")
-                reply = ApiReply(
-                    200,
-                    {
-                        "order_id": existing.order_no,
-                        "correlation_id": existing.correlation_id,
-                        "status": existing.status.value,
-                        "duplicate": True,
-                    },
-                )
-            else:
-                tx.save_model("order_doc", order.order_no, order, now)
-                record = OrderRecord(
-                    order_no=order.order_no,
-                    correlation_id=order.order_no,
-                    confirmed_to_customer=order.confirmed_to_customer,
-                    lines=[(line.sku, line.quantity) for line in order.lines],
-                    total_minor=order.total_minor,
-                    currency=order.currency,
-                    payment_ref=order.payment.reference if order.payment else None,
-                    accepted_at=now,
-                    history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
-                )
-                if order.pickup_store:
-                    routed = self._route_new_pickup(tx, order, now)
-                    location = routed["location"] or None
-                    record = record.model_copy(update=routed)
-                else:
-                    location = self._reserve(tx, order)
-                if location is not None:
-                    record = record.model_copy(update={"location": location, "reserved": True})
-                    event = OrderEvent.STOCK_RESERVED
-                    for sku, _ in record.lines:
-                        self._schedule_publication(tx, sku, now, woken)
-                elif order.confirmed_to_customer:
-                    record = record.model_copy(update={"location": self.config.locations[0], "short": True})
-                    event = OrderEvent.STOCK_SHORT
-                else:
-                    event = OrderEvent.STOCK_UNAVAILABLE
-                record = self._transition(tx, record, event, now, woken, transitions)
-                if record.status is OrderStatus.REJECTED:
-                    self._count("rejected")
-                    reply = ApiReply(
-                        200,
-                        {
-                            "order_id": record.order_no,
-                            "correlation_id": record.correlation_id,
-                            "status": "rejected",
-                            "reason": "insufficient_stock",
-                        },
-                    )
-                else:
-                    self._count("accepted")
-                    reply = ApiReply(
-                        202,
-                        {
-                            "order_id": record.order_no,
-                            "correlation_id": record.correlation_id,
-                            "status": "accepted",
-                        },
-                    )
-            tx.put_idempotency(
-                IdempotencyRecord(
-                    "orders", key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
-                ),
-                create=False,
+    def _accept_order(
+        self,
+        tx: Transaction,
+        *,
+        order: Order,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> ApiReply:
+        existing = self.already_accepted(tx, order.order_no)
+        if existing is not None:
+            # The same order exported again under another key: at-least-once export, no new effect.
+            self._count("duplicate_orders")
+            return ApiReply(
+                200,
+                {
+                    "order_id": existing.order_no,
+                    "correlation_id": existing.correlation_id,
+                    "status": existing.status.value,
+                    "duplicate": True,
+                },
             )
-        self._after_commit(woken, transitions, now)
-        return reply
+        tx.save_model("order_doc", order.order_no, order, now)
+        record = OrderRecord(
+            order_no=order.order_no,
+            correlation_id=order.order_no,
+            confirmed_to_customer=order.confirmed_to_customer,
+            lines=[(line.sku, line.quantity) for line in order.lines],
+            total_minor=order.total_minor,
+            currency=order.currency,
+            payment_ref=order.payment.reference if order.payment else None,
+            accepted_at=now,
+            history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
+        )
+        if order.pickup_store:
+            routed = self._route_new_pickup(tx, order, now)
+            location = routed["location"] or None
+            record = record.model_copy(update=routed)
+        else:
+            location = self._reserve(tx, order)
+        if location is not None:
+            record = record.model_copy(update={"location": location, "reserved": True})
+            event = OrderEvent.STOCK_RESERVED
+            for sku, _ in record.lines:
+                self._schedule_publication(tx, sku, now, woken)
+        elif order.confirmed_to_customer:
+            record = record.model_copy(update={"location": self.config.locations[0], "short": True})
+            event = OrderEvent.STOCK_SHORT
+        else:
+            event = OrderEvent.STOCK_UNAVAILABLE
+        record = self._transition(tx, record, event, now, woken, transitions)
+        if record.status is OrderStatus.REJECTED:
+            self._count("rejected")
+            return ApiReply(
+                200,
+                {
+                    "order_id": record.order_no,
+                    "correlation_id": record.correlation_id,
+                    "status": "rejected",
+                    "reason": "insufficient_stock",
+                },
+            )
+        self._count("accepted")
+        return ApiReply(
+            202, {"order_id": record.order_no, "correlation_id": record.correlation_id, "status": "accepted"}
+        )
 
     # ---- ingress: webhooks ------------------------------------------------------------------------
 

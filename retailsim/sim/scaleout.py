@@ -30,14 +30,15 @@ Why these mechanisms:
   the schema's channel inside its transaction (``PostgresStore``), so the notice arrives at commit and
   never for a rolled-back append; the dispatcher LISTENs (``watch_appends``) and wakes that destination's
   workers at once. After a reconnection it wakes every destination, since notices can be missed.
-* **Nothing is left behind when a process dies.** A worker holds no leases: PostgreSQL rolls back its
-  open transaction and an idempotency key it left "in flight" frees after ``idempotency_in_flight_s``,
-  so the client's retry with the same key is answered. A replaced dispatcher ``recover()``s the dead
-  one's leases, and its mocks come back from their journal (sim/live.py).
+* **Nothing is left behind when a process dies.** A worker holds no leases, and an idempotency key's
+  in-flight claim lives in the transaction that does the work: PostgreSQL rolls back the open
+  transaction of a killed worker, claim and all, so the client's retry with the same key runs at once.
+  A replaced dispatcher ``recover()``s the dead one's leases, and its mocks come back from their journal
+  (sim/live.py).
 * **The storefront hears of an order before the core commits it** (a status update may be delivered
-  before the HTTP reply), so "received" is a synchronous call; "answered" is queued and sent in batches
-  by a background thread, retried until the dispatcher takes it, so a committed order's reply never
-  waits for a mock's bookkeeping.
+  before the HTTP reply), so "received" is a synchronous call, one per batch of orders the worker
+  commits together; "answered" is queued and sent in batches by a background thread, retried until the
+  dispatcher takes it, so a committed order's reply never waits for a mock's bookkeeping.
 * **One clock.** Every process reads ``LiveClock`` from the origin kept in the dispatcher's journal;
   workers ask the dispatcher for it when they start.
 * **Children die with the parent.** Each child asks the kernel for SIGTERM when the supervisor dies
@@ -79,7 +80,7 @@ from retailsim.core.api import HostUnavailable, create_app
 from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.core.stores import open_store, split_schema
 from retailsim.scenarios import load
-from retailsim.sim.live import WEBHOOK_SOURCES, LiveClock, LiveRuntime, resolve_secret
+from retailsim.sim.live import UVICORN_OPTIONS, WEBHOOK_SOURCES, LiveClock, LiveRuntime, resolve_secret
 from retailsim.sim.world import core_config_for
 
 SETTINGS_ENV = "RETAILSIM_SCALEOUT"
@@ -135,8 +136,8 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
         return JSONResponse(runtime.catalog())
 
     async def received(request: Request) -> Response:
-        body = await request.json()
-        await run_in_threadpool(runtime.order_received, body)
+        orders = (await request.json())["orders"]
+        await run_in_threadpool(runtime.orders_received, orders)
         return JSONResponse({"ok": True})
 
     async def answered(request: Request) -> Response:
@@ -204,9 +205,7 @@ def run_dispatcher(settings_json: str, sock: socket.socket) -> None:
         f"mock writes replayed, {runtime.recovered} leases recovered",
         flush=True,
     )
-    config = uvicorn.Config(
-        dispatcher_app(runtime), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=60
-    )
+    config = uvicorn.Config(dispatcher_app(runtime), lifespan="off", timeout_keep_alive=60, **UVICORN_OPTIONS)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -315,9 +314,10 @@ class WorkerHost:
     def webhook_sources(self) -> tuple[str, ...]:
         return WEBHOOK_SOURCES
 
-    def order_received(self, body: Any) -> None:
-        if isinstance(body, dict) and isinstance(body.get("orderNo"), str):
-            self._call("POST", "/internal/orders/received", body)
+    def orders_received(self, bodies: list[Any]) -> None:
+        orders = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("orderNo"), str)]
+        if orders:
+            self._call("POST", "/internal/orders/received", {"orders": orders})
 
     def order_answered(self, body: Any, reply: ApiReply) -> None:
         if isinstance(body, dict):
@@ -478,8 +478,7 @@ def serve_scaled(
         host=host,
         port=port,
         workers=settings.workers,
-        log_level="warning",
-        access_log=False,
+        **UVICORN_OPTIONS,
     )
     public = config.bind_socket()
     # Accepted connections inherit TCP_NODELAY from the listener (Linux). uvicorn's own socket lacks the

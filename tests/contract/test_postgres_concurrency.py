@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, NewMessage
+from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, NewMessage, Position
 from tests.contract.backends import POSTGRES_URL, postgres_available, services_required
 
 if not postgres_available():
@@ -199,6 +199,19 @@ def test_a_conflict_caught_inside_a_transaction_leaves_it_usable(first: Postgres
         tx.save("order", "A", {"status": "answered 409"}, 1.0)  # the service goes on after a conflict
     with first.transaction() as tx:
         assert tx.load("order", "A") == {"status": "answered 409"}
+
+
+def test_a_write_that_fails_in_a_pipelined_transaction_commits_nothing(first: PostgresStore) -> None:
+    # Writes are pipelined (sent without waiting for their results), so the failure surfaces after later
+    # statements were sent: the transaction must still raise and leave nothing behind.
+    with pytest.raises(Exception, match="on_hand"), first.transaction() as tx:
+        tx.save("order", "A", {"n": 1}, 0.0)
+        tx.put_position(Position("SKU-1", "DC1", None, 0, 0))  # type: ignore[arg-type]  # NOT NULL
+        tx.append(NewMessage("erp", "PostSalesOrder", "A", "A", {}, 0.0))
+    assert list(first.aggregates("order")) == [] and first.backlog() == 0
+    with first.transaction() as tx:  # the pool's connection is usable (or was replaced)
+        tx.save("order", "B", {"n": 2}, 0.0)
+    assert list(first.aggregates("order")) == [("B", {"n": 2})]
 
 
 def test_schema_is_migrated_once_and_reopened_without_loss(first: PostgresStore) -> None:

@@ -219,7 +219,7 @@ def erp_orders(client: httpx.Client, order_no: str) -> list[str]:
 
 def retry_until_answered(client: httpx.Client, order_no: str, sku: str, attempts: int = 50) -> httpx.Response:
     """What a storefront does with a request that timed out: send it again with the same key, waiting
-    out 409 "in flight" (a key left in flight by a dead process frees after 30 sim-s)."""
+    out 409 "in flight" (the first attempt may still be running, in this process or in another)."""
     for _ in range(attempts):
         response, _ = place_order(client, order_no, sku=sku)
         if response.status_code != 409:

@@ -16,9 +16,16 @@ What the API promises, each tested over real HTTP in tests/live:
 
 Rules kept: this is the edge, so it may read the clock — the core's time comes from ``host.now()`` and is
 passed into the core, which stays pure; webhook signatures are judged against Unix time (``time.time()``).
-Core calls run in the thread pool, never on the event loop. Ingress (orders, webhooks) is not serialised
-here: the store's transactions make concurrent requests safe, and that is what lets a concurrent retry
-see 409. Calls that read or drive the host's runtime take ``host.lock``. Nothing here imports the simulation: the host is a Protocol.
+Core calls run in the thread pool, never on the event loop. Orders that arrive while a batch of orders is
+being committed wait and go together in the next batch (``Batches``: no timer, so a lone order goes at
+once), one store transaction and one commit for the lot, each answered only after that commit and as it
+would be alone (``IntegrationCore.submit_orders``); under load that shares the commit, the biggest part
+of an order's cost on SQLite. Webhooks and returns run one per request, not serialised here: the store's
+transactions make concurrent requests safe. A retry that arrives while its first attempt is in flight —
+in the same batch, or in the one being committed, which it does not wait for — gets 409 from the core's
+claim on the key. Calls that
+read or drive the host's runtime take ``host.lock``. Nothing here imports the simulation: the host is a
+Protocol.
 A host that cannot serve a call right now (``serve --workers``: the process owning the mocks is away)
 raises ``HostUnavailable``, answered 503 with Retry-After, as a core that is down is. ``/healthz`` names
 the process that answered (``pid``), so a client can tell the workers behind one port apart.
@@ -26,13 +33,14 @@ the process that answered (``pid``), so a client can tell the workers behind one
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -51,6 +59,9 @@ from retailsim.core.mapping.sfcc import field_errors
 from retailsim.core.service import ApiReply, IntegrationCore
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_ORDERS_PER_COMMIT = 32
+T = TypeVar("T")
+R = TypeVar("R")
 MAX_ID = 2**63 - 1  # store ids are 64-bit integers
 EVENT_ID_HEADERS = ("webhook-id", "x-shopify-webhook-id", "x-shipbob-webhook-id")
 TOPIC_HEADERS = ("webhook-topic", "x-shopify-topic", "x-shipbob-topic")
@@ -76,8 +87,8 @@ class CoreHost(Protocol):
 
     def webhook_sources(self) -> tuple[str, ...]: ...
 
-    def order_received(self, body: Any) -> None:
-        """Told before ingest: the storefront holds its order before it exports it to the core."""
+    def orders_received(self, bodies: list[Any]) -> None:
+        """Told before ingest: the storefront holds its orders before it exports them to the core."""
 
     def order_answered(self, body: Any, reply: ApiReply) -> None:
         """Told after every order answer (a storefront mock records what it placed)."""
@@ -91,6 +102,67 @@ class CoreHost(Protocol):
         """Create an authorised PaymentIntent in a mock gateway; None when the host has no sandbox."""
 
     def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None: ...
+
+
+class Batches(Generic[T, R]):
+    """Runs ``run`` in the thread pool on what has arrived: requests that come while a batch is running
+    wait and go together in the next one, at most ``limit`` at a time. No timer: a request that finds
+    nothing running goes at once, so batching adds no latency; under load it shares one commit. ``run``
+    answers each item with its result or the exception to raise in that item's request.
+
+    An item whose ``key`` is in the batch that is running does not wait for it: it runs at once, alone
+    (a retry of a request still in flight must be told so — 409 — not held until the first is done).
+    """
+
+    def __init__(
+        self, run: Callable[[list[T]], list[R | Exception]], limit: int, key: Callable[[T], Hashable]
+    ) -> None:
+        self._run = run
+        self._limit = limit
+        self._key = key
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._running: set[Hashable] = set()
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: T) -> R:
+        if self._key(item) in self._running:
+            return self._unwrap((await run_in_threadpool(self._run, [item]))[0])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._waiting.append((item, future))
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    @staticmethod
+    def _unwrap(result: R | Exception) -> R:
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
+                self._running = {self._key(item) for item, _ in batch}
+                try:
+                    results = await run_in_threadpool(self._run, [item for item, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                finally:
+                    self._running = set()
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # a client that went away cancelled its wait
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._drainer = None
 
 
 class BodyTooLarge(Exception):
@@ -181,6 +253,26 @@ def create_app(
     async def catalog(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(host.catalog))
 
+    def run_orders(orders: list[tuple[Any, str]]) -> list[Response | Exception]:
+        core = host.core()
+        if core is None:
+            return [_core_down() for _ in orders]
+        host.orders_received([body for body, _ in orders])
+        now = host.now()
+        outcomes = core.submit_orders([(body, key, now) for body, key in orders])
+        answers: list[Response | Exception] = []
+        for (body, _), outcome in zip(orders, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                answers.append(outcome)
+                continue
+            host.order_answered(body, outcome)
+            answers.append(_reply(outcome))
+        return answers
+
+    order_batches: Batches[tuple[Any, str], Response] = Batches(
+        run_orders, MAX_ORDERS_PER_COMMIT, key=lambda order: order[1]
+    )
+
     async def keyed_json(request: Request) -> tuple[str, Any] | Response:
         """Idempotency-Key and JSON body of a keyed POST, or the refusal: 413, 400 without a key, 422."""
         try:
@@ -205,17 +297,7 @@ def create_app(
         if isinstance(read, Response):
             return read
         key, body = read
-
-        def run() -> Response:
-            core = host.core()
-            if core is None:
-                return _core_down()
-            host.order_received(body)
-            reply = core.submit_order(body, key, host.now())
-            host.order_answered(body, reply)
-            return _reply(reply)
-
-        return await run_in_threadpool(run)
+        return await order_batches((body, key))
 
     async def receive_webhook(request: Request) -> Response:
         source = request.path_params["source"]

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from retailsim.core.jsoncodec import dumps
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     DeadLetter,
@@ -97,7 +98,7 @@ class _SqliteTransaction(ModelDocuments):
             record.key,
             record.fingerprint,
             record.status,
-            json.dumps(record.response) if record.response is not None else None,
+            dumps(record.response) if record.response is not None else None,
             record.created_at,
         )
         if create:
@@ -125,7 +126,7 @@ class _SqliteTransaction(ModelDocuments):
         self._conn.execute(
             "INSERT INTO aggregates (kind, id, document, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (kind, id) DO UPDATE SET document=excluded.document, updated_at=excluded.updated_at",
-            (kind, aggregate_id, json.dumps(document, separators=(",", ":")), now),
+            (kind, aggregate_id, dumps(document), now),
         )
 
     def get_position(self, sku: str, location: str) -> Position | None:
@@ -150,7 +151,7 @@ class _SqliteTransaction(ModelDocuments):
                 message.kind,
                 message.aggregate_id,
                 message.correlation_id,
-                json.dumps(message.payload, separators=(",", ":")),
+                dumps(message.payload),
                 message.available_at,
             ),
         )
