@@ -255,6 +255,19 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         """Dedupe by order number: an order exported twice (under another key) is the same order."""
         return self._load_record(tx, order_no)
 
+    def take_order_number(self, tx: Transaction, order: Order, now: float) -> OrderRecord | None:
+        """Save a new order's document insert-only; the rival's record if another process took the number
+        meanwhile. A row that does not exist cannot be locked, so two workers may both find an order
+        number free (the same export under two keys at once): the store's unique key decides."""
+        try:
+            tx.save_model("order_doc", order.order_no, order, now, create=True)
+        except ConcurrencyConflict:
+            rival = self.already_accepted(tx, order.order_no)
+            if rival is None:
+                raise
+            return rival
+        return None
+
     def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool:
         """Inbox dedupe: record the event id; False when this event was processed before."""
         return tx.add_inbox(source, event_id, now)
@@ -592,7 +605,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> ApiReply:
-        existing = self.already_accepted(tx, order.order_no)
+        existing = self.already_accepted(tx, order.order_no) or self.take_order_number(tx, order, now)
         if existing is not None:
             # The same order exported again under another key: at-least-once export, no new effect.
             self._count("duplicate_orders")
@@ -605,7 +618,6 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     "duplicate": True,
                 },
             )
-        tx.save_model("order_doc", order.order_no, order, now)
         record = OrderRecord(
             order_no=order.order_no,
             correlation_id=order.order_no,

@@ -48,6 +48,10 @@ class NoDedupeCore(IntegrationCore):
     def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
         return None
 
+    def take_order_number(self, tx: Transaction, order: Order, now: float) -> OrderRecord | None:
+        tx.save_model("order_doc", order.order_no, order, now)
+        return None
+
 
 class NoErpLookupCore(IntegrationCore):
     """Re-posts a sales order after a timeout without asking the ERP whether the first one landed."""

@@ -174,6 +174,29 @@ def test_one_of_many_concurrent_creators_of_an_idempotency_key_wins(first: Postg
     assert record is not None and record.fingerprint == f"fp{outcomes.index('won')}"
 
 
+def test_one_of_many_concurrent_creators_of_an_aggregate_wins(first: PostgresStore) -> None:
+    """Two workers that both found an order number free (no row to lock): the insert-only save decides."""
+
+    def create(worker: int, barrier: threading.Barrier) -> str:
+        store = PostgresStore(POSTGRES_URL, schema=SCHEMA)
+        try:
+            barrier.wait()
+            with store.transaction() as tx:
+                assert tx.load("order_doc", "00000001") is None
+                tx.save("order_doc", "00000001", {"by": worker}, 0.0, create=True)
+                time.sleep(0.05)  # hold the uncommitted row while the others try
+            return "won"
+        except ConcurrencyConflict:
+            return "conflict"
+        finally:
+            store.close()
+
+    outcomes = run_together(WORKERS, create)
+    assert sorted(outcomes) == ["conflict"] * (WORKERS - 1) + ["won"]
+    with first.transaction() as tx:
+        assert tx.load("order_doc", "00000001") == {"by": outcomes.index("won")}
+
+
 def test_one_of_many_concurrent_receivers_of_an_event_id_records_it(first: PostgresStore) -> None:
     def receive(worker: int, barrier: threading.Barrier) -> bool:
         store = PostgresStore(POSTGRES_URL, schema=SCHEMA)

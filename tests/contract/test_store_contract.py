@@ -81,6 +81,18 @@ def test_idempotency_key_is_unique(store: Store) -> None:
     assert found is not None and found.status == "done" and found.response == {"status": 202, "body": {"a": 1}}
 
 
+def test_an_insert_only_save_refuses_an_existing_aggregate_and_the_transaction_goes_on(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save("order_doc", "A", {"v": 1}, 0.0, create=True)
+    with store.transaction() as tx:
+        with pytest.raises(ConcurrencyConflict):
+            tx.save("order_doc", "A", {"v": 2}, 1.0, create=True)
+        tx.save("order", "B", {"after": "conflict"}, 1.0)  # the transaction is still usable
+    with store.transaction() as tx:
+        assert tx.load("order_doc", "A") == {"v": 1}
+        assert tx.load("order", "B") == {"after": "conflict"}
+
+
 def test_outbox_is_ordered_per_aggregate_and_destination(store: Store) -> None:
     with store.transaction() as tx:
         tx.append(message("A", "first"))

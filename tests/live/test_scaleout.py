@@ -148,6 +148,48 @@ def test_fifty_parallel_requests_with_one_key_across_workers_have_one_effect(two
         assert client.get(f"/v1/orders/{order_no}").json()["status"] != "received"
 
 
+def test_one_order_exported_under_two_keys_to_two_workers_at_once_is_booked_once(
+    two_workers: LiveServer,
+) -> None:
+    """At-least-once export: the storefront sends the same order again under a new key, and the two
+    copies land on two workers at the same moment. Neither worker can lock an order row that does not
+    exist yet; the store's unique key on the order number decides, so the ERP gets one sales order."""
+    spread = clients_on_workers(two_workers, 8)
+    by_worker: dict[int, httpx.Client] = {}
+    for client, pid in spread:
+        by_worker.setdefault(pid, client)
+    pair = list(by_worker.values())[:2]
+    numbers = [new_order_no() for _ in range(6)]
+    answers: list[list[httpx.Response]] = []
+    try:
+        for order_no in numbers:
+            intent = pair[0].post(
+                "/v1/sandbox/payment_intents", json={"amount": 1000, "currency": "usd", "order_no": order_no}
+            ).json()
+            body = scapi_order(order_no, sku="SKU-00033", quantity=1, intent=intent["id"], price=10.0)
+            answers.append(
+                run_together(
+                    2,
+                    lambda i, body=body, order_no=order_no: pair[i].post(
+                        "/v1/orders", json=body, headers={"Idempotency-Key": f"export-{i}-{order_no}"}
+                    ),
+                )
+            )
+    finally:
+        for client, _ in spread:
+            client.close()
+
+    for order_no, pair_answers in zip(numbers, answers, strict=True):
+        statuses = sorted(a.status_code for a in pair_answers)
+        assert statuses == [200, 202], f"order {order_no}: {[a.text for a in pair_answers]}"
+        duplicate = next(a for a in pair_answers if a.status_code == 200).json()
+        assert duplicate["duplicate"] is True and duplicate["order_id"] == order_no
+    with two_workers.client() as client:
+        assert wait_until_in_erp(client, numbers) == []
+        time.sleep(1.0)  # a second sales order, if any were coming, would be posted by now
+        assert {no: len(erp_orders(client, no)) for no in numbers} == dict.fromkeys(numbers, 1)
+
+
 def _shipped_order(server: LiveServer, timeout_s: float = 60.0) -> tuple[str, str]:
     """An order that the warehouse shipped (its number, its tracking code)."""
     with server.client() as client:

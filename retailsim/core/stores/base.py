@@ -122,13 +122,18 @@ class Transaction(Protocol):
 
     def load(self, kind: str, aggregate_id: str) -> Json | None: ...
 
-    def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None: ...
+    def save(self, kind: str, aggregate_id: str, document: Json, now: float, *, create: bool = False) -> None:
+        """Upsert the aggregate's document; with ``create=True`` insert only, raising ConcurrencyConflict
+        when the aggregate exists (committed by another writer meanwhile) and leaving the transaction usable."""
 
     def load_model(self, kind: str, aggregate_id: str, model: type[M]) -> M | None:
         """The aggregate validated as ``model`` (None when absent)."""
 
-    def save_model(self, kind: str, aggregate_id: str, value: BaseModel, now: float) -> None:
-        """Save a frozen model as the aggregate's document (TypeError for a model that is not frozen)."""
+    def save_model(
+        self, kind: str, aggregate_id: str, value: BaseModel, now: float, *, create: bool = False
+    ) -> None:
+        """Save a frozen model as the aggregate's document (TypeError for a model that is not frozen);
+        ``create`` as for ``save``."""
 
     def get_position(self, sku: str, location: str) -> Position | None: ...
 
@@ -156,16 +161,18 @@ class ModelDocuments:
     def load(self, kind: str, aggregate_id: str) -> Json | None:
         raise NotImplementedError
 
-    def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
+    def save(self, kind: str, aggregate_id: str, document: Json, now: float, *, create: bool = False) -> None:
         raise NotImplementedError
 
     def load_model(self, kind: str, aggregate_id: str, model: type[M]) -> M | None:
         document = self.load(kind, aggregate_id)
         return model.model_validate(document) if document is not None else None
 
-    def save_model(self, kind: str, aggregate_id: str, value: BaseModel, now: float) -> None:
+    def save_model(
+        self, kind: str, aggregate_id: str, value: BaseModel, now: float, *, create: bool = False
+    ) -> None:
         require_frozen(value)
-        self.save(kind, aggregate_id, value.model_dump(mode="json"), now)
+        self.save(kind, aggregate_id, value.model_dump(mode="json"), now, create=create)
 
 
 class Store(Protocol):

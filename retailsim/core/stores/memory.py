@@ -124,8 +124,14 @@ class _MemoryTransaction:
         value = self._stored(kind, aggregate_id)
         return _document(value) if value is not None else None
 
-    def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
+    def save(self, kind: str, aggregate_id: str, document: Json, now: float, *, create: bool = False) -> None:
+        if create:
+            self._refuse_existing(kind, aggregate_id)
         self._written_docs()[(kind, aggregate_id)] = document
+
+    def _refuse_existing(self, kind: str, aggregate_id: str) -> None:
+        if self._stored(kind, aggregate_id) is not None:
+            raise ConcurrencyConflict(f"{kind} {aggregate_id!r} exists")
 
     def load_model(self, kind: str, aggregate_id: str, model: type[M]) -> M | None:
         value = self._stored(kind, aggregate_id)
@@ -135,8 +141,12 @@ class _MemoryTransaction:
             return value  # frozen, so sharing it is as safe as a copy
         return model.model_validate(_document(value))
 
-    def save_model(self, kind: str, aggregate_id: str, value: BaseModel, now: float) -> None:
+    def save_model(
+        self, kind: str, aggregate_id: str, value: BaseModel, now: float, *, create: bool = False
+    ) -> None:
         require_frozen(value)
+        if create:
+            self._refuse_existing(kind, aggregate_id)
         self._written_docs()[(kind, aggregate_id)] = value
 
     def get_position(self, sku: str, location: str) -> Position | None:

@@ -18,7 +18,8 @@ Rules kept:
 * Read-modify-write is safe across processes: ``load``, ``get_position`` and ``get_idempotency`` read
   ``FOR UPDATE``, so the row stays locked until the transaction ends (what SQLite's one-writer
   ``BEGIN IMMEDIATE`` gives for free). A row that does not exist yet cannot be locked; creating paths
-  are guarded by the inbox or an idempotency key. A deadlock or serialization failure is reported as
+  are guarded by the inbox, an idempotency key, or an insert-only ``save(..., create=True)`` (an order
+  number exported again under another key). A deadlock or serialization failure is reported as
   ``ConcurrencyConflict`` (safe to retry).
 * Claims: ``claim_next`` is one transaction that returns expired leases to pending, then picks the
   oldest due pending message that heads its lane — the earliest pending or in-flight message of its
@@ -270,11 +271,23 @@ class _PostgresTransaction(ModelDocuments):
         document: Json = row[0]
         return document
 
-    def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
+    def save(self, kind: str, aggregate_id: str, document: Json, now: float, *, create: bool = False) -> None:
+        values = (kind, aggregate_id, Jsonb(document), now)
+        if create:
+            # A row that does not exist cannot be locked: two processes may both find an aggregate absent.
+            # The primary key decides: the second insert waits for the first writer, then finds the row.
+            inserted = self._conn.execute(
+                "INSERT INTO aggregates (kind, id, document, updated_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                values,
+            ).fetchone()
+            if inserted is None:
+                raise ConcurrencyConflict(f"{kind} {aggregate_id!r} exists")
+            return
         self._conn.execute(
             "INSERT INTO aggregates (kind, id, document, updated_at) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (kind, id) DO UPDATE SET document=excluded.document, updated_at=excluded.updated_at",
-            (kind, aggregate_id, Jsonb(document), now),
+            values,
         )
 
     def get_position(self, sku: str, location: str) -> Position | None:

@@ -122,11 +122,19 @@ class _SqliteTransaction(ModelDocuments):
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def save(self, kind: str, aggregate_id: str, document: Json, now: float) -> None:
+    def save(self, kind: str, aggregate_id: str, document: Json, now: float, *, create: bool = False) -> None:
+        values = (kind, aggregate_id, dumps(document), now)
+        if create:
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO aggregates (kind, id, document, updated_at) VALUES (?, ?, ?, ?)", values
+            )
+            if cursor.rowcount != 1:
+                raise ConcurrencyConflict(f"{kind} {aggregate_id!r} exists")
+            return
         self._conn.execute(
             "INSERT INTO aggregates (kind, id, document, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (kind, id) DO UPDATE SET document=excluded.document, updated_at=excluded.updated_at",
-            (kind, aggregate_id, dumps(document), now),
+            values,
         )
 
     def get_position(self, sku: str, location: str) -> Position | None:

@@ -6,7 +6,9 @@ import pytest
 
 from retailsim.core import CoreConfig, IntegrationCore
 from retailsim.core.mapping.http import Reply
+from retailsim.core.stores.base import Transaction
 from retailsim.core.stores.memory import MemoryStore
+from retailsim.core.workflows.order_to_cash import OrderRecord
 from tests.factories import scapi_order
 
 
@@ -80,6 +82,27 @@ def test_the_same_order_under_another_key_has_no_second_effect(core: Integration
     reply = core.submit_order(scapi_order(), "key-2", 2.0)
     assert reply.status == 200 and reply.body["duplicate"] is True
     assert core.available_to_promise("SKU-00001") == {"DC1": 4}
+
+
+def test_the_order_number_is_taken_once_even_when_the_look_up_races() -> None:
+    core = IntegrationCore(MemoryStore(), CoreConfig())
+    core.load_inventory([("SKU-00001", "DC1", 5)], 0.0)
+    core.submit_order(scapi_order(), "key-1", 1.0)
+    missed: list[str] = []
+    original = core.already_accepted
+
+    def racing_look_up(tx: Transaction, order_no: str) -> OrderRecord | None:
+        if not missed:  # the first look-up of the second request sees the number as free
+            missed.append(order_no)
+            return None
+        return original(tx, order_no)
+
+    core.already_accepted = racing_look_up  # type: ignore[method-assign]
+    reply = core.submit_order(scapi_order(), "key-2", 2.0)
+    assert missed == ["00000001"]
+    assert reply.status == 200 and reply.body["duplicate"] is True
+    assert core.available_to_promise("SKU-00001") == {"DC1": 4}  # reserved once
+    assert core.store.backlog("payment") == 1  # one verification, not two
 
 
 def test_an_intent_the_gateway_never_had_cancels_the_order_and_leaves_no_dead_letter(
