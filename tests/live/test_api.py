@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -122,45 +124,42 @@ def test_bodies_over_one_mebibyte_are_413_and_leave_nothing(client: httpx.Client
 
 
 def test_a_concurrent_retry_with_the_same_key_is_409_and_one_order_exists(live_server: LiveServer) -> None:
-    """Storefronts retry on timeouts; while the first attempt is in flight the retry must not run it twice."""
-    seen: set[int] = set()
-    for _round in range(15):  # bounded: a 409 needs two requests to overlap; it shows up within a few rounds
-        with live_server.client() as setup:
-            _, body = place_order(setup, sku="SKU-00030")  # accepted under its own key; we reuse its intent
-        body = {**body, "orderNo": new_order_no()}
-        key = f"burst-{body['orderNo']}"
-        answers: list[httpx.Response] = []
-        barrier = threading.Barrier(12)
+    """Storefronts retry on timeouts; while the first attempt is in flight the retry must not run it twice.
 
-        def send(
-            payload: dict[str, Any] = body,
-            k: str = key,
-            b: threading.Barrier = barrier,
-            out: list[httpx.Response] = answers,
-        ) -> None:
-            with live_server.client() as c:
-                b.wait(timeout=10)
-                out.append(c.post("/v1/orders", json=payload, headers={"Idempotency-Key": k}))
+    The overlap is made, not hoped for: this test holds the SQLite file's write lock (as another writer
+    would), so whichever of the two requests claims the key first waits inside its transaction while the
+    other arrives; then the lock is let go (well inside the store's 5 s busy timeout)."""
+    with live_server.client() as setup:
+        _, body = place_order(setup, sku="SKU-00030")  # accepted under its own key; we reuse its intent
+    body = {**body, "orderNo": new_order_no()}
+    key = f"burst-{body['orderNo']}"
+    answers: queue.Queue[httpx.Response] = queue.Queue()
 
-        threads = [threading.Thread(target=send) for _ in range(12)]
+    def send() -> None:
+        with live_server.client() as c:
+            answers.put(c.post("/v1/orders", json=body, headers={"Idempotency-Key": key}))
+
+    holder = sqlite3.connect(live_server.store.removeprefix("sqlite:"), timeout=5.0, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        threads = [threading.Thread(target=send) for _ in range(2)]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        statuses = {a.status_code for a in answers}
-        assert statuses <= {202, 409}, [a.text for a in answers]
-        accepted = [a.json() for a in answers if a.status_code == 202]
-        assert accepted and all(a == accepted[0] for a in accepted)
-        for answer in answers:
-            if answer.status_code == 409:
-                assert answer.json()["error"] == "request_in_flight"
-        with live_server.client() as check:
-            ledgers = check.get(f"/v1/sandbox/ledgers/{body['orderNo']}").json()
-            assert ledgers["storefront"]["placed"] is True
-        seen |= statuses
-        if 409 in seen:
-            break
-    assert 409 in seen, "no retry ever overlapped its first attempt"
+        first = answers.get(timeout=3.0)  # the one that did not get the key, answered without the store
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    for thread in threads:
+        thread.join(timeout=30)
+    second = answers.get(timeout=1.0)
+    assert first.status_code == 409 and first.json()["error"] == "request_in_flight", first.text
+    assert second.status_code == 202, second.text
+    with live_server.client() as check:
+        retry = check.post("/v1/orders", json=body, headers={"Idempotency-Key": key})
+        assert retry.status_code == 202 and retry.headers["idempotent-replayed"] == "true"
+        assert retry.json() == second.json()
+        ledgers = check.get(f"/v1/sandbox/ledgers/{body['orderNo']}").json()
+        assert ledgers["storefront"]["placed"] is True
 
 
 def _payment_event(event_id: str) -> dict[str, Any]:
