@@ -24,13 +24,26 @@ def postgres_available() -> bool:
     return True
 
 
+def drop_postgres_schema(name: str) -> None:
+    """Tests leave nothing behind on the shared database, not even an empty schema."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def contract_schema() -> str:
+    return f"contract_{os.getpid()}"
+
+
 def postgres_store_or_skip() -> Store:
     try:
         from retailsim.core.stores.postgres import PostgresStore
     except ImportError:
         pytest.skip("the PostgreSQL store is not built yet (see the scale-out issue)")
     try:
-        store = PostgresStore(POSTGRES_URL, schema=f"contract_{os.getpid()}", fresh=True)
+        store = PostgresStore(POSTGRES_URL, schema=contract_schema(), fresh=True)
     except Exception as exc:
         if services_required():
             pytest.fail(f"PostgreSQL required (RETAILSIM_REQUIRE_SERVICES=1) but unreachable: {exc}")

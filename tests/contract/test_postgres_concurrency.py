@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, NewMessage, Position
-from tests.contract.backends import POSTGRES_URL, postgres_available, services_required
+from tests.contract.backends import POSTGRES_URL, drop_postgres_schema, postgres_available, services_required
 
 if not postgres_available():
     pytest.skip("the PostgreSQL store is not built", allow_module_level=True)
@@ -45,7 +45,7 @@ def first() -> Iterator[PostgresStore]:
         pytest.skip(f"no PostgreSQL reachable at {POSTGRES_URL}: {exc}")
     yield store
     store.close()
-    PostgresStore(POSTGRES_URL, schema=SCHEMA, fresh=True).close()  # leave an empty schema, not data
+    drop_postgres_schema(SCHEMA)
 
 
 def run_together(count: int, work: Callable[[int, threading.Barrier], Any]) -> list[Any]:

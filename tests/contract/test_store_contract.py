@@ -12,7 +12,12 @@ from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, N
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.core.stores.sqlite import SqliteStore
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
-from tests.contract.backends import postgres_available, postgres_store_or_skip
+from tests.contract.backends import (
+    contract_schema,
+    drop_postgres_schema,
+    postgres_available,
+    postgres_store_or_skip,
+)
 
 BACKENDS = ["memory", "sqlite-file"] + (["postgresql"] if postgres_available() else [])
 
@@ -27,6 +32,8 @@ def store(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterato
         made = postgres_store_or_skip()
     yield made
     made.close()
+    if request.param == "postgresql":
+        drop_postgres_schema(contract_schema())
 
 
 def message(aggregate: str, kind: str = "Cmd", destination: str = "erp", at: float = 0.0) -> NewMessage:

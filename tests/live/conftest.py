@@ -150,16 +150,6 @@ def postgres_schema_or_skip(name: str) -> str:
     return f"{POSTGRES_URL}{separator}schema={name}"
 
 
-def drop_postgres_schema(name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    from tests.contract.backends import POSTGRES_URL
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
 def new_order_no() -> str:
     return f"T{uuid.uuid4().hex[:12].upper()}"
 

@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.contract.backends import drop_postgres_schema
 from tests.factories import scapi_order
 from tests.live.conftest import (
     LiveServer,
-    drop_postgres_schema,
     erp_orders,
     new_order_no,
     place_order,
