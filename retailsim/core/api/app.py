@@ -110,8 +110,9 @@ class Batches(Generic[T, R]):
     nothing running goes at once, so batching adds no latency; under load it shares one commit. ``run``
     answers each item with its result or the exception to raise in that item's request.
 
-    An item whose ``key`` is in the batch that is running does not wait for it: it runs at once, alone
-    (a retry of a request still in flight must be told so — 409 — not held until the first is done).
+    An item whose ``key`` is in the batch that is running, or waiting for the next one, does not join
+    it: it runs at once, alone (a retry of a request still in flight must be told so — 409 — not held
+    until the first attempt's batch has committed).
     """
 
     def __init__(
@@ -121,15 +122,18 @@ class Batches(Generic[T, R]):
         self._limit = limit
         self._key = key
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._waiting_keys: set[Hashable] = set()
         self._running: set[Hashable] = set()
         self._drainer: asyncio.Task[None] | None = None
 
     async def __call__(self, item: T) -> R:
-        if self._key(item) in self._running:
+        key = self._key(item)
+        if key in self._running or key in self._waiting_keys:
             return self._unwrap((await run_in_threadpool(self._run, [item]))[0])
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, future))
+        self._waiting_keys.add(key)
         if self._drainer is None:
             self._drainer = loop.create_task(self._drain())
         return await future
@@ -145,6 +149,7 @@ class Batches(Generic[T, R]):
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
                 self._running = {self._key(item) for item, _ in batch}
+                self._waiting_keys -= self._running
                 try:
                     results = await run_in_threadpool(self._run, [item for item, _ in batch])
                 except Exception as exc:

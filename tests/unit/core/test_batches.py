@@ -74,3 +74,31 @@ def test_an_item_whose_key_is_running_does_not_wait_for_that_batch() -> None:
     retry, still_running, first = asyncio.run(main())
     assert retry == "k1#2" and still_running and first == "k1#1"
     assert seen == [[("k1", 1)], [("k1", 2)]]  # the retry ran alone, beside the batch it did not wait for
+
+
+def test_an_item_whose_key_waits_for_the_next_batch_does_not_join_it() -> None:
+    """Two attempts under one key in one batch would both be answered only after that batch commits; the
+    retry must be answered (409 by the core) while the first attempt is still in flight."""
+    release = threading.Event()
+    seen: list[list[tuple[str, int]]] = []
+
+    def run(items: list[tuple[str, int]]) -> list[str | Exception]:
+        seen.append(items)
+        if items[0] == ("k0", 1):
+            assert release.wait(timeout=10)  # an unrelated batch is being committed
+        return [f"{key}#{n}" for key, n in items]
+
+    async def main() -> tuple[str, bool, str, str]:
+        batches: Batches[tuple[str, int], str] = Batches(run, limit=8, key=lambda item: item[0])
+        running = asyncio.ensure_future(batches(("k0", 1)))
+        await asyncio.sleep(0.05)
+        first = asyncio.ensure_future(batches(("k1", 1)))  # waits for the next batch
+        await asyncio.sleep(0.05)
+        retry = await asyncio.wait_for(batches(("k1", 2)), timeout=10)  # answered before that batch runs
+        first_waiting = not first.done()
+        release.set()
+        return retry, first_waiting, await first, await running
+
+    retry, first_waiting, first, running = asyncio.run(main())
+    assert retry == "k1#2" and first_waiting and first == "k1#1" and running == "k0#1"
+    assert seen == [[("k0", 1)], [("k1", 2)], [("k1", 1)]]
