@@ -712,33 +712,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             record = self._load_record(tx, facts["order_no"])
             if record is None:
                 raise NotYetKnown(f"order {facts['order_no']} is not known yet")
-            if topic == shipbob.TOPIC_SHIPPED:
-                tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
-                self._transition(
-                    tx,
-                    record,
-                    OrderEvent.SHIPPED,
-                    now,
-                    woken,
-                    transitions,
-                    {
-                        "wms_order_id": facts["wms_order_id"],
-                        "tracking_code": facts["tracking_code"],
-                        "carrier": facts["carrier"],
-                        "shipped_at": now,
-                    },
-                )
-            elif topic == shipbob.TOPIC_ON_HOLD:
-                self._transition(
-                    tx,
-                    record,
-                    OrderEvent.SHIPMENT_ON_HOLD,
-                    now,
-                    woken,
-                    transitions,
-                    {"wms_order_id": facts["wms_order_id"]},
-                )
-            else:
+            if self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
                 self._count("webhooks_ignored")
         elif source == "carrier":
             code, status = easypost.parse_event(body)
@@ -748,19 +722,59 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             record = self._load_record(tx, str(link["order_no"]))
             if record is None:
                 raise NotYetKnown(f"order for tracking code {code} is not known")
-            if status in easypost.DELIVERED:
-                self._transition(
-                    tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
-                )
-            elif status in easypost.IN_TRANSIT:
-                self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
-            elif status in easypost.GAVE_UP:
+            if status in easypost.GAVE_UP:
                 self._count("carrier_exceptions")
-                self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
-            else:
+            if self._apply_tracker_status(tx, record, status, now, woken, transitions) is None:
                 self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
         else:
             self._count("webhooks_ignored")  # payment events confirm what the core already knows
+
+    def _apply_warehouse_news(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        topic: str,
+        facts: dict[str, Any],
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> OrderRecord | None:
+        """A warehouse order shipped or went on hold, told by its webhook or found by reconciliation;
+        None for a topic that moves no order."""
+        if topic == shipbob.TOPIC_SHIPPED:
+            tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
+            shipped = {
+                "wms_order_id": facts["wms_order_id"],
+                "tracking_code": facts["tracking_code"],
+                "carrier": facts["carrier"],
+                "shipped_at": now,
+            }
+            return self._transition(tx, record, OrderEvent.SHIPPED, now, woken, transitions, shipped)
+        if topic == shipbob.TOPIC_ON_HOLD:
+            on_hold = {"wms_order_id": facts["wms_order_id"]}
+            return self._transition(tx, record, OrderEvent.SHIPMENT_ON_HOLD, now, woken, transitions, on_hold)
+        return None
+
+    def _apply_tracker_status(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        status: str,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> OrderRecord | None:
+        """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
+        status that moves no order."""
+        if status in easypost.DELIVERED:
+            return self._transition(
+                tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
+            )
+        if status in easypost.IN_TRANSIT:
+            return self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
+        if status in easypost.GAVE_UP:
+            return self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
+        return None
 
     # ---- egress -----------------------------------------------------------------------------------
 
@@ -1234,34 +1248,14 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             found = orders[0]
             status = str(found.get("status"))
             if status == "Completed" and found.get("tracking"):
-                facts = shipbob.parse_webhook(
-                    shipbob.TOPIC_SHIPPED, {**found, "order_id": found.get("id"), "event_time": ""}
-                )
-                tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
-                record = self._transition(
-                    tx,
-                    record,
-                    OrderEvent.SHIPPED,
-                    now,
-                    woken,
-                    transitions,
-                    {
-                        "wms_order_id": facts["wms_order_id"],
-                        "tracking_code": facts["tracking_code"],
-                        "carrier": facts["carrier"],
-                        "shipped_at": now,
-                    },
-                )
+                topic = shipbob.TOPIC_SHIPPED
             elif status == "OnHold":
-                record = self._transition(
-                    tx,
-                    record,
-                    OrderEvent.SHIPMENT_ON_HOLD,
-                    now,
-                    woken,
-                    transitions,
-                    {"wms_order_id": str(found.get("id"))},
-                )
+                topic = shipbob.TOPIC_ON_HOLD
+            else:
+                return
+            # The order as the warehouse's API returns it, read as the webhook that never came.
+            facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
+            record = self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
         elif kind == "FetchPickup":
             pickup = pos.found_pickup(reply, record.location)
             if pickup is not None and pickup.get("status") in ("ready", "collected", "declined"):
@@ -1273,14 +1267,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             if not trackers:
                 return
             status = str(trackers[0].get("status"))
-            if status in easypost.DELIVERED:
-                record = self._transition(
-                    tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
-                )
-            elif status in easypost.IN_TRANSIT:
-                record = self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
-            elif status in easypost.GAVE_UP:
-                record = self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
+            record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
         if record.status is not before:
             self._count("reconciliation_repairs")
 
