@@ -10,8 +10,9 @@ how fast the driver is, which the rates do (the driver, one Python process, shar
 Each server is a real ``retailsim serve baseline`` subprocess on loopback; this script is the second
 process that drives it: a pool of threads, each with its own keep-alive connection (so connections
 spread over the workers), sending back to back for ``--seconds``. Orders are valid SCAPI orders built
-from ``/v1/catalog`` (non-hero products, one unit), each with its own sandbox PaymentIntent, made before
-the timed window so that only ``POST /v1/orders`` is timed; each has its own Idempotency-Key. A 202 is
+from ``/v1/catalog`` (non-hero products, one unit), each with its own sandbox PaymentIntent, made after the
+``/healthz`` phase (as many as that rate could place in the window) and before the orders' timed window,
+so that only ``POST /v1/orders`` is timed; each has its own Idempotency-Key. A 202 is
 counted; any other answer is an error and is reported.
 
     python benchmarks/bench_api.py                  # 10 s per phase and configuration
@@ -23,6 +24,7 @@ counted; any other answer is an error and is reported.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import shutil
@@ -307,10 +309,13 @@ def measure(
     server = Server(store, workers, workdir)
     try:
         server.wait_ready(args.threads)
-        orders = prepare_orders(server.url, args.threads, args.orders)
         pid = server.process.pid
         before = tree_cpu_s(pid)
         health = drive(server.url, args.threads, args.seconds, lambda c, _: c.get("/healthz"), 200)
+        after_health = tree_cpu_s(pid)
+        # Enough orders to fill the window: a durable order is never cheaper than /healthz.
+        pool = args.orders or math.ceil(health.rate * args.seconds * 1.2) + args.threads
+        orders = prepare_orders(server.url, args.threads, pool)
         between = tree_cpu_s(pid)
         placed = drive(
             server.url,
@@ -323,13 +328,11 @@ def measure(
             work=orders,
         )
         after = tree_cpu_s(pid)
-        if before is not None and between is not None and after is not None:
-            health.server_cpu_s, placed.server_cpu_s = between - before, after - between
+        if before is not None and after_health is not None and between is not None and after is not None:
+            health.server_cpu_s, placed.server_cpu_s = after_health - before, after - between
     finally:
         server.stop()
-    exhausted = (
-        " (order pool used up: raise --orders)" if placed.requests + placed.errors >= args.orders else ""
-    )
+    exhausted = " (order pool used up: raise --orders)" if placed.requests + placed.errors >= pool else ""
     print(f"  {label}: done{exhausted}", file=sys.stderr)
     return health, placed
 
@@ -340,7 +343,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="timed window per phase (default 10)")
     parser.add_argument("--threads", type=int, default=16, help="driver threads = connections (default 16)")
-    parser.add_argument("--orders", type=int, default=6000, help="orders prepared per configuration")
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=None,
+        help="orders prepared per configuration (default: enough for the window at the healthz rate)",
+    )
     parser.add_argument(
         "--config",
         action="append",
