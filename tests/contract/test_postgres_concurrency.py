@@ -249,20 +249,9 @@ def test_schema_is_migrated_once_and_reopened_without_loss(first: PostgresStore)
             store.close()
 
 
-def test_open_store_opens_postgresql_urls() -> None:
-    try:
-        store = open_store(POSTGRES_URL)
-    except Exception as exc:
-        if services_required():
-            pytest.fail(f"PostgreSQL required (RETAILSIM_REQUIRE_SERVICES=1) but unreachable: {exc}")
-        pytest.skip(f"no PostgreSQL reachable at {POSTGRES_URL}: {exc}")
-    try:
-        assert isinstance(store, PostgresStore) and store.schema == "retailsim"
-    finally:
-        store.close()
-
-
 def test_open_store_takes_the_schema_from_the_url(first: PostgresStore) -> None:
+    """Only ever a schema of the test's own: the default ``retailsim`` may hold someone's live data (that
+    a URL without ``?schema=`` means it is a unit test of ``split_schema``)."""
     store = open_store(f"{POSTGRES_URL}?schema={SCHEMA}")
     try:
         assert isinstance(store, PostgresStore) and store.schema == SCHEMA and store.url == POSTGRES_URL
