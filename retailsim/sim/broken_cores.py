@@ -17,6 +17,9 @@ no-restock         restocking returned goods (store adjustment, ERP GR)  omnicha
 no-retry           retries (the first failure dead-letters the message)  erp-outage → no_lost_orders
 no-breaker         the circuit breaker (a down ERP is hammered until the  erp-outage → no_lost_orders
                    messages' attempts run out and they dead-letter)
+no-rate-limit      the token bucket per system (every due message calls  flash-sale → ``kpis.throttled_calls``
+                   a throttled ERP at once; a 429 costs no attempt, so    (no invariant: nothing is lost, the
+                   nothing is lost — the ERP is hammered)                 ERP's gateway refuses a flood)
 no-correlation     the X-Correlation-ID header on outbound calls         baseline → correlation_complete
 no-remedy-guard    an agent's action applied once (key, earlier remedy)  delayed-shipment-support → reconciled_at_quiescence
 no-plant-change    the ERP's sales order follows a rerouted order        bopis-reroute → inventory_conserved
@@ -157,6 +160,14 @@ class NoBreakerCore(IntegrationCore):
         self.breakers = {destination: _NeverOpens() for destination in self.breakers}
 
 
+class NoRateLimitCore(IntegrationCore):
+    """Has no token buckets: it sends as fast as messages fall due and learns the limits from 429s."""
+
+    def __init__(self, store: Store, *args: Any, **kwargs: Any) -> None:
+        super().__init__(store, *args, **kwargs)
+        self.buckets = {}
+
+
 class NoCorrelationCore(IntegrationCore):
     """Sends its calls without the order's correlation id."""
 
@@ -214,6 +225,7 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-restock": NoRestockCore,
     "no-retry": NoRetryCore,
     "no-breaker": NoBreakerCore,
+    "no-rate-limit": NoRateLimitCore,
     "no-correlation": NoCorrelationCore,
     "no-remedy-guard": NoRemedyGuardCore,
     "no-plant-change": NoPlantChangeCore,

@@ -221,6 +221,7 @@ def run_scenario(
             "webhooks_sent": counts.webhooks_sent,
             "webhooks_abandoned": counts.webhooks_abandoned,
             "core_retries": counters.get("retries", 0),
+            "throttled_calls": sum(system.throttled for system in world.systems.values()),
             "stale_events_ignored": counters.get("stale_events", 0),
             "duplicate_webhooks_ignored": counters.get("inbox_duplicates", 0),
             "duplicate_orders_ignored": counters.get("duplicate_orders", 0),
@@ -238,7 +239,15 @@ def run_scenario(
         levels=levels,
         replay=replay_command(scenario, source or scenario.name, seed, overrides or [], core_name),
         settings=describe(scenario),
-        extra={"core_counters": counters, **service_extra(world)},
+        extra={
+            "core_counters": counters,
+            "throttled_by_system": {
+                name: world.systems[name].throttled
+                for name in sorted(world.systems)
+                if world.systems[name].throttled
+            },
+            **service_extra(world),
+        },
         focus_s=_focus(scenario, world),
     )
     return Run(world, record)

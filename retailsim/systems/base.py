@@ -203,6 +203,7 @@ class MockSystem:
         self.webhook_sink: Callable[[Webhook], None] | None = None
         self.calls = 0
         self.refusals = 0
+        self.throttled = 0  # refused at the rate limit (a subset of ``refusals``)
         self._event_seq = 0
 
     # ---- the product's own error shape (subclasses override) -------------------------------------
@@ -239,6 +240,7 @@ class MockSystem:
             wait = limiter.admit(self.env.now)
             if wait is not None:
                 self.refusals += 1
+                self.throttled += 1
                 return self.rate_limited(wait)
         turn = self.capacity.acquire()
         if turn is not None:

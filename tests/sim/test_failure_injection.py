@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from retailsim.reports.record import RunRecord
 from retailsim.scenarios import load
 from retailsim.sim.broken_cores import CORES
 from retailsim.sim.runner import run_scenario
@@ -24,10 +25,13 @@ SMALL = {
 }
 
 
-def run(name: str, seed: int, core: str = "real", orders: int | None = None) -> dict[str, tuple[int, int]]:
+def run_record(name: str, seed: int, core: str = "real", orders: int | None = None) -> RunRecord:
     scenario = load(name, [f"workload.orders={orders or SMALL[name]}"])
-    record = run_scenario(scenario, seed, core_factory=CORES[core], core_name=core).record
-    return {r.name: (r.checked, r.violations) for r in record.invariants}
+    return run_scenario(scenario, seed, core_factory=CORES[core], core_name=core).record
+
+
+def run(name: str, seed: int, core: str = "real", orders: int | None = None) -> dict[str, tuple[int, int]]:
+    return {r.name: (r.checked, r.violations) for r in run_record(name, seed, core, orders).invariants}
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -57,3 +61,14 @@ def test_guard_off_is_caught_by_its_invariant(scenario: str, core: str, invarian
     checked, violations = run(scenario, 1, core=core, orders=max(SMALL[scenario], 800))[invariant]
     assert checked > 0
     assert violations > 0, f"{core} was not caught by {invariant} in {scenario}"
+
+
+def test_without_token_buckets_the_core_floods_a_throttled_erp() -> None:
+    """The token bucket guards the ERP, not an invariant: a throttled call costs no attempt, so without
+    the bucket nothing is lost — but once the flash sale's backlog builds, every due message calls the
+    ERP at once and its gateway refuses the flood. The run's ``throttled_calls`` KPI shows it."""
+    real = run_record("flash-sale", 1, orders=3000)
+    broken = run_record("flash-sale", 1, core="no-rate-limit", orders=3000)
+    assert all(r.passed for r in broken.invariants)  # nothing lost, duplicated or left behind ...
+    assert broken.kpis["throttled_calls"] > 10 * max(1, real.kpis["throttled_calls"])  # ... but a flood
+    assert broken.extra["throttled_by_system"].keys() == {"erp"}
