@@ -15,15 +15,6 @@ def services_required() -> bool:
     return os.environ.get("RETAILSIM_REQUIRE_SERVICES") == "1"
 
 
-def postgres_available() -> bool:
-    """Is the PostgreSQL store part of this build? (Reachability is checked per test.)"""
-    try:
-        import retailsim.core.stores.postgres  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def drop_postgres_schema(name: str) -> None:
     """Tests leave nothing behind on the shared database, not even an empty schema."""
     import psycopg
@@ -38,10 +29,8 @@ def contract_schema() -> str:
 
 
 def postgres_store_or_skip() -> Store:
-    try:
-        from retailsim.core.stores.postgres import PostgresStore
-    except ImportError:
-        pytest.skip("the PostgreSQL store is not built yet (see the scale-out issue)")
+    from retailsim.core.stores.postgres import PostgresStore
+
     try:
         store = PostgresStore(POSTGRES_URL, schema=contract_schema(), fresh=True)
     except Exception as exc:

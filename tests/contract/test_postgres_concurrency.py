@@ -19,14 +19,10 @@ from typing import Any
 
 import pytest
 
-from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, NewMessage, Position
-from tests.contract.backends import POSTGRES_URL, drop_postgres_schema, postgres_available, services_required
-
-if not postgres_available():
-    pytest.skip("the PostgreSQL store is not built", allow_module_level=True)
-
 from retailsim.core.stores import open_store
+from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, NewMessage, Position
 from retailsim.core.stores.postgres import PostgresStore
+from tests.contract.backends import POSTGRES_URL, drop_postgres_schema, services_required
 
 pytestmark = pytest.mark.services
 

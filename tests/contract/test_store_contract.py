@@ -15,11 +15,10 @@ from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 from tests.contract.backends import (
     contract_schema,
     drop_postgres_schema,
-    postgres_available,
     postgres_store_or_skip,
 )
 
-BACKENDS = ["memory", "sqlite-file"] + (["postgresql"] if postgres_available() else [])
+BACKENDS = ["memory", "sqlite-file", "postgresql"]
 
 
 @pytest.fixture(params=BACKENDS)
