@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+# Imported here so that the inner sessions find numpy loaded: pytester forgets the modules an inner session
+# imported, and numpy cannot be loaded twice in one process.
+import retailsim.reports  # noqa: F401
+
 pytest_plugins = ["pytester"]
 
 USES_THE_FIXTURE = """
@@ -30,13 +34,23 @@ def test_the_fixture_runs_with_the_seed_given_on_the_command_line(pytester: pyte
     result.stdout.fnmatch_lines(["retailsim seed: 3"])
 
 
-def test_without_the_option_the_header_names_no_seed(pytester: pytest.Pytester) -> None:
+def test_without_the_option_the_seed_is_drawn_at_random_and_printed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_inner="def test_fixture_exists(retailsim_run):\n    assert callable(retailsim_run)\n"
+        test_inner="""
+def test_the_fixture_runs_at_the_printed_seed(retailsim_run, retailsim_seed, request):
+    header = request.config.hook.pytest_report_header(config=request.config, start_path=None)
+    assert f"retailsim seed: {retailsim_seed} (random" in str(header)
+    assert retailsim_run("baseline", **{"workload.orders": 20})["seed"] == retailsim_seed
+"""
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
-    result.stdout.no_fnmatch_line("*retailsim seed*")
+    seeds = set()
+    for _ in range(2):
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1)
+        line = next(ln for ln in result.outlines if ln.startswith("retailsim seed: "))
+        assert line.endswith(f"(random; replay with --retailsim-seed {line.split()[2]})")
+        seeds.add(line.split()[2])
+    assert len(seeds) == 2  # two sessions, two draws (2**31 values: a repeat is a one-in-two-billion event)
 
 
 def test_a_seed_passed_by_the_test_wins_over_the_option(pytester: pytest.Pytester) -> None:
