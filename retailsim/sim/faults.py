@@ -14,6 +14,15 @@ kind                   target                    effect while active
 ``lost_response``      a system                  commits, then the reply is lost with probability ``probability``
 ``poison``             a system                  rejects writes as malformed (400) with ``probability``; an
                                                  operator repairs and replays the dead letters ``window`` after
+``persistent_error``   a system                  cannot process a share ``probability`` of the entities (orders,
+                                                 returns — chosen once per fault by a stable hash of the entity
+                                                 and a salt from the ``faults`` stream): every call about one of
+                                                 them answers a retriable 500 in the product's error shape, or,
+                                                 for ``timeout_share`` of them, never answers (nothing
+                                                 committed); other entities go through, so the breaker stays
+                                                 closed and the hit messages exhaust their attempts and
+                                                 dead-letter. An operator replays the dead letters ``window``
+                                                 after the fault ends
 ``duplicate_delivery`` a webhook source          each event delivered 1..``copies`` times within ``window``
 ``reorder``            a webhook source          each event delayed uniformly within ``window`` (reordering them)
 ``drop``               a webhook source          an event is never delivered with ``probability``
@@ -33,11 +42,20 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from retailsim.scenarios.schema import FAULT_KINDS, FaultSpec
+from retailsim.systems.base import PersistentError
 
 if TYPE_CHECKING:
     from retailsim.sim.world import World
 
-SYSTEM_FAULTS = ("outage", "brownout", "error_rate", "rate_limit", "lost_response", "poison")
+SYSTEM_FAULTS = (
+    "outage",
+    "brownout",
+    "error_rate",
+    "rate_limit",
+    "lost_response",
+    "poison",
+    "persistent_error",
+)
 WEBHOOK_FAULTS = ("duplicate_delivery", "reorder", "drop")
 # What the fuzzer draws from: every kind but poison, whose repair is an operator's replay, not the core's.
 RANDOM_KINDS = tuple(kind for kind in FAULT_KINDS if kind != "poison")
@@ -67,7 +85,7 @@ class FaultSchedule:
         yield env.timeout(fault.duration)
         self._switch(fault, on=False)
         self.world.trace.record(f"{env.now:.6f}", "fault-off", fault.kind, fault.target)
-        if fault.kind == "poison":
+        if fault.kind in ("poison", "persistent_error"):
             yield env.timeout(fault.window)
             self.world.operator_replay_dead_letters()
 
@@ -99,6 +117,12 @@ class FaultSchedule:
             switches.lost_reply_rate = fault.probability if on else 0.0
         elif fault.kind == "poison":
             switches.poison_rate = fault.probability if on else 0.0
+        elif fault.kind == "persistent_error":
+            switches.persistent_error = (
+                PersistentError(fault.probability, self.rng.getrandbits(64), fault.timeout_share)
+                if on
+                else None
+            )
 
     def webhook_deliveries(self, source: str) -> list[float]:
         """Delays of each copy of one webhook event under the active faults ([] = dropped)."""
