@@ -58,6 +58,8 @@ SYSTEM_FAULTS = (
 )
 WEBHOOK_FAULTS = ("duplicate_delivery", "reorder", "drop")
 # What the fuzzer draws from: every kind but poison, whose repair is an operator's replay, not the core's.
+# (persistent_error is drawn although its dead letters come home by that replay too: it is the one fault
+# under which retries reach their cap, and the core must bury the message then, not retry it forever.)
 RANDOM_KINDS = tuple(kind for kind in FAULT_KINDS if kind != "poison")
 
 
@@ -69,6 +71,7 @@ class FaultSchedule:
         self.plan = plan
         self.rng = world.streams("faults")
         self._active_webhook: dict[str, list[FaultSpec]] = {}
+        self._persistent: dict[int, PersistentError] = {}  # by id(fault): which switch is whose
         self.dropped = 0
         self.duplicated = 0
 
@@ -118,11 +121,11 @@ class FaultSchedule:
         elif fault.kind == "poison":
             switches.poison_rate = fault.probability if on else 0.0
         elif fault.kind == "persistent_error":
-            switches.persistent_error = (
-                PersistentError(fault.probability, self.rng.getrandbits(64), fault.timeout_share)
-                if on
-                else None
-            )
+            if on:
+                hit = PersistentError(fault.probability, self.rng.getrandbits(64), fault.timeout_share)
+                switches.persistent_error = self._persistent[id(fault)] = hit
+            elif switches.persistent_error is self._persistent.pop(id(fault), None):
+                switches.persistent_error = None  # a later overlapping one keeps its own entities
 
     def webhook_deliveries(self, source: str) -> list[float]:
         """Delays of each copy of one webhook event under the active faults ([] = dropped)."""
@@ -156,6 +159,10 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
         # Webhooks keep coming for days after the orders (carriers): let these faults cover them.
         duration = round(rng.uniform(1800.0, horizon_s + 3 * 86400.0), 1)
         window = round(rng.uniform(60.0, 6 * 3600.0), 1)
+    elif kind == "persistent_error":
+        # Longer than the retry budget (12 attempts, up to 5 min apart: about 10 min), so that it bites.
+        duration = round(rng.uniform(1200.0, 3 * 3600.0), 1)
+        window = round(rng.uniform(10.0, 1800.0), 1)
     else:
         duration = round(rng.uniform(30.0, 1800.0 if kind != "core_crash" else 300.0), 1)
         window = round(rng.uniform(10.0, 600.0), 1)
@@ -169,6 +176,7 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
         copies=rng.randint(2, 4),
         window=window,
         limit=round(rng.uniform(0.5, 5.0), 2),
+        timeout_share=round(rng.uniform(0.0, 0.5), 3) if kind == "persistent_error" else 0.0,
     )
 
 
@@ -203,6 +211,16 @@ def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
         copies=st.integers(2, 4),
         window=st.floats(60.0, 6 * 3600.0),
     )
+    persistent_error = st.builds(
+        FaultSpec,
+        kind=st.just("persistent_error"),
+        target=st.sampled_from(("payment", "erp", "wms", "service_cloud")),
+        start=st.floats(0.0, horizon_s),
+        duration=st.floats(1200.0, 3 * 3600.0),
+        probability=st.floats(0.05, 0.5),
+        timeout_share=st.floats(0.0, 0.5),
+        window=st.floats(10.0, 1800.0),
+    )
     crash = st.builds(
         FaultSpec,
         kind=st.just("core_crash"),
@@ -210,7 +228,9 @@ def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
         start=st.floats(0.0, horizon_s),
         duration=st.floats(5.0, 300.0),
     )
-    return st.lists(st.one_of(system_fault, webhook_fault, crash), min_size=1, max_size=max_faults)
+    return st.lists(
+        st.one_of(system_fault, webhook_fault, crash, persistent_error), min_size=1, max_size=max_faults
+    )
 
 
 def plan_to_toml(plan: list[FaultSpec]) -> str:
