@@ -1016,15 +1016,24 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         return None
 
     def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
-        if reply.status == 429 or is_salesforce_limit(reply):
+        throttled = reply.status == 429 or is_salesforce_limit(reply)
+        if throttled:
             # Throttled at the gate: the request never reached the system, so it costs no attempt.
             message.attempts -= 1
         breaker = self.breakers[message.destination]
         system_down = breaker.state is not BreakerState.CLOSED
+        if system_down and not throttled and reply.status is not None:
+            # Refused while the breaker says the system is down (a half-open probe, or a call in flight
+            # when it opened): the failure is the system's, and a refusal committed nothing, so it costs
+            # the message no attempt — else a long outage spends the budgets of the messages that served
+            # as probes. A timeout still counts: it may have committed, and the count is what makes the
+            # next try look the document up before it creates it again.
+            message.attempts -= 1
         with self.store.transaction() as tx:
             # A message is dead-lettered for its own failures, not for its system's: while the breaker
-            # says the system is down, the message waits for it however long the outage lasts.
-            if self.retry.exhausted(message.attempts) and not system_down:
+            # says the system is down, the message waits for it however long the outage lasts; and a
+            # throttled call, which cost no attempt, cannot spend the last one.
+            if self.retry.exhausted(message.attempts) and not system_down and not throttled:
                 self._count("dead_lettered")
                 tx.dead_letter(
                     message.seq,

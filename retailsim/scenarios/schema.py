@@ -230,6 +230,7 @@ FaultKind = Literal[
     "drop",
     "core_crash",
     "poison",
+    "persistent_error",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
@@ -246,6 +247,9 @@ class FaultSpec(Strict):
     copies: int = Field(2, ge=2, le=10)
     window: Duration = Field(60.0, gt=0)
     limit: float = Field(1.0, gt=0)
+    timeout_share: float = Field(
+        0.0, ge=0, le=1, description="persistent_error: share of the affected entities whose calls time out"
+    )
 
     @model_validator(mode="after")
     def _target_fits_kind(self) -> FaultSpec:

@@ -17,6 +17,8 @@ no-restock         restocking returned goods (store adjustment, ERP GR)  omnicha
 no-retry           retries (the first failure dead-letters the message)  erp-outage → no_lost_orders
 no-breaker         the circuit breaker (a down ERP is hammered until the  erp-outage → no_lost_orders
                    messages' attempts run out and they dead-letter)
+no-retry-cap       the retry budget (a message its system keeps failing   erp-bad-transport → dlq_accounted
+                   is retried forever and never dead-letters)            (its retry-budget audit)
 no-rate-limit      the token bucket per system (every due message calls  flash-sale → ``kpis.throttled_calls``
                    a throttled ERP at once; a 429 costs no attempt, so    (no invariant: nothing is lost, the
                    nothing is lost — the ERP is hammered)                 ERP's gateway refuses a flood)
@@ -147,6 +149,20 @@ class NoRetryCore(IntegrationCore):
         self.retry = RetryPolicy(self.retry.base_s, self.retry.cap_s, max_attempts=1)
 
 
+class _Unbounded(RetryPolicy):
+    def exhausted(self, attempts: int) -> bool:
+        return False
+
+
+class NoRetryCapCore(IntegrationCore):
+    """Retries a failing message forever, as with ``max_attempts = 0`` read as "unlimited": its attempts
+    never reach the cap, so a document the ERP keeps failing on never reaches the dead-letter queue."""
+
+    def __init__(self, store: Store, *args: Any, **kwargs: Any) -> None:
+        super().__init__(store, *args, **kwargs)
+        self.retry = _Unbounded(self.retry.base_s, self.retry.cap_s, self.retry.max_attempts)
+
+
 class _NeverOpens(CircuitBreaker):
     def record_failure(self, now: float) -> None:
         self.probe_in_flight = False
@@ -225,6 +241,7 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-restock": NoRestockCore,
     "no-retry": NoRetryCore,
     "no-breaker": NoBreakerCore,
+    "no-retry-cap": NoRetryCapCore,
     "no-rate-limit": NoRateLimitCore,
     "no-correlation": NoCorrelationCore,
     "no-remedy-guard": NoRemedyGuardCore,

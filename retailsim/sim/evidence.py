@@ -160,6 +160,7 @@ def gather(world: World) -> Evidence:
     evidence.dead_letters = [
         {
             "dlq_id": d.dlq_id,
+            "seq": d.seq,
             "reason": d.reason,
             "attempts": d.attempts,
             "correlation_id": d.correlation_id,
@@ -167,6 +168,8 @@ def gather(world: World) -> Evidence:
         }
         for d in world.store.dead_letters()
     ]
+    evidence.retry_budget = world.core_config.retry_max_attempts
+    evidence.failed_sends = list(world.retry_audit.messages.values())
     return evidence
 
 

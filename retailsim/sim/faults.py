@@ -14,6 +14,15 @@ kind                   target                    effect while active
 ``lost_response``      a system                  commits, then the reply is lost with probability ``probability``
 ``poison``             a system                  rejects writes as malformed (400) with ``probability``; an
                                                  operator repairs and replays the dead letters ``window`` after
+``persistent_error``   a system                  cannot process a share ``probability`` of the entities (orders,
+                                                 returns — chosen once per fault by a stable hash of the entity
+                                                 and a salt from the ``faults`` stream): every call about one of
+                                                 them answers a retriable 500 in the product's error shape, or,
+                                                 for ``timeout_share`` of them, never answers (nothing
+                                                 committed); other entities go through, so the breaker stays
+                                                 closed and the hit messages exhaust their attempts and
+                                                 dead-letter. An operator replays the dead letters ``window``
+                                                 after the fault ends
 ``duplicate_delivery`` a webhook source          each event delivered 1..``copies`` times within ``window``
 ``reorder``            a webhook source          each event delayed uniformly within ``window`` (reordering them)
 ``drop``               a webhook source          an event is never delivered with ``probability``
@@ -33,13 +42,24 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from retailsim.scenarios.schema import FAULT_KINDS, FaultSpec
+from retailsim.systems.base import PersistentError
 
 if TYPE_CHECKING:
     from retailsim.sim.world import World
 
-SYSTEM_FAULTS = ("outage", "brownout", "error_rate", "rate_limit", "lost_response", "poison")
+SYSTEM_FAULTS = (
+    "outage",
+    "brownout",
+    "error_rate",
+    "rate_limit",
+    "lost_response",
+    "poison",
+    "persistent_error",
+)
 WEBHOOK_FAULTS = ("duplicate_delivery", "reorder", "drop")
 # What the fuzzer draws from: every kind but poison, whose repair is an operator's replay, not the core's.
+# (persistent_error is drawn although its dead letters come home by that replay too: it is the one fault
+# under which retries reach their cap, and the core must bury the message then, not retry it forever.)
 RANDOM_KINDS = tuple(kind for kind in FAULT_KINDS if kind != "poison")
 
 
@@ -51,6 +71,7 @@ class FaultSchedule:
         self.plan = plan
         self.rng = world.streams("faults")
         self._active_webhook: dict[str, list[FaultSpec]] = {}
+        self._persistent: dict[int, PersistentError] = {}  # by id(fault): which switch is whose
         self.dropped = 0
         self.duplicated = 0
 
@@ -67,7 +88,7 @@ class FaultSchedule:
         yield env.timeout(fault.duration)
         self._switch(fault, on=False)
         self.world.trace.record(f"{env.now:.6f}", "fault-off", fault.kind, fault.target)
-        if fault.kind == "poison":
+        if fault.kind in ("poison", "persistent_error"):
             yield env.timeout(fault.window)
             self.world.operator_replay_dead_letters()
 
@@ -99,6 +120,12 @@ class FaultSchedule:
             switches.lost_reply_rate = fault.probability if on else 0.0
         elif fault.kind == "poison":
             switches.poison_rate = fault.probability if on else 0.0
+        elif fault.kind == "persistent_error":
+            if on:
+                hit = PersistentError(fault.probability, self.rng.getrandbits(64), fault.timeout_share)
+                switches.persistent_error = self._persistent[id(fault)] = hit
+            elif switches.persistent_error is self._persistent.pop(id(fault), None):
+                switches.persistent_error = None  # a later overlapping one keeps its own entities
 
     def webhook_deliveries(self, source: str) -> list[float]:
         """Delays of each copy of one webhook event under the active faults ([] = dropped)."""
@@ -132,6 +159,10 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
         # Webhooks keep coming for days after the orders (carriers): let these faults cover them.
         duration = round(rng.uniform(1800.0, horizon_s + 3 * 86400.0), 1)
         window = round(rng.uniform(60.0, 6 * 3600.0), 1)
+    elif kind == "persistent_error":
+        # Longer than the retry budget (12 attempts, up to 5 min apart: about 10 min), so that it bites.
+        duration = round(rng.uniform(1200.0, 3 * 3600.0), 1)
+        window = round(rng.uniform(10.0, 1800.0), 1)
     else:
         duration = round(rng.uniform(30.0, 1800.0 if kind != "core_crash" else 300.0), 1)
         window = round(rng.uniform(10.0, 600.0), 1)
@@ -145,6 +176,7 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
         copies=rng.randint(2, 4),
         window=window,
         limit=round(rng.uniform(0.5, 5.0), 2),
+        timeout_share=round(rng.uniform(0.0, 0.5), 3) if kind == "persistent_error" else 0.0,
     )
 
 
@@ -179,6 +211,16 @@ def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
         copies=st.integers(2, 4),
         window=st.floats(60.0, 6 * 3600.0),
     )
+    persistent_error = st.builds(
+        FaultSpec,
+        kind=st.just("persistent_error"),
+        target=st.sampled_from(("payment", "erp", "wms", "service_cloud")),
+        start=st.floats(0.0, horizon_s),
+        duration=st.floats(1200.0, 3 * 3600.0),
+        probability=st.floats(0.05, 0.5),
+        timeout_share=st.floats(0.0, 0.5),
+        window=st.floats(10.0, 1800.0),
+    )
     crash = st.builds(
         FaultSpec,
         kind=st.just("core_crash"),
@@ -186,7 +228,9 @@ def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
         start=st.floats(0.0, horizon_s),
         duration=st.floats(5.0, 300.0),
     )
-    return st.lists(st.one_of(system_fault, webhook_fault, crash), min_size=1, max_size=max_faults)
+    return st.lists(
+        st.one_of(system_fault, webhook_fault, crash, persistent_error), min_size=1, max_size=max_faults
+    )
 
 
 def plan_to_toml(plan: list[FaultSpec]) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
+from retailsim.sim.retry_budget import FailedSends
 
 MAX_EXAMPLES = 5
 
@@ -109,6 +110,10 @@ class Evidence:
     drained_at_s: float | None = None
     max_drain_s: float = 0.0
     dead_letters: list[dict[str, object]] = field(default_factory=list)
+    # The retry budget (``core.retry_max_attempts``) and, per outbox message that failed on its own
+    # account, its failed sends counted on the wire (sim/retry_budget.py).
+    retry_budget: int = 0
+    failed_sends: list[FailedSends] = field(default_factory=list)
     # Returns: approved = the ERP holds a customer return for the return number; refunds from the
     # gateway's ledger (return number from the refund's metadata); captured/refunded per PaymentIntent.
     approved_returns: list[str] = field(default_factory=list)
@@ -351,7 +356,18 @@ def dlq_accounted(ev: Evidence) -> InvariantResult:
             problems.append(f"dead letter {entry.get('dlq_id')}: missing {', '.join(missing)}")
         if entry.get("status") not in ("replayed", "dead"):
             problems.append(f"dead letter {entry.get('dlq_id')}: neither replayed nor flagged")
-    return _result("dlq_accounted", len(ev.dead_letters), problems)
+    # A message that keeps failing on its own account belongs in the DLQ once its attempts are spent: sent
+    # and failed again beyond the budget, it is a dead letter the DLQ never accounts for.
+    dead = {entry.get("seq") for entry in ev.dead_letters}
+    for sent in ev.failed_sends:
+        if ev.retry_budget and sent.failures > ev.retry_budget:
+            where = "dead-lettered only then" if sent.seq in dead else "never dead-lettered"
+            problems.append(
+                f"message {sent.seq} ({sent.kind} for {sent.aggregate_id} to {sent.destination}): failed "
+                f"{sent.failures} times while its system answered others, {where}; the retry budget is "
+                f"{ev.retry_budget} attempts"
+            )
+    return _result("dlq_accounted", len(ev.dead_letters) + len(ev.failed_sends), problems)
 
 
 CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {

@@ -30,6 +30,7 @@ from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
 from retailsim.sim.delivery import Lane
 from retailsim.sim.faults import FaultSchedule
 from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
+from retailsim.sim.retry_budget import RetryBudgetAudit
 from retailsim.sim.seeds import Streams
 from retailsim.sim.service_desk import ServiceDesk
 from retailsim.sim.workload import CartPicker, arrival_times, build_catalog, build_shoppers
@@ -133,6 +134,7 @@ class World:
         self.retired_counters: dict[str, int] = {}
         self.core = self._start_core()
         self.fault_schedule = FaultSchedule(self, list(scenario.faults))
+        self.retry_audit = RetryBudgetAudit(self.core_config.breaker_failures)
 
         self._lanes: dict[str, Lane] = {}
         self._accepted_at: dict[str, float] = {}
@@ -464,6 +466,8 @@ class World:
                 if self.core_epoch != epoch:
                     return  # the core process that sent this died; its reply goes nowhere
                 request = core.on_reply(delivery, reply, self.env.now)
+                if self.core_epoch == epoch:  # a reply the core died judging counts for nothing
+                    self.retry_audit.observe(epoch, message, reply)
 
     def _run_timers(self, lane: Lane, core: IntegrationCore, epoch: int) -> Generator[simpy.Event, Any, None]:
         """The core's internal timers (backorder expiry, watchdogs, the batch feed), fired when due."""

@@ -14,6 +14,7 @@ product does (at least once, with an event id). Rules kept here:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import re
@@ -73,6 +74,37 @@ class Webhook:
 
 
 @dataclass(slots=True)
+class PersistentError:
+    """A share of the business entities this system cannot process: every call about one of them fails.
+
+    Which entities are hit is a stable function of the fault's ``salt`` (drawn from the run's fault stream)
+    and the entity's key — never Python's ``hash()``, which changes with ``PYTHONHASHSEED``. An entity hit
+    either answers 500 in the product's own error shape, or (the first ``timeout_share`` of the hit ones)
+    never answers: the call dies before it is handled, nothing is committed.
+    """
+
+    share: float
+    salt: int
+    timeout_share: float = 0.0
+    _seen: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def draw(self, entity: str) -> float:
+        """The entity's fixed point in [0, 1): below ``share`` it is hit."""
+        point = self._seen.get(entity)
+        if point is None:
+            digest = hashlib.blake2b(f"{self.salt}:{entity}".encode(), digest_size=8).digest()
+            point = self._seen[entity] = int.from_bytes(digest, "big") / 2**64
+        return point
+
+    def outcome(self, entity: str) -> str | None:
+        """``"timeout"``, ``"error"``, or None when calls about this entity go through."""
+        point = self.draw(entity)
+        if point >= self.share:
+            return None
+        return "timeout" if point < self.share * self.timeout_share else "error"
+
+
+@dataclass(slots=True)
 class FaultSwitches:
     """Fault state of one system, switched by the runtime's fault plan; all off by default."""
 
@@ -83,6 +115,7 @@ class FaultSwitches:
     lost_reply_rate: float = 0.0
     poison_rate: float = 0.0
     rate_limit_per_s: float | None = None
+    persistent_error: PersistentError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +252,16 @@ class MockSystem:
     def unavailable(self) -> Response:
         return self.error(503, "ServiceUnavailable", "The service is temporarily unavailable")
 
+    def cannot_process(self) -> Response:
+        """A retriable 500 about one document the system keeps failing on (``persistent_error``)."""
+        return self.error(500, "InternalServerError", "The document could not be processed")
+
+    @staticmethod
+    def entity_of(request: Request) -> str:
+        """The business entity a call is about, for ``persistent_error``: the order or return number the
+        integration sends as ``X-Correlation-ID`` with every call, else the resource path."""
+        return request.headers.get("X-Correlation-ID") or request.path
+
     # ---- calls ------------------------------------------------------------------------------------
 
     def queue_length(self) -> int:
@@ -248,6 +291,13 @@ class MockSystem:
         try:
             service = self.latency.sample(self.rng) * faults.latency_factor
             yield self.env.timeout(service)
+            if faults.persistent_error is not None:
+                hit = faults.persistent_error.outcome(self.entity_of(request))
+                if hit == "timeout":
+                    return LOST_REPLY  # the call hangs until the caller gives up: nothing committed
+                if hit == "error":
+                    self.refusals += 1
+                    return self.cannot_process()
             if faults.error_rate and self.rng.random() < faults.error_rate:
                 self.refusals += 1
                 return self.error(500, "InternalServerError", "Unexpected error")

@@ -21,6 +21,7 @@ SMALL = {
     "lost-erp-replies": 500,
     "core-crash": 700,
     "bad-master-data": 500,
+    "erp-bad-transport": 400,
     "black-friday": 1200,
 }
 
@@ -54,6 +55,7 @@ def test_failure_scenario_holds_every_invariant(name: str, seed: int) -> None:
         ("black-friday", "no-reconciliation", "reconciled_at_quiescence"),
         ("erp-outage", "no-retry", "no_lost_orders"),
         ("erp-outage", "no-breaker", "no_lost_orders"),
+        ("erp-bad-transport", "no-retry-cap", "dlq_accounted"),
         ("baseline", "no-correlation", "correlation_complete"),
     ],
 )
@@ -72,3 +74,21 @@ def test_without_token_buckets_the_core_floods_a_throttled_erp() -> None:
     assert all(r.passed for r in broken.invariants)  # nothing lost, duplicated or left behind ...
     assert broken.kpis["throttled_calls"] > 10 * max(1, real.kpis["throttled_calls"])  # ... but a flood
     assert broken.extra["throttled_by_system"].keys() == {"erp"}
+
+
+def test_a_persistent_error_walks_retries_to_the_dlq_and_an_operator_replay_brings_them_home() -> None:
+    """erp-bad-transport: the ERP fails every call about one order in twenty for three hours while the
+    others post, so the breaker stays closed and those messages spend their whole budget, dead-letter with
+    reason and attempts, and post after the operator's replay; nothing is lost."""
+    run = run_scenario(load("erp-bad-transport", ["workload.orders=400"]), 1)
+    budget = run.world.core_config.retry_max_attempts
+    dead = run.world.store.dead_letters()
+    assert dead and run.record.dlq == {"entered": len(dead), "replayed": len(dead), "remaining": 0}
+    for letter in dead:
+        assert letter.attempts >= budget
+        assert letter.reason.startswith(f"retries exhausted after {letter.attempts} attempts; last: ")
+        assert "HTTP 500" in letter.reason or "no reply" in letter.reason
+    assert {letter.destination for letter in dead} == {"erp"}
+    results = {r.name: r for r in run.record.invariants}
+    assert results["dlq_accounted"].checked > len(dead)  # dead letters and the audited messages
+    assert all(r.passed for r in run.record.invariants), [r for r in run.record.invariants if not r.passed]

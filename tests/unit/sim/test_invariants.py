@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from retailsim.sim.invariants import CATALOGUE, Evidence, judge
+from retailsim.sim.retry_budget import FailedSends
 
 DELIVERED, CANCELLED = "00000001", "00000002"
 SKU = "SKU-00001"
@@ -73,12 +74,15 @@ def healthy() -> Evidence:
         dead_letters=[
             {
                 "dlq_id": "dlq-1",
+                "seq": 41,
                 "reason": "400 INVALID_FIELD: unknown material",
                 "attempts": 3,
                 "correlation_id": DELIVERED,
                 "status": "replayed",
             }
         ],
+        retry_budget=12,
+        failed_sends=[FailedSends(41, "erp", "PostSalesOrder", DELIVERED, failures=12)],
         approved_returns=["RMA0000001"],
         refunds_by_return={"RMA0000001": [1999]},
         captured_by_intent={"pi_1": 5000},
@@ -146,6 +150,15 @@ def dead_letter_neither_replayed_nor_flagged(ev: Evidence) -> None:
     ev.dead_letters[0]["status"] = "pending"
 
 
+def retried_past_the_budget(ev: Evidence) -> None:
+    # Failed 13 times while the ERP answered other orders, and is still being retried.
+    ev.failed_sends.append(FailedSends(57, "erp", "PostGoodsIssue", CANCELLED, failures=13))
+
+
+def dead_lettered_only_after_the_budget(ev: Evidence) -> None:
+    ev.failed_sends[0].failures = 13  # message 41 was dead-lettered, but one attempt too late
+
+
 def refunded_twice(ev: Evidence) -> None:
     ev.refunds_by_return["RMA0000001"] = [1999, 1999]
 
@@ -185,6 +198,10 @@ BREAKAGES = [
     Breakage(
         "dlq_accounted", dead_letter_neither_replayed_nor_flagged, ("dlq-1", "neither replayed nor flagged")
     ),
+    Breakage(
+        "dlq_accounted", retried_past_the_budget, ("message 57", "failed 13 times", "never dead-lettered")
+    ),
+    Breakage("dlq_accounted", dead_lettered_only_after_the_budget, ("message 41", "dead-lettered only then")),
     Breakage("refund_exactly_once", refunded_twice, ("RMA0000001", "refunded 2 time")),
     Breakage("inventory_conserved", restocked_twice, ("pos:S001", SKU, "restocked 2")),
 ]
