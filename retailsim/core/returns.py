@@ -102,10 +102,12 @@ class ReturnsPart:
         outcome = self.apply_return_event(record, event, now, facts)
         if outcome.stale:
             self._count("stale_return_events")
+            self._note_webhook("stale", f"return {record.return_no} is {record.status.value}, past {event.value}")
             tx.save("return", record.return_no, outcome.record.model_dump(mode="json"), now)
             result: ReturnRecord = outcome.record
             return result
         new = outcome.record
+        self._note_webhook("processed", f"return {new.return_no} {record.status.value} -> {new.status.value}")
         if new.status is ReturnStatus.RECEIVED and record.status is not ReturnStatus.RECEIVED:
             self._restock_positions(tx, new, now, woken)
         tx.save("return", new.return_no, new.model_dump(mode="json"), now)
@@ -284,6 +286,7 @@ class ReturnsPart:
             self._goods_received(tx, record, facts["lines"], now, woken)
         else:
             self._count("webhooks_ignored")
+            self._note_webhook("ignored", f"{topic} moves no return")
 
     def _apply_wms_return(self: Core, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
         facts = shipbob.parse_return_webhook(body)
@@ -302,6 +305,7 @@ class ReturnsPart:
     ) -> None:
         if record.status is ReturnStatus.REJECTED:
             self._count("stale_return_events")
+            self._note_webhook("stale", f"return {record.return_no} was rejected")
             return
         conditions: dict[str, str] = {sku: condition for sku, _, condition in received}
         lines = [

@@ -213,6 +213,21 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     def _return_transitions(self, value: list[tuple[str, str]]) -> None:
         self._noted.returns = value
 
+    def _note_webhook(self, status: str, reason: str) -> None:
+        """What the webhook being applied (in this thread) turned out to be: ``processed``, ``stale`` or
+        ``ignored``, with the reason its reply states (see ``webhook_verdict``). No-op outside a webhook."""
+        notes: list[tuple[str, str]] | None = getattr(self._noted, "webhook", None)
+        if notes is not None:
+            notes.append((status, reason))
+
+    @staticmethod
+    def webhook_verdict(notes: list[tuple[str, str]]) -> tuple[str, str]:
+        """A webhook was processed when anything in it was applied; else the first thing noted about it."""
+        for status, reason in notes:
+            if status == "processed":
+                return status, reason
+        return notes[0] if notes else ("processed", "applied")
+
     # ---- helpers ----------------------------------------------------------------------------------
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -299,9 +314,13 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         outcome = self.apply_event(record, event, now, facts)
         if outcome.repeat:
             self._count("repeated_events")
+            self._note_webhook("ignored", f"order {record.order_no} is {record.status.value} already")
             return outcome.record
         if outcome.stale:
             self._count("stale_events")
+            self._note_webhook(
+                "stale", f"order {record.order_no} is {record.status.value}, past {event.value}"
+            )
             self._save_record(tx, outcome.record, now)
             return outcome.record
         new = outcome.record
@@ -309,6 +328,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self._save_record(tx, new, now)
         self._emit(tx, new, outcome.commands, now, woken)
         transitions.append((new.order_no, new.status.value))
+        self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
 
     # ---- inventory --------------------------------------------------------------------------------
@@ -669,11 +689,16 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
         self._return_transitions = []  # what a rolled-back transaction noted must not be announced
+        notes: list[tuple[str, str]] = []
+        self._noted.webhook = notes  # what applying it turned out to be: its reply says (``_note_webhook``)
         try:
             with self.store.transaction() as tx:
                 if not self.first_delivery(tx, source, event_id, now):
                     self._count("inbox_duplicates")
-                    return ApiReply(200, {"status": "duplicate", "event_id": event_id})
+                    return ApiReply(
+                        200,
+                        {"status": "duplicate", "event_id": event_id, "reason": "event id in the inbox already"},
+                    )
                 self._apply_webhook(tx, source, topic, body, now, woken, transitions)
         except NotYetKnown as exc:
             self._count("webhooks_not_yet_known")
@@ -684,9 +709,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         except IllegalTransition as exc:
             self._count("webhooks_illegal")
             return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
+        finally:
+            self._noted.webhook = None
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
-        return ApiReply(200, {"status": "processed", "event_id": event_id})
+        status, reason = self.webhook_verdict(notes)
+        return ApiReply(200, {"status": status, "event_id": event_id, "reason": reason})
 
     def _apply_webhook(
         self,
@@ -714,6 +742,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 raise NotYetKnown(f"order {facts['order_no']} is not known yet")
             if self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
                 self._count("webhooks_ignored")
+                self._note_webhook("ignored", f"{topic} moves no order")
         elif source == "carrier":
             code, status = easypost.parse_event(body)
             link = tx.load("tracking", code)
@@ -726,8 +755,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 self._count("carrier_exceptions")
             if self._apply_tracker_status(tx, record, status, now, woken, transitions) is None:
                 self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
+                self._note_webhook("ignored", f"tracker status {status} moves no order")
         else:
             self._count("webhooks_ignored")  # payment events confirm what the core already knows
+            self._note_webhook("ignored", f"{source} {topic} confirms what the core knows")
 
     def _apply_warehouse_news(
         self,

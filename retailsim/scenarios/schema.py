@@ -272,6 +272,7 @@ INVARIANTS = (
     "dlq_accounted",
     "refund_exactly_once",
     "inventory_conserved",
+    "events_accounted",
 )
 
 DEFAULT_INVARIANTS = [

@@ -167,6 +167,9 @@ def gather(world: World) -> Evidence:
         }
         for d in world.store.dead_letters()
     ]
+    evidence.events = list(world.event_ledger.events.values())
+    evidence.repairs = list(world.event_ledger.repairs)
+    evidence.repairs_counted = world.counters().get("reconciliation_repairs", 0)
     return evidence
 
 

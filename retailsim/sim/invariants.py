@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
+from retailsim.sim.accounting import APPLIED, OUTCOMES, Repair, SentEvent
 
 MAX_EXAMPLES = 5
 
@@ -134,6 +135,11 @@ class Evidence:
     erp_replacements: dict[str, list[str]] = field(default_factory=dict)
     # Service Cloud cases: {case, closed, order_no, remedy, reference, return_status}.
     cases: list[dict[str, object]] = field(default_factory=list)
+    # Every event the webhook sources sent, with each delivery attempt and the core's answer; the
+    # reconciliation repairs the harness saw (by source and order) and the core's own count of them.
+    events: list[SentEvent] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
+    repairs_counted: int = 0
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -354,6 +360,56 @@ def dlq_accounted(ev: Evidence) -> InvariantResult:
     return _result("dlq_accounted", len(ev.dead_letters), problems)
 
 
+def _event_problems(event: SentEvent) -> list[str]:
+    """One event: each acknowledged reply says what was done, with a reason; the first copy the core
+    answered was not refused as a duplicate (unless an earlier attempt reached the core and got no
+    answer: it may have committed); at most one copy was applied."""
+    name = f"{event.source} event {event.event_id} ({event.topic}, {event.reference or 'no reference'})"
+    problems = []
+    acknowledged = [a for a in event.attempts if a.acknowledged]
+    for attempt in acknowledged:
+        if attempt.outcome not in OUTCOMES:
+            problems.append(f"{name}: acknowledged at {attempt.at:.0f}s saying {attempt.outcome or 'nothing'!r}")
+        elif not attempt.reason:
+            problems.append(f"{name}: {attempt.outcome} at {attempt.at:.0f}s without a reason")
+    if acknowledged and acknowledged[0].outcome == "duplicate":
+        first = acknowledged[0]
+        before = event.attempts[: event.attempts.index(first)]
+        if not any(a.reached and a.status is None for a in before):
+            problems.append(
+                f"{name}: its first delivery was refused as a duplicate at {first.at:.0f}s, but no copy of it "
+                f"had been applied"
+            )
+    applied = [a for a in acknowledged if a.outcome in APPLIED]
+    if len(applied) > 1:
+        times = ", ".join(f"{a.at:.0f}s" for a in applied)
+        problems.append(f"{name}: applied {len(applied)} times ({times})")
+    return problems
+
+
+def events_accounted(ev: Evidence) -> InvariantResult:
+    """Per source, every event sent was applied once, recognised as a duplicate of an applied one, or
+    ignored as stale, with a reason each; a reconciliation repair is explained by an event of that
+    source about that order that had not been applied (dropped, abandoned or still on its way)."""
+    problems: list[str] = []
+    by_reference: dict[tuple[str, str], list[SentEvent]] = {}
+    for event in ev.events:
+        problems += _event_problems(event)
+        by_reference.setdefault((event.source, event.reference), []).append(event)
+    for repair in ev.repairs:
+        told = [e for e in by_reference.get((repair.source, repair.reference), []) if e.sent_at <= repair.at]
+        if all(e.applied_by(repair.at) for e in told):
+            problems.append(
+                f"order {repair.reference}: reconciliation repaired it from {repair.source} at {repair.at:.0f}s, "
+                f"though no fault kept any of {len(told)} event(s) {repair.source} sent about it from the core"
+            )
+    if ev.repairs_counted > len(ev.repairs):
+        problems.append(
+            f"the core counted {ev.repairs_counted} reconciliation repairs, the harness saw {len(ev.repairs)}"
+        )
+    return _result("events_accounted", len(ev.events) + len(ev.repairs), problems)
+
+
 CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "no_lost_orders": no_lost_orders,
     "no_duplicate_erp_orders": no_duplicate_erp_orders,
@@ -365,6 +421,7 @@ CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "dlq_accounted": dlq_accounted,
     "refund_exactly_once": refund_exactly_once,
     "inventory_conserved": inventory_conserved,
+    "events_accounted": events_accounted,
 }
 
 

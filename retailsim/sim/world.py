@@ -27,6 +27,7 @@ from retailsim.core.service import INTERNAL, CoreConfig, IntegrationCore
 from retailsim.core.stores.base import Store
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
+from retailsim.sim.accounting import EventLedger
 from retailsim.sim.delivery import Lane
 from retailsim.sim.faults import FaultSchedule
 from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
@@ -141,6 +142,7 @@ class World:
         self._awaited_returns: set[str] = set()  # returns counted in open_returns, by number
         self._return_times: dict[str, list[float]] = {}
         self.webhooks_in_flight = 0
+        self.event_ledger = EventLedger()  # every event sent, each copy's deliveries, the core's answers
         self.workload_done = False
         self.workload_end = 0.0
         self.quiescent_at: float | None = None
@@ -396,11 +398,26 @@ class World:
 
     def send_webhook(self, hook: Webhook) -> None:
         self.counts.webhooks_sent += 1
-        for delay in self.fault_schedule.webhook_deliveries(hook.source):
+        delays = self.fault_schedule.webhook_deliveries(hook.source)
+        self.event_ledger.sent(
+            hook.source, hook.event_id, hook.topic, self.event_reference(hook), self.env.now, len(delays)
+        )
+        for copy, delay in enumerate(delays):
             self.webhooks_in_flight += 1
-            self.env.process(self._deliver_webhook(hook, delay))
+            self.env.process(self._deliver_webhook(hook, delay, copy))
 
-    def _deliver_webhook(self, hook: Webhook, delay: float) -> Generator[simpy.Event, Any, None]:
+    def event_reference(self, hook: Webhook) -> str:
+        """The order (or return) an event is about, as its source names it (for ``events_accounted``)."""
+        body = hook.body if isinstance(hook.body, dict) else {}
+        if hook.source == "carrier":
+            shipment = self.carrier.shipments.get(str((body.get("result") or {}).get("shipment_id")), {})
+            return str(shipment.get("reference_id", ""))
+        if hook.source == "payment":
+            intent = (body.get("data") or {}).get("object") or {}
+            return str((intent.get("metadata") or {}).get("order_no", ""))
+        return str(body.get("reference_id") or body.get("order_reference") or "")
+
+    def _deliver_webhook(self, hook: Webhook, delay: float, copy: int = 0) -> Generator[simpy.Event, Any, None]:
         rng = self.streams(f"webhooks/{hook.source}")
         spec = self.scenario.delivery
         yield self.env.timeout(delay + self.link_latency.sample(rng))
@@ -408,11 +425,15 @@ class World:
         while True:
             attempt += 1
             status = None
+            reached = self.core_up
             if self.core_up:
                 reply = self.core.receive_webhook(
                     hook.source, hook.event_id, hook.topic, hook.body, self.env.now
                 )
                 status = reply.status
+            self.event_ledger.attempt(
+                hook.source, hook.event_id, copy, self.env.now, status, reply.body if reached else None, reached
+            )
             self.trace.record(f"{self.env.now:.6f}", "webhook", hook.source, hook.event_id, status)
             if status is not None and status < 300:
                 break
@@ -463,7 +484,10 @@ class World:
                 )
                 if self.core_epoch != epoch:
                     return  # the core process that sent this died; its reply goes nowhere
+                repairs = core.counters.get("reconciliation_repairs", 0)
                 request = core.on_reply(delivery, reply, self.env.now)
+                if core.counters.get("reconciliation_repairs", 0) > repairs:
+                    self.event_ledger.repaired(self.env.now, destination, message.aggregate_id)
 
     def _run_timers(self, lane: Lane, core: IntegrationCore, epoch: int) -> Generator[simpy.Event, Any, None]:
         """The core's internal timers (backorder expiry, watchdogs, the batch feed), fired when due."""
