@@ -55,6 +55,7 @@ RETURN_KINDS = frozenset(
 LOOKED_UP = {
     "CreateCustomerReturn": "CustomerReturn",
     "CreateCreditMemoRequest": "CreditMemoRequest",
+    "PostGoodsMovement": "MaterialDocument",  # a warehouse adjustment's goods movement (core/service.py)
 }
 
 
@@ -424,6 +425,9 @@ class ReturnsPart:
 
     def return_create_after_lookup(self: Core, message: OutboxMessage) -> OutboundRequest:
         """The ERP look-up found nothing: now create the document (the first one never landed)."""
+        if message.kind == "PostGoodsMovement":
+            movement: OutboundRequest = self.goods_movement_request(message, message.available_at)
+            return movement
         with self.store.transaction() as tx:
             record = load_return(tx, message.aggregate_id)
             order_doc = tx.load("order_doc", record.order_no) if record is not None else None

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
-from retailsim.core.mapping import easypost, pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.mapping import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
 from retailsim.core.mapping.http import (
     OutboundRequest,
     Reply,
@@ -693,13 +693,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self._noted.webhook = notes  # what applying it turned out to be: its reply says (``_note_webhook``)
         try:
             with self.store.transaction() as tx:
-                if not self.first_delivery(tx, source, event_id, now):
+                if self.handle_webhook(tx, source, event_id, topic, body, now, woken, transitions):
                     self._count("inbox_duplicates")
                     return ApiReply(
                         200,
                         {"status": "duplicate", "event_id": event_id, "reason": "event id in the inbox already"},
                     )
-                self._apply_webhook(tx, source, topic, body, now, woken, transitions)
         except NotYetKnown as exc:
             self._count("webhooks_not_yet_known")
             return ApiReply(409, {"error": "not_yet_known", "detail": str(exc)}, {"Retry-After": "60"})
@@ -715,6 +714,23 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self._flush_return_statuses(now)
         status, reason = self.webhook_verdict(notes)
         return ApiReply(200, {"status": status, "event_id": event_id, "reason": reason})
+
+    def handle_webhook(
+        self,
+        tx: Transaction,
+        source: str,
+        event_id: str,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> bool:
+        """Inbox first, then the effect, in the caller's transaction; True when it was a duplicate."""
+        if not self.first_delivery(tx, source, event_id, now):
+            return True
+        self._apply_webhook(tx, source, topic, body, now, woken, transitions)
+        return False
 
     def _apply_webhook(
         self,
@@ -734,6 +750,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return
         if source == "wms" and topic == shipbob.TOPIC_RETURN_COMPLETED:
             self._apply_wms_return(tx, body, now, woken)
+            return
+        if source == "wms" and topic == pix.TOPIC_ADJUSTMENT:
+            self._apply_adjustment(tx, body, now, woken)
             return
         if source == "wms":
             facts = shipbob.parse_webhook(topic, body)
@@ -759,6 +778,32 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         else:
             self._count("webhooks_ignored")  # payment events confirm what the core already knows
             self._note_webhook("ignored", f"{source} {topic} confirms what the core knows")
+
+    def _apply_adjustment(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+        """A warehouse inventory adjustment (a delta): the DC's position moves by it, the ERP gets one
+        goods movement, and the storefront's availability is republished — once, the inbox saw to that."""
+        facts = pix.parse_adjustment(body)
+        location = self.config.locations[0]
+        position = tx.get_position(facts["sku"], location) or Position(
+            facts["sku"], location, 0, 0, self.config.safety_stock
+        )
+        position.on_hand += facts["delta"]
+        tx.put_position(position)
+        aggregate = f"inventory:{facts['sku']}"
+        tx.append(
+            NewMessage(
+                "erp",
+                "PostGoodsMovement",
+                aggregate,
+                facts["reference"],
+                {**facts, "plant": location},
+                now,
+            )
+        )
+        woken.add("erp")
+        self._schedule_publication(tx, facts["sku"], now, woken)
+        self._count("inventory_adjustments")
+        self._note_webhook("processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})")
 
     def _apply_warehouse_news(
         self,
@@ -864,6 +909,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 )
             path, body = sfcc.inventory_update(self.config.inventory_list, sku, ats)
             return self._with_correlation(OutboundRequest("PATCH", path, body), message)
+        if kind == "PostGoodsMovement":
+            payload = message.payload
+            if message.attempts > 1:  # the first posting may have landed: SAP would book it twice
+                return self._with_correlation(sap.find_goods_movement(str(payload["reference"])), message)
+            return self.goods_movement_request(message, now)
         if kind == "InventoryFeed":
             records = []
             totals: dict[str, int] = {}
@@ -893,6 +943,21 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             self._finish_silently(message, "superseded_messages")
             return None
         return self._with_correlation(request, message)
+
+    def goods_movement_request(self, message: OutboxMessage, now: float) -> OutboundRequest:
+        """The ERP posting of one warehouse adjustment (its reference in the header text)."""
+        payload = message.payload
+        return self._with_correlation(
+            sap.post_goods_movement(
+                str(payload["reference"]),
+                str(payload["sku"]),
+                str(payload["plant"]),
+                str(payload["movement_type"]),
+                abs(int(payload["delta"])),
+                now,
+            ),
+            message,
+        )
 
     @staticmethod
     def _with_correlation(request: OutboundRequest, message: OutboxMessage) -> OutboundRequest:
@@ -1108,7 +1173,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     ) -> None:
         message = delivery.message
         kind = message.kind
-        if kind in ("PublishAvailability", "InventoryFeed"):
+        if kind in ("PublishAvailability", "InventoryFeed", "PostGoodsMovement"):
             return
         if kind in RETURN_KINDS:
             self._apply_return_reply(tx, message, delivery.step, reply, now, woken)

@@ -10,6 +10,8 @@ name               guard switched off                                   caught b
 no-dedupe          inbox and order-number dedupe                        duplicate-webhooks → no_duplicate_erp_orders
 dedupe-without-    the source system in the inbox key (event ids of      duplicate-webhooks → events_accounted
 source             different systems collide: first deliveries dropped)
+inbox-after-       the inbox checked before the effect (a duplicate's    duplicate-webhooks → inventory_conserved
+effect             effect commits though it is answered "duplicate")
 no-erp-lookup      ERP look-up before re-creating a sales order         lost-erp-replies → no_duplicate_erp_orders
 ack-before-commit  "accepted means durable" (202 before the commit)     core-crash → no_lost_orders
 no-sequencing      stale events ignored (per-order sequencing)          duplicate-webhooks → per_order_ordering
@@ -64,6 +66,26 @@ class DedupeWithoutSourceCore(IntegrationCore):
 
     def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool:
         return tx.add_inbox("webhooks", event_id, now)
+
+
+class InboxAfterEffectCore(IntegrationCore):
+    """Applies a webhook, then checks the inbox: a duplicate is answered "duplicate", but its effect is
+    already in the transaction that commits — harmless for order states, which absorb a repeat; an
+    additive fact (a warehouse adjustment) is applied twice."""
+
+    def handle_webhook(
+        self,
+        tx: Transaction,
+        source: str,
+        event_id: str,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> bool:
+        self._apply_webhook(tx, source, topic, body, now, woken, transitions)
+        return not self.first_delivery(tx, source, event_id, now)
 
 
 class NoErpLookupCore(IntegrationCore):
@@ -228,6 +250,7 @@ CORES: dict[str, type[IntegrationCore]] = {
     "real": IntegrationCore,
     "no-dedupe": NoDedupeCore,
     "dedupe-without-source": DedupeWithoutSourceCore,
+    "inbox-after-effect": InboxAfterEffectCore,
     "no-erp-lookup": NoErpLookupCore,
     "ack-before-commit": AckBeforeCommitCore,
     "no-sequencing": NoSequencingCore,

@@ -90,7 +90,10 @@ def gather(world: World) -> Evidence:
             sku = str(product["reference_id"])
             committed[sku] = committed.get(sku, 0) + int(product["quantity"])
     evidence.committed_units = committed
-    evidence.supply_units = dict(wms.initial_stock)
+    # What the warehouse could supply: its first stock, moved by its own adjustments (counts, damage, receipts).
+    evidence.supply_units = {
+        sku: units + wms.adjusted.get(sku, 0) for sku, units in sorted(wms.initial_stock.items())
+    }
     evidence.erp_overcommitments = int(erp.max_reserved_over_on_hand > 0)
 
     intents_by_order: dict[str, str] = {}
@@ -207,6 +210,7 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
             "on_hand": now["on_hand"],
             "shipped": erp.issued.get((plant, material), 0),
             "restocked": erp.restocked.get((plant, material), 0),
+            "adjusted": erp.moved.get((plant, material), 0),
         }
     plant = world.scenario.core.locations[0]
     for sku, initial_units in sorted(wms.initial_stock.items()):
@@ -215,6 +219,7 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
             "on_hand": wms.stock.get(sku, 0),
             "shipped": wms.shipped_units.get(sku, 0),
             "restocked": wms.restocked_units.get(sku, 0),
+            "adjusted": wms.adjusted.get(sku, 0),
         }
         # The ERP's book of the DC must take back exactly what the warehouse put back on its shelves.
         expected[(f"erp:{plant}", sku)] = wms.restocked_units.get(sku, 0)
@@ -229,7 +234,14 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
     for (place, sku), row in ledgers.items():
         if place.startswith("pos:"):
             row["written_off"] = pos.written_off.get((place[4:], sku), 0)
-    if pos.receipts or wms.return_orders or pos.pickups:
+    if wms.adjusted or erp.moved:
+        # The ERP's goods movements per SKU must add up to the warehouse's adjustments (each once).
+        for sku in sorted(set(wms.adjusted) | {m for (p, m) in erp.moved if p == plant}):
+            evidence.adjusted_vs_moved[(f"wms:{plant}", sku)] = (
+                wms.adjusted.get(sku, 0),
+                erp.moved.get((plant, sku), 0),
+            )
+    if pos.receipts or wms.return_orders or pos.pickups or wms.adjusted:
         # The ERP's book of the DC issues exactly what the warehouse shipped from it.
         for (place, sku), row in ledgers.items():
             if place == f"erp:{plant}":

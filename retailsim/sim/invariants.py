@@ -137,6 +137,8 @@ class Evidence:
     cases: list[dict[str, object]] = field(default_factory=list)
     # Every event the webhook sources sent, with each delivery attempt and the core's answer; the
     # reconciliation repairs the harness saw (by source and order) and the core's own count of them.
+    # Warehouse adjustments (signed units) against the ERP's goods movements for them, per (place, sku).
+    adjusted_vs_moved: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     events: list[SentEvent] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
     repairs_counted: int = 0
@@ -301,12 +303,14 @@ def inventory_conserved(ev: Evidence) -> InvariantResult:
     problems = []
     for (place, sku), row in sorted(ev.stock_ledgers.items()):
         written_off = row.get("written_off", 0)
-        balance = row["on_hand"] + row["shipped"] + written_off - row["restocked"]
+        adjusted = row.get("adjusted", 0)
+        balance = row["on_hand"] + row["shipped"] + written_off - row["restocked"] - adjusted
         if balance != row["initial"]:
             lost = f" + written off {written_off}" if written_off else ""
+            counted = f" - adjusted {adjusted}" if adjusted else ""
             problems.append(
                 f"{place} SKU {sku}: on hand {row['on_hand']} + shipped {row['shipped']}{lost} - restocked "
-                f"{row['restocked']} = {balance}, started with {row['initial']}"
+                f"{row['restocked']}{counted} = {balance}, started with {row['initial']}"
             )
         expected = ev.restock_expected.get((place, sku))
         if expected is not None and row["restocked"] != expected:
@@ -315,6 +319,12 @@ def inventory_conserved(ev: Evidence) -> InvariantResult:
         if issued != shipped:
             problems.append(
                 f"{place} SKU {sku}: the ERP issued {issued} unit(s), the warehouse shipped {shipped}"
+            )
+    for (place, sku), (adjusted, moved) in sorted(ev.adjusted_vs_moved.items()):
+        if adjusted != moved:
+            problems.append(
+                f"{place} SKU {sku}: the warehouse adjusted {adjusted:+d} unit(s), the ERP's goods movements "
+                f"moved {moved:+d}"
             )
     for key in sorted(set(ev.restock_expected) - set(ev.stock_ledgers)):
         if ev.restock_expected[key]:

@@ -178,9 +178,12 @@ class World:
             allocate_time=latency(s.wms.allocate_time),
             pick_time=latency(s.wms.pick_time),
             pack_time=latency(s.wms.pack_time),
+            adjustments_per_hour=s.wms.adjustments_per_hour,
+            adjust_until_s=self.scenario.workload.duration,
             **self._system_kwargs(s.wms),
         )
         self.wms.carrier = self.carrier
+        self.wms.event_ids = s.wms.event_ids
         self.service_cloud = ServiceCloud(
             env, streams("service_cloud"), **self._system_kwargs(s.service_cloud)
         )
@@ -197,6 +200,7 @@ class World:
             trading_until_s=self.scenario.workload.duration,
             **self._system_kwargs(s.pos),
         )
+        self.pos.event_ids = s.pos.event_ids
         self.erp_initial = self.erp.snapshot_stock()
         self.systems: dict[str, MockSystem] = {
             "storefront": self.storefront,

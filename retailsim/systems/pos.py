@@ -134,7 +134,7 @@ class Pos(MockSystem):
         self._event("return.received", record)
 
     def _event(self, topic: str, record: dict[str, Any]) -> None:
-        event_id = self.next_id("posevt_")
+        event_id = self.event_id("posevt_")
         self.emit(topic, {"event_id": event_id, "type": topic, **{k: v for k, v in record.items()}}, event_id)
 
     # ---- API --------------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ class Pos(MockSystem):
         return Response(200, {"pickups": found})
 
     def _pickup_event(self, topic: str, pickup: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-        event_id = self.next_id("posevt_")
+        event_id = self.event_id("posevt_")
         body = {
             "event_id": event_id,
             "type": topic,

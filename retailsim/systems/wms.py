@@ -54,6 +54,8 @@ class Wms(MockSystem):
         allocate_time: Latency = Latency(60.0, 300.0),
         pick_time: Latency = Latency(600.0, 3600.0),
         pack_time: Latency = Latency(300.0, 1200.0),
+        adjustments_per_hour: float = 0.0,
+        adjust_until_s: float = float("inf"),
     ) -> None:
         super().__init__(
             env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
@@ -74,6 +76,11 @@ class Wms(MockSystem):
         self.return_transit = Latency(3 * 86400.0, 7 * 86400.0)
         self.restocked_units: dict[str, int] = {}
         self._next_return = 0
+        # Inventory adjustments (cycle count differences, damage, receipts): signed units per SKU.
+        self.adjusted: dict[str, int] = {}
+        self._adjustments = 0
+        if adjustments_per_hour > 0:
+            self.env.process(self._adjust(adjustments_per_hour / 3600.0, adjust_until_s))
 
     def error(self, status: int, code: str, message: str) -> Response:
         return Response(
@@ -185,8 +192,47 @@ class Wms(MockSystem):
                 "status": order["status"],
                 "tracking": order["tracking"],
             },
-            self.next_id("sbwh_"),
+            self.event_id("sbwh_"),
         )
+
+    # ---- inventory adjustments --------------------------------------------------------------------
+
+    def _adjust(self, per_second: float, until: float) -> Generator[simpy.Event, Any, None]:
+        """Counters and receivers change the shelves: each change is sent as a delta (PIX-style), one
+        message per adjustment — an additive fact that must be applied exactly once downstream."""
+        skus = sorted(self.stock)
+        while skus:
+            yield self.env.timeout(self.rng.expovariate(per_second))
+            if self.env.now > until:
+                return
+            sku = skus[self.rng.randrange(len(skus))]
+            draw = self.rng.random()
+            if draw < 0.5:
+                reason, delta = "CC", self.rng.choice((-2, -1, 1, 2))  # cycle count difference
+            elif draw < 0.8:
+                reason, delta = "DM", -self.rng.randint(1, 2)  # damaged in the warehouse
+            else:
+                reason, delta = "RC", self.rng.randint(5, 20)  # received without an order
+            delta = max(delta, -self.stock.get(sku, 0))
+            if delta == 0:
+                continue
+            self.stock[sku] = self.stock.get(sku, 0) + delta
+            self.adjusted[sku] = self.adjusted.get(sku, 0) + delta
+            self._adjustments += 1
+            self.emit(
+                "inventory.adjustment",
+                {
+                    "TransactionType": "300",
+                    "TransactionCode": "01",
+                    "TransactionNumber": self._adjustments,
+                    "ItemName": sku,
+                    "InventoryAdjustmentQuantity": abs(delta),
+                    "InventoryAdjustmentType": "A" if delta > 0 else "S",
+                    "ReasonCode": reason,
+                    "DateCreated": iso_time(self.env.now),
+                },
+                self.event_id("sbwh_"),
+            )
 
     # ---- returns ----------------------------------------------------------------------------------
 
@@ -245,7 +291,7 @@ class Wms(MockSystem):
                 "status": "Completed",
                 "inventory": [dict(item) for item in order["inventory"]],
             },
-            self.next_id("sbwh_"),
+            self.event_id("sbwh_"),
         )
 
     def cancel_order(self, request: Request, order_id: str) -> Response:

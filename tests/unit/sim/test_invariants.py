@@ -174,6 +174,11 @@ def restocked_twice(ev: Evidence) -> None:
     ev.stock_ledgers[("pos:S001", SKU)] = {"initial": 5, "on_hand": 7, "shipped": 0, "restocked": 2}
 
 
+def adjustment_posted_twice(ev: Evidence) -> None:
+    # The warehouse counted 2 units short once; the ERP booked the goods movement twice.
+    ev.adjusted_vs_moved[("wms:DC1", SKU)] = (-2, -4)
+
+
 def first_delivery_refused_as_duplicate(ev: Evidence) -> None:
     ev.events.append(
         SentEvent(
@@ -221,6 +226,7 @@ BREAKAGES = [
     ),
     Breakage("refund_exactly_once", refunded_twice, ("RMA0000001", "refunded 2 time")),
     Breakage("inventory_conserved", restocked_twice, ("pos:S001", SKU, "restocked 2")),
+    Breakage("inventory_conserved", adjustment_posted_twice, ("wms:DC1", SKU, "adjusted -2", "moved -4")),
     Breakage(
         "events_accounted",
         first_delivery_refused_as_duplicate,
