@@ -78,6 +78,9 @@ class CoreConfig(BaseModel):
         4 * 86400.0, gt=0, description="reconcile with the carrier after this long"
     )
     watch_rounds: int = Field(6, ge=1, description="how many times a watchdog asks before flagging drift")
+    adjustment_watch_s: float = Field(
+        3600.0, gt=0, description="ask the WMS for adjustments the core missed this often after the last one"
+    )
     locations: list[str] = Field(default_factory=lambda: ["DC1"])
     stores: list[str] = Field(
         default_factory=list, description="stores that fulfil pickups (the runtime sets them from the POS)"
@@ -781,8 +784,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
 
     def _apply_adjustment(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
         """A warehouse inventory adjustment (a delta): the DC's position moves by it, the ERP gets one
-        goods movement, and the storefront's availability is republished — once, the inbox saw to that."""
+        goods movement, and the storefront's availability is republished — once, the inbox saw to that.
+        Its transaction number joins the applied ones, whose gaps the adjustment watch fills."""
         facts = pix.parse_adjustment(body)
+        self._note_adjustment_applied(tx, int(facts["number"]), now, woken)
         location = self.config.locations[0]
         position = tx.get_position(facts["sku"], location) or Position(
             facts["sku"], location, 0, 0, self.config.safety_stock
@@ -804,6 +809,49 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self._schedule_publication(tx, facts["sku"], now, woken)
         self._count("inventory_adjustments")
         self._note_webhook("processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})")
+
+    def _note_adjustment_applied(self, tx: Transaction, number: int, now: float, woken: set[str]) -> None:
+        """Keep the applied transaction numbers (all up to ``contiguous``, and those above it), and keep the
+        watch that asks the WMS for missed ones running for ``watch_rounds`` rounds after the last one."""
+        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        above = sorted({*seen["above"], number})
+        contiguous = int(seen["contiguous"])
+        while above and above[0] <= contiguous + 1:
+            contiguous = max(contiguous, above.pop(0))
+        tx.save("pix", "applied", {"contiguous": contiguous, "above": above}, now)
+        watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
+        if not watch["pending"]:
+            tx.append(NewMessage(INTERNAL, "WatchAdjustments", "inventory", "inventory", {}, now + self.config.adjustment_watch_s))
+            woken.add(INTERNAL)
+        tx.save("pix", "watch", {"pending": True, "quiet_rounds": 0}, now)
+
+    def _watch_adjustments(self, tx: Transaction, now: float, woken: set[str]) -> None:
+        """The adjustment watch fired: ask the WMS for every adjustment after the contiguous applied ones
+        (a dropped delta is found here, a late one too), and re-arm until ``watch_rounds`` quiet rounds."""
+        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        self._count("reconciliation_checks")
+        tx.append(
+            NewMessage("wms", "FetchAdjustments", "inventory", "inventory", {"since": seen["contiguous"]}, now)
+        )
+        woken.add("wms")
+        watch = tx.load("pix", "watch") or {"pending": True, "quiet_rounds": 0}
+        rounds = int(watch["quiet_rounds"]) + 1
+        if rounds < self.config.watch_rounds:
+            tx.append(NewMessage(INTERNAL, "WatchAdjustments", "inventory", "inventory", {}, now + self.config.adjustment_watch_s))
+            woken.add(INTERNAL)
+        tx.save("pix", "watch", {"pending": rounds < self.config.watch_rounds, "quiet_rounds": rounds}, now)
+
+    def _apply_fetched_adjustments(self, tx: Transaction, reply: Reply, now: float, woken: set[str]) -> None:
+        """Adjustments the WMS's event list holds: each one the inbox has not seen is applied now (a repair),
+        under its event id, so a late webhook of it is a duplicate."""
+        repaired = 0
+        for event in reply.body if isinstance(reply.body, list) else []:
+            if isinstance(event, dict) and self.first_delivery(tx, "wms", str(event.get("event_id")), now):
+                self._apply_adjustment(tx, event, now, woken)
+                repaired += 1
+        if repaired:
+            self._count("reconciliation_repairs")
+            self._count("adjustments_recovered", repaired)
 
     def _apply_warehouse_news(
         self,
@@ -909,6 +957,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 )
             path, body = sfcc.inventory_update(self.config.inventory_list, sku, ats)
             return self._with_correlation(OutboundRequest("PATCH", path, body), message)
+        if kind == "FetchAdjustments":
+            return self._with_correlation(pix.list_adjustments(int(message.payload["since"])), message)
         if kind == "PostGoodsMovement":
             payload = message.payload
             if message.attempts > 1:  # the first posting may have landed: SAP would book it twice
@@ -1175,6 +1225,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         kind = message.kind
         if kind in ("PublishAvailability", "InventoryFeed", "PostGoodsMovement"):
             return
+        if kind == "FetchAdjustments":
+            self._apply_fetched_adjustments(tx, reply, now, woken)
+            return
         if kind in RETURN_KINDS:
             self._apply_return_reply(tx, message, delivery.step, reply, now, woken)
             return
@@ -1256,6 +1309,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     record = self._load_record(tx, message.aggregate_id)
                     if record is not None:
                         self.reconcile_order(tx, record, message, now, woken)
+                elif message.kind == "WatchAdjustments":
+                    self._watch_adjustments(tx, now, woken)
                 elif message.kind == "CreateExchangeOrder":
                     self._create_exchange_order(tx, message.aggregate_id, now, woken, transitions)
                 tx.complete(message.seq)

@@ -370,10 +370,11 @@ def dlq_accounted(ev: Evidence) -> InvariantResult:
     return _result("dlq_accounted", len(ev.dead_letters), problems)
 
 
-def _event_problems(event: SentEvent) -> list[str]:
+def _event_problems(event: SentEvent, repairs: list[Repair]) -> list[str]:
     """One event: each acknowledged reply says what was done, with a reason; the first copy the core
     answered was not refused as a duplicate (unless an earlier attempt reached the core and got no
-    answer: it may have committed); at most one copy was applied."""
+    answer — it may have committed — or the core's reconciliation repaired what the event is about
+    since it was sent, applying it under its id); at most one copy was applied."""
     name = f"{event.source} event {event.event_id} ({event.topic}, {event.reference or 'no reference'})"
     problems = []
     acknowledged = [a for a in event.attempts if a.acknowledged]
@@ -385,7 +386,11 @@ def _event_problems(event: SentEvent) -> list[str]:
     if acknowledged and acknowledged[0].outcome == "duplicate":
         first = acknowledged[0]
         before = event.attempts[: event.attempts.index(first)]
-        if not any(a.reached and a.status is None for a in before):
+        repaired = any(
+            r.source == event.source and r.reference == event.reference and event.sent_at <= r.at <= first.at
+            for r in repairs
+        )
+        if not repaired and not any(a.reached and a.status is None for a in before):
             problems.append(
                 f"{name}: its first delivery was refused as a duplicate at {first.at:.0f}s, but no copy of it "
                 f"had been applied"
@@ -404,7 +409,7 @@ def events_accounted(ev: Evidence) -> InvariantResult:
     problems: list[str] = []
     by_reference: dict[tuple[str, str], list[SentEvent]] = {}
     for event in ev.events:
-        problems += _event_problems(event)
+        problems += _event_problems(event, ev.repairs)
         by_reference.setdefault((event.source, event.reference), []).append(event)
     for repair in ev.repairs:
         told = [e for e in by_reference.get((repair.source, repair.reference), []) if e.sent_at <= repair.at]

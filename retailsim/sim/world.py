@@ -419,6 +419,8 @@ class World:
         if hook.source == "payment":
             intent = (body.get("data") or {}).get("object") or {}
             return str((intent.get("metadata") or {}).get("order_no", ""))
+        if "TransactionNumber" in body and "ItemName" in body:
+            return "inventory"  # a warehouse adjustment: repaired by the core's adjustment watch
         return str(body.get("reference_id") or body.get("order_reference") or "")
 
     def _deliver_webhook(self, hook: Webhook, delay: float, copy: int = 0) -> Generator[simpy.Event, Any, None]:

@@ -39,6 +39,7 @@ class Wms(MockSystem):
         ("GET", r"/1.0/order/(\d+)", "get_order"),
         ("POST", r"/1.0/order/(\d+)/cancel", "cancel_order"),
         ("POST", r"/1.0/return", "create_return"),
+        ("GET", r"/1.0/inventory/adjustments", "list_adjustments"),
     )
 
     def __init__(
@@ -78,6 +79,7 @@ class Wms(MockSystem):
         self._next_return = 0
         # Inventory adjustments (cycle count differences, damage, receipts): signed units per SKU.
         self.adjusted: dict[str, int] = {}
+        self.adjustment_log: list[dict[str, Any]] = []  # every adjustment message, with its event id
         self._adjustments = 0
         if adjustments_per_hour > 0:
             self.env.process(self._adjust(adjustments_per_hour / 3600.0, adjust_until_s))
@@ -219,20 +221,24 @@ class Wms(MockSystem):
             self.stock[sku] = self.stock.get(sku, 0) + delta
             self.adjusted[sku] = self.adjusted.get(sku, 0) + delta
             self._adjustments += 1
-            self.emit(
-                "inventory.adjustment",
-                {
-                    "TransactionType": "300",
-                    "TransactionCode": "01",
-                    "TransactionNumber": self._adjustments,
-                    "ItemName": sku,
-                    "InventoryAdjustmentQuantity": abs(delta),
-                    "InventoryAdjustmentType": "A" if delta > 0 else "S",
-                    "ReasonCode": reason,
-                    "DateCreated": iso_time(self.env.now),
-                },
-                self.event_id("sbwh_"),
-            )
+            body = {
+                "TransactionType": "300",
+                "TransactionCode": "01",
+                "TransactionNumber": self._adjustments,
+                "ItemName": sku,
+                "InventoryAdjustmentQuantity": abs(delta),
+                "InventoryAdjustmentType": "A" if delta > 0 else "S",
+                "ReasonCode": reason,
+                "DateCreated": iso_time(self.env.now),
+            }
+            event_id = self.event_id("sbwh_")
+            self.adjustment_log.append({"event_id": event_id, **body})
+            self.emit("inventory.adjustment", body, event_id)
+
+    def list_adjustments(self, request: Request) -> Response:
+        """Adjustment messages after transaction number ``since`` (an integration recovers missed ones)."""
+        since = int(request.query.get("since", "0") or 0)
+        return Response(200, [dict(m) for m in self.adjustment_log if int(m["TransactionNumber"]) > since])
 
     # ---- returns ----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from retailsim.core.errors import InvalidPayload
+from retailsim.core.mapping.http import OutboundRequest
 
 TOPIC_ADJUSTMENT = "inventory.adjustment"
 CYCLE_COUNT, DAMAGE, RECEIPT = "CC", "DM", "RC"
@@ -46,4 +47,11 @@ def parse_adjustment(body: Any) -> dict[str, Any]:
         "reason": reason,
         "movement_type": movement_type(reason, delta),
         "reference": f"PIX-{body['TransactionNumber']}",
+        "number": int(body["TransactionNumber"]),
     }
+
+
+def list_adjustments(since: int) -> OutboundRequest:
+    """The WMS's adjustment messages after transaction number ``since``, each with the event id it was sent
+    under (the recovery path for deltas a webhook never delivered, as event-list APIs offer)."""
+    return OutboundRequest("GET", "/1.0/inventory/adjustments", query={"since": str(since)})

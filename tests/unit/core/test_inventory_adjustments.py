@@ -109,3 +109,33 @@ def test_the_inbox_checked_after_the_effect_moves_stock_for_a_duplicate() -> Non
     again = core.receive_webhook("wms", "41", pix.TOPIC_ADJUSTMENT, adjustment(1, 2, "S", "DM"), 20.0)
     assert again.body["status"] == "duplicate"  # it says so ...
     assert core.available_to_promise(SKU) == {"DC1": 96}  # ... but the effect committed twice
+
+
+def test_a_dropped_adjustment_is_found_by_the_adjustment_watch_and_applied_once() -> None:
+    core = core_with_stock()
+    core.receive_webhook("wms", "41", pix.TOPIC_ADJUSTMENT, adjustment(1, 2, "A", "CC"), 10.0)
+    # Adjustment 2 was never delivered; 3 was.
+    core.receive_webhook("wms", "43", pix.TOPIC_ADJUSTMENT, adjustment(3, 1, "S", "DM"), 20.0)
+    assert core.available_to_promise(SKU) == {"DC1": 101}
+    assert core.run_timers(10.0 + core.config.adjustment_watch_s) == 1
+    fetch = core.claim("wms", 10.0 + core.config.adjustment_watch_s)
+    assert fetch is not None and fetch.request.query == {"since": "1"}  # 1 is the last of an unbroken run
+    listed = [{"event_id": "42", **adjustment(2, 5, "A", "RC")}, {"event_id": "43", **adjustment(3, 1, "S", "DM")}]
+    core.on_reply(fetch, Reply(200, listed), 4000.0)
+    assert core.available_to_promise(SKU) == {"DC1": 106}  # 2 applied now; 3 was in the inbox already
+    assert core.counters["reconciliation_repairs"] == 1 and core.counters["adjustments_recovered"] == 1
+    late = core.receive_webhook("wms", "42", pix.TOPIC_ADJUSTMENT, adjustment(2, 5, "A", "RC"), 5000.0)
+    assert late.body["status"] == "duplicate"  # the late webhook of the recovered adjustment
+    assert core.available_to_promise(SKU) == {"DC1": 106}
+    posted = []
+    while (delivery := core.claim("erp", 6000.0)) is not None:  # one at a time per SKU, in order
+        posted.append(delivery.request.body["MaterialDocumentHeaderText"])
+        core.on_reply(delivery, Reply(201, {"d": {"MaterialDocument": "4900000001"}}), 6000.0)
+    assert posted == ["PIX-1", "PIX-3", "PIX-2"]
+
+
+def test_the_adjustment_watch_stops_after_its_quiet_rounds() -> None:
+    core = core_with_stock()
+    core.receive_webhook("wms", "41", pix.TOPIC_ADJUSTMENT, adjustment(1, 2, "A", "CC"), 0.0)
+    fired = sum(core.run_timers(k * core.config.adjustment_watch_s + 1) for k in range(1, 20))
+    assert fired == core.config.watch_rounds

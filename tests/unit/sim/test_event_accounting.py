@@ -105,3 +105,12 @@ def test_the_ledger_keys_events_by_source_and_id_and_counts_per_source() -> None
     }
     assert table["pos"]["refused"] == 1 and table["carrier"]["dropped"] == 1
     assert ledger.events[("pos", "1")].attempts[0].outcome == "not_yet_known"
+
+
+def test_a_duplicate_of_an_event_reconciliation_applied_since_it_was_sent_is_explained() -> None:
+    # A delta the core recovered from the WMS's event list (under its id) before its late webhook came.
+    late = SentEvent("wms", "9", "inventory.adjustment", "inventory", 100.0, 1, [ok(9000.0, "duplicate")])
+    assert judged(late, repairs=(Repair(4000.0, "wms", "inventory"),)) == []
+    # ... but not when the repair came before the event was even sent.
+    early = SentEvent("wms", "9", "inventory.adjustment", "inventory", 5000.0, 1, [ok(9000.0, "duplicate")])
+    assert len(judged(early, repairs=(Repair(4000.0, "wms", "inventory"),))) == 2  # refused + repair unexplained
