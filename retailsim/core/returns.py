@@ -103,7 +103,9 @@ class ReturnsPart:
         outcome = self.apply_return_event(record, event, now, facts)
         if outcome.stale:
             self._count("stale_return_events")
-            self._note_webhook("stale", f"return {record.return_no} is {record.status.value}, past {event.value}")
+            self._note_webhook(
+                "stale", f"return {record.return_no} is {record.status.value}, past {event.value}"
+            )
             tx.save("return", record.return_no, outcome.record.model_dump(mode="json"), now)
             result: ReturnRecord = outcome.record
             return result

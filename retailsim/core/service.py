@@ -57,6 +57,9 @@ from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
 
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
+# How far a parcel's tracker has come (a parcel's status never goes back on a late, reordered event).
+TRACKER_RANK = {"pre_transit": 0, "in_transit": 1, "out_for_delivery": 2, "available_for_pickup": 2}
+TRACKER_RANK.update({s: 3 for s in ("delivered", "failure", "return_to_sender")})
 INTERNAL = "core"
 
 
@@ -700,7 +703,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     self._count("inbox_duplicates")
                     return ApiReply(
                         200,
-                        {"status": "duplicate", "event_id": event_id, "reason": "event id in the inbox already"},
+                        {
+                            "status": "duplicate",
+                            "event_id": event_id,
+                            "reason": "event id in the inbox already",
+                        },
                     )
         except NotYetKnown as exc:
             self._count("webhooks_not_yet_known")
@@ -775,7 +782,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 raise NotYetKnown(f"order for tracking code {code} is not known")
             if status in easypost.GAVE_UP:
                 self._count("carrier_exceptions")
-            if self._apply_tracker_status(tx, record, status, now, woken, transitions) is None:
+            if self._apply_tracker_status(tx, record, status, now, woken, transitions, code) is None:
                 self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
                 self._note_webhook("ignored", f"tracker status {status} moves no order")
         else:
@@ -808,7 +815,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         woken.add("erp")
         self._schedule_publication(tx, facts["sku"], now, woken)
         self._count("inventory_adjustments")
-        self._note_webhook("processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})")
+        self._note_webhook(
+            "processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})"
+        )
 
     def _note_adjustment_applied(self, tx: Transaction, number: int, now: float, woken: set[str]) -> None:
         """Keep the applied transaction numbers (all up to ``contiguous``, and those above it), and keep the
@@ -821,9 +830,18 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         tx.save("pix", "applied", {"contiguous": contiguous, "above": above}, now)
         watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
         if not watch["pending"]:
-            tx.append(NewMessage(INTERNAL, "WatchAdjustments", "inventory", "inventory", {}, now + self.config.adjustment_watch_s))
+            tx.append(
+                NewMessage(
+                    INTERNAL,
+                    "WatchAdjustments",
+                    "inventory",
+                    "inventory",
+                    {},
+                    now + self.config.adjustment_watch_s,
+                )
+            )
             woken.add(INTERNAL)
-        tx.save("pix", "watch", {"pending": True, "quiet_rounds": 0}, now)
+        tx.save("pix", "watch", {**watch, "pending": True, "quiet_rounds": 0}, now)
 
     def _watch_adjustments(self, tx: Transaction, now: float, woken: set[str]) -> None:
         """The adjustment watch fired: ask the WMS for every adjustment after the contiguous applied ones
@@ -831,24 +849,54 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
         self._count("reconciliation_checks")
         tx.append(
-            NewMessage("wms", "FetchAdjustments", "inventory", "inventory", {"since": seen["contiguous"]}, now)
+            NewMessage(
+                "wms", "FetchAdjustments", "inventory", "inventory", {"since": seen["contiguous"]}, now
+            )
         )
         woken.add("wms")
         watch = tx.load("pix", "watch") or {"pending": True, "quiet_rounds": 0}
         rounds = int(watch["quiet_rounds"]) + 1
         if rounds < self.config.watch_rounds:
-            tx.append(NewMessage(INTERNAL, "WatchAdjustments", "inventory", "inventory", {}, now + self.config.adjustment_watch_s))
+            tx.append(
+                NewMessage(
+                    INTERNAL,
+                    "WatchAdjustments",
+                    "inventory",
+                    "inventory",
+                    {},
+                    now + self.config.adjustment_watch_s,
+                )
+            )
             woken.add(INTERNAL)
-        tx.save("pix", "watch", {"pending": rounds < self.config.watch_rounds, "quiet_rounds": rounds}, now)
+        tx.save(
+            "pix",
+            "watch",
+            {**watch, "pending": rounds < self.config.watch_rounds, "quiet_rounds": rounds},
+            now,
+        )
 
     def _apply_fetched_adjustments(self, tx: Transaction, reply: Reply, now: float, woken: set[str]) -> None:
-        """Adjustments the WMS's event list holds: each one the inbox has not seen is applied now (a repair),
-        under its event id, so a late webhook of it is a duplicate."""
+        """Adjustments the WMS's list holds that the core has not applied: one missing at two watches in a
+        row (not merely on its way) is applied now (a repair) under its event id, so a late webhook of it is
+        a duplicate; one missing for the first time becomes a suspect."""
+        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        applied = {int(n) for n in seen["above"]}
+        suspects = {int(n) for n in (tx.load("pix", "watch") or {}).get("suspects", [])}
+        missing: list[int] = []
         repaired = 0
         for event in reply.body if isinstance(reply.body, list) else []:
-            if isinstance(event, dict) and self.first_delivery(tx, "wms", str(event.get("event_id")), now):
+            if not isinstance(event, dict) or "TransactionNumber" not in event:
+                continue
+            number = int(event["TransactionNumber"])
+            if number <= int(seen["contiguous"]) or number in applied:
+                continue
+            if number in suspects and self.first_delivery(tx, "wms", str(event.get("event_id")), now):
                 self._apply_adjustment(tx, event, now, woken)
                 repaired += 1
+            else:
+                missing.append(number)
+        watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
+        tx.save("pix", "watch", {**watch, "suspects": sorted(missing)}, now)
         if repaired:
             self._count("reconciliation_repairs")
             self._count("adjustments_recovered", repaired)
@@ -865,6 +913,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     ) -> OrderRecord | None:
         """A warehouse order shipped or went on hold, told by its webhook or found by reconciliation;
         None for a topic that moves no order."""
+        if topic == shipbob.TOPIC_SHIPPED and facts.get("shipment_id") is not None:
+            return self._apply_parcel(tx, record, facts, now, woken, transitions)
         if topic == shipbob.TOPIC_SHIPPED:
             tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
             shipped = {
@@ -879,6 +929,82 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return self._transition(tx, record, OrderEvent.SHIPMENT_ON_HOLD, now, woken, transitions, on_hold)
         return None
 
+    def _apply_parcel(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        facts: dict[str, Any],
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> OrderRecord:
+        """One parcel of an order the warehouse ships in several: kept by its shipment id (a parcel is
+        counted once however often it is told); the order is shipped when its parcels hold every unit."""
+        tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
+        parcels = dict(record.parcels)
+        parcels.setdefault(
+            facts["shipment_id"],
+            {"tracking": facts["tracking_code"], "units": dict(facts["units"]), "status": "pre_transit"},
+        )
+        record = record.model_copy(update={"parcels": parcels})
+        ordered: dict[str, int] = {}
+        for sku, quantity in record.lines:
+            ordered[sku] = ordered.get(sku, 0) + quantity
+        shipped: dict[str, int] = {}
+        for parcel in parcels.values():
+            for sku, quantity in parcel["units"].items():
+                shipped[sku] = shipped.get(sku, 0) + int(quantity)
+        if any(shipped.get(sku, 0) < quantity for sku, quantity in ordered.items()):
+            self._save_record(tx, record, now)
+            self._note_webhook(
+                "processed",
+                f"order {record.order_no}: parcel {facts['shipment_id']} shipped, "
+                f"{sum(shipped.values())} of {sum(ordered.values())} units",
+            )
+            return record
+        first = parcels[min(parcels, key=lambda k: (len(k), k))]
+        shipped_facts = {
+            "wms_order_id": facts["wms_order_id"],
+            "tracking_code": first["tracking"],
+            "carrier": facts["carrier"],
+            "shipped_at": now,
+        }
+        return self._transition(tx, record, OrderEvent.SHIPPED, now, woken, transitions, shipped_facts)
+
+    def _apply_parcel_status(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        code: str,
+        status: str,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> OrderRecord | None:
+        """A tracker status of one parcel of several: the parcel keeps its newest status; the order is in
+        transit with its first parcel on the way, delivered when every parcel is, failed when one is."""
+        parcels = {k: dict(v) for k, v in record.parcels.items()}
+        told = [p for p in parcels.values() if p["tracking"] == code]
+        for parcel in told:
+            if TRACKER_RANK.get(status, 0) >= TRACKER_RANK.get(str(parcel["status"]), 0):
+                parcel["status"] = status
+        if told:
+            record = record.model_copy(update={"parcels": parcels})
+            self._save_record(tx, record, now)
+        if record.status not in (OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT):
+            self._note_webhook("processed", f"order {record.order_no}: parcel {code} {status}")
+            return record if told else None
+        statuses = [str(p["status"]) for p in parcels.values()]
+        if any(s in easypost.GAVE_UP for s in statuses):
+            return self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
+        if all(s in easypost.DELIVERED for s in statuses):
+            return self._transition(
+                tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
+            )
+        if any(s in easypost.IN_TRANSIT or s in easypost.DELIVERED for s in statuses):
+            return self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
+        return record if told else None
+
     def _apply_tracker_status(
         self,
         tx: Transaction,
@@ -887,9 +1013,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         now: float,
         woken: set[str],
         transitions: list[tuple[str, str]],
+        code: str | None = None,
     ) -> OrderRecord | None:
         """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
         status that moves no order."""
+        if code is not None and len(record.parcels) > 1:
+            return self._apply_parcel_status(tx, record, code, status, now, woken, transitions)
         if status in easypost.DELIVERED:
             return self._transition(
                 tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
@@ -1088,6 +1217,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return shipbob.create_order(order)
         if kind == "FetchWarehouseOrder":
             return shipbob.find_orders([record.order_no])
+        if kind == "FetchTracker" and len(record.parcels) > 1:
+            return easypost.find_trackers([str(p["tracking"]) for _, p in sorted(record.parcels.items())])
         if kind == "FetchTracker":
             return easypost.find_trackers([record.tracking_code]) if record.tracking_code else None
         if kind == "FetchPickup":
@@ -1398,15 +1529,34 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 return
             found = orders[0]
             status = str(found.get("status"))
-            if status == "Completed" and found.get("tracking"):
-                topic = shipbob.TOPIC_SHIPPED
-            elif status == "OnHold":
-                topic = shipbob.TOPIC_ON_HOLD
+            for shipment in found.get("shipments") or []:  # shipped in parcels: each, as its webhook
+                if shipment.get("status") == "Completed":
+                    parcel = {
+                        **{k: found.get(k) for k in ("reference_id", "status")},
+                        "order_id": found.get("id"),
+                        "event_time": "",
+                        "shipment_id": shipment.get("id"),
+                        "tracking": shipment.get("tracking"),
+                        "products": shipment.get("products"),
+                    }
+                    facts = shipbob.parse_webhook(shipbob.TOPIC_SHIPPED, parcel)
+                    record = (
+                        self._apply_warehouse_news(
+                            tx, record, shipbob.TOPIC_SHIPPED, facts, now, woken, transitions
+                        )
+                        or record
+                    )
+            if found.get("shipments"):
+                pass  # shipped in parcels: applied above
+            elif status in ("Completed", "OnHold") and (status == "OnHold" or found.get("tracking")):
+                topic = shipbob.TOPIC_SHIPPED if status == "Completed" else shipbob.TOPIC_ON_HOLD
+                # The order as the warehouse's API returns it, read as the webhook that never came.
+                facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
+                record = (
+                    self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
+                )
             else:
                 return
-            # The order as the warehouse's API returns it, read as the webhook that never came.
-            facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
-            record = self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
         elif kind == "FetchPickup":
             pickup = pos.found_pickup(reply, record.location)
             if pickup is not None and pickup.get("status") in ("ready", "collected", "declined"):
@@ -1417,8 +1567,23 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             trackers = (reply.body or {}).get("trackers", []) if isinstance(reply.body, dict) else []
             if not trackers:
                 return
-            status = str(trackers[0].get("status"))
-            record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
+            if len(record.parcels) > 1:
+                for tracker in trackers:
+                    record = (
+                        self._apply_tracker_status(
+                            tx,
+                            record,
+                            str(tracker.get("status")),
+                            now,
+                            woken,
+                            transitions,
+                            str(tracker.get("tracking_code")),
+                        )
+                        or record
+                    )
+            else:
+                status = str(trackers[0].get("status"))
+                record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
         if record.status is not before:
             self._count("reconciliation_repairs")
 

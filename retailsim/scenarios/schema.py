@@ -135,6 +135,9 @@ class WmsSpec(SystemSpec):
     adjustments_per_hour: float = Field(
         0.0, ge=0, description="inventory adjustments (cycle counts, damage, receipts) sent as deltas"
     )
+    split_share: float = Field(
+        0.0, ge=0, le=1, description="share of multi-line orders shipped in one parcel per line"
+    )
 
 
 class CarrierSpec(SystemSpec):

@@ -8,10 +8,10 @@ them, so that a failure they cause can be replayed from the command line exactly
 name               guard switched off                                   caught by (scenario → invariant)
 =================  ===================================================  ==========================================
 no-dedupe          inbox and order-number dedupe                        duplicate-webhooks → no_duplicate_erp_orders
-dedupe-without-    the source system in the inbox key (event ids of      duplicate-webhooks → events_accounted
-source             different systems collide: first deliveries dropped)
+dedupe-without-    the source system in the inbox key (event ids of      warehouse-and-store-feeds → events_accounted
+source             different systems collide: first deliveries dropped)  (and duplicate-webhooks)
 inbox-after-       the inbox checked before the effect (a duplicate's    duplicate-webhooks → inventory_conserved
-effect             effect commits though it is answered "duplicate")
+effect             effect commits though it is answered "duplicate")    (and warehouse-and-store-feeds)
 no-erp-lookup      ERP look-up before re-creating a sales order         lost-erp-replies → no_duplicate_erp_orders
 ack-before-commit  "accepted means durable" (202 before the commit)     core-crash → no_lost_orders
 no-sequencing      stale events ignored (per-order sequencing)          duplicate-webhooks → per_order_ordering

@@ -50,6 +50,17 @@ def _carrier_state(world: World, tracking_code: str | None) -> str:
     return "absent" if tracker is None else str(tracker.get("status"))
 
 
+def _parcels_state(world: World, parcels: dict[str, Any]) -> str:
+    """An order shipped in several parcels, as the carrier's trackers tell it: delivered when every parcel
+    is, given up when one is, else the first parcel still on its way."""
+    states = [_carrier_state(world, str(p.get("tracking"))) for _, p in sorted(parcels.items())]
+    gave_up = [state for state in states if state in ("failure", "return_to_sender")]
+    if gave_up:
+        return gave_up[0]
+    waiting = [state for state in states if state != "delivered"]
+    return waiting[0] if waiting else "delivered"
+
+
 def _pos_state(world: World, order_no: str, location: str) -> str:
     """The stores' view of an order's pickups: the one at the order's location, unless another is live."""
     pickups = [world.pos.pickups[p] for p in world.pos.pickups_by_order.get(order_no, [])]
@@ -119,7 +130,9 @@ def gather(world: World) -> Evidence:
             "service_cloud": world.service_cloud.current.get(order_no, "absent"),
             "erp": _erp_state(world, order_no),
             "wms": _wms_state(world, order_no),
-            "carrier": _carrier_state(world, record.get("tracking_code")),
+            "carrier": _parcels_state(world, record["parcels"])
+            if len(record.get("parcels") or {}) > 1
+            else _carrier_state(world, record.get("tracking_code")),
             "payment": _payment_state(world, record.get("payment_ref") or intents_by_order.get(order_no)),
             "pos": _pos_state(world, order_no, location),
             "storefront_pickup": _pickup_shown(

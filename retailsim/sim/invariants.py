@@ -380,7 +380,9 @@ def _event_problems(event: SentEvent, repairs: list[Repair]) -> list[str]:
     acknowledged = [a for a in event.attempts if a.acknowledged]
     for attempt in acknowledged:
         if attempt.outcome not in OUTCOMES:
-            problems.append(f"{name}: acknowledged at {attempt.at:.0f}s saying {attempt.outcome or 'nothing'!r}")
+            problems.append(
+                f"{name}: acknowledged at {attempt.at:.0f}s saying {attempt.outcome or 'nothing'!r}"
+            )
         elif not attempt.reason:
             problems.append(f"{name}: {attempt.outcome} at {attempt.at:.0f}s without a reason")
     if acknowledged and acknowledged[0].outcome == "duplicate":

@@ -180,6 +180,7 @@ class World:
             pack_time=latency(s.wms.pack_time),
             adjustments_per_hour=s.wms.adjustments_per_hour,
             adjust_until_s=self.scenario.workload.duration,
+            split_share=s.wms.split_share,
             **self._system_kwargs(s.wms),
         )
         self.wms.carrier = self.carrier
@@ -423,7 +424,9 @@ class World:
             return "inventory"  # a warehouse adjustment: repaired by the core's adjustment watch
         return str(body.get("reference_id") or body.get("order_reference") or "")
 
-    def _deliver_webhook(self, hook: Webhook, delay: float, copy: int = 0) -> Generator[simpy.Event, Any, None]:
+    def _deliver_webhook(
+        self, hook: Webhook, delay: float, copy: int = 0
+    ) -> Generator[simpy.Event, Any, None]:
         rng = self.streams(f"webhooks/{hook.source}")
         spec = self.scenario.delivery
         yield self.env.timeout(delay + self.link_latency.sample(rng))
@@ -438,7 +441,13 @@ class World:
                 )
                 status = reply.status
             self.event_ledger.attempt(
-                hook.source, hook.event_id, copy, self.env.now, status, reply.body if reached else None, reached
+                hook.source,
+                hook.event_id,
+                copy,
+                self.env.now,
+                status,
+                reply.body if reached else None,
+                reached,
             )
             self.trace.record(f"{self.env.now:.6f}", "webhook", hook.source, hook.event_id, status)
             if status is not None and status < 300:

@@ -57,6 +57,7 @@ class Wms(MockSystem):
         pack_time: Latency = Latency(300.0, 1200.0),
         adjustments_per_hour: float = 0.0,
         adjust_until_s: float = float("inf"),
+        split_share: float = 0.0,
     ) -> None:
         super().__init__(
             env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
@@ -78,6 +79,10 @@ class Wms(MockSystem):
         self.restocked_units: dict[str, int] = {}
         self._next_return = 0
         # Inventory adjustments (cycle count differences, damage, receipts): signed units per SKU.
+        # Partial shipments: this share of orders with several lines ships one parcel per line, each with
+        # its own shipment id, label and ``order.shipped`` webhook (ShipBob: one order, several shipments).
+        self.split_share = split_share
+        self._next_shipment = 0
         self.adjusted: dict[str, int] = {}
         self.adjustment_log: list[dict[str, Any]] = []  # every adjustment message, with its event id
         self._adjustments = 0
@@ -164,6 +169,9 @@ class Wms(MockSystem):
             self.stock[sku] -= quantity
         order["picked"] = True
         self._set_status(order, "Picked")
+        if self.split_share > 0 and len(order["products"]) > 1 and self.rng.random() < self.split_share:
+            yield from self._ship_in_parcels(order)
+            return
         yield self.env.timeout(self.pack_time.sample(self.rng))
         if order["status"] != "Picked":
             return
@@ -182,6 +190,49 @@ class Wms(MockSystem):
             )
         self._set_status(order, "Completed")
         self._webhook("order.shipped", order)
+
+    def _ship_in_parcels(self, order: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+        """One parcel per product line, packed one after another: each gets its own label and webhook;
+        the order is ``PartiallyFulfilled`` until the last parcel leaves, then ``Completed``."""
+        if self.carrier is None:
+            raise RuntimeError("a warehouse needs a carrier to ship: set wms.carrier")
+        order["shipments"] = []
+        for index, product in enumerate(order["products"]):
+            yield self.env.timeout(self.pack_time.sample(self.rng))
+            if order["status"] not in ("Picked", "PartiallyFulfilled"):
+                return
+            label = self.carrier.create_shipment(order["reference_id"], order["recipient"].get("address", {}))
+            self._next_shipment += 1
+            shipment: dict[str, Any] = {
+                "id": self._next_shipment,
+                "status": "Completed",
+                "tracking": {
+                    "carrier": label["carrier"],
+                    "carrier_service": label["service"],
+                    "tracking_id": label["tracking_code"],
+                },
+                "products": [dict(product)],
+            }
+            order["shipments"].append(shipment)
+            order["tracking"] = order["tracking"] or shipment["tracking"]
+            sku = product["reference_id"]
+            self.shipped_units[sku] = self.shipped_units.get(sku, 0) + product["quantity"]
+            last = index == len(order["products"]) - 1
+            self._set_status(order, "Completed" if last else "PartiallyFulfilled")
+            self.emit(
+                "order.shipped",
+                {
+                    "topic": "order.shipped",
+                    "event_time": iso_time(self.env.now),
+                    "order_id": order["id"],
+                    "reference_id": order["reference_id"],
+                    "status": order["status"],
+                    "shipment_id": shipment["id"],
+                    "tracking": dict(shipment["tracking"]),
+                    "products": [dict(p) for p in shipment["products"]],
+                },
+                self.event_id("sbwh_"),
+            )
 
     def _webhook(self, topic: str, order: dict[str, Any]) -> None:
         self.emit(
@@ -304,7 +355,7 @@ class Wms(MockSystem):
         order = self.orders.get(int(order_id))
         if order is None:
             return self.error(404, "Not Found", f"Order {order_id} not found")
-        if order["status"] in ("Completed", "Cancelled"):
+        if order["status"] in ("Completed", "Cancelled", "PartiallyFulfilled"):
             return Response(
                 422, {"status": [f"Order {order_id} is {order['status']} and cannot be cancelled"]}
             )
