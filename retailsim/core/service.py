@@ -1017,7 +1017,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     ) -> OrderRecord | None:
         """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
         status that moves no order."""
-        if code is not None and len(record.parcels) > 1:
+        if code is not None and record.parcels:  # shipped in parcels (each told with its shipment id)
             return self._apply_parcel_status(tx, record, code, status, now, woken, transitions)
         if status in easypost.DELIVERED:
             return self._transition(
