@@ -165,6 +165,9 @@ class PosSpec(SystemSpec):
     event_ids: Literal["prefixed", "sequence"] = Field(
         "prefixed", description="webhook event ids: posevt_0000007, or the bare message sequence number 7"
     )
+    receive_per_unit: bool = Field(
+        False, description="returns checked in unit by unit: one return.unit_received event per unit"
+    )
 
 
 class CasesSpec(Strict):

@@ -199,6 +199,7 @@ class World:
             pick_fail_rate=s.pos.pick_fail_rate,
             walk_in_per_hour=s.pos.walk_in_per_hour,
             trading_until_s=self.scenario.workload.duration,
+            receive_per_unit=s.pos.receive_per_unit,
             **self._system_kwargs(s.pos),
         )
         self.pos.event_ids = s.pos.event_ids

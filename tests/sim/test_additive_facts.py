@@ -1,5 +1,5 @@
 """Additive facts end to end: ``warehouse-and-store-feeds`` — warehouse inventory adjustments as deltas,
-orders shipped in several parcels, store pickups — with both systems numbering their events by bare
+orders shipped in several parcels, store pickups, returns checked in unit by unit — with both systems numbering their events by bare
 sequence numbers (their ids collide), duplicated, reordered and dropped deliveries. The real core holds
 every invariant; a core that dedupes by event id alone, or checks its inbox after the effect, is caught by
 its named invariant (not by a timeout or a digest).
@@ -53,6 +53,11 @@ def test_the_feeds_are_what_the_scenario_promises() -> None:
     # The ERP posts one goods issue per order, when its last parcel has left.
     issued = [g["DeliveryDocument"] for g in world.erp.goods_issues]
     assert len(issued) == len(set(issued))
+    # Returns checked in at the counter unit by unit, each resellable unit restocked once.
+    assert world.pos.receipts and all(r["quantity"] == 1 for r in world.pos.receipts)
+    assert sum(world.pos.restocked.values()) == sum(
+        1 for r in world.pos.receipts if r["condition"] == "resellable"
+    )
     table = {row["source"]: row for row in record.extra["events_accounted"]}
     assert table["wms"]["dropped"] > 0 and table["wms"]["duplicates"] > 0 and table["pos"]["duplicates"] > 0
     assert record.kpis["reconciliation_repairs"] > 0  # the dropped ones, recovered
