@@ -1,8 +1,9 @@
 """Store / POS system: stores with their own stock, in-store returns, store pickups (BOPIS), walk-ins.
 
 A customer brings an online order back to a store: the associate opens a return at the counter
-(``return.created``), checks the goods in and records their condition (``return.received``). Both are
-webhooks with stable event ids, delivered at least once. The integration answers with restock
+(``return.created``), checks the goods in and records their condition (``return.received``; with
+``receive_per_unit``, one ``return.unit_received`` per unit scanned instead). All are webhooks with stable
+event ids, delivered at least once. The integration answers with restock
 adjustments (``POST /v1/stores/{id}/inventory/adjustments``; an ``Idempotency-Key`` makes a retried
 adjustment a replay, as on most POS platforms — without one, every call moves stock) and return status
 updates (``PATCH /v1/returns/{id}``).

@@ -8,6 +8,12 @@ the carrier and sends ``order.shipped`` with the tracking number. Webhook bodies
 ``{topic, event_time, order_id, reference_id, status, tracking}``; errors are problem-style
 ``{type, title, status, detail}`` except validation errors, which are ``{field: [messages]}``.
 
+Opt-in additive facts: with ``split_share`` an order of several lines ships one parcel per line (one
+shipment id, label and ``order.shipped`` each, with the parcel's ``products``; the order is
+``PartiallyFulfilled`` until the last leaves); with ``adjustments_per_hour`` counters and receivers change
+the shelves and each change goes out as a PIX-style delta (``inventory.adjustment``), also listed at
+``GET /1.0/inventory/adjustments?since=N`` with its event id, as event-list APIs keep what they sent.
+
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only (the carrier is reached
 through the small :class:`LabelSource` protocol, not imported); every delay and short pick is drawn from
 ``self.rng``; order ids are a counter.
