@@ -104,6 +104,9 @@ class PickupsPart:
         if facts["store_id"] != record.location:
             # The order has moved on from this store (or never went there): nothing to do.
             self._count("stale_pickup_events")
+            self._note_webhook(
+                "stale", f"order {record.order_no} has moved on from store {facts['store_id']}"
+            )
             return
         if topic == pos.TOPIC_PICKUP_READY:
             self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
@@ -126,6 +129,7 @@ class PickupsPart:
         """The store declined: release it, believe its count, and send the order where it can be met."""
         if record.status not in STILL_ROUTABLE:
             self._count("stale_pickup_events")
+            self._note_webhook("stale", f"order {record.order_no} is {record.status.value}, past a decline")
             return
         declined = record.location
         for sku, quantity in record.lines:

@@ -44,6 +44,7 @@ RETURN_KINDS = frozenset(
         "CreateWarehouseReturn",
         "PostReturnGoodsReceipt",
         "RestockReturnedGoods",
+        "RestockReturnedUnit",
         "CreateCreditMemoRequest",
         "RefundPayment",
         "UpdateReturnStatus",
@@ -55,6 +56,7 @@ RETURN_KINDS = frozenset(
 LOOKED_UP = {
     "CreateCustomerReturn": "CustomerReturn",
     "CreateCreditMemoRequest": "CreditMemoRequest",
+    "PostGoodsMovement": "MaterialDocument",  # a warehouse adjustment's goods movement (core/service.py)
 }
 
 
@@ -102,10 +104,14 @@ class ReturnsPart:
         outcome = self.apply_return_event(record, event, now, facts)
         if outcome.stale:
             self._count("stale_return_events")
+            self._note_webhook(
+                "stale", f"return {record.return_no} is {record.status.value}, past {event.value}"
+            )
             tx.save("return", record.return_no, outcome.record.model_dump(mode="json"), now)
             result: ReturnRecord = outcome.record
             return result
         new = outcome.record
+        self._note_webhook("processed", f"return {new.return_no} {record.status.value} -> {new.status.value}")
         if new.status is ReturnStatus.RECEIVED and record.status is not ReturnStatus.RECEIVED:
             self._restock_positions(tx, new, now, woken)
         tx.save("return", new.return_no, new.model_dump(mode="json"), now)
@@ -264,9 +270,49 @@ class ReturnsPart:
         result = self._return_transition(tx, record, ReturnEvent.ELIGIBLE, now, woken)
         return result
 
+    def _unit_received(self: Core, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+        """One returned unit checked in at a store — an additive fact (the inbox keeps it to one): a
+        resellable unit is restocked at once; the return is received when every unit has come in."""
+        facts = pos.parse_unit(body)
+        record = load_return(tx, facts["return_no"])
+        if record is None:
+            raise NotYetKnown(f"return {facts['return_no']} is not known yet")
+        if record.status is ReturnStatus.REJECTED:
+            self._count("stale_return_events")
+            self._note_webhook("stale", f"return {record.return_no} was rejected: the unit is handed back")
+            return
+        units = {sku: list(conditions) for sku, conditions in record.units_received.items()}
+        units.setdefault(facts["sku"], []).append(facts["condition"])
+        record = record.model_copy(update={"units_received": units})
+        tx.save("return", record.return_no, record.model_dump(mode="json"), now)
+        counted = sum(len(conditions) for conditions in units.values())
+        if facts["condition"] == "resellable":
+            tx.append(
+                NewMessage(
+                    "pos",
+                    "RestockReturnedUnit",
+                    record.return_no,
+                    record.correlation_id,
+                    {"sku": facts["sku"], "unit": counted},
+                    now,
+                )
+            )
+            woken.add("pos")
+        self._count("return_units_received")
+        expected = sum(line.quantity for line in record.lines)
+        self._note_webhook(
+            "processed", f"return {record.return_no}: unit {counted} of {expected} ({facts['sku']}, {facts['condition']})"
+        )
+        if all(len(units.get(line.sku, [])) >= line.quantity for line in record.lines):
+            received = [(line.sku, line.quantity, units[line.sku][0]) for line in record.lines]
+            self._goods_received(tx, record, received, now, woken)
+
     def _apply_pos_webhook(
         self: Core, tx: Transaction, topic: str, body: Any, now: float, woken: set[str]
     ) -> None:
+        if topic == pos.TOPIC_RETURN_UNIT_RECEIVED:
+            self._unit_received(tx, body, now, woken)
+            return
         facts = pos.parse_return(body)
         if topic == pos.TOPIC_RETURN_CREATED:
             request = Return(
@@ -284,6 +330,7 @@ class ReturnsPart:
             self._goods_received(tx, record, facts["lines"], now, woken)
         else:
             self._count("webhooks_ignored")
+            self._note_webhook("ignored", f"{topic} moves no return")
 
     def _apply_wms_return(self: Core, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
         facts = shipbob.parse_return_webhook(body)
@@ -302,6 +349,7 @@ class ReturnsPart:
     ) -> None:
         if record.status is ReturnStatus.REJECTED:
             self._count("stale_return_events")
+            self._note_webhook("stale", f"return {record.return_no} was rejected")
             return
         conditions: dict[str, str] = {sku: condition for sku, _, condition in received}
         lines = [
@@ -357,6 +405,10 @@ class ReturnsPart:
             if not restock or not record.erp_return_order:
                 return None
             return sap.post_return_goods_receipt(record.erp_return_order, restock, record.location)
+        if kind == "RestockReturnedUnit":
+            key = self.restock_idempotency_key(record)
+            unit = f"{key}:unit-{message.payload['unit']}" if key else None
+            return pos.restock(record.location, record.return_no, [(str(message.payload["sku"]), 1)], unit)
         if kind == "RestockReturnedGoods":
             restock = [(line.sku, line.quantity) for line in record.lines if line.disposition == "restock"]
             if not restock:
@@ -420,6 +472,9 @@ class ReturnsPart:
 
     def return_create_after_lookup(self: Core, message: OutboxMessage) -> OutboundRequest:
         """The ERP look-up found nothing: now create the document (the first one never landed)."""
+        if message.kind == "PostGoodsMovement":
+            movement: OutboundRequest = self.goods_movement_request(message, message.available_at)
+            return movement
         with self.store.transaction() as tx:
             record = load_return(tx, message.aggregate_id)
             order_doc = tx.load("order_doc", record.order_no) if record is not None else None

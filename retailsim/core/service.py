@@ -25,7 +25,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
-from retailsim.core.mapping import easypost, pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.facts import AdditiveFactsPart
+from retailsim.core.mapping import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
 from retailsim.core.mapping.http import (
     OutboundRequest,
     Reply,
@@ -78,6 +79,9 @@ class CoreConfig(BaseModel):
         4 * 86400.0, gt=0, description="reconcile with the carrier after this long"
     )
     watch_rounds: int = Field(6, ge=1, description="how many times a watchdog asks before flagging drift")
+    adjustment_watch_s: float = Field(
+        3600.0, gt=0, description="ask the WMS for adjustments the core missed this often after the last one"
+    )
     locations: list[str] = Field(default_factory=lambda: ["DC1"])
     stores: list[str] = Field(
         default_factory=list, description="stores that fulfil pickups (the runtime sets them from the POS)"
@@ -158,11 +162,12 @@ class Delivery:
     step: str = "send"
 
 
-class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
+class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPart):
     """One process of the integration core over a durable ``Store``.
 
     Returns are in core/returns.py, store pickups in core/pickups.py, the service agent's timeline and
-    actions in core/service_desk.py (mixed in: one core, one store, one set of guards).
+    actions in core/service_desk.py, warehouse adjustments and parcels in core/facts.py (mixed in: one
+    core, one store, one set of guards).
     """
 
     def __init__(
@@ -212,6 +217,21 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     @_return_transitions.setter
     def _return_transitions(self, value: list[tuple[str, str]]) -> None:
         self._noted.returns = value
+
+    def _note_webhook(self, status: str, reason: str) -> None:
+        """What the webhook being applied (in this thread) turned out to be: ``processed``, ``stale`` or
+        ``ignored``, with the reason its reply states (see ``webhook_verdict``). No-op outside a webhook."""
+        notes: list[tuple[str, str]] | None = getattr(self._noted, "webhook", None)
+        if notes is not None:
+            notes.append((status, reason))
+
+    @staticmethod
+    def webhook_verdict(notes: list[tuple[str, str]]) -> tuple[str, str]:
+        """A webhook was processed when anything in it was applied; else the first thing noted about it."""
+        for status, reason in notes:
+            if status == "processed":
+                return status, reason
+        return notes[0] if notes else ("processed", "applied")
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -299,9 +319,13 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         outcome = self.apply_event(record, event, now, facts)
         if outcome.repeat:
             self._count("repeated_events")
+            self._note_webhook("ignored", f"order {record.order_no} is {record.status.value} already")
             return outcome.record
         if outcome.stale:
             self._count("stale_events")
+            self._note_webhook(
+                "stale", f"order {record.order_no} is {record.status.value}, past {event.value}"
+            )
             self._save_record(tx, outcome.record, now)
             return outcome.record
         new = outcome.record
@@ -309,6 +333,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self._save_record(tx, new, now)
         self._emit(tx, new, outcome.commands, now, woken)
         transitions.append((new.order_no, new.status.value))
+        self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
 
     # ---- inventory --------------------------------------------------------------------------------
@@ -669,12 +694,20 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
         self._return_transitions = []  # what a rolled-back transaction noted must not be announced
+        notes: list[tuple[str, str]] = []
+        self._noted.webhook = notes  # what applying it turned out to be: its reply says (``_note_webhook``)
         try:
             with self.store.transaction() as tx:
-                if not self.first_delivery(tx, source, event_id, now):
+                if self.handle_webhook(tx, source, event_id, topic, body, now, woken, transitions):
                     self._count("inbox_duplicates")
-                    return ApiReply(200, {"status": "duplicate", "event_id": event_id})
-                self._apply_webhook(tx, source, topic, body, now, woken, transitions)
+                    return ApiReply(
+                        200,
+                        {
+                            "status": "duplicate",
+                            "event_id": event_id,
+                            "reason": "event id in the inbox already",
+                        },
+                    )
         except NotYetKnown as exc:
             self._count("webhooks_not_yet_known")
             return ApiReply(409, {"error": "not_yet_known", "detail": str(exc)}, {"Retry-After": "60"})
@@ -684,9 +717,29 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         except IllegalTransition as exc:
             self._count("webhooks_illegal")
             return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
+        finally:
+            self._noted.webhook = None
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
-        return ApiReply(200, {"status": "processed", "event_id": event_id})
+        status, reason = self.webhook_verdict(notes)
+        return ApiReply(200, {"status": status, "event_id": event_id, "reason": reason})
+
+    def handle_webhook(
+        self,
+        tx: Transaction,
+        source: str,
+        event_id: str,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> bool:
+        """Inbox first, then the effect, in the caller's transaction; True when it was a duplicate."""
+        if not self.first_delivery(tx, source, event_id, now):
+            return True
+        self._apply_webhook(tx, source, topic, body, now, woken, transitions)
+        return False
 
     def _apply_webhook(
         self,
@@ -707,6 +760,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         if source == "wms" and topic == shipbob.TOPIC_RETURN_COMPLETED:
             self._apply_wms_return(tx, body, now, woken)
             return
+        if source == "wms" and topic == pix.TOPIC_ADJUSTMENT:
+            self._apply_adjustment(tx, body, now, woken)
+            return
         if source == "wms":
             facts = shipbob.parse_webhook(topic, body)
             record = self._load_record(tx, facts["order_no"])
@@ -714,6 +770,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 raise NotYetKnown(f"order {facts['order_no']} is not known yet")
             if self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
                 self._count("webhooks_ignored")
+                self._note_webhook("ignored", f"{topic} moves no order")
         elif source == "carrier":
             code, status = easypost.parse_event(body)
             link = tx.load("tracking", code)
@@ -724,10 +781,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 raise NotYetKnown(f"order for tracking code {code} is not known")
             if status in easypost.GAVE_UP:
                 self._count("carrier_exceptions")
-            if self._apply_tracker_status(tx, record, status, now, woken, transitions) is None:
+            if self._apply_tracker_status(tx, record, status, now, woken, transitions, code) is None:
                 self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
+                self._note_webhook("ignored", f"tracker status {status} moves no order")
         else:
             self._count("webhooks_ignored")  # payment events confirm what the core already knows
+            self._note_webhook("ignored", f"{source} {topic} confirms what the core knows")
 
     def _apply_warehouse_news(
         self,
@@ -741,6 +800,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     ) -> OrderRecord | None:
         """A warehouse order shipped or went on hold, told by its webhook or found by reconciliation;
         None for a topic that moves no order."""
+        if topic == shipbob.TOPIC_SHIPPED and facts.get("shipment_id") is not None:
+            return self._apply_parcel(tx, record, facts, now, woken, transitions)
         if topic == shipbob.TOPIC_SHIPPED:
             tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
             shipped = {
@@ -763,9 +824,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         now: float,
         woken: set[str],
         transitions: list[tuple[str, str]],
+        code: str | None = None,
     ) -> OrderRecord | None:
         """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
         status that moves no order."""
+        if code is not None and record.parcels:  # shipped in parcels (each told with its shipment id)
+            return self._apply_parcel_status(tx, record, code, status, now, woken, transitions)
         if status in easypost.DELIVERED:
             return self._transition(
                 tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
@@ -833,6 +897,13 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 )
             path, body = sfcc.inventory_update(self.config.inventory_list, sku, ats)
             return self._with_correlation(OutboundRequest("PATCH", path, body), message)
+        if kind == "FetchAdjustments":
+            return self._with_correlation(pix.list_adjustments(int(message.payload["since"])), message)
+        if kind == "PostGoodsMovement":
+            payload = message.payload
+            if message.attempts > 1:  # the first posting may have landed: SAP would book it twice
+                return self._with_correlation(sap.find_goods_movement(str(payload["reference"])), message)
+            return self.goods_movement_request(message, now)
         if kind == "InventoryFeed":
             records = []
             totals: dict[str, int] = {}
@@ -942,6 +1013,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return shipbob.create_order(order)
         if kind == "FetchWarehouseOrder":
             return shipbob.find_orders([record.order_no])
+        if kind == "FetchTracker" and len(record.parcels) > 1:
+            return easypost.find_trackers([str(p["tracking"]) for _, p in sorted(record.parcels.items())])
         if kind == "FetchTracker":
             return easypost.find_trackers([record.tracking_code]) if record.tracking_code else None
         if kind == "FetchPickup":
@@ -1086,7 +1159,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     ) -> None:
         message = delivery.message
         kind = message.kind
-        if kind in ("PublishAvailability", "InventoryFeed"):
+        if kind in ("PublishAvailability", "InventoryFeed", "PostGoodsMovement"):
+            return
+        if kind == "FetchAdjustments":
+            self._apply_fetched_adjustments(tx, reply, now, woken)
             return
         if kind in RETURN_KINDS:
             self._apply_return_reply(tx, message, delivery.step, reply, now, woken)
@@ -1169,6 +1245,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     record = self._load_record(tx, message.aggregate_id)
                     if record is not None:
                         self.reconcile_order(tx, record, message, now, woken)
+                elif message.kind == "WatchAdjustments":
+                    self._watch_adjustments(tx, now, woken)
                 elif message.kind == "CreateExchangeOrder":
                     self._create_exchange_order(tx, message.aggregate_id, now, woken, transitions)
                 tx.complete(message.seq)
@@ -1256,15 +1334,34 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 return
             found = orders[0]
             status = str(found.get("status"))
-            if status == "Completed" and found.get("tracking"):
-                topic = shipbob.TOPIC_SHIPPED
-            elif status == "OnHold":
-                topic = shipbob.TOPIC_ON_HOLD
+            for shipment in found.get("shipments") or []:  # shipped in parcels: each, as its webhook
+                if shipment.get("status") == "Completed":
+                    parcel = {
+                        **{k: found.get(k) for k in ("reference_id", "status")},
+                        "order_id": found.get("id"),
+                        "event_time": "",
+                        "shipment_id": shipment.get("id"),
+                        "tracking": shipment.get("tracking"),
+                        "products": shipment.get("products"),
+                    }
+                    facts = shipbob.parse_webhook(shipbob.TOPIC_SHIPPED, parcel)
+                    record = (
+                        self._apply_warehouse_news(
+                            tx, record, shipbob.TOPIC_SHIPPED, facts, now, woken, transitions
+                        )
+                        or record
+                    )
+            if found.get("shipments"):
+                pass  # shipped in parcels: applied above
+            elif status in ("Completed", "OnHold") and (status == "OnHold" or found.get("tracking")):
+                topic = shipbob.TOPIC_SHIPPED if status == "Completed" else shipbob.TOPIC_ON_HOLD
+                # The order as the warehouse's API returns it, read as the webhook that never came.
+                facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
+                record = (
+                    self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
+                )
             else:
                 return
-            # The order as the warehouse's API returns it, read as the webhook that never came.
-            facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
-            record = self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
         elif kind == "FetchPickup":
             pickup = pos.found_pickup(reply, record.location)
             if pickup is not None and pickup.get("status") in ("ready", "collected", "declined"):
@@ -1275,8 +1372,23 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             trackers = (reply.body or {}).get("trackers", []) if isinstance(reply.body, dict) else []
             if not trackers:
                 return
-            status = str(trackers[0].get("status"))
-            record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
+            if len(record.parcels) > 1:
+                for tracker in trackers:
+                    record = (
+                        self._apply_tracker_status(
+                            tx,
+                            record,
+                            str(tracker.get("status")),
+                            now,
+                            woken,
+                            transitions,
+                            str(tracker.get("tracking_code")),
+                        )
+                        or record
+                    )
+            else:
+                status = str(trackers[0].get("status"))
+                record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
         if record.status is not before:
             self._count("reconciliation_repairs")
 

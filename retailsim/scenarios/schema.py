@@ -129,6 +129,15 @@ class WmsSpec(SystemSpec):
     allocate_time: LatencySpec = LatencySpec(median=60.0, p99=300.0)
     pick_time: LatencySpec = LatencySpec(median=600.0, p99=3600.0)
     pack_time: LatencySpec = LatencySpec(median=300.0, p99=1200.0)
+    event_ids: Literal["prefixed", "sequence"] = Field(
+        "prefixed", description="webhook event ids: sbwh_0000007, or the bare message sequence number 7"
+    )
+    adjustments_per_hour: float = Field(
+        0.0, ge=0, description="inventory adjustments (cycle counts, damage, receipts) sent as deltas"
+    )
+    split_share: float = Field(
+        0.0, ge=0, le=1, description="share of multi-line orders shipped in one parcel per line"
+    )
 
 
 class CarrierSpec(SystemSpec):
@@ -153,6 +162,12 @@ class PosSpec(SystemSpec):
         0.0, ge=0, le=1, description="pickups whose goods are not where the system says (written off)"
     )
     walk_in_per_hour: float = Field(0.0, ge=0, description="walk-in sales per store and hour, off the shelf")
+    event_ids: Literal["prefixed", "sequence"] = Field(
+        "prefixed", description="webhook event ids: posevt_0000007, or the bare message sequence number 7"
+    )
+    receive_per_unit: bool = Field(
+        False, description="returns checked in unit by unit: one return.unit_received event per unit"
+    )
 
 
 class CasesSpec(Strict):
@@ -276,6 +291,7 @@ INVARIANTS = (
     "dlq_accounted",
     "refund_exactly_once",
     "inventory_conserved",
+    "events_accounted",
 )
 
 DEFAULT_INVARIANTS = [

@@ -8,6 +8,10 @@ them, so that a failure they cause can be replayed from the command line exactly
 name               guard switched off                                   caught by (scenario → invariant)
 =================  ===================================================  ==========================================
 no-dedupe          inbox and order-number dedupe                        duplicate-webhooks → no_duplicate_erp_orders
+dedupe-without-    the source system in the inbox key (event ids of      warehouse-and-store-feeds → events_accounted
+source             different systems collide: first deliveries dropped)  (and duplicate-webhooks)
+inbox-after-       the inbox checked before the effect (a duplicate's    duplicate-webhooks → inventory_conserved
+effect             effect commits though it is answered "duplicate")    (and warehouse-and-store-feeds)
 no-erp-lookup      ERP look-up before re-creating a sales order         lost-erp-replies → no_duplicate_erp_orders
 ack-before-commit  "accepted means durable" (202 before the commit)     core-crash → no_lost_orders
 no-sequencing      stale events ignored (per-order sequencing)          duplicate-webhooks → per_order_ordering
@@ -56,6 +60,34 @@ class NoDedupeCore(IntegrationCore):
     def take_order_number(self, tx: Transaction, order: Order, now: float) -> OrderRecord | None:
         tx.save_model("order_doc", order.order_no, order, now)
         return None
+
+
+class DedupeWithoutSourceCore(IntegrationCore):
+    """Keys its inbox by the event id alone: another system's event that happens to carry an id seen
+    before is taken for a duplicate, acknowledged and dropped (reconciliation may repair the order later)."""
+
+    def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool:
+        return tx.add_inbox("webhooks", event_id, now)
+
+
+class InboxAfterEffectCore(IntegrationCore):
+    """Applies a webhook, then checks the inbox: a duplicate is answered "duplicate", but its effect is
+    already in the transaction that commits — harmless for order states, which absorb a repeat; an
+    additive fact (a warehouse adjustment) is applied twice."""
+
+    def handle_webhook(
+        self,
+        tx: Transaction,
+        source: str,
+        event_id: str,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> bool:
+        self._apply_webhook(tx, source, topic, body, now, woken, transitions)
+        return not self.first_delivery(tx, source, event_id, now)
 
 
 class NoErpLookupCore(IntegrationCore):
@@ -233,6 +265,8 @@ class NoRerouteCore(IntegrationCore):
 CORES: dict[str, type[IntegrationCore]] = {
     "real": IntegrationCore,
     "no-dedupe": NoDedupeCore,
+    "dedupe-without-source": DedupeWithoutSourceCore,
+    "inbox-after-effect": InboxAfterEffectCore,
     "no-erp-lookup": NoErpLookupCore,
     "ack-before-commit": AckBeforeCommitCore,
     "no-sequencing": NoSequencingCore,

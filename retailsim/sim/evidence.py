@@ -50,6 +50,17 @@ def _carrier_state(world: World, tracking_code: str | None) -> str:
     return "absent" if tracker is None else str(tracker.get("status"))
 
 
+def _parcels_state(world: World, parcels: dict[str, Any]) -> str:
+    """An order shipped in several parcels, as the carrier's trackers tell it: delivered when every parcel
+    is, given up when one is, else the first parcel still on its way."""
+    states = [_carrier_state(world, str(p.get("tracking"))) for _, p in sorted(parcels.items())]
+    gave_up = [state for state in states if state in ("failure", "return_to_sender")]
+    if gave_up:
+        return gave_up[0]
+    waiting = [state for state in states if state != "delivered"]
+    return waiting[0] if waiting else "delivered"
+
+
 def _pos_state(world: World, order_no: str, location: str) -> str:
     """The stores' view of an order's pickups: the one at the order's location, unless another is live."""
     pickups = [world.pos.pickups[p] for p in world.pos.pickups_by_order.get(order_no, [])]
@@ -90,7 +101,10 @@ def gather(world: World) -> Evidence:
             sku = str(product["reference_id"])
             committed[sku] = committed.get(sku, 0) + int(product["quantity"])
     evidence.committed_units = committed
-    evidence.supply_units = dict(wms.initial_stock)
+    # What the warehouse could supply: its first stock, moved by its own adjustments (counts, damage, receipts).
+    evidence.supply_units = {
+        sku: units + wms.adjusted.get(sku, 0) for sku, units in sorted(wms.initial_stock.items())
+    }
     evidence.erp_overcommitments = int(erp.max_reserved_over_on_hand > 0)
 
     intents_by_order: dict[str, str] = {}
@@ -116,7 +130,9 @@ def gather(world: World) -> Evidence:
             "service_cloud": world.service_cloud.current.get(order_no, "absent"),
             "erp": _erp_state(world, order_no),
             "wms": _wms_state(world, order_no),
-            "carrier": _carrier_state(world, record.get("tracking_code")),
+            "carrier": _parcels_state(world, record["parcels"])
+            if len(record.get("parcels") or {}) > 1
+            else _carrier_state(world, record.get("tracking_code")),
             "payment": _payment_state(world, record.get("payment_ref") or intents_by_order.get(order_no)),
             "pos": _pos_state(world, order_no, location),
             "storefront_pickup": _pickup_shown(
@@ -170,6 +186,9 @@ def gather(world: World) -> Evidence:
     ]
     evidence.retry_budget = world.core_config.retry_max_attempts
     evidence.failed_sends = list(world.retry_audit.messages.values())
+    evidence.events = list(world.event_ledger.events.values())
+    evidence.repairs = list(world.event_ledger.repairs)
+    evidence.repairs_counted = world.counters().get("reconciliation_repairs", 0)
     return evidence
 
 
@@ -207,6 +226,7 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
             "on_hand": now["on_hand"],
             "shipped": erp.issued.get((plant, material), 0),
             "restocked": erp.restocked.get((plant, material), 0),
+            "adjusted": erp.moved.get((plant, material), 0),
         }
     plant = world.scenario.core.locations[0]
     for sku, initial_units in sorted(wms.initial_stock.items()):
@@ -215,6 +235,7 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
             "on_hand": wms.stock.get(sku, 0),
             "shipped": wms.shipped_units.get(sku, 0),
             "restocked": wms.restocked_units.get(sku, 0),
+            "adjusted": wms.adjusted.get(sku, 0),
         }
         # The ERP's book of the DC must take back exactly what the warehouse put back on its shelves.
         expected[(f"erp:{plant}", sku)] = wms.restocked_units.get(sku, 0)
@@ -229,7 +250,14 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
     for (place, sku), row in ledgers.items():
         if place.startswith("pos:"):
             row["written_off"] = pos.written_off.get((place[4:], sku), 0)
-    if pos.receipts or wms.return_orders or pos.pickups:
+    if wms.adjusted or erp.moved:
+        # The ERP's goods movements per SKU must add up to the warehouse's adjustments (each once).
+        for sku in sorted(set(wms.adjusted) | {m for (p, m) in erp.moved if p == plant}):
+            evidence.adjusted_vs_moved[(f"wms:{plant}", sku)] = (
+                wms.adjusted.get(sku, 0),
+                erp.moved.get((plant, sku), 0),
+            )
+    if pos.receipts or wms.return_orders or pos.pickups or wms.adjusted:
         # The ERP's book of the DC issues exactly what the warehouse shipped from it.
         for (place, sku), row in ledgers.items():
             if place == f"erp:{plant}":

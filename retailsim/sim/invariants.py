@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
 from retailsim.sim.retry_budget import FailedSends
+from retailsim.sim.accounting import APPLIED, OUTCOMES, Repair, SentEvent
 
 MAX_EXAMPLES = 5
 
@@ -139,6 +140,13 @@ class Evidence:
     erp_replacements: dict[str, list[str]] = field(default_factory=dict)
     # Service Cloud cases: {case, closed, order_no, remedy, reference, return_status}.
     cases: list[dict[str, object]] = field(default_factory=list)
+    # Every event the webhook sources sent, with each delivery attempt and the core's answer; the
+    # reconciliation repairs the harness saw (by source and order) and the core's own count of them.
+    # Warehouse adjustments (signed units) against the ERP's goods movements for them, per (place, sku).
+    adjusted_vs_moved: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    events: list[SentEvent] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
+    repairs_counted: int = 0
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -300,12 +308,14 @@ def inventory_conserved(ev: Evidence) -> InvariantResult:
     problems = []
     for (place, sku), row in sorted(ev.stock_ledgers.items()):
         written_off = row.get("written_off", 0)
-        balance = row["on_hand"] + row["shipped"] + written_off - row["restocked"]
+        adjusted = row.get("adjusted", 0)
+        balance = row["on_hand"] + row["shipped"] + written_off - row["restocked"] - adjusted
         if balance != row["initial"]:
             lost = f" + written off {written_off}" if written_off else ""
+            counted = f" - adjusted {adjusted}" if adjusted else ""
             problems.append(
                 f"{place} SKU {sku}: on hand {row['on_hand']} + shipped {row['shipped']}{lost} - restocked "
-                f"{row['restocked']} = {balance}, started with {row['initial']}"
+                f"{row['restocked']}{counted} = {balance}, started with {row['initial']}"
             )
         expected = ev.restock_expected.get((place, sku))
         if expected is not None and row["restocked"] != expected:
@@ -314,6 +324,12 @@ def inventory_conserved(ev: Evidence) -> InvariantResult:
         if issued != shipped:
             problems.append(
                 f"{place} SKU {sku}: the ERP issued {issued} unit(s), the warehouse shipped {shipped}"
+            )
+    for (place, sku), (adjusted, moved) in sorted(ev.adjusted_vs_moved.items()):
+        if adjusted != moved:
+            problems.append(
+                f"{place} SKU {sku}: the warehouse adjusted {adjusted:+d} unit(s), the ERP's goods movements "
+                f"moved {moved:+d}"
             )
     for key in sorted(set(ev.restock_expected) - set(ev.stock_ledgers)):
         if ev.restock_expected[key]:
@@ -370,6 +386,63 @@ def dlq_accounted(ev: Evidence) -> InvariantResult:
     return _result("dlq_accounted", len(ev.dead_letters) + len(ev.failed_sends), problems)
 
 
+def _event_problems(event: SentEvent, repairs: list[Repair]) -> list[str]:
+    """One event: each acknowledged reply says what was done, with a reason; the first copy the core
+    answered was not refused as a duplicate (unless an earlier attempt reached the core and got no
+    answer — it may have committed — or the core's reconciliation repaired what the event is about
+    since it was sent, applying it under its id); at most one copy was applied."""
+    name = f"{event.source} event {event.event_id} ({event.topic}, {event.reference or 'no reference'})"
+    problems = []
+    acknowledged = [a for a in event.attempts if a.acknowledged]
+    for attempt in acknowledged:
+        if attempt.outcome not in OUTCOMES:
+            problems.append(
+                f"{name}: acknowledged at {attempt.at:.0f}s saying {attempt.outcome or 'nothing'!r}"
+            )
+        elif not attempt.reason:
+            problems.append(f"{name}: {attempt.outcome} at {attempt.at:.0f}s without a reason")
+    if acknowledged and acknowledged[0].outcome == "duplicate":
+        first = acknowledged[0]
+        before = event.attempts[: event.attempts.index(first)]
+        repaired = any(
+            r.source == event.source and r.reference == event.reference and event.sent_at <= r.at <= first.at
+            for r in repairs
+        )
+        if not repaired and not any(a.reached and a.status is None for a in before):
+            problems.append(
+                f"{name}: its first delivery was refused as a duplicate at {first.at:.0f}s, but no copy of it "
+                f"had been applied"
+            )
+    applied = [a for a in acknowledged if a.outcome in APPLIED]
+    if len(applied) > 1:
+        times = ", ".join(f"{a.at:.0f}s" for a in applied)
+        problems.append(f"{name}: applied {len(applied)} times ({times})")
+    return problems
+
+
+def events_accounted(ev: Evidence) -> InvariantResult:
+    """Per source, every event sent was applied once, recognised as a duplicate of an applied one, or
+    ignored as stale, with a reason each; a reconciliation repair is explained by an event of that
+    source about that order that had not been applied (dropped, abandoned or still on its way)."""
+    problems: list[str] = []
+    by_reference: dict[tuple[str, str], list[SentEvent]] = {}
+    for event in ev.events:
+        problems += _event_problems(event, ev.repairs)
+        by_reference.setdefault((event.source, event.reference), []).append(event)
+    for repair in ev.repairs:
+        told = [e for e in by_reference.get((repair.source, repair.reference), []) if e.sent_at <= repair.at]
+        if all(e.applied_by(repair.at) for e in told):
+            problems.append(
+                f"order {repair.reference}: reconciliation repaired it from {repair.source} at {repair.at:.0f}s, "
+                f"though no fault kept any of {len(told)} event(s) {repair.source} sent about it from the core"
+            )
+    if ev.repairs_counted > len(ev.repairs):
+        problems.append(
+            f"the core counted {ev.repairs_counted} reconciliation repairs, the harness saw {len(ev.repairs)}"
+        )
+    return _result("events_accounted", len(ev.events) + len(ev.repairs), problems)
+
+
 CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "no_lost_orders": no_lost_orders,
     "no_duplicate_erp_orders": no_duplicate_erp_orders,
@@ -381,6 +454,7 @@ CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "dlq_accounted": dlq_accounted,
     "refund_exactly_once": refund_exactly_once,
     "inventory_conserved": inventory_conserved,
+    "events_accounted": events_accounted,
 }
 
 

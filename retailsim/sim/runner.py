@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from retailsim.reports.record import FaultWindow, RunRecord, Series
 from retailsim.scenarios import describe
 from retailsim.scenarios.schema import Scenario
+from retailsim.sim.accounting import per_source
 from retailsim.sim.evidence import gather, oversell_units
 from retailsim.sim.invariants import judge
 from retailsim.sim.world import SAMPLE_S, CoreFactory, World
@@ -244,6 +245,11 @@ def run_scenario(
         extra={
             "core_counters": counters,
             "throttled_by_system": throttled,
+            # Per source: events sent, copies delivered, and what the core said of each acknowledged copy.
+            "events_accounted": [
+                {"source": source, **row}
+                for source, row in per_source(list(world.event_ledger.events.values())).items()
+            ],
             **service_extra(world),
         },
         focus_s=_focus(scenario, world),

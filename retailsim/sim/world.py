@@ -27,6 +27,7 @@ from retailsim.core.service import INTERNAL, CoreConfig, IntegrationCore
 from retailsim.core.stores.base import Store
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
+from retailsim.sim.accounting import EventLedger
 from retailsim.sim.delivery import Lane
 from retailsim.sim.faults import FaultSchedule
 from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
@@ -143,6 +144,7 @@ class World:
         self._awaited_returns: set[str] = set()  # returns counted in open_returns, by number
         self._return_times: dict[str, list[float]] = {}
         self.webhooks_in_flight = 0
+        self.event_ledger = EventLedger()  # every event sent, each copy's deliveries, the core's answers
         self.workload_done = False
         self.workload_end = 0.0
         self.quiescent_at: float | None = None
@@ -178,9 +180,13 @@ class World:
             allocate_time=latency(s.wms.allocate_time),
             pick_time=latency(s.wms.pick_time),
             pack_time=latency(s.wms.pack_time),
+            adjustments_per_hour=s.wms.adjustments_per_hour,
+            adjust_until_s=self.scenario.workload.duration,
+            split_share=s.wms.split_share,
             **self._system_kwargs(s.wms),
         )
         self.wms.carrier = self.carrier
+        self.wms.event_ids = s.wms.event_ids
         self.service_cloud = ServiceCloud(
             env, streams("service_cloud"), **self._system_kwargs(s.service_cloud)
         )
@@ -195,8 +201,10 @@ class World:
             pick_fail_rate=s.pos.pick_fail_rate,
             walk_in_per_hour=s.pos.walk_in_per_hour,
             trading_until_s=self.scenario.workload.duration,
+            receive_per_unit=s.pos.receive_per_unit,
             **self._system_kwargs(s.pos),
         )
+        self.pos.event_ids = s.pos.event_ids
         self.erp_initial = self.erp.snapshot_stock()
         self.systems: dict[str, MockSystem] = {
             "storefront": self.storefront,
@@ -398,11 +406,30 @@ class World:
 
     def send_webhook(self, hook: Webhook) -> None:
         self.counts.webhooks_sent += 1
-        for delay in self.fault_schedule.webhook_deliveries(hook.source):
+        delays = self.fault_schedule.webhook_deliveries(hook.source)
+        self.event_ledger.sent(
+            hook.source, hook.event_id, hook.topic, self.event_reference(hook), self.env.now, len(delays)
+        )
+        for copy, delay in enumerate(delays):
             self.webhooks_in_flight += 1
-            self.env.process(self._deliver_webhook(hook, delay))
+            self.env.process(self._deliver_webhook(hook, delay, copy))
 
-    def _deliver_webhook(self, hook: Webhook, delay: float) -> Generator[simpy.Event, Any, None]:
+    def event_reference(self, hook: Webhook) -> str:
+        """The order (or return) an event is about, as its source names it (for ``events_accounted``)."""
+        body = hook.body if isinstance(hook.body, dict) else {}
+        if hook.source == "carrier":
+            shipment = self.carrier.shipments.get(str((body.get("result") or {}).get("shipment_id")), {})
+            return str(shipment.get("reference_id", ""))
+        if hook.source == "payment":
+            intent = (body.get("data") or {}).get("object") or {}
+            return str((intent.get("metadata") or {}).get("order_no", ""))
+        if "TransactionNumber" in body and "ItemName" in body:
+            return "inventory"  # a warehouse adjustment: repaired by the core's adjustment watch
+        return str(body.get("reference_id") or body.get("order_reference") or "")
+
+    def _deliver_webhook(
+        self, hook: Webhook, delay: float, copy: int = 0
+    ) -> Generator[simpy.Event, Any, None]:
         rng = self.streams(f"webhooks/{hook.source}")
         spec = self.scenario.delivery
         yield self.env.timeout(delay + self.link_latency.sample(rng))
@@ -410,11 +437,21 @@ class World:
         while True:
             attempt += 1
             status = None
+            reached = self.core_up
             if self.core_up:
                 reply = self.core.receive_webhook(
                     hook.source, hook.event_id, hook.topic, hook.body, self.env.now
                 )
                 status = reply.status
+            self.event_ledger.attempt(
+                hook.source,
+                hook.event_id,
+                copy,
+                self.env.now,
+                status,
+                reply.body if reached else None,
+                reached,
+            )
             self.trace.record(f"{self.env.now:.6f}", "webhook", hook.source, hook.event_id, status)
             if status is not None and status < 300:
                 break
@@ -465,9 +502,12 @@ class World:
                 )
                 if self.core_epoch != epoch:
                     return  # the core process that sent this died; its reply goes nowhere
+                repairs = core.counters.get("reconciliation_repairs", 0)
                 request = core.on_reply(delivery, reply, self.env.now)
                 if self.core_epoch == epoch:  # a reply the core died judging counts for nothing
                     self.retry_audit.observe(epoch, message, reply)
+                if core.counters.get("reconciliation_repairs", 0) > repairs:
+                    self.event_ledger.repaired(self.env.now, destination, message.aggregate_id)
 
     def _run_timers(self, lane: Lane, core: IntegrationCore, epoch: int) -> Generator[simpy.Event, Any, None]:
         """The core's internal timers (backorder expiry, watchdogs, the batch feed), fired when due."""

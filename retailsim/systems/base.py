@@ -238,6 +238,11 @@ class MockSystem:
         self.refusals = 0
         self.throttled = 0  # refused at the rate limit (a subset of ``refusals``)
         self._event_seq = 0
+        # How webhook event ids look: "prefixed" (``sbwh_0000007``: unique to this product) or "sequence"
+        # (``7``: the bare message sequence number of many warehouse and store systems — unique only
+        # within the system, so the ids of two such systems collide, as real ones do).
+        self.event_ids = "prefixed"
+        self._message_seq = 0
 
     # ---- the product's own error shape (subclasses override) -------------------------------------
 
@@ -335,6 +340,13 @@ class MockSystem:
         """Deterministic product-style ids (``evt_000001``): a counter, never a random uuid."""
         self._event_seq += 1
         return f"{prefix}{self._event_seq:07d}"
+
+    def event_id(self, prefix: str) -> str:
+        """The id of the next webhook event this system sends, in its ``event_ids`` style."""
+        if self.event_ids == "sequence":
+            self._message_seq += 1
+            return str(self._message_seq)
+        return self.next_id(prefix)
 
     def emit(self, topic: str, body: Json, event_id: str | None = None) -> Webhook:
         hook = Webhook(

@@ -36,6 +36,9 @@ MANDATORY = (
     "to_Item",
 )
 _PO_FILTER = re.compile(r"^PurchaseOrderByCustomer eq '([^']*)'$")
+_TEXT_FILTER = re.compile(r"^MaterialDocumentHeaderText eq '([^']*)'$")
+MATDOC = "/sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV"
+RAISES_STOCK = frozenset({"501", "701"})  # other goods receipts; 551 (scrapping) and 702 lower it
 
 
 class Erp(MockSystem):
@@ -57,6 +60,8 @@ class Erp(MockSystem):
         ("POST", rf"{RET_DLV}/PostGoodsReceipt", "post_return_goods_receipt"),
         ("POST", rf"{CMR}/A_CreditMemoRequest", "create_credit_memo_request"),
         ("GET", rf"{CMR}/A_CreditMemoRequest", "query_credit_memo_requests"),
+        ("POST", rf"{MATDOC}/A_MaterialDocumentHeader", "post_goods_movement"),
+        ("GET", rf"{MATDOC}/A_MaterialDocumentHeader", "query_goods_movements"),
     )
 
     def __init__(
@@ -93,6 +98,11 @@ class Erp(MockSystem):
         self.credit_memos_by_po: dict[str, list[str]] = {}
         self.issued: dict[tuple[str, str], int] = {}
         self.restocked: dict[tuple[str, str], int] = {}
+        # Goods movements (material documents) and their signed units per (plant, material); no
+        # duplicate check: a second posting of the same header text moves stock again, as in SAP.
+        self.material_documents: dict[str, dict[str, Any]] = {}
+        self.documents_by_text: dict[str, list[str]] = {}
+        self.moved: dict[tuple[str, str], int] = {}
 
     # ---- OData error shapes -----------------------------------------------------------------------
 
@@ -406,6 +416,43 @@ class Erp(MockSystem):
             self.restocked[key] = self.restocked.get(key, 0) + quantity
         document["GoodsReceiptPosted"] = True
         return Response(200, {"d": {"DeliveryDocument": number, "OverallGoodsMovementStatus": "C"}})
+
+    # ---- goods movements -------------------------------------------------------------------------
+
+    def post_goods_movement(self, request: Request) -> Response:
+        body = request.body if isinstance(request.body, dict) else {}
+        items = (body.get("to_MaterialDocumentItem") or {}).get("results") or []
+        if not body.get("GoodsMovementCode") or not items:
+            return self.odata_error(400, "M7/001", "GoodsMovementCode and to_MaterialDocumentItem are required")
+        for item in items:
+            if str(item.get("GoodsMovementType")) not in RAISES_STOCK | {"551", "702"}:
+                return self.odata_error(400, "M7/002", f"Movement type {item.get('GoodsMovementType')} not allowed")
+        self._numbers["matdoc"] = self._numbers.get("matdoc", 0) + 1
+        number = f"49{self._numbers['matdoc']:08d}"
+        for item in items:
+            key = (str(item.get("Plant")), str(item.get("Material")))
+            quantity = int(float(str(item.get("QuantityInEntryUnit", "0"))))
+            signed = quantity if str(item.get("GoodsMovementType")) in RAISES_STOCK else -quantity
+            position = self.stock.setdefault(key, {"on_hand": 0, "reserved": 0})
+            position["on_hand"] += signed
+            self.moved[key] = self.moved.get(key, 0) + signed
+        text = str(body.get("MaterialDocumentHeaderText", ""))
+        document = {"MaterialDocument": number, "MaterialDocumentYear": "2026", **body}
+        self.material_documents[number] = document
+        self.documents_by_text.setdefault(text, []).append(number)
+        return Response(201, {"d": {"MaterialDocument": number, "MaterialDocumentYear": "2026"}})
+
+    def query_goods_movements(self, request: Request) -> Response:
+        match = _TEXT_FILTER.match(request.query.get("$filter", ""))
+        if not match:
+            return self.odata_error(
+                400, "/IWBEP/CM_MGW_RT/004", "Only $filter=MaterialDocumentHeaderText eq '...' is supported"
+            )
+        results = [
+            {"MaterialDocument": n, "MaterialDocumentYear": "2026"}
+            for n in self.documents_by_text.get(match.group(1), [])
+        ]
+        return Response(200, {"d": {"results": results}})
 
     def _watch(self, position: dict[str, int]) -> None:
         """Ledger: the largest amount by which reservations ever exceeded stock (must stay 0)."""

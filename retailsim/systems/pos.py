@@ -1,8 +1,9 @@
 """Store / POS system: stores with their own stock, in-store returns, store pickups (BOPIS), walk-ins.
 
 A customer brings an online order back to a store: the associate opens a return at the counter
-(``return.created``), checks the goods in and records their condition (``return.received``). Both are
-webhooks with stable event ids, delivered at least once. The integration answers with restock
+(``return.created``), checks the goods in and records their condition (``return.received``; with
+``receive_per_unit``, one ``return.unit_received`` per unit scanned instead). All are webhooks with stable
+event ids, delivered at least once. The integration answers with restock
 adjustments (``POST /v1/stores/{id}/inventory/adjustments``; an ``Idempotency-Key`` makes a retried
 adjustment a replay, as on most POS platforms — without one, every call moves stock) and return status
 updates (``PATCH /v1/returns/{id}``).
@@ -62,6 +63,8 @@ class Pos(MockSystem):
         pick_fail_rate: float = 0.0,
         walk_in_per_hour: float = 0.0,
         trading_until_s: float = float("inf"),
+        receive_per_unit: bool = False,
+        unit_scan_time: Latency = Latency(30.0, 180.0),
     ) -> None:
         super().__init__(
             env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
@@ -82,6 +85,10 @@ class Pos(MockSystem):
         self.pickups: dict[str, dict[str, Any]] = {}
         self.pickups_by_order: dict[str, list[str]] = {}
         self.walk_in_sales = 0
+        # Stores that check returns in unit by unit: one ``return.unit_received`` per unit scanned (an
+        # additive fact), instead of one ``return.received`` for the whole return.
+        self.receive_per_unit = receive_per_unit
+        self.unit_scan_time = unit_scan_time
         self._pickups = 0
         if walk_in_per_hour > 0:
             for store in self.store_ids:
@@ -121,6 +128,9 @@ class Pos(MockSystem):
     def _check_in(self, record: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(self.checkin_time.sample(self.rng))
         record["received_at"] = iso_time(self.env.now)
+        if self.receive_per_unit:
+            yield from self._check_in_units(record)
+            return
         for item in record["line_items"]:
             self.receipts.append(
                 {
@@ -133,8 +143,31 @@ class Pos(MockSystem):
             )
         self._event("return.received", record)
 
+    def _check_in_units(self, record: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+        """The associate scans each returned unit and records its condition: one event per unit."""
+        for item in record["line_items"]:
+            for _ in range(int(item["quantity"])):
+                yield self.env.timeout(self.unit_scan_time.sample(self.rng))
+                receipt = {
+                    "store_id": record["store_id"],
+                    "return_id": record["return_id"],
+                    "sku": item["sku"],
+                    "quantity": 1,
+                    "condition": item["condition"],
+                }
+                self.receipts.append(receipt)
+                event_id = self.event_id("posevt_")
+                body = {
+                    "event_id": event_id,
+                    "type": "return.unit_received",
+                    "order_reference": record["order_reference"],
+                    **receipt,
+                    "received_at": iso_time(self.env.now),
+                }
+                self.emit("return.unit_received", body, event_id)
+
     def _event(self, topic: str, record: dict[str, Any]) -> None:
-        event_id = self.next_id("posevt_")
+        event_id = self.event_id("posevt_")
         self.emit(topic, {"event_id": event_id, "type": topic, **{k: v for k, v in record.items()}}, event_id)
 
     # ---- API --------------------------------------------------------------------------------------
@@ -264,7 +297,7 @@ class Pos(MockSystem):
         return Response(200, {"pickups": found})
 
     def _pickup_event(self, topic: str, pickup: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-        event_id = self.next_id("posevt_")
+        event_id = self.event_id("posevt_")
         body = {
             "event_id": event_id,
             "type": topic,

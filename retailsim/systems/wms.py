@@ -8,6 +8,12 @@ the carrier and sends ``order.shipped`` with the tracking number. Webhook bodies
 ``{topic, event_time, order_id, reference_id, status, tracking}``; errors are problem-style
 ``{type, title, status, detail}`` except validation errors, which are ``{field: [messages]}``.
 
+Opt-in additive facts: with ``split_share`` an order of several lines ships one parcel per line (one
+shipment id, label and ``order.shipped`` each, with the parcel's ``products``; the order is
+``PartiallyFulfilled`` until the last leaves); with ``adjustments_per_hour`` counters and receivers change
+the shelves and each change goes out as a PIX-style delta (``inventory.adjustment``), also listed at
+``GET /1.0/inventory/adjustments?since=N`` with its event id, as event-list APIs keep what they sent.
+
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only (the carrier is reached
 through the small :class:`LabelSource` protocol, not imported); every delay and short pick is drawn from
 ``self.rng``; order ids are a counter.
@@ -39,6 +45,7 @@ class Wms(MockSystem):
         ("GET", r"/1.0/order/(\d+)", "get_order"),
         ("POST", r"/1.0/order/(\d+)/cancel", "cancel_order"),
         ("POST", r"/1.0/return", "create_return"),
+        ("GET", r"/1.0/inventory/adjustments", "list_adjustments"),
     )
 
     def __init__(
@@ -54,6 +61,9 @@ class Wms(MockSystem):
         allocate_time: Latency = Latency(60.0, 300.0),
         pick_time: Latency = Latency(600.0, 3600.0),
         pack_time: Latency = Latency(300.0, 1200.0),
+        adjustments_per_hour: float = 0.0,
+        adjust_until_s: float = float("inf"),
+        split_share: float = 0.0,
     ) -> None:
         super().__init__(
             env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
@@ -74,6 +84,16 @@ class Wms(MockSystem):
         self.return_transit = Latency(3 * 86400.0, 7 * 86400.0)
         self.restocked_units: dict[str, int] = {}
         self._next_return = 0
+        # Inventory adjustments (cycle count differences, damage, receipts): signed units per SKU.
+        # Partial shipments: this share of orders with several lines ships one parcel per line, each with
+        # its own shipment id, label and ``order.shipped`` webhook (ShipBob: one order, several shipments).
+        self.split_share = split_share
+        self._next_shipment = 0
+        self.adjusted: dict[str, int] = {}
+        self.adjustment_log: list[dict[str, Any]] = []  # every adjustment message, with its event id
+        self._adjustments = 0
+        if adjustments_per_hour > 0:
+            self.env.process(self._adjust(adjustments_per_hour / 3600.0, adjust_until_s))
 
     def error(self, status: int, code: str, message: str) -> Response:
         return Response(
@@ -155,6 +175,9 @@ class Wms(MockSystem):
             self.stock[sku] -= quantity
         order["picked"] = True
         self._set_status(order, "Picked")
+        if self.split_share > 0 and len(order["products"]) > 1 and self.rng.random() < self.split_share:
+            yield from self._ship_in_parcels(order)
+            return
         yield self.env.timeout(self.pack_time.sample(self.rng))
         if order["status"] != "Picked":
             return
@@ -174,6 +197,49 @@ class Wms(MockSystem):
         self._set_status(order, "Completed")
         self._webhook("order.shipped", order)
 
+    def _ship_in_parcels(self, order: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+        """One parcel per product line, packed one after another: each gets its own label and webhook;
+        the order is ``PartiallyFulfilled`` until the last parcel leaves, then ``Completed``."""
+        if self.carrier is None:
+            raise RuntimeError("a warehouse needs a carrier to ship: set wms.carrier")
+        order["shipments"] = []
+        for index, product in enumerate(order["products"]):
+            yield self.env.timeout(self.pack_time.sample(self.rng))
+            if order["status"] not in ("Picked", "PartiallyFulfilled"):
+                return
+            label = self.carrier.create_shipment(order["reference_id"], order["recipient"].get("address", {}))
+            self._next_shipment += 1
+            shipment: dict[str, Any] = {
+                "id": self._next_shipment,
+                "status": "Completed",
+                "tracking": {
+                    "carrier": label["carrier"],
+                    "carrier_service": label["service"],
+                    "tracking_id": label["tracking_code"],
+                },
+                "products": [dict(product)],
+            }
+            order["shipments"].append(shipment)
+            order["tracking"] = order["tracking"] or shipment["tracking"]
+            sku = product["reference_id"]
+            self.shipped_units[sku] = self.shipped_units.get(sku, 0) + product["quantity"]
+            last = index == len(order["products"]) - 1
+            self._set_status(order, "Completed" if last else "PartiallyFulfilled")
+            self.emit(
+                "order.shipped",
+                {
+                    "topic": "order.shipped",
+                    "event_time": iso_time(self.env.now),
+                    "order_id": order["id"],
+                    "reference_id": order["reference_id"],
+                    "status": order["status"],
+                    "shipment_id": shipment["id"],
+                    "tracking": dict(shipment["tracking"]),
+                    "products": [dict(p) for p in shipment["products"]],
+                },
+                self.event_id("sbwh_"),
+            )
+
     def _webhook(self, topic: str, order: dict[str, Any]) -> None:
         self.emit(
             topic,
@@ -185,8 +251,51 @@ class Wms(MockSystem):
                 "status": order["status"],
                 "tracking": order["tracking"],
             },
-            self.next_id("sbwh_"),
+            self.event_id("sbwh_"),
         )
+
+    # ---- inventory adjustments --------------------------------------------------------------------
+
+    def _adjust(self, per_second: float, until: float) -> Generator[simpy.Event, Any, None]:
+        """Counters and receivers change the shelves: each change is sent as a delta (PIX-style), one
+        message per adjustment — an additive fact that must be applied exactly once downstream."""
+        skus = sorted(self.stock)
+        while skus:
+            yield self.env.timeout(self.rng.expovariate(per_second))
+            if self.env.now > until:
+                return
+            sku = skus[self.rng.randrange(len(skus))]
+            draw = self.rng.random()
+            if draw < 0.5:
+                reason, delta = "CC", self.rng.choice((-2, -1, 1, 2))  # cycle count difference
+            elif draw < 0.8:
+                reason, delta = "DM", -self.rng.randint(1, 2)  # damaged in the warehouse
+            else:
+                reason, delta = "RC", self.rng.randint(5, 20)  # received without an order
+            delta = max(delta, -self.stock.get(sku, 0))
+            if delta == 0:
+                continue
+            self.stock[sku] = self.stock.get(sku, 0) + delta
+            self.adjusted[sku] = self.adjusted.get(sku, 0) + delta
+            self._adjustments += 1
+            body = {
+                "TransactionType": "300",
+                "TransactionCode": "01",
+                "TransactionNumber": self._adjustments,
+                "ItemName": sku,
+                "InventoryAdjustmentQuantity": abs(delta),
+                "InventoryAdjustmentType": "A" if delta > 0 else "S",
+                "ReasonCode": reason,
+                "DateCreated": iso_time(self.env.now),
+            }
+            event_id = self.event_id("sbwh_")
+            self.adjustment_log.append({"event_id": event_id, **body})
+            self.emit("inventory.adjustment", body, event_id)
+
+    def list_adjustments(self, request: Request) -> Response:
+        """Adjustment messages after transaction number ``since`` (an integration recovers missed ones)."""
+        since = int(request.query.get("since", "0") or 0)
+        return Response(200, [dict(m) for m in self.adjustment_log if int(m["TransactionNumber"]) > since])
 
     # ---- returns ----------------------------------------------------------------------------------
 
@@ -245,14 +354,14 @@ class Wms(MockSystem):
                 "status": "Completed",
                 "inventory": [dict(item) for item in order["inventory"]],
             },
-            self.next_id("sbwh_"),
+            self.event_id("sbwh_"),
         )
 
     def cancel_order(self, request: Request, order_id: str) -> Response:
         order = self.orders.get(int(order_id))
         if order is None:
             return self.error(404, "Not Found", f"Order {order_id} not found")
-        if order["status"] in ("Completed", "Cancelled"):
+        if order["status"] in ("Completed", "Cancelled", "PartiallyFulfilled"):
             return Response(
                 422, {"status": [f"Order {order_id} is {order['status']} and cannot be cancelled"]}
             )

@@ -183,16 +183,18 @@ def test_webhook_signatures_are_checked_and_a_refused_event_has_no_effect(client
     assert unsigned.status_code == 401 and "missing" in unsigned.json()["detail"]
     assert _ops_counter(client, "webhooks_ignored") == ignored_before
 
-    # None of the refused deliveries reached the inbox: the genuine one is processed, not a duplicate.
+    # None of the refused deliveries reached the inbox: the genuine one is taken, not a duplicate (a payment
+    # event confirms what the core knows: "ignored", with its reason).
     first = client.post("/v1/webhooks/payment", content=raw, headers=headers)
-    assert first.status_code == 200 and first.json() == {"status": "processed", "event_id": event_id}
+    assert first.status_code == 200 and first.json()["status"] == "ignored", first.text
+    assert first.json()["event_id"] == event_id and first.json()["reason"]
     assert _ops_counter(client, "webhooks_ignored") == ignored_before + 1
 
 
 def test_duplicate_webhook_events_are_200_with_no_effect(client: httpx.Client) -> None:
     event_id = f"evt_{new_order_no()}"
     raw, headers = signed(_payment_event(event_id))
-    assert client.post("/v1/webhooks/payment", content=raw, headers=headers).json()["status"] == "processed"
+    assert client.post("/v1/webhooks/payment", content=raw, headers=headers).json()["status"] == "ignored"
     ignored = _ops_counter(client, "webhooks_ignored")
     duplicates = _ops_counter(client, "inbox_duplicates")
     for _ in range(3):

@@ -57,6 +57,8 @@ def test_failure_scenario_holds_every_invariant(name: str, seed: int) -> None:
         ("erp-outage", "no-breaker", "no_lost_orders"),
         ("erp-bad-transport", "no-retry-cap", "dlq_accounted"),
         ("baseline", "no-correlation", "correlation_complete"),
+        ("duplicate-webhooks", "inbox-after-effect", "inventory_conserved"),
+        ("duplicate-webhooks", "dedupe-without-source", "events_accounted"),
     ],
 )
 def test_guard_off_is_caught_by_its_invariant(scenario: str, core: str, invariant: str) -> None:

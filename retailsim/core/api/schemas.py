@@ -37,10 +37,14 @@ class OrderReply(BaseModel):
 
 
 class WebhookReply(BaseModel):
+    """What the core did with the event: ``processed`` (applied), ``duplicate`` (its id was in the inbox:
+    applied before), ``stale`` (older than what the core holds) or ``ignored`` (it moves nothing), and why."""
+
     model_config = ConfigDict(extra="allow")
 
     status: str
     event_id: str
+    reason: str | None = None
 
 
 class TimelineEntry(BaseModel):

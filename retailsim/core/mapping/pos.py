@@ -21,6 +21,7 @@ from retailsim.core.mapping.http import OutboundRequest, Reply
 
 TOPIC_RETURN_CREATED = "return.created"
 TOPIC_RETURN_RECEIVED = "return.received"
+TOPIC_RETURN_UNIT_RECEIVED = "return.unit_received"  # one unit checked in at the counter (per-unit stores)
 TOPIC_PICKUP_READY = "pickup.ready"
 TOPIC_PICKUP_DECLINED = "pickup.declined"
 TOPIC_PICKUP_COLLECTED = "pickup.collected"
@@ -46,6 +47,20 @@ def parse_return(body: Any) -> dict[str, Any]:
         "store_id": str(body["store_id"]),
         "reason": str(body.get("reason", "")),
         "lines": lines,
+    }
+
+
+def parse_unit(body: Any) -> dict[str, Any]:
+    """One returned unit checked in: the return, the SKU and the condition the associate recorded."""
+    if not isinstance(body, dict):
+        raise InvalidPayload("POS event body must be a JSON object")
+    missing = [k for k in ("return_id", "sku") if not body.get(k)]
+    if missing:
+        raise InvalidPayload(f"POS unit receipt missing {', '.join(missing)}", [{"loc": [k]} for k in missing])
+    return {
+        "return_no": str(body["return_id"]),
+        "sku": str(body["sku"]),
+        "condition": str(body.get("condition", "resellable")),
     }
 
 

@@ -253,3 +253,50 @@ def create_credit_memo_request(
 
 def find_credit_memo_request(return_no: str) -> OutboundRequest:
     return _find_by_our_number(f"{CREDIT_MEMO_SRV}/A_CreditMemoRequest", return_no)
+
+
+# ---- goods movements (API_MATERIAL_DOCUMENT_SRV) ----------------------------------------------------
+
+MATERIAL_DOCUMENT_SRV = "/sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV"
+# Movement types that raise stock (other goods receipts, code "05") and that lower it (goods issues, "03").
+RECEIPT_MOVEMENTS = frozenset({"501", "701"})
+ISSUE_MOVEMENTS = frozenset({"551", "702"})
+
+
+def post_goods_movement(
+    reference: str, material: str, plant: str, movement_type: str, quantity: int, now: float
+) -> OutboundRequest:
+    """One material document for one warehouse adjustment. SAP does not refuse a second posting with the
+    same text, so the adjustment's reference travels in ``MaterialDocumentHeaderText`` and the core looks
+    it up before any retry (as for sales orders)."""
+    code = "05" if movement_type in RECEIPT_MOVEMENTS else "03"
+    return OutboundRequest(
+        "POST",
+        f"{MATERIAL_DOCUMENT_SRV}/A_MaterialDocumentHeader",
+        {
+            "GoodsMovementCode": code,
+            "PostingDate": _odata_date(now),
+            "DocumentDate": _odata_date(now),
+            "MaterialDocumentHeaderText": reference,
+            "to_MaterialDocumentItem": {
+                "results": [
+                    {
+                        "Material": material,
+                        "Plant": plant,
+                        "StorageLocation": "0001",
+                        "GoodsMovementType": movement_type,
+                        "QuantityInEntryUnit": str(quantity),
+                        "EntryUnit": "EA",
+                    }
+                ]
+            },
+        },
+    )
+
+
+def find_goods_movement(reference: str) -> OutboundRequest:
+    return OutboundRequest(
+        "GET",
+        f"{MATERIAL_DOCUMENT_SRV}/A_MaterialDocumentHeader",
+        query={"$filter": f"MaterialDocumentHeaderText eq '{reference}'"},
+    )

@@ -73,13 +73,20 @@ def parse_webhook(topic: str, body: Any) -> dict[str, Any]:
     tracking = body.get("tracking") or {}
     if topic == TOPIC_SHIPPED and not tracking.get("tracking_id"):
         raise InvalidPayload("shipped webhook without tracking", [{"loc": ["tracking", "tracking_id"]}])
-    return {
+    facts = {
         "order_no": str(body["reference_id"]),
         "wms_order_id": str(body["order_id"]),
         "tracking_code": tracking.get("tracking_id"),
         "carrier": tracking.get("carrier"),
         "status": body.get("status"),
     }
+    if body.get("shipment_id") is not None:  # one parcel of an order shipped in several
+        units: dict[str, int] = {}
+        for product in body.get("products") or []:
+            sku = str(product.get("reference_id"))
+            units[sku] = units.get(sku, 0) + int(product.get("quantity", 0))
+        facts.update(shipment_id=str(body["shipment_id"]), units=units)
+    return facts
 
 
 # ---- returns (ShipBob Returns API) ------------------------------------------------------------------

@@ -203,6 +203,9 @@ class OrderRecord(BaseModel):
     replaces: str | None = None
     erp_reference: str | None = None
     replaced_by: str | None = None
+    # Partial shipments: the warehouse's shipments of this order (shipment id → its tracking code, units
+    # per SKU and the carrier's latest status), when it ships in more than one parcel.
+    parcels: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)

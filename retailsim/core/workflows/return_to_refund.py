@@ -142,6 +142,9 @@ class ReturnRecord(BaseModel):
     goods_expected: bool = True  # False: a parcel lost in transit, claimed by a service agent
     replacement_order: str | None = None
     case_id: str | None = None  # the Service Cloud case an agent opened this return from
+    # Stores that check returned goods in unit by unit: each unit's condition, by SKU, as it arrived
+    # (each resellable one is restocked at once, so the received return restocks nothing more).
+    units_received: dict[str, list[str]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +204,7 @@ def _commands_for(record: ReturnRecord, target: ReturnStatus, policy: ReturnPoli
         commands.append(Command("wms", "CreateWarehouseReturn"))
     elif target is S.RECEIVED:
         if at_store:
-            if any(line.disposition == "restock" for line in record.lines):
+            if any(line.disposition == "restock" for line in record.lines) and not record.units_received:
                 commands.append(Command("pos", "RestockReturnedGoods"))
         elif any(line.disposition == "restock" for line in record.lines):
             commands.append(Command("erp", "PostReturnGoodsReceipt"))

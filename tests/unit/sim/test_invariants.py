@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from retailsim.sim.accounting import Attempt, Repair, SentEvent
 from retailsim.sim.invariants import CATALOGUE, Evidence, judge
 from retailsim.sim.retry_budget import FailedSends
 
@@ -89,6 +90,25 @@ def healthy() -> Evidence:
         refunded_by_intent={"pi_1": 1999},
         stock_ledgers={("pos:S001", SKU): {"initial": 5, "on_hand": 6, "shipped": 0, "restocked": 1}},
         restock_expected={("pos:S001", SKU): 1},
+        # The WMS's shipped event delivered twice (the copy a duplicate); a carrier event dropped by a
+        # fault, whose order reconciliation repaired.
+        events=[
+            SentEvent(
+                "wms",
+                "1",
+                "order.shipped",
+                DELIVERED,
+                100.0,
+                2,
+                [
+                    Attempt(101.0, 1, 200, True, "processed", "order shipped"),
+                    Attempt(160.0, 0, 200, True, "duplicate", "event id in the inbox already"),
+                ],
+            ),
+            SentEvent("carrier", "evt_1", "tracker.updated", DELIVERED, 900.0, 0),
+        ],
+        repairs=[Repair(3000.0, "carrier", DELIVERED)],
+        repairs_counted=1,
     )
 
 
@@ -167,6 +187,25 @@ def restocked_twice(ev: Evidence) -> None:
     ev.stock_ledgers[("pos:S001", SKU)] = {"initial": 5, "on_hand": 7, "shipped": 0, "restocked": 2}
 
 
+def adjustment_posted_twice(ev: Evidence) -> None:
+    # The warehouse counted 2 units short once; the ERP booked the goods movement twice.
+    ev.adjusted_vs_moved[("wms:DC1", SKU)] = (-2, -4)
+
+
+def first_delivery_refused_as_duplicate(ev: Evidence) -> None:
+    ev.events.append(
+        SentEvent(
+            "pos",
+            "1",
+            "pickup.ready",
+            CANCELLED,
+            50.0,
+            1,
+            [Attempt(51.0, 0, 200, True, "duplicate", "event id in the inbox already")],
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Breakage:
     invariant: str
@@ -204,6 +243,12 @@ BREAKAGES = [
     Breakage("dlq_accounted", dead_lettered_only_after_the_budget, ("message 41", "dead-lettered only then")),
     Breakage("refund_exactly_once", refunded_twice, ("RMA0000001", "refunded 2 time")),
     Breakage("inventory_conserved", restocked_twice, ("pos:S001", SKU, "restocked 2")),
+    Breakage("inventory_conserved", adjustment_posted_twice, ("wms:DC1", SKU, "adjusted -2", "moved -4")),
+    Breakage(
+        "events_accounted",
+        first_delivery_refused_as_duplicate,
+        ("pos event 1", CANCELLED, "first delivery was refused as a duplicate"),
+    ),
 ]
 
 

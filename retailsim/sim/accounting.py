@@ -1,0 +1,127 @@
+"""Event accounting: every event a source sent, each copy delivered, and what the core answered to it.
+
+The harness knows what the core cannot: which deliveries are copies of one event (a duplicate fault
+delivers the same event several times), which copy arrived first, which events a fault dropped, and
+when the core's reconciliation repaired an order. The ``events_accounted`` invariant (sim/invariants.py)
+judges these records. Rules kept: plain data; an event is keyed by (source, event id), never by the id
+alone — ids of different systems may collide, as real ones do; records are appended in simulated-time
+order, so judging them needs no sort by wall clock or set iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: What a 2xx webhook reply's ``status`` may say: the event was applied (``processed``), was a copy of
+#: one applied before (``duplicate``), or was older than what the core holds (``stale``) or moved
+#: nothing (``ignored``) — each with a ``reason``.
+APPLIED = ("processed", "stale", "ignored")
+OUTCOMES = (*APPLIED, "duplicate")
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One delivery attempt of one copy of an event."""
+
+    at: float
+    copy: int
+    status: int | None  # the HTTP status; None when no answer came back
+    reached: bool  # the call reached a running core (an unanswered one may have committed)
+    outcome: str  # the reply's ``status`` (2xx) or ``error`` (4xx/5xx); "" when none
+    reason: str
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(slots=True)
+class SentEvent:
+    """An event as its source sent it, and every attempt to deliver each of its copies."""
+
+    source: str
+    event_id: str
+    topic: str
+    reference: str  # the order (or return) it is about, as the source names it
+    sent_at: float
+    copies: int  # deliveries the faults made of it; 0 = dropped
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def applied_by(self, at: float) -> bool:
+        """Whether the core had applied it (any acknowledged non-duplicate reply) by ``at``."""
+        return any(a.acknowledged and a.outcome in APPLIED and a.at <= at for a in self.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """The core's reconciliation changed an order's state from what ``source``'s API said."""
+
+    at: float
+    source: str
+    reference: str
+
+
+@dataclass(slots=True)
+class EventLedger:
+    """What the world records while it runs; gathered into the evidence at the end."""
+
+    events: dict[tuple[str, str], SentEvent] = field(default_factory=dict)
+    repairs: list[Repair] = field(default_factory=list)
+
+    def sent(self, source: str, event_id: str, topic: str, reference: str, at: float, copies: int) -> None:
+        key = (source, event_id)
+        known = self.events.get(key)
+        if known is not None:  # the source sent the same event again (its own retry): more copies
+            known.copies += copies
+            return
+        self.events[key] = SentEvent(source, event_id, topic, reference, at, copies)
+
+    def attempt(
+        self, source: str, event_id: str, copy: int, at: float, status: int | None, body: Any, reached: bool
+    ) -> None:
+        event = self.events.get((source, event_id))
+        if event is None:
+            return
+        outcome = reason = ""
+        if isinstance(body, dict):
+            outcome = str(body.get("status") or body.get("error") or "")
+            reason = str(body.get("reason") or body.get("detail") or "")
+        event.attempts.append(Attempt(at, copy, status, reached, outcome, reason))
+
+    def repaired(self, at: float, source: str, reference: str) -> None:
+        self.repairs.append(Repair(at, source, reference))
+
+
+def per_source(events: list[SentEvent]) -> dict[str, dict[str, int]]:
+    """Events accounted per source: sent, applied, duplicates, stale, ignored, dropped, refused."""
+    table: dict[str, dict[str, int]] = {}
+    for event in events:
+        row = table.setdefault(
+            event.source,
+            {
+                "sent": 0,
+                "delivered": 0,
+                "applied": 0,
+                "duplicates": 0,
+                "stale": 0,
+                "ignored": 0,
+                "dropped": 0,
+                "refused": 0,
+            },
+        )
+        row["sent"] += 1
+        row["delivered"] += event.copies
+        if event.copies == 0:
+            row["dropped"] += 1
+        acknowledged = [a for a in event.attempts if a.acknowledged]
+        if event.copies and not acknowledged:
+            row["refused"] += 1
+        for attempt in acknowledged:
+            if attempt.outcome == "processed":
+                row["applied"] += 1
+            elif attempt.outcome == "duplicate":
+                row["duplicates"] += 1
+            elif attempt.outcome in ("stale", "ignored"):
+                row[attempt.outcome] += 1
+    return dict(sorted(table.items()))
