@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
-from retailsim.sim.retry_budget import FailedSends
 from retailsim.sim.accounting import APPLIED, OUTCOMES, Repair, SentEvent
+from retailsim.sim.retry_budget import FailedSends
 
 MAX_EXAMPLES = 5
 
