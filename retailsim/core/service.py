@@ -18,12 +18,14 @@ import functools
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retailsim.core.crash_points import CrashHook
 from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
 from retailsim.core.mapping import easypost, pos, salesforce, sap, sfcc, shipbob, stripe
 from retailsim.core.mapping.http import (
@@ -117,6 +119,19 @@ def _in_flight() -> ApiReply:
     )
 
 
+# The crash points (before its commit, at its reply) of an idempotent request, by its scope.
+_ONCE_POINTS = {
+    "orders": ("order_intake.before_commit", "order_intake.after_commit"),
+    "returns": ("return_request.before_commit", "return_request.after_commit"),
+    "actions": ("agent_action.before_commit", "agent_action.after_commit"),
+}
+
+
+def _once_points(scope: str) -> tuple[str, str]:
+    """A scope without its entry above gets names outside the catalogue, which the simulation refuses."""
+    return _ONCE_POINTS.get(scope) or (f"{scope}.before_commit", f"{scope}.after_commit")
+
+
 # What an idempotent request does inside its transaction, or the refusal of its body (422, nothing stored).
 _Act = Callable[[Transaction], ApiReply] | ApiReply
 
@@ -156,6 +171,30 @@ class Delivery:
     message: OutboxMessage
     request: OutboundRequest
     step: str = "send"
+
+
+class _CrashPointTransaction:
+    """A store transaction that passes its crash point after its body and before its commit: a hook
+    that raises there (a process death) rolls the transaction back, as a death before the commit would."""
+
+    __slots__ = ("_hook", "_inner", "_point")
+
+    def __init__(self, inner: AbstractContextManager[Transaction], hook: CrashHook, point: str) -> None:
+        self._inner, self._hook, self._point = inner, hook, point
+
+    def __enter__(self) -> Transaction:
+        return self._inner.__enter__()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        if kind is None:
+            try:
+                self._hook(self._point)
+            except BaseException as death:
+                self._inner.__exit__(type(death), death, death.__traceback__)
+                raise
+        return self._inner.__exit__(kind, error, trace)
 
 
 class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
@@ -201,6 +240,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self.return_policy = r2r.ReturnPolicy(
             window_s=self.config.return_window_s, dc_locations=tuple(self.config.locations)
         )
+        # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
+        # None in production and live mode.
+        self.crash_hook: CrashHook | None = None
 
     @property
     def _return_transitions(self) -> list[tuple[str, str]]:
@@ -214,6 +256,19 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self._noted.returns = value
 
     # ---- helpers ----------------------------------------------------------------------------------
+
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
+        """A store transaction whose crash point ``point`` is passed just before its commit."""
+        hook = self.crash_hook
+        if hook is None:
+            return self.store.transaction()
+        return _CrashPointTransaction(self.store.transaction(), hook, point)
+
+    def _crash_point(self, point: str) -> None:
+        """Pass a crash point outside a transaction (a reply about to be handed back, a lease taken)."""
+        hook = self.crash_hook
+        if hook is not None:
+            hook(point)
 
     def _count(self, name: str, n: int = 1) -> None:
         pending: list[tuple[str, int]] | None = getattr(self._pending_counts, "names", None)
@@ -316,7 +371,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     def load_inventory(self, rows: list[tuple[str, str, int]], now: float) -> None:
         """Initial (or full) load of on-hand stock per (sku, location) from the ERP's snapshot."""
         woken: set[str] = set()
-        with self.store.transaction() as tx:
+        with self._transaction("inventory_load.before_commit") as tx:
             for sku, location, on_hand in rows:
                 position = tx.get_position(sku, location)
                 if position is None:
@@ -331,9 +386,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 for sku in sorted({row[0] for row in rows}):
                     self._schedule_publication(tx, sku, now, woken, delay_s=0.0)
         self._after_commit(woken, [], now)
+        self._crash_point("inventory_load.after_commit")
 
     def available_to_promise(self, sku: str) -> dict[str, int]:
-        with self.store.transaction() as tx:
+        with self._transaction("atp_query.read") as tx:
             result = {}
             for location in self.config.locations:
                 position = tx.get_position(sku, location)
@@ -435,6 +491,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             self._release(jobs)
         if orders:
             self._after_commit(woken, transitions, max(now for _, _, now in orders))
+        if jobs:
+            self._crash_point("order_intake.after_commit")
         return outcomes
 
     def once(self, scope: str, key: str, body: Any, now: float, act: _Act) -> ApiReply:
@@ -454,7 +512,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         if early is not None:
             return early
         try:
-            with self._counting(), self.store.transaction() as tx:
+            with self._counting(), self._transaction(_once_points(scope)[0]) as tx:
                 return self._run_claimed(tx, job)
         finally:
             self._release([job])
@@ -468,7 +526,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return
         before = effects.mark()
         try:
-            with self._counting(), self.store.transaction() as tx:
+            with self._counting(), self._transaction("order_intake.before_commit") as tx:
                 for job in jobs:
                     outcomes[job.index] = self._run_claimed(tx, job)
             return
@@ -480,7 +538,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         for job in jobs:
             before = effects.mark()
             try:
-                with self._counting(), self.store.transaction() as tx:
+                with self._counting(), self._transaction("order_intake.before_commit") as tx:
                     outcomes[job.index] = self._run_claimed(tx, job)
             except Exception as exc:
                 effects.restore(before)
@@ -594,6 +652,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         reply = self.once(scope, key, fingerprinted, now, lambda tx: work(tx, request, woken, transitions))
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
+        self._crash_point(_once_points(scope)[1])
         return reply
 
     def _accept_order(
@@ -670,7 +729,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         transitions: list[tuple[str, str]] = []
         self._return_transitions = []  # what a rolled-back transaction noted must not be announced
         try:
-            with self.store.transaction() as tx:
+            with self._transaction("webhook.before_commit") as tx:
                 if not self.first_delivery(tx, source, event_id, now):
                     self._count("inbox_duplicates")
                     return ApiReply(200, {"status": "duplicate", "event_id": event_id})
@@ -686,6 +745,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
+        self._crash_point("webhook.after_commit")
         return ApiReply(200, {"status": "processed", "event_id": event_id})
 
     def _apply_webhook(
@@ -801,6 +861,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     bucket.give_back()
                 return None
             message = self.store.claim_next(destination, now, self.config.lease_s)
+            if message is not None:
+                self._crash_point("delivery.claimed")
             request = self._render(message, now) if message is not None else None
             if message is None or request is None:
                 breaker.record_neutral()
@@ -814,7 +876,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return Delivery(message, request, step)
 
     def _finish_silently(self, message: OutboxMessage, reason: str) -> None:
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.superseded.before_commit") as tx:
             tx.complete(message.seq)
         self._count(reason)
 
@@ -824,7 +886,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return self._render_return(message, now)
         if kind == "PublishAvailability":
             sku = str(message.payload["sku"])
-            with self.store.transaction() as tx:
+            with self._transaction("delivery.publication.before_commit") as tx:
                 tx.save("atp_publication", sku, {"pending": False}, now)
                 ats = sum(
                     p.available
@@ -847,7 +909,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 ),
                 message,
             )
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.render.read") as tx:
             record = self._load_record(tx, message.aggregate_id)
             order = (
                 tx.load_model("order_doc", message.aggregate_id, Order)
@@ -969,7 +1031,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             found = sap.found_sales_orders(reply)
             if not found:
                 breaker.record_success(now)
-                with self.store.transaction() as tx:
+                with self._transaction("delivery.lookup_miss.read") as tx:
                     order = tx.load_model("order_doc", message.aggregate_id, Order)
                     record = self._load_record(tx, message.aggregate_id)
                 assert order is not None and record is not None
@@ -995,7 +1057,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             return None
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.reply_applied.before_commit") as tx:
             if verdict is Verdict.SUCCESS or self._benign_refusal(message, reply):
                 breaker.record_success(now)
                 self._apply_reply(tx, delivery, reply, now, woken, transitions)
@@ -1013,6 +1075,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                     tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
+        self._crash_point("delivery.reply_applied.after_commit")
         return None
 
     def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
@@ -1021,7 +1084,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             message.attempts -= 1
         breaker = self.breakers[message.destination]
         system_down = breaker.state is not BreakerState.CLOSED
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.retry.before_commit") as tx:
             # A message is dead-lettered for its own failures, not for its system's: while the breaker
             # says the system is down, the message waits for it however long the outage lasts.
             if self.retry.exhausted(message.attempts) and not system_down:
@@ -1040,6 +1103,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 tx.retry_later(message.seq, now + delay, message.attempts, error_text(reply))
         if self.on_append is not None:
             self.on_append(message.destination)
+        self._crash_point("delivery.retry.after_commit")
 
     @staticmethod
     def _benign_refusal(message: OutboxMessage, reply: Reply) -> bool:
@@ -1135,10 +1199,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
             if message is None:
                 return fired
             fired += 1
+            self._crash_point("timers.claimed")
             woken: set[str] = set()
             transitions: list[tuple[str, str]] = []
             self._return_transitions = []
-            with self.store.transaction() as tx:
+            with self._transaction("timers.before_commit") as tx:
                 if message.kind == "PublishInventoryFeed":
                     tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
                     tx.append(
@@ -1165,6 +1230,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 tx.complete(message.seq)
             self._after_commit(woken, transitions, now)
             self._flush_return_statuses(now)
+            self._crash_point("timers.after_commit")
 
     # ---- reconciliation ---------------------------------------------------------------------------
 
@@ -1280,7 +1346,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
     # ---- operations -------------------------------------------------------------------------------
 
     def order_record(self, order_no: str) -> OrderRecord | None:
-        with self.store.transaction() as tx:
+        with self._transaction("order_record.read") as tx:
             return self._load_record(tx, order_no)
 
     def replay_dead_letter(self, dlq_id: int, now: float) -> bool:
@@ -1290,6 +1356,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         self._count("dlq_replayed")
         if self.on_append is not None:
             self.on_append(message.destination)
+        self._crash_point("dlq_replay.after_commit")
         return True
 
     def ops_summary(self) -> dict[str, Any]:

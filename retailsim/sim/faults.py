@@ -17,11 +17,23 @@ kind                   target                    effect while active
 ``duplicate_delivery`` a webhook source          each event delivered 1..``copies`` times within ``window``
 ``reorder``            a webhook source          each event delayed uniformly within ``window`` (reordering them)
 ``drop``               a webhook source          an event is never delivered with ``probability``
-``core_crash``         ``core``                  the core process dies at ``start`` (memory and in-flight work
-                                                 lost, the store kept) and restarts after ``duration``
+``core_crash``         ``core``                  the core process dies (memory and in-flight work lost, the store
+                                                 kept) and restarts after ``duration``. Without ``point``: at
+                                                 ``start``, between two events. With ``point`` it is armed at
+                                                 ``start`` and dies *inside* the core, at a crash point
+                                                 (core/crash_points.py; ``retailsim crash-points``): a named one
+                                                 (the first hit dies, each hit with ``probability``),
+                                                 ``"random"`` (one drawn when armed) or ``"any"`` (every point,
+                                                 each hit with ``probability``). One fault, one death.
 =====================  ========================  =================================================================
 
-Rules kept: every draw comes from the run's ``faults`` stream; windows are recorded for the report.
+A death at a crash point loses exactly what a process death loses: the open transaction (the store rolls
+it back), the core's memory (breakers, buckets, claims, counters) and the reply — the caller sees no
+answer and retries as it would on a dropped connection; what committed stays.
+
+Rules kept: every draw comes from the run's ``faults`` stream (the per-hit draws of crash points from
+their own ``crash_points`` stream, so that how often the core passes a point shifts no other fault);
+windows are recorded for the report.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from retailsim.core.crash_points import CRASH_POINTS, DESCRIPTIONS
 from retailsim.scenarios.schema import FAULT_KINDS, FaultSpec
 
 if TYPE_CHECKING:
@@ -41,6 +54,31 @@ SYSTEM_FAULTS = ("outage", "brownout", "error_rate", "rate_limit", "lost_respons
 WEBHOOK_FAULTS = ("duplicate_delivery", "reorder", "drop")
 # What the fuzzer draws from: every kind but poison, whose repair is an operator's replay, not the core's.
 RANDOM_KINDS = tuple(kind for kind in FAULT_KINDS if kind != "poison")
+# Crash points no simulated process can die at, and why; a "random" point is drawn from the others.
+UNREACHABLE_IN_SIM = {
+    "inventory_load.before_commit": "the world loads the stock snapshot before any fault is armed",
+    "inventory_load.after_commit": "the world loads the stock snapshot before any fault is armed",
+    "order_record.read": "no simulated caller reads order records (the operations API does)",
+    "return_record.read": "no simulated caller reads return records (the operations API does)",
+}
+STRIKABLE_POINTS = tuple(point for point in CRASH_POINTS if point not in UNREACHABLE_IN_SIM)
+
+
+class CoreCrashed(BaseException):
+    """The core process died at a crash point, in the middle of a call into it.
+
+    A ``BaseException``, not an ``Exception``: the core's own ``except Exception`` (a batch of orders
+    retried one by one, an error answered as a reply) must not catch a process death.
+    """
+
+    def __init__(self, point: str, downtime_s: float) -> None:
+        super().__init__(point)
+        self.point = point
+        self.downtime_s = downtime_s
+
+
+class UnknownCrashPoint(BaseException):
+    """The core passed a crash point that is not in the catalogue (core/crash_points.py): a bug."""
 
 
 class FaultSchedule:
@@ -53,6 +91,10 @@ class FaultSchedule:
         self._active_webhook: dict[str, list[FaultSpec]] = {}
         self.dropped = 0
         self.duplicated = 0
+        # Crash points: faults armed at a point (or "any"), how often the core passed each point.
+        self.point_rng = world.streams("crash_points")
+        self._armed: list[tuple[FaultSpec, str]] = []
+        self.reached: dict[str, int] = {}
 
     def start(self) -> None:
         for fault in self.plan:
@@ -62,6 +104,9 @@ class FaultSchedule:
         env = self.world.env
         if fault.start > env.now:
             yield env.timeout(fault.start - env.now)
+        if fault.kind == "core_crash" and fault.point is not None:
+            self._arm(fault)  # the world crashes and restarts the core when the point is hit
+            return
         self.world.trace.record(f"{env.now:.6f}", "fault-on", fault.kind, fault.target)
         self._switch(fault, on=True)
         yield env.timeout(fault.duration)
@@ -99,6 +144,27 @@ class FaultSchedule:
             switches.lost_reply_rate = fault.probability if on else 0.0
         elif fault.kind == "poison":
             switches.poison_rate = fault.probability if on else 0.0
+
+    def _arm(self, fault: FaultSpec) -> None:
+        point = fault.point or "any"
+        if point == "random":
+            point = STRIKABLE_POINTS[self.rng.randrange(len(STRIKABLE_POINTS))]
+        self._armed.append((fault, point))
+        self.world.trace.record(f"{self.world.env.now:.6f}", "crash-armed", point)
+
+    def at_crash_point(self, point: str) -> FaultSpec | None:
+        """The core passes ``point``: the armed fault that strikes here (now disarmed), or None."""
+        if point not in DESCRIPTIONS:
+            raise UnknownCrashPoint(f"the core passed {point!r}, which core/crash_points.py does not name")
+        self.reached[point] = self.reached.get(point, 0) + 1
+        for index, (fault, target) in enumerate(self._armed):
+            if target not in (point, "any"):
+                continue
+            if fault.probability < 1.0 and self.point_rng.random() >= fault.probability:
+                continue
+            del self._armed[index]
+            return fault
+        return None
 
     def webhook_deliveries(self, source: str) -> list[float]:
         """Delays of each copy of one webhook event under the active faults ([] = dropped)."""
@@ -194,7 +260,7 @@ def plan_to_toml(plan: list[FaultSpec]) -> str:
     lines = []
     for fault in plan:
         lines.append("[[faults]]")
-        for key, value in fault.model_dump().items():
+        for key, value in fault.model_dump(exclude_none=True).items():
             lines.append(f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"')
         lines.append("")
     return "\n".join(lines)
