@@ -201,7 +201,7 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
     else:
         duration = round(rng.uniform(30.0, 1800.0 if kind != "core_crash" else 300.0), 1)
         window = round(rng.uniform(10.0, 600.0), 1)
-    return FaultSpec(
+    fault = FaultSpec(
         kind=kind,
         target=target,
         start=start,
@@ -212,6 +212,20 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
         window=window,
         limit=round(rng.uniform(0.5, 5.0), 2),
     )
+    if kind == "core_crash":  # drawn last, so that the draws of every other kind stay as they were
+        fault = fault.model_copy(update={"point": random_crash_point(rng)})
+    return fault
+
+
+def random_crash_point(rng: random.Random) -> str | None:
+    """Where a fuzzed core_crash strikes: between events (a quarter), at any point (a quarter), or at a
+    named point (half; named in the plan, so that a saved failure replays at the same point)."""
+    draw = rng.random()
+    if draw < 0.25:
+        return None
+    if draw < 0.5:
+        return "any"
+    return STRIKABLE_POINTS[rng.randrange(len(STRIKABLE_POINTS))]
 
 
 def random_plan(rng: random.Random, horizon_s: float, max_faults: int = 4) -> list[FaultSpec]:
@@ -251,6 +265,8 @@ def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
         target=st.just("core"),
         start=st.floats(0.0, horizon_s),
         duration=st.floats(5.0, 300.0),
+        probability=st.floats(0.05, 1.0),
+        point=st.one_of(st.none(), st.just("any"), st.sampled_from(STRIKABLE_POINTS)),
     )
     return st.lists(st.one_of(system_fault, webhook_fault, crash), min_size=1, max_size=max_faults)
 

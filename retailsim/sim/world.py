@@ -418,16 +418,19 @@ class World:
         }
         link = latency(self.scenario.delivery.link_latency)
         status = None
-        for attempt in range(5):
+        attempt, unanswered = 0, False  # as the storefront's export (see ``_checkout``)
+        while attempt < 5 or unanswered:
             yield self.env.timeout(link.sample(rng))
             if self.core_up:
                 reply = self.ask_core(
                     lambda core: core.request_return(body, f"{return_no}:request", self.env.now)
                 )
+                unanswered = reply is None
                 status = reply.status if reply is not None else None
                 if status is not None and status < 500 and status != 409:
                     break
-            yield self.env.timeout(5.0 * (attempt + 1))
+            attempt += 1
+            yield self.env.timeout(5.0 * min(attempt, 12))
         self.trace.record(f"{self.env.now:.6f}", "return", return_no, order_no, status)
         if status is None or status >= 300:
             self.counts.returns_not_taken += 1
@@ -626,13 +629,18 @@ class World:
         started = self.env.now
         link = self.link_latency
         outcome = None
-        for _attempt in range(5):  # storefronts retry a failed export with the same key
+        # Storefronts retry a failed export with the same key, five times; an export the core may have
+        # committed before it died (sent, never answered) is asked again until it is answered.
+        attempt, unanswered = 0, False
+        while attempt < 5 or unanswered:
             yield self.env.timeout(link.sample(rng))
             if self.core_up:
                 outcome = self.ask_core(lambda core: core.submit_order(order, order_no, self.env.now))
+                unanswered = outcome is None
                 if outcome is not None and outcome.status < 500 and outcome.status != 409:
                     break
-            yield self.env.timeout(5.0 * (_attempt + 1))
+            attempt += 1
+            yield self.env.timeout(5.0 * min(attempt, 12))
         self.acceptance.add(self.env.now - started)
         self.trace.record(f"{self.env.now:.6f}", "checkout", order_no, outcome.status if outcome else None)
         if outcome is not None and outcome.status in (200, 202) and outcome.body.get("status") != "rejected":
