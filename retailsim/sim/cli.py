@@ -204,7 +204,7 @@ def fuzz_command(
         resolved = base.model_copy(update={"faults": plan, "name": f"{base.name}-fuzz-{run_seed}"})
         run = run_scenario(resolved, run_seed, core_factory=CORES[core], core_name=core)
         broken = [r for r in run.record.invariants if r.violations or not r.checked]
-        kinds = ",".join(f.kind for f in plan)
+        kinds = ",".join(f.kind + (f"@{f.point}" if f.point else "") for f in plan)
         if not broken:
             out.print(f"[green]ok[/]   seed {run_seed:<6} faults: {kinds}", highlight=False)
             continue
