@@ -55,6 +55,7 @@ def test_failure_scenario_holds_every_invariant(name: str, seed: int) -> None:
         ("erp-outage", "no-retry", "no_lost_orders"),
         ("erp-outage", "no-breaker", "no_lost_orders"),
         ("baseline", "no-correlation", "correlation_complete"),
+        ("core-crash", "outbox-apart", "no_lost_orders"),
     ],
 )
 def test_guard_off_is_caught_by_its_invariant(scenario: str, core: str, invariant: str) -> None:
