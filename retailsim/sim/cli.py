@@ -76,7 +76,7 @@ def crash_points_command() -> None:
         note = f" (never struck in a simulation: {unreachable})" if unreachable else ""
         out.print(f"{name:<{width}}  {description}{note}", highlight=False, markup=False)
     out.print(
-        f"{'random':<{width}}  one of the above, drawn when the fault is armed", highlight=False, markup=False
+        f"{'random':<{width}}  one of the above that the core has passed, drawn when the fault is armed", highlight=False, markup=False
     )
     out.print(f"{'any':<{width}}  every point, each hit with the fault's probability", highlight=False, markup=False)
 

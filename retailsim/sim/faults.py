@@ -23,8 +23,9 @@ kind                   target                    effect while active
                                                  ``start`` and dies *inside* the core, at a crash point
                                                  (core/crash_points.py; ``retailsim crash-points``): a named one
                                                  (the first hit dies, each hit with ``probability``),
-                                                 ``"random"`` (one drawn when armed) or ``"any"`` (every point,
-                                                 each hit with ``probability``). One fault, one death.
+                                                 ``"random"`` (drawn when armed, among the points the core has
+                                                 passed so far) or ``"any"`` (every point, each hit with
+                                                 ``probability``). One fault, one death.
 =====================  ========================  =================================================================
 
 A death at a crash point loses exactly what a process death loses: the open transaction (the store rolls
@@ -149,7 +150,10 @@ class FaultSchedule:
     def _arm(self, fault: FaultSpec) -> None:
         point = fault.point or "any"
         if point == "random":
-            point = STRIKABLE_POINTS[self.rng.randrange(len(STRIKABLE_POINTS))]
+            # One the core has passed in this run so far (so that it is likely passed again), else any
+            # that a simulation can strike.
+            passed = [p for p in STRIKABLE_POINTS if p in self.reached] or list(STRIKABLE_POINTS)
+            point = passed[self.rng.randrange(len(passed))]
         self._armed.append((fault, point))
         self.world.trace.record(f"{self.world.env.now:.6f}", "crash-armed", point)
 
