@@ -9,7 +9,10 @@ a destination as a ready-made HTTP request, honouring the destination's circuit 
 ``on_reply`` judges the answer, applies what it means to the order in the same transaction that marks
 the message delivered, and schedules a retry (full-jitter backoff, Retry-After as a floor) or dead-letters
 it. Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
-made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts).
+made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
+store transaction is opened through ``_transaction(point)`` and every reply hand-back passes
+``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the process
+(``crash_hook``; None outside the simulation).
 """
 
 from __future__ import annotations

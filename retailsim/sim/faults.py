@@ -54,8 +54,9 @@ if TYPE_CHECKING:
 SYSTEM_FAULTS = ("outage", "brownout", "error_rate", "rate_limit", "lost_response", "poison")
 WEBHOOK_FAULTS = ("duplicate_delivery", "reorder", "drop")
 # What the fuzzer draws from: every kind but poison, whose repair is an operator's replay, not the core's;
-# a core crash twice as often as any other kind (most of them strike at crash points, inside the core).
-RANDOM_KINDS = (*(kind for kind in FAULT_KINDS if kind != "poison"), "core_crash")
+# a core crash three times as often as any other kind: most of them strike at crash points, inside the
+# core, where one death tests one of dozens of boundaries.
+RANDOM_KINDS = (*(kind for kind in FAULT_KINDS if kind != "poison"), "core_crash", "core_crash")
 # Crash points no simulated process can die at, and why; a "random" point is drawn from the others.
 UNREACHABLE_IN_SIM = {
     "inventory_load.before_commit": "the world loads the stock snapshot before any fault is armed",
@@ -223,13 +224,13 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
 
 
 def random_crash_point(rng: random.Random) -> str | None:
-    """Where a fuzzed core_crash strikes: between events (a fifth), at a named point (a fifth; named in
-    the plan, so that a saved failure replays at the same point), or at any point (the rest: a death at
-    whatever the core does next finds the most, where a named point may never be passed in a run)."""
+    """Where a fuzzed core_crash strikes: between events (15%), at a named point (15%; named in the plan,
+    so that a saved failure replays at the same point), or at any point (the rest: a death at whatever
+    the core does next finds the most, where a named point may never be passed in a run)."""
     draw = rng.random()
-    if draw < 0.2:
+    if draw < 0.15:
         return None
-    if draw < 0.4:
+    if draw < 0.3:
         return STRIKABLE_POINTS[rng.randrange(len(STRIKABLE_POINTS))]
     return "any"
 

@@ -52,7 +52,9 @@ def passes_of(name: str, orders: int) -> dict[str, int]:
     return passed
 
 
-def test_every_catalogued_point_is_reached_by_a_shipped_scenario_and_every_point_reached_is_catalogued() -> None:
+def test_every_catalogued_point_is_reached_by_a_shipped_scenario_and_every_point_reached_is_catalogued() -> (
+    None
+):
     # black-friday: marketplace reads, ERP look-ups, poison and the operator's replay; delayed-shipment-
     # support: agents' timelines and actions, returns, superseded messages.
     passed = passes_of("black-friday", 500)
@@ -97,13 +99,24 @@ def test_the_real_core_holds_every_invariant_when_it_dies_anywhere(name: str, or
 
 
 def test_a_point_not_in_the_catalogue_is_refused_naming_the_key(tmp_path: Path) -> None:
-    fault = '[[faults]]\nkind = "{kind}"\ntarget = "{target}"\nstart = "1h"\nduration = "1m"\npoint = "{point}"\n'
+    fault = (
+        '[[faults]]\nkind = "{kind}"\ntarget = "{target}"\nstart = "1h"\nduration = "1m"\npoint = "{point}"\n'
+    )
     path = tmp_path / "bad.toml"
     path.write_text('name = "bad"\n' + fault.format(kind="core_crash", target="core", point="nowhere"))
     with pytest.raises(ScenarioError, match=r"faults\.0\.point: .*unknown crash point 'nowhere'"):
         load(str(path))
     result = subprocess.run(
-        [sys.executable, "-m", "retailsim.sim.cli", "run", str(path), "--quiet", "--out", str(tmp_path / "o")],
+        [
+            sys.executable,
+            "-m",
+            "retailsim.sim.cli",
+            "run",
+            str(path),
+            "--quiet",
+            "--out",
+            str(tmp_path / "o"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
