@@ -363,7 +363,7 @@ class ReturnsPart:
     # ---- egress -----------------------------------------------------------------------------------
 
     def _render_return(self: Core, message: OutboxMessage, now: float) -> OutboundRequest | None:
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.render.read") as tx:
             record = load_return(tx, message.aggregate_id)
             order_doc = tx.load("order_doc", record.order_no) if record is not None else None
         if record is None:
@@ -475,7 +475,7 @@ class ReturnsPart:
         if message.kind == "PostGoodsMovement":
             movement: OutboundRequest = self.goods_movement_request(message, message.available_at)
             return movement
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.lookup_miss.read") as tx:
             record = load_return(tx, message.aggregate_id)
             order_doc = tx.load("order_doc", record.order_no) if record is not None else None
         assert record is not None
@@ -571,5 +571,5 @@ class ReturnsPart:
     # ---- reading ----------------------------------------------------------------------------------
 
     def return_record(self: Core, return_no: str) -> ReturnRecord | None:
-        with self.store.transaction() as tx:
+        with self._transaction("return_record.read") as tx:
             return load_return(tx, return_no)

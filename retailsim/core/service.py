@@ -9,7 +9,10 @@ a destination as a ready-made HTTP request, honouring the destination's circuit 
 ``on_reply`` judges the answer, applies what it means to the order in the same transaction that marks
 the message delivered, and schedules a retry (full-jitter backoff, Retry-After as a floor) or dead-letters
 it. Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
-made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts).
+made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
+store transaction is opened through ``_transaction(point)`` and every reply hand-back passes
+``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the process
+(``crash_hook``; None outside the simulation).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import functools
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retailsim.core.crash_points import CrashHook
 from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
 from retailsim.core.facts import AdditiveFactsPart
 from retailsim.core.mapping import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
@@ -121,6 +126,19 @@ def _in_flight() -> ApiReply:
     )
 
 
+# The crash points (before its commit, at its reply) of an idempotent request, by its scope.
+_ONCE_POINTS = {
+    "orders": ("order_intake.before_commit", "order_intake.after_commit"),
+    "returns": ("return_request.before_commit", "return_request.after_commit"),
+    "actions": ("agent_action.before_commit", "agent_action.after_commit"),
+}
+
+
+def _once_points(scope: str) -> tuple[str, str]:
+    """A scope without its entry above gets names outside the catalogue, which the simulation refuses."""
+    return _ONCE_POINTS.get(scope) or (f"{scope}.before_commit", f"{scope}.after_commit")
+
+
 # What an idempotent request does inside its transaction, or the refusal of its body (422, nothing stored).
 _Act = Callable[[Transaction], ApiReply] | ApiReply
 
@@ -160,6 +178,30 @@ class Delivery:
     message: OutboxMessage
     request: OutboundRequest
     step: str = "send"
+
+
+class _CrashPointTransaction:
+    """A store transaction that passes its crash point after its body and before its commit: a hook
+    that raises there (a process death) rolls the transaction back, as a death before the commit would."""
+
+    __slots__ = ("_hook", "_inner", "_point")
+
+    def __init__(self, inner: AbstractContextManager[Transaction], hook: CrashHook, point: str) -> None:
+        self._inner, self._hook, self._point = inner, hook, point
+
+    def __enter__(self) -> Transaction:
+        return self._inner.__enter__()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        if kind is None:
+            try:
+                self._hook(self._point)
+            except BaseException as death:
+                self._inner.__exit__(type(death), death, death.__traceback__)
+                raise
+        return self._inner.__exit__(kind, error, trace)
 
 
 class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPart):
@@ -206,6 +248,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         self.return_policy = r2r.ReturnPolicy(
             window_s=self.config.return_window_s, dc_locations=tuple(self.config.locations)
         )
+        # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
+        # None in production and live mode.
+        self.crash_hook: CrashHook | None = None
 
     @property
     def _return_transitions(self) -> list[tuple[str, str]]:
@@ -234,6 +279,19 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         return notes[0] if notes else ("processed", "applied")
 
     # ---- helpers ----------------------------------------------------------------------------------
+
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
+        """A store transaction whose crash point ``point`` is passed just before its commit."""
+        hook = self.crash_hook
+        if hook is None:
+            return self.store.transaction()
+        return _CrashPointTransaction(self.store.transaction(), hook, point)
+
+    def _crash_point(self, point: str) -> None:
+        """Pass a crash point outside a transaction (a reply about to be handed back, a lease taken)."""
+        hook = self.crash_hook
+        if hook is not None:
+            hook(point)
 
     def _count(self, name: str, n: int = 1) -> None:
         pending: list[tuple[str, int]] | None = getattr(self._pending_counts, "names", None)
@@ -341,7 +399,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
     def load_inventory(self, rows: list[tuple[str, str, int]], now: float) -> None:
         """Initial (or full) load of on-hand stock per (sku, location) from the ERP's snapshot."""
         woken: set[str] = set()
-        with self.store.transaction() as tx:
+        with self._transaction("inventory_load.before_commit") as tx:
             for sku, location, on_hand in rows:
                 position = tx.get_position(sku, location)
                 if position is None:
@@ -356,9 +414,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 for sku in sorted({row[0] for row in rows}):
                     self._schedule_publication(tx, sku, now, woken, delay_s=0.0)
         self._after_commit(woken, [], now)
+        self._crash_point("inventory_load.after_commit")
 
     def available_to_promise(self, sku: str) -> dict[str, int]:
-        with self.store.transaction() as tx:
+        with self._transaction("atp_query.read") as tx:
             result = {}
             for location in self.config.locations:
                 position = tx.get_position(sku, location)
@@ -460,6 +519,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             self._release(jobs)
         if orders:
             self._after_commit(woken, transitions, max(now for _, _, now in orders))
+        if jobs:
+            self._crash_point("order_intake.after_commit")
         return outcomes
 
     def once(self, scope: str, key: str, body: Any, now: float, act: _Act) -> ApiReply:
@@ -479,7 +540,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         if early is not None:
             return early
         try:
-            with self._counting(), self.store.transaction() as tx:
+            with self._counting(), self._transaction(_once_points(scope)[0]) as tx:
                 return self._run_claimed(tx, job)
         finally:
             self._release([job])
@@ -493,7 +554,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             return
         before = effects.mark()
         try:
-            with self._counting(), self.store.transaction() as tx:
+            with self._counting(), self._transaction("order_intake.before_commit") as tx:
                 for job in jobs:
                     outcomes[job.index] = self._run_claimed(tx, job)
             return
@@ -505,7 +566,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         for job in jobs:
             before = effects.mark()
             try:
-                with self._counting(), self.store.transaction() as tx:
+                with self._counting(), self._transaction("order_intake.before_commit") as tx:
                     outcomes[job.index] = self._run_claimed(tx, job)
             except Exception as exc:
                 effects.restore(before)
@@ -619,6 +680,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         reply = self.once(scope, key, fingerprinted, now, lambda tx: work(tx, request, woken, transitions))
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
+        self._crash_point(_once_points(scope)[1])
         return reply
 
     def _accept_order(
@@ -697,7 +759,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         notes: list[tuple[str, str]] = []
         self._noted.webhook = notes  # what applying it turned out to be: its reply says (``_note_webhook``)
         try:
-            with self.store.transaction() as tx:
+            with self._transaction("webhook.before_commit") as tx:
                 if self.handle_webhook(tx, source, event_id, topic, body, now, woken, transitions):
                     self._count("inbox_duplicates")
                     return ApiReply(
@@ -722,6 +784,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
         status, reason = self.webhook_verdict(notes)
+        self._crash_point("webhook.after_commit")
         return ApiReply(200, {"status": status, "event_id": event_id, "reason": reason})
 
     def handle_webhook(
@@ -865,6 +928,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                     bucket.give_back()
                 return None
             message = self.store.claim_next(destination, now, self.config.lease_s)
+            if message is not None:
+                self._crash_point("delivery.claimed")
             request = self._render(message, now) if message is not None else None
             if message is None or request is None:
                 breaker.record_neutral()
@@ -878,7 +943,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             return Delivery(message, request, step)
 
     def _finish_silently(self, message: OutboxMessage, reason: str) -> None:
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.superseded.before_commit") as tx:
             tx.complete(message.seq)
         self._count(reason)
 
@@ -888,7 +953,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             return self._render_return(message, now)
         if kind == "PublishAvailability":
             sku = str(message.payload["sku"])
-            with self.store.transaction() as tx:
+            with self._transaction("delivery.publication.before_commit") as tx:
                 tx.save("atp_publication", sku, {"pending": False}, now)
                 ats = sum(
                     p.available
@@ -918,7 +983,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 ),
                 message,
             )
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.render.read") as tx:
             record = self._load_record(tx, message.aggregate_id)
             order = (
                 tx.load_model("order_doc", message.aggregate_id, Order)
@@ -1042,7 +1107,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             found = sap.found_sales_orders(reply)
             if not found:
                 breaker.record_success(now)
-                with self.store.transaction() as tx:
+                with self._transaction("delivery.lookup_miss.read") as tx:
                     order = tx.load_model("order_doc", message.aggregate_id, Order)
                     record = self._load_record(tx, message.aggregate_id)
                 assert order is not None and record is not None
@@ -1068,7 +1133,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             return None
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.reply_applied.before_commit") as tx:
             if verdict is Verdict.SUCCESS or self._benign_refusal(message, reply):
                 breaker.record_success(now)
                 self._apply_reply(tx, delivery, reply, now, woken, transitions)
@@ -1086,6 +1151,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                     tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
         self._after_commit(woken, transitions, now)
         self._flush_return_statuses(now)
+        self._crash_point("delivery.reply_applied.after_commit")
         return None
 
     def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
@@ -1102,7 +1168,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             # as probes. A timeout still counts: it may have committed, and the count is what makes the
             # next try look the document up before it creates it again.
             message.attempts -= 1
-        with self.store.transaction() as tx:
+        with self._transaction("delivery.retry.before_commit") as tx:
             # A message is dead-lettered for its own failures, not for its system's: while the breaker
             # says the system is down, the message waits for it however long the outage lasts; and a
             # throttled call, which cost no attempt, cannot spend the last one.
@@ -1122,6 +1188,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 tx.retry_later(message.seq, now + delay, message.attempts, error_text(reply))
         if self.on_append is not None:
             self.on_append(message.destination)
+        self._crash_point("delivery.retry.after_commit")
 
     @staticmethod
     def _benign_refusal(message: OutboxMessage, reply: Reply) -> bool:
@@ -1220,10 +1287,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             if message is None:
                 return fired
             fired += 1
+            self._crash_point("timers.claimed")
             woken: set[str] = set()
             transitions: list[tuple[str, str]] = []
             self._return_transitions = []
-            with self.store.transaction() as tx:
+            with self._transaction("timers.before_commit") as tx:
                 if message.kind == "PublishInventoryFeed":
                     tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
                     tx.append(
@@ -1252,6 +1320,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 tx.complete(message.seq)
             self._after_commit(woken, transitions, now)
             self._flush_return_statuses(now)
+            self._crash_point("timers.after_commit")
 
     # ---- reconciliation ---------------------------------------------------------------------------
 
@@ -1401,7 +1470,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
     # ---- operations -------------------------------------------------------------------------------
 
     def order_record(self, order_no: str) -> OrderRecord | None:
-        with self.store.transaction() as tx:
+        with self._transaction("order_record.read") as tx:
             return self._load_record(tx, order_no)
 
     def replay_dead_letter(self, dlq_id: int, now: float) -> bool:
@@ -1411,6 +1480,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         self._count("dlq_replayed")
         if self.on_append is not None:
             self.on_append(message.destination)
+        self._crash_point("dlq_replay.after_commit")
         return True
 
     def ops_summary(self) -> dict[str, Any]:

@@ -67,7 +67,7 @@ class ServiceDeskPart:
     # ---- the timeline -----------------------------------------------------------------------------
 
     def order_timeline(self: Core, order_no: str) -> dict[str, Any] | None:
-        with self.store.transaction() as tx:
+        with self._transaction("order_timeline.read") as tx:
             record: OrderRecord | None = self._load_record(tx, order_no)
             if record is None:
                 return None

@@ -11,8 +11,9 @@ import math
 import re
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from retailsim.core.crash_points import CRASH_POINTS
 from retailsim.core.service import CoreConfig
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -248,6 +249,9 @@ FaultKind = Literal[
     "persistent_error",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+# Where a core_crash may strike besides its start: a named crash point (core/crash_points.py), one drawn
+# at random when the fault is armed, or any point, each hit with the fault's probability.
+CRASH_POINT_CHOICES: tuple[str, ...] = ("random", "any", *CRASH_POINTS)
 
 
 class FaultSpec(Strict):
@@ -265,9 +269,24 @@ class FaultSpec(Strict):
     timeout_share: float = Field(
         0.0, ge=0, le=1, description="persistent_error: share of the affected entities whose calls time out"
     )
+    point: str | None = Field(
+        None, description="core_crash only: a crash point's name, 'random' or 'any' (none: at start)"
+    )
+
+    @field_validator("point")
+    @classmethod
+    def _known_point(cls, point: str | None) -> str | None:
+        if point is not None and point not in CRASH_POINT_CHOICES:
+            raise ValueError(
+                f"unknown crash point {point!r}: use 'random', 'any' or one of "
+                f"{', '.join(CRASH_POINTS)} (retailsim crash-points lists them)"
+            )
+        return point
 
     @model_validator(mode="after")
     def _target_fits_kind(self) -> FaultSpec:
+        if self.point is not None and self.kind != "core_crash":
+            raise ValueError(f"point: only a core_crash strikes at a crash point, not a {self.kind}")
         if self.kind == "core_crash":
             if self.target != "core":
                 raise ValueError("a core_crash targets 'core'")

@@ -30,19 +30,26 @@ no-correlation     the X-Correlation-ID header on outbound calls         baselin
 no-remedy-guard    an agent's action applied once (key, earlier remedy)  delayed-shipment-support → reconciled_at_quiescence
 no-plant-change    the ERP's sales order follows a rerouted order        bopis-reroute → inventory_conserved
 no-reroute         rerouting a pickup the store declined                 bopis-reroute → reconciled_at_quiescence
+outbox-apart       the outbox appended in the transaction that changes   core-crash → no_lost_orders (and
+                   the order (it commits the order, then appends its     ``fuzz --runs 20 --seed 1`` →
+                   commands in a second transaction: a death between     reconciled_at_quiescence): its death at
+                   the two leaves an order that nothing moves on)        ``order_intake.after_commit`` falls between
 =================  ===================================================  ==========================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from retailsim.core.crash_points import DESCRIPTIONS
 from retailsim.core.mapping.http import OutboundRequest
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service import ApiReply, IntegrationCore
-from retailsim.core.stores.base import OutboxMessage, Store, Transaction
+from retailsim.core.stores.base import NewMessage, OutboxMessage, Store, Transaction
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 from retailsim.core.workflows.return_to_refund import ReturnRecord
@@ -262,6 +269,57 @@ class NoRerouteCore(IntegrationCore):
         self._count("pickups_declined_ignored")
 
 
+class OutboxApartCore(IntegrationCore):
+    """Commits an order's new state first and appends the commands it decided in a second transaction
+    right after ("the outbox write is just a log"): a process death between the two commits leaves an
+    order in its new state whose next step nobody will ever send."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._decided: list[NewMessage] = []
+
+    def _emit(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        commands: tuple[o2c.Command, ...] | list[o2c.Command],
+        now: float,
+        woken: set[str],
+    ) -> None:
+        stash = _StashingTransaction(self._decided)
+        super()._emit(stash, record, commands, now, woken)  # type: ignore[arg-type]
+
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
+        return self._two_commits(point)
+
+    @contextmanager
+    def _two_commits(self, point: str) -> Iterator[Transaction]:
+        self._decided = []
+        try:
+            with super()._transaction(point) as tx:
+                yield tx
+        finally:
+            decided, self._decided = self._decided, []
+        if not decided:
+            return
+        after = point.replace(".before_commit", ".after_commit")
+        if after in DESCRIPTIONS:
+            self._crash_point(after)  # the order's state is committed; its commands are not
+        with super()._transaction(point) as tx:
+            for message in decided:
+                tx.append(message)
+
+
+class _StashingTransaction:
+    """Stands in for the transaction where ``_emit`` appends: keeps the messages for later."""
+
+    def __init__(self, decided: list[NewMessage]) -> None:
+        self._decided = decided
+
+    def append(self, message: NewMessage) -> None:
+        self._decided.append(message)
+
+
 CORES: dict[str, type[IntegrationCore]] = {
     "real": IntegrationCore,
     "no-dedupe": NoDedupeCore,
@@ -281,4 +339,5 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-remedy-guard": NoRemedyGuardCore,
     "no-plant-change": NoPlantChangeCore,
     "no-reroute": NoRerouteCore,
+    "outbox-apart": OutboxApartCore,
 }

@@ -1,4 +1,4 @@
-"""The ``retailsim`` command line: list, run, check (and fuzz, serve where built).
+"""The ``retailsim`` command line: list, run, check, crash-points (and fuzz, serve where built).
 
 Exit codes are a contract: 0 every invariant held; 1 at least one invariant was violated (the report
 says which, with examples and the replay command); 2 bad input — unknown scenario, invalid file, bad
@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from retailsim.core.crash_points import CATALOGUE
 from retailsim.reports import write_report
 from retailsim.scenarios import ScenarioError, list_scenarios, load, to_toml
 from retailsim.sim.broken_cores import CORES
-from retailsim.sim.faults import random_plan
+from retailsim.sim.faults import UNREACHABLE_IN_SIM, random_plan
 from retailsim.sim.runner import Run, run_scenario
 
 app = typer.Typer(
@@ -64,6 +65,20 @@ def check_command(file: Annotated[str, typer.Argument(help="scenario name or TOM
         f"[green]ok[/] {file}: scenario '{scenario.name}', {scenario.workload.orders} orders, "
         f"{len(scenario.faults)} fault(s)"
     )
+
+
+@app.command("crash-points")
+def crash_points_command() -> None:
+    """List the core's crash points (one a line), where a core_crash with ``point = "<name>"`` strikes."""
+    width = max(len(name) for name, _ in CATALOGUE)
+    for name, description in CATALOGUE:
+        unreachable = UNREACHABLE_IN_SIM.get(name)
+        note = f" (never struck in a simulation: {unreachable})" if unreachable else ""
+        out.print(f"{name:<{width}}  {description}{note}", highlight=False, markup=False)
+    out.print(
+        f"{'random':<{width}}  one of the above that the core has passed, drawn when the fault is armed", highlight=False, markup=False
+    )
+    out.print(f"{'any':<{width}}  every point, each hit with the fault's probability", highlight=False, markup=False)
 
 
 ProgressHook = Callable[[float], None]
@@ -189,7 +204,7 @@ def fuzz_command(
         resolved = base.model_copy(update={"faults": plan, "name": f"{base.name}-fuzz-{run_seed}"})
         run = run_scenario(resolved, run_seed, core_factory=CORES[core], core_name=core)
         broken = [r for r in run.record.invariants if r.violations or not r.checked]
-        kinds = ",".join(f.kind for f in plan)
+        kinds = ",".join(f.kind + (f"@{f.point}" if f.point else "") for f in plan)
         if not broken:
             out.print(f"[green]ok[/]   seed {run_seed:<6} faults: {kinds}", highlight=False)
             continue

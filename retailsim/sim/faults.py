@@ -26,11 +26,24 @@ kind                   target                    effect while active
 ``duplicate_delivery`` a webhook source          each event delivered 1..``copies`` times within ``window``
 ``reorder``            a webhook source          each event delayed uniformly within ``window`` (reordering them)
 ``drop``               a webhook source          an event is never delivered with ``probability``
-``core_crash``         ``core``                  the core process dies at ``start`` (memory and in-flight work
-                                                 lost, the store kept) and restarts after ``duration``
+``core_crash``         ``core``                  the core process dies (memory and in-flight work lost, the store
+                                                 kept) and restarts after ``duration``. Without ``point``: at
+                                                 ``start``, between two events. With ``point`` it is armed at
+                                                 ``start`` and dies *inside* the core, at a crash point
+                                                 (core/crash_points.py; ``retailsim crash-points``): a named one
+                                                 (the first hit dies, each hit with ``probability``),
+                                                 ``"random"`` (drawn when armed, among the points the core has
+                                                 passed so far) or ``"any"`` (every point, each hit with
+                                                 ``probability``). One fault, one death.
 =====================  ========================  =================================================================
 
-Rules kept: every draw comes from the run's ``faults`` stream; windows are recorded for the report.
+A death at a crash point loses exactly what a process death loses: the open transaction (the store rolls
+it back), the core's memory (breakers, buckets, claims, counters) and the reply — the caller sees no
+answer and retries as it would on a dropped connection; what committed stays.
+
+Rules kept: every draw comes from the run's ``faults`` stream (the per-hit draws of crash points from
+their own ``crash_points`` stream, so that how often the core passes a point shifts no other fault);
+windows are recorded for the report.
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from retailsim.core.crash_points import CRASH_POINTS, DESCRIPTIONS
 from retailsim.scenarios.schema import FAULT_KINDS, FaultSpec
 from retailsim.systems.base import PersistentError
 
@@ -57,10 +71,37 @@ SYSTEM_FAULTS = (
     "persistent_error",
 )
 WEBHOOK_FAULTS = ("duplicate_delivery", "reorder", "drop")
-# What the fuzzer draws from: every kind but poison, whose repair is an operator's replay, not the core's.
+# What the fuzzer draws from: every kind but poison, whose repair is an operator's replay, not the core's
 # (persistent_error is drawn although its dead letters come home by that replay too: it is the one fault
-# under which retries reach their cap, and the core must bury the message then, not retry it forever.)
-RANDOM_KINDS = tuple(kind for kind in FAULT_KINDS if kind != "poison")
+# under which retries reach their cap, and the core must bury the message then, not retry it forever);
+# a core crash three times as often as any other kind: most of them strike at crash points, inside the
+# core, where one death tests one of dozens of boundaries.
+RANDOM_KINDS = (*(kind for kind in FAULT_KINDS if kind != "poison"), "core_crash", "core_crash")
+# Crash points no simulated process can die at, and why; a "random" point is drawn from the others.
+UNREACHABLE_IN_SIM = {
+    "inventory_load.before_commit": "the world loads the stock snapshot before any fault is armed",
+    "inventory_load.after_commit": "the world loads the stock snapshot before any fault is armed",
+    "order_record.read": "no simulated caller reads order records (the operations API does)",
+    "return_record.read": "no simulated caller reads return records (the operations API does)",
+}
+STRIKABLE_POINTS = tuple(point for point in CRASH_POINTS if point not in UNREACHABLE_IN_SIM)
+
+
+class CoreCrashed(BaseException):
+    """The core process died at a crash point, in the middle of a call into it.
+
+    A ``BaseException``, not an ``Exception``: the core's own ``except Exception`` (a batch of orders
+    retried one by one, an error answered as a reply) must not catch a process death.
+    """
+
+    def __init__(self, point: str, downtime_s: float) -> None:
+        super().__init__(point)
+        self.point = point
+        self.downtime_s = downtime_s
+
+
+class UnknownCrashPoint(BaseException):
+    """The core passed a crash point that is not in the catalogue (core/crash_points.py): a bug."""
 
 
 class FaultSchedule:
@@ -74,6 +115,10 @@ class FaultSchedule:
         self._persistent: dict[int, PersistentError] = {}  # by id(fault): which switch is whose
         self.dropped = 0
         self.duplicated = 0
+        # Crash points: faults armed at a point (or "any"), how often the core passed each point.
+        self.point_rng = world.streams("crash_points")
+        self._armed: list[tuple[FaultSpec, str]] = []
+        self.reached: dict[str, int] = {}
 
     def start(self) -> None:
         for fault in self.plan:
@@ -83,6 +128,9 @@ class FaultSchedule:
         env = self.world.env
         if fault.start > env.now:
             yield env.timeout(fault.start - env.now)
+        if fault.kind == "core_crash" and fault.point is not None:
+            self._arm(fault)  # the world crashes and restarts the core when the point is hit
+            return
         self.world.trace.record(f"{env.now:.6f}", "fault-on", fault.kind, fault.target)
         self._switch(fault, on=True)
         yield env.timeout(fault.duration)
@@ -127,6 +175,30 @@ class FaultSchedule:
             elif switches.persistent_error is self._persistent.pop(id(fault), None):
                 switches.persistent_error = None  # a later overlapping one keeps its own entities
 
+    def _arm(self, fault: FaultSpec) -> None:
+        point = fault.point or "any"
+        if point == "random":
+            # One the core has passed in this run so far (so that it is likely passed again), else any
+            # that a simulation can strike.
+            passed = [p for p in STRIKABLE_POINTS if p in self.reached] or list(STRIKABLE_POINTS)
+            point = passed[self.rng.randrange(len(passed))]
+        self._armed.append((fault, point))
+        self.world.trace.record(f"{self.world.env.now:.6f}", "crash-armed", point)
+
+    def at_crash_point(self, point: str) -> FaultSpec | None:
+        """The core passes ``point``: the armed fault that strikes here (now disarmed), or None."""
+        if point not in DESCRIPTIONS:
+            raise UnknownCrashPoint(f"the core passed {point!r}, which core/crash_points.py does not name")
+        self.reached[point] = self.reached.get(point, 0) + 1
+        for index, (fault, target) in enumerate(self._armed):
+            if target not in (point, "any"):
+                continue
+            if fault.probability < 1.0 and self.point_rng.random() >= fault.probability:
+                continue
+            del self._armed[index]
+            return fault
+        return None
+
     def webhook_deliveries(self, source: str) -> list[float]:
         """Delays of each copy of one webhook event under the active faults ([] = dropped)."""
         delays = [0.0]
@@ -166,7 +238,7 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
     else:
         duration = round(rng.uniform(30.0, 1800.0 if kind != "core_crash" else 300.0), 1)
         window = round(rng.uniform(10.0, 600.0), 1)
-    return FaultSpec(
+    fault = FaultSpec(
         kind=kind,
         target=target,
         start=start,
@@ -178,6 +250,21 @@ def random_fault(rng: random.Random, horizon_s: float) -> FaultSpec:
         limit=round(rng.uniform(0.5, 5.0), 2),
         timeout_share=round(rng.uniform(0.0, 0.5), 3) if kind == "persistent_error" else 0.0,
     )
+    if kind == "core_crash":  # drawn last, so that the draws of every other kind stay as they were
+        fault = fault.model_copy(update={"point": random_crash_point(rng)})
+    return fault
+
+
+def random_crash_point(rng: random.Random) -> str | None:
+    """Where a fuzzed core_crash strikes: between events (15%), at a named point (15%; named in the plan,
+    so that a saved failure replays at the same point), or at any point (the rest: a death at whatever
+    the core does next finds the most, where a named point may never be passed in a run)."""
+    draw = rng.random()
+    if draw < 0.15:
+        return None
+    if draw < 0.3:
+        return STRIKABLE_POINTS[rng.randrange(len(STRIKABLE_POINTS))]
+    return "any"
 
 
 def random_plan(rng: random.Random, horizon_s: float, max_faults: int = 4) -> list[FaultSpec]:
@@ -227,6 +314,8 @@ def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
         target=st.just("core"),
         start=st.floats(0.0, horizon_s),
         duration=st.floats(5.0, 300.0),
+        probability=st.floats(0.05, 1.0),
+        point=st.one_of(st.none(), st.just("any"), st.sampled_from(STRIKABLE_POINTS)),
     )
     return st.lists(
         st.one_of(system_fault, webhook_fault, crash, persistent_error), min_size=1, max_size=max_faults
@@ -238,7 +327,7 @@ def plan_to_toml(plan: list[FaultSpec]) -> str:
     lines = []
     for fault in plan:
         lines.append("[[faults]]")
-        for key, value in fault.model_dump().items():
+        for key, value in fault.model_dump(exclude_none=True).items():
             lines.append(f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"')
         lines.append("")
     return "\n".join(lines)

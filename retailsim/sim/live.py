@@ -213,6 +213,8 @@ Post = Callable[[Callable[[], None]], None]
 class LiveWorld(World):
     """The simulation's world with core observers that post to the sim thread, and boot-unique webhook ids."""
 
+    crash_points_enabled = False  # a live core dies for real (killed), never at a simulated crash point
+
     def __init__(
         self, scenario: Scenario, seed: int, *, env: simpy.Environment, store: Store, boot: int, post: Post
     ) -> None:

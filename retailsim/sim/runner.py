@@ -141,6 +141,29 @@ def service_extra(world: World) -> dict[str, object]:
     }
 
 
+def fault_windows(scenario: Scenario, world: World) -> tuple[FaultWindow, ...]:
+    """The plan's fault windows; a crash at a crash point is shown when and where it struck (a planned
+    one that never struck is not shown: the core never died of it)."""
+    windows = [
+        FaultWindow(f.kind, f.target, f.start, f.start + f.duration) for f in scenario.faults if f.point is None
+    ]
+    windows += [
+        FaultWindow("core_crash", "core", at, restart, {"point": point})
+        for point, at, restart in world.crash_log
+    ]
+    return tuple(windows)
+
+
+def crash_point_extra(world: World) -> dict[str, object]:
+    """Deaths at crash points by point, and how often the core passed each (runs that plan them)."""
+    if not world.crash_log and not world.fault_schedule.reached:
+        return {}
+    return {
+        "crash_points_hit": world.crash_points_hit(),
+        "crash_points_passed": dict(sorted(world.fault_schedule.reached.items())),
+    }
+
+
 @collector_paused()  # the whole run: judging walks every ledger too
 def run_scenario(
     scenario: Scenario,
@@ -212,7 +235,7 @@ def run_scenario(
             "replayed": sum(1 for d in dead if d.status == "replayed"),
             "remaining": sum(1 for d in dead if d.status == "dead"),
         },
-        faults=tuple(FaultWindow(f.kind, f.target, f.start, f.start + f.duration) for f in scenario.faults),
+        faults=fault_windows(scenario, world),
         invariants=tuple(results),
         kpis={
             "acceptance_latency_p50_s": acceptance["p50"],
@@ -231,6 +254,7 @@ def run_scenario(
             "webhooks_duplicated_by_faults": world.fault_schedule.duplicated,
             "webhooks_dropped_by_faults": world.fault_schedule.dropped,
             "core_crashes": world.crashes,
+            "crash_point_crashes": len(world.crash_log),
             "reconciliation_checks": counters.get("reconciliation_checks", 0),
             "reconciliation_repairs": counters.get("reconciliation_repairs", 0),
             "reconciliation_drift": counters.get("reconciliation_drift", 0),
@@ -250,6 +274,7 @@ def run_scenario(
                 {"source": source, **row}
                 for source, row in per_source(list(world.event_ledger.events.values())).items()
             ],
+            **crash_point_extra(world),
             **service_extra(world),
         },
         focus_s=_focus(scenario, world),

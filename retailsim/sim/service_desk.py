@@ -194,9 +194,14 @@ class ServiceDesk:
     def _timeline(self, order_no: str) -> Generator[simpy.Event, Any, dict[str, Any]]:
         """The agent's screen: the core's timeline (waits while the core is down), judged for completeness."""
         world = self.world
-        while not world.core_up:
-            yield self.env.timeout(60.0)
-        timeline = world.core.order_timeline(order_no) or {"order_id": order_no, "status": "unknown"}
+        read: dict[str, Any] | None = None
+        while read is None:  # the core died while it read (a crash point): the agent looks again
+            while not world.core_up:
+                yield self.env.timeout(60.0)
+            read = world.ask_core(
+                lambda core: core.order_timeline(order_no) or {"order_id": order_no, "status": "unknown"}
+            )
+        timeline = read
         gaps = timeline_gaps(world, order_no, timeline)
         self.counts.reads += 1
         if not gaps:
@@ -248,8 +253,8 @@ class ServiceDesk:
         for _ in range(sends):
             for attempt in range(ATTEMPTS):
                 yield self.env.timeout(world.link_latency.sample(self.agent_rng))
-                if world.core_up:
-                    reply = world.core.agent_action(order_no, body, key, self.env.now)
+                reply = world.ask_core(lambda core: core.agent_action(order_no, body, key, self.env.now))
+                if reply is not None:  # None: the core is down, or died before it answered
                     in_flight = reply.status == 409 and reply.body.get("error") == "request_in_flight"
                     if reply.status < 500 and not in_flight:
                         answer = dict(reply.body)

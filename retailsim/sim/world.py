@@ -6,7 +6,9 @@ empty and no webhook is still being retried — or until the scenario's hard sto
 * The core is the real one, driven from outside exactly as production drives it: the storefront calls
   its order API, products' webhooks call its webhook API, and delivery workers claim its outbox.
 * The core may crash (see sim/faults): a crash drops the core object, its in-flight work and memory;
-  the store survives (it models the disk) and a new core process recovers from it.
+  the store survives (it models the disk) and a new core process recovers from it. A crash at a crash
+  point happens inside a call into the core (``CoreCrashed``): every place that calls the core catches
+  it (``ask_core``, the workers, the timers), takes it as no reply, and the caller retries as it would.
 * Every random draw comes from a named stream of the run's seed; every significant event goes into the
   trace digest.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import simpy
 
@@ -29,7 +31,7 @@ from retailsim.core.stores.memory import MemoryStore
 from retailsim.scenarios.schema import LatencySpec, Scenario, SystemSpec
 from retailsim.sim.accounting import EventLedger
 from retailsim.sim.delivery import Lane
-from retailsim.sim.faults import FaultSchedule
+from retailsim.sim.faults import CoreCrashed, FaultSchedule
 from retailsim.sim.monitors import BucketCounter, LevelSampler, Tally, TraceDigest
 from retailsim.sim.retry_budget import RetryBudgetAudit
 from retailsim.sim.seeds import Streams
@@ -51,6 +53,7 @@ RETURN_TERMINAL = frozenset({"refunded", "rejected", "exchanged"})
 SAMPLE_S = 60.0
 DISPATCH_POLL_S = 0.05  # a worker that could not claim due work looks again no sooner than this
 TIMER_POLL_S = 0.001
+T = TypeVar("T")
 
 
 def latency(spec: LatencySpec) -> Latency:
@@ -94,6 +97,9 @@ class Counts:
 
 
 class World:
+    # Live mode turns this off: there the core is a real process, killed for real, never at a point.
+    crash_points_enabled = True
+
     def __init__(
         self,
         scenario: Scenario,
@@ -133,6 +139,11 @@ class World:
         self.core_epoch = 0
         self.crashes = 0
         self.retired_counters: dict[str, int] = {}
+        # Deaths at crash points: (point, when, restart due); the core's crash hook only when one is planned.
+        self.crash_log: list[tuple[str, float, float]] = []
+        self._point_crashes = self.crash_points_enabled and any(
+            f.kind == "core_crash" and f.point is not None for f in scenario.faults
+        )
         self.core = self._start_core()
         self.fault_schedule = FaultSchedule(self, list(scenario.faults))
         self.retry_audit = RetryBudgetAudit(self.core_config.breaker_failures)
@@ -243,17 +254,62 @@ class World:
         self.core_up = True
         self._start_workers()
 
+    def ask_core(self, call: Callable[[IntegrationCore], T]) -> T | None:
+        """Call into the running core; None when it is down, or died at a crash point during the call
+        (the caller got no reply either way)."""
+        if not self.core_up:
+            return None
+        try:
+            return call(self.core)
+        except CoreCrashed as crash:
+            self._core_died(crash)
+            return None
+
+    def _at_crash_point(self, epoch: int, point: str) -> None:
+        """The core's crash hook: its process dies here when an armed ``core_crash`` fault strikes."""
+        if epoch != self.core_epoch:
+            return  # a dead process's stray call (none is expected): it cannot kill the live one
+        fault = self.fault_schedule.at_crash_point(point)
+        if fault is not None:
+            raise CoreCrashed(point, fault.duration)
+
+    def _core_died(self, crash: CoreCrashed) -> None:
+        """The core died at a crash point inside a call: drop the process, restart after the downtime."""
+        now = self.env.now
+        self.trace.record(f"{now:.6f}", "crash", crash.point)
+        self.crash_core()
+        self.crash_log.append((crash.point, now, now + crash.downtime_s))
+        self.env.process(self._restart_after(self.core_epoch, crash.downtime_s))
+
+    def _restart_after(self, epoch: int, downtime_s: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(downtime_s)
+        if self.core_epoch == epoch:  # not crashed again meanwhile (then that crash restarts it)
+            self.trace.record(f"{self.env.now:.6f}", "restart")
+            self.restart_core()
+
+    def crash_points_hit(self) -> dict[str, int]:
+        """Deaths at crash points, by point."""
+        hit: dict[str, int] = {}
+        for point, _, _ in self.crash_log:
+            hit[point] = hit.get(point, 0) + 1
+        return dict(sorted(hit.items()))
+
     def operator_replay_dead_letters(self) -> None:
         """An operator, having repaired the cause, replays every dead letter (once the core is up)."""
         self.env.process(self._operator_replay())
 
     def _operator_replay(self) -> Generator[simpy.Event, Any, None]:
-        while not self.core_up:
-            yield self.env.timeout(SAMPLE_S)
-        replayed = 0
-        for dead in self.store.dead_letters():
-            if dead.status == "dead" and self.core.replay_dead_letter(dead.dlq_id, self.env.now):
-                replayed += 1
+        replayed, done = 0, False
+        while not done:  # an operator whose replay got no answer (the core died) waits and replays again
+            while not self.core_up:
+                yield self.env.timeout(SAMPLE_S)
+            try:
+                for dead in self.store.dead_letters():
+                    if dead.status == "dead" and self.core.replay_dead_letter(dead.dlq_id, self.env.now):
+                        replayed += 1
+                done = True
+            except CoreCrashed as crash:
+                self._core_died(crash)
         self.trace.record(f"{self.env.now:.6f}", "dlq-replay", replayed)
 
     def counters(self) -> dict[str, int]:
@@ -267,6 +323,8 @@ class World:
         core.on_append = self._wake_destination
         core.on_status = self._on_status
         core.on_return_status = self._on_return_status
+        if self._point_crashes:
+            core.crash_hook = partial(self._at_crash_point, self.core_epoch)
         return core
 
     # ---- the core's observers ---------------------------------------------------------------------
@@ -370,13 +428,19 @@ class World:
         }
         link = latency(self.scenario.delivery.link_latency)
         status = None
-        for attempt in range(5):
+        attempt, unanswered = 0, False  # as the storefront's export (see ``_checkout``)
+        while attempt < 5 or unanswered:
             yield self.env.timeout(link.sample(rng))
             if self.core_up:
-                status = self.core.request_return(body, f"{return_no}:request", self.env.now).status
-                if status < 500 and status != 409:
+                reply = self.ask_core(
+                    lambda core: core.request_return(body, f"{return_no}:request", self.env.now)
+                )
+                unanswered = reply is None
+                status = reply.status if reply is not None else None
+                if status is not None and status < 500 and status != 409:
                     break
-            yield self.env.timeout(5.0 * (attempt + 1))
+            attempt += 1
+            yield self.env.timeout(5.0 * min(attempt, 12))
         self.trace.record(f"{self.env.now:.6f}", "return", return_no, order_no, status)
         if status is None or status >= 300:
             self.counts.returns_not_taken += 1
@@ -439,17 +503,19 @@ class World:
             status = None
             reached = self.core_up
             if self.core_up:
-                reply = self.core.receive_webhook(
-                    hook.source, hook.event_id, hook.topic, hook.body, self.env.now
+                reply = self.ask_core(
+                    lambda core: core.receive_webhook(
+                        hook.source, hook.event_id, hook.topic, hook.body, self.env.now
+                    )
                 )
-                status = reply.status
+                status = reply.status if reply is not None else None
             self.event_ledger.attempt(
                 hook.source,
                 hook.event_id,
                 copy,
                 self.env.now,
                 status,
-                reply.body if reached else None,
+                reply.body if reached and reply is not None else None,
                 reached,
             )
             self.trace.record(f"{self.env.now:.6f}", "webhook", hook.source, hook.event_id, status)
@@ -485,7 +551,11 @@ class World:
         system = self.systems[destination]
         timeout_s = self.timeouts[destination]
         while self.core_epoch == epoch:
-            delivery = core.claim(destination, self.env.now)
+            try:
+                delivery = core.claim(destination, self.env.now)
+            except CoreCrashed as crash:
+                self._core_died(crash)
+                return
             if delivery is None:
                 yield lane.park()
                 continue
@@ -503,16 +573,23 @@ class World:
                 if self.core_epoch != epoch:
                     return  # the core process that sent this died; its reply goes nowhere
                 repairs = core.counters.get("reconciliation_repairs", 0)
-                request = core.on_reply(delivery, reply, self.env.now)
-                if self.core_epoch == epoch:  # a reply the core died judging counts for nothing
-                    self.retry_audit.observe(epoch, message, reply)
+                try:
+                    request = core.on_reply(delivery, reply, self.env.now)
+                except CoreCrashed as crash:
+                    self._core_died(crash)
+                    return  # a reply the core died judging counts for nothing (no retry audit, no repair)
+                self.retry_audit.observe(epoch, message, reply)
                 if core.counters.get("reconciliation_repairs", 0) > repairs:
                     self.event_ledger.repaired(self.env.now, destination, message.aggregate_id)
 
     def _run_timers(self, lane: Lane, core: IntegrationCore, epoch: int) -> Generator[simpy.Event, Any, None]:
         """The core's internal timers (backorder expiry, watchdogs, the batch feed), fired when due."""
         while self.core_epoch == epoch:
-            core.run_timers(self.env.now)
+            try:
+                core.run_timers(self.env.now)
+            except CoreCrashed as crash:
+                self._core_died(crash)
+                return
             yield lane.park()
 
     # ---- the storefront's shoppers ----------------------------------------------------------------
@@ -595,13 +672,18 @@ class World:
         started = self.env.now
         link = self.link_latency
         outcome = None
-        for _attempt in range(5):  # storefronts retry a failed export with the same key
+        # Storefronts retry a failed export with the same key, five times; an export the core may have
+        # committed before it died (sent, never answered) is asked again until it is answered.
+        attempt, unanswered = 0, False
+        while attempt < 5 or unanswered:
             yield self.env.timeout(link.sample(rng))
             if self.core_up:
-                outcome = self.core.submit_order(order, order_no, self.env.now)
-                if outcome.status < 500 and outcome.status != 409:
+                outcome = self.ask_core(lambda core: core.submit_order(order, order_no, self.env.now))
+                unanswered = outcome is None
+                if outcome is not None and outcome.status < 500 and outcome.status != 409:
                     break
-            yield self.env.timeout(5.0 * (_attempt + 1))
+            attempt += 1
+            yield self.env.timeout(5.0 * min(attempt, 12))
         self.acceptance.add(self.env.now - started)
         self.trace.record(f"{self.env.now:.6f}", "checkout", order_no, outcome.status if outcome else None)
         if outcome is not None and outcome.status in (200, 202) and outcome.body.get("status") != "rejected":
@@ -631,15 +713,18 @@ class World:
 
     def marketplace_listing(self, sku: str) -> int:
         """What the marketplace shows: the core's available-to-promise (its connector asks in real time)."""
-        return sum(self.core.available_to_promise(sku).values()) if self.core_up else 0
+        if not self.core_up:
+            return 0
+        return sum((self.ask_core(lambda core: core.available_to_promise(sku)) or {}).values())
 
     def _export_again(
         self, order: dict[str, Any], key: str, delay: float
     ) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(delay)
         if self.core_up:
-            reply = self.core.submit_order(order, key, self.env.now)
-            self.trace.record(f"{self.env.now:.6f}", "export-again", order["orderNo"], reply.status)
+            reply = self.ask_core(lambda core: core.submit_order(order, key, self.env.now))
+            status = reply.status if reply is not None else None
+            self.trace.record(f"{self.env.now:.6f}", "export-again", order["orderNo"], status)
 
     # ---- monitoring and the run -------------------------------------------------------------------
 
@@ -657,7 +742,12 @@ class World:
         """When the pressure ended: the last fault episode's end (background faults that outlast the
         trading window do not count, see ``Scenario.fault_episodes``), else the spike's end, else the
         workload's end."""
-        ends = [min(f.start + f.duration, self.env.now) for f in self.scenario.fault_episodes()]
+        ends = [
+            min(f.start + f.duration, self.env.now) for f in self.scenario.fault_episodes() if f.point is None
+        ]
+        # Deaths at crash points, when and for as long as they struck (in the trading window, as above).
+        window = self.scenario.workload.duration
+        ends += [min(restart, self.env.now) for _, at, restart in self.crash_log if at <= window]
         if ends:
             return max(ends)
         spec = self.scenario.workload

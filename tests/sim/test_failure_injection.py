@@ -59,6 +59,7 @@ def test_failure_scenario_holds_every_invariant(name: str, seed: int) -> None:
         ("baseline", "no-correlation", "correlation_complete"),
         ("duplicate-webhooks", "inbox-after-effect", "inventory_conserved"),
         ("duplicate-webhooks", "dedupe-without-source", "events_accounted"),
+        ("core-crash", "outbox-apart", "no_lost_orders"),
     ],
 )
 def test_guard_off_is_caught_by_its_invariant(scenario: str, core: str, invariant: str) -> None:

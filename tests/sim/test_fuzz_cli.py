@@ -50,3 +50,24 @@ def test_fuzz_rejects_an_unknown_core(tmp_path: Path) -> None:
     result = retailsim("fuzz", "--runs", "1", "--core", "nonsense", cwd=tmp_path)
     assert result.returncode == 2
     assert "nonsense" in result.stderr
+
+
+def test_fuzz_catches_an_outbox_written_apart_from_its_state(tmp_path: Path) -> None:
+    # Seed 6 draws a core crash at any point that falls between the order's commit and its commands'.
+    result = retailsim(
+        "fuzz",
+        "--runs",
+        "1",
+        "--seed",
+        "6",
+        "--core",
+        "outbox-apart",
+        "--out",
+        str(tmp_path / "fuzz"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "core_crash@any" in result.stdout
+    assert "no_lost_orders" in result.stdout
+    real = retailsim("fuzz", "--runs", "1", "--seed", "6", "--out", str(tmp_path / "real"), cwd=tmp_path)
+    assert real.returncode == 0, real.stdout + real.stderr
