@@ -226,20 +226,20 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
     for (place, sku), row in ledgers.items():
         if place.startswith("pos:"):
             row["written_off"] = pos.written_off.get((place[4:], sku), 0)
-    if pos.receipts or wms.return_orders or pos.pickups:
-        # The ERP's book of the DC issues exactly what the warehouse shipped from it.
-        for (place, sku), row in ledgers.items():
-            if place == f"erp:{plant}":
-                evidence.issued_vs_shipped[(place, sku)] = (row["shipped"], wms.shipped_units.get(sku, 0))
-        for receipt in pos.receipts:
-            key = (f"pos:{receipt['store_id']}", str(receipt["sku"]))
-            handed_back = pos.returns[str(receipt["return_id"])].get("status") == "rejected"
-            units = (
-                int(receipt["quantity"]) if receipt["condition"] == "resellable" and not handed_back else 0
-            )
-            expected[key] = expected.get(key, 0) + units
-        evidence.stock_ledgers = ledgers
-        evidence.restock_expected = expected
+    # Stock balances hold in every run, with or without returns: every ledger is judged.
+    # The ERP's book of the DC issues exactly what the warehouse shipped from it.
+    for (place, sku), row in ledgers.items():
+        if place == f"erp:{plant}":
+            evidence.issued_vs_shipped[(place, sku)] = (row["shipped"], wms.shipped_units.get(sku, 0))
+    for receipt in pos.receipts:
+        key = (f"pos:{receipt['store_id']}", str(receipt["sku"]))
+        handed_back = pos.returns[str(receipt["return_id"])].get("status") == "rejected"
+        units = (
+            int(receipt["quantity"]) if receipt["condition"] == "resellable" and not handed_back else 0
+        )
+        expected[key] = expected.get(key, 0) + units
+    evidence.stock_ledgers = ledgers
+    evidence.restock_expected = expected
 
     # Exchanges: free-of-charge deliveries with reference to a customer return.
     return_of_document = {n: po for po, numbers in erp.returns_by_po.items() for n in numbers}

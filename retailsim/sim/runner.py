@@ -17,7 +17,7 @@ from retailsim.reports.record import FaultWindow, RunRecord, Series
 from retailsim.scenarios import describe
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.evidence import gather, oversell_units
-from retailsim.sim.invariants import judge
+from retailsim.sim.invariants import judge_all
 from retailsim.sim.world import SAMPLE_S, CoreFactory, World
 
 
@@ -158,7 +158,7 @@ def run_scenario(
     world.run()
     wall = time.perf_counter() - started
     evidence = gather(world)
-    results = judge(evidence, scenario.expect.invariants)
+    results = judge_all(evidence, scenario.expect.invariants)
     world.trace.record("end", f"{world.env.now:.6f}")
 
     buckets = int(world.env.now // SAMPLE_S) + 1

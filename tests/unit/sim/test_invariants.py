@@ -2,7 +2,7 @@
 
 What it is for: every invariant in ``retailsim.sim.invariants.CATALOGUE`` must (1) pass a healthy
 history having checked something, (2) fail a deliberately broken history with an example that names the
-order, SKU or dead letter at fault, and (3) report "not checked" — never a pass — when there was nothing
+order, SKU or dead letter at fault, and (3) report "not exercised" — never a pass — when there was nothing
 to check (DESIGN.md, "Invariants"). The functions are pure, so no simulation runs here.
 """
 
@@ -201,7 +201,7 @@ def test_a_healthy_history_passes_having_checked_something(name: str) -> None:
     assert result.checked > 0
     assert result.violations == 0, result.examples
     assert result.passed
-    assert result.status == "passed"
+    assert result.status == "held"
     assert result.examples == ()
 
 
@@ -212,7 +212,7 @@ def test_a_broken_history_fails_with_an_example_naming_the_culprit(breakage: Bre
     result = CATALOGUE[breakage.invariant](evidence)
     assert result.violations > 0
     assert not result.passed
-    assert result.status == "failed"
+    assert result.status == "violated"
     assert result.examples, "a failure must come with an example"
     for word in breakage.example_names:
         assert word in result.examples[0], result.examples
@@ -232,7 +232,7 @@ def test_empty_evidence_is_not_checked_and_never_a_pass(name: str) -> None:
     assert result.checked == 0
     assert result.violations == 0
     assert result.passed is False
-    assert result.status == "not checked"
+    assert result.status == "not_exercised"
 
 
 def test_examples_are_capped_but_every_violation_is_counted() -> None:
@@ -260,7 +260,7 @@ def test_draining_exactly_at_the_limit_passes() -> None:
 def test_an_overcommitment_alone_fails_even_with_no_committed_skus() -> None:
     evidence = Evidence(erp_overcommitments=1)
     result = CATALOGUE["no_oversell"](evidence)
-    assert result.status == "failed"
+    assert result.status == "violated"
 
 
 def test_judge_returns_results_in_the_requested_order() -> None:
