@@ -90,7 +90,11 @@ def gather(world: World) -> Evidence:
             sku = str(product["reference_id"])
             committed[sku] = committed.get(sku, 0) + int(product["quantity"])
     evidence.committed_units = committed
-    evidence.supply_units = dict(wms.initial_stock)
+    # What the DC could supply: its opening stock and every unit a return put back on its shelves (an
+    # exchange's replacement ships out of those).
+    evidence.supply_units = {
+        sku: units + wms.restocked_units.get(sku, 0) for sku, units in wms.initial_stock.items()
+    }
     evidence.erp_overcommitments = int(erp.max_reserved_over_on_hand > 0)
 
     intents_by_order: dict[str, str] = {}
@@ -234,9 +238,7 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
     for receipt in pos.receipts:
         key = (f"pos:{receipt['store_id']}", str(receipt["sku"]))
         handed_back = pos.returns[str(receipt["return_id"])].get("status") == "rejected"
-        units = (
-            int(receipt["quantity"]) if receipt["condition"] == "resellable" and not handed_back else 0
-        )
+        units = int(receipt["quantity"]) if receipt["condition"] == "resellable" and not handed_back else 0
         expected[key] = expected.get(key, 0) + units
     evidence.stock_ledgers = ledgers
     evidence.restock_expected = expected
