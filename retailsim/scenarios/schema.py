@@ -272,15 +272,34 @@ INVARIANTS = (
     "dlq_accounted",
     "refund_exactly_once",
     "inventory_conserved",
+    "recovered_promptly",
+    "core_view_true",
 )
 
 DEFAULT_INVARIANTS = [
-    name for name in INVARIANTS if name not in ("dlq_accounted", "refund_exactly_once", "inventory_conserved")
+    name
+    for name in INVARIANTS
+    if name
+    not in (
+        "dlq_accounted",
+        "refund_exactly_once",
+        "inventory_conserved",
+        "recovered_promptly",
+        "core_view_true",
+    )
 ]
 
 
 class ExpectSpec(Strict):
-    max_drain: Duration = Field(7200.0, gt=0, description="after the last fault (or the workload) ends")
+    max_drain: Duration = Field(7200.0, gt=0, description="after each fault episode (or the workload) ends")
+    stall_after: Duration = Field(
+        1800.0,
+        gt=0,
+        description="no destination makes progress this long while work is due (outside outages): stop, fail",
+    )
+    recovery_factor: float = Field(
+        3.0, ge=1, description="recovered_promptly: slack on backlog ÷ rate after a fault episode"
+    )
     hard_stop: Duration = Field(14 * 86400.0, gt=0, description="simulated time at which a run is cut off")
     invariants: list[str] = Field(default_factory=lambda: list(DEFAULT_INVARIANTS))
 

@@ -24,6 +24,8 @@ no-correlation     the X-Correlation-ID header on outbound calls         baselin
 no-remedy-guard    an agent's action applied once (key, earlier remedy)  delayed-shipment-support → reconciled_at_quiescence
 no-plant-change    the ERP's sales order follows a rerouted order        bopis-reroute → inventory_conserved
 no-reroute         rerouting a pickup the store declined                 bopis-reroute → reconciled_at_quiescence
+no-half-open       the breaker's half-open probe (once open, it stays     erp-outage → recovered_promptly (the stall
+                   open: the recovered ERP is never called again)         watch stops the run early, naming erp)
 =================  ===================================================  ==========================================
 """
 
@@ -33,7 +35,7 @@ from typing import Any
 
 from retailsim.core.mapping.http import OutboundRequest
 from retailsim.core.models import Order
-from retailsim.core.reliability.breaker import CircuitBreaker
+from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.core.stores.base import OutboxMessage, Store, Transaction
@@ -214,6 +216,24 @@ class NoRerouteCore(IntegrationCore):
         self._count("pickups_declined_ignored")
 
 
+class _NeverHalfOpens(CircuitBreaker):
+    def allow(self, now: float) -> bool:
+        if self.state is BreakerState.OPEN:
+            return False  # the open time passes, and no probe is ever let through
+        return CircuitBreaker.allow(self, now)
+
+
+class NoHalfOpenCore(IntegrationCore):
+    """Its circuit breakers never half-open: a system that was down once is never called again."""
+
+    def __init__(self, store: Store, *args: Any, **kwargs: Any) -> None:
+        super().__init__(store, *args, **kwargs)
+        self.breakers = {
+            destination: _NeverHalfOpens(self.config.breaker_failures, self.config.breaker_open_s)
+            for destination in self.breakers
+        }
+
+
 CORES: dict[str, type[IntegrationCore]] = {
     "real": IntegrationCore,
     "no-dedupe": NoDedupeCore,
@@ -230,4 +250,5 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-remedy-guard": NoRemedyGuardCore,
     "no-plant-change": NoPlantChangeCore,
     "no-reroute": NoRerouteCore,
+    "no-half-open": NoHalfOpenCore,
 }

@@ -161,6 +161,12 @@ def gather(world: World) -> Evidence:
     evidence.drain_reference_s = world.drain_reference() if world.workload_done else None
     evidence.drained_at_s = world.drained_at
     evidence.max_drain_s = world.scenario.expect.max_drain
+    evidence.episode_drains = world.episode_drains()
+    evidence.recoveries = world.episode_recoveries()
+    evidence.stall_watched = True
+    evidence.stall = world.stalled
+    if world.quiescent_at is not None:
+        _gather_core_view(world, evidence)
     evidence.dead_letters = [
         {
             "dlq_id": d.dlq_id,
@@ -172,6 +178,54 @@ def gather(world: World) -> Evidence:
         for d in world.store.dead_letters()
     ]
     return evidence
+
+
+def _ledger_final(world: World, order_no: str, replaced: set[str]) -> str | None:
+    """An order's final status as the systems' own ledgers tell it, without asking the core: collected
+    in a store or delivered by the carrier; given up by the carrier (replaced, if the ERP holds a free
+    replacement delivery for it); cancelled in the ERP or the warehouse. None: nothing conclusive."""
+    erp, wms = world.erp, world.wms
+    if any(
+        world.pos.pickups[p]["status"] == "collected" for p in world.pos.pickups_by_order.get(order_no, [])
+    ):
+        return "delivered"
+    ids = wms.by_reference.get(order_no, [])
+    tracking = (wms.orders[ids[0]].get("tracking") or {}) if ids else {}
+    code = tracking.get("tracking_id") if isinstance(tracking, dict) else None
+    tracker = world.carrier.tracker_by_code(str(code)) if code else None
+    status = str(tracker.get("status")) if tracker is not None else None
+    if status == "delivered":
+        return "delivered"
+    if status in ("failure", "return_to_sender"):
+        made_good = any(number in replaced for number in erp.by_po.get(order_no, []))
+        return "replaced" if made_good else "delivery_failed"
+    if _erp_state(world, order_no) == "cancelled" or _wms_state(world, order_no) == "cancelled":
+        return "cancelled"
+    return None
+
+
+def _gather_core_view(world: World, evidence: Evidence) -> None:
+    """At quiescence: the core's available-to-promise at each DC against the warehouse's shelves minus
+    the ERP's open reservations there (less the safety stock the core keeps back), and each order's
+    final status against what the systems' ledgers say. Stores are left out: their walk-in sales are
+    not reported to the integration (systems/pos.py), so no core could know them."""
+    plant = world.scenario.core.locations[0]
+    safety = world.core_config.safety_stock
+    for position in world.store.positions():
+        if position.location in world.core_config.locations:
+            evidence.core_atp[(position.sku, position.location)] = position.available
+    for sku, on_hand in sorted(world.wms.stock.items()):
+        reserved = world.erp.stock.get((plant, sku), {}).get("reserved", 0)
+        evidence.true_atp[(sku, plant)] = max(0, on_hand - reserved - safety)
+    replaced = {
+        str(so.get("ReferenceSDDocument", ""))
+        for so in world.erp.sales_orders.values()
+        if so.get("SalesOrderType") == "SDF"
+    }
+    for order_no in evidence.core_final:
+        truth = _ledger_final(world, order_no, replaced)
+        if truth is not None:
+            evidence.ledger_final[order_no] = truth
 
 
 def oversell_units(world: World) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
@@ -135,6 +136,20 @@ class Evidence:
     erp_replacements: dict[str, list[str]] = field(default_factory=dict)
     # Service Cloud cases: {case, closed, order_no, remedy, reference, return_status}.
     cases: list[dict[str, object]] = field(default_factory=list)
+    # Liveness per fault episode (sim/world.py): {kind, target, start_s, end_s, drained_at_s,
+    # drain_time_s, outlasted_run}; per merged episode and destination {destination, start_s, end_s,
+    # pre_fault, at_end, rate_per_s, bound_s, recovered_after_s}; the stall watch (it ran, and what it
+    # found: {at_s, no_progress_since_s, stuck: [{destination, backlog, breaker, bucket, ...}]}).
+    episode_drains: list[dict[str, Any]] = field(default_factory=list)
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
+    stall_watched: bool = False
+    stall: dict[str, Any] | None = None
+    # The core's view against the truth at quiescence: available-to-promise per (sku, location) as the
+    # core holds it, and as the systems' stock ledgers say (on hand minus open reservations).
+    core_atp: dict[tuple[str, str], int] = field(default_factory=dict)
+    true_atp: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Each order's final status as the systems' own ledgers tell it (None: they say nothing conclusive).
+    ledger_final: dict[str, str] = field(default_factory=dict)
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -332,6 +347,19 @@ def correlation_complete(ev: Evidence) -> InvariantResult:
 
 
 def backlog_drained(ev: Evidence) -> InvariantResult:
+    """Per fault episode, from its own end; without episodes, from the spike's or the workload's end."""
+    if ev.episode_drains:
+        problems = []
+        for episode in ev.episode_drains:
+            name = f"{episode['kind']} on {episode['target']} ({episode['start_s']:.0f}s–{episode['end_s']:.0f}s)"
+            drain = episode["drain_time_s"]
+            if episode.get("outlasted_run"):
+                problems.append(f"{name}: the fault outlasted the run; its drain was never seen")
+            elif drain is None:
+                problems.append(f"{name}: the backlog never drained after it ended")
+            elif drain > ev.max_drain_s:
+                problems.append(f"{name}: drained {drain:.0f}s after it ended; allowed {ev.max_drain_s:.0f}s")
+        return _result("backlog_drained", len(ev.episode_drains), problems)
     if ev.drain_reference_s is None:
         return _result("backlog_drained", 0, [])
     if ev.drained_at_s is None:
@@ -356,6 +384,52 @@ def dlq_accounted(ev: Evidence) -> InvariantResult:
     return _result("dlq_accounted", len(ev.dead_letters), problems)
 
 
+def recovered_promptly(ev: Evidence) -> InvariantResult:
+    """After each fault episode every destination's backlog is back at its pre-fault level within a bound
+    derived from the run; and the run never stalled (no progress anywhere while work was due)."""
+    problems = []
+    for row in ev.recoveries:
+        after, bound = row["recovered_after_s"], row["bound_s"]
+        if after is not None and after <= bound:
+            continue
+        took = "never" if after is None else f"only after {after:.0f}s"
+        problems.append(
+            f"{row['destination']}: backlog {row['at_end']:.0f} when the fault episode "
+            f"{row['start_s']:.0f}s–{row['end_s']:.0f}s ended, back to its pre-fault {row['pre_fault']:.0f} {took}; "
+            f"bound {bound:.0f}s (backlog ÷ {row['rate_per_s']}/s × factor + retry cap + breaker open time)"
+        )
+    if ev.stall is not None:
+        for stuck in ev.stall["stuck"]:
+            problems.append(
+                f"stalled: {stuck['destination']} made no progress from {ev.stall['no_progress_since_s']:.0f}s "
+                f"to {ev.stall['at_s']:.0f}s with backlog {stuck['backlog']} due; breaker {stuck['breaker']}, "
+                f"bucket {stuck['bucket']}; the run was stopped early"
+            )
+    checked = len(ev.recoveries) + (1 if ev.stall_watched else 0)
+    return _result("recovered_promptly", checked, problems)
+
+
+def core_view_true(ev: Evidence) -> InvariantResult:
+    """At quiescence the core's available-to-promise per SKU and location is the systems' physical stock
+    minus open reservations, and its final status per order is what the systems' ledgers hold."""
+    problems = []
+    for key in sorted(set(ev.core_atp) | set(ev.true_atp)):
+        core, truth = ev.core_atp.get(key), ev.true_atp.get(key)
+        if core != truth:
+            problems.append(
+                f"SKU {key[0]} at {key[1]}: the core promises {core if core is not None else 'nothing'}, "
+                f"the systems hold {truth if truth is not None else 'no stock record'}"
+            )
+    for no, held in sorted(ev.ledger_final.items()):
+        status = ev.core_final.get(no)
+        if status != held:
+            problems.append(
+                f"order {no}: the core says {status or 'nothing'}, the systems' ledgers say {held}"
+            )
+    checked = len(set(ev.core_atp) | set(ev.true_atp)) + len(ev.ledger_final)
+    return _result("core_view_true", checked, problems)
+
+
 CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "no_lost_orders": no_lost_orders,
     "no_duplicate_erp_orders": no_duplicate_erp_orders,
@@ -367,6 +441,8 @@ CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "dlq_accounted": dlq_accounted,
     "refund_exactly_once": refund_exactly_once,
     "inventory_conserved": inventory_conserved,
+    "recovered_promptly": recovered_promptly,
+    "core_view_true": core_view_true,
 }
 
 

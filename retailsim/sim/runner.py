@@ -180,8 +180,15 @@ def run_scenario(
     counts = world.counts
     acceptance = world.acceptance.summary()
     erp_post = world.erp_post.summary()
-    drained_at = world.drained_at
-    drain = max(0.0, drained_at - world.drain_reference()) if drained_at is not None else None
+    episodes = world.episode_drains()
+    if episodes:
+        # Per fault episode, each from its own end; the KPI is the longest (None: one never drained).
+        times = [e["drain_time_s"] for e in episodes]
+        drain = None if any(t is None for t in times) else max(times)
+    else:
+        drained_at = world.drained_at
+        drain = max(0.0, drained_at - world.drain_reference()) if drained_at is not None else None
+    recoveries = [r for r in world.episode_recoveries() if r["at_end"] > r["pre_fault"]]
     # Calls each mock refused at its rate limit (429, or Salesforce's 403 REQUEST_LIMIT_EXCEEDED).
     throttled = {name: system.throttled for name, system in sorted(world.systems.items()) if system.throttled}
     record = RunRecord(
@@ -244,6 +251,9 @@ def run_scenario(
         extra={
             "core_counters": counters,
             "throttled_by_system": throttled,
+            "drain_per_episode": episodes,
+            "recovery_per_destination": recoveries,
+            **({"stall": world.stalled} if world.stalled is not None else {}),
             **service_extra(world),
         },
         focus_s=_focus(scenario, world),
