@@ -1,8 +1,10 @@
 """The harness's named invariants, judged on evidence gathered from every mock's ledger.
 
 This is the god's-eye view only a simulation has: it reads the systems' ledgers directly, never the
-core's opinion of them. Rules kept: each invariant reports how many cases it ``checked``; a run where
-there was nothing to check reports ``checked: 0`` — "not checked", never a pass; examples name the
+core's opinion of them (``core_view_true`` reads the core's views only to compare them with the ledgers).
+Rules kept: every invariant of ``CATALOGUE`` is judged in every run (``judge_all``); each reports how many
+cases it ``checked``; one with nothing to check reports ``checked: 0`` — "not exercised", never a pass,
+and a failure only when the scenario requires it; examples name the
 order and what was wrong, so a failure reads as a bug report. The functions are pure over
 :class:`Evidence`, so tests can feed them a deliberately broken history.
 """

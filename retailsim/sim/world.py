@@ -9,6 +9,10 @@ empty and no webhook is still being retried — or until the scenario's hard sto
   the store survives (it models the disk) and a new core process recovers from it.
 * Every random draw comes from a named stream of the run's seed; every significant event goes into the
   trace digest.
+* Liveness is watched, not assumed: each destination's outbox backlog is sampled, and a run in which no
+  destination makes progress for ``expect.stall_after`` while messages are due (outside outages and
+  crashes) stops early with the reason in ``stalled`` — it does not idle on to the hard stop. The watch
+  only reads (the store's due times, breaker and bucket fields): it cannot change the digest.
 """
 
 from __future__ import annotations
