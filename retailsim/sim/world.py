@@ -161,6 +161,7 @@ class World:
         self._backlog_seen: dict[str, int] = dict.fromkeys(self.systems, 0)
         self._progress_at = 0.0
         self.stalled: dict[str, Any] | None = None
+        self._watch_stalls = False  # a run with its own workload; live mode serves on regardless
 
     # ---- assembly ---------------------------------------------------------------------------------
 
@@ -679,7 +680,7 @@ class World:
                 self.quiescent_at = now
                 self._stop.succeed()
                 return
-            if self._watch_for_stall(now) or now >= hard_stop:
+            if (self._watch_stalls and self._watch_for_stall(now)) or now >= hard_stop:
                 self._stop.succeed()
                 return
 
@@ -849,6 +850,7 @@ class World:
         self.core.load_inventory(plant_rows, self.env.now)
         self._start_workers()
         self.fault_schedule.start()
+        self._watch_stalls = workload
         if workload:
             self.env.process(self._workload())
         self.env.process(self._sampler())
