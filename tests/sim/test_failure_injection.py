@@ -103,3 +103,19 @@ def test_a_short_stall_watch_does_not_trip_the_real_core(name: str) -> None:
     scenario = load(name, ["workload.orders=300", 'expect.stall_after="2m"'])
     record = run_scenario(scenario, 1).record
     assert "stall" not in record.extra and record.passed, [r.examples for r in record.invariants if r.fails_run]
+
+
+def test_a_fault_spanning_the_window_is_drained_from_its_own_end_not_read_as_instant() -> None:
+    """A warehouse outage for the whole trading window: nothing waits for the ERP, so the old reading
+    (ERP backlog only, after the last episode) said "drained at once". Per episode, the drain starts at
+    the outage's end and waits for every destination's backlog — the warehouse's hundreds of releases."""
+    from retailsim.scenarios.schema import FaultSpec
+
+    scenario = load("baseline", ["workload.orders=300", 'workload.duration="2h"'])
+    outage = FaultSpec(kind="outage", target="wms", start=0.0, duration=7200.0)
+    run = run_scenario(scenario.model_copy(update={"faults": [outage]}), 1)
+    assert run.world.drained_at == run.world.drain_reference()  # the ERP-only reading: instant
+    (episode,) = run.record.extra["drain_per_episode"]  # type: ignore[misc]
+    assert episode["end_s"] == 7200.0 and episode["drained_at_s"] > 7200.0
+    assert run.record.kpis["drain_time_s"] == episode["drain_time_s"] > 0
+    assert run.record.passed
