@@ -585,7 +585,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         except ValidationError as exc:
             refused = ApiReply(
                 422,
-                {"error": invalid_error, "detail": f"invalid {scope} request", "errors": sfcc.field_errors(exc)},
+                {
+                    "error": invalid_error,
+                    "detail": f"invalid {scope} request",
+                    "errors": sfcc.field_errors(exc),
+                },
             )
             return self.once(scope, key, fingerprinted, now, refused)
         woken: set[str] = set()
@@ -873,6 +877,14 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         """Look the order up in the ERP before creating it again: SAP has no duplicate check of its own."""
         return message.attempts > 1
 
+    def sales_order_plant(self, record: OrderRecord) -> str:
+        """The plant a sales order's items are delivered from. A backorder (an order confirmed to the
+        customer without stock, ``short``) is booked without one: the ERP's availability check would
+        otherwise confirm — and reserve — units the core has already promised to orders accepted before
+        it but not yet posted, and those orders' goods issues would fall short of what the warehouse
+        ships. (Backorders are never fulfilled today; they expire and are cancelled.)"""
+        return "" if record.short else record.location
+
     def payment_idempotency_key(self, record: OrderRecord, command: str) -> str | None:
         return stripe.idempotency_key(record.order_no, command)
 
@@ -931,7 +943,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 return sap.find_by_purchase_order(record.order_no)
             assert order is not None
             return sap.create_sales_order(
-                order, record.location, self.config.sales_organization, now, record.erp_reference
+                order,
+                self.sales_order_plant(record),
+                self.config.sales_organization,
+                now,
+                record.erp_reference,
             )
         if kind == "PostGoodsIssue":
             return sap.post_goods_issue(record.erp_sales_order or "")
@@ -976,7 +992,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
                 delivery.step = "send"
                 delivery.request = self._with_correlation(
                     sap.create_sales_order(
-                        order, record.location, self.config.sales_organization, now, record.erp_reference
+                        order,
+                        self.sales_order_plant(record),
+                        self.config.sales_organization,
+                        now,
+                        record.erp_reference,
                     ),
                     message,
                 )
