@@ -1036,15 +1036,17 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         return None
 
     def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
-        if reply.status == 429 or is_salesforce_limit(reply):
+        throttled = reply.status == 429 or is_salesforce_limit(reply)
+        if throttled:
             # Throttled at the gate: the request never reached the system, so it costs no attempt.
             message.attempts -= 1
         breaker = self.breakers[message.destination]
         system_down = breaker.state is not BreakerState.CLOSED
         with self.store.transaction() as tx:
             # A message is dead-lettered for its own failures, not for its system's: while the breaker
-            # says the system is down, the message waits for it however long the outage lasts.
-            if self.retry.exhausted(message.attempts) and not system_down:
+            # says the system is down, the message waits for it however long the outage lasts — and a
+            # throttled call, which cost nothing, never buries a message whose attempts ran up meanwhile.
+            if self.retry.exhausted(message.attempts) and not system_down and not throttled:
                 self._count("dead_lettered")
                 tx.dead_letter(
                     message.seq,

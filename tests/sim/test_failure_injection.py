@@ -119,3 +119,17 @@ def test_a_fault_spanning_the_window_is_drained_from_its_own_end_not_read_as_ins
     assert episode["end_s"] == 7200.0 and episode["drained_at_s"] > 7200.0
     assert run.record.kpis["drain_time_s"] == episode["drain_time_s"] > 0
     assert run.record.passed
+
+
+def test_a_throttled_call_after_an_outage_does_not_dead_letter_a_message() -> None:
+    """Found by ``retailsim fuzz --seed 21`` (run 25): a goods issue ran up its attempts while the ERP was
+    down (the breaker held it back), and the first 429 after the recovery — a call that cost nothing —
+    dead-lettered it: the order was delivered, its ERP sales order stayed open and no operator replays
+    a fuzz run. A throttled call never buries a message."""
+    from retailsim.scenarios.schema import FaultSpec
+
+    scenario = load("baseline", ["workload.orders=200", 'expect.max_drain="2d"'])
+    outage = FaultSpec(kind="outage", target="erp", start=22012.2, duration=1348.7)
+    record = run_scenario(scenario.model_copy(update={"faults": [outage]}), 25).record
+    assert record.dlq["entered"] == 0
+    assert record.passed, [(r.name, r.examples[:1]) for r in record.invariants if r.fails_run]
