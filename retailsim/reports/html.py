@@ -117,7 +117,11 @@ def _header(record: RunRecord) -> str:
     if not record.invariants:
         reasons.append("no invariants were evaluated")
     if not reasons:
-        reasons.append(f"all {len(record.invariants)} invariants held")
+        held = sum(1 for inv in record.invariants if inv.status == "held")
+        quiet = len(record.not_exercised_invariants)
+        reasons.append(
+            f"all {held} invariants held" + (f", {quiet} not exercised (nothing to check)" if quiet else "")
+        )
     meta = [
         ("seed", _e(record.seed)),
         ("digest", _e(record.digest)),
