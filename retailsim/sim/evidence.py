@@ -167,6 +167,14 @@ def gather(world: World) -> Evidence:
     evidence.stall = world.stalled
     if world.quiescent_at is not None:
         _gather_core_view(world, evidence)
+    elif world.workload_done or world.stalled is not None:
+        evidence.not_quiescent = (
+            f"stopped at {world.env.now / 86400:.1f} d "
+            + ("by the stall watch" if world.stalled is not None else "by the hard stop (expect.hard_stop)")
+            + f" with {world.open_orders} order(s), {world.open_returns} return(s) open, outbox backlog "
+            f"{world.outbox_backlog()}, {world.webhooks_in_flight} webhook(s) in flight"
+            + ("" if world.desk is None or world.desk.idle else ", cases still being worked")
+        )
     evidence.dead_letters = [
         {
             "dlq_id": d.dlq_id,

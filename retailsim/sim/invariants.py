@@ -152,6 +152,8 @@ class Evidence:
     true_atp: dict[tuple[str, str], int] = field(default_factory=dict)
     # Each order's final status as the systems' own ledgers tell it (None: they say nothing conclusive).
     ledger_final: dict[str, str] = field(default_factory=dict)
+    # Why the run ended without quiescence (the hard stop, or a stall), or None when it reached it.
+    not_quiescent: str | None = None
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -264,7 +266,8 @@ def _case_problems(ev: Evidence) -> list[str]:
 
 
 def reconciled_at_quiescence(ev: Evidence) -> InvariantResult:
-    problems = _case_problems(ev)
+    problems = [f"the run never reached quiescence: {ev.not_quiescent}"] if ev.not_quiescent else []
+    problems += _case_problems(ev)
     for no, status in sorted(ev.core_returns.items()):
         wanted = RETURN_EXPECTED.get(status)
         if wanted is None:

@@ -333,7 +333,9 @@ class World:
         if rng.random() >= spec.return_rate or order_no not in self.storefront.orders:
             return
         self.open_returns += 1
-        delay = latency(spec.return_delay).sample(rng)
+        # The lognormal's tail is unbounded; a customer past the return window tries a week late at most
+        # (and is refused), so a run's returns all come in within a bounded time of its deliveries.
+        delay = min(latency(spec.return_delay).sample(rng), self.core_config.return_window_s + 7 * 86400.0)
         self.env.process(self._return(order_no, delay))
 
     def _return(self, order_no: str, delay: float) -> Generator[simpy.Event, Any, None]:

@@ -372,3 +372,12 @@ def test_judge_all_marks_what_the_scenario_requires_and_judges_the_rest() -> Non
     assert set(results) == set(CATALOGUE)
     assert results["no_lost_orders"].required and not results["dlq_accounted"].required
     assert results["dlq_accounted"].status == "not_exercised" and not results["dlq_accounted"].fails_run
+
+
+def test_a_run_cut_off_before_quiescence_is_not_reconciled() -> None:
+    evidence = healthy()
+    evidence.not_quiescent = (
+        "stopped at 40.0 d by the hard stop (expect.hard_stop) with 0 order(s), 2 return(s) open"
+    )
+    result = CATALOGUE["reconciled_at_quiescence"](evidence)
+    assert result.status == "violated" and "never reached quiescence" in result.examples[0]
