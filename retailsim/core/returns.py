@@ -35,6 +35,8 @@ from retailsim.core.workflows.return_to_refund import ReturnEvent, ReturnRecord,
 if TYPE_CHECKING:
     from retailsim.core.service import ApiReply
 
+INTERNAL_TIMERS = "core"  # the core's own timers (core.service.INTERNAL)
+
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
 Core = Any
 
@@ -112,8 +114,6 @@ class ReturnsPart:
             return result
         new = outcome.record
         self._note_webhook("processed", f"return {new.return_no} {record.status.value} -> {new.status.value}")
-        if new.status is ReturnStatus.RECEIVED and record.status is not ReturnStatus.RECEIVED:
-            self._restock_positions(tx, new, now, woken)
         tx.save("return", new.return_no, new.model_dump(mode="json"), now)
         for command in outcome.commands:
             tx.append(
@@ -135,7 +135,9 @@ class ReturnsPart:
     def _restock_positions(
         self: Core, tx: Transaction, record: ReturnRecord, now: float, woken: set[str]
     ) -> None:
-        """Goods back in a DC's unrestricted stock are available to promise again."""
+        """Goods back in a DC's unrestricted stock are available to promise again — once the ERP's return
+        goods receipt has booked them (before that the ERP does not have them: promised early, they are
+        sold twice or confirmed short)."""
         if record.location not in self.config.locations:
             return
         for line in record.lines:
@@ -526,6 +528,22 @@ class ReturnsPart:
                     record.model_copy(update={"wms_return_id": created}).model_dump(mode="json"),
                     now,
                 )
+        elif kind == "PostReturnGoodsReceipt":
+            # The ERP booked the goods back into the DC's stock: they are available to promise again,
+            # and an exchange's replacement may now be delivered out of them.
+            self._restock_positions(tx, record, now, woken)
+            if record.exchange and record.status is ReturnStatus.RECEIVED and not record.replacement_order:
+                tx.append(
+                    NewMessage(
+                        INTERNAL_TIMERS,
+                        "CreateExchangeOrder",
+                        record.return_no,
+                        record.correlation_id,
+                        {},
+                        now,
+                    )
+                )
+                woken.add(INTERNAL_TIMERS)
         elif kind == "RefundPayment":
             body = reply.body if isinstance(reply.body, dict) else {}
             self._return_transition(

@@ -671,7 +671,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         except ValidationError as exc:
             refused = ApiReply(
                 422,
-                {"error": invalid_error, "detail": f"invalid {scope} request", "errors": sfcc.field_errors(exc)},
+                {
+                    "error": invalid_error,
+                    "detail": f"invalid {scope} request",
+                    "errors": sfcc.field_errors(exc),
+                },
             )
             return self.once(scope, key, fingerprinted, now, refused)
         woken: set[str] = set()
@@ -1009,6 +1013,14 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         """Look the order up in the ERP before creating it again: SAP has no duplicate check of its own."""
         return message.attempts > 1
 
+    def sales_order_plant(self, record: OrderRecord) -> str:
+        """The plant a sales order's items are delivered from. A backorder (an order confirmed to the
+        customer without stock, ``short``) is booked without one: the ERP's availability check would
+        otherwise confirm — and reserve — units the core has already promised to orders accepted before
+        it but not yet posted, and those orders' goods issues would fall short of what the warehouse
+        ships. (Backorders are never fulfilled today; they expire and are cancelled.)"""
+        return "" if record.short else record.location
+
     def payment_idempotency_key(self, record: OrderRecord, command: str) -> str | None:
         return stripe.idempotency_key(record.order_no, command)
 
@@ -1067,7 +1079,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 return sap.find_by_purchase_order(record.order_no)
             assert order is not None
             return sap.create_sales_order(
-                order, record.location, self.config.sales_organization, now, record.erp_reference
+                order,
+                self.sales_order_plant(record),
+                self.config.sales_organization,
+                now,
+                record.erp_reference,
             )
         if kind == "PostGoodsIssue":
             return sap.post_goods_issue(record.erp_sales_order or "")
@@ -1114,7 +1130,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 delivery.step = "send"
                 delivery.request = self._with_correlation(
                     sap.create_sales_order(
-                        order, record.location, self.config.sales_organization, now, record.erp_reference
+                        order,
+                        self.sales_order_plant(record),
+                        self.config.sales_organization,
+                        now,
+                        record.erp_reference,
                     ),
                     message,
                 )
@@ -1170,8 +1190,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             message.attempts -= 1
         with self._transaction("delivery.retry.before_commit") as tx:
             # A message is dead-lettered for its own failures, not for its system's: while the breaker
-            # says the system is down, the message waits for it however long the outage lasts; and a
-            # throttled call, which cost no attempt, cannot spend the last one.
+            # says the system is down, the message waits for it however long the outage lasts — and a
+            # throttled call, which cost nothing, never buries a message whose attempts ran up meanwhile.
             if self.retry.exhausted(message.attempts) and not system_down and not throttled:
                 self._count("dead_lettered")
                 tx.dead_letter(

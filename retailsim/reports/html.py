@@ -8,7 +8,8 @@ Rules it keeps:
 - self-contained and readable offline: charts are embedded as base64 ``data:`` URIs, CSS is inline, and
   there are no scripts and no external links;
 - every piece of text from the record goes through ``html.escape``;
-- an invariant that checked nothing is shown as "not checked" in amber, never as a pass;
+- every invariant is shown with its status: "held", "violated", or "not exercised" in amber (never a
+  pass; it fails the run when the scenario required it);
 - deterministic: no timestamps; the same record and charts give the same bytes.
 """
 
@@ -53,9 +54,9 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status { font-weight: 700; padding: 1px 8px; border-radius: 10px; white-space: nowrap; }
-.status.passed { color: var(--ok); background: var(--ok-bg); }
-.status.failed { color: var(--bad); background: var(--bad-bg); }
-.status.not-checked { color: var(--warn); background: var(--warn-bg); }
+.status.passed, .status.held { color: var(--ok); background: var(--ok-bg); }
+.status.failed, .status.violated { color: var(--bad); background: var(--bad-bg); }
+.status.not-exercised { color: var(--warn); background: var(--warn-bg); }
 ul.examples { margin: 0; padding-left: 18px; font-family: ui-monospace, monospace; font-size: 12px; }
 figure { margin: 16px 0; } figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 12px; }
@@ -112,11 +113,15 @@ def _header(record: RunRecord) -> str:
     if failed := record.failed_invariants:
         reasons.append(f"{len(failed)} invariant(s) violated")
     if unchecked := record.unchecked_invariants:
-        reasons.append(f"{len(unchecked)} invariant(s) not checked")
+        reasons.append(f"{len(unchecked)} required invariant(s) not exercised")
     if not record.invariants:
         reasons.append("no invariants were evaluated")
     if not reasons:
-        reasons.append(f"all {len(record.invariants)} invariants held")
+        held = sum(1 for inv in record.invariants if inv.status == "held")
+        quiet = len(record.not_exercised_invariants)
+        reasons.append(
+            f"all {held} invariants held" + (f", {quiet} not exercised (nothing to check)" if quiet else "")
+        )
     meta = [
         ("seed", _e(record.seed)),
         ("digest", _e(record.digest)),
@@ -253,18 +258,21 @@ def _invariants(record: RunRecord) -> str:
         )
     rows = []
     for inv in record.invariants:
-        css = inv.status.replace(" ", "-")
+        css = inv.status.replace("_", "-")
+        shown = inv.status.replace("_", " ")
+        need = "required" if inv.required else "judged"
         rows.append(
             f"<tr><td><code>{_e(inv.name)}</code></td>"
-            f'<td><span class="status {css}">{_e(inv.status)}</span></td>'
+            f'<td><span class="status {css}">{_e(shown)}</span></td><td>{need}</td>'
             f'<td class="num">{_e(_num(inv.checked))}</td><td class="num">{_e(_num(inv.violations))}</td>'
             f"<td>{_examples(inv)}</td></tr>"
         )
     return (
-        "<section><h2>Invariants</h2><table><thead><tr><th>invariant</th><th>status</th><th>checked</th>"
+        "<section><h2>Invariants</h2><table><thead><tr><th>invariant</th><th>status</th><th></th><th>checked</th>"
         f"<th>violations</th><th>examples</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        '<p class="muted">"not checked" means the run gave the invariant nothing to check; '
-        "it is not a pass.</p></section>"
+        '<p class="muted">Every invariant is judged in every run; a violation of any fails it. '
+        '"not exercised" means the run gave the invariant nothing to check: it is not a pass, and it '
+        "fails the run when the scenario requires the invariant (<code>expect.invariants</code>).</p></section>"
     )
 
 

@@ -7,7 +7,9 @@ Rules it keeps:
 - plain data only: standard library, nothing of the project; no simulation is run or imported here;
 - records are frozen; ``__post_init__`` checks the shape that the summary.json contract relies on, so a
   malformed record fails where it is built, not halfway through writing a report;
-- an invariant that checked nothing is never a pass (``checked == 0`` → status ``"not checked"``).
+- every invariant of the catalogue is judged in every run: ``"held"`` (checked something, no violation),
+  ``"violated"`` (fails the run) or ``"not_exercised"`` (nothing to check — reported, never a pass; it
+  fails the run only when the scenario ``required`` it, i.e. listed it in ``expect.invariants``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-InvariantStatus = Literal["passed", "failed", "not checked"]
+InvariantStatus = Literal["held", "violated", "not_exercised"]
 
 #: Keys that summary.json guarantees in each section (DESIGN.md, "Command line"). More keys are allowed.
 ORDER_KEYS: Final = (
@@ -52,12 +54,16 @@ def _require_keys(section: str, given: Mapping[str, object], required: Iterable[
 
 @dataclass(frozen=True)
 class InvariantResult:
-    """The outcome of one named invariant: how many cases it checked and how many broke it."""
+    """The outcome of one named invariant: how many cases it checked and how many broke it.
+
+    ``required``: the scenario lists it in ``expect.invariants``, so it must be exercised (checked > 0).
+    """
 
     name: str
     checked: int
     violations: int
     examples: tuple[str, ...] = ()
+    required: bool = True
 
     def __post_init__(self) -> None:
         if self.checked < 0 or self.violations < 0:
@@ -65,16 +71,21 @@ class InvariantResult:
 
     @property
     def passed(self) -> bool:
-        """True only when something was checked and nothing was violated."""
+        """True only when it held: something was checked and nothing was violated."""
         return self.checked > 0 and self.violations == 0
 
     @property
     def status(self) -> InvariantStatus:
         if self.violations > 0:
-            return "failed"
+            return "violated"
         if self.checked == 0:
-            return "not checked"
-        return "passed"
+            return "not_exercised"
+        return "held"
+
+    @property
+    def fails_run(self) -> bool:
+        """Violated, or required but not exercised."""
+        return self.violations > 0 or (self.required and self.checked == 0)
 
 
 @dataclass(frozen=True)
@@ -147,13 +158,19 @@ class RunRecord:
 
     @property
     def passed(self) -> bool:
-        """True when there is at least one invariant and every invariant passed (none unchecked)."""
-        return bool(self.invariants) and all(inv.passed for inv in self.invariants)
+        """True when there is at least one invariant, none was violated and every required one held."""
+        return bool(self.invariants) and not any(inv.fails_run for inv in self.invariants)
 
     @property
     def failed_invariants(self) -> tuple[InvariantResult, ...]:
-        return tuple(inv for inv in self.invariants if inv.status == "failed")
+        return tuple(inv for inv in self.invariants if inv.status == "violated")
 
     @property
     def unchecked_invariants(self) -> tuple[InvariantResult, ...]:
-        return tuple(inv for inv in self.invariants if inv.status == "not checked")
+        """Required invariants the run gave nothing to check: they fail the run."""
+        return tuple(inv for inv in self.invariants if inv.required and inv.status == "not_exercised")
+
+    @property
+    def not_exercised_invariants(self) -> tuple[InvariantResult, ...]:
+        """Invariants not required by the scenario that had nothing to check: reported, not a failure."""
+        return tuple(inv for inv in self.invariants if not inv.required and inv.status == "not_exercised")

@@ -9,7 +9,8 @@ Rules it keeps:
   contract order; further keys of orders/returns/dlq/kpis/latency sorted; ``extra`` and ``settings`` keep
   the order they were given in), floats are rounded to 6 decimals, non-finite floats become ``null``,
   sets are sorted, and there is no timestamp;
-- an invariant with ``checked == 0`` is reported ``"passed": false`` (never a pass by default).
+- every invariant carries ``status`` (``held`` | ``violated`` | ``not_exercised``) and ``required``; one
+  with ``checked == 0`` is reported ``"passed": false`` (never a pass by default).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def _invariant_dict(inv: InvariantResult) -> dict[str, JsonValue]:
         "name": inv.name,
         "passed": inv.passed,
         "status": inv.status,
+        "required": inv.required,
         "checked": inv.checked,
         "violations": inv.violations,
         "examples": [str(example) for example in inv.examples[:MAX_EXAMPLES]],

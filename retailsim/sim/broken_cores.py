@@ -34,6 +34,8 @@ outbox-apart       the outbox appended in the transaction that changes   core-cr
                    the order (it commits the order, then appends its     ``fuzz --runs 20 --seed 1`` →
                    commands in a second transaction: a death between     reconciled_at_quiescence): its death at
                    the two leaves an order that nothing moves on)        ``order_intake.after_commit`` falls between
+no-half-open       the breaker's half-open probe (once open, it stays     erp-outage → recovered_promptly (the stall
+                   open: the recovered ERP is never called again)         watch stops the run early, naming erp)
 =================  ===================================================  ==========================================
 """
 
@@ -46,7 +48,7 @@ from typing import Any
 from retailsim.core.crash_points import DESCRIPTIONS
 from retailsim.core.mapping.http import OutboundRequest
 from retailsim.core.models import Order
-from retailsim.core.reliability.breaker import CircuitBreaker
+from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Store, Transaction
@@ -318,6 +320,22 @@ class _StashingTransaction:
 
     def append(self, message: NewMessage) -> None:
         self._decided.append(message)
+class _NeverHalfOpens(CircuitBreaker):
+    def allow(self, now: float) -> bool:
+        if self.state is BreakerState.OPEN:
+            return False  # the open time passes, and no probe is ever let through
+        return CircuitBreaker.allow(self, now)
+
+
+class NoHalfOpenCore(IntegrationCore):
+    """Its circuit breakers never half-open: a system that was down once is never called again."""
+
+    def __init__(self, store: Store, *args: Any, **kwargs: Any) -> None:
+        super().__init__(store, *args, **kwargs)
+        self.breakers = {
+            destination: _NeverHalfOpens(self.config.breaker_failures, self.config.breaker_open_s)
+            for destination in self.breakers
+        }
 
 
 CORES: dict[str, type[IntegrationCore]] = {
@@ -340,4 +358,5 @@ CORES: dict[str, type[IntegrationCore]] = {
     "no-plant-change": NoPlantChangeCore,
     "no-reroute": NoRerouteCore,
     "outbox-apart": OutboxApartCore,
+    "no-half-open": NoHalfOpenCore,
 }

@@ -101,9 +101,12 @@ def gather(world: World) -> Evidence:
             sku = str(product["reference_id"])
             committed[sku] = committed.get(sku, 0) + int(product["quantity"])
     evidence.committed_units = committed
-    # What the warehouse could supply: its first stock, moved by its own adjustments (counts, damage, receipts).
+    # What the DC could supply: its opening stock, moved by the warehouse's own adjustments (counts,
+    # damage, receipts), and every unit a return put back on its shelves (an exchange's replacement
+    # ships out of those).
     evidence.supply_units = {
-        sku: units + wms.adjusted.get(sku, 0) for sku, units in sorted(wms.initial_stock.items())
+        sku: units + wms.adjusted.get(sku, 0) + wms.restocked_units.get(sku, 0)
+        for sku, units in sorted(wms.initial_stock.items())
     }
     evidence.erp_overcommitments = int(erp.max_reserved_over_on_hand > 0)
 
@@ -173,6 +176,20 @@ def gather(world: World) -> Evidence:
     evidence.drain_reference_s = world.drain_reference() if world.workload_done else None
     evidence.drained_at_s = world.drained_at
     evidence.max_drain_s = world.scenario.expect.max_drain
+    evidence.episode_drains = world.episode_drains()
+    evidence.recoveries = world.episode_recoveries()
+    evidence.stall_watched = True
+    evidence.stall = world.stalled
+    if world.quiescent_at is not None:
+        _gather_core_view(world, evidence)
+    elif world.workload_done or world.stalled is not None:
+        evidence.not_quiescent = (
+            f"stopped at {world.env.now / 86400:.1f} d "
+            + ("by the stall watch" if world.stalled is not None else "by the hard stop (expect.hard_stop)")
+            + f" with {world.open_orders} order(s), {world.open_returns} return(s) open, outbox backlog "
+            f"{world.outbox_backlog()}, {world.webhooks_in_flight} webhook(s) in flight"
+            + ("" if world.desk is None or world.desk.idle else ", cases still being worked")
+        )
     evidence.dead_letters = [
         {
             "dlq_id": d.dlq_id,
@@ -190,6 +207,54 @@ def gather(world: World) -> Evidence:
     evidence.repairs = list(world.event_ledger.repairs)
     evidence.repairs_counted = world.counters().get("reconciliation_repairs", 0)
     return evidence
+
+
+def _ledger_final(world: World, order_no: str, replaced: set[str]) -> str | None:
+    """An order's final status as the systems' own ledgers tell it, without asking the core: collected
+    in a store or delivered by the carrier; given up by the carrier (replaced, if the ERP holds a free
+    replacement delivery for it); cancelled in the ERP or the warehouse. None: nothing conclusive."""
+    erp, wms = world.erp, world.wms
+    if any(
+        world.pos.pickups[p]["status"] == "collected" for p in world.pos.pickups_by_order.get(order_no, [])
+    ):
+        return "delivered"
+    ids = wms.by_reference.get(order_no, [])
+    tracking = (wms.orders[ids[0]].get("tracking") or {}) if ids else {}
+    code = tracking.get("tracking_id") if isinstance(tracking, dict) else None
+    tracker = world.carrier.tracker_by_code(str(code)) if code else None
+    status = str(tracker.get("status")) if tracker is not None else None
+    if status == "delivered":
+        return "delivered"
+    if status in ("failure", "return_to_sender"):
+        made_good = any(number in replaced for number in erp.by_po.get(order_no, []))
+        return "replaced" if made_good else "delivery_failed"
+    if _erp_state(world, order_no) == "cancelled" or _wms_state(world, order_no) == "cancelled":
+        return "cancelled"
+    return None
+
+
+def _gather_core_view(world: World, evidence: Evidence) -> None:
+    """At quiescence: the core's available-to-promise at each DC against the warehouse's shelves minus
+    the ERP's open reservations there (less the safety stock the core keeps back), and each order's
+    final status against what the systems' ledgers say. Stores are left out: their walk-in sales are
+    not reported to the integration (systems/pos.py), so no core could know them."""
+    plant = world.scenario.core.locations[0]
+    safety = world.core_config.safety_stock
+    for position in world.store.positions():
+        if position.location in world.core_config.locations:
+            evidence.core_atp[(position.sku, position.location)] = position.available
+    for sku, on_hand in sorted(world.wms.stock.items()):
+        reserved = world.erp.stock.get((plant, sku), {}).get("reserved", 0)
+        evidence.true_atp[(sku, plant)] = max(0, on_hand - reserved - safety)
+    replaced = {
+        str(so.get("ReferenceSDDocument", ""))
+        for so in world.erp.sales_orders.values()
+        if so.get("SalesOrderType") == "SDF"
+    }
+    for order_no in evidence.core_final:
+        truth = _ledger_final(world, order_no, replaced)
+        if truth is not None:
+            evidence.ledger_final[order_no] = truth
 
 
 def oversell_units(world: World) -> int:
@@ -257,20 +322,18 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
                 wms.adjusted.get(sku, 0),
                 erp.moved.get((plant, sku), 0),
             )
-    if pos.receipts or wms.return_orders or pos.pickups or wms.adjusted:
-        # The ERP's book of the DC issues exactly what the warehouse shipped from it.
-        for (place, sku), row in ledgers.items():
-            if place == f"erp:{plant}":
-                evidence.issued_vs_shipped[(place, sku)] = (row["shipped"], wms.shipped_units.get(sku, 0))
-        for receipt in pos.receipts:
-            key = (f"pos:{receipt['store_id']}", str(receipt["sku"]))
-            handed_back = pos.returns[str(receipt["return_id"])].get("status") == "rejected"
-            units = (
-                int(receipt["quantity"]) if receipt["condition"] == "resellable" and not handed_back else 0
-            )
-            expected[key] = expected.get(key, 0) + units
-        evidence.stock_ledgers = ledgers
-        evidence.restock_expected = expected
+    # Stock balances hold in every run, with or without returns: every ledger is judged.
+    # The ERP's book of the DC issues exactly what the warehouse shipped from it.
+    for (place, sku), row in ledgers.items():
+        if place == f"erp:{plant}":
+            evidence.issued_vs_shipped[(place, sku)] = (row["shipped"], wms.shipped_units.get(sku, 0))
+    for receipt in pos.receipts:
+        key = (f"pos:{receipt['store_id']}", str(receipt["sku"]))
+        handed_back = pos.returns[str(receipt["return_id"])].get("status") == "rejected"
+        units = int(receipt["quantity"]) if receipt["condition"] == "resellable" and not handed_back else 0
+        expected[key] = expected.get(key, 0) + units
+    evidence.stock_ledgers = ledgers
+    evidence.restock_expected = expected
 
     # Exchanges: free-of-charge deliveries with reference to a customer return.
     return_of_document = {n: po for po, numbers in erp.returns_by_po.items() for n in numbers}

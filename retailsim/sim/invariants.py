@@ -1,16 +1,20 @@
 """The harness's named invariants, judged on evidence gathered from every mock's ledger.
 
 This is the god's-eye view only a simulation has: it reads the systems' ledgers directly, never the
-core's opinion of them. Rules kept: each invariant reports how many cases it ``checked``; a run where
-there was nothing to check reports ``checked: 0`` — "not checked", never a pass; examples name the
+core's opinion of them (``core_view_true`` reads the core's views only to compare them with the ledgers).
+Rules kept: every invariant of ``CATALOGUE`` is judged in every run (``judge_all``); each reports how many
+cases it ``checked``; one with nothing to check reports ``checked: 0`` — "not exercised", never a pass,
+and a failure only when the scenario requires it; examples name the
 order and what was wrong, so a failure reads as a bug report. The functions are pure over
 :class:`Evidence`, so tests can feed them a deliberately broken history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
@@ -147,6 +151,22 @@ class Evidence:
     events: list[SentEvent] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
     repairs_counted: int = 0
+    # Liveness per fault episode (sim/world.py): {kind, target, start_s, end_s, drained_at_s,
+    # drain_time_s, outlasted_run}; per merged episode and destination {destination, start_s, end_s,
+    # pre_fault, at_end, rate_per_s, bound_s, recovered_after_s}; the stall watch (it ran, and what it
+    # found: {at_s, no_progress_since_s, stuck: [{destination, backlog, breaker, bucket, ...}]}).
+    episode_drains: list[dict[str, Any]] = field(default_factory=list)
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
+    stall_watched: bool = False
+    stall: dict[str, Any] | None = None
+    # The core's view against the truth at quiescence: available-to-promise per (sku, location) as the
+    # core holds it, and as the systems' stock ledgers say (on hand minus open reservations).
+    core_atp: dict[tuple[str, str], int] = field(default_factory=dict)
+    true_atp: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Each order's final status as the systems' own ledgers tell it (None: they say nothing conclusive).
+    ledger_final: dict[str, str] = field(default_factory=dict)
+    # Why the run ended without quiescence (the hard stop, or a stall), or None when it reached it.
+    not_quiescent: str | None = None
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -259,7 +279,8 @@ def _case_problems(ev: Evidence) -> list[str]:
 
 
 def reconciled_at_quiescence(ev: Evidence) -> InvariantResult:
-    problems = _case_problems(ev)
+    problems = [f"the run never reached quiescence: {ev.not_quiescent}"] if ev.not_quiescent else []
+    problems += _case_problems(ev)
     for no, status in sorted(ev.core_returns.items()):
         wanted = RETURN_EXPECTED.get(status)
         if wanted is None:
@@ -336,7 +357,8 @@ def inventory_conserved(ev: Evidence) -> InvariantResult:
             problems.append(
                 f"{key[0]} SKU {key[1]}: {ev.restock_expected[key]} unit(s) returned, no stock record"
             )
-    checked = len(ev.stock_ledgers) if ev.restock_expected else 0
+    # Every stock ledger balanced is a case checked, with or without returns; so is every ERP/WMS pair.
+    checked = len(ev.stock_ledgers) + len(ev.issued_vs_shipped)
     return _result("inventory_conserved", checked, problems)
 
 
@@ -351,6 +373,19 @@ def correlation_complete(ev: Evidence) -> InvariantResult:
 
 
 def backlog_drained(ev: Evidence) -> InvariantResult:
+    """Per fault episode, from its own end; without episodes, from the spike's or the workload's end."""
+    if ev.episode_drains:
+        problems = []
+        for episode in ev.episode_drains:
+            name = f"{episode['kind']} on {episode['target']} ({episode['start_s']:.0f}s–{episode['end_s']:.0f}s)"
+            drain = episode["drain_time_s"]
+            if episode.get("outlasted_run"):
+                problems.append(f"{name}: the fault outlasted the run; its drain was never seen")
+            elif drain is None:
+                problems.append(f"{name}: the backlog never drained after it ended")
+            elif drain > ev.max_drain_s:
+                problems.append(f"{name}: drained {drain:.0f}s after it ended; allowed {ev.max_drain_s:.0f}s")
+        return _result("backlog_drained", len(ev.episode_drains), problems)
     if ev.drain_reference_s is None:
         return _result("backlog_drained", 0, [])
     if ev.drained_at_s is None:
@@ -443,6 +478,52 @@ def events_accounted(ev: Evidence) -> InvariantResult:
     return _result("events_accounted", len(ev.events) + len(ev.repairs), problems)
 
 
+def recovered_promptly(ev: Evidence) -> InvariantResult:
+    """After each fault episode every destination's backlog is back at its pre-fault level within a bound
+    derived from the run; and the run never stalled (no progress anywhere while work was due)."""
+    problems = []
+    for row in ev.recoveries:
+        after, bound = row["recovered_after_s"], row["bound_s"]
+        if after is not None and after <= bound:
+            continue
+        took = "never" if after is None else f"only after {after:.0f}s"
+        problems.append(
+            f"{row['destination']}: backlog {row['at_end']:.0f} when the fault episode "
+            f"{row['start_s']:.0f}s–{row['end_s']:.0f}s ended, back to its pre-fault {row['pre_fault']:.0f} {took}; "
+            f"bound {bound:.0f}s (backlog ÷ {row['rate_per_s']}/s × factor + retry cap + breaker open time)"
+        )
+    if ev.stall is not None:
+        for stuck in ev.stall["stuck"]:
+            problems.append(
+                f"stalled: {stuck['destination']} made no progress from {ev.stall['no_progress_since_s']:.0f}s "
+                f"to {ev.stall['at_s']:.0f}s with backlog {stuck['backlog']} due; breaker {stuck['breaker']}, "
+                f"bucket {stuck['bucket']}; the run was stopped early"
+            )
+    checked = len(ev.recoveries) + (1 if ev.stall_watched else 0)
+    return _result("recovered_promptly", checked, problems)
+
+
+def core_view_true(ev: Evidence) -> InvariantResult:
+    """At quiescence the core's available-to-promise per SKU and location is the systems' physical stock
+    minus open reservations, and its final status per order is what the systems' ledgers hold."""
+    problems = []
+    for key in sorted(set(ev.core_atp) | set(ev.true_atp)):
+        core, truth = ev.core_atp.get(key), ev.true_atp.get(key)
+        if core != truth:
+            problems.append(
+                f"SKU {key[0]} at {key[1]}: the core promises {core if core is not None else 'nothing'}, "
+                f"the systems hold {truth if truth is not None else 'no stock record'}"
+            )
+    for no, held in sorted(ev.ledger_final.items()):
+        status = ev.core_final.get(no)
+        if status != held:
+            problems.append(
+                f"order {no}: the core says {status or 'nothing'}, the systems' ledgers say {held}"
+            )
+    checked = len(set(ev.core_atp) | set(ev.true_atp)) + len(ev.ledger_final)
+    return _result("core_view_true", checked, problems)
+
+
 CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "no_lost_orders": no_lost_orders,
     "no_duplicate_erp_orders": no_duplicate_erp_orders,
@@ -455,8 +536,22 @@ CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "refund_exactly_once": refund_exactly_once,
     "inventory_conserved": inventory_conserved,
     "events_accounted": events_accounted,
+    "recovered_promptly": recovered_promptly,
+    "core_view_true": core_view_true,
 }
 
 
 def judge(evidence: Evidence, names: list[str]) -> list[InvariantResult]:
     return [CATALOGUE[name](evidence) for name in names]
+
+
+def judge_all(evidence: Evidence, required: list[str]) -> list[InvariantResult]:
+    """Every invariant of the catalogue, in catalogue order: ``required`` ones must be exercised
+    (checked > 0); any other that had nothing to check is "not exercised" (not a failure); a violation
+    of any fails the run (see ``InvariantResult.fails_run``)."""
+    wanted = set(required)
+    results = []
+    for name, invariant in CATALOGUE.items():
+        result = invariant(evidence)
+        results.append(dataclasses.replace(result, required=name in wanted))
+    return results

@@ -18,7 +18,7 @@ from retailsim.scenarios import describe
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.accounting import per_source
 from retailsim.sim.evidence import gather, oversell_units
-from retailsim.sim.invariants import judge
+from retailsim.sim.invariants import judge_all
 from retailsim.sim.world import SAMPLE_S, CoreFactory, World
 
 
@@ -182,7 +182,7 @@ def run_scenario(
     world.run()
     wall = time.perf_counter() - started
     evidence = gather(world)
-    results = judge(evidence, scenario.expect.invariants)
+    results = judge_all(evidence, scenario.expect.invariants)
     world.trace.record("end", f"{world.env.now:.6f}")
 
     buckets = int(world.env.now // SAMPLE_S) + 1
@@ -204,8 +204,15 @@ def run_scenario(
     counts = world.counts
     acceptance = world.acceptance.summary()
     erp_post = world.erp_post.summary()
-    drained_at = world.drained_at
-    drain = max(0.0, drained_at - world.drain_reference()) if drained_at is not None else None
+    episodes = world.episode_drains()
+    if episodes:
+        # Per fault episode, each from its own end; the KPI is the longest (None: one never drained).
+        times = [e["drain_time_s"] for e in episodes]
+        drain = None if any(t is None for t in times) else max(times)
+    else:
+        drained_at = world.drained_at
+        drain = max(0.0, drained_at - world.drain_reference()) if drained_at is not None else None
+    recoveries = [r for r in world.episode_recoveries() if r["at_end"] > r["pre_fault"]]
     # Calls each mock refused at its rate limit (429, or Salesforce's 403 REQUEST_LIMIT_EXCEEDED).
     throttled = {name: system.throttled for name, system in sorted(world.systems.items()) if system.throttled}
     record = RunRecord(
@@ -275,6 +282,9 @@ def run_scenario(
                 for source, row in per_source(list(world.event_ledger.events.values())).items()
             ],
             **crash_point_extra(world),
+            "drain_per_episode": episodes,
+            "recovery_per_destination": recoveries,
+            **({"stall": world.stalled} if world.stalled is not None else {}),
             **service_extra(world),
         },
         focus_s=_focus(scenario, world),

@@ -11,6 +11,10 @@ empty and no webhook is still being retried — or until the scenario's hard sto
   it (``ask_core``, the workers, the timers), takes it as no reply, and the caller retries as it would.
 * Every random draw comes from a named stream of the run's seed; every significant event goes into the
   trace digest.
+* Liveness is watched, not assumed: each destination's outbox backlog is sampled, and a run in which no
+  destination makes progress for ``expect.stall_after`` while messages are due (outside outages and
+  crashes) stops early with the reason in ``stalled`` — it does not idle on to the hard stop. The watch
+  only reads (the store's due times, breaker and bucket fields): it cannot change the digest.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ SAMPLE_S = 60.0
 DISPATCH_POLL_S = 0.05  # a worker that could not claim due work looks again no sooner than this
 TIMER_POLL_S = 0.001
 T = TypeVar("T")
+# Faults during which a destination is expected to make no progress: the stall watch waits them out.
+STALL_EXCUSED = frozenset({"outage", "error_rate", "rate_limit", "core_crash", "persistent_error"})
+LOOKBACK_S = 900.0  # a destination's pre-fault backlog: the highest sampled in this stretch before it
 
 
 def latency(spec: LatencySpec) -> Latency:
@@ -161,6 +168,15 @@ class World:
         self.quiescent_at: float | None = None
         self._stop = self.env.event()
         self.desk = ServiceDesk(self) if scenario.cases.enabled else None
+        # Liveness: each destination's outbox backlog per sample, the calls it answered (not 5xx, not
+        # 429, not lost), and the stall watch (see ``_watch_for_stall``).
+        self.destination_backlog: dict[str, list[int]] = {name: [] for name in self.systems}
+        self.answered: dict[str, int] = dict.fromkeys(self.systems, 0)
+        self._answered_seen: dict[str, int] = dict.fromkeys(self.systems, 0)
+        self._backlog_seen: dict[str, int] = dict.fromkeys(self.systems, 0)
+        self._progress_at = 0.0
+        self.stalled: dict[str, Any] | None = None
+        self._watch_stalls = False  # a run with its own workload; live mode serves on regardless
 
     # ---- assembly ---------------------------------------------------------------------------------
 
@@ -385,7 +401,9 @@ class World:
         if rng.random() >= spec.return_rate or order_no not in self.storefront.orders:
             return
         self.open_returns += 1
-        delay = latency(spec.return_delay).sample(rng)
+        # The lognormal's tail is unbounded; a customer past the return window tries a week late at most
+        # (and is refused), so a run's returns all come in within a bounded time of its deliveries.
+        delay = min(latency(spec.return_delay).sample(rng), self.core_config.return_window_s + 7 * 86400.0)
         self.env.process(self._return(order_no, delay))
 
     def _return(self, order_no: str, delay: float) -> Generator[simpy.Event, Any, None]:
@@ -568,10 +586,17 @@ class World:
                     self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
                 reply = yield from self.call(system, request, timeout_s)
                 self.trace.record(
-                    f"{self.env.now:.6f}", "reply", destination, message.kind, message.aggregate_id, reply.status
+                    f"{self.env.now:.6f}",
+                    "reply",
+                    destination,
+                    message.kind,
+                    message.aggregate_id,
+                    reply.status,
                 )
                 if self.core_epoch != epoch:
                     return  # the core process that sent this died; its reply goes nowhere
+                if reply.status is not None and reply.status < 500 and reply.status != 429:
+                    self.answered[destination] += 1
                 repairs = core.counters.get("reconciliation_repairs", 0)
                 try:
                     request = core.on_reply(delivery, reply, self.env.now)
@@ -780,6 +805,8 @@ class World:
                 "dlq",
                 sum(1 for d in self.store.dead_letters() if d.status == "dead") if self._any_dead() else 0,
             )
+            for name, series in self.destination_backlog.items():
+                series.append(self.store.backlog(name))
             if self.on_sample is not None:
                 self.on_sample(now)
             settled = (
@@ -789,9 +816,164 @@ class World:
                 self.quiescent_at = now
                 self._stop.succeed()
                 return
-            if now >= hard_stop:
+            if (self._watch_stalls and self._watch_for_stall(now)) or now >= hard_stop:
                 self._stop.succeed()
                 return
+
+    # ---- liveness: the stall watch, drain and recovery per fault episode ---------------------------
+
+    def _stall_excused(self, now: float) -> bool:
+        return not self.core_up or any(
+            f.start <= now < f.start + f.duration for f in self.scenario.faults if f.kind in STALL_EXCUSED
+        )
+
+    def _watch_for_stall(self, now: float) -> bool:
+        """True when no destination made progress (an answered call, a backlog that shrank) for
+        ``expect.stall_after`` while some destination had due work — messages whose time has come, not
+        ones scheduled later (watchdogs, backoffs) — outside faults that excuse it. Records why."""
+        backlog = {name: series[-1] for name, series in self.destination_backlog.items()}
+        progressed = any(self.answered[n] != self._answered_seen[n] for n in self.answered) or any(
+            backlog[n] < self._backlog_seen[n] for n in backlog
+        )
+        self._answered_seen = dict(self.answered)
+        self._backlog_seen = backlog
+        due = {}
+        for name in self.systems:
+            at = self.store.next_due_at(name)
+            if at is not None and at <= now:
+                due[name] = at
+        if progressed or not due or self._stall_excused(now):
+            self._progress_at = now
+            return False
+        if now - self._progress_at < self.scenario.expect.stall_after:
+            return False
+        stuck = []
+        for name, since in due.items():
+            breaker = self.core.breakers.get(name)
+            bucket = self.core.buckets.get(name)
+            stuck.append(
+                {
+                    "destination": name,
+                    "backlog": backlog[name],
+                    "due_since_s": round(since, 3),
+                    "breaker": breaker.state.value if breaker is not None else "none",
+                    "breaker_opened_at_s": round(breaker.opened_at, 3) if breaker is not None else None,
+                    "bucket": (
+                        f"{bucket.tokens:.2f} of {bucket.burst:g} token(s) at {bucket.rate_per_s:g}/s"
+                        if bucket is not None
+                        else "none"
+                    ),
+                }
+            )
+        self.stalled = {"at_s": now, "no_progress_since_s": self._progress_at, "stuck": stuck}
+        self.trace.record(f"{now:.6f}", "stalled", ",".join(sorted(due)))
+        return True
+
+    def drain_rate(self, destination: str) -> float:
+        """Messages per second a destination can take: the lowest of the core's bucket, the system's
+        rate limit and its capacity (workers or concurrency over the median round trip)."""
+        spec: SystemSpec = getattr(self.scenario.systems, destination)
+        limits = [r for r in (self.core_config.rate_limits.get(destination), spec.rate_limit) if r]
+        round_trip = spec.latency.median + 2 * self.scenario.delivery.link_latency.median
+        workers = min(self.scenario.delivery.workers_per_system, spec.concurrency)
+        return min([*limits, workers / max(round_trip, 0.001)])
+
+    def _sampled(
+        self, series: list[int] | tuple[float, ...], at_or_after: float
+    ) -> tuple[float, float] | None:
+        """(time, value) of the first sample at or after ``at_or_after`` (None: the run ended first)."""
+        first = max(0, int(-(-at_or_after // SAMPLE_S)) - 1)
+        for index in range(first, len(series)):
+            at = (index + 1) * SAMPLE_S
+            if at >= at_or_after:
+                return at, float(series[index])
+        return None
+
+    def pre_fault_level(self, series: list[int] | tuple[float, ...], start: float) -> float:
+        """The highest backlog sampled in the quarter-hour before ``start`` (0 before the first sample)."""
+        values = [float(v) for i, v in enumerate(series) if start - LOOKBACK_S <= (i + 1) * SAMPLE_S < start]
+        return max(values, default=0.0)
+
+    def episode_drains(self) -> list[dict[str, Any]]:
+        """Per fault episode: when, after its own end, no order waited for the ERP and every destination's
+        backlog was back at its pre-fault level; the drain time from that end (None: never, or the
+        fault outlasted the run). A fault that spans the window is measured from its end, not clipped."""
+        erp = self.levels.series("erp_backlog")
+        drains = []
+        for fault in self.scenario.fault_episodes():
+            end = fault.start + fault.duration
+            levels = {
+                name: self.pre_fault_level(series, fault.start)
+                for name, series in self.destination_backlog.items()
+            }
+            drained_at = None
+            if end <= self.env.now:
+                first = max(0, int(-(-end // SAMPLE_S)) - 1)
+                for index in range(first, len(erp)):
+                    at = (index + 1) * SAMPLE_S
+                    if at < end or erp[index] != 0:
+                        continue
+                    if all(series[index] <= levels[n] for n, series in self.destination_backlog.items()):
+                        drained_at = at
+                        break
+            drains.append(
+                {
+                    "kind": fault.kind,
+                    "target": fault.target,
+                    "start_s": fault.start,
+                    "end_s": end,
+                    "drained_at_s": drained_at,
+                    "drain_time_s": None if drained_at is None else drained_at - end,
+                    "outlasted_run": end > self.env.now,
+                }
+            )
+        return drains
+
+    def episode_recoveries(self) -> list[dict[str, Any]]:
+        """Per fault episode (overlapping ones merged) and destination: the backlog at the episode's end,
+        its pre-fault level, when it was back there, and the bound derived from the run — backlog ÷
+        the destination's rate × ``expect.recovery_factor`` + the retry cap + the breaker's open time
+        (+ one sample)."""
+        spans: list[list[float]] = []
+        for fault in sorted(self.scenario.fault_episodes(), key=lambda f: f.start):
+            end = fault.start + fault.duration
+            if spans and fault.start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([fault.start, end])
+        slack = self.core_config.retry_cap_s + self.core_config.breaker_open_s + SAMPLE_S
+        factor = self.scenario.expect.recovery_factor
+        rows = []
+        for start, end in spans:
+            if end > self.env.now:
+                continue
+            for name, series in self.destination_backlog.items():
+                level = self.pre_fault_level(series, start)
+                at_end = self._sampled(series, end)
+                if at_end is None:
+                    continue
+                rate = self.drain_rate(name)
+                bound = at_end[1] / rate * factor + slack
+                recovered = None
+                first = max(0, int(-(-end // SAMPLE_S)) - 1)
+                for index in range(first, len(series)):
+                    at = (index + 1) * SAMPLE_S
+                    if at >= end and series[index] <= level:
+                        recovered = at
+                        break
+                rows.append(
+                    {
+                        "destination": name,
+                        "start_s": start,
+                        "end_s": end,
+                        "pre_fault": level,
+                        "at_end": at_end[1],
+                        "rate_per_s": round(rate, 3),
+                        "bound_s": round(bound, 1),
+                        "recovered_after_s": None if recovered is None else recovered - end,
+                    }
+                )
+        return rows
 
     def start(self, *, workload: bool = True) -> None:
         """Load stock into the core and start every process; live mode starts without the workload."""
@@ -804,6 +986,7 @@ class World:
         self.core.load_inventory(plant_rows, self.env.now)
         self._start_workers()
         self.fault_schedule.start()
+        self._watch_stalls = workload
         if workload:
             self.env.process(self._workload())
         self.env.process(self._sampler())

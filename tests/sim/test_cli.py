@@ -103,23 +103,44 @@ def test_run_writes_a_summary_and_a_report_and_exits_0(tmp_path: Path) -> None:
     assert summary["faults"] == []
     assert summary["invariants"]
     for invariant in summary["invariants"]:
-        assert {"name", "passed", "checked", "violations", "examples"} <= set(invariant)
-        assert invariant["passed"] is True and invariant["checked"] > 0, invariant
+        assert {"name", "passed", "status", "required", "checked", "violations", "examples"} <= set(invariant)
+        assert invariant["status"] != "violated", invariant
+        if invariant["required"]:
+            assert invariant["passed"] is True and invariant["checked"] > 0, invariant
+        assert invariant["passed"] is (invariant["status"] == "held")
     assert "--seed 7" in summary["replay"]
     assert "--set workload.orders=300" in summary["replay"]
 
 
 def test_an_invariant_with_nothing_to_check_fails_the_run_with_exit_1(tmp_path: Path) -> None:
-    # A run without dead letters gives dlq_accounted nothing to check: "not checked" is never a pass.
+    # A run without dead letters gives dlq_accounted nothing to check: required, "not exercised" fails.
     result = retailsim(
         "run", "baseline", "--seed", "1", "--set", "workload.orders=20", "--set",
         'expect.invariants=["no_lost_orders", "dlq_accounted"]', "--out", str(tmp_path / "run"), "--quiet",
         cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "not checked" in result.stderr and "dlq_accounted" in result.stderr
+    assert "not exercised" in result.stderr and "dlq_accounted" in result.stderr
     assert "replay: retailsim run baseline --seed 1" in result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     verdicts = {i["name"]: (i["passed"], i["checked"]) for i in summary["invariants"]}
     assert verdicts["dlq_accounted"] == (False, 0)
     assert verdicts["no_lost_orders"][0] is True
+
+
+def test_a_violation_of_an_invariant_the_scenario_does_not_list_fails_the_run(tmp_path: Path) -> None:
+    # Every invariant is judged in every run: the scenario requires only no_lost_orders, the core drops
+    # correlation ids, and correlation_complete (not listed) fails the run.
+    result = retailsim(
+        "run", "baseline", "--seed", "1", "--set", "workload.orders=20", "--set",
+        'expect.invariants=["no_lost_orders"]', "--core", "no-correlation",
+        "--out", str(tmp_path / "run"), "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "violated correlation_complete" in result.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    by_name = {i["name"]: i for i in summary["invariants"]}
+    assert by_name["correlation_complete"]["status"] == "violated"
+    assert by_name["correlation_complete"]["required"] is False
+    assert by_name["dlq_accounted"]["status"] == "not_exercised"
+    assert summary["passed"] is False

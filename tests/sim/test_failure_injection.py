@@ -32,7 +32,12 @@ def run_record(name: str, seed: int, core: str = "real", orders: int | None = No
 
 
 def run(name: str, seed: int, core: str = "real", orders: int | None = None) -> dict[str, tuple[int, int]]:
-    return {r.name: (r.checked, r.violations) for r in run_record(name, seed, core, orders).invariants}
+    """Every invariant's (checked, violations); one not required and not exercised is left out."""
+    return {
+        r.name: (r.checked, r.violations)
+        for r in run_record(name, seed, core, orders).invariants
+        if r.required or r.checked
+    }
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -74,7 +79,7 @@ def test_without_token_buckets_the_core_floods_a_throttled_erp() -> None:
     ERP at once and its gateway refuses the flood. The run's ``throttled_calls`` KPI shows it."""
     real = run_record("flash-sale", 1, orders=3000)
     broken = run_record("flash-sale", 1, core="no-rate-limit", orders=3000)
-    assert all(r.passed for r in broken.invariants)  # nothing lost, duplicated or left behind ...
+    assert broken.passed  # nothing lost, duplicated or left behind ...
     assert broken.kpis["throttled_calls"] > 10 * max(1, real.kpis["throttled_calls"])  # ... but a flood
     assert broken.extra["throttled_by_system"].keys() == {"erp"}
 
@@ -95,3 +100,59 @@ def test_a_persistent_error_walks_retries_to_the_dlq_and_an_operator_replay_brin
     results = {r.name: r for r in run.record.invariants}
     assert results["dlq_accounted"].checked > len(dead)  # dead letters and the audited messages
     assert all(r.passed for r in run.record.invariants), [r for r in run.record.invariants if not r.passed]
+
+
+def test_a_breaker_that_never_half_opens_stalls_the_run_and_is_stopped_early() -> None:
+    """Once open, the breaker never lets a probe through: the recovered ERP is never called again. The
+    stall watch stops the run long before the hard stop and ``recovered_promptly`` names the ERP with its
+    open breaker and its bucket — not a timeout, not a digest. The real core recovers and passes."""
+    broken = run_record("erp-outage", 1, core="no-half-open", orders=300)
+    recovered = {r.name: r for r in broken.invariants}["recovered_promptly"]
+    assert recovered.status == "violated"
+    stall = broken.extra["stall"]
+    assert isinstance(stall, dict) and [s["destination"] for s in stall["stuck"]] == ["erp"]
+    assert stall["stuck"][0]["breaker"] == "open" and "token" in stall["stuck"][0]["bucket"]
+    assert any("stalled: erp" in e and "breaker open" in e for e in recovered.examples)
+    assert broken.sim_time_s < 2 * 86400  # stopped early, not at the 14-day hard stop
+    real = run_record("erp-outage", 1, orders=300)
+    assert {r.name: r.status for r in real.invariants}["recovered_promptly"] == "held"
+    assert "stall" not in real.extra and real.passed
+
+
+@pytest.mark.parametrize("name", ["erp-outage", "core-crash", "bad-master-data"])
+def test_a_short_stall_watch_does_not_trip_the_real_core(name: str) -> None:
+    """Messages scheduled for later (watchdogs days ahead, backoffs, a breaker's open time) are pending
+    work but not stuck: with the watch cut to two minutes the real core still runs to quiescence."""
+    scenario = load(name, ["workload.orders=300", 'expect.stall_after="2m"'])
+    record = run_scenario(scenario, 1).record
+    assert "stall" not in record.extra and record.passed, [r.examples for r in record.invariants if r.fails_run]
+
+
+def test_a_fault_spanning_the_window_is_drained_from_its_own_end_not_read_as_instant() -> None:
+    """A warehouse outage for the whole trading window: nothing waits for the ERP, so the old reading
+    (ERP backlog only, after the last episode) said "drained at once". Per episode, the drain starts at
+    the outage's end and waits for every destination's backlog — the warehouse's hundreds of releases."""
+    from retailsim.scenarios.schema import FaultSpec
+
+    scenario = load("baseline", ["workload.orders=300", 'workload.duration="2h"'])
+    outage = FaultSpec(kind="outage", target="wms", start=0.0, duration=7200.0)
+    run = run_scenario(scenario.model_copy(update={"faults": [outage]}), 1)
+    assert run.world.drained_at == run.world.drain_reference()  # the ERP-only reading: instant
+    (episode,) = run.record.extra["drain_per_episode"]  # type: ignore[misc]
+    assert episode["end_s"] == 7200.0 and episode["drained_at_s"] > 7200.0
+    assert run.record.kpis["drain_time_s"] == episode["drain_time_s"] > 0
+    assert run.record.passed
+
+
+def test_a_throttled_call_after_an_outage_does_not_dead_letter_a_message() -> None:
+    """Found by ``retailsim fuzz --seed 21`` (run 25): a goods issue ran up its attempts while the ERP was
+    down (the breaker held it back), and the first 429 after the recovery — a call that cost nothing —
+    dead-lettered it: the order was delivered, its ERP sales order stayed open and no operator replays
+    a fuzz run. A throttled call never buries a message."""
+    from retailsim.scenarios.schema import FaultSpec
+
+    scenario = load("baseline", ["workload.orders=200", 'expect.max_drain="2d"'])
+    outage = FaultSpec(kind="outage", target="erp", start=22012.2, duration=1348.7)
+    record = run_scenario(scenario.model_copy(update={"faults": [outage]}), 25).record
+    assert record.dlq["entered"] == 0
+    assert record.passed, [(r.name, r.examples[:1]) for r in record.invariants if r.fails_run]

@@ -39,11 +39,13 @@ def run(overrides: tuple[str, ...], seed: int) -> RunRecord:
 def test_flash_sale_holds_every_invariant(seed: int) -> None:
     record = run(SMALL, seed)
     replay = f"replay: {record.replay}"
-    assert {r.name for r in record.invariants} == set(load("flash-sale").expect.invariants)
+    required = {r.name for r in record.invariants if r.required}
+    assert required == set(load("flash-sale").expect.invariants)
     for result in record.invariants:
-        assert result.checked > 0, f"{result.name} checked nothing; {replay}"
         assert result.violations == 0, f"{result.name}: {result.examples}; {replay}"
-        assert result.passed
+        if result.required:
+            assert result.checked > 0, f"{result.name} checked nothing; {replay}"
+            assert result.passed
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -87,7 +89,7 @@ def test_a_batch_inventory_feed_oversells_while_realtime_sync_does_not() -> None
     assert realtime.orders["backordered"] == 0
     # Overselling is a business cost, not an integration bug: the core backorders, and every invariant holds.
     for record in (batch, realtime):
-        assert all(r.passed for r in record.invariants), [(r.name, r.examples) for r in record.invariants]
+        assert record.passed, [(r.name, r.examples) for r in record.invariants if r.fails_run]
 
 
 def test_golden_digest() -> None:

@@ -29,7 +29,9 @@ SCENARIOS = ("bopis-reroute", "delayed-shipment-support")
 # Digests of each scenario with workload.orders=300 and seed 1. They change whenever the simulated
 # behaviour changes; when that is intended, rerun, check the report, and update them in the same commit
 # saying why (see tests/sim/test_flash_sale.py).
-GOLDEN = {"bopis-reroute": "2265caf66ee4da7a", "delayed-shipment-support": "6a17f0f3c5e1b324"}
+# delayed-shipment-support moved from 6a17f0f3c5e1b324 when goods returned to the DC became available to
+# promise (and an exchange's replacement was ordered) only after the ERP's goods receipt (issue 11).
+GOLDEN = {"bopis-reroute": "2265caf66ee4da7a", "delayed-shipment-support": "919bd32fc1050f20"}
 
 
 @cache
@@ -49,7 +51,7 @@ def results(record: RunRecord) -> dict[str, tuple[int, int]]:
 def test_the_scenario_holds_every_invariant(name: str, seed: int) -> None:
     record = run(name, seed)
     broken = {r.name: r.examples for r in record.invariants if r.violations}
-    unchecked = [r.name for r in record.invariants if r.checked == 0]
+    unchecked = [r.name for r in record.invariants if r.required and r.checked == 0]
     assert not broken, f"{name} seed {seed}: {broken} (replay: {record.replay})"
     assert not unchecked, f"{name} seed {seed}: nothing checked for {unchecked}"
 
@@ -104,7 +106,7 @@ def test_store_events_that_never_come_are_fetched_by_the_pickup_watchdog(core: s
     assert checked > 0 and (violations == 0) is holds, [r.examples for r in record.invariants if r.violations]
     if holds:
         assert record.kpis["reconciliation_repairs"], "nothing was dropped, or nothing was repaired"
-        assert all(r.passed for r in record.invariants)
+        assert record.passed, [(r.name, r.status) for r in record.invariants if r.fails_run]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -124,7 +126,8 @@ def test_the_scenario_exits_0_from_the_command_line(name: str, tmp_path: Path) -
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert all(i["passed"] and i["checked"] > 0 for i in summary["invariants"])
+    assert all(i["passed"] and i["checked"] > 0 for i in summary["invariants"] if i["required"])
+    assert not [i["name"] for i in summary["invariants"] if i["status"] == "violated"]
     for key in ("return_cycle_time_p50_s", "refund_latency_p99_s", "cases_opened", "cases_resolved"):
         assert key in summary["kpis"]
     assert "case_timeline_complete_share" in summary["kpis"]

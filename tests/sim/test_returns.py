@@ -17,7 +17,9 @@ from retailsim.sim.runner import run_scenario
 ORDERS = 300
 # The digest of omnichannel-returns with workload.orders=300 and seed 1; update deliberately, saying why
 # (see tests/sim/test_flash_sale.py).
-GOLDEN_DIGEST = "406964985f174452"
+# Was 406964985f174452 until goods returned to the DC became available to promise only after the ERP's
+# goods receipt (issue 11: the ERP was asked to deliver units it had not booked back yet).
+GOLDEN_DIGEST = "2b1adbab409e64e6"
 
 
 @cache
@@ -30,7 +32,8 @@ def run(
         ("lost_response", "payment"),
     }
     record = run_scenario(scenario, seed, core_factory=CORES[core], core_name=core).record
-    return {r.name: (r.checked, r.violations) for r in record.invariants}, dict(record.returns), record.digest
+    judged = {r.name: (r.checked, r.violations) for r in record.invariants if r.required or r.checked}
+    return judged, dict(record.returns), record.digest
 
 
 @pytest.mark.parametrize("seed", [1, 2])

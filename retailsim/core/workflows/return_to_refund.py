@@ -195,6 +195,15 @@ def eligibility(
     return None
 
 
+def restocked_at_dc(record: ReturnRecord, policy: ReturnPolicy) -> bool:
+    """Goods of this return go back on a DC's shelves, booked by the ERP's return goods receipt."""
+    return (
+        record.location in policy.dc_locations
+        and bool(record.erp_return_order)
+        and any(line.disposition == "restock" for line in record.lines)
+    )
+
+
 def _commands_for(record: ReturnRecord, target: ReturnStatus, policy: ReturnPolicy) -> list[Command]:
     commands: list[Command] = []
     at_store = record.location not in policy.dc_locations
@@ -209,7 +218,10 @@ def _commands_for(record: ReturnRecord, target: ReturnStatus, policy: ReturnPoli
         elif any(line.disposition == "restock" for line in record.lines):
             commands.append(Command("erp", "PostReturnGoodsReceipt"))
         if record.exchange:
-            commands.append(Command("core", "CreateExchangeOrder"))
+            # Goods restocked at a DC: the replacement follows the ERP's goods receipt (core/returns.py),
+            # so that the ERP has the units it is asked to deliver again.
+            if not restocked_at_dc(record, policy):
+                commands.append(Command("core", "CreateExchangeOrder"))
         else:
             commands.append(Command("erp", "CreateCreditMemoRequest"))
     elif target is S.REFUNDING:

@@ -128,3 +128,18 @@ def test_a_payment_intent_id_that_is_not_an_intent_id_is_422() -> None:
     reply = core.submit_order(scapi_order(intent="\x17"), "key-1", 1.0)
     assert reply.status == 422
     assert ("paymentInstruments", "0", "c_paymentIntentId") in {tuple(e["loc"]) for e in reply.body["errors"]}
+
+
+def test_a_backorders_sales_order_is_booked_without_a_plant_so_the_erp_reserves_nothing(
+    core: IntegrationCore,
+) -> None:
+    # The ERP's availability check would confirm (and reserve) what it has on hand at the plant —
+    # units the core has promised to orders accepted earlier but not posted yet.
+    core.submit_order(scapi_order(quantity=6, confirmed=True), "key-1", 1.0)
+    verify = core.claim("payment", 1.0)
+    assert verify is not None
+    core.on_reply(verify, Reply(200, {"id": "pi_0000001", "status": "requires_capture"}), 2.0)
+    post = core.claim("erp", 2.0)
+    assert post is not None and post.message.kind == "PostSalesOrder"
+    items = post.request.body["to_Item"]["results"]
+    assert [item["ProductionPlant"] for item in items] == [""]

@@ -181,3 +181,23 @@ def test_a_return_opened_from_a_case_writes_each_customer_visible_status_on_the_
     authorized = r2r.apply(rec, E.AUTHORIZATION_POSTED, 1.0, POLICY)
     case_updates = [c for c in authorized.commands if c.kind == "UpdateCaseReturnStatus"]
     assert [(c.destination, c.payload["status"]) for c in case_updates] == [("service_cloud", "authorized")]
+
+
+def test_an_exchange_restocked_at_the_dc_waits_for_the_erps_goods_receipt_before_its_replacement() -> None:
+    # The replacement is delivered out of the returned units: ordered before the ERP has booked them
+    # back, the ERP confirms (and later issues) fewer units than the warehouse ships.
+    rec = record().model_copy(update={"exchange": True})
+    rec = r2r.apply(rec, E.ELIGIBLE, 1.0, POLICY).record
+    rec = r2r.apply(rec, E.AUTHORIZATION_POSTED, 1.0, POLICY, {"erp_return_order": "6000000001"}).record
+    received = r2r.apply(rec, E.GOODS_RECEIVED, 2.0, POLICY)
+    assert "PostReturnGoodsReceipt" in kinds(received)
+    assert "CreateExchangeOrder" not in kinds(received) and "CreateCreditMemoRequest" not in kinds(received)
+    assert r2r.restocked_at_dc(received.record, POLICY)
+    # Returned to a store, or nothing to restock: the replacement is ordered at once.
+    at_store = r2r.apply(
+        record(location="S001").model_copy(update={"exchange": True}), E.ELIGIBLE, 1.0, POLICY
+    )
+    store_rec = r2r.apply(
+        at_store.record, E.AUTHORIZATION_POSTED, 1.0, POLICY, {"erp_return_order": "6"}
+    ).record
+    assert "CreateExchangeOrder" in kinds(r2r.apply(store_rec, E.GOODS_RECEIVED, 2.0, POLICY))

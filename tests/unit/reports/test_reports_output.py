@@ -155,7 +155,7 @@ def test_summary_json_follows_the_contract(tmp_path: Path) -> None:
 def test_unchecked_invariant_is_not_a_pass(tmp_path: Path) -> None:
     unchecked = InvariantResult("refund_exactly_once", 0, 0, ())
     assert unchecked.passed is False
-    assert unchecked.status == "not checked"
+    assert unchecked.status == "not_exercised"
 
     record = make_record(invariants=(InvariantResult("no_lost_orders", 10, 0, ()), unchecked))
     assert record.passed is False
@@ -164,8 +164,31 @@ def test_unchecked_invariant_is_not_a_pass(tmp_path: Path) -> None:
     assert entry["checked"] == 0  # type: ignore[index,call-overload]
 
     html = write_report(record, tmp_path)["html"].read_text(encoding="utf-8")
-    assert 'class="status not-checked">not checked<' in html
+    assert 'class="status not-exercised">not exercised<' in html
     assert ">FAILED<" in html
+
+
+def test_an_invariant_not_required_and_not_exercised_is_reported_but_does_not_fail_the_run(
+    tmp_path: Path,
+) -> None:
+    quiet = InvariantResult("refund_exactly_once", 0, 0, (), required=False)
+    assert quiet.passed is False and quiet.status == "not_exercised" and not quiet.fails_run
+    record = make_record(invariants=(InvariantResult("no_lost_orders", 10, 0, ()), quiet))
+    assert record.passed is True
+    entry = summary_dict(record)["invariants"][1]  # type: ignore[index]
+    assert entry["status"] == "not_exercised" and entry["required"] is False  # type: ignore[index,call-overload]
+    assert entry["passed"] is False  # type: ignore[index,call-overload]
+    html = write_report(record, tmp_path)["html"].read_text(encoding="utf-8")
+    assert 'class="status not-exercised">not exercised<' in html
+    assert ">PASSED<" in html
+
+
+def test_a_violated_invariant_fails_the_run_even_when_not_required() -> None:
+    violated = InvariantResult("inventory_conserved", 4, 1, ("erp:DC1 SKU-1: off by one",), required=False)
+    assert violated.status == "violated" and violated.fails_run
+    record = make_record(invariants=(InvariantResult("no_lost_orders", 10, 0, ()), violated))
+    assert record.passed is False
+    assert summary_dict(record)["invariants"][1]["status"] == "violated"  # type: ignore[index,call-overload]
 
 
 def test_all_passed_and_no_invariants() -> None:

@@ -1,7 +1,7 @@
 """refund_exactly_once and inventory_conserved, judged on hand-written evidence.
 
 Each passes a healthy history having checked something, fails a deliberately broken one with an example
-naming the return, payment or SKU, and reports "not checked" when there was nothing to check.
+naming the return, payment or SKU, and reports "not exercised" when there was nothing to check.
 """
 
 from __future__ import annotations
@@ -86,10 +86,14 @@ def test_goods_never_restocked_and_units_that_vanish_are_caught() -> None:
     assert "wms:DC1 SKU SKU-1: on hand 7 + shipped 4 - restocked 2 = 9, started with 10" in examples
 
 
-def test_inventory_conserved_without_returns_is_not_checked() -> None:
+def test_inventory_conserved_without_returns_still_checks_every_stock_balance() -> None:
+    # A run without returns still balances its stock ledgers: they are checked, not "not exercised".
     evidence = stock_ok()
     evidence.restock_expected = {}
-    assert inventory_conserved(evidence).checked == 0
+    result = inventory_conserved(evidence)
+    assert result.checked == len(evidence.stock_ledgers) > 0 and result.status == "held"
+    evidence.stock_ledgers[("erp:DC1", "SKU-1")]["on_hand"] -= 1
+    assert inventory_conserved(evidence).status == "violated"
 
 
 def test_reconciliation_covers_returns_left_open_or_not_refunded_downstream() -> None:
