@@ -40,7 +40,7 @@ def broken(run: Run) -> dict[str, tuple[int, int, tuple[str, ...]]]:
     return {
         r.name: (r.checked, r.violations, r.examples[:2])
         for r in run.record.invariants
-        if r.violations or not r.checked
+        if r.fails_run
     }
 
 

@@ -25,13 +25,13 @@ GOLDEN: dict[str, tuple[str, dict[str, int]]] = {
     "black-friday": ("4c721879847bb41b", {"accepted": 191, "posted_to_erp": 191, "delivered": 191, "refunded": 0, "dlq_entered": 3}),
     "bopis-reroute": ("f9f9b0bf7a6b286d", {"accepted": 194, "posted_to_erp": 194, "delivered": 194, "refunded": 0, "dlq_entered": 0}),
     "core-crash": ("5407c3e330f12030", {"accepted": 195, "posted_to_erp": 195, "delivered": 195, "refunded": 0, "dlq_entered": 1}),
-    "delayed-shipment-support": ("3676342081ac7534", {"accepted": 196, "posted_to_erp": 209, "delivered": 198, "refunded": 20, "dlq_entered": 0}),
+    "delayed-shipment-support": ("b80f28fdc4aa47ba", {"accepted": 196, "posted_to_erp": 209, "delivered": 198, "refunded": 20, "dlq_entered": 0}),
     "duplicate-webhooks": ("8c7f4211cf822e38", {"accepted": 198, "posted_to_erp": 198, "delivered": 198, "refunded": 0, "dlq_entered": 0}),
-    "erp-outage": ("25dda5dfb464e1e2", {"accepted": 196, "posted_to_erp": 196, "delivered": 196, "refunded": 0, "dlq_entered": 0}),
     "erp-bad-transport": ("c931e3180e46b1b5", {"accepted": 195, "posted_to_erp": 195, "delivered": 195, "refunded": 0, "dlq_entered": 7}),
+    "erp-outage": ("25dda5dfb464e1e2", {"accepted": 196, "posted_to_erp": 196, "delivered": 196, "refunded": 0, "dlq_entered": 0}),
     "flash-sale": ("cb0031c41472f19d", {"accepted": 194, "posted_to_erp": 194, "delivered": 194, "refunded": 0, "dlq_entered": 0}),
     "lost-erp-replies": ("84e2edc05022cb76", {"accepted": 197, "posted_to_erp": 197, "delivered": 197, "refunded": 0, "dlq_entered": 0}),
-    "omnichannel-returns": ("5c18d1870a5007c9", {"accepted": 196, "posted_to_erp": 196, "delivered": 196, "refunded": 65, "dlq_entered": 0}),
+    "omnichannel-returns": ("7122d4d2af0e95ec", {"accepted": 196, "posted_to_erp": 196, "delivered": 196, "refunded": 65, "dlq_entered": 0}),
     "warehouse-and-store-feeds": ("708fb8760f4e3308", {"accepted": 196, "posted_to_erp": 196, "delivered": 196, "refunded": 54, "dlq_entered": 0}),
 }
 

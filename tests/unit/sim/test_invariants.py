@@ -430,6 +430,7 @@ def test_judge_all_marks_what_the_scenario_requires_and_judges_the_rest() -> Non
 
     evidence = healthy()
     evidence.dead_letters = []
+    evidence.failed_sends = []
     results = {r.name: r for r in judge_all(evidence, ["no_lost_orders"])}
     assert set(results) == set(CATALOGUE)
     assert results["no_lost_orders"].required and not results["dlq_accounted"].required
