@@ -60,7 +60,7 @@ def replay_command(
 
 def _focus(scenario: Scenario, world: World) -> float:
     """The trading window, its fault episodes and the drain after them: what the time charts zoom into."""
-    end = max([scenario.workload.duration, *(f.start + f.duration for f in scenario.fault_episodes())])
+    end = max([scenario.workload.duration, *(end for *_, end in world.episode_windows())])
     drained = world.drained_at
     if drained is not None:
         end = max(end, drained)

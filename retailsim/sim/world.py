@@ -767,12 +767,7 @@ class World:
         """When the pressure ended: the last fault episode's end (background faults that outlast the
         trading window do not count, see ``Scenario.fault_episodes``), else the spike's end, else the
         workload's end."""
-        ends = [
-            min(f.start + f.duration, self.env.now) for f in self.scenario.fault_episodes() if f.point is None
-        ]
-        # Deaths at crash points, when and for as long as they struck (in the trading window, as above).
-        window = self.scenario.workload.duration
-        ends += [min(restart, self.env.now) for _, at, restart in self.crash_log if at <= window]
+        ends = [min(end, self.env.now) for _, _, _, end in self.episode_windows()]
         if ends:
             return max(ends)
         spec = self.scenario.workload
@@ -824,7 +819,9 @@ class World:
 
     def _stall_excused(self, now: float) -> bool:
         return not self.core_up or any(
-            f.start <= now < f.start + f.duration for f in self.scenario.faults if f.kind in STALL_EXCUSED
+            f.start <= now < f.start + f.duration
+            for f in self.scenario.faults
+            if f.kind in STALL_EXCUSED and f.point is None
         )
 
     def _watch_for_stall(self, now: float) -> bool:
@@ -894,16 +891,29 @@ class World:
         values = [float(v) for i, v in enumerate(series) if start - LOOKBACK_S <= (i + 1) * SAMPLE_S < start]
         return max(values, default=0.0)
 
+    def episode_windows(self) -> list[tuple[str, str, float, float]]:
+        """The run's fault episodes as they happened, (kind, target, start, end) by start: each episode of
+        the scenario (``Scenario.fault_episodes``) over its window — except a core crash at a crash point,
+        which is an episode from the death it caused to the restart (armed at ``start``, it strikes when
+        the core passes the point, maybe much later; one that never struck was no episode)."""
+        window = self.scenario.workload.duration
+        spans = [
+            (f.kind, f.target, f.start, f.start + f.duration)
+            for f in self.scenario.fault_episodes()
+            if f.point is None
+        ]
+        spans += [("core_crash", "core", at, restart) for _, at, restart in self.crash_log if at <= window]
+        return sorted(spans, key=lambda span: (span[2], span[3], span[0]))
+
     def episode_drains(self) -> list[dict[str, Any]]:
         """Per fault episode: when, after its own end, no order waited for the ERP and every destination's
         backlog was back at its pre-fault level; the drain time from that end (None: never, or the
         fault outlasted the run). A fault that spans the window is measured from its end, not clipped."""
         erp = self.levels.series("erp_backlog")
         drains = []
-        for fault in self.scenario.fault_episodes():
-            end = fault.start + fault.duration
+        for kind, target, start, end in self.episode_windows():
             levels = {
-                name: self.pre_fault_level(series, fault.start)
+                name: self.pre_fault_level(series, start)
                 for name, series in self.destination_backlog.items()
             }
             drained_at = None
@@ -918,9 +928,9 @@ class World:
                         break
             drains.append(
                 {
-                    "kind": fault.kind,
-                    "target": fault.target,
-                    "start_s": fault.start,
+                    "kind": kind,
+                    "target": target,
+                    "start_s": start,
                     "end_s": end,
                     "drained_at_s": drained_at,
                     "drain_time_s": None if drained_at is None else drained_at - end,
@@ -935,12 +945,11 @@ class World:
         the destination's rate × ``expect.recovery_factor`` + the retry cap + the breaker's open time
         (+ one sample)."""
         spans: list[list[float]] = []
-        for fault in sorted(self.scenario.fault_episodes(), key=lambda f: f.start):
-            end = fault.start + fault.duration
-            if spans and fault.start <= spans[-1][1]:
+        for _, _, start, end in self.episode_windows():
+            if spans and start <= spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], end)
             else:
-                spans.append([fault.start, end])
+                spans.append([start, end])
         slack = self.core_config.retry_cap_s + self.core_config.breaker_open_s + SAMPLE_S
         factor = self.scenario.expect.recovery_factor
         rows = []
