@@ -183,9 +183,15 @@ def gather(world: World) -> Evidence:
     if world.quiescent_at is not None:
         _gather_core_view(world, evidence)
     elif world.workload_done or world.stalled is not None:
+        stopped_by = (
+            "by the stall watch"
+            if world.stalled is not None
+            else "at a dead end (nothing left scheduled that could move them)"
+            if world.dead_end_at is not None
+            else "by the hard stop (expect.hard_stop)"
+        )
         evidence.not_quiescent = (
-            f"stopped at {world.env.now / 86400:.1f} d "
-            + ("by the stall watch" if world.stalled is not None else "by the hard stop (expect.hard_stop)")
+            f"stopped at {world.env.now / 86400:.1f} d {stopped_by}"
             + f" with {world.open_orders} order(s), {world.open_returns} return(s) open, outbox backlog "
             f"{world.outbox_backlog()}, {world.webhooks_in_flight} webhook(s) in flight"
             + ("" if world.desk is None or world.desk.idle else ", cases still being worked")

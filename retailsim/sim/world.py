@@ -19,6 +19,7 @@ empty and no webhook is still being retried — or until the scenario's hard sto
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from functools import partial
@@ -176,6 +177,7 @@ class World:
         self._backlog_seen: dict[str, int] = dict.fromkeys(self.systems, 0)
         self._progress_at = 0.0
         self.stalled: dict[str, Any] | None = None
+        self.dead_end_at: float | None = None  # the run stopped with nothing left scheduled (see _sampler)
         self._watch_stalls = False  # a run with its own workload; live mode serves on regardless
 
     # ---- assembly ---------------------------------------------------------------------------------
@@ -812,6 +814,14 @@ class World:
                 self._stop.succeed()
                 return
             if (self._watch_stalls and self._watch_for_stall(now)) or now >= hard_stop:
+                self._stop.succeed()
+                return
+            if self._watch_stalls and self.workload_done and self.env.peek() == math.inf:
+                # Nothing but this sampler is scheduled: no timer, no worker, no webhook, no system will
+                # ever act again, so what is still open stays open. Waiting for the hard stop would only
+                # burn wall time (an order whose commands were never written idles fourteen days).
+                self.dead_end_at = now
+                self.trace.record(f"{now:.6f}", "dead-end")
                 self._stop.succeed()
                 return
 

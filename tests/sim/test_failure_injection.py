@@ -125,7 +125,9 @@ def test_a_short_stall_watch_does_not_trip_the_real_core(name: str) -> None:
     work but not stuck: with the watch cut to two minutes the real core still runs to quiescence."""
     scenario = load(name, ["workload.orders=300", 'expect.stall_after="2m"'])
     record = run_scenario(scenario, 1).record
-    assert "stall" not in record.extra and record.passed, [r.examples for r in record.invariants if r.fails_run]
+    assert "stall" not in record.extra and record.passed, [
+        r.examples for r in record.invariants if r.fails_run
+    ]
 
 
 def test_a_fault_spanning_the_window_is_drained_from_its_own_end_not_read_as_instant() -> None:
@@ -156,3 +158,22 @@ def test_a_throttled_call_after_an_outage_does_not_dead_letter_a_message() -> No
     record = run_scenario(scenario.model_copy(update={"faults": [outage]}), 25).record
     assert record.dlq["entered"] == 0
     assert record.passed, [(r.name, r.examples[:1]) for r in record.invariants if r.fails_run]
+
+
+def test_a_run_with_nothing_left_scheduled_stops_at_the_dead_end_not_the_hard_stop() -> None:
+    """outbox-apart dies between an order's commit and its commands' (``retailsim fuzz --seed 1 --core
+    outbox-apart``, run 7): that order is open and nothing will ever move it. Once nothing is scheduled any
+    more the run stops and says so, instead of idling to the fourteen-day hard stop; the real core, dying
+    at the same moments, reaches quiescence."""
+    from retailsim.scenarios.schema import FaultSpec
+
+    scenario = load("baseline", ["workload.orders=200", 'workload.duration="8h"'])
+    crash = FaultSpec(
+        kind="core_crash", target="core", start=12148.1, duration=130.2, probability=0.197, point="any"
+    )
+    planned = scenario.model_copy(update={"faults": [crash]})
+    broken = run_scenario(planned, 7, core_factory=CORES["outbox-apart"], core_name="outbox-apart").record
+    reconciled = {r.name: r for r in broken.invariants}["reconciled_at_quiescence"]
+    assert reconciled.status == "violated" and any("at a dead end" in e for e in reconciled.examples)
+    assert broken.sim_time_s < scenario.expect.hard_stop / 2
+    assert run_scenario(planned, 7).record.passed
