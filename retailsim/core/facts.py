@@ -74,18 +74,16 @@ class AdditiveFactsPart:
         tx.save("pix", "applied", {"contiguous": contiguous, "above": above}, now)
         watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
         if not watch["pending"]:
-            tx.append(
-                NewMessage(
-                    INTERNAL,
-                    "WatchAdjustments",
-                    "inventory",
-                    "inventory",
-                    {},
-                    now + self.config.adjustment_watch_s,
-                )
-            )
-            woken.add(INTERNAL)
+            self._arm_adjustment_watch(tx, now, woken)
         tx.save("pix", "watch", {**watch, "pending": True, "quiet_rounds": 0}, now)
+
+    def _arm_adjustment_watch(self: Core, tx: Transaction, now: float, woken: set[str]) -> None:
+        tx.append(
+            NewMessage(
+                INTERNAL, "WatchAdjustments", "inventory", "inventory", {}, now + self.config.adjustment_watch_s
+            )
+        )
+        woken.add(INTERNAL)
 
     def _watch_adjustments(self: Core, tx: Transaction, now: float, woken: set[str]) -> None:
         """The adjustment watch fired: ask the WMS for every adjustment after the contiguous applied ones
@@ -101,17 +99,7 @@ class AdditiveFactsPart:
         watch = tx.load("pix", "watch") or {"pending": True, "quiet_rounds": 0}
         rounds = int(watch["quiet_rounds"]) + 1
         if rounds < self.config.watch_rounds:
-            tx.append(
-                NewMessage(
-                    INTERNAL,
-                    "WatchAdjustments",
-                    "inventory",
-                    "inventory",
-                    {},
-                    now + self.config.adjustment_watch_s,
-                )
-            )
-            woken.add(INTERNAL)
+            self._arm_adjustment_watch(tx, now, woken)
         tx.save(
             "pix",
             "watch",
