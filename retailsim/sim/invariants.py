@@ -153,7 +153,7 @@ class Evidence:
     repairs_counted: int = 0
     # Liveness per fault episode (sim/world.py): {kind, target, start_s, end_s, drained_at_s,
     # drain_time_s, outlasted_run}; per merged episode and destination {destination, start_s, end_s,
-    # pre_fault, at_end, rate_per_s, bound_s, recovered_after_s}; the stall watch (it ran, and what it
+    # pre_fault_lag_s, lag_at_end_s, at_end, rate_per_s, bound_s, recovered_after_s}; the stall watch (it ran, and what it
     # found: {at_s, no_progress_since_s, stuck: [{destination, backlog, breaker, bucket, ...}]}).
     episode_drains: list[dict[str, Any]] = field(default_factory=list)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
@@ -479,8 +479,8 @@ def events_accounted(ev: Evidence) -> InvariantResult:
 
 
 def recovered_promptly(ev: Evidence) -> InvariantResult:
-    """After each fault episode every destination's backlog is back at its pre-fault level within a bound
-    derived from the run; and the run never stalled (no progress anywhere while work was due)."""
+    """After each fault episode every destination is back at its pre-fault level (its oldest due message
+    waits no longer than before) within a bound derived from the run; and the run never stalled (no progress anywhere while work was due)."""
     problems = []
     for row in ev.recoveries:
         after, bound = row["recovered_after_s"], row["bound_s"]
@@ -489,7 +489,8 @@ def recovered_promptly(ev: Evidence) -> InvariantResult:
         took = "never" if after is None else f"only after {after:.0f}s"
         problems.append(
             f"{row['destination']}: backlog {row['at_end']:.0f} when the fault episode "
-            f"{row['start_s']:.0f}s–{row['end_s']:.0f}s ended, back to its pre-fault {row['pre_fault']:.0f} {took}; "
+            f"{row['start_s']:.0f}s–{row['end_s']:.0f}s ended, caught up (its oldest due message waiting no "
+            f"longer than before the fault, {row['pre_fault_lag_s']:.0f}s, or a minute) {took}; "
             f"bound {bound:.0f}s (backlog ÷ {row['rate_per_s']}/s × factor + retry cap + breaker open time)"
         )
     if ev.stall is not None:

@@ -212,7 +212,7 @@ def run_scenario(
     else:
         drained_at = world.drained_at
         drain = max(0.0, drained_at - world.drain_reference()) if drained_at is not None else None
-    recoveries = [r for r in world.episode_recoveries() if r["at_end"] > r["pre_fault"]]
+    recoveries = [r for r in world.episode_recoveries() if r["lag_at_end_s"] > max(r["pre_fault_lag_s"], SAMPLE_S)]
     # Calls each mock refused at its rate limit (429, or Salesforce's 403 REQUEST_LIMIT_EXCEEDED).
     throttled = {name: system.throttled for name, system in sorted(world.systems.items()) if system.throttled}
     record = RunRecord(

@@ -20,7 +20,7 @@ empty and no webhook is still being retried — or until the scenario's hard sto
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -172,6 +172,9 @@ class World:
         # Liveness: each destination's outbox backlog per sample, the calls it answered (not 5xx, not
         # 429, not lost), and the stall watch (see ``_watch_for_stall``).
         self.destination_backlog: dict[str, list[int]] = {name: [] for name in self.systems}
+        # Per destination and sample: how long its oldest due message had been waiting (0: none due).
+        # Messages scheduled for later (captures, backoffs, watchdogs) are work, not delay.
+        self.destination_lag: dict[str, list[float]] = {name: [] for name in self.systems}
         self.answered: dict[str, int] = dict.fromkeys(self.systems, 0)
         self._answered_seen: dict[str, int] = dict.fromkeys(self.systems, 0)
         self._backlog_seen: dict[str, int] = dict.fromkeys(self.systems, 0)
@@ -804,6 +807,8 @@ class World:
             )
             for name, series in self.destination_backlog.items():
                 series.append(self.store.backlog(name))
+                due = self.store.next_due_at(name)
+                self.destination_lag[name].append(max(0.0, now - due) if due is not None else 0.0)
             if self.on_sample is not None:
                 self.on_sample(now)
             settled = (
@@ -886,7 +891,7 @@ class World:
         return min([*limits, workers / max(round_trip, 0.001)])
 
     def _sampled(
-        self, series: list[int] | tuple[float, ...], at_or_after: float
+        self, series: Sequence[float], at_or_after: float
     ) -> tuple[float, float] | None:
         """(time, value) of the first sample at or after ``at_or_after`` (None: the run ended first)."""
         first = max(0, int(-(-at_or_after // SAMPLE_S)) - 1)
@@ -896,7 +901,7 @@ class World:
                 return at, float(series[index])
         return None
 
-    def pre_fault_level(self, series: list[int] | tuple[float, ...], start: float) -> float:
+    def pre_fault_level(self, series: Sequence[float], start: float) -> float:
         """The highest backlog sampled in the quarter-hour before ``start`` (0 before the first sample)."""
         values = [float(v) for i, v in enumerate(series) if start - LOOKBACK_S <= (i + 1) * SAMPLE_S < start]
         return max(values, default=0.0)
@@ -916,16 +921,13 @@ class World:
         return sorted(spans, key=lambda span: (span[2], span[3], span[0]))
 
     def episode_drains(self) -> list[dict[str, Any]]:
-        """Per fault episode: when, after its own end, no order waited for the ERP and every destination's
-        backlog was back at its pre-fault level; the drain time from that end (None: never, or the
-        fault outlasted the run). A fault that spans the window is measured from its end, not clipped."""
+        """Per fault episode: when, after its own end, no order waited for the ERP and every destination
+        had caught up (``caught_up``); the drain time from that end (None: never, or the fault outlasted
+        the run). A fault that spans the window is measured from its end, not clipped."""
         erp = self.levels.series("erp_backlog")
         drains = []
         for kind, target, start, end in self.episode_windows():
-            levels = {
-                name: self.pre_fault_level(series, start)
-                for name, series in self.destination_backlog.items()
-            }
+            levels = {name: self.pre_fault_level(series, start) for name, series in self.destination_lag.items()}
             drained_at = None
             if end <= self.env.now:
                 first = max(0, int(-(-end // SAMPLE_S)) - 1)
@@ -933,7 +935,7 @@ class World:
                     at = (index + 1) * SAMPLE_S
                     if at < end or erp[index] != 0:
                         continue
-                    if all(series[index] <= levels[n] for n, series in self.destination_backlog.items()):
+                    if all(self.caught_up(n, index, levels[n]) for n in self.destination_lag):
                         drained_at = at
                         break
             drains.append(
@@ -949,11 +951,19 @@ class World:
             )
         return drains
 
+    def caught_up(self, destination: str, index: int, pre_fault_lag: float) -> bool:
+        """At sample ``index`` the destination is back at its pre-fault level: its oldest due message
+        waits no longer than before the fault (or than one sample). Measured as delay, not as a count of
+        open messages: a steady flow's backlog grows with work scheduled for later (captures at shipping,
+        backoffs, watchdogs), which no destination owes yet — a count read a five-second blip as a
+        two-hour recovery."""
+        return self.destination_lag[destination][index] <= max(pre_fault_lag, SAMPLE_S)
+
     def episode_recoveries(self) -> list[dict[str, Any]]:
         """Per fault episode (overlapping ones merged) and destination: the backlog at the episode's end,
-        its pre-fault level, when it was back there, and the bound derived from the run — backlog ÷
-        the destination's rate × ``expect.recovery_factor`` + the retry cap + the breaker's open time
-        (+ one sample)."""
+        when the destination had caught up (``caught_up``), and the bound derived from the run — backlog
+        at the end ÷ the destination's rate × ``expect.recovery_factor`` + the retry cap + the breaker's
+        open time (+ one sample)."""
         spans: list[list[float]] = []
         for _, _, start, end in self.episode_windows():
             if spans and start <= spans[-1][1]:
@@ -967,7 +977,8 @@ class World:
             if end > self.env.now:
                 continue
             for name, series in self.destination_backlog.items():
-                level = self.pre_fault_level(series, start)
+                level = self.pre_fault_level(self.destination_lag[name], start)
+                lag_at_end = self._sampled(self.destination_lag[name], end)
                 at_end = self._sampled(series, end)
                 if at_end is None:
                     continue
@@ -977,7 +988,7 @@ class World:
                 first = max(0, int(-(-end // SAMPLE_S)) - 1)
                 for index in range(first, len(series)):
                     at = (index + 1) * SAMPLE_S
-                    if at >= end and series[index] <= level:
+                    if at >= end and self.caught_up(name, index, level):
                         recovered = at
                         break
                 rows.append(
@@ -985,7 +996,8 @@ class World:
                         "destination": name,
                         "start_s": start,
                         "end_s": end,
-                        "pre_fault": level,
+                        "pre_fault_lag_s": round(level, 3),
+                        "lag_at_end_s": round(lag_at_end[1], 3) if lag_at_end is not None else 0.0,
                         "at_end": at_end[1],
                         "rate_per_s": round(rate, 3),
                         "bound_s": round(bound, 1),
