@@ -8,6 +8,7 @@ duration of a run (see ``collector_paused``).
 from __future__ import annotations
 
 import gc
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,8 +54,29 @@ def replay_command(
     if core_name != "real":
         parts += ["--core", core_name]
     for assignment in overrides:
-        parts += ["--set", assignment if " " not in assignment else f"'{assignment}'"]
-    return " ".join(parts)
+        parts += ["--set", assignment]
+    return shlex.join(parts)  # pasted into a POSIX shell, it runs exactly these arguments
+
+
+#: FaultSpec fields that place a fault window; every other field is a parameter of the fault.
+_FAULT_WINDOW_FIELDS = ("kind", "target", "start", "duration")
+
+
+def fault_windows(scenario: Scenario) -> tuple[FaultWindow, ...]:
+    """The scenario's faults for the report, each with every parameter the FaultSpec model has (read from
+    the model, so a field added to FaultSpec appears in summary.json and the report without an edit here)."""
+    return tuple(
+        FaultWindow(
+            f.kind,
+            f.target,
+            f.start,
+            f.start + f.duration,
+            params={
+                key: value for key, value in f.model_dump(mode="json").items() if key not in _FAULT_WINDOW_FIELDS
+            },
+        )
+        for f in scenario.faults
+    )
 
 
 def _focus(scenario: Scenario, world: World) -> float:
@@ -211,7 +233,7 @@ def run_scenario(
             "replayed": sum(1 for d in dead if d.status == "replayed"),
             "remaining": sum(1 for d in dead if d.status == "dead"),
         },
-        faults=tuple(FaultWindow(f.kind, f.target, f.start, f.start + f.duration) for f in scenario.faults),
+        faults=fault_windows(scenario),
         invariants=tuple(results),
         kpis={
             "acceptance_latency_p50_s": acceptance["p50"],
