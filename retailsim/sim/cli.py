@@ -2,19 +2,28 @@
 
 Exit codes are a contract: 0 every invariant held; 1 at least one invariant was violated (the report
 says which, with examples and the replay command); 2 bad input — unknown scenario, invalid file, bad
-flag — with a one-line reason on stderr. A progress bar of simulated time shows on a terminal.
+flag, an output folder that cannot be written, a busy port — with a one-line reason on stderr, checked
+before anything runs. Messages are escaped for rich, so text in brackets (a name pattern ``[a-z0-9]``,
+a violation example) prints as it is. A progress bar of simulated time shows on a terminal.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import random
+import shlex
+import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -38,8 +47,45 @@ EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+def default_out_dir(name: str, seed: int, overrides: list[str], core: str) -> Path:
+    """``retailsim-out/<scenario>-<seed>``, plus a short hash of the overrides and ``--core`` when there
+    are any, so a run with ``--set`` never overwrites the run without (or with other overrides)."""
+    label = f"{name}-{seed}"
+    if overrides or core != "real":
+        tag = hashlib.blake2b(json.dumps([overrides, core]).encode(), digest_size=4).hexdigest()
+        label += f"-{tag}"
+    return Path("retailsim-out") / label
+
+
+def _writable_dir_or_fail(target: Path) -> None:
+    """Create ``target`` and prove a file can be written there, before a run spends its time."""
+    if target.exists() and not target.is_dir():
+        raise _fail(f"--out {target}: exists and is not a directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as exc:
+        raise _fail(f"--out {target}: cannot write there: {exc.strerror or exc}") from None
+
+
+def _port_free_or_fail(host: str, port: int) -> None:
+    """Bind the port once (as uvicorn will, with SO_REUSEADDR) so a busy port is exit 2, not a crash."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise _fail(f"port {port} in use on {host}: stop what listens there or pick --port") from None
+        raise _fail(f"--host {host} --port {port}: cannot listen: {exc.strerror or exc}") from None
 
 
 @app.command("list")
@@ -54,15 +100,21 @@ def list_command() -> None:
 
 
 @app.command("check")
-def check_command(file: Annotated[str, typer.Argument(help="scenario name or TOML file")]) -> None:
-    """Validate a scenario file without running it."""
+def check_command(
+    file: Annotated[str, typer.Argument(help="scenario name or TOML file")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override any scenario key: path=value (repeatable)")
+    ] = None,
+) -> None:
+    """Validate a scenario file (with any --set overrides) without running it."""
     try:
-        scenario = load(file)
+        scenario = load(file, list(set_ or []))
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     out.print(
-        f"[green]ok[/] {file}: scenario '{scenario.name}', {scenario.workload.orders} orders, "
-        f"{len(scenario.faults)} fault(s)"
+        f"[green]ok[/] {escape(file)}: scenario '{scenario.name}', {scenario.workload.orders} orders, "
+        f"{len(scenario.faults)} fault(s)",
+        highlight=False,
     )
 
 
@@ -110,7 +162,8 @@ def run_command(
     if seed is not None and seed < 0:
         raise _fail("--seed must be a non-negative integer")
     effective_seed = resolved.seed if seed is None else seed
-    target = out_dir or Path("retailsim-out") / f"{resolved.name}-{effective_seed}"
+    target = out_dir or default_out_dir(resolved.name, effective_seed, overrides, core)
+    _writable_dir_or_fail(target)
     estimate = resolved.workload.duration + 2 * 86400
 
     def go(progress: ProgressHook | None) -> Run:
@@ -125,7 +178,10 @@ def run_command(
         )
 
     run = _run_with_progress(go, estimate, quiet)
-    paths = write_report(run.record, target)
+    try:
+        paths = write_report(run.record, target)
+    except OSError as exc:
+        raise _fail(f"--out {target}: cannot write the report: {exc.strerror or exc}") from None
     record = run.record
     failed = [r for r in record.invariants if r.violations]
     unchecked = [r for r in record.invariants if r.checked == 0]
@@ -149,15 +205,17 @@ def run_command(
             f"in {record.wall_time_s:.1f} s · digest {record.digest}"
         )
     for result in failed:
-        err.print(f"[red]violated[/] {result.name}: " + "; ".join(result.examples[:3]), highlight=False)
+        err.print(
+            f"[red]violated[/] {result.name}: " + escape("; ".join(result.examples[:3])), highlight=False
+        )
     for result in unchecked:
         err.print(
             f"[yellow]not checked[/] {result.name}: the run gave it nothing to check, so it is not a pass",
             highlight=False,
         )
-    out.print(f"report: {paths['html']}", highlight=False)
+    out.print(f"report: {escape(str(paths['html']))}", highlight=False)
     if failed or unchecked:  # "checked: 0" is never counted as a pass
-        err.print(f"replay: {record.replay}", highlight=False)
+        err.print(f"replay: {escape(record.replay)}", highlight=False)
         raise typer.Exit(EXIT_VIOLATED)
     raise typer.Exit(EXIT_OK)
 
@@ -182,7 +240,7 @@ def fuzz_command(
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     failures = 0
-    core_flag = f" --core {core}" if core != "real" else ""
+    core_flag = ["--core", core] if core != "real" else []
     for index in range(runs):
         run_seed = seed + index
         plan = random_plan(random.Random(f"fuzz/{run_seed}"), base.workload.duration, max_faults)
@@ -200,9 +258,11 @@ def fuzz_command(
         out.print(f"[red]FAIL[/] seed {run_seed:<6} faults: {kinds}", highlight=False)
         for result in broken:
             out.print(
-                f"       {result.name}: {result.examples[0] if result.examples else ''}", highlight=False
+                f"       {result.name}: {escape(result.examples[0]) if result.examples else ''}",
+                highlight=False,
             )
-        out.print(f"       replay: retailsim run {path} --seed {run_seed}{core_flag}", highlight=False)
+        replay = shlex.join(["retailsim", "run", str(path), "--seed", str(run_seed), *core_flag])
+        out.print(f"       replay: {escape(replay)}", highlight=False)
     out.print(f"{runs - failures} of {runs} runs held every invariant")
     raise typer.Exit(EXIT_VIOLATED if failures else EXIT_OK)
 
@@ -246,6 +306,7 @@ def serve_command(
         resolved = load(scenario, overrides)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
+    _port_free_or_fail(host, port)
     if workers > 1 and not is_postgres_url(store):
         raise _fail(
             f"--workers {workers} needs a store that several processes share: --store postgresql://... "
