@@ -18,7 +18,16 @@ from pydantic import ValidationError
 
 from retailsim.scenarios.schema import Scenario, parse_duration
 
-__all__ = ["Scenario", "ScenarioError", "describe", "list_scenarios", "load", "parse_duration", "to_toml"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "describe",
+    "list_scenarios",
+    "load",
+    "override",
+    "parse_duration",
+    "to_toml",
+]
 
 
 class ScenarioError(ValueError):
@@ -100,6 +109,12 @@ def apply_override(document: dict[str, Any], assignment: str) -> None:
             raise ScenarioError(f"--set {assignment!r}: {key!r} is not a section")
         node = child
     node[keys[-1]] = _parse_value(raw.strip())
+
+
+def override(key: str, value: Any) -> str:
+    """The ``--set`` assignment that gives ``key`` this Python value, written as TOML: a list of tables
+    (``faults=[{ kind = "outage", ... }]``) as well as a number or a string."""
+    return f"{key}={_toml_value(value)}"
 
 
 def _format(label: str, exc: ValidationError) -> str:
