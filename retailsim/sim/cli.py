@@ -306,12 +306,12 @@ def serve_command(
         resolved = load(scenario, overrides)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
-    _port_free_or_fail(host, port)
     if workers > 1 and not is_postgres_url(store):
         raise _fail(
             f"--workers {workers} needs a store that several processes share: --store postgresql://... "
             f"(got {store!r}; SQLite and memory serve one process)"
         )
+    _port_free_or_fail(host, port)
     store_errors: tuple[type[BaseException], ...] = (StoreUrlError, sqlite3.DatabaseError, OSError)
     if is_postgres_url(store):
         import psycopg
@@ -349,9 +349,23 @@ def serve_command(
     )
 
 
-def main() -> None:
-    """Console entry point; click's usage errors also exit 2."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point; click's usage errors (bad flag, bad value, missing argument) also exit 2 with
+    one line on stderr, like every other input error."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        app(args=args)  # no_args_is_help: the help, as click prints it
+    try:
+        code = app(args=args, standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's (vendored by typer) ClickException and its usage errors
+        context = getattr(exc, "ctx", None)
+        hint = f" (try '{context.command_path} --help')" if context is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(f"[bold red]error:[/] {escape(message)}{escape(hint)}", highlight=False)
+        sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":
