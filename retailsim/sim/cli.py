@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
 import random
 import shlex
 import socket
@@ -71,6 +72,18 @@ def _writable_dir_or_fail(target: Path) -> None:
             pass
     except OSError as exc:
         raise _fail(f"--out {target}: cannot write there: {exc.strerror or exc}") from None
+
+
+def _usable_dir_or_fail(target: Path) -> None:
+    """For a folder written only if need be (fuzz's failing plans): it, or the folder it would be made in,
+    must be a writable directory — checked without creating anything."""
+    if target.exists() and not target.is_dir():
+        raise _fail(f"--out {target}: exists and is not a directory")
+    ancestor = target
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise _fail(f"--out {target}: cannot write there: {ancestor} is not a writable directory")
 
 
 def _port_free_or_fail(host: str, port: int) -> None:
@@ -239,6 +252,7 @@ def fuzz_command(
         base = load(scenario, [f"workload.orders={orders}", 'expect.max_drain="2d"'])
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
+    _usable_dir_or_fail(out_dir)
     failures = 0
     core_flag = ["--core", core] if core != "real" else []
     for index in range(runs):
@@ -295,7 +309,6 @@ def serve_command(
     ] = 1,
 ) -> None:
     """Serve the core's HTTP API on the wall clock, the scenario's mocks and fault schedule behind it."""
-    import os
     import sqlite3
 
     from retailsim.core.stores import StoreUrlError, is_postgres_url, open_store
@@ -334,10 +347,10 @@ def serve_command(
         )
         try:
             serve_scaled(
-                settings, host=host, port=port, announce=lambda line: out.print(line, highlight=False)
+                settings, host=host, port=port, announce=lambda line: out.print(escape(line), highlight=False)
             )
         except RuntimeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_VIOLATED) from None
         return
     try:
@@ -345,7 +358,7 @@ def serve_command(
     except store_errors as exc:
         raise _fail(f"--store {store!r}: {exc}") from None
     serve(
-        runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(line, highlight=False)
+        runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(escape(line), highlight=False)
     )
 
 
