@@ -14,6 +14,8 @@ Installed with retailsim (entry point ``pytest11``). Gives:
   ``retailsim_run("baseline", faults=[{"kind": "outage", "target": "erp", "start": "1h", "duration": "30m"}])``.
   Each value goes through the same TOML reading and validation as ``--set`` on the command line, so the
   summary's replay command reproduces the run.
+  ``core_name`` picks a deliberately broken core (``retailsim run --core``) for harness proofs; ``core``
+  itself stays the scenario's ``[core]`` table.
 * ``retailsim_assert_held(summary)`` (a fixture, and :func:`assert_held` for import) — fails the test
   when the run did not hold, with each broken invariant's examples, the report path and the replay command.
 
@@ -73,12 +75,17 @@ def retailsim_run(retailsim_seed: int, tmp_path: Path) -> ScenarioRunner:
     from retailsim.sim.broken_cores import CORES
     from retailsim.sim.runner import run_scenario
 
-    def run(scenario: str, seed: int | None = None, core: str = "real", **overrides: Any) -> dict[str, Any]:
+    def run(scenario: str, seed: int | None = None, core_name: str = "real", **overrides: Any) -> dict[str, Any]:
         assignments = [override(key, value) for key, value in overrides.items()]
         resolved = load(scenario, assignments)
         chosen = seed if seed is not None else retailsim_seed
         result = run_scenario(
-            resolved, chosen, source=scenario, overrides=assignments, core_factory=CORES[core], core_name=core
+            resolved,
+            chosen,
+            source=scenario,
+            overrides=assignments,
+            core_factory=CORES[core_name],
+            core_name=core_name,
         )
         paths = write_report(result.record, tmp_path / f"{resolved.name}-{result.record.seed}")
         summary: dict[str, Any] = json.loads(Path(paths["summary"]).read_text())

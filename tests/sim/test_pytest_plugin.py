@@ -82,7 +82,7 @@ def test_faults_as_overrides(retailsim_run, retailsim_assert_held):
 
 
 def test_the_assertion_names_examples_report_and_replay(retailsim_run, retailsim_assert_held):
-    summary = retailsim_run("baseline", core="no-correlation", **{"workload.orders": 20})
+    summary = retailsim_run("baseline", core_name="no-correlation", **{"workload.orders": 20})
     with pytest.raises(pytest.fail.Exception) as caught:
         retailsim_assert_held(summary)
     message = str(caught.value)
