@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest services bench bench-api clean
+.PHONY: demo dev test lint typecheck pytest services bench bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+# The development tools (pytest, ruff, mypy, locust, schemathesis); then `. .venv/bin/activate`.
+dev: $(STAMP)
+
 demo: $(VENV)/.installed
 	$(BIN)/retailsim run flash-sale --seed 7 --out retailsim-out/flash-sale-7
 	@echo "Report: $(CURDIR)/retailsim-out/flash-sale-7/report.html"
+	@echo "For retailsim on your PATH: . .venv/bin/activate"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -104,6 +104,7 @@ def summary_dict(record: RunRecord) -> dict[str, JsonValue]:
                 "target": fault.target,
                 "start_s": plain(float(fault.start_s)),
                 "end_s": plain(float(fault.end_s)),
+                "params": {str(key): plain(value) for key, value in fault.params.items()},
             }
             for fault in record.faults
         ],

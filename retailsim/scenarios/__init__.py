@@ -2,8 +2,9 @@
 
 A scenario is a shipped name (``flash-sale``) or a path to a TOML file. Loading applies ``--set``
 overrides (``workload.orders=20000``; the value is read as TOML, else taken as a string) to the raw
-document *before* validation, so an override is checked exactly like the file. Every failure is a
-:class:`ScenarioError` naming the file, the key path and the reason. Depends on core (its config model).
+document *before* validation, so an override is checked exactly like the file. A file must be UTF-8
+TOML that names its scenario (``name`` is required; an empty file is refused, not run on defaults).
+Every failure is a :class:`ScenarioError` naming the file, the key path and the reason. Depends on core (its config model).
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from pydantic import ValidationError
 
 from retailsim.scenarios.schema import Scenario, parse_duration
 
-__all__ = ["Scenario", "ScenarioError", "describe", "list_scenarios", "load", "parse_duration", "to_toml"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "describe",
+    "list_scenarios",
+    "load",
+    "override",
+    "parse_duration",
+    "to_toml",
+]
 
 
 class ScenarioError(ValueError):
@@ -51,13 +61,30 @@ def _read(source: str) -> tuple[str, dict[str, Any]]:
         if not path.suffix and not path.exists():
             known = ", ".join(sorted(shipped))
             raise ScenarioError(f"unknown scenario {source!r}; shipped scenarios: {known}")
+        if path.is_dir():
+            raise ScenarioError(f"{source}: is a directory, not a scenario file")
         if not path.is_file():
             raise ScenarioError(f"{source}: no such scenario file")
-        label, text = str(path), path.read_text(encoding="utf-8")
+        label, text = str(path), _read_text(path)
     try:
-        return label, tomllib.loads(text)
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{label}: not valid TOML: {exc}") from exc
+    if not document:
+        raise ScenarioError(f'{label}: empty scenario file; a scenario needs at least name = "..."')
+    return label, document
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text, or a ScenarioError saying why it is not one (unreadable, binary)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a text file (invalid UTF-8 at byte {exc.start})") from exc
 
 
 def _parse_value(raw: str) -> Any:
@@ -84,6 +111,12 @@ def apply_override(document: dict[str, Any], assignment: str) -> None:
     node[keys[-1]] = _parse_value(raw.strip())
 
 
+def override(key: str, value: Any) -> str:
+    """The ``--set`` assignment that gives ``key`` this Python value, written as TOML: a list of tables
+    (``faults=[{ kind = "outage", ... }]``) as well as a number or a string."""
+    return f"{key}={_toml_value(value)}"
+
+
 def _format(label: str, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
@@ -100,7 +133,6 @@ def load(source: str, overrides: list[str] | None = None) -> Scenario:
     label, document = _read(source)
     for assignment in overrides or []:
         apply_override(document, assignment)
-    document.setdefault("name", Path(source).stem if source.endswith(".toml") else source)
     try:
         return Scenario.model_validate(document)
     except ValidationError as exc:

@@ -3,20 +3,30 @@
 Exit codes are a contract: 0 no invariant was violated and every required one held (every invariant of
 the catalogue is judged; one the run gave nothing to check is "not exercised"); 1 at least one invariant
 was violated or a required one was not exercised (the report says which, with examples and the replay
-command); 2 bad input — unknown scenario, invalid file, bad
-flag — with a one-line reason on stderr. A progress bar of simulated time shows on a terminal.
+command); 2 bad input — unknown scenario, invalid file, bad flag, an output folder that cannot be
+written, a busy port — with a one-line reason on stderr, checked before anything runs. Messages are
+escaped for rich, so text in brackets (a name pattern ``[a-z0-9]``, a violation example) prints as it
+is. A progress bar of simulated time shows on a terminal.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
+import os
 import random
+import shlex
+import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,8 +51,57 @@ EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+def default_out_dir(name: str, seed: int, overrides: list[str], core: str) -> Path:
+    """``retailsim-out/<scenario>-<seed>``, plus a short hash of the overrides and ``--core`` when there
+    are any, so a run with ``--set`` never overwrites the run without (or with other overrides)."""
+    label = f"{name}-{seed}"
+    if overrides or core != "real":
+        tag = hashlib.blake2b(json.dumps([overrides, core]).encode(), digest_size=4).hexdigest()
+        label += f"-{tag}"
+    return Path("retailsim-out") / label
+
+
+def _writable_dir_or_fail(target: Path) -> None:
+    """Create ``target`` and prove a file can be written there, before a run spends its time."""
+    if target.exists() and not target.is_dir():
+        raise _fail(f"--out {target}: exists and is not a directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as exc:
+        raise _fail(f"--out {target}: cannot write there: {exc.strerror or exc}") from None
+
+
+def _usable_dir_or_fail(target: Path) -> None:
+    """For a folder written only if need be (fuzz's failing plans): it, or the folder it would be made in,
+    must be a writable directory — checked without creating anything."""
+    if target.exists() and not target.is_dir():
+        raise _fail(f"--out {target}: exists and is not a directory")
+    ancestor = target
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise _fail(f"--out {target}: cannot write there: {ancestor} is not a writable directory")
+
+
+def _port_free_or_fail(host: str, port: int) -> None:
+    """Bind the port once (as uvicorn will, with SO_REUSEADDR) so a busy port is exit 2, not a crash."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise _fail(f"port {port} in use on {host}: stop what listens there or pick --port") from None
+        raise _fail(f"--host {host} --port {port}: cannot listen: {exc.strerror or exc}") from None
 
 
 @app.command("list")
@@ -57,15 +116,21 @@ def list_command() -> None:
 
 
 @app.command("check")
-def check_command(file: Annotated[str, typer.Argument(help="scenario name or TOML file")]) -> None:
-    """Validate a scenario file without running it."""
+def check_command(
+    file: Annotated[str, typer.Argument(help="scenario name or TOML file")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override any scenario key: path=value (repeatable)")
+    ] = None,
+) -> None:
+    """Validate a scenario file (with any --set overrides) without running it."""
     try:
-        scenario = load(file)
+        scenario = load(file, list(set_ or []))
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     out.print(
-        f"[green]ok[/] {file}: scenario '{scenario.name}', {scenario.workload.orders} orders, "
-        f"{len(scenario.faults)} fault(s)"
+        f"[green]ok[/] {escape(file)}: scenario '{scenario.name}', {scenario.workload.orders} orders, "
+        f"{len(scenario.faults)} fault(s)",
+        highlight=False,
     )
 
 
@@ -127,7 +192,8 @@ def run_command(
     if seed is not None and seed < 0:
         raise _fail("--seed must be a non-negative integer")
     effective_seed = resolved.seed if seed is None else seed
-    target = out_dir or Path("retailsim-out") / f"{resolved.name}-{effective_seed}"
+    target = out_dir or default_out_dir(resolved.name, effective_seed, overrides, core)
+    _writable_dir_or_fail(target)
     estimate = resolved.workload.duration + 2 * 86400
 
     def go(progress: ProgressHook | None) -> Run:
@@ -142,7 +208,10 @@ def run_command(
         )
 
     run = _run_with_progress(go, estimate, quiet)
-    paths = write_report(run.record, target)
+    try:
+        paths = write_report(run.record, target)
+    except OSError as exc:
+        raise _fail(f"--out {target}: cannot write the report: {exc.strerror or exc}") from None
     record = run.record
     failed = list(record.failed_invariants)
     unchecked = list(record.unchecked_invariants)
@@ -167,16 +236,18 @@ def run_command(
             f"in {record.wall_time_s:.1f} s · digest {record.digest}"
         )
     for result in failed:
-        err.print(f"[red]violated[/] {result.name}: " + "; ".join(result.examples[:3]), highlight=False)
+        err.print(
+            f"[red]violated[/] {result.name}: " + escape("; ".join(result.examples[:3])), highlight=False
+        )
     for result in unchecked:
         err.print(
             f"[yellow]not exercised[/] {result.name}: required by the scenario, but the run gave it nothing "
             "to check, so it is not a pass",
             highlight=False,
         )
-    out.print(f"report: {paths['html']}", highlight=False)
+    out.print(f"report: {escape(str(paths['html']))}", highlight=False)
     if not record.passed:  # a violation of any invariant, or a required one not exercised
-        err.print(f"replay: {record.replay}", highlight=False)
+        err.print(f"replay: {escape(record.replay)}", highlight=False)
         raise typer.Exit(EXIT_VIOLATED)
     raise typer.Exit(EXIT_OK)
 
@@ -200,8 +271,9 @@ def fuzz_command(
         base = load(scenario, [f"workload.orders={orders}", 'expect.max_drain="2d"'])
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
+    _usable_dir_or_fail(out_dir)
     failures = 0
-    core_flag = f" --core {core}" if core != "real" else ""
+    core_flag = ["--core", core] if core != "real" else []
     for index in range(runs):
         run_seed = seed + index
         plan = random_plan(random.Random(f"fuzz/{run_seed}"), base.workload.duration, max_faults)
@@ -219,9 +291,11 @@ def fuzz_command(
         out.print(f"[red]FAIL[/] seed {run_seed:<6} faults: {kinds}", highlight=False)
         for result in broken:
             out.print(
-                f"       {result.name}: {result.examples[0] if result.examples else ''}", highlight=False
+                f"       {result.name}: {escape(result.examples[0]) if result.examples else ''}",
+                highlight=False,
             )
-        out.print(f"       replay: retailsim run {path} --seed {run_seed}{core_flag}", highlight=False)
+        replay = shlex.join(["retailsim", "run", str(path), "--seed", str(run_seed), *core_flag])
+        out.print(f"       replay: {escape(replay)}", highlight=False)
     out.print(f"{runs - failures} of {runs} runs held every invariant")
     raise typer.Exit(EXIT_VIOLATED if failures else EXIT_OK)
 
@@ -254,7 +328,6 @@ def serve_command(
     ] = 1,
 ) -> None:
     """Serve the core's HTTP API on the wall clock, the scenario's mocks and fault schedule behind it."""
-    import os
     import sqlite3
 
     from retailsim.core.stores import StoreUrlError, is_postgres_url, open_store
@@ -270,6 +343,7 @@ def serve_command(
             f"--workers {workers} needs a store that several processes share: --store postgresql://... "
             f"(got {store!r}; SQLite and memory serve one process)"
         )
+    _port_free_or_fail(host, port)
     store_errors: tuple[type[BaseException], ...] = (StoreUrlError, sqlite3.DatabaseError, OSError)
     if is_postgres_url(store):
         import psycopg
@@ -292,10 +366,10 @@ def serve_command(
         )
         try:
             serve_scaled(
-                settings, host=host, port=port, announce=lambda line: out.print(line, highlight=False)
+                settings, host=host, port=port, announce=lambda line: out.print(escape(line), highlight=False)
             )
         except RuntimeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_VIOLATED) from None
         return
     try:
@@ -303,13 +377,27 @@ def serve_command(
     except store_errors as exc:
         raise _fail(f"--store {store!r}: {exc}") from None
     serve(
-        runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(line, highlight=False)
+        runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(escape(line), highlight=False)
     )
 
 
-def main() -> None:
-    """Console entry point; click's usage errors also exit 2."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point; click's usage errors (bad flag, bad value, missing argument) also exit 2 with
+    one line on stderr, like every other input error."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        app(args=args)  # no_args_is_help: the help, as click prints it
+    try:
+        code = app(args=args, standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's (vendored by typer) ClickException and its usage errors
+        context = getattr(exc, "ctx", None)
+        hint = f" (try '{context.command_path} --help')" if context is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(f"[bold red]error:[/] {escape(message)}{escape(hint)}", highlight=False)
+        sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Streaming monitors: latency tallies, per-bucket counts and sampled levels in bounded memory.
 
-Rules kept: memory does not grow with the number of events — a tally is a log-bucketed histogram
-(about 1% relative error on quantiles), counts are kept per time bucket, levels are sampled on a fixed
+Rules kept: memory does not grow with the number of events — a tally keeps its first values exactly
+(up to ``Tally.EXACT_LIMIT``, so small samples report true quantiles: one sample is its own p50 and p99)
+and beyond that is a log-bucketed histogram (about 1% relative error on quantiles), counts are kept per time bucket, levels are sampled on a fixed
 period — and the trace digest is a running SHA-256, never a stored list.
 """
 
@@ -12,17 +13,26 @@ import math
 
 
 class Tally:
-    """Quantiles of a non-negative quantity from a log-bucketed histogram (constant memory)."""
+    """Quantiles of a non-negative quantity: exact (nearest rank) while it holds at most ``EXACT_LIMIT``
+    values, then from a log-bucketed histogram (constant memory)."""
 
     _RESOLUTION = 50.0  # buckets per e-fold: ~2% bucket width, ~1% error at the bucket midpoint
+    #: Up to this many values are kept as they are; a bucket edge is no answer for a sample of ten.
+    EXACT_LIMIT = 2048
 
     def __init__(self) -> None:
         self._buckets: dict[int, int] = {}
+        self._exact: list[float] | None = []  # None once the sample outgrew EXACT_LIMIT
         self.count = 0
         self.total = 0.0
         self.maximum = 0.0
 
     def add(self, value: float) -> None:
+        if self._exact is not None:
+            if len(self._exact) < self.EXACT_LIMIT:
+                self._exact.append(value)
+            else:
+                self._exact = None
         value = max(value, 1e-6)
         index = math.floor(math.log(value) * self._RESOLUTION)
         self._buckets[index] = self._buckets.get(index, 0) + 1
@@ -33,6 +43,9 @@ class Tally:
     def quantile(self, q: float) -> float | None:
         if not self.count:
             return None
+        if self._exact is not None:  # nearest rank: the smallest value with at least q of the sample at or below it
+            ordered = sorted(self._exact)
+            return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
         rank = q * self.count
         seen = 0
         for index in sorted(self._buckets):

@@ -8,6 +8,7 @@ duration of a run (see ``collector_paused``).
 from __future__ import annotations
 
 import gc
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,8 +55,12 @@ def replay_command(
     if core_name != "real":
         parts += ["--core", core_name]
     for assignment in overrides:
-        parts += ["--set", assignment if " " not in assignment else f"'{assignment}'"]
-    return " ".join(parts)
+        parts += ["--set", assignment]
+    return shlex.join(parts)  # pasted into a POSIX shell, it runs exactly these arguments
+
+
+#: FaultSpec fields that place a fault window; every other field is a parameter of the fault.
+_FAULT_WINDOW_FIELDS = ("kind", "target", "start", "duration")
 
 
 def _focus(scenario: Scenario, world: World) -> float:
@@ -142,14 +147,25 @@ def service_extra(world: World) -> dict[str, object]:
 
 
 def fault_windows(scenario: Scenario, world: World) -> tuple[FaultWindow, ...]:
-    """The plan's fault windows; a crash at a crash point is shown when and where it struck (a planned
-    one that never struck is not shown: the core never died of it)."""
+    """The plan's faults for the report, each with every parameter the FaultSpec model has (read from the
+    model, so a field added to FaultSpec appears in summary.json and the report without an edit here); a
+    crash at a crash point is shown when and where it struck (a planned one that never struck is not
+    shown: the core never died of it)."""
     windows = [
-        FaultWindow(f.kind, f.target, f.start, f.start + f.duration) for f in scenario.faults if f.point is None
+        FaultWindow(
+            f.kind,
+            f.target,
+            f.start,
+            f.start + f.duration,
+            params={
+                key: value for key, value in f.model_dump(mode="json").items() if key not in _FAULT_WINDOW_FIELDS
+            },
+        )
+        for f in scenario.faults
+        if f.point is None
     ]
     windows += [
-        FaultWindow("core_crash", "core", at, restart, {"point": point})
-        for point, at, restart in world.crash_log
+        FaultWindow("core_crash", "core", at, restart, {"point": point}) for point, at, restart in world.crash_log
     ]
     return tuple(windows)
 

@@ -52,6 +52,7 @@ def test_the_fixture_runs_at_the_printed_seed(retailsim_run, retailsim_seed, req
         result.assert_outcomes(passed=1)
         line = next(ln for ln in result.outlines if ln.startswith("retailsim seed: "))
         assert line.endswith(f"(random; replay with --retailsim-seed {line.split()[2]})")
+        assert result.outlines.count(line) == 2  # in the header and again at the end (-q drops the header)
         seeds.add(line.split()[2])
     assert len(seeds) == 2  # two sessions, two draws (2**31 values: a repeat is a one-in-two-billion event)
 
@@ -65,3 +66,39 @@ def test_own_seed(retailsim_run):
     )
     result = pytester.runpytest("--retailsim-seed", "3", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+FAULTS_AND_ASSERTION = """
+import pytest
+
+OUTAGE = {"kind": "outage", "target": "erp", "start": "30m", "duration": "20m"}
+SLOW = {"kind": "brownout", "target": "wms", "start": "1h", "duration": "10m", "factor": 4}
+
+
+def test_faults_as_overrides(retailsim_run, retailsim_assert_held):
+    summary = retailsim_run("baseline", faults=[OUTAGE, SLOW], **{"workload.orders": 30})
+    assert [(f["kind"], f["target"], f["start_s"]) for f in summary["faults"]] == [
+        ("outage", "erp", 1800.0), ("brownout", "wms", 3600.0)
+    ]
+    assert summary["faults"][1]["params"]["factor"] == 4.0
+    assert "faults=[{ kind = " in summary["replay"]
+    retailsim_assert_held(summary)
+
+
+def test_the_assertion_names_examples_report_and_replay(retailsim_run, retailsim_assert_held):
+    summary = retailsim_run("baseline", core_name="no-correlation", **{"workload.orders": 20})
+    with pytest.raises(pytest.fail.Exception) as caught:
+        retailsim_assert_held(summary)
+    message = str(caught.value)
+    broken = next(i for i in summary["invariants"] if i["name"] == "correlation_complete")
+    assert broken["examples"] and broken["examples"][0] in message
+    assert "correlation_complete: violated" in message
+    assert "report: " + summary["report"] in message and summary["report"].endswith("report.html")
+    assert "replay: " + summary["replay"] in message and "--core no-correlation" in message
+"""
+
+
+def test_faults_go_in_as_overrides_and_the_assertion_helper_explains_a_failure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_inner=FAULTS_AND_ASSERTION)
+    result = pytester.runpytest("--retailsim-seed", "4", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

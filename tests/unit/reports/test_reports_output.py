@@ -135,8 +135,10 @@ def test_summary_json_follows_the_contract(tmp_path: Path) -> None:
     assert data["orders"]["backordered"] == 2
     assert data["returns"] == {"requested": 20, "received": 18, "refunded": 18}
     assert data["dlq"] == {"entered": 4, "replayed": 4, "remaining": 0}
-    assert data["faults"][0] == {"kind": "outage", "target": "erp", "start_s": 600.0, "end_s": 1200.0}
-    assert all(set(f) == {"kind", "target", "start_s", "end_s"} for f in data["faults"])
+    assert data["faults"][0] == {
+        "kind": "outage", "target": "erp", "start_s": 600.0, "end_s": 1200.0, "params": {"status": 503}
+    }  # fmt: skip
+    assert all(set(f) == {"kind", "target", "start_s", "end_s", "params"} for f in data["faults"])
     assert data["kpis"]["acceptance_latency_p50_s"] == 0.042123
     assert data["kpis"]["breaker_opens"] == 3
     assert data["replay"] == REPLAY

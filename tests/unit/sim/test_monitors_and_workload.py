@@ -86,6 +86,23 @@ def test_tally_summary_counts_max_and_mean() -> None:
     assert summary["p99"] is not None and summary["p99"] <= 10.0
 
 
+def test_one_sample_is_its_own_p50_and_p99() -> None:
+    # issue 13 item 16: a bucket edge (0.3716) was reported for the one value 0.3737.
+    summary = tally_of([0.3737]).summary()
+    assert summary["p50"] == summary["p90"] == summary["p99"] == 0.3737
+
+
+def test_small_samples_report_exact_nearest_rank_quantiles() -> None:
+    values = [random.Random(8).lognormvariate(-1.0, 0.8) for _ in range(Tally.EXACT_LIMIT)]
+    tally = tally_of(values)
+    for q in (0.5, 0.9, 0.99, 1.0):
+        assert tally.quantile(q) == exact_quantile(values, q)
+    tally.add(1.0)  # one past the limit: the exact values are let go, memory stays bounded
+    assert tally._exact is None
+    estimate = tally.quantile(0.5)
+    assert estimate is not None and abs(estimate - exact_quantile([*values, 1.0], 0.5)) / estimate < 0.02
+
+
 def test_an_empty_tally_has_no_quantiles() -> None:
     summary = Tally().summary()
     assert summary["count"] == 0.0

@@ -172,8 +172,32 @@ def test_a_missing_file_is_rejected(tmp_path: Path) -> None:
         load(str(tmp_path / "absent.toml"))
 
 
-def test_a_file_without_a_name_takes_its_stem(tmp_path: Path) -> None:
-    assert load(write(tmp_path, "[workload]\norders = 5\n", "my-plan.toml")).name == "my-plan"
+def test_a_file_without_a_name_is_rejected_naming_the_key(tmp_path: Path) -> None:
+    # issue 13 item 10: name is required; a file without one is not run on its stem and defaults.
+    with pytest.raises(ScenarioError, match=r"my-plan\.toml: name: Field required"):
+        load(write(tmp_path, "[workload]\norders = 5\n", "my-plan.toml"))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty scenario file"),
+        (b"# only a comment\n\n", "empty scenario file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "not a text file"),
+    ],
+    ids=["empty", "comments-only", "binary"],
+)
+def test_an_empty_or_binary_file_is_rejected(content: bytes, reason: str, tmp_path: Path) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_bytes(content)
+    with pytest.raises(ScenarioError, match=reason):
+        load(str(path))
+
+
+def test_a_directory_is_not_a_scenario_file(tmp_path: Path) -> None:
+    (tmp_path / "plans").mkdir()
+    with pytest.raises(ScenarioError, match="is a directory, not a scenario file"):
+        load(str(tmp_path / "plans"))
 
 
 # ---- --set overrides -----------------------------------------------------------------------------
