@@ -16,6 +16,9 @@ from retailsim.core.models import Return
 from retailsim.core.service_desk import AgentAction
 
 REF = "#/components/schemas/{model}"
+# An identifier (header, path parameter) holds no control character and no lone surrogate.
+IDENTIFIER_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
 
 
 class ErrorBody(BaseModel):
@@ -193,14 +196,17 @@ def _responses(
 
 
 _REASONS = {
-    400: "missing Idempotency-Key, unreadable webhook body or event id",
-    401: "webhook signature missing, wrong or outside the time tolerance",
+    400: "missing Idempotency-Key or one over 255 characters, unreadable webhook body or event id",
+    401: "webhook signature missing, wrong or outside the time tolerance (it covers the event id and "
+    "topic); or, on operations endpoints, no valid bearer token",
     404: "no such resource",
     405: "method not allowed",
     409: "a request with this Idempotency-Key is in flight, the webhook refers to something not yet known, "
     "or the action is not allowed in the order's state (the reason is in the body; nothing changed)",
     413: "body larger than 1 MiB",
-    422: "invalid body (field errors), or an Idempotency-Key reused with another body",
+    415: "the body is not Content-Type: application/json",
+    422: "invalid body (field errors; a lone surrogate or control character in any string, with its path), "
+    "an Idempotency-Key reused with another body, or a PaymentIntent made for another order or amount",
     503: "the core process is down (restarting); retry with the same key",
 }
 
@@ -214,14 +220,27 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document served at ``/openapi.json``."""
     c: dict[str, Any] = {}
-    key = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1, "maxLength": 255})
+    identifier = {"type": "string", "minLength": 1, "pattern": IDENTIFIER_PATTERN}
+    key = _param("Idempotency-Key", "header", {**identifier, "maxLength": 255})
+    client = _param(
+        "X-Client-Id",
+        "header",
+        {"type": "string", "pattern": r"^[A-Za-z0-9._\-]{1,64}$"},
+        required=False,
+    )
+    client["description"] = "who sends the request: Idempotency-Keys are scoped per client when given"
+    ops: list[dict[str, list[str]]] = [{"opsToken": []}]
     text = {"text/plain": {"schema": {"type": "string"}}}
     paths: dict[str, Any] = {
         "/healthz": {"get": {"operationId": "healthz", "responses": _responses(c, {200: Health}, ())}},
         "/metrics": {
             "get": {
                 "operationId": "metrics",
-                "responses": {"200": {"description": "Prometheus text", "content": text}},
+                "security": ops,
+                "responses": {
+                    "200": {"description": "Prometheus text", "content": text},
+                    **_responses(c, {}, (401,)),
+                },
             }
         },
         "/v1/catalog": {"get": {"operationId": "catalog", "responses": _responses(c, {200: Catalog}, ())}},
@@ -229,27 +248,31 @@ def openapi_document(
             "post": {
                 "operationId": "submitOrder",
                 "summary": "A storefront order (SCAPI JSON). 202 means committed: it survives kill -9.",
-                "parameters": [key],
+                "parameters": [key, client],
                 "requestBody": {"required": True, "content": _json(ScapiOrder, c)},
-                "responses": _responses(c, {200: OrderReply, 202: OrderReply}, (400, 409, 413, 422, 503)),
+                "responses": _responses(
+                    c, {200: OrderReply, 202: OrderReply}, (400, 409, 413, 415, 422, 503)
+                ),
             }
         },
         "/v1/orders/{order_id}": {
             "get": {
                 "operationId": "orderTimeline",
                 "summary": "The service agent's timeline: order, payment, ERP, WMS, carrier, pickup, returns, actions.",
-                "parameters": [_param("order_id", "path", {"type": "string", "minLength": 1})],
-                "responses": _responses(c, {200: OrderTimeline}, (404, 503)),
+                "security": ops,
+                "parameters": [_param("order_id", "path", identifier)],
+                "responses": _responses(c, {200: OrderTimeline}, (401, 404, 422, 503)),
             }
         },
         "/v1/orders/{order_id}/actions": {
             "post": {
                 "operationId": "agentAction",
                 "summary": "A service agent's action: reship or refund a failed delivery, or take the order back.",
-                "parameters": [_param("order_id", "path", {"type": "string", "minLength": 1}), key],
+                "security": ops,
+                "parameters": [_param("order_id", "path", identifier), key, client],
                 "requestBody": {"required": True, "content": _json(AgentAction, c)},
                 "responses": _responses(
-                    c, {200: ActionReply, 202: ActionReply}, (400, 404, 409, 413, 422, 503)
+                    c, {200: ActionReply, 202: ActionReply}, (400, 401, 404, 409, 413, 415, 422, 503)
                 ),
             }
         },
@@ -257,22 +280,24 @@ def openapi_document(
             "post": {
                 "operationId": "requestReturn",
                 "summary": "A return request (store, service agent or storefront); the order API's idempotency rules.",
-                "parameters": [key],
+                "parameters": [key, client],
                 "requestBody": {"required": True, "content": _json(Return, c)},
-                "responses": _responses(c, {202: ReturnReply}, (400, 404, 409, 413, 422, 503)),
+                "responses": _responses(c, {202: ReturnReply}, (400, 404, 409, 413, 415, 422, 503)),
             }
         },
         "/v1/inventory/{sku}": {
             "get": {
                 "operationId": "inventory",
-                "parameters": [_param("sku", "path", {"type": "string", "minLength": 1})],
-                "responses": _responses(c, {200: Inventory}, (404, 503)),
+                "parameters": [_param("sku", "path", identifier)],
+                "responses": _responses(c, {200: Inventory}, (404, 422, 503)),
             }
         },
         "/v1/webhooks/{source}": {
             "post": {
                 "operationId": "receiveWebhook",
-                "summary": "Carrier, warehouse or payment event, signed: Webhook-Signature: t=<unix>,v1=<HMAC-SHA256 hex of '{t}.{body}'>",
+                "summary": "Carrier, warehouse or payment event, signed: Webhook-Signature: t=<unix>,v1=<HMAC-SHA256 hex "
+                "of '{t}.{body}'>, or of '{webhook-id}.{t}.{body}' when the event id is sent in the webhook-id header. "
+                "The topic is read from the signed body only.",
                 "parameters": [
                     _param(
                         "source",
@@ -280,34 +305,46 @@ def openapi_document(
                         {"type": "string", "enum": list(sources) or ["carrier", "wms", "payment"]},
                     ),
                     _param("Webhook-Signature", "header", {"type": "string"}),
-                    _param("webhook-id", "header", {"type": "string"}, required=False),
+                    _param("webhook-id", "header", identifier, required=False),
                 ],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 },
-                "responses": _responses(c, {200: WebhookReply}, (400, 401, 404, 409, 413, 422, 503)),
+                "responses": _responses(
+                    c, {200: WebhookReply}, (400, 401, 404, 409, 413, 415, 422, 503)
+                ),
             }
         },
         "/v1/ops/summary": {
-            "get": {"operationId": "opsSummary", "responses": _responses(c, {200: OpsSummary}, ())}
+            "get": {
+                "operationId": "opsSummary",
+                "security": ops,
+                "responses": _responses(c, {200: OpsSummary}, (401,)),
+            }
         },
         "/v1/ops/dlq": {
-            "get": {"operationId": "deadLetters", "responses": _responses(c, {200: DeadLetterList}, (503,))}
+            "get": {
+                "operationId": "deadLetters",
+                "security": ops,
+                "responses": _responses(c, {200: DeadLetterList}, (401, 503)),
+            }
         },
         "/v1/ops/dlq/{dlq_id}/replay": {
             "post": {
                 "operationId": "replayDeadLetter",
+                "security": ops,
                 "parameters": [
                     _param("dlq_id", "path", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
                 ],
-                "responses": _responses(c, {200: ReplayReply}, (404, 503)),
+                "responses": _responses(c, {200: ReplayReply}, (401, 404, 503)),
             }
         },
         "/v1/reconciliation": {
             "get": {
                 "operationId": "reconciliation",
-                "responses": _responses(c, {200: Reconciliation}, (503,)),
+                "security": ops,
+                "responses": _responses(c, {200: Reconciliation}, (401, 503)),
             }
         },
         "/v1/sandbox/payment_intents": {
@@ -315,20 +352,21 @@ def openapi_document(
                 "operationId": "sandboxPaymentIntent",
                 "summary": "Test double: create an authorised PaymentIntent in the mock gateway (Stripe test mode).",
                 "requestBody": {"required": True, "content": _json(PaymentIntentRequest, c)},
-                "responses": _responses(c, {200: PaymentIntent}, (400, 404, 413, 422)),
+                "responses": _responses(c, {200: PaymentIntent}, (400, 404, 413, 415, 422)),
             }
         },
         "/v1/sandbox/ledgers/{order_no}": {
             "get": {
                 "operationId": "sandboxLedgers",
                 "summary": "Test double: what each mock system holds for an order (the simulation's god's-eye view).",
-                "parameters": [_param("order_no", "path", {"type": "string", "minLength": 1})],
+                "security": ops,
+                "parameters": [_param("order_no", "path", identifier)],
                 "responses": {
                     "200": {
                         "description": "ledgers",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
-                    **_responses(c, {}, (404,)),
+                    **_responses(c, {}, (401, 404, 422)),
                 },
             }
         },
@@ -337,5 +375,29 @@ def openapi_document(
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1"},
         "paths": paths,
-        "components": {"schemas": c},
+        "components": {
+            "schemas": {name: _plain_text(schema) for name, schema in c.items()},
+            "securitySchemes": {
+                "opsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the operations token: RETAILSIM_OPS_TOKEN, or the one `serve` prints",
+                }
+            },
+        },
     }
+
+
+def _plain_text(schema: Any) -> Any:
+    """Every string of a body carries ``TEXT_PATTERN`` and every object's keys too: the document says what
+    ``api.validation`` refuses (a lone surrogate or a control character other than tab, LF, CR)."""
+    if isinstance(schema, list):
+        return [_plain_text(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _plain_text(v) for k, v in schema.items()}
+    if out.get("type") == "string" and "pattern" not in out and "enum" not in out and "const" not in out:
+        out["pattern"] = TEXT_PATTERN
+    if out.get("type") == "object" and "propertyNames" not in out:
+        out["propertyNames"] = {"pattern": TEXT_PATTERN}
+    return out
