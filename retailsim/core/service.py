@@ -587,7 +587,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart):
         if not key:
             return missing_key()
         try:
-            request = model.model_validate(body)
+            # Strict, as JSON (arrays for tuples): what the published schema says, no coercion of 0 to false.
+            request = model.model_validate_json(json.dumps(body), strict=True)
         except ValidationError as exc:
             refused = ApiReply(
                 422,

@@ -58,7 +58,8 @@ from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
 from retailsim.core.api.schemas import PaymentIntentRequest, openapi_document
 from retailsim.core.api.signing import ALIASES, SIGNATURE_HEADER, verify
 from retailsim.core.api.validation import body_errors, identifier_errors
-from retailsim.core.mapping.sfcc import field_errors
+from retailsim.core.errors import InvalidPayload
+from retailsim.core.mapping.sfcc import field_errors, order_from_scapi
 from retailsim.core.service import ApiReply, IntegrationCore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -249,10 +250,15 @@ def _core_down(detail: str = "the core process is restarting; retry with the sam
     return response
 
 
-def _finite_float(text: str) -> float:
+def _finite_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: finite, and an integer when it is one (``2.0`` → 2), as
+    JSON Schema reads it — JSON has one number type, and strict validation must not refuse ``2.0`` for an
+    integer field (floats fields take integers)."""
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"number out of range: {text[:40]}")
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
     return value
 
 
@@ -400,18 +406,14 @@ def create_app(
         """422 when the order's PaymentIntent, as the gateway holds it, was made for another order
         number, amount or currency; None when it matches, or cannot be looked up now (the core's
         verification of the authorisation judges the order then)."""
-        if not isinstance(body, dict):
-            return None
-        instruments = body.get("paymentInstruments")
-        first = instruments[0] if isinstance(instruments, list) and instruments else None
-        intent_id = first.get("c_paymentIntentId") if isinstance(first, dict) else None
-        total, order_no = body.get("orderTotal"), body.get("orderNo")
-        if not isinstance(intent_id, str) or not isinstance(order_no, str):
-            return None
-        if not isinstance(total, int | float) or isinstance(total, bool) or not math.isfinite(total):
+        try:
+            order = order_from_scapi(body)
+        except InvalidPayload:
+            return None  # the core refuses it, with its field errors
+        if order.payment is None:
             return None
         try:
-            intent = host.payment_intent(intent_id)
+            intent = host.payment_intent(order.payment.reference)
         except HostUnavailable:
             return None
         if intent is None:
@@ -419,9 +421,9 @@ def create_app(
         held = intent.get("metadata")
         metadata: dict[str, Any] = held if isinstance(held, dict) else {}
         wanted = {
-            "order_no": (metadata.get("order_no"), order_no),
-            "amount": (intent.get("amount"), round(total * 100)),
-            "currency": (str(intent.get("currency", "")).lower(), str(body.get("currency", "")).lower()),
+            "order_no": (metadata.get("order_no"), order.order_no),
+            "amount": (intent.get("amount"), order.total_minor),
+            "currency": (str(intent.get("currency", "")).lower(), order.currency.lower()),
         }
         errors = [
             {
@@ -634,6 +636,13 @@ def create_app(
         )
         if reply is None:
             return _error(404, "no_sandbox", "this host has no payment sandbox")
+        if reply.status >= 400:  # the gateway's refusal, in this API's error shape
+            held = reply.body.get("error")
+            error: dict[str, Any] = held if isinstance(held, dict) else {}
+            # Stripe's 400 for a key reused with other parameters is a conflict with an earlier intent.
+            status = 409 if error.get("type") == "idempotency_error" else reply.status
+            status = status if status in (400, 402, 404, 409) else 400
+            return _error(status, "gateway_refused", str(error.get("message", "the gateway refused")))
         return _reply(reply)
 
     async def sandbox_ledgers(request: Request) -> Response:

@@ -196,12 +196,14 @@ def _responses(
 
 
 _REASONS = {
+    402: "the mock gateway declined the card",
     400: "missing Idempotency-Key or one over 255 characters, unreadable webhook body or event id",
     401: "webhook signature missing, wrong or outside the time tolerance (it covers the event id and "
     "topic); or, on operations endpoints, no valid bearer token",
     404: "no such resource",
     405: "method not allowed",
     409: "a request with this Idempotency-Key is in flight, the webhook refers to something not yet known, "
+    "a sandbox intent for this order number exists with other parameters, "
     "or the action is not allowed in the order's state (the reason is in the body; nothing changed)",
     413: "body larger than 1 MiB",
     415: "the body is not Content-Type: application/json",
@@ -292,30 +294,6 @@ def openapi_document(
                 "responses": _responses(c, {200: Inventory}, (404, 422, 503)),
             }
         },
-        "/v1/webhooks/{source}": {
-            "post": {
-                "operationId": "receiveWebhook",
-                "summary": "Carrier, warehouse or payment event, signed: Webhook-Signature: t=<unix>,v1=<HMAC-SHA256 hex "
-                "of '{t}.{body}'>, or of '{webhook-id}.{t}.{body}' when the event id is sent in the webhook-id header. "
-                "The topic is read from the signed body only.",
-                "parameters": [
-                    _param(
-                        "source",
-                        "path",
-                        {"type": "string", "enum": list(sources) or ["carrier", "wms", "payment"]},
-                    ),
-                    _param("Webhook-Signature", "header", {"type": "string"}),
-                    _param("webhook-id", "header", identifier, required=False),
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "responses": _responses(
-                    c, {200: WebhookReply}, (400, 401, 404, 409, 413, 415, 422, 503)
-                ),
-            }
-        },
         "/v1/ops/summary": {
             "get": {
                 "operationId": "opsSummary",
@@ -337,7 +315,7 @@ def openapi_document(
                 "parameters": [
                     _param("dlq_id", "path", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
                 ],
-                "responses": _responses(c, {200: ReplayReply}, (401, 404, 503)),
+                "responses": _responses(c, {200: ReplayReply}, (401, 404, 422, 503)),
             }
         },
         "/v1/reconciliation": {
@@ -352,7 +330,7 @@ def openapi_document(
                 "operationId": "sandboxPaymentIntent",
                 "summary": "Test double: create an authorised PaymentIntent in the mock gateway (Stripe test mode).",
                 "requestBody": {"required": True, "content": _json(PaymentIntentRequest, c)},
-                "responses": _responses(c, {200: PaymentIntent}, (400, 404, 413, 415, 422)),
+                "responses": _responses(c, {200: PaymentIntent}, (400, 402, 404, 409, 413, 415, 422, 503)),
             }
         },
         "/v1/sandbox/ledgers/{order_no}": {
@@ -366,17 +344,22 @@ def openapi_document(
                         "description": "ledgers",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
-                    **_responses(c, {}, (401, 404, 422)),
+                    **_responses(c, {}, (401, 404, 422, 503)),
                 },
             }
         },
     }
+    for source in sources or ("carrier", "wms", "payment"):
+        paths[f"/v1/webhooks/{source}"] = _webhook_operation(source, c, identifier)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1"},
         "paths": paths,
         "components": {
-            "schemas": {name: _plain_text(schema) for name, schema in c.items()},
+            "schemas": {
+                **{name: _plain_text(schema) for name, schema in c.items()},
+                PLAIN_JSON: plain_json_schema(),
+            },
             "securitySchemes": {
                 "opsToken": {
                     "type": "http",
@@ -388,16 +371,150 @@ def openapi_document(
     }
 
 
+_SIGNING = (
+    "Signed: Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256 of '{t}.{raw body}'>, or of "
+    "'{webhook-id}.{t}.{raw body}' when the event id travels in the webhook-id header (Standard Webhooks' "
+    "id.timestamp.body). The topic is read from the signed body only; a topic header that differs is 401."
+)
+# What each source's events must carry for the core to read them (the rest is the product's own).
+_EVENTS: dict[str, tuple[str, dict[str, Any], bool]] = {
+    "payment": (
+        "StripeEvent",
+        {
+            "type": "object",
+            "required": ["id"],
+            "properties": {"id": {"type": "string", "minLength": 1}},
+        },
+        False,
+    ),
+    "carrier": (
+        "EasyPostEvent",
+        {
+            "type": "object",
+            "required": ["id", "result"],
+            "properties": {
+                "id": {"type": "string", "minLength": 1},
+                "result": {
+                    "type": "object",
+                    "required": ["tracking_code", "status"],
+                    "properties": {
+                        "tracking_code": {"type": "string", "minLength": 1},
+                        "status": {"type": "string", "minLength": 1},
+                    },
+                },
+            },
+        },
+        False,
+    ),
+    "wms": (
+        "ShipBobEvent",
+        {
+            "type": "object",
+            "required": ["reference_id", "order_id", "event_time"],
+            "properties": {
+                "id": False,  # ShipBob's id travels in the webhook-id header
+                # order.shipped, order.shipment.on_hold move an order; other topics are acknowledged.
+                "topic": {"type": "string"},
+                "reference_id": {"type": "string", "minLength": 1},
+                "order_id": {"type": "integer"},
+                "event_time": {"type": "string"},
+                "tracking": {
+                    "anyOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "tracking_id": {"type": "string"},
+                                "carrier": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                            },
+                        },
+                    ]
+                },
+            },
+            "if": {"properties": {"topic": {"const": "order.shipped"}}, "required": ["topic"]},
+            "then": {
+                "required": ["tracking"],
+                "properties": {
+                    "tracking": {
+                        "type": "object",
+                        "required": ["tracking_id"],
+                        "properties": {"tracking_id": {"type": "string", "minLength": 1}},
+                    }
+                },
+            },
+        },
+        True,
+    ),
+}
+
+
+def _webhook_operation(source: str, c: dict[str, Any], identifier: dict[str, Any]) -> dict[str, Any]:
+    """One operation per source, so that each documents the events it takes (the server's route is
+    ``/v1/webhooks/{source}``)."""
+    name, schema, id_in_header = _EVENTS.get(source, ("WebhookEvent", {"type": "object"}, False))
+    c[name] = schema
+    parameters = [_param("Webhook-Signature", "header", {"type": "string"})]
+    if id_in_header:
+        parameters.append(_param("webhook-id", "header", identifier))
+    return {
+        "post": {
+            "operationId": f"receive{source.title()}Event",
+            "summary": f"A {source} event. {_SIGNING}",
+            "parameters": parameters,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": REF.format(model=name)}}},
+            },
+            "responses": _responses(c, {200: WebhookReply}, (400, 401, 409, 413, 415, 422, 503)),
+        }
+    }
+
+
+PLAIN_JSON = "PlainJson"
+_SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+
+
+def plain_json_schema() -> dict[str, Any]:
+    """Any JSON value whose strings (and keys) are plain text: what a free-form part of a body may hold."""
+    ref = {"$ref": REF.format(model=PLAIN_JSON)}
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": TEXT_PATTERN},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"type": "array", "items": ref},
+            {"type": "object", "propertyNames": {"pattern": TEXT_PATTERN}, "additionalProperties": ref},
+        ]
+    }
+
+
 def _plain_text(schema: Any) -> Any:
-    """Every string of a body carries ``TEXT_PATTERN`` and every object's keys too: the document says what
-    ``api.validation`` refuses (a lone surrogate or a control character other than tab, LF, CR)."""
-    if isinstance(schema, list):
-        return [_plain_text(item) for item in schema]
+    """Every string of a body carries ``TEXT_PATTERN``, every object's keys too, and free-form parts
+    (``Any``, extra properties) are ``PlainJson``: the document says what ``api.validation`` refuses (a
+    lone surrogate or a control character other than tab, LF, CR)."""
     if not isinstance(schema, dict):
-        return schema
-    out = {k: _plain_text(v) for k, v in schema.items()}
+        return schema  # True/False schemas
+    if schema == {}:
+        return {"$ref": REF.format(model=PLAIN_JSON)}
+    out: dict[str, Any] = {}
+    for keyword, value in schema.items():
+        if keyword in _SCHEMA_MAPS and isinstance(value, dict):
+            out[keyword] = {name: _plain_text(sub) for name, sub in value.items()}
+        elif keyword in _SCHEMA_LISTS and isinstance(value, list):
+            out[keyword] = [_plain_text(sub) for sub in value]
+        elif keyword in _SCHEMA_ONE:
+            out[keyword] = _plain_text(value)
+        else:
+            out[keyword] = value
     if out.get("type") == "string" and "pattern" not in out and "enum" not in out and "const" not in out:
         out["pattern"] = TEXT_PATTERN
-    if out.get("type") == "object" and "propertyNames" not in out:
-        out["propertyNames"] = {"pattern": TEXT_PATTERN}
+    if out.get("type") == "object":
+        out.setdefault("propertyNames", {"pattern": TEXT_PATTERN})
+        if out.get("additionalProperties", True) is True:
+            out["additionalProperties"] = {"$ref": REF.format(model=PLAIN_JSON)}
+    if out.get("type") == "array" and "items" not in out:
+        out["items"] = {"$ref": REF.format(model=PLAIN_JSON)}
     return out

@@ -38,7 +38,7 @@ class ScapiAddress(_Scapi):
 class ScapiCustomerInfo(_Scapi):
     customerId: str = Field(min_length=1)
     customerNo: str | None = None
-    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$")
 
 
 class ScapiProductItem(_Scapi):
@@ -125,7 +125,8 @@ def order_from_scapi(body: Any) -> Order:
     if not isinstance(body, dict):
         raise InvalidPayload("order body must be a JSON object", [{"loc": [], "msg": "not an object"}])
     try:
-        scapi = ScapiOrder.model_validate(body)
+        # Strict: the published schema says "boolean" and "integer", so 0 and "5" are refused, not coerced.
+        scapi = ScapiOrder.model_validate(body, strict=True)
     except ValidationError as exc:
         raise InvalidPayload("invalid SCAPI order", field_errors(exc)) from exc
     mismatched = total_errors(scapi)
