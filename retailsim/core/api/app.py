@@ -70,6 +70,7 @@ MAX_ID = 2**63 - 1  # store ids are 64-bit integers
 EVENT_ID_HEADERS = ("webhook-id", "x-shopify-webhook-id", "x-shipbob-webhook-id")
 TOPIC_HEADERS = ("webhook-topic", "x-shopify-topic", "x-shipbob-topic")
 TOPIC_FIELDS = ("description", "type", "topic")
+TOPIC_FIELD_OF = {"carrier": "description", "wms": "topic", "payment": "type"}  # EasyPost, ShipBob, Stripe
 MAX_IDEMPOTENCY_KEY = 255  # Stripe's limit, and the IETF Idempotency-Key draft's advice
 CLIENT_ID_HEADER = "X-Client-Id"
 CLIENT_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
@@ -479,6 +480,9 @@ def create_app(
         event_id = body_id or id_header
         if not event_id:
             return _error(400, "missing_event_id", "the event needs an id (body 'id' or header webhook-id)")
+        own = TOPIC_FIELD_OF.get(source)
+        if own in fields and not isinstance(fields[own], str):
+            return _error(400, "invalid_payload", f"the event's {own!r} must be a string")
         # The topic is read from the signed body only; a topic header that says otherwise is a relabel.
         topic = next((str(fields[k]) for k in TOPIC_FIELDS if isinstance(fields.get(k), str)), "")
         label = next((request.headers[h] for h in TOPIC_HEADERS if h in request.headers), None)

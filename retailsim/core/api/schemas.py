@@ -383,7 +383,7 @@ _EVENTS: dict[str, tuple[str, dict[str, Any], bool]] = {
         {
             "type": "object",
             "required": ["id"],
-            "properties": {"id": {"type": "string", "minLength": 1}},
+            "properties": {"id": {"type": "string", "minLength": 1}, "type": {"type": "string"}},
         },
         False,
     ),
@@ -394,6 +394,7 @@ _EVENTS: dict[str, tuple[str, dict[str, Any], bool]] = {
             "required": ["id", "result"],
             "properties": {
                 "id": {"type": "string", "minLength": 1},
+                "description": {"type": "string"},
                 "result": {
                     "type": "object",
                     "required": ["tracking_code", "status"],

@@ -70,7 +70,8 @@ def parse_webhook(topic: str, body: Any) -> dict[str, Any]:
     for key in ("reference_id", "order_id", "event_time"):
         if key not in body:
             raise InvalidPayload(f"webhook missing {key}", [{"loc": [key], "msg": "field required"}])
-    tracking = body.get("tracking") or {}
+    tracking = body.get("tracking")
+    tracking = {} if tracking is None else tracking
     # The types the published schema states (ShipBob's own): a field of another type is refused, not read.
     typed = [
         ("reference_id", isinstance(body["reference_id"], str) and bool(body["reference_id"])),
