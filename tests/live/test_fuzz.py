@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _send(client: httpx.Client, case: Any) -> httpx.Response:
     path = case.formatted_path
     headers = {str(k): str(v) for k, v in (case.headers or {}).items()}
+    headers.pop("Authorization", None)  # the client's own: the operations token (auth is tested elsewhere)
     content: bytes | None = None
     if not isinstance(case.body, NotSet):
         content = case.body if isinstance(case.body, bytes) else json.dumps(case.body).encode()

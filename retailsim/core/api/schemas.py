@@ -16,8 +16,9 @@ from retailsim.core.models import Return
 from retailsim.core.service_desk import AgentAction
 
 REF = "#/components/schemas/{model}"
-# An identifier (header, path parameter) holds no control character and no lone surrogate.
-IDENTIFIER_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"
+# An identifier (header, path parameter) holds no control character and no lone surrogate, and does not
+# start or end with white space (HTTP strips it from a header value: the server never sees it).
+IDENTIFIER_PATTERN = "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"
 TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
 
 
