@@ -9,10 +9,16 @@ What the API promises, each tested over real HTTP in tests/live:
   ``POST /v1/orders/{id}/actions`` (an agent's reship, refund or return) — the same rules as orders:
   one reading of key and body (``_keyed_json``) in front of the core's one idempotency mechanism.
 * ``POST /v1/webhooks/{source}`` — HMAC-SHA256 over the raw body (see ``signing``), 300 s tolerance:
-  bad → 401 and no effect; a duplicate event id → 200 and no effect.
-* Operations: the agent's timeline (``IntegrationCore.order_timeline``), available-to-promise, ops
-  summary, dead letters and replay, reconciliation, ``/metrics`` (Prometheus), ``/openapi.json``,
+  bad → 401 and no effect; a duplicate event id → 200 and no effect. An id sent in a header is signed
+  with the body; the topic is read from the signed body only (a topic header that differs → 401).
+* Operations (``OPS_ROUTES``, bearer token compared in constant time, 401 otherwise): the agent's
+  timeline and actions, ops summary, dead letters and replay, reconciliation, ``/metrics``, the sandbox
+  ledgers. Open: orders, returns, stock, catalog, sandbox intents, webhooks (signed), ``/openapi.json``,
   ``/healthz``.
+* Every input: not JSON → 415; a lone surrogate or control character in any string (``validation``) →
+  422 with its path, before any store; Idempotency-Key over 255 characters → 400, scoped per
+  ``X-Client-Id`` when one is given; an order whose PaymentIntent (as the host's gateway holds it) was
+  made for another order number, amount or currency → 422, nothing changed.
 
 Rules kept: this is the edge, so it may read the clock — the core's time comes from ``host.now()`` and is
 passed into the core, which stays pure; webhook signatures are judged against Unix time (``time.time()``).
