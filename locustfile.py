@@ -5,14 +5,15 @@
   storefronts do (a 409 "in flight" then means "still working", a replayed 202 means "done once").
 * Carriers send signed webhooks (``Webhook-Signature``) and send each one twice: the second must be a
   200 "duplicate" with no effect. Events for parcels the core has not heard of yet answer 409.
-* Agents read order timelines, stock and the ops summary.
+* Agents read order timelines, stock and the ops summary — operations endpoints, with the bearer token
+  of ``RETAILSIM_OPS_TOKEN`` (the one given to ``serve``, or the one it printed).
 * ``FlashSaleShape`` reproduces the flash-sale curve: a baseline, a spike ``FLASH_SALE_FACTOR`` times
   higher for the middle fifth of the run, and the baseline again.
 
 Expected answers are marked as successes (409 in flight/not yet known, 200 rejected for stock), so the
 failure count means what it says. Run (see README, "Serving the core and load testing")::
 
-    locust -f locustfile.py --headless --host http://127.0.0.1:8080 --csv out/flash --html out/flash.html
+    RETAILSIM_OPS_TOKEN=... locust -f locustfile.py --headless --host http://127.0.0.1:8080 --csv out/flash --html out/flash.html
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from requests.exceptions import RequestException
 from retailsim.core.api import sign
 
 SECRET = os.environ.get("RETAILSIM_WEBHOOK_SECRET", "whsec_retailsim_dev")
+OPS_HEADERS = {"Authorization": f"Bearer {os.environ.get('RETAILSIM_OPS_TOKEN', '')}"}
 DURATION_S = float(os.environ.get("FLASH_SALE_SECONDS", "60"))
 BASE_USERS = int(os.environ.get("FLASH_SALE_BASE_USERS", "4"))
 FACTOR = float(os.environ.get("FLASH_SALE_FACTOR", "8"))
@@ -204,7 +206,9 @@ class Carrier(HttpUser):
         if not _placed:
             return
         order_no, _ = random.choice(list(_placed))
-        timeline = self.client.get(f"/v1/orders/{order_no}", name="/v1/orders/{id}").json()
+        timeline = self.client.get(
+            f"/v1/orders/{order_no}", name="/v1/orders/{id}", headers=OPS_HEADERS
+        ).json()
         code = (timeline.get("carrier") or {}).get("tracking_code") or f"EZ{uuid.uuid4().hex[:10].upper()}"
         event = {
             "id": f"evt_{uuid.uuid4().hex[:16]}",
@@ -226,7 +230,7 @@ class Agent(HttpUser):
     def timeline(self) -> None:
         if _placed:
             order_no, _ = random.choice(list(_placed))
-            self.client.get(f"/v1/orders/{order_no}", name="/v1/orders/{id}")
+            self.client.get(f"/v1/orders/{order_no}", name="/v1/orders/{id}", headers=OPS_HEADERS)
 
     @task(2)
     def stock(self) -> None:
@@ -236,7 +240,7 @@ class Agent(HttpUser):
 
     @task(1)
     def ops(self) -> None:
-        self.client.get("/v1/ops/summary", name="/v1/ops/summary")
+        self.client.get("/v1/ops/summary", name="/v1/ops/summary", headers=OPS_HEADERS)
 
 
 class FlashSaleShape(LoadTestShape):

@@ -18,6 +18,7 @@ store transaction is opened through ``_transaction(point)`` and every reply hand
 from __future__ import annotations
 
 import functools
+import json
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from retailsim.core.crash_points import CrashHook
 from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
 from retailsim.core.facts import AdditiveFactsPart
+from retailsim.core.jsoncodec import dumps
 from retailsim.core.mapping import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
 from retailsim.core.mapping.http import (
     OutboundRequest,
@@ -98,6 +100,9 @@ class CoreConfig(BaseModel):
     inventory_list: str = "inventory_main"
     sales_organization: str = "1010"
     idempotency_in_flight_s: float = Field(30.0, gt=0)
+    idempotency_retention_s: float = Field(
+        86400.0, gt=0, description="a key's stored reply is kept this long (core time), then the key is free"
+    )
     return_window_s: float = Field(
         30 * 86400.0, gt=0, description="returns accepted this long after delivery"
     )
@@ -621,12 +626,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             # A refusal (it changed nothing): the key stays usable for a corrected retry.
             tx.put_idempotency(IdempotencyRecord(scope, key, "", "abandoned", None, -1e18), create=False)
             return reply
-        tx.put_idempotency(
-            IdempotencyRecord(
-                scope, key, body_fingerprint, "done", {"status": reply.status, "body": reply.body}, now
-            ),
-            create=False,
-        )
+        # The reply as JSON text, not a document: a JSONB column reorders an object's keys, a string it keeps
+        # as it is, so a replay renders the bytes the first answer sent (on every store).
+        stored = {"status": reply.status, "text": dumps(reply.body)}
+        tx.put_idempotency(IdempotencyRecord(scope, key, body_fingerprint, "done", stored, now), create=False)
         return reply
 
     def _answer_from_record(
@@ -635,12 +638,15 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         """The answer a key's stored record gives at once; None when the request may run."""
         if existing is None or existing.status == "abandoned":
             return None
+        if existing.status == "done" and now - existing.created_at >= self.config.idempotency_retention_s:
+            return None  # expired: the key is free again (the order number still guards the order)
         if existing.fingerprint != body_fingerprint:
             return _key_reused()
         if existing.status == "done" and existing.response is not None:
             self._count("idempotent_replays")
             stored = existing.response
-            return ApiReply(int(stored["status"]), dict(stored["body"]), {"Idempotent-Replayed": "true"})
+            body = json.loads(stored["text"]) if "text" in stored else dict(stored["body"])
+            return ApiReply(int(stored["status"]), body, {"Idempotent-Replayed": "true"})
         # A committed claim without a reply: written by a version that claimed in a transaction of its
         # own; it frees when its process has had time to finish (or died).
         if now - existing.created_at < self.config.idempotency_in_flight_s:
@@ -667,7 +673,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         if not key:
             return missing_key()
         try:
-            request = model.model_validate(body)
+            # Strict, as JSON (arrays for tuples): what the published schema says, no coercion of 0 to false.
+            request = model.model_validate_json(json.dumps(body), strict=True)
         except ValidationError as exc:
             refused = ApiReply(
                 422,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import sys
 import threading
@@ -59,6 +60,7 @@ from retailsim.sim.world import World
 from retailsim.systems.base import MockSystem, Request, Response, Webhook
 
 SECRET_ENV = "RETAILSIM_WEBHOOK_SECRET"
+OPS_TOKEN_ENV = "RETAILSIM_OPS_TOKEN"
 DEFAULT_SECRET = "whsec_retailsim_dev"
 WEBHOOK_SOURCES = ("carrier", "wms", "payment")
 JOURNALED = ("storefront", "payment", "erp", "service_cloud")
@@ -75,6 +77,26 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
 }
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn's options for the live API: ``UVICORN_OPTIONS`` and the connection limits (header size
+    431, header-read timeout 408, keep-alive timeout; see ``sim.http_limits``)."""
+    from retailsim.sim.http_limits import limits
+
+    return {**UVICORN_OPTIONS, **limits()}
+
+
+def announce_ops_token(announce: Callable[[str], None]) -> str:
+    """The operations endpoints' bearer token: ``RETAILSIM_OPS_TOKEN``, else one made now and printed
+    once (it is not stored anywhere: a restart without the variable makes a new one)."""
+    token = os.environ.get(OPS_TOKEN_ENV, "")
+    if token:
+        announce(f"operations endpoints: Authorization: Bearer <{OPS_TOKEN_ENV}>")
+        return token
+    token = secrets.token_urlsafe(32)
+    announce(f"operations endpoints: Authorization: Bearer {token}  (set {OPS_TOKEN_ENV} to choose it)")
+    return token
 
 
 def resolve_secret(explicit: str | None = None) -> str:
@@ -503,6 +525,15 @@ class LiveRuntime:
         body = response.body if isinstance(response.body, dict) else {"error": "unexpected"}
         return ApiReply(response.status, body, headers)
 
+    def payment_intent(self, intent_id: str) -> dict[str, Any] | None:
+        """The mock gateway's record of an intent. No lock: one look-up in a dict the sim thread only
+        adds to, so ingress never waits for a step of the world."""
+        intent = self.world.payment.intents.get(intent_id)
+        if intent is None:
+            return None
+        fields = ("id", "amount", "currency", "status")
+        return {**{k: intent.get(k) for k in fields}, "metadata": dict(intent.get("metadata") or {})}
+
     def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None:
         with self._lock:
             self._deliver_mail()  # what was posted before this call is in the ledgers it reads
@@ -634,7 +665,10 @@ def serve(
 
     from retailsim.core.api import create_app
 
-    app = create_app(runtime, title=f"retailsim integration core ({runtime.scenario.name})")
+    ops_token = announce_ops_token(announce)
+    app = create_app(
+        runtime, ops_token=ops_token, title=f"retailsim integration core ({runtime.scenario.name})"
+    )
     runtime.start()
     announce(
         f"retailsim serve: scenario {runtime.scenario.name}, store {store_url or '?'}, boot {runtime.boot}, "
@@ -643,7 +677,7 @@ def serve(
     )
     announce(f"webhook secret ({SECRET_ENV}): {runtime.secret}")
     announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
-    config = uvicorn.Config(app, host=host, port=port, lifespan="off", **UVICORN_OPTIONS)
+    config = uvicorn.Config(app, host=host, port=port, lifespan="off", **server_options())
     try:
         uvicorn.Server(config).run()
     finally:

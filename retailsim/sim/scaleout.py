@@ -39,6 +39,12 @@ Why these mechanisms:
   before the HTTP reply), so "received" is a synchronous call, one per batch of orders the worker
   commits together; "answered" is queued and sent in batches by a background thread, retried until the
   dispatcher takes it, so a committed order's reply never waits for a mock's bookkeeping.
+* **Checkout does not depend on the dispatcher.** While it is down or being replaced (its socket stays
+  bound by the supervisor, so a call would hang rather than fail), the first "received" call that fails
+  (``NOTICE_TIMEOUT_S``) marks it away: from then on "received" notices join the same ordered queue as
+  "answered" ones, in front of them, and orders are accepted — durably, in the shared store — without
+  waiting; the queue is delivered when a dispatcher answers again. The PaymentIntent check of ingress
+  is skipped while it is away (the core's own verification of the authorisation still runs).
 * **One clock.** Every process reads ``LiveClock`` from the origin kept in the dispatcher's journal;
   workers ask the dispatcher for it when they start.
 * **Children die with the parent.** Each child asks the kernel for SIGTERM when the supervisor dies
@@ -80,13 +86,22 @@ from retailsim.core.api import HostUnavailable, create_app
 from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.core.stores import open_store, split_schema
 from retailsim.scenarios import load
-from retailsim.sim.live import UVICORN_OPTIONS, WEBHOOK_SOURCES, LiveClock, LiveRuntime, resolve_secret
+from retailsim.sim.live import (
+    OPS_TOKEN_ENV,
+    WEBHOOK_SOURCES,
+    LiveClock,
+    LiveRuntime,
+    announce_ops_token,
+    resolve_secret,
+    server_options,
+)
 from retailsim.sim.world import core_config_for
 
 SETTINGS_ENV = "RETAILSIM_SCALEOUT"
 WORKER_APP = "retailsim.sim.scaleout:worker_app"
 READY_TIMEOUT_S = 60.0
 PROXY_TIMEOUT_S = 10.0
+NOTICE_TIMEOUT_S = 1.0  # a call on checkout's path gives up this soon and the order goes on without it
 ANSWER_BATCH = 200
 PR_SET_PDEATHSIG = 1
 
@@ -162,6 +177,9 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
         assert reply is not None  # the live runtime always has its payment sandbox
         return JSONResponse({"status": reply.status, "body": reply.body, "headers": reply.headers})
 
+    async def intent(request: Request) -> Response:
+        return JSONResponse({"intent": runtime.payment_intent(request.path_params["intent_id"])})
+
     async def ledgers(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(runtime.sandbox_ledgers, request.path_params["order_no"]))
 
@@ -179,6 +197,7 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
             Route("/internal/orders/received", received, methods=["POST"]),
             Route("/internal/orders/answered", answered, methods=["POST"]),
             Route("/internal/sandbox/payment_intents", payment_intent, methods=["POST"]),
+            Route("/internal/payment_intents/{intent_id}", intent, methods=["GET"]),
             Route("/internal/sandbox/ledgers/{order_no}", ledgers, methods=["GET"]),
             Route("/internal/reconciliation", reconciliation, methods=["GET"]),
             Route("/internal/ops/summary", ops_summary, methods=["GET"]),
@@ -205,7 +224,9 @@ def run_dispatcher(settings_json: str, sock: socket.socket) -> None:
         f"mock writes replayed, {runtime.recovered} leases recovered",
         flush=True,
     )
-    config = uvicorn.Config(dispatcher_app(runtime), lifespan="off", timeout_keep_alive=60, **UVICORN_OPTIONS)
+    config = uvicorn.Config(
+        dispatcher_app(runtime), lifespan="off", **{**server_options(), "timeout_keep_alive": 60}
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -233,9 +254,11 @@ class WorkerHost:
             self.store, core_config_for(scenario), random.Random(f"worker/{os.getpid()}")
         )
         self._lock = threading.RLock()
-        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        # ("received", [order, ...]) and ("answered", answer) notices for the storefront, in order.
+        self._notices: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._dispatcher_away = threading.Event()
         self._stopping = threading.Event()
-        self._sender = threading.Thread(target=self._send_answers, name="answers", daemon=True)
+        self._sender = threading.Thread(target=self._send_notices, name="notices", daemon=True)
         self._sender.start()
 
     def _wait_for_dispatcher(self) -> dict[str, Any]:
@@ -249,9 +272,11 @@ class WorkerHost:
                     raise
                 time.sleep(0.2)
 
-    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+    def _call(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> Any:
         try:
-            response = self.client.request(method, path, json=payload)
+            response = self.client.request(
+                method, path, json=payload, timeout=PROXY_TIMEOUT_S if timeout is None else timeout
+            )
         except httpx.TransportError as exc:
             raise HostUnavailable(f"the dispatcher (mock systems) is unreachable: {exc}") from exc
         if response.status_code >= 500:
@@ -266,29 +291,41 @@ class WorkerHost:
         self.store.close()
         self.client.close()
 
-    def _send_answers(self) -> None:
-        """Send "answered" notices in batches; keep a batch until the dispatcher has taken it."""
-        batch: list[dict[str, Any]] = []
+    def _send_notices(self) -> None:
+        """Send the notices in order ("answered" ones in batches); keep each until the dispatcher has
+        taken it, and say the dispatcher is back when it has."""
+        held: list[tuple[str, Any]] = []
         while True:
-            if not batch:
+            if not held:
                 try:
-                    batch.append(self._answers.get(timeout=0.2))
+                    held.append(self._notices.get(timeout=0.2))
                 except queue.Empty:
                     if self._stopping.is_set():
                         return
                     continue
-            while len(batch) < ANSWER_BATCH:
+            while len(held) < ANSWER_BATCH:
                 try:
-                    batch.append(self._answers.get_nowait())
+                    held.append(self._notices.get_nowait())
                 except queue.Empty:
                     break
             try:
-                self._call("POST", "/internal/orders/answered", {"answers": batch})
-                batch = []
+                while held:
+                    kind, first = held[0]
+                    if kind == "received":
+                        self._call("POST", "/internal/orders/received", {"orders": first})
+                        held.pop(0)
+                        continue
+                    run = 0
+                    while run < len(held) and held[run][0] == "answered":
+                        run += 1
+                    answers = [answer for _, answer in held[:run]]
+                    self._call("POST", "/internal/orders/answered", {"answers": answers})
+                    del held[:run]
+                self._dispatcher_away.clear()
             except HostUnavailable:
                 if self._stopping.is_set():
                     print(
-                        f"retailsim worker {os.getpid()}: {len(batch)} answers undelivered", file=sys.stderr
+                        f"retailsim worker {os.getpid()}: {len(held)} notices undelivered", file=sys.stderr
                     )
                     return
                 time.sleep(0.5)  # the dispatcher is being replaced; it will take them
@@ -315,15 +352,37 @@ class WorkerHost:
         return WEBHOOK_SOURCES
 
     def orders_received(self, bodies: list[Any]) -> None:
+        """Told at once while the dispatcher answers; queued (ahead of the answers) while it is away."""
         orders = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("orderNo"), str)]
-        if orders:
-            self._call("POST", "/internal/orders/received", {"orders": orders})
+        if not orders:
+            return
+        if not self._dispatcher_away.is_set():
+            try:
+                self._call("POST", "/internal/orders/received", {"orders": orders}, NOTICE_TIMEOUT_S)
+                return
+            except HostUnavailable:
+                self._dispatcher_away.set()
+        self._notices.put(("received", orders))
 
     def order_answered(self, body: Any, reply: ApiReply) -> None:
         if isinstance(body, dict):
-            self._answers.put(
-                {"body": body, "status": reply.status, "reply": reply.body, "headers": reply.headers}
+            self._notices.put(
+                (
+                    "answered",
+                    {"body": body, "status": reply.status, "reply": reply.body, "headers": reply.headers},
+                )
             )
+
+    def payment_intent(self, intent_id: str) -> dict[str, Any] | None:
+        if self._dispatcher_away.is_set():
+            return None
+        try:
+            found = self._call("GET", f"/internal/payment_intents/{intent_id}", timeout=NOTICE_TIMEOUT_S)
+        except HostUnavailable:
+            self._dispatcher_away.set()
+            return None
+        intent: dict[str, Any] | None = found["intent"]
+        return intent
 
     def reconciliation(self) -> dict[str, Any]:
         report: dict[str, Any] = self._call("GET", "/internal/reconciliation")
@@ -354,6 +413,7 @@ def worker_app() -> Starlette:
     settings = ScaleOutSettings.from_json(os.environ[SETTINGS_ENV])
     die_with_parent(settings.supervisor_pid)
     host = WorkerHost(settings)
+    ops_token = os.environ[OPS_TOKEN_ENV]  # the supervisor made sure there is one
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -361,7 +421,10 @@ def worker_app() -> Starlette:
         await run_in_threadpool(host.close)
 
     return create_app(
-        host, title=f"retailsim integration core ({settings.scenario}, worker)", lifespan=lifespan
+        host,
+        ops_token=ops_token,
+        title=f"retailsim integration core ({settings.scenario}, worker)",
+        lifespan=lifespan,
     )
 
 
@@ -464,6 +527,7 @@ def serve_scaled(
     sock = internal_socket()
     settings = replace(settings, dispatcher_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
     os.environ[SETTINGS_ENV] = settings.to_json()  # spawned workers inherit it
+    os.environ[OPS_TOKEN_ENV] = announce_ops_token(announce)  # so do they the operations token
     dispatcher = DispatcherProcess(settings, sock, announce)
     dispatcher.start()
     announce(
@@ -478,7 +542,7 @@ def serve_scaled(
         host=host,
         port=port,
         workers=settings.workers,
-        **UVICORN_OPTIONS,
+        **server_options(),
     )
     public = config.bind_socket()
     # Accepted connections inherit TCP_NODELAY from the listener (Linux). uvicorn's own socket lacks the

@@ -32,6 +32,8 @@ SECRET = "whsec_live_tests"
 #: Not a startup time: only the guard against a server that hangs without exiting. ``start`` returns as soon
 #: as every worker answers and fails as soon as the process exits. RETAILSIM_LIVE_READY_S changes it.
 READY_GUARD_S = float(os.environ.get("RETAILSIM_LIVE_READY_S", "900"))
+OPS_TOKEN = "ops_live_tests"
+OPS_HEADERS = {"Authorization": f"Bearer {OPS_TOKEN}"}
 
 
 def free_port() -> int:
@@ -51,8 +53,10 @@ class LiveServer:
         speed: float = 1.0,
         overrides: tuple[str, ...] = (),
         workers: int = 1,
+        ops_token: str | None = OPS_TOKEN,
     ) -> None:
         self.workdir = workdir
+        self.ops_token = ops_token  # None: serve makes one and prints it
         self.scenario = scenario
         self.store = store or f"sqlite:{workdir / 'live.db'}"
         self.speed = speed
@@ -90,6 +94,9 @@ class LiveServer:
     def start(self) -> None:
         self.boots += 1
         env = {**os.environ, "RETAILSIM_WEBHOOK_SECRET": SECRET}
+        env.pop("RETAILSIM_OPS_TOKEN", None)
+        if self.ops_token is not None:
+            env["RETAILSIM_OPS_TOKEN"] = self.ops_token
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
@@ -134,8 +141,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def client(self, timeout: float = 10.0) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=timeout)
+    def client(self, timeout: float = 10.0, *, ops: bool = True) -> httpx.Client:
+        """A client of this server; with the operations token unless ``ops=False`` (a storefront's view)."""
+        return httpx.Client(base_url=self.url, timeout=timeout, headers=OPS_HEADERS if ops else None)
 
 
 @pytest.fixture(scope="session")
@@ -197,11 +205,19 @@ def place_order(
 
 
 def signed(
-    body: dict[str, Any] | bytes, *, secret: str = SECRET, at: float | None = None
+    body: dict[str, Any] | bytes,
+    *,
+    secret: str = SECRET,
+    at: float | None = None,
+    event_id: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
+    """The raw body and its headers; ``event_id``: sent in the ``webhook-id`` header, and signed."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     stamp = int(time.time() if at is None else at)
-    return raw, {"Webhook-Signature": sign(secret, raw, stamp), "Content-Type": "application/json"}
+    headers = {"Webhook-Signature": sign(secret, raw, stamp, event_id), "Content-Type": "application/json"}
+    if event_id is not None:
+        headers["webhook-id"] = event_id
+    return raw, headers
 
 
 def shop(

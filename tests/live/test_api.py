@@ -28,7 +28,7 @@ def test_health_openapi_and_catalog(client: httpx.Client, live_server: LiveServe
     assert health["status"] == "ok" and health["pid"] == live_server.process.pid
     schema = client.get("/openapi.json").json()
     assert schema["openapi"].startswith("3.")
-    assert {"/v1/orders", "/v1/webhooks/{source}", "/v1/reconciliation", "/metrics"} <= set(schema["paths"])
+    assert {"/v1/orders", "/v1/webhooks/carrier", "/v1/reconciliation", "/metrics"} <= set(schema["paths"])
     order_schema = schema["components"]["schemas"]["ScapiOrder"]
     assert "productItems" in order_schema["required"]
     catalog = client.get("/v1/catalog").json()
@@ -130,8 +130,11 @@ def test_a_concurrent_retry_with_the_same_key_is_409_and_one_order_exists(live_s
     would), so whichever of the two requests claims the key first waits inside its transaction while the
     other arrives; then the lock is let go (well inside the store's 5 s busy timeout)."""
     with live_server.client() as setup:
-        _, body = place_order(setup, sku="SKU-00030")  # accepted under its own key; we reuse its intent
-    body = {**body, "orderNo": new_order_no()}
+        order_no = new_order_no()
+        intent = setup.post(
+            "/v1/sandbox/payment_intents", json={"amount": 1000, "currency": "usd", "order_no": order_no}
+        ).json()["id"]
+    body = scapi_order(order_no, sku="SKU-00030", intent=intent, price=10.0)
     key = f"burst-{body['orderNo']}"
     answers: queue.Queue[httpx.Response] = queue.Queue()
 
@@ -221,8 +224,8 @@ def test_webhook_edge_cases(client: httpx.Client) -> None:
         assert answer.status_code == 409 and answer.headers["Retry-After"]
     # A ShipBob-style event carries its id in a header.
     shipbob = {"topic": "order.shipment.cancelled", "reference_id": "X", "order_id": 1, "event_time": "t"}
-    raw, headers = signed(shipbob)
-    answer = client.post("/v1/webhooks/wms", content=raw, headers={**headers, "webhook-id": "sb-1"})
+    raw, headers = signed(shipbob, event_id="sb-1")
+    answer = client.post("/v1/webhooks/wms", content=raw, headers=headers)
     assert answer.status_code in (200, 409)
     big, big_headers = signed({"id": "evt_big", "pad": "x" * (1024 * 1024)})
     assert client.post("/v1/webhooks/payment", content=big, headers=big_headers).status_code == 413

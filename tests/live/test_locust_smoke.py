@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import SECRET, LiveServer
+from tests.live.conftest import OPS_TOKEN, SECRET, LiveServer
 
 pytestmark = pytest.mark.live
 
@@ -36,6 +36,7 @@ def _run_locust_and_check(live_server: LiveServer, tmp_path: Path) -> None:
         "FLASH_SALE_SECONDS": "8",
         "FLASH_SALE_BASE_USERS": "3",
         "RETAILSIM_WEBHOOK_SECRET": SECRET,
+        "RETAILSIM_OPS_TOKEN": OPS_TOKEN,
     }
     prefix = tmp_path / "flash"
     finished = subprocess.run(

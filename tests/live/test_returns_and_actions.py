@@ -60,8 +60,8 @@ def ship(client: httpx.Client, carrier_status: str = "delivered") -> str:
         "status": "Completed",
         "tracking": {"carrier": "USPS", "carrier_service": "Priority", "tracking_id": code},
     }
-    raw, headers = signed(shipped)
-    answer = client.post("/v1/webhooks/wms", content=raw, headers={**headers, "webhook-id": f"sb-{code}"})
+    raw, headers = signed(shipped, event_id=f"sb-{code}")
+    answer = client.post("/v1/webhooks/wms", content=raw, headers=headers)
     assert answer.status_code == 200, answer.text
     event = {
         "id": f"evt_{code}",

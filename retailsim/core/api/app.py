@@ -9,10 +9,16 @@ What the API promises, each tested over real HTTP in tests/live:
   ``POST /v1/orders/{id}/actions`` (an agent's reship, refund or return) — the same rules as orders:
   one reading of key and body (``_keyed_json``) in front of the core's one idempotency mechanism.
 * ``POST /v1/webhooks/{source}`` — HMAC-SHA256 over the raw body (see ``signing``), 300 s tolerance:
-  bad → 401 and no effect; a duplicate event id → 200 and no effect.
-* Operations: the agent's timeline (``IntegrationCore.order_timeline``), available-to-promise, ops
-  summary, dead letters and replay, reconciliation, ``/metrics`` (Prometheus), ``/openapi.json``,
+  bad → 401 and no effect; a duplicate event id → 200 and no effect. An id sent in a header is signed
+  with the body; the topic is read from the signed body only (a topic header that differs → 401).
+* Operations (``OPS_ROUTES``, bearer token compared in constant time, 401 otherwise): the agent's
+  timeline and actions, ops summary, dead letters and replay, reconciliation, ``/metrics``, the sandbox
+  ledgers. Open: orders, returns, stock, catalog, sandbox intents, webhooks (signed), ``/openapi.json``,
   ``/healthz``.
+* Every input: not JSON → 415; a lone surrogate or control character in any string (``validation``) →
+  422 with its path, before any store; Idempotency-Key over 255 characters → 400, scoped per
+  ``X-Client-Id`` when one is given; an order whose PaymentIntent (as the host's gateway holds it) was
+  made for another order number, amount or currency → 422, nothing changed.
 
 Rules kept: this is the edge, so it may read the clock — the core's time comes from ``host.now()`` and is
 passed into the core, which stays pure; webhook signatures are judged against Unix time (``time.time()``).
@@ -34,9 +40,11 @@ the process that answered (``pid``), so a client can tell the workers behind one
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AbstractContextManager
@@ -55,7 +63,9 @@ from starlette.types import Lifespan
 from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
 from retailsim.core.api.schemas import PaymentIntentRequest, openapi_document
 from retailsim.core.api.signing import ALIASES, SIGNATURE_HEADER, verify
-from retailsim.core.mapping.sfcc import field_errors
+from retailsim.core.api.validation import body_errors, identifier_errors
+from retailsim.core.errors import InvalidPayload
+from retailsim.core.mapping.sfcc import field_errors, order_from_scapi
 from retailsim.core.service import ApiReply, IntegrationCore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -65,6 +75,14 @@ R = TypeVar("R")
 MAX_ID = 2**63 - 1  # store ids are 64-bit integers
 EVENT_ID_HEADERS = ("webhook-id", "x-shopify-webhook-id", "x-shipbob-webhook-id")
 TOPIC_HEADERS = ("webhook-topic", "x-shopify-topic", "x-shipbob-topic")
+TOPIC_FIELDS = ("description", "type", "topic")
+TOPIC_FIELD_OF = {"carrier": "description", "wms": "topic", "payment": "type"}  # EasyPost, ShipBob, Stripe
+MAX_IDEMPOTENCY_KEY = 255  # Stripe's limit, and the IETF Idempotency-Key draft's advice
+CLIENT_ID_HEADER = "X-Client-Id"
+CLIENT_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+# Keys of different clients never meet: a client's key is stored as "<client id>\x1f<key>", and neither a
+# client id nor a key can hold the unit separator (control characters are refused in identifiers).
+CLIENT_KEY_SEPARATOR = "\x1f"
 
 
 class CoreHost(Protocol):
@@ -102,6 +120,10 @@ class CoreHost(Protocol):
         """Create an authorised PaymentIntent in a mock gateway; None when the host has no sandbox."""
 
     def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None: ...
+
+    def payment_intent(self, intent_id: str) -> dict[str, Any] | None:
+        """The gateway's record of a PaymentIntent (amount, currency, metadata); None when unknown or when
+        the host cannot look it up (``HostUnavailable`` when it is away)."""
 
 
 class Batches(Generic[T, R]):
@@ -170,6 +192,25 @@ class Batches(Generic[T, R]):
             self._drainer = None
 
 
+# What operators and service agents use, behind the bearer token: dead letters and their replay,
+# reconciliation, the ops summary, metrics (backlog, DLQ size, breaker states: operational detail a
+# scraper can send a token for), an order's timeline and an agent's actions on it (customer data,
+# refunds), and the god's-eye ledgers. Storefront (orders, returns, stock, catalog, the sandbox's
+# payment intents) and webhook (signed) endpoints keep their own rules; /healthz and /openapi.json are open.
+OPS_ROUTES = frozenset(
+    {
+        "/metrics",
+        "/v1/orders/{order_id}",
+        "/v1/orders/{order_id}/actions",
+        "/v1/ops/summary",
+        "/v1/ops/dlq",
+        "/v1/ops/dlq/{dlq_id}/replay",
+        "/v1/reconciliation",
+        "/v1/sandbox/ledgers/{order_no}",
+    }
+)
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -186,16 +227,45 @@ def _reply(reply: ApiReply) -> JSONResponse:
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
 
 
+def _invalid_text(errors: list[dict[str, Any]]) -> JSONResponse:
+    return _error(
+        422, "invalid_text", "lone surrogates and control characters are not allowed", errors=errors
+    )
+
+
+def is_json(request: Request) -> bool:
+    """The body is declared JSON (``application/json`` or an ``application/*+json`` type)."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _unsupported_media() -> JSONResponse:
+    return _error(415, "unsupported_media_type", "send the body as Content-Type: application/json")
+
+
+def bearer_token_matches(request: Request, token: str) -> bool:
+    """``Authorization: Bearer <token>``, compared in constant time (as bytes: any header text is safe)."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode("latin-1", "replace"), token.encode("utf-8"))
+
+
 def _core_down(detail: str = "the core process is restarting; retry with the same key") -> JSONResponse:
     response = _error(503, "core_unavailable", detail)
     response.headers["Retry-After"] = "5"
     return response
 
 
-def _finite_float(text: str) -> float:
+def _finite_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: finite, and an integer when it is one (``2.0`` → 2), as
+    JSON Schema reads it — JSON has one number type, and strict validation must not refuse ``2.0`` for an
+    integer field (floats fields take integers)."""
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"number out of range: {text[:40]}")
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
     return value
 
 
@@ -230,10 +300,17 @@ def _too_large() -> JSONResponse:
 
 
 def create_app(
-    host: CoreHost, *, title: str = "retailsim integration core", lifespan: Lifespan[Starlette] | None = None
+    host: CoreHost,
+    *,
+    ops_token: str,
+    title: str = "retailsim integration core",
+    lifespan: Lifespan[Starlette] | None = None,
 ) -> Starlette:
-    """The Starlette app for ``host``; each app has its own Prometheus registry. ``lifespan``: the host's
-    start-up and shut-down (e.g. flushing what it still owes another process), run by the ASGI server."""
+    """The Starlette app for ``host``; each app has its own Prometheus registry. ``ops_token``: the bearer
+    token of the operations endpoints (``OPS_ROUTES``). ``lifespan``: the host's start-up and shut-down
+    (e.g. flushing what it still owes another process), run by the ASGI server."""
+    if not ops_token:
+        raise ValueError("the operations endpoints need a token")
 
     def read_core_state() -> dict[str, Any] | None:
         try:
@@ -279,7 +356,10 @@ def create_app(
     )
 
     async def keyed_json(request: Request) -> tuple[str, Any] | Response:
-        """Idempotency-Key and JSON body of a keyed POST, or the refusal: 413, 400 without a key, 422."""
+        """Idempotency-Key (scoped to the client, when one says who it is) and JSON body of a keyed POST,
+        or the refusal: 415 not JSON, 413, 400 without a key or with one over 255 characters, 422."""
+        if not is_json(request):
+            return _unsupported_media()
         try:
             raw = await read_body(request)
         except BodyTooLarge:
@@ -287,8 +367,26 @@ def create_app(
         key = request.headers.get("idempotency-key")
         if not key:
             return _error(400, "missing_idempotency_key", "Idempotency-Key header is required")
+        if len(key) > MAX_IDEMPOTENCY_KEY:
+            return _error(
+                400,
+                "idempotency_key_too_long",
+                f"Idempotency-Key is limited to {MAX_IDEMPOTENCY_KEY} characters (got {len(key)})",
+            )
+        errors = identifier_errors(key, ["header", "Idempotency-Key"])
+        client = request.headers.get(CLIENT_ID_HEADER)
+        if client is not None and not CLIENT_ID.fullmatch(client):
+            errors.append(
+                {
+                    "loc": ["header", CLIENT_ID_HEADER],
+                    "msg": "1 to 64 characters from A-Z a-z 0-9 . _ -",
+                    "type": "string_pattern_mismatch",
+                }
+            )
+        if errors:
+            return _invalid_text(errors)
         try:
-            return key, parse_json(raw)
+            body = parse_json(raw)
         except ValueError as exc:
             return _error(
                 422,
@@ -296,19 +394,69 @@ def create_app(
                 str(exc),
                 errors=[{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}],
             )
+        errors = body_errors(body)
+        if errors:
+            return _invalid_text(errors)
+        return (key if client is None else f"{client}{CLIENT_KEY_SEPARATOR}{key}"), body
 
     async def submit_order(request: Request) -> Response:
         read = await keyed_json(request)
         if isinstance(read, Response):
             return read
         key, body = read
+        mismatch = await run_in_threadpool(payment_mismatch, body)
+        if mismatch is not None:
+            return mismatch
         return await order_batches((body, key))
+
+    def payment_mismatch(body: Any) -> Response | None:
+        """422 when the order's PaymentIntent, as the gateway holds it, was made for another order
+        number, amount or currency; None when it matches, or cannot be looked up now (the core's
+        verification of the authorisation judges the order then)."""
+        try:
+            order = order_from_scapi(body)
+        except InvalidPayload:
+            return None  # the core refuses it, with its field errors
+        if order.payment is None:
+            return None
+        try:
+            intent = host.payment_intent(order.payment.reference)
+        except HostUnavailable:
+            return None
+        if intent is None:
+            return None
+        held = intent.get("metadata")
+        metadata: dict[str, Any] = held if isinstance(held, dict) else {}
+        wanted = {
+            "order_no": (metadata.get("order_no"), order.order_no),
+            "amount": (intent.get("amount"), order.total_minor),
+            "currency": (str(intent.get("currency", "")).lower(), order.currency.lower()),
+        }
+        errors = [
+            {
+                "loc": ["body", "paymentInstruments", 0, "c_paymentIntentId"],
+                "msg": f"the PaymentIntent's {name} is {held!r}, the order's is {ours!r}",
+                "type": "payment_mismatch",
+            }
+            for name, (held, ours) in wanted.items()
+            if held != ours
+        ]
+        if not errors:
+            return None
+        return _error(
+            422,
+            "payment_mismatch",
+            "the PaymentIntent was authorised for another order or amount; nothing was changed",
+            errors=errors,
+        )
 
     async def receive_webhook(request: Request) -> Response:
         source = request.path_params["source"]
         secret = host.webhook_secret(source)
         if secret is None:
             return _error(404, "unknown_source", f"no webhook source {source!r}")
+        if not is_json(request):
+            return _unsupported_media()
         try:
             raw = await read_body(request)
         except BodyTooLarge:
@@ -316,25 +464,38 @@ def create_app(
         header = request.headers.get(SIGNATURE_HEADER) or next(
             (request.headers[a] for a in ALIASES if a in request.headers), None
         )
+        # An id sent in a header is part of what is signed ("{id}.{t}.{body}"): it cannot be swapped.
+        id_header = next((request.headers[h] for h in EVENT_ID_HEADERS if h in request.headers), None)
         # Signature timestamps are Unix time as the sender's clock reads it, whatever the core's time base.
-        refused = verify(secret, header, raw, time.time())
+        refused = verify(secret, header, raw, time.time(), event_id=id_header)
         if refused is not None:
             return _error(401, "invalid_signature", refused)
         try:
             body = parse_json(raw)
         except ValueError as exc:
             return _error(400, "invalid_json", str(exc))
+        errors = body_errors(body)
+        if id_header is not None:
+            errors = identifier_errors(id_header, ["header", "webhook-id"]) + errors
+        if errors:
+            return _invalid_text(errors)
         fields = body if isinstance(body, dict) else {}
-        event_id = fields.get("id") if isinstance(fields.get("id"), str) else None
-        event_id = event_id or next(
-            (request.headers[h] for h in EVENT_ID_HEADERS if h in request.headers), None
-        )
+        body_id = fields.get("id") if isinstance(fields.get("id"), str) else None
+        if body_id and id_header is not None and body_id != id_header:
+            return _error(400, "event_id_mismatch", "the webhook-id header and the body's id differ")
+        event_id = body_id or id_header
         if not event_id:
             return _error(400, "missing_event_id", "the event needs an id (body 'id' or header webhook-id)")
-        topic = next(
-            (str(fields[k]) for k in ("description", "type", "topic") if isinstance(fields.get(k), str)), ""
-        )
-        topic = topic or next((request.headers[h] for h in TOPIC_HEADERS if h in request.headers), "")
+        own = TOPIC_FIELD_OF.get(source)
+        if own in fields and not isinstance(fields[own], str):
+            return _error(400, "invalid_payload", f"the event's {own!r} must be a string")
+        # The topic is read from the signed body only; a topic header that says otherwise is a relabel.
+        topic = next((str(fields[k]) for k in TOPIC_FIELDS if isinstance(fields.get(k), str)), "")
+        label = next((request.headers[h] for h in TOPIC_HEADERS if h in request.headers), None)
+        if label is not None and label != topic:
+            return _error(
+                401, "invalid_signature", "the topic header is not signed and differs from the signed body's"
+            )
 
         def run() -> Response:
             core = host.core()
@@ -461,12 +622,18 @@ def create_app(
         return await run_in_threadpool(run)
 
     async def sandbox_intent(request: Request) -> Response:
+        if not is_json(request):
+            return _unsupported_media()
         try:
             raw = await read_body(request)
         except BodyTooLarge:
             return _too_large()
         try:
-            wanted = PaymentIntentRequest.model_validate(parse_json(raw))
+            parsed = parse_json(raw)
+            errors = body_errors(parsed)
+            if errors:
+                return _invalid_text(errors)
+            wanted = PaymentIntentRequest.model_validate(parsed)
         except ValueError as exc:
             errors = (
                 field_errors(exc)
@@ -479,6 +646,13 @@ def create_app(
         )
         if reply is None:
             return _error(404, "no_sandbox", "this host has no payment sandbox")
+        if reply.status >= 400:  # the gateway's refusal, in this API's error shape
+            held = reply.body.get("error")
+            error: dict[str, Any] = held if isinstance(held, dict) else {}
+            # Stripe's 400 for a key reused with other parameters is a conflict with an earlier intent.
+            status = 409 if error.get("type") == "idempotency_error" else reply.status
+            status = status if status in (400, 402, 404, 409) else 400
+            return _error(status, "gateway_refused", str(error.get("message", "the gateway refused")))
         return _reply(reply)
 
     async def sandbox_ledgers(request: Request) -> Response:
@@ -499,6 +673,29 @@ def create_app(
         return response
 
     Handler = Callable[[Request], Awaitable[Response]]
+
+    def checked(handler: Handler, path: str) -> Handler:
+        """Path parameters through the text check, and the operations routes behind the bearer token."""
+        guarded = path in OPS_ROUTES
+
+        async def run(request: Request) -> Response:
+            if guarded and not bearer_token_matches(request, ops_token):
+                response = _error(
+                    401, "unauthorized", "operations endpoints need Authorization: Bearer <ops token>"
+                )
+                response.headers["WWW-Authenticate"] = 'Bearer realm="retailsim-ops"'
+                return response
+            errors = [
+                error
+                for name, value in request.path_params.items()
+                for error in identifier_errors(str(value), ["path", name])
+            ]
+            if errors:
+                return _invalid_text(errors)
+            return await handler(request)
+
+        return run
+
     table: list[tuple[str, Handler, list[str]]] = [
         ("/healthz", healthz, ["GET"]),
         ("/openapi.json", openapi, ["GET"]),
@@ -518,7 +715,7 @@ def create_app(
         ("/v1/sandbox/ledgers/{order_no}", sandbox_ledgers, ["GET"]),
     ]
     app = Starlette(
-        routes=[Route(path, handler, methods=methods) for path, handler, methods in table],
+        routes=[Route(path, checked(handler, path), methods=methods) for path, handler, methods in table],
         exception_handlers={HTTPException: http_error, HostUnavailable: host_unavailable},
         lifespan=lifespan,
     )

@@ -1,6 +1,8 @@
 """Prometheus metrics of the core's API, in a registry of its own (never the process-global one).
 
-Request series are recorded by a plain ASGI middleware (route template, method, status, duration); the
+Request series are recorded by a plain ASGI middleware (route template, method, status, duration; a
+client that went away before it was answered is status ``499``, nginx's "client closed request", never
+a 500 — the server did nothing wrong); the
 core's state — outbox backlog per destination, DLQ size, breaker state per destination, the core's event
 counters — is read at scrape time by a collector, so a gauge can never go stale.
 """
@@ -15,9 +17,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+CLIENT_CLOSED_REQUEST = 499
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -98,16 +102,29 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        answered = disconnected = False
 
         async def record_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                answered = True
             await send(message)
 
+        async def watch_disconnect() -> Message:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected = True
+            return message
+
         try:
-            await self.app(scope, receive, record_status)
+            await self.app(scope, watch_disconnect, record_status)
+        except ClientDisconnect:
+            disconnected = True  # nobody is left to answer: not an error of ours, and nothing to send
         finally:
+            if disconnected and not answered:
+                status = CLIENT_CLOSED_REQUEST
             route = scope.get("route")
             template = str(getattr(route, "path", "unmatched"))
             self.metrics.observe(

@@ -24,7 +24,7 @@ def parse_event(body: Any) -> tuple[str, str]:
         raise InvalidPayload("not an EasyPost event", [{"loc": ["result"], "msg": "field required"}])
     tracker = body["result"]
     code, status = tracker.get("tracking_code"), tracker.get("status")
-    if not code or not status:
+    if not isinstance(code, str) or not isinstance(status, str) or not code or not status:
         raise InvalidPayload("tracker without code or status", [{"loc": ["result", "tracking_code"]}])
     return str(code), str(status)
 

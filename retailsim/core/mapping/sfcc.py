@@ -38,7 +38,7 @@ class ScapiAddress(_Scapi):
 class ScapiCustomerInfo(_Scapi):
     customerId: str = Field(min_length=1)
     customerNo: str | None = None
-    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$")
 
 
 class ScapiProductItem(_Scapi):
@@ -75,7 +75,11 @@ class ScapiOrder(_Scapi):
     productItems: list[ScapiProductItem] = Field(min_length=1, max_length=500)
     shipments: list[ScapiShipment] = Field(min_length=1)
     paymentInstruments: list[ScapiPaymentInstrument] = []
-    orderTotal: float = Field(ge=0, le=MAX_MONEY)
+    shippingTotal: float = Field(0.0, ge=0, le=MAX_MONEY)
+    taxTotal: float = Field(0.0, ge=0, le=MAX_MONEY)
+    orderTotal: float = Field(
+        ge=0, le=MAX_MONEY, description="the lines' prices plus shippingTotal and taxTotal, to the cent"
+    )
 
 
 def _cents(amount: float) -> int:
@@ -89,14 +93,45 @@ def field_errors(exc: ValidationError) -> list[dict[str, object]]:
     ]
 
 
+def total_errors(scapi: ScapiOrder) -> list[dict[str, object]]:
+    """An order whose total is not what its lines add up to, or whose payment is for another amount,
+    is refused: the amount authorised, captured and posted to the ERP is the total (OWASP API6)."""
+    errors: list[dict[str, object]] = []
+    total = _cents(scapi.orderTotal)
+    parts = sum(_cents(i.price) for i in scapi.productItems)
+    parts += _cents(scapi.shippingTotal) + _cents(scapi.taxTotal)
+    if parts != total:
+        errors.append(
+            {
+                "loc": ["orderTotal"],
+                "msg": f"lines + shippingTotal + taxTotal = {parts / 100:.2f}, orderTotal is {total / 100:.2f}",
+                "type": "total_mismatch",
+            }
+        )
+    for index, instrument in enumerate(scapi.paymentInstruments[:1]):
+        if instrument.c_paymentIntentId and _cents(instrument.amount) != total:
+            errors.append(
+                {
+                    "loc": ["paymentInstruments", index, "amount"],
+                    "msg": f"the payment is for {instrument.amount:.2f}, orderTotal is {total / 100:.2f}",
+                    "type": "total_mismatch",
+                }
+            )
+    return errors
+
+
 def order_from_scapi(body: Any) -> Order:
     """Map a SCAPI order to the canonical Order, or raise InvalidPayload naming the fields."""
     if not isinstance(body, dict):
         raise InvalidPayload("order body must be a JSON object", [{"loc": [], "msg": "not an object"}])
     try:
-        scapi = ScapiOrder.model_validate(body)
+        # Strict: the published schema says "boolean" and "integer", so 0 and "5" are refused, not coerced.
+        scapi = ScapiOrder.model_validate(body, strict=True)
     except ValidationError as exc:
         raise InvalidPayload("invalid SCAPI order", field_errors(exc)) from exc
+    mismatched = total_errors(scapi)
+    if mismatched:
+        raise InvalidPayload("the order's total does not add up", mismatched)
     ship = scapi.shipments[0].shippingAddress
     payment = None
     if scapi.paymentInstruments and scapi.paymentInstruments[0].c_paymentIntentId:

@@ -70,7 +70,24 @@ def parse_webhook(topic: str, body: Any) -> dict[str, Any]:
     for key in ("reference_id", "order_id", "event_time"):
         if key not in body:
             raise InvalidPayload(f"webhook missing {key}", [{"loc": [key], "msg": "field required"}])
-    tracking = body.get("tracking") or {}
+    tracking = body.get("tracking")
+    tracking = {} if tracking is None else tracking
+    # The types the published schema states (ShipBob's own): a field of another type is refused, not read.
+    typed = [
+        ("reference_id", isinstance(body["reference_id"], str) and bool(body["reference_id"])),
+        ("order_id", isinstance(body["order_id"], int) and not isinstance(body["order_id"], bool)),
+        ("event_time", isinstance(body["event_time"], str)),
+        ("tracking", isinstance(tracking, dict)),
+    ]
+    if isinstance(tracking, dict):
+        typed.append(("tracking.tracking_id", isinstance(tracking.get("tracking_id", "x"), str)))
+        typed.append(("tracking.carrier", isinstance(tracking.get("carrier", ""), str | None)))
+    wrong = [name for name, ok in typed if not ok]
+    if wrong:
+        raise InvalidPayload(
+            f"webhook field of the wrong type: {', '.join(wrong)}",
+            [{"loc": name.split("."), "msg": "wrong type"} for name in wrong],
+        )
     if topic == TOPIC_SHIPPED and not tracking.get("tracking_id"):
         raise InvalidPayload("shipped webhook without tracking", [{"loc": ["tracking", "tracking_id"]}])
     facts = {
