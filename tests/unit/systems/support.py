@@ -35,3 +35,26 @@ def collect(*systems: MockSystem) -> list[Webhook]:
     for system in systems:
         system.webhook_sink = hooks.append
     return hooks
+
+
+def sales_order(po: str, quantity: int = 2) -> dict[str, Any]:
+    """An SAP sales order (API_SALES_ORDER_SRV deep insert) of one line, for purchase order ``po``."""
+    return {
+        "SalesOrderType": "OR",
+        "SalesOrganization": "1010",
+        "DistributionChannel": "10",
+        "OrganizationDivision": "00",
+        "SoldToParty": "C1",
+        "PurchaseOrderByCustomer": po,
+        "to_Item": {
+            "results": [
+                {
+                    "SalesOrderItem": "10",
+                    "Material": "SKU-1",
+                    "RequestedQuantity": str(quantity),
+                    "RequestedQuantityUnit": "EA",
+                    "ProductionPlant": "DC1",
+                }
+            ]
+        },
+    }

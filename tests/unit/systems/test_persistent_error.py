@@ -14,30 +14,9 @@ import simpy
 
 from retailsim.systems import LOST_REPLY, Erp, Request, Response, ServiceCloud
 from retailsim.systems.base import PersistentError
-from tests.unit.systems.support import served
+from tests.unit.systems.support import sales_order, served
 
 SO = "/sap/opu/odata/sap/API_SALES_ORDER_SRV/A_SalesOrder"
-
-
-def sales_order(po: str) -> dict[str, object]:
-    return {
-        "SalesOrderType": "OR",
-        "SalesOrganization": "1010",
-        "DistributionChannel": "10",
-        "OrganizationDivision": "00",
-        "SoldToParty": "C1",
-        "PurchaseOrderByCustomer": po,
-        "to_Item": {
-            "results": [
-                {
-                    "SalesOrderItem": "10",
-                    "Material": "SKU-1",
-                    "RequestedQuantity": "1",
-                    "ProductionPlant": "DC1",
-                }
-            ]
-        },
-    }
 
 
 def about(order_no: str, request: Request) -> Request:

@@ -21,6 +21,7 @@ from retailsim.systems import (
     Webhook,
     Wms,
 )
+from tests.unit.systems.support import sales_order
 
 SO = "/sap/opu/odata/sap/API_SALES_ORDER_SRV/A_SalesOrder"
 
@@ -35,28 +36,6 @@ def served(system: Any, request: Request) -> Response | object:
     system.env.process(client(system.env))
     system.env.run()
     return result[0]
-
-
-def sales_order(po: str, quantity: int = 2) -> dict[str, Any]:
-    return {
-        "SalesOrderType": "OR",
-        "SalesOrganization": "1010",
-        "DistributionChannel": "10",
-        "OrganizationDivision": "00",
-        "SoldToParty": "C1",
-        "PurchaseOrderByCustomer": po,
-        "to_Item": {
-            "results": [
-                {
-                    "SalesOrderItem": "10",
-                    "Material": "SKU-1",
-                    "RequestedQuantity": str(quantity),
-                    "RequestedQuantityUnit": "EA",
-                    "ProductionPlant": "DC1",
-                }
-            ]
-        },
-    }
 
 
 def test_stripe_idempotency_key_replays_and_refuses_other_parameters() -> None:
