@@ -132,6 +132,7 @@ OUTBOX_COLUMNS = (
     "seq, destination, kind, aggregate_id, correlation_id, payload, available_at, attempts, status, "
     "last_error, lease_until"
 )
+PAYLOAD = OUTBOX_COLUMNS.split(", ").index("payload")
 HEADS_ITS_LANE = (
     "o.seq = (SELECT MIN(e.seq) FROM outbox e WHERE e.destination=o.destination "
     "AND e.aggregate_id=o.aggregate_id AND e.status IN ('pending','in_flight'))"
@@ -201,7 +202,7 @@ class Statements:
         self.next_due_at = q(
             f"SELECT MIN(available_at) FROM outbox o WHERE destination=? AND status='pending' AND {HEADS_ITS_LANE}"
         )
-        self.release_leases = "UPDATE outbox SET status='pending' WHERE status='in_flight'"
+        self.release_leases = q("UPDATE outbox SET status='pending' WHERE status='in_flight'")
         self.mark_replayed = q(
             "UPDATE dead_letters SET status='replayed', replayed_at=? WHERE dlq_id=? AND status='dead' "
             "RETURNING destination"
@@ -210,22 +211,22 @@ class Statements:
             f"INSERT INTO outbox ({MESSAGE_FIELDS}, available_at) SELECT {MESSAGE_FIELDS}, ? "
             f"FROM dead_letters WHERE dlq_id=? RETURNING {OUTBOX_COLUMNS}"
         )
-        self.dead_letters = (
+        self.dead_letters = q(
             f"SELECT dlq_id, seq, {MESSAGE_FIELDS}, reason, attempts, dead_at, status, replayed_at "
             "FROM dead_letters ORDER BY dlq_id"
         )
-        self.outbox_stats = (
+        self.outbox_stats = q(
             f"SELECT destination, status, COUNT(*) FROM outbox WHERE {OPEN} GROUP BY destination, status "
             f"ORDER BY destination{order}"
         )
-        self.backlog = f"SELECT COUNT(*) FROM outbox WHERE {OPEN}"
+        self.backlog = q(f"SELECT COUNT(*) FROM outbox WHERE {OPEN}")
         self.backlog_of = q(f"SELECT COUNT(*) FROM outbox WHERE {OPEN} AND destination=?")
         self.aggregates = q(f"SELECT id, document FROM aggregates WHERE kind=? ORDER BY id{order}")
-        self.positions = (
+        self.positions = q(
             "SELECT sku, location, on_hand, reserved, safety_stock FROM positions "
             f"ORDER BY sku{order}, location{order}"
         )
-        self.destinations = f"SELECT DISTINCT destination FROM outbox ORDER BY destination{order}"
+        self.destinations = q(f"SELECT DISTINCT destination FROM outbox ORDER BY destination{order}")
 
 
 class SqlTransaction(ModelDocuments):
@@ -335,8 +336,9 @@ class SqlStore:
         raise NotImplementedError
 
     def _message(self, row: Sequence[Any]) -> OutboxMessage:
+        """An outbox row (``OUTBOX_COLUMNS``, in ``OutboxMessage``'s field order) as a message."""
         fields = list(row)
-        fields[5] = self._dialect.json_value(fields[5])
+        fields[PAYLOAD] = self._dialect.json_value(fields[PAYLOAD])
         return OutboxMessage(*fields)
 
     @contextmanager
