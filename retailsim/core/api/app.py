@@ -39,11 +39,10 @@ from retailsim.core.api.schemas import openapi_document
 __all__ = ["MAX_BODY_BYTES", "Batches", "CoreHost", "HostUnavailable", "create_app", "endpoints"]
 
 
-def endpoints(host: CoreHost, metrics: ApiMetrics, title: str) -> list[Endpoint]:
+def endpoints(api: Api, metrics: ApiMetrics, title: str) -> list[Endpoint]:
     """Every route of the API, router by router."""
-    api = Api(host)
     return [
-        *service.endpoints(openapi_document(title, host.webhook_sources())),
+        *service.endpoints(openapi_document(title, api.host.webhook_sources())),
         *orders.endpoints(api),
         *returns.endpoints(api),
         *webhooks.endpoints(api),
@@ -83,8 +82,9 @@ def create_app(
     shut-down (e.g. flushing what it still owes another process), run by the ASGI server."""
     if not ops_token:
         raise ValueError("the operations endpoints need a token")
-    metrics = ApiMetrics(Api(host).core_state)
-    table = endpoints(host, metrics, title)
+    api = Api(host)
+    metrics = ApiMetrics(api.core_state)
+    table = endpoints(api, metrics, title)
     app = Starlette(
         routes=[
             Route(
