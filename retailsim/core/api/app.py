@@ -36,6 +36,7 @@ from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
 from retailsim.core.api.routes import inventory, ops, orders, payments, returns, service, webhooks
 from retailsim.core.api.schemas import openapi_document
 
+# Re-exported: what callers and tests import from here.
 __all__ = ["MAX_BODY_BYTES", "Batches", "CoreHost", "HostUnavailable", "create_app", "endpoints"]
 
 
