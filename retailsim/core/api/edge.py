@@ -27,7 +27,7 @@ import re
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -207,16 +207,6 @@ def guarded(handler: Handler, *, ops_token: str | None) -> Handler:
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One route as a router declares it; ``operations``: behind the bearer token."""
-
-    path: str
-    handler: Handler
-    methods: tuple[str, ...]
-    operations: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Api:
     """What every router of one app shares: its host and the rule for reaching the core."""
 
@@ -245,3 +235,12 @@ class Api:
             return self.host.ops_summary()
         except HostUnavailable:
             return None
+
+
+class Endpoint(NamedTuple):
+    """One route as a router declares it; ``operations``: behind the bearer token."""
+
+    path: str
+    handler: Handler
+    methods: tuple[str, ...]
+    operations: bool = False
