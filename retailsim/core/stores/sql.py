@@ -95,7 +95,10 @@ class Dialect:
 
 
 def schema(dialect: Dialect) -> tuple[str, ...]:
-    """The tables and indexes, one statement each (``IF NOT EXISTS``: running them again is harmless)."""
+    """The tables and indexes, one statement each (``IF NOT EXISTS``: running them again is harmless).
+
+    This is PostgreSQL's migration 1 (``postgres.MIGRATIONS``), and what a deployed SQLite file was made
+    with: never edit a table here; add the change as a new migration (and its SQLite counterpart)."""
     json, serial = dialect.json_column, dialect.serial_key
     return (
         f"""CREATE TABLE IF NOT EXISTS idempotency (
