@@ -1,11 +1,14 @@
-"""Fixtures of the ERP contract suite: one run per dialect in the registry, each with its driver.
+"""Fixtures of the ERP contract suite: every dialect in the registry, with every module of drivers.
 
-The adapter side replaces ``driver`` (e.g. in a conftest.py of its own directory that re-runs this
-suite's tests) with one rendering through the core's adapters; everything else stays.
+A driver module holds ``DRIVERS`` (dialect name → :class:`ErpDriver`): the requests the suite sends and
+how it reads the replies. ``drivers.py`` builds them by hand; the core's adapters join by adding a module
+whose drivers render through the adapters' command specs to ``DRIVER_MODULES`` — then every case runs
+for each dialect through the mock alone and through adapter + mock, with the same expectations.
 """
 
 from __future__ import annotations
 
+import importlib
 import random
 from typing import Any
 
@@ -13,8 +16,9 @@ import pytest
 import simpy
 
 from retailsim.systems import ERP_DIALECTS, ErpSystem, erp_class
-from tests.contract.erp.drivers import DRIVERS, ErpDriver
+from tests.contract.erp.drivers import ErpDriver
 
+DRIVER_MODULES = ("tests.contract.erp.drivers",)
 STOCK = {"DC1": {"SKU-1": 5, "SKU-2": 3}}
 
 
@@ -32,6 +36,7 @@ def erp(dialect: str) -> ErpSystem:
     return make_erp(dialect)
 
 
-@pytest.fixture
-def driver(dialect: str) -> ErpDriver:
-    return DRIVERS[dialect]
+@pytest.fixture(params=DRIVER_MODULES, ids=lambda module: module.rsplit(".", 1)[-1])
+def driver(request: pytest.FixtureRequest, dialect: str) -> ErpDriver:
+    drivers: dict[str, ErpDriver] = importlib.import_module(request.param).DRIVERS
+    return drivers[dialect]

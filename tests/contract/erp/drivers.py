@@ -14,9 +14,10 @@ Operations are generators (an *exchange*): they yield a :class:`Request`, receiv
 (a :class:`Response` or ``LOST_REPLY``) and finally return their result, so the suite decides how the
 requests travel. A lost reply ends the operation with ``None``, as a worker gives up and retries later.
 
-The core's adapters can run the same suite through their own rendering: provide a module with a
-``DRIVERS`` mapping of the same shape (e.g. each operation renders the adapter's command spec into an
-``OutboundRequest`` and yields it as a ``Request``) and point the suite's ``driver`` fixture at it.
+The core's adapters run the same suite through their own rendering: a module with a ``DRIVERS``
+mapping of the same shape (each operation renders the adapter's command spec into an ``OutboundRequest``,
+yields it as a ``Request`` and judges the reply with the spec), added to ``DRIVER_MODULES`` in
+conftest.py. Nothing else in the suite changes.
 """
 
 from __future__ import annotations
