@@ -70,7 +70,7 @@ class OracleFusion(ErpSystem):
 
     def error(self, status: int, code: str, message: str) -> Response:
         """What comes back without the ADF error media type (and from faults in front of the app)."""
-        return Response(status, f"{message}", {"Content-Type": "text/plain"})
+        return Response(status, message, {"Content-Type": "text/plain"})
 
     def refuse(self, request: Request, status: int, code: str, message: str) -> Response:
         """The application's refusal, in ADF error JSON when the client asked for it."""
