@@ -55,6 +55,7 @@ from retailsim.core.stores.base import DeadLetter, OutboxMessage, OutboxStats, P
 from retailsim.core.workflows.order_to_cash import OrderStatus
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.evidence import gather
+from retailsim.sim.host import WEBHOOK_SOURCES, LiveClock, SharedHost, storefront_orders
 from retailsim.sim.invariants import EXPECTED_FINAL, expected_final
 from retailsim.sim.world import World
 from retailsim.systems.base import MockSystem, Request, Response, Webhook
@@ -62,7 +63,6 @@ from retailsim.systems.base import MockSystem, Request, Response, Webhook
 SECRET_ENV = "RETAILSIM_WEBHOOK_SECRET"
 OPS_TOKEN_ENV = "RETAILSIM_OPS_TOKEN"
 DEFAULT_SECRET = "whsec_retailsim_dev"
-WEBHOOK_SOURCES = ("carrier", "wms", "payment")
 JOURNALED = ("storefront", "payment", "erp", "service_cloud")
 SETTLE_S = 120.0  # a terminal order younger than this may still have status updates on the way
 TICK_S = 0.05
@@ -102,22 +102,6 @@ def announce_ops_token(announce: Callable[[str], None]) -> str:
 def resolve_secret(explicit: str | None = None) -> str:
     """The webhook signing secret: given, else ``RETAILSIM_WEBHOOK_SECRET``, else the development default."""
     return explicit or os.environ.get(SECRET_ENV) or DEFAULT_SECRET
-
-
-class LiveClock:
-    """The core's time in live mode: seconds since ``origin`` (Unix time of the first boot) times ``speed``.
-
-    Read from the monotonic clock from the moment it is made, so a wall-clock step does not move it.
-    """
-
-    def __init__(self, origin: float, speed: float) -> None:
-        self.origin = origin
-        self.speed = speed
-        self.anchor = time.monotonic()
-        self.start = max(0.0, (time.time() - origin) * speed)
-
-    def now(self) -> float:
-        return self.start + (time.monotonic() - self.anchor) * self.speed
 
 
 class LockedStore:
@@ -296,7 +280,7 @@ def journal_path(store_url: str, store: Store) -> Path | None:
     return None
 
 
-class LiveRuntime:
+class LiveRuntime(SharedHost):
     """The live host: a real-time world in a background thread, behind the core's HTTP API."""
 
     def __init__(
@@ -312,8 +296,8 @@ class LiveRuntime:
             raise ValueError("speed must be positive")
         self.scenario = scenario
         self.speed = speed
+        super().__init__()
         self.secret = resolve_secret(secret)
-        self._lock = threading.RLock()
         self._kick = threading.Event()
         self._mailbox: deque[Callable[[], None]] = deque()
         self._stopping = threading.Event()
@@ -441,15 +425,8 @@ class LiveRuntime:
 
     # ---- the CoreHost protocol ----------------------------------------------------------------------
 
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
-
     def core(self) -> IntegrationCore | None:
         return self.world.core if self.world.core_up else None
-
-    def now(self) -> float:
-        return self.clock.now()
 
     def ops_summary(self) -> dict[str, Any] | None:
         with self._lock:
@@ -460,18 +437,9 @@ class LiveRuntime:
         """Work was committed for ``destination`` (None: for any) by another process: look at it now."""
         self.post(lambda: self.world.wake_workers(destination))
 
-    def catalog(self) -> dict[str, Any]:
-        return self._catalog
-
-    def webhook_secret(self, source: str) -> str | None:
-        return self.secret if source in WEBHOOK_SOURCES else None
-
-    def webhook_sources(self) -> tuple[str, ...]:
-        return WEBHOOK_SOURCES
-
     def orders_received(self, bodies: list[Any]) -> None:
         """Exported orders exist in the storefront before the core answers (their statuses may race it)."""
-        orders = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("orderNo"), str)]
+        orders = storefront_orders(bodies)
         if orders:
             self.post(lambda: self._record_exporting(orders))
 
