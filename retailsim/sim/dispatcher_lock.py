@@ -229,7 +229,9 @@ def guard(lock: DispatcherLock, stop: threading.Event) -> threading.Thread:
     def watch() -> None:
         while not stop.wait(GUARD_INTERVAL_S):
             if not lock.alive():
-                print("retailsim serve: lost the store's dispatcher lock; stopping", file=sys.stderr, flush=True)
+                print(
+                    "retailsim serve: lost the store's dispatcher lock; stopping", file=sys.stderr, flush=True
+                )
                 os._exit(EXIT_LOCK_LOST)
 
     thread = threading.Thread(target=watch, name="dispatcher-lock-guard", daemon=True)
