@@ -43,6 +43,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -164,35 +165,73 @@ class LockedStore:
             self._inner.close()
 
 
-class LedgerJournal:
-    """Append-only journal of what the external mocks committed, plus the live clock's origin."""
+@dataclass(frozen=True)
+class JournalDialect:
+    """What the journal's SQL needs to know of its database: placeholder, table names, key column."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+    placeholder: str
+    journal: str
+    meta: str
+    sequence: str
+
+
+SQLITE_JOURNAL = JournalDialect("?", "journal", "meta", "INTEGER PRIMARY KEY AUTOINCREMENT")
+
+
+class LedgerJournal:
+    """Append-only journal of what the external mocks committed, plus the live clock's origin and the boot
+    count: a SQLite file beside a SQLite store (``sqlite``), tables in the schema of a PostgreSQL store
+    (``postgres``), so that a dispatcher on another host — a standby taking over — replays the same one.
+
+    Both connections run in autocommit mode; ``batch`` groups writes in one explicit transaction.
+    """
+
+    def __init__(self, conn: Any, dialect: JournalDialect) -> None:
+        self._conn = conn
+        self._sql = dialect
+        p = dialect.placeholder
         self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL,"
+            f"CREATE TABLE IF NOT EXISTS {dialect.journal} (seq {dialect.sequence}, system TEXT NOT NULL,"
             " kind TEXT NOT NULL, payload TEXT NOT NULL)"
         )
-        self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._conn.execute(f"CREATE TABLE IF NOT EXISTS {dialect.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._get = f"SELECT value FROM {dialect.meta} WHERE key = {p}"
+        self._put = (
+            f"INSERT INTO {dialect.meta} (key, value) VALUES ({p}, {p})"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        self._record = f"INSERT INTO {dialect.journal} (system, kind, payload) VALUES ({p}, {p}, {p})"
+        self._entries = f"SELECT system, kind, payload FROM {dialect.journal} ORDER BY seq"
+
+    @classmethod
+    def sqlite(cls, path: Path) -> LedgerJournal:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return cls(conn, SQLITE_JOURNAL)
+
+    @classmethod
+    def postgres(cls, libpq_url: str, schema: str) -> LedgerJournal:
+        """Tables ``mock_journal`` and ``mock_meta`` in ``schema``. Commits do not wait for the server's
+        disk (``synchronous_commit = off``): what was committed survives our death, as a SQLite journal's
+        ``synchronous=NORMAL`` does, and a record costs one round trip."""
+        import psycopg
+        from psycopg import sql
+
+        conn = psycopg.connect(libpq_url, autocommit=True, connect_timeout=10)
+        conn.execute("SET synchronous_commit = off")
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        return cls(conn, JournalDialect("%s", "mock_journal", "mock_meta", "BIGSERIAL PRIMARY KEY"))
 
     def get(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute(self._get, (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def put(self, key: str, value: str) -> None:
-        self._conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        self._conn.execute(self._put, (key, value))
 
     def record(self, system: str, kind: str, payload: dict[str, Any]) -> None:
-        self._conn.execute(
-            "INSERT INTO journal (system, kind, payload) VALUES (?, ?, ?)",
-            (system, kind, dumps(payload)),
-        )
+        self._conn.execute(self._record, (system, kind, dumps(payload)))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -204,9 +243,7 @@ class LedgerJournal:
             self._conn.execute("COMMIT")  # what was recorded happened, even if a later step failed
 
     def entries(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        for system, kind, payload in self._conn.execute(
-            "SELECT system, kind, payload FROM journal ORDER BY seq"
-        ):
+        for system, kind, payload in self._conn.execute(self._entries):
             yield str(system), str(kind), json.loads(payload)
 
     def close(self) -> None:
@@ -270,13 +307,13 @@ def _journaled(system: MockSystem, journal: LedgerJournal) -> Callable[[Request]
     return recorded
 
 
-def journal_path(store_url: str, store: Store) -> Path | None:
-    """The mocks' journal lives beside a SQLite store, or in the working directory, named after the schema,
-    for a PostgreSQL store; an in-memory store keeps nothing."""
+def open_journal(store_url: str, store: Store) -> LedgerJournal | None:
+    """The mocks' journal: beside a SQLite store, in the schema of a PostgreSQL store; an in-memory store
+    keeps nothing."""
     if isinstance(store, SqliteStore):
-        return Path(f"{store.path}.ledgers")
+        return LedgerJournal.sqlite(Path(f"{store.path}.ledgers"))
     if is_postgres_url(store_url):
-        return Path(f"retailsim-live.{split_schema(store_url)[1]}.ledgers")
+        return LedgerJournal.postgres(*split_schema(store_url))
     return None
 
 
@@ -304,8 +341,7 @@ class LiveRuntime(SharedHost):
         self.errors: list[str] = []
         store = open_store(store_url)
         self.store: Store = LockedStore(store) if isinstance(store, MemoryStore) else store
-        path = journal_path(store_url, store)
-        self.journal = LedgerJournal(path) if path is not None else None
+        self.journal = open_journal(store_url, store)
         origin = time.time()
         self.boot = 1
         if self.journal is not None:

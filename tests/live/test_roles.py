@@ -52,7 +52,7 @@ ORDERS_WHILE_AWAY = 5
 
 class RoleServer(LiveServer):
     """``retailsim serve --role ROLE`` (and ``--dispatcher``, ``--standby``); its log named after it, so
-    several servers can share one working directory (and with it the mocks' journal of a schema)."""
+    several servers can share one working directory."""
 
     def __init__(
         self,
@@ -231,7 +231,9 @@ def test_standby_takes_over_after_kill_9_of_the_holder_with_nothing_lost_or_doub
     holder = RoleServer(tmp_path, "holder", role="dispatcher", store=schema_url)
     servers.append(holder)
     holder.start()
-    standby = RoleServer(tmp_path, "standby", role="dispatcher", store=schema_url, standby=True)
+    other_host = tmp_path / "other-host"  # its own working directory: the mocks' journal is in the store
+    other_host.mkdir()
+    standby = RoleServer(other_host, "standby", role="dispatcher", store=schema_url, standby=True)
     servers.append(standby)
     standby.launch()
     standby.wait_for_line("standby:")
