@@ -128,6 +128,12 @@ class FileLock:
             self._fd = None
 
 
+def advisory_key(schema: str) -> int:
+    """The advisory lock's second key: a signed 32-bit number from the schema's name, the same in every
+    process (``pg_locks`` shows it as ``objid``, unsigned)."""
+    return zlib.crc32(schema.encode()) - (1 << 31)
+
+
 class AdvisoryLock:
     """PostgreSQL: a session advisory lock keyed by the schema; the holder's name in ``dispatcher_holder``."""
 
@@ -137,7 +143,7 @@ class AdvisoryLock:
 
         self._sql = sql
         self._schema = schema
-        self._key = zlib.crc32(schema.encode()) - (1 << 31)  # a signed 32-bit key, the same in every process
+        self._key = advisory_key(schema)
         self._conn = psycopg.connect(
             libpq_url,
             autocommit=True,

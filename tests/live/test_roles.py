@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.contract.backends import drop_postgres_schema
+from retailsim.sim.dispatcher_lock import EXIT_LOCK_LOST, LOCK_CLASS, advisory_key
+from tests.contract.backends import POSTGRES_URL, drop_postgres_schema
 from tests.factories import scapi_order
 from tests.live.conftest import (
     OPS_HEADERS,
@@ -304,6 +305,33 @@ def test_standby_takes_over_after_kill_9_of_the_holder_with_nothing_lost_or_doub
             os.kill(standby.process.pid, signal.SIGCONT)
         for client in clients:
             client.close()
+
+
+@pytest.mark.services
+def test_a_dispatcher_whose_lock_session_ends_stops_and_frees_the_store(
+    tmp_path: Path, schema_url: str, servers: list[LiveServer]
+) -> None:
+    """PostgreSQL ends the lock's session (as it does for a host it stops hearing, by TCP keepalive): the
+    lock is gone, a standby may take over, so the dispatcher must stop delivering — it exits."""
+    import psycopg
+
+    holder = RoleServer(tmp_path, "dispatcher", role="dispatcher", store=schema_url)
+    servers.append(holder)
+    holder.start()
+    assert holder.process is not None
+    schema = schema_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        ended = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+            " AND objid = %s AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (LOCK_CLASS, advisory_key(schema) % (1 << 32)),
+        ).fetchall()
+    assert ended == [(True,)], ended
+    assert holder.process.wait(timeout=60) == EXIT_LOCK_LOST
+    assert "lost the store's dispatcher lock" in holder.log.read_text()
+    successor = RoleServer(tmp_path, "successor", role="dispatcher", store=schema_url)
+    servers.append(successor)
+    successor.start()  # the store is free again
 
 
 @pytest.mark.parametrize(
