@@ -11,13 +11,16 @@ doubled; and every bad combination of options is exit 2 with its reason, before 
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ from tests.live.conftest import (
     OPS_HEADERS,
     OPS_TOKEN,
     READY_GUARD_S,
+    SECRET,
     LiveServer,
     erp_orders,
     free_port,
@@ -49,6 +53,8 @@ ORDERS_PER_HOST = 10
 SHOPPERS = 4
 LOAD_BEFORE_KILL_S = 1.5
 ORDERS_WHILE_AWAY = 5
+ROOT = Path(__file__).resolve().parents[2]
+LOCUST = Path(sys.executable).with_name("locust")
 
 
 class RoleServer(LiveServer):
@@ -87,7 +93,7 @@ class RoleServer(LiveServer):
     def launch(self) -> None:
         """Start it without waiting for readiness (a standby does not listen until it takes over)."""
         self.boots += 1
-        env = {**os.environ, "RETAILSIM_WEBHOOK_SECRET": "whsec_live_tests", "RETAILSIM_OPS_TOKEN": OPS_TOKEN}
+        env = {**os.environ, "RETAILSIM_WEBHOOK_SECRET": SECRET, "RETAILSIM_OPS_TOKEN": OPS_TOKEN}
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
@@ -149,29 +155,39 @@ def servers() -> Iterator[list[LiveServer]]:
         server.stop()
 
 
+@dataclass
+class Deployment:
+    """The production shape on loopback: one dispatcher, two API hosts, one PostgreSQL schema."""
+
+    schema_url: str
+    dispatcher: RoleServer
+    hosts: list[RoleServer]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    name = f"roles_shape_{os.getpid()}"
+    url = postgres_schema_or_skip(name)
+    workdir = tmp_path_factory.mktemp("shape")
+    dispatcher = RoleServer(workdir, "dispatcher", role="dispatcher", store=url)
+    hosts = [RoleServer(workdir, f"api{i}", role="api", store=url, dispatcher=dispatcher.url) for i in (1, 2)]
+    try:
+        dispatcher.start()
+        for host in hosts:
+            host.start()
+        yield Deployment(url, dispatcher, hosts)
+    finally:
+        for server in [*hosts, dispatcher]:  # API hosts before the dispatcher they call
+            server.stop()
+        drop_postgres_schema(name)
+
+
 @pytest.mark.services
 def test_two_api_hosts_and_one_dispatcher_deliver_every_order_once_and_reconcile(
-    tmp_path: Path, schema_url: str, servers: list[LiveServer]
+    deployment: Deployment,
 ) -> None:
-    dispatcher = RoleServer(tmp_path, "dispatcher", role="dispatcher", store=schema_url)
-    servers.append(dispatcher)
-    dispatcher.start()
-    hosts = [
-        RoleServer(tmp_path, f"api{i}", role="api", store=schema_url, dispatcher=dispatcher.url)
-        for i in (1, 2)
-    ]
-    servers.extend(hosts)
-    for host in hosts:
-        host.start()
-
-    # Only the operations token opens the dispatcher's internal API; health stays open for probes.
-    assert httpx.get(f"{dispatcher.url}/internal/clock", timeout=10).status_code == 401
-    wrong = {"Authorization": "Bearer not-the-token"}
-    assert httpx.get(f"{dispatcher.url}/internal/clock", headers=wrong, timeout=10).status_code == 401
-    assert httpx.get(f"{dispatcher.url}/internal/clock", headers=OPS_HEADERS, timeout=10).status_code == 200
-
     placed: dict[str, int] = {}
-    clients = [host.client() for host in hosts]
+    clients = [host.client() for host in deployment.hosts]
     try:
         pids = {int(client.get("/healthz").json()["pid"]) for client in clients}
         assert len(pids) == 2, "the two API hosts are one process"
@@ -195,19 +211,75 @@ def test_two_api_hosts_and_one_dispatcher_deliver_every_order_once_and_reconcile
 
 
 @pytest.mark.services
-def test_a_second_dispatcher_on_a_postgresql_store_is_refused_naming_the_holder(
-    tmp_path: Path, schema_url: str, servers: list[LiveServer]
+def test_only_the_operations_token_opens_the_dispatchers_internal_api(deployment: Deployment) -> None:
+    clock = f"{deployment.dispatcher.url}/internal/clock"
+    assert httpx.get(clock, timeout=10).status_code == 401
+    assert httpx.get(clock, headers={"Authorization": "Bearer not-the-token"}, timeout=10).status_code == 401
+    assert httpx.get(clock, headers=OPS_HEADERS, timeout=10).status_code == 200
+    assert httpx.get(f"{deployment.dispatcher.url}/healthz", timeout=10).status_code == 200  # for probes
+
+
+def orders_answered(host: RoleServer) -> int:
+    """``POST /v1/orders`` answers this API host gave, by its own ``/metrics``."""
+    with host.client() as client:
+        text = client.get("/metrics").text
+    pattern = r'^retailsim_http_requests_total\{method="POST",route="/v1/orders",status="\d+"\} ([0-9.e+]+)$'
+    return int(sum(float(n) for n in re.findall(pattern, text, flags=re.MULTILINE)))
+
+
+@pytest.mark.services
+@pytest.mark.skipif(not LOCUST.exists(), reason="locust is not installed (dev extra)")
+def test_locust_spread_over_both_api_hosts_has_no_failures_and_leaves_no_drift(
+    deployment: Deployment, tmp_path: Path
 ) -> None:
-    holder = RoleServer(tmp_path, "dispatcher", role="dispatcher", store=schema_url)
-    servers.append(holder)
-    holder.start()
-    assert holder.process is not None
-    second = tmp_path / "second"
-    second.mkdir()
+    before = [orders_answered(host) for host in deployment.hosts]
+    env = {
+        **os.environ,
+        "FLASH_SALE_SECONDS": "8",
+        "FLASH_SALE_BASE_USERS": "4",
+        "RETAILSIM_WEBHOOK_SECRET": SECRET,
+        "RETAILSIM_OPS_TOKEN": OPS_TOKEN,
+        "RETAILSIM_API_HOSTS": ",".join(host.url for host in deployment.hosts),
+    }
+    finished = subprocess.run(
+        [
+            *(str(LOCUST), "-f", str(ROOT / "locustfile.py"), "--headless"),
+            *("--host", deployment.hosts[0].url, "--csv", str(tmp_path / "flash"), "--only-summary"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    with (tmp_path / "flash_stats.csv").open() as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    assert int(rows["Aggregated"]["Failure Count"]) == 0, finished.stderr[-2000:]
+    assert int(rows["/v1/orders"]["Request Count"]) >= 10
+    served = [orders_answered(host) - was for host, was in zip(deployment.hosts, before, strict=True)]
+    assert all(count > 0 for count in served), f"orders answered per API host: {served}"
+    with deployment.hosts[1].client() as client:
+        report = client.get("/v1/reconciliation").json()
+    assert report["clean"] is True, report["drift"]
+
+
+@pytest.mark.services
+def test_a_second_dispatcher_on_a_postgresql_store_is_refused_naming_the_holder(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    holder = deployment.dispatcher.process
+    assert holder is not None
     for role in ("dispatcher", "both"):  # whatever would deliver is refused
-        finished = serve_once(["--role", role, "--store", schema_url, "--port", str(free_port())], second)
-        assert_refused_naming(finished, holder.process.pid)
-    assert list(second.iterdir()) == []  # it replayed no journal and wrote nothing
+        port = str(free_port())
+        finished = serve_once(["--role", role, "--store", deployment.schema_url, "--port", port], tmp_path)
+        assert_refused_naming(finished, holder.pid)
+    assert list(tmp_path.iterdir()) == []  # it replayed no journal and wrote nothing
+    with deployment.hosts[0].client() as client:  # the holder goes on: orders still reach its ERP
+        response, body = place_order(client)
+        assert response.status_code == 202, response.text
+        assert wait_until_in_erp(client, [body["orderNo"]]) == []
 
 
 def test_a_second_serve_on_a_sqlite_store_is_refused_naming_the_holder(
