@@ -3,7 +3,9 @@
 ``LiveRuntime`` builds the same :class:`~retailsim.sim.world.World` a simulation builds — mock systems,
 delivery dispatchers, timers, in-process webhooks, the scenario's fault schedule — on
 ``simpy.rt.RealtimeEnvironment`` and steps it in one background thread, without the built-in workload:
-load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the API runs against.
+load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the API runs against (with the members every host shares from sim/host.py), and
+the one delivery tier of its store: ``serve`` takes the store's dispatcher lock before building it
+(sim/dispatcher_lock.py), since building it replays the journal and takes back every lease.
 
 Rules kept:
 
@@ -22,8 +24,9 @@ Rules kept:
   environment is anchored to the same instant, so the time spent building the world is not lost and
   every process that knows the origin (the API workers of ``serve --workers``) reads the same clock.
 * External systems outlive the core. The mocks live in this process for convenience, so the writes the
-  storefront, payment gateway, ERP and Service Cloud committed are journaled to a SQLite file beside the
-  store and replayed into fresh mocks at start, as a real ERP would still hold its sales orders after our
+  storefront, payment gateway, ERP and Service Cloud committed are journaled — to a SQLite file beside a
+  SQLite store, to tables in a PostgreSQL store's schema (where a dispatcher on another host finds them) —
+  and replayed into fresh mocks at start, as a real ERP would still hold its sales orders after our
   crash. The WMS and carrier restart empty (their fulfilment runs as SimPy processes that a journal
   cannot replay); what they lose shows up as in-progress orders, repaired or flagged by reconciliation.
 * In-process webhook ids get a boot prefix, so a restarted mock's counter (``evt_0000001``) is never

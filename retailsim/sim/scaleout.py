@@ -1,7 +1,27 @@
-"""``retailsim serve --workers N``: N API processes on one port over a shared PostgreSQL store, and one
-dispatcher process that owns the scenario's mock systems.
+"""The two tiers of live mode over a shared PostgreSQL store: API workers (ingress) and one dispatcher
+(the mock systems and delivery), on one host (``serve --workers N``) or on many (``serve --role api`` on
+N hosts behind a load balancer, ``serve --role dispatcher`` on one).
 
-The processes:
+The roles:
+
+* ``--workers N`` (role ``both``): a supervisor, a dispatcher child on a loopback socket and N workers
+  on the public port, all on this host (below).
+* ``--role dispatcher``: the dispatcher alone, in the ``serve`` process, its internal API on
+  ``--host:--port`` for API hosts anywhere (``run_delivery_tier``).
+* ``--role api --dispatcher URL[,URL]``: N workers alone (``serve_api_tier``); they find the dispatcher
+  by URL — several URLs for a dispatcher and its standbys: a standby does not listen until it has taken
+  over, so the one that answers is the one that holds the store.
+
+Whatever runs the dispatcher first holds the store's dispatcher lock (sim/dispatcher_lock.py): the
+``serve`` process for ``--role dispatcher``, the supervisor for ``--workers N`` (so a replaced dispatcher
+child needs none of its own). Workers authenticate to the dispatcher with the operations token
+(``RETAILSIM_OPS_TOKEN``, ``Authorization: Bearer``; ``/internal/*`` is 401 without it): every API host
+needs that token anyway for its operations endpoints (behind a load balancer all of them must accept the
+same one), so one secret is handed to every host rather than two, and the dispatcher's internal API —
+which can read every mock's ledger and change the storefront's records — is no less guarded than the
+operations endpoints that can replay dead letters.
+
+The processes of ``--workers N``:
 
 * **The supervisor** (the ``serve`` process) starts the dispatcher, waits until it answers, then hands
   the public port to uvicorn's own multi-process mode (``uvicorn.run(..., workers=N)``): uvicorn binds
@@ -20,7 +40,7 @@ The processes:
 
 Why these mechanisms:
 
-* **Mocks stay in one process, reached over loopback HTTP.** A SimPy world is one event loop under one
+* **Mocks stay in one process, reached over HTTP (loopback within one host).** A SimPy world is one event loop under one
   lock; splitting it across processes would be a distributed simulation. What a worker needs from the
   mocks — sandbox payment intents and ledgers, the storefront's record of exported orders,
   reconciliation, the catalog, breaker states — it asks the dispatcher for over HTTP (httpx, one pooled
@@ -46,7 +66,8 @@ Why these mechanisms:
   waiting; the queue is delivered when a dispatcher answers again. The PaymentIntent check of ingress
   is skipped while it is away (the core's own verification of the authorisation still runs).
 * **One clock.** Every process reads ``LiveClock`` from the origin kept in the dispatcher's journal;
-  workers ask the dispatcher for it when they start.
+  workers ask the dispatcher for it when they start (an API host that has never reached a dispatcher
+  knows neither the clock nor the catalog, so it waits for one, bounded, before it serves).
 * **Children die with the parent.** Each child asks the kernel for SIGTERM when the supervisor dies
   (``PR_SET_PDEATHSIG`` on Linux) and exits at once if it is already gone; SIGINT/SIGTERM of ``serve``
   stops the workers, then the dispatcher.
