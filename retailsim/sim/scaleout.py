@@ -40,8 +40,8 @@ The processes of ``--workers N``:
 
 Why these mechanisms:
 
-* **Mocks stay in one process, reached over HTTP (loopback within one host).** A SimPy world is one event loop under one
-  lock; splitting it across processes would be a distributed simulation. What a worker needs from the
+* **Mocks stay in one process, reached over HTTP (loopback within one host).** A SimPy world is one
+  event loop under one lock; splitting it across processes would be a distributed simulation. What a worker needs from the
   mocks — sandbox payment intents and ledgers, the storefront's record of exported orders,
   reconciliation, the catalog, breaker states — it asks the dispatcher for over HTTP (httpx, one pooled
   client per worker; Starlette on the other side): plain, inspectable, and the same calls
