@@ -11,7 +11,6 @@ doubled; and every bad combination of options is exit 2 with its reason, before 
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import signal
@@ -45,6 +44,7 @@ from tests.live.conftest import (
     shop,
     wait_until_in_erp,
 )
+from tests.live.test_locust_smoke import LOCUST, run_locust
 
 pytestmark = [pytest.mark.live]
 
@@ -53,8 +53,6 @@ ORDERS_PER_HOST = 10
 SHOPPERS = 4
 LOAD_BEFORE_KILL_S = 1.5
 ORDERS_WHILE_AWAY = 5
-ROOT = Path(__file__).resolve().parents[2]
-LOCUST = Path(sys.executable).with_name("locust")
 
 
 class RoleServer(LiveServer):
@@ -119,15 +117,8 @@ def serve_once(
     env = {k: v for k, v in os.environ.items() if k != "RETAILSIM_OPS_TOKEN"}
     if token is not None:
         env["RETAILSIM_OPS_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "retailsim.sim.cli", "serve", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    command = [sys.executable, "-m", "retailsim.sim.cli", "serve", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def assert_refused_naming(finished: subprocess.CompletedProcess[str], holder_pid: int) -> None:
@@ -233,31 +224,8 @@ def test_locust_spread_over_both_api_hosts_has_no_failures_and_leaves_no_drift(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     before = [orders_answered(host) for host in deployment.hosts]
-    env = {
-        **os.environ,
-        "FLASH_SALE_SECONDS": "8",
-        "FLASH_SALE_BASE_USERS": "4",
-        "RETAILSIM_WEBHOOK_SECRET": SECRET,
-        "RETAILSIM_OPS_TOKEN": OPS_TOKEN,
-        "RETAILSIM_API_HOSTS": ",".join(host.url for host in deployment.hosts),
-    }
-    finished = subprocess.run(
-        [
-            *(str(LOCUST), "-f", str(ROOT / "locustfile.py"), "--headless"),
-            *("--host", deployment.hosts[0].url, "--csv", str(tmp_path / "flash"), "--only-summary"),
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    with (tmp_path / "flash_stats.csv").open() as handle:
-        rows = {row["Name"]: row for row in csv.DictReader(handle)}
-    assert int(rows["Aggregated"]["Failure Count"]) == 0, finished.stderr[-2000:]
-    assert int(rows["/v1/orders"]["Request Count"]) >= 10
+    hosts = ",".join(host.url for host in deployment.hosts)
+    run_locust(deployment.hosts[0].url, tmp_path, FLASH_SALE_BASE_USERS="4", RETAILSIM_API_HOSTS=hosts)
     served = [orders_answered(host) - was for host, was in zip(deployment.hosts, before, strict=True)]
     assert all(count > 0 for count in served), f"orders answered per API host: {served}"
     with deployment.hosts[1].client() as client:
