@@ -310,7 +310,9 @@ class ServeRole(enum.StrEnum):
     dispatcher = "dispatcher"
 
 
-def _serve_role_error(role: ServeRole, store: str, dispatcher: str | None, workers: int, standby: bool) -> str | None:
+def _serve_role_error(
+    role: ServeRole, store: str, dispatcher: str | None, workers: int, standby: bool
+) -> str | None:
     """Why these ``serve`` options cannot go together (None when they can)."""
     from retailsim.core.stores import is_postgres_url
     from retailsim.sim.live import OPS_TOKEN_ENV
@@ -323,7 +325,7 @@ def _serve_role_error(role: ServeRole, store: str, dispatcher: str | None, worke
     elif dispatcher:
         return f"--dispatcher is for --role api (--role {role.value} runs the dispatcher itself)"
     if role is ServeRole.dispatcher and workers != 1:
-        return "--workers counts API processes: --role dispatcher is one process (start API hosts with --role api)"
+        return "--workers counts API processes: --role dispatcher is one process (API hosts: --role api)"
     if role is not ServeRole.both:
         if not is_postgres_url(store):
             return (
@@ -384,12 +386,14 @@ def serve_command(
         str | None,
         typer.Option(
             "--dispatcher",
-            help="--role api: the dispatcher's URL, http://HOST:PORT (with standbys: several, comma-separated)",
+            help="--role api: the dispatcher's URL, http://HOST:PORT (and its standbys': comma-separated)",
         ),
     ] = None,
     standby: Annotated[
         bool,
-        typer.Option("--standby", help="if the store already has a dispatcher, wait and take over when it dies"),
+        typer.Option(
+            "--standby", help="if the store already has a dispatcher, wait and take over when it dies"
+        ),
     ] = False,
 ) -> None:
     """Serve the core's HTTP API on the wall clock, the scenario's mocks and fault schedule behind it."""

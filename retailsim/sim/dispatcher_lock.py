@@ -172,7 +172,8 @@ class AdvisoryLock:
         me = Holder.me()
         self._conn.execute(
             self._sql.SQL(
-                "INSERT INTO {}.dispatcher_holder (host, pid, since) VALUES (%s, %s, %s) ON CONFLICT (singleton)"
+                "INSERT INTO {}.dispatcher_holder (host, pid, since) VALUES (%s, %s, %s)"
+                " ON CONFLICT (singleton)"
                 " DO UPDATE SET host = excluded.host, pid = excluded.pid, since = excluded.since"
             ).format(self._sql.Identifier(self._schema)),
             (me.host, me.pid, me.since),

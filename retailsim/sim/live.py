@@ -3,9 +3,10 @@
 ``LiveRuntime`` builds the same :class:`~retailsim.sim.world.World` a simulation builds — mock systems,
 delivery dispatchers, timers, in-process webhooks, the scenario's fault schedule — on
 ``simpy.rt.RealtimeEnvironment`` and steps it in one background thread, without the built-in workload:
-load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the API runs against (with the members every host shares from sim/host.py), and
-the one delivery tier of its store: ``serve`` takes the store's dispatcher lock before building it
-(sim/dispatcher_lock.py), since building it replays the journal and takes back every lease.
+load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the API runs against (with
+the members every host shares from sim/host.py), and the one delivery tier of its store: ``serve`` takes
+the store's dispatcher lock before building it (sim/dispatcher_lock.py), since building it replays the
+journal and takes back every lease.
 
 Rules kept:
 
@@ -197,7 +198,9 @@ class LedgerJournal:
             f"CREATE TABLE IF NOT EXISTS {dialect.journal} (seq {dialect.sequence}, system TEXT NOT NULL,"
             " kind TEXT NOT NULL, payload TEXT NOT NULL)"
         )
-        self._conn.execute(f"CREATE TABLE IF NOT EXISTS {dialect.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {dialect.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
         self._get = f"SELECT value FROM {dialect.meta} WHERE key = {p}"
         self._put = (
             f"INSERT INTO {dialect.meta} (key, value) VALUES ({p}, {p})"

@@ -41,10 +41,10 @@ The processes of ``--workers N``:
 Why these mechanisms:
 
 * **Mocks stay in one process, reached over HTTP (loopback within one host).** A SimPy world is one
-  event loop under one lock; splitting it across processes would be a distributed simulation. What a worker needs from the
-  mocks — sandbox payment intents and ledgers, the storefront's record of exported orders,
-  reconciliation, the catalog, breaker states — it asks the dispatcher for over HTTP (httpx, one pooled
-  client per worker; Starlette on the other side): plain, inspectable, and the same calls
+  event loop under one lock; splitting it across processes would be a distributed simulation. What a
+  worker needs from the mocks — sandbox payment intents and ledgers, the storefront's record of exported
+  orders, reconciliation, the catalog, breaker states — it asks the dispatcher for over HTTP (httpx,
+  one pooled client per worker; Starlette on the other side): plain, inspectable, and the same calls
   ``LiveRuntime`` serves in one process. An unreachable dispatcher is ``HostUnavailable``: 503, retry.
 * **The dispatcher wakes on PostgreSQL NOTIFY, not on a polling tick.** Every outbox append notifies
   the schema's channel inside its transaction (``PostgresStore``), so the notice arrives at commit and
@@ -274,7 +274,9 @@ def run_delivery_tier(
         f"mock writes replayed, {runtime.recovered} leases recovered"
     )
     if sockets is None:
-        announce(f"dispatcher listening on http://{host}:{port}  (API hosts: --dispatcher http://THIS-HOST:{port})")
+        announce(
+            f"dispatcher listening on http://{host}:{port}  (API hosts: --dispatcher http://THIS-HOST:{port})"
+        )
     config = uvicorn.Config(
         dispatcher_app(runtime, token),
         host=host,
@@ -308,7 +310,9 @@ class DispatcherClient:
     def __init__(self, urls: str, token: str) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         self.urls = [url.strip().rstrip("/") for url in urls.split(",") if url.strip()]
-        self._clients = [httpx.Client(base_url=url, timeout=PROXY_TIMEOUT_S, headers=headers) for url in self.urls]
+        self._clients = [
+            httpx.Client(base_url=url, timeout=PROXY_TIMEOUT_S, headers=headers) for url in self.urls
+        ]
         self._current = 0
 
     def call(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> Any:
