@@ -121,6 +121,7 @@ PROXY_TIMEOUT_S = 10.0
 NOTICE_TIMEOUT_S = 1.0  # a call on checkout's path gives up this soon and the order goes on without it
 ANSWER_BATCH = 200
 PR_SET_PDEATHSIG = 1
+Announce = Callable[[str], None]  # where a process says what it is doing (the console, by default)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def run_delivery_tier(
     sockets: list[socket.socket] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
-    announce: Callable[[str], None] = print,
+    announce: Announce = print,
 ) -> None:
     """The live runtime, woken by the store's NOTIFY, behind its internal API (on ``sockets``, else on
     ``host:port``), until SIGINT/SIGTERM. The caller holds the store's dispatcher lock."""
@@ -590,13 +591,7 @@ def internal_socket() -> socket.socket:
     return sock
 
 
-def serve_scaled(
-    settings: ScaleOutSettings,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    announce: Callable[[str], None] = print,
-) -> None:
+def serve_scaled(settings: ScaleOutSettings, *, host: str, port: int, announce: Announce = print) -> None:
     """Run the dispatcher and ``settings.workers`` API workers on ``host:port`` until SIGINT/SIGTERM.
     The caller holds the store's dispatcher lock (a replaced dispatcher child needs no lock of its own)."""
     split_schema(settings.store_url)  # a bad URL fails here, before any child starts
@@ -618,13 +613,7 @@ def serve_scaled(
         sock.close()
 
 
-def serve_api_tier(
-    settings: ScaleOutSettings,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    announce: Callable[[str], None] = print,
-) -> None:
+def serve_api_tier(settings: ScaleOutSettings, *, host: str, port: int, announce: Announce = print) -> None:
     """``serve --role api``: ``settings.workers`` API workers on ``host:port`` in front of the dispatcher
     at ``settings.dispatcher_url`` (another host, typically), until SIGINT/SIGTERM. Raises
     ``DispatcherRefused`` or ``HostUnavailable`` when no dispatcher lets this host in within
@@ -642,9 +631,7 @@ def serve_api_tier(
     run_api_workers(settings, host=host, port=port, announce=announce)
 
 
-def run_api_workers(
-    settings: ScaleOutSettings, *, host: str, port: int, announce: Callable[[str], None]
-) -> None:
+def run_api_workers(settings: ScaleOutSettings, *, host: str, port: int, announce: Announce) -> None:
     """uvicorn's multi-process mode: the public port bound once and shared by ``settings.workers`` worker
     processes (each ``worker_app``), a dead worker replaced, all stopped on SIGINT/SIGTERM."""
     import uvicorn
