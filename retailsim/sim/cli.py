@@ -11,6 +11,7 @@ is. A progress bar of simulated time shows on a terminal.
 
 from __future__ import annotations
 
+import enum
 import errno
 import hashlib
 import json
@@ -20,6 +21,7 @@ import shlex
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -300,6 +302,52 @@ def fuzz_command(
     raise typer.Exit(EXIT_VIOLATED if failures else EXIT_OK)
 
 
+class ServeRole(enum.StrEnum):
+    """What one ``serve`` process runs: both tiers (one host), or one tier of a multi-host deployment."""
+
+    both = "both"
+    api = "api"
+    dispatcher = "dispatcher"
+
+
+def _serve_role_error(
+    role: ServeRole, store: str, dispatcher: str | None, workers: int, standby: bool
+) -> str | None:
+    """Why these ``serve`` options cannot go together (None when they can)."""
+    from retailsim.core.stores import is_postgres_url
+    from retailsim.sim.live import OPS_TOKEN_ENV
+
+    if role is ServeRole.api:
+        if not dispatcher:
+            return "--role api needs --dispatcher http://HOST:PORT (where `serve --role dispatcher` listens)"
+        if standby:
+            return "--standby is for a dispatcher: --role api never holds the store"
+    elif dispatcher:
+        return f"--dispatcher is for --role api (--role {role.value} runs the dispatcher itself)"
+    if role is ServeRole.dispatcher and workers != 1:
+        return "--workers counts API processes: --role dispatcher is one process (API hosts: --role api)"
+    if role is not ServeRole.both:
+        if not is_postgres_url(store):
+            return (
+                f"--role {role.value} shares its store with the other hosts: --store postgresql://... "
+                f"(got {store!r}; SQLite and memory serve one process)"
+            )
+        if not os.environ.get(OPS_TOKEN_ENV):
+            return (
+                f"--role {role.value}: set {OPS_TOKEN_ENV}, the same on every host "
+                "(the API hosts authenticate to the dispatcher with it)"
+            )
+    for url in (dispatcher or "").split(","):
+        if dispatcher and not url.strip().startswith(("http://", "https://")):
+            return f"--dispatcher {url.strip()!r}: give http://HOST:PORT (several: comma-separated)"
+    if workers > 1 and not is_postgres_url(store):
+        return (
+            f"--workers {workers} needs a store that several processes share: --store postgresql://... "
+            f"(got {store!r}; SQLite and memory serve one process)"
+        )
+    return None
+
+
 @app.command("serve")
 def serve_command(
     scenario: Annotated[
@@ -326,48 +374,95 @@ def serve_command(
             help="API processes on the port; more than 1 needs a postgresql:// store (plus one dispatcher)",
         ),
     ] = 1,
+    role: Annotated[
+        ServeRole,
+        typer.Option(
+            "--role",
+            help="both: API and dispatcher here; api: only the ingress tier (needs --dispatcher); "
+            "dispatcher: only the delivery tier and the mocks (one per store)",
+        ),
+    ] = ServeRole.both,
+    dispatcher: Annotated[
+        str | None,
+        typer.Option(
+            "--dispatcher",
+            help="--role api: the dispatcher's URL, http://HOST:PORT (and its standbys': comma-separated)",
+        ),
+    ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby", help="if the store already has a dispatcher, wait and take over when it dies"
+        ),
+    ] = False,
 ) -> None:
     """Serve the core's HTTP API on the wall clock, the scenario's mocks and fault schedule behind it."""
     import sqlite3
 
+    from retailsim.core.api import HostUnavailable
     from retailsim.core.stores import StoreUrlError, is_postgres_url, open_store
+    from retailsim.sim.dispatcher_lock import StoreInUse, acquire, dispatcher_lock, guard
     from retailsim.sim.live import LiveRuntime, serve
+    from retailsim.sim.scaleout import (
+        DispatcherRefused,
+        ScaleOutSettings,
+        run_delivery_tier,
+        serve_api_tier,
+        serve_scaled,
+    )
+
+    def announce(line: str) -> None:
+        out.print(escape(line), highlight=False)
 
     overrides = list(set_ or [])
     try:
         resolved = load(scenario, overrides)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
-    if workers > 1 and not is_postgres_url(store):
-        raise _fail(
-            f"--workers {workers} needs a store that several processes share: --store postgresql://... "
-            f"(got {store!r}; SQLite and memory serve one process)"
-        )
+    problem = _serve_role_error(role, store, dispatcher, workers, standby)
+    if problem is not None:
+        raise _fail(problem)
     _port_free_or_fail(host, port)
     store_errors: tuple[type[BaseException], ...] = (StoreUrlError, sqlite3.DatabaseError, OSError)
     if is_postgres_url(store):
         import psycopg
 
         store_errors += (psycopg.Error,)
-    if workers > 1:
-        from retailsim.sim.scaleout import ScaleOutSettings, serve_scaled
+    try:
+        open_store(store).close()  # reachable, and migrated once before any process uses it
+        lock = None if role is ServeRole.api else dispatcher_lock(store)
+        if lock is not None:
+            acquire(lock, standby=standby, announce=announce)  # held until this process ends
+    except StoreInUse as exc:
+        hint = "" if standby else " (--standby waits and takes over when it stops)"
+        raise _fail(f"--store {store!r}: {exc}{hint}") from None
+    except store_errors as exc:
+        raise _fail(f"--store {store!r}: {exc}") from None
+    if lock is not None:
+        guard(lock, threading.Event())
+    settings = ScaleOutSettings(
+        scenario=scenario,
+        overrides=overrides,
+        store_url=store,
+        speed=speed,
+        supervisor_pid=os.getpid(),
+        dispatcher_url=dispatcher or "",
+        workers=workers,
+    )
+    if role is ServeRole.api:
+        try:
+            serve_api_tier(settings, host=host, port=port, announce=announce)
+        except (DispatcherRefused, HostUnavailable) as exc:
+            raise _fail(f"--dispatcher {dispatcher}: {exc}") from None
+        return
+    if role is ServeRole.dispatcher:
+        from retailsim.sim.live import OPS_TOKEN_ENV
 
+        run_delivery_tier(settings, os.environ[OPS_TOKEN_ENV], host=host, port=port, announce=announce)
+        return
+    if workers > 1:
         try:
-            open_store(store).close()  # reachable, and migrated once before the processes start
-        except store_errors as exc:
-            raise _fail(f"--store {store!r}: {exc}") from None
-        settings = ScaleOutSettings(
-            scenario=scenario,
-            overrides=overrides,
-            store_url=store,
-            speed=speed,
-            supervisor_pid=os.getpid(),
-            workers=workers,
-        )
-        try:
-            serve_scaled(
-                settings, host=host, port=port, announce=lambda line: out.print(escape(line), highlight=False)
-            )
+            serve_scaled(settings, host=host, port=port, announce=announce)
         except RuntimeError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_VIOLATED) from None
@@ -376,9 +471,7 @@ def serve_command(
         runtime = LiveRuntime(resolved, store_url=store, speed=speed)
     except store_errors as exc:
         raise _fail(f"--store {store!r}: {exc}") from None
-    serve(
-        runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(escape(line), highlight=False)
-    )
+    serve(runtime, host=host, port=port, store_url=store, announce=announce)
 
 
 def main(argv: list[str] | None = None) -> None:
