@@ -94,10 +94,10 @@ class SweepPlan:
 
 
 def _grid_values(raw: str) -> list[Any]:
-    """``1,2,4`` → [1, 2, 4]; ``batch,realtime`` → two strings; ``"a,b",c`` → a TOML list's items.
+    """``1,2,4`` → [1, 2, 4]; ``batch,realtime`` → two strings; ``"a,b","c"`` → a TOML list's items.
 
-    Read as the items of a TOML array when that parses (so quoted strings may hold commas), else split on
-    commas with each item read like a ``--set`` value (TOML, else a bare string)."""
+    Read as the items of a TOML array when that parses (so a quoted string may hold a comma), else split
+    on commas with each item read like a ``--set`` value (TOML, else a bare string)."""
     try:
         values: list[Any] = tomllib.loads(f"v = [{raw}]")["v"]
         return values
@@ -138,15 +138,15 @@ def parse_seeds(spec: str | int | Sequence[int], first: int) -> tuple[int, ...]:
     text = spec if isinstance(spec, str | int) else ",".join(str(seed) for seed in spec) + ","
     text = str(text).strip()
     try:
-        if "," in text:
-            seeds = tuple(int(item) for item in text.split(",") if item.strip())
-        else:
-            count = int(text)
-            if count < 1:
-                raise SweepError(f"--seeds {text}: needs at least one seed")
-            seeds = tuple(range(first, first + count))
+        numbers = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
         raise SweepError(f"--seeds {text!r}: expected a count (3) or a list of seeds (7,11,13)") from None
+    if "," in text:
+        seeds = tuple(numbers)
+    elif numbers and numbers[0] >= 1:
+        seeds = tuple(range(first, first + numbers[0]))
+    else:
+        raise SweepError(f"--seeds {text}: needs at least one seed")
     if not seeds or any(seed < 0 for seed in seeds):
         raise SweepError(f"--seeds {text!r}: seeds are non-negative integers")
     if len(set(seeds)) != len(seeds):
