@@ -60,7 +60,12 @@ def _numeric(value: JsonValue) -> float | None:
 def charted_kpis(rows: Sequence[Row]) -> list[str]:
     """KPI columns with numbers that differ between runs (a flat line says nothing): contract KPIs first."""
     columns = sorted(
-        {column for row in rows for column in row if column.startswith("kpi.") and column not in WALL_CLOCK_KPIS}
+        {
+            column
+            for row in rows
+            for column in row
+            if column.startswith("kpi.") and column not in WALL_CLOCK_KPIS
+        }
     )
     varying = [
         column
@@ -96,11 +101,22 @@ def _kpi_chart(result: SweepResult, key: str, kpi: str, path: Path) -> bool:
             label = ", ".join(f"{k}={v}" for k, v in zip(others, group, strict=True)) or "median over seeds"
             (line,) = ax.plot(xs, medians, marker="o", label=label)
             ax.fill_between(
-                xs, [v[0] for _, v, _ in entries], [v[-1] for _, v, _ in entries], color=line.get_color(), alpha=0.2
+                xs,
+                [v[0] for _, v, _ in entries],
+                [v[-1] for _, v, _ in entries],
+                color=line.get_color(),
+                alpha=0.2,
             )
             missed = [(x, m) for (x, _, meets), m in zip(entries, medians, strict=True) if not meets]
             if missed:
-                ax.scatter([x for x, _ in missed], [m for _, m in missed], marker="x", color="#cf222e", s=60, zorder=3)
+                ax.scatter(
+                    [x for x, _ in missed],
+                    [m for _, m in missed],
+                    marker="x",
+                    color="#cf222e",
+                    s=60,
+                    zorder=3,
+                )
         if not numeric_axis:
             ax.set_xticks(range(len(order)), [str(v) for v in order])
         ax.set_xlabel(key)
@@ -125,18 +141,26 @@ def write_sweep_charts(result: SweepResult, out_dir: Path) -> list[tuple[str, Pa
 
 def _header(result: SweepResult) -> str:
     finished = len(result.rows)
-    counts = {status: sum(1 for r in result.rows if r["status"] == status) for status in ("passed", "failed", "error")}
+    counts = {
+        status: sum(1 for r in result.rows if r["status"] == status)
+        for status in ("passed", "failed", "error")
+    }
     state = "INTERRUPTED" if result.interrupted else "DONE"
     tone = "failed" if result.interrupted else "passed"
     axes = "; ".join(f"{key} = {', '.join(str(v) for v in values)}" for key, values in result.axes)
     meta = [
         ("grid", axes),
         ("seeds", ", ".join(str(seed) for seed in result.seeds)),
-        ("runs", f"{finished} of {result.planned} finished: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} raised"),
+        (
+            "runs",
+            f"{finished} of {result.planned} finished: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} raised",
+        ),
     ]
     rows = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>" for name, value in meta)
     note = (
-        '<p class="muted">Ctrl-C stopped the sweep: these are the runs that had finished.</p>' if result.interrupted else ""
+        '<p class="muted">Ctrl-C stopped the sweep: these are the runs that had finished.</p>'
+        if result.interrupted
+        else ""
     )
     return (
         f"<header><h1>retailsim sweep · {_e(result.scenario)}</h1>"
@@ -155,13 +179,22 @@ def _frontier(result: SweepResult, best: Sequence[PointResult]) -> str:
 
 def _points(result: SweepResult) -> str:
     kpis = [kpi for kpi in TABLE_KPIS if any(f"kpi.{kpi}" in row for row in result.rows)]
-    head = "".join(f"<th>{_e(h)}</th>" for h in ["grid point", "runs", "passed", "failed", "raised", "meets SLAs"])
+    head = "".join(
+        f"<th>{_e(h)}</th>" for h in ["grid point", "runs", "passed", "failed", "raised", "meets SLAs"]
+    )
     head += "".join(f"<th>median {_e(kpi)}</th>" for kpi in kpis)
     body = []
     for point in result.points():
-        meets = '<span class="status held">yes</span>' if point.meets_slas else '<span class="status violated">no</span>'
+        meets = (
+            '<span class="status held">yes</span>'
+            if point.meets_slas
+            else '<span class="status violated">no</span>'
+        )
         cells = [f"<td><code>{_e(point.label)}</code></td>"]
-        cells += [f'<td class="num">{n}</td>' for n in (len(point.rows), point.count("passed"), point.count("failed"), point.count("error"))]
+        cells += [
+            f'<td class="num">{n}</td>'
+            for n in (len(point.rows), point.count("passed"), point.count("failed"), point.count("error"))
+        ]
         cells.append(f"<td>{meets}</td>")
         cells += [f'<td class="num">{_e(_num(point.median(f"kpi.{kpi}")))}</td>' for kpi in kpis]
         body.append(f"<tr>{''.join(cells)}</tr>")
@@ -174,9 +207,9 @@ def _unsuccessful(result: SweepResult) -> str:
         return '<section><h2>Failing runs</h2><p class="muted">None: every run held every invariant.</p></section>'
     labels = {point.index: point.label for point in result.points()}
     body = "".join(
-        f"<tr><td><code>{_e(labels[int(row['point'])])}</code></td><td class=\"num\">{_e(row['seed'])}</td>"  # type: ignore[arg-type]
-        f"<td><span class=\"status violated\">{_e(row['status'])}</span></td>"
-        f"<td>{_e(row['error'] or row['failing'])}</td><td><pre class=\"replay\">{_e(row['replay'])}</pre></td></tr>"
+        f'<tr><td><code>{_e(labels[int(row["point"])])}</code></td><td class="num">{_e(row["seed"])}</td>'  # type: ignore[arg-type]
+        f'<td><span class="status violated">{_e(row["status"])}</span></td>'
+        f'<td>{_e(row["error"] or row["failing"])}</td><td><pre class="replay">{_e(row["replay"])}</pre></td></tr>'
         for row in rows
     )
     head = "<tr><th>grid point</th><th>seed</th><th>status</th><th>why</th><th>replay</th></tr>"
@@ -186,7 +219,13 @@ def _unsuccessful(result: SweepResult) -> str:
 def render_sweep_html(result: SweepResult, charts: Sequence[tuple[str, Path]]) -> str:
     """The full text of sweep.html for ``result`` with the given ``(title, png_path)`` charts."""
     body = "".join(
-        [_header(result), _frontier(result, frontier(result)), _points(result), _charts(charts), _unsuccessful(result)]
+        [
+            _header(result),
+            _frontier(result, frontier(result)),
+            _points(result),
+            _charts(charts),
+            _unsuccessful(result),
+        ]
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -224,9 +224,7 @@ def task_row(task: RunTask, outcome: dict[str, JsonValue]) -> Row:
     return run_row(task.point.index, task.point.settings, outcome)
 
 
-def run_sweep(
-    plan: SweepPlan, client: Client, on_row: Callable[[Row], None] | None = None
-) -> SweepResult:
+def run_sweep(plan: SweepPlan, client: Client, on_row: Callable[[Row], None] | None = None) -> SweepResult:
     """Run every task of ``plan`` on ``client``; rows in plan order (``interrupted``: Ctrl-C stopped it)."""
 
     from retailsim.sim.cluster import run_each

@@ -32,22 +32,41 @@ def retailsim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "cause"),
     [
-        (["--grid", "systems.erp.rate_limt=1,2"], "--grid systems.erp.rate_limt=1: baseline (shipped): systems.erp.rate_limt: unknown key"),
-        (["--grid", "workload.orders=10,many"], '--grid workload.orders="many": baseline (shipped): workload.orders: Input should be a valid integer'),
+        (
+            ["--grid", "systems.erp.rate_limt=1,2"],
+            "--grid systems.erp.rate_limt=1: baseline (shipped): systems.erp.rate_limt: unknown key",
+        ),
+        (
+            ["--grid", "workload.orders=10,many"],
+            '--grid workload.orders="many": baseline (shipped): workload.orders: Input should be a valid integer',
+        ),
         (["--grid", "systems.erp.rate_limit=1,-2"], "--grid systems.erp.rate_limit=-2"),
         (["--grid", "systems.erp.rate_limit"], "--grid 'systems.erp.rate_limit': expected KEY=V1,V2"),
         (["--grid", "systems.erp.rate_limit=1,2,1"], "--grid systems.erp.rate_limit: value(s) 1 given twice"),
         (["--grid", "seed=1,2"], "--grid seed: cannot be a grid axis (vary seeds with --seeds)"),
-        (["--grid", "workload.orders=10", "--grid", "workload.orders=20"], "--grid workload.orders: given twice"),
-        (["--grid", "workload.orders=10", "--seeds", "three"], "--seeds 'three': expected a count (3) or a list"),
+        (
+            ["--grid", "workload.orders=10", "--grid", "workload.orders=20"],
+            "--grid workload.orders: given twice",
+        ),
+        (
+            ["--grid", "workload.orders=10", "--seeds", "three"],
+            "--seeds 'three': expected a count (3) or a list",
+        ),
         (["--grid", "workload.orders=10", "--seeds", "0"], "--seeds 0: needs at least one seed"),
         ([], "--grid: give at least one KEY=V1,V2,..."),
-        (["--grid", "workload.orders=10", "--workers", "1", "--scheduler", "tcp://127.0.0.1:1"], "choose one"),
+        (
+            ["--grid", "workload.orders=10", "--workers", "1", "--scheduler", "tcp://127.0.0.1:1"],
+            "choose one",
+        ),
     ],
 )
-def test_a_bad_sweep_exits_2_before_any_run_naming_the_key(args: list[str], cause: str, tmp_path: Path) -> None:
+def test_a_bad_sweep_exits_2_before_any_run_naming_the_key(
+    args: list[str], cause: str, tmp_path: Path
+) -> None:
     out = tmp_path / "sweep"
-    result = retailsim("sweep", "baseline", "--set", "workload.orders=1000000", *args, "--out", str(out), cwd=tmp_path)
+    result = retailsim(
+        "sweep", "baseline", "--set", "workload.orders=1000000", *args, "--out", str(out), cwd=tmp_path
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and cause in lines[0], result.stderr
@@ -59,7 +78,9 @@ def test_a_bad_sweep_exits_2_before_any_run_naming_the_key(args: list[str], caus
 def test_a_grid_point_is_validated_as_a_whole() -> None:
     # Each value is valid alone (beside two stores); together they break the rule that pickups need stores.
     axes = [parse_axis("workload.bopis_share=0,0.2"), parse_axis("systems.pos.stores=0,3")]
-    with pytest.raises(SweepError, match=r"--grid point workload.bopis_share=0.2, systems.pos.stores=0: .*needs stores"):
+    with pytest.raises(
+        SweepError, match=r"--grid point workload.bopis_share=0.2, systems.pos.stores=0: .*needs stores"
+    ):
         sweep.plan_sweep("baseline", axes, 1, ["systems.pos.stores=2"])
 
 
@@ -75,7 +96,9 @@ def test_grid_values_are_read_as_toml_and_seeds_as_a_count_or_a_list() -> None:
 
 def test_a_plan_has_one_task_per_point_and_seed_with_the_replay_of_each(tmp_path: Path) -> None:
     plan = plan_from_command_line(
-        "flash-sale", ["systems.erp.rate_limit=1,2", "systems.storefront.inventory_sync=batch,realtime"], "2",
+        "flash-sale",
+        ["systems.erp.rate_limit=1,2", "systems.storefront.inventory_sync=batch,realtime"],
+        "2",
         ["workload.orders=50"],
     )
     assert len(plan.tasks) == 2 * 2 * 2
@@ -96,15 +119,21 @@ def test_a_sweep_file_gives_the_same_plan_as_the_flags(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     from_file = plan_from_command_line(str(study), [], None, [])
-    from_flags = plan_from_command_line("flash-sale", ["systems.erp.rate_limit=1,2,4"], "3,4", ["workload.orders=50"])
-    assert [(t.seed, t.overrides) for t in from_file.tasks] == [(t.seed, t.overrides) for t in from_flags.tasks]
+    from_flags = plan_from_command_line(
+        "flash-sale", ["systems.erp.rate_limit=1,2,4"], "3,4", ["workload.orders=50"]
+    )
+    assert [(t.seed, t.overrides) for t in from_file.tasks] == [
+        (t.seed, t.overrides) for t in from_flags.tasks
+    ]
     study.write_text('[sweep]\nscenario = "flash-sale"\ngrids = {}\n', encoding="utf-8")
-    with pytest.raises(SweepError, match="sweep.grids: unknown key"):
+    with pytest.raises(SweepError, match=r"sweep\.grids: unknown key"):
         plan_from_command_line(str(study), [], None, [])
 
 
 def test_a_run_that_raises_is_an_error_row_with_its_replay(monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = sweep.plan_sweep("baseline", [parse_axis("systems.erp.rate_limit=2")], "5,", ["workload.orders=50"])
+    plan = sweep.plan_sweep(
+        "baseline", [parse_axis("systems.erp.rate_limit=2")], "5,", ["workload.orders=50"]
+    )
 
     def broken_runner(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the ERP mock fell over")
@@ -114,7 +143,10 @@ def test_a_run_that_raises_is_an_error_row_with_its_replay(monkeypatch: pytest.M
     assert outcome["error"] is not None and "RuntimeError: the ERP mock fell over" in str(outcome["error"])
     row = sweep.task_row(plan.tasks[0], outcome)
     assert row["status"] == "error" and row["seed"] == 5
-    assert row["replay"] == "retailsim run baseline --seed 5 --set workload.orders=50 --set systems.erp.rate_limit=2"
+    assert (
+        row["replay"]
+        == "retailsim run baseline --seed 5 --set workload.orders=50 --set systems.erp.rate_limit=2"
+    )
 
 
 # ---- results, frontier and report from rows ---------------------------------------------------------
@@ -139,14 +171,22 @@ def summary(seed: int, passed: bool, drain: float, *, violated: str = "") -> dic
     }
 
 
-def result_of(axes: dict[str, list[Any]], outcomes: list[tuple[dict[str, Any], list[bool]]], seeds: int = 2) -> SweepResult:
+def result_of(
+    axes: dict[str, list[Any]], outcomes: list[tuple[dict[str, Any], list[bool]]], seeds: int = 2
+) -> SweepResult:
     """``outcomes``: per grid point (settings, passed per seed)."""
     rows = []
     for index, (settings, verdicts) in enumerate(outcomes):
         for seed, passed in enumerate(verdicts):
             summary_ = summary(seed, passed, drain=1000.0 / (index + 1), violated="" if passed else "x")
             rows.append(run_row(index, list(settings.items()), summary_))
-    return SweepResult("flash-sale", tuple((k, tuple(v)) for k, v in axes.items()), tuple(range(seeds)), tuple(rows), len(rows))
+    return SweepResult(
+        "flash-sale",
+        tuple((k, tuple(v)) for k, v in axes.items()),
+        tuple(range(seeds)),
+        tuple(rows),
+        len(rows),
+    )
 
 
 def test_the_frontier_is_the_smallest_setting_that_passed_in_every_seed() -> None:
@@ -179,13 +219,21 @@ def test_on_two_axes_the_frontier_is_every_point_no_smaller_one_beats() -> None:
         ],
     )
     assert [p.label for p in frontier(result)] == [f"{erp}=1, {wms}=2", f"{erp}=2, {wms}=1"]
-    words = result_of({"systems.storefront.inventory_sync": ["batch", "realtime"]},
-                      [({"systems.storefront.inventory_sync": "batch"}, [True, True]),
-                       ({"systems.storefront.inventory_sync": "realtime"}, [True, True])])
-    assert [p.label for p in frontier(words)] == ["systems.storefront.inventory_sync=batch"]  # the order given
+    words = result_of(
+        {"systems.storefront.inventory_sync": ["batch", "realtime"]},
+        [
+            ({"systems.storefront.inventory_sync": "batch"}, [True, True]),
+            ({"systems.storefront.inventory_sync": "realtime"}, [True, True]),
+        ],
+    )
+    assert [p.label for p in frontier(words)] == [
+        "systems.storefront.inventory_sync=batch"
+    ]  # the order given
 
 
-def test_results_parquet_has_a_row_per_run_and_csv_without_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_results_parquet_has_a_row_per_run_and_csv_without_pyarrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pyarrow.parquet as pq
 
     key = "systems.erp.rate_limit"
