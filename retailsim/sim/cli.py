@@ -15,7 +15,6 @@ import errno
 import hashlib
 import json
 import os
-import random
 import shlex
 import socket
 import sys
@@ -45,13 +44,13 @@ from retailsim.reports.sweep_html import write_sweep_report
 from retailsim.reports.sweep_results import fails_run, frontier
 from retailsim.scenarios import ScenarioError, list_scenarios, load, to_toml
 from retailsim.sim.broken_cores import CORES
-from retailsim.sim.faults import UNREACHABLE_IN_SIM, random_plan
+from retailsim.sim.faults import UNREACHABLE_IN_SIM
 from retailsim.sim.runner import Run, run_scenario
 from retailsim.sim.sweep import (
-    GridPoint,
     RunTask,
     SweepError,
     SweepPlan,
+    fuzz_tasks,
     lost_outcome,
     plan_from_command_line,
     run_sweep,
@@ -257,8 +256,8 @@ def sweep_command(
         result = run_sweep(plan, client, on_row=lambda row: advance(row["status"] != "passed"))
     paths = write_sweep_report(result, target)
     table = Table(box=None, show_header=True, header_style="bold")
-    for column in (*result.keys, "passed", "meets SLAs", "median drain", "median acceptance p99"):
-        table.add_column(column, overflow="fold")
+    for column in (*result.keys, "passed", "meets SLAs", "drain (median)", "accept p99 (median)"):
+        table.add_column(column, no_wrap=True)
     for point in result.points():
         table.add_row(
             *(escape(str(value)) for _key, value in point.settings),
@@ -422,12 +421,7 @@ def fuzz_command(
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     _usable_dir_or_fail(out_dir)
-    tasks = []
-    for index in range(runs):
-        run_seed = seed + index
-        plan = random_plan(random.Random(f"fuzz/{run_seed}"), base.workload.duration, max_faults)
-        resolved = base.model_copy(update={"faults": plan, "name": f"{base.name}-fuzz-{run_seed}"})
-        tasks.append(RunTask(GridPoint(index, ()), run_seed, resolved, resolved.name, (), core))
+    tasks = fuzz_tasks(base, runs, seed, max_faults, core)
     failures = 0
     core_flag = ["--core", core] if core != "real" else []
 

@@ -17,6 +17,7 @@ Rules it keeps:
 from __future__ import annotations
 
 import itertools
+import random
 import tomllib
 import traceback
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from retailsim.reports.sweep_results import Row, SweepResult, error_row, run_row
 from retailsim.scenarios import ScenarioError, load, override
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.broken_cores import CORES
+from retailsim.sim.faults import random_plan
 from retailsim.sim.runner import replay_command, run_scenario
 
 if TYPE_CHECKING:
@@ -191,6 +193,18 @@ def plan_sweep(
         scenario = _validated(source, overrides, f"--grid point {point.label}")
         tasks += [RunTask(point, seed, scenario, source, tuple(overrides), core_name) for seed in run_seeds]
     return SweepPlan(source, base, tuple(axes), run_seeds, tuple(fixed), core_name, tuple(tasks))
+
+
+def fuzz_tasks(base: Scenario, runs: int, seed: int, max_faults: int, core_name: str = "real") -> list[RunTask]:
+    """``retailsim fuzz``'s runs: run i has seed ``seed + i`` and a fault plan drawn from that seed alone
+    (``random.Random("fuzz/<seed>")``), so a seed's plan never depends on the others or on the workers."""
+    tasks = []
+    for index in range(runs):
+        run_seed = seed + index
+        plan = random_plan(random.Random(f"fuzz/{run_seed}"), base.workload.duration, max_faults)
+        resolved = base.model_copy(update={"faults": plan, "name": f"{base.name}-fuzz-{run_seed}"})
+        tasks.append(RunTask(GridPoint(index, ()), run_seed, resolved, resolved.name, (), core_name))
+    return tasks
 
 
 def run_task(task: RunTask) -> dict[str, JsonValue]:
