@@ -7,6 +7,7 @@ shaped like the runner's."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,17 @@ def test_a_sweep_file_gives_the_same_plan_as_the_flags(tmp_path: Path) -> None:
     study.write_text('[sweep]\nscenario = "flash-sale"\ngrids = {}\n', encoding="utf-8")
     with pytest.raises(SweepError, match=r"sweep\.grids: unknown key"):
         plan_from_command_line(str(study), [], None, [])
+
+
+def test_the_readme_sweep_file_plans_every_point(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if "[sweep]" in b]
+    study = tmp_path / "erp-capacity.toml"
+    study.write_text(block, encoding="utf-8")
+    plan = plan_from_command_line(str(study), [], None, [])
+    assert len(plan.tasks) == 3 * 2 * 3
+    assert {task.scenario.core.rate_limits["erp"] for task in plan.tasks} == {1.8, 3.6}
+    assert all(task.scenario.expect.max_drain == 7200 for task in plan.tasks)
 
 
 def test_a_run_that_raises_is_an_error_row_with_its_replay(monkeypatch: pytest.MonkeyPatch) -> None:
