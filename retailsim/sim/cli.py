@@ -171,13 +171,16 @@ def crash_points_command() -> None:
     out.print(f"{'any':<{width}}  every point, each hit with the fault's probability", highlight=False, markup=False)
 
 
+def _one_engine_or_fail(workers: int | None, scheduler: str | None) -> None:
+    if workers is not None and scheduler:
+        raise _fail("--workers and --scheduler: choose one (the scheduler's cluster has its own workers)")
+
+
 @contextmanager
 def _cluster_or_fail(workers: int | None, scheduler: str | None) -> Iterator[Client]:
     """A Dask client (see sim/cluster.py); a scheduler that cannot be reached is exit 2."""
     from retailsim.sim.cluster import ClusterError, dask_client  # Dask loads only for the runs it serves
 
-    if workers is not None and scheduler:
-        raise _fail("--workers and --scheduler: choose one (the scheduler's cluster has its own workers)")
     try:
         with dask_client(workers, scheduler) as client:
             yield client
@@ -215,8 +218,8 @@ def _runs_progress(total: int, quiet: bool) -> Iterator[Callable[[bool], None]]:
 def default_sweep_dir(plan: SweepPlan) -> Path:
     """``retailsim-out/sweep-<scenario>-<hash of grid, seeds, sets and core>``: another sweep, another folder."""
     grid = [[axis.key, [str(v) for v in axis.values]] for axis in plan.axes]
-    identity = json.dumps([grid, list(plan.seeds), list(plan.fixed), plan.core_name])
-    return Path("retailsim-out") / f"sweep-{plan.scenario.name}-{hashlib.blake2b(identity.encode(), digest_size=4).hexdigest()}"
+    identity = json.dumps([grid, list(plan.seeds), list(plan.fixed), plan.core_name]).encode()
+    return Path("retailsim-out") / f"sweep-{plan.scenario.name}-{hashlib.blake2b(identity, digest_size=4).hexdigest()}"
 
 
 @app.command("sweep")
@@ -250,6 +253,7 @@ def sweep_command(
         plan = plan_from_command_line(scenario, grid or [], seeds, set_ or [], core)
     except SweepError as exc:
         raise _fail(str(exc)) from None
+    _one_engine_or_fail(workers, scheduler)
     target = out_dir or default_sweep_dir(plan)
     _writable_dir_or_fail(target)
     with _cluster_or_fail(workers, scheduler) as client, _runs_progress(len(plan.tasks), quiet) as advance:
@@ -421,6 +425,7 @@ def fuzz_command(
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     _usable_dir_or_fail(out_dir)
+    _one_engine_or_fail(workers, scheduler)
     tasks = fuzz_tasks(base, runs, seed, max_faults, core)
     failures = 0
     core_flag = ["--core", core] if core != "real" else []

@@ -55,6 +55,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # the scheduler's HTTP endpoints (health, metrics) on loopback, on a free port, no dashboard
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,  # type: ignore[no-untyped-call]

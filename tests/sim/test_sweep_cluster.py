@@ -2,7 +2,7 @@
 
 Three engines run the same tiny sweep (baseline, 50 orders, ERP rate limit 1 and 4, seeds 3 and 4) and
 each must give, per (grid point, seed), the digest that one in-process run gives: a LocalCluster of two
-worker processes (the Python API), one worker (the CLI), and a separately started ``dask scheduler``
+worker processes (the Python API; one of them killed mid-sweep), one worker (the CLI), and a separately started ``dask scheduler``
 with one ``dask worker`` on loopback (the CLI's ``--scheduler``). Clusters are closed and their processes
 gone when each test ends; waits are bounded polls, never fixed sleeps.
 """
@@ -10,6 +10,7 @@ gone when each test ends; waits are bounded polls, never fixed sleeps.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -64,7 +65,7 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.1)  # a poll interval, bounded by the deadline
 
 
-def test_a_local_cluster_of_two_processes_gives_the_single_run_digests(
+def test_a_local_cluster_of_two_processes_gives_the_single_run_digests_even_when_a_worker_dies(
     single_run_digests: dict[tuple[int, int], str],
 ) -> None:
     plan = tiny_plan()
@@ -74,9 +75,16 @@ def test_a_local_cluster_of_two_processes_gives_the_single_run_digests(
         assert len(workers) == 2
         pids = list(client.run(os.getpid).values())
         assert os.getpid() not in pids and len(set(pids)) == 2  # two processes, not threads of this one
-        result = run_sweep(plan, client, on_row=lambda row: seen.append(int(str(row["point"]))))
+
+        def kill_a_worker_after_the_first_row(row: dict[str, object]) -> None:
+            seen.append(int(str(row["point"])))
+            if len(seen) == 1:  # both workers are busy now: one dies mid-task, Dask runs its task again
+                os.kill(pids[1], signal.SIGKILL)
+
+        result = run_sweep(plan, client, on_row=kill_a_worker_after_the_first_row)
     assert not result.interrupted and len(result.rows) == len(plan.tasks) == len(seen)
     assert [(row["point"], row["seed"]) for row in result.rows] == [(0, 3), (0, 4), (1, 3), (1, 4)]
+    assert [row["status"] for row in result.rows if row["status"] == "error"] == []
     assert digests_of(list(result.rows)) == single_run_digests
     wait_until(lambda: not any(psutil.pid_exists(pid) for pid in pids), "the worker processes to exit")
 

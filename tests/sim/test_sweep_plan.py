@@ -72,8 +72,7 @@ def test_a_bad_sweep_exits_2_before_any_run_naming_the_key(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and cause in lines[0], result.stderr
     assert "Traceback" not in result.stderr
-    if "--scheduler" not in args:
-        assert not out.exists(), "the plan is checked before the output folder is made, let alone a run"
+    assert not out.exists(), "the plan is checked before the output folder is made, let alone a run"
 
 
 def test_a_grid_point_is_validated_as_a_whole() -> None:
