@@ -256,11 +256,12 @@ def sweep_command(
     _one_engine_or_fail(workers, scheduler)
     target = out_dir or default_sweep_dir(plan)
     _writable_dir_or_fail(target)
-    with _cluster_or_fail(workers, scheduler) as client, _runs_progress(len(plan.tasks), quiet) as advance:
-        result = run_sweep(plan, client, on_row=lambda row: advance(row["status"] != "passed"))
-    paths = write_sweep_report(result, target)
-    table = Table(box=None, show_header=True, header_style="bold")
-    for column in (*result.keys, "passed", "meets SLAs", "drain (median)", "accept p99 (median)"):
+    with _cluster_or_fail(workers, scheduler) as client:
+        with _runs_progress(len(plan.tasks), quiet) as advance:
+            result = run_sweep(plan, client, on_row=lambda row: advance(row["status"] != "passed"))
+        paths = write_sweep_report(result, target)  # before the cluster's shutdown, which Ctrl-C may cut
+    table = Table(box=None, show_header=True, header_style="bold", caption="drain and acceptance p99: medians over seeds")
+    for column in (*result.keys, "passed", "meets SLAs", "drain", "acceptance p99"):
         table.add_column(column, no_wrap=True)
     for point in result.points():
         table.add_row(

@@ -16,6 +16,8 @@ Rules it keeps:
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,8 +50,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         with client:
             yield client
         return
-    with (
-        LocalCluster(  # type: ignore[no-untyped-call]
+    with _started_deaf_to_ctrl_c():
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
@@ -58,10 +60,24 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             # the scheduler's HTTP endpoints (health, metrics) on loopback, on a free port, no dashboard
             scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,  # type: ignore[no-untyped-call]
-    ):
+        )
+    with cluster, Client(cluster, set_as_default=False) as client:  # type: ignore[no-untyped-call]
         yield client
+
+
+@contextmanager
+def _started_deaf_to_ctrl_c() -> Iterator[None]:
+    """Processes started inside ignore SIGINT (an ignored signal stays ignored across exec, and Python
+    then installs no KeyboardInterrupt handler): Ctrl-C in a terminal reaches the whole process group,
+    and it is the client, not each worker, that decides what it means — cancel, keep what finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
