@@ -279,7 +279,9 @@ def sweep_command(
         highlight=False,
     )
     for row in result.unsuccessful:
-        err.print(f"[red]{row['status']}[/] seed {row['seed']}: {escape(str(row['error'] or row['failing']))}", highlight=False)
+        settings = ", ".join(f"{key}={row[key]}" for key in result.keys)
+        why = escape(str(row["error"] or row["failing"]))
+        err.print(f"[red]{row['status']}[/] {escape(settings)} seed {row['seed']}: {why}", highlight=False)
         err.print(f"       replay: {escape(str(row['replay']))}", highlight=False)
     out.print(f"results: {escape(str(paths['results']))}\nreport: {escape(str(paths['html']))}", highlight=False)
     if result.interrupted:
