@@ -26,8 +26,10 @@ Rules kept:
 * The core is the real one, driven from outside exactly as production drives it: the storefront calls
   its order API, products' webhooks call its webhook API, and delivery workers claim its outbox.
 * Every random draw comes from a named stream of the run's seed; every significant event goes into the
-  trace digest. Rooms are built before anything is scheduled, and ``start`` schedules them in a fixed
-  order (workers, faults, workload, sampler), so the same seed gives the same trace.
+  trace digest. The systems are built first, in a fixed order (the warehouse's adjustments and the
+  stores' walk-ins are scheduled as they are built); the rooms schedule nothing until ``start``, which
+  starts them in a fixed order (workers, faults, workload, sampler) — so the same seed gives the same
+  trace, and a room that moves between modules changes no digest.
 * Live mode (sim/live.py) subclasses :class:`World` and overrides exactly two methods: ``_start_core``
   (to post the core's observer news to its sim thread) and ``send_webhook`` (boot-unique event ids).
   Both stay the world's, and every room reaches them through the world.
