@@ -22,7 +22,7 @@ not heard of yet (a reply still in flight) make a timeline honestly incomplete.
 Rules kept: draws come from the run's named streams ("cases", "agents"), and none is drawn unless a rule
 is on, so a scenario without cases runs exactly as before; case ids and keys are derived, never random.
 The desk knows no world: it reads the mock systems it needs (:class:`DeskSystems`), reaches the core
-through a :class:`CoreLine` and Service Cloud over a :class:`Line` — three narrow protocols.
+through a :class:`CoreAccess` and Service Cloud over a :class:`Link` — three narrow protocols.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class DeskSystems(Ledgers, Protocol):
     def service_cloud(self) -> ServiceCloud: ...
 
 
-class CoreLine(Protocol):
+class CoreAccess(Protocol):
     """How an agent reaches the core: whether it is up, and one call into it (None: no reply)."""
 
     @property
@@ -93,7 +93,7 @@ class CoreLine(Protocol):
     def ask(self, call: Callable[[IntegrationCore], T]) -> T | None: ...
 
 
-class Line(Protocol):
+class Link(Protocol):
     """The network between a user and a system: its latency, and one call over it."""
 
     @property
@@ -123,8 +123,8 @@ class ServiceDesk:
     env: simpy.Environment
     spec: CasesSpec
     systems: DeskSystems
-    core: CoreLine
-    line: Line
+    core: CoreAccess
+    link: Link
     rng: random.Random  # the customers' decisions ("cases" stream)
     agent_rng: random.Random  # the agents' ("agents" stream)
     service_cloud_timeout_s: float
@@ -312,7 +312,7 @@ class ServiceDesk:
         answer: dict[str, Any] | None = None
         for _ in range(sends):
             for attempt in range(ATTEMPTS):
-                yield self.env.timeout(self.line.latency.sample(self.agent_rng))
+                yield self.env.timeout(self.link.latency.sample(self.agent_rng))
                 reply = self.core.ask(lambda core: core.agent_action(order_no, body, key, self.env.now))
                 if reply is not None:  # None: the core is down, or died before it answered
                     in_flight = reply.status == 409 and reply.body.get("error") == "request_in_flight"
@@ -326,7 +326,7 @@ class ServiceDesk:
     def _service_cloud(self, request: OutboundRequest) -> Generator[simpy.Event, Any, Any]:
         """A user's call into Service Cloud, retried while the org refuses it; None if it never lands."""
         for attempt in range(ATTEMPTS):
-            reply = yield from self.line.call(self.systems.service_cloud, request, self.service_cloud_timeout_s)
+            reply = yield from self.link.call(self.systems.service_cloud, request, self.service_cloud_timeout_s)
             if reply.ok:
                 return reply.body if reply.body is not None else {}
             yield self.env.timeout(60.0 * (attempt + 1))

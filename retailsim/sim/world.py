@@ -276,7 +276,7 @@ class World:
                 spec=scenario.cases,
                 systems=self.mocks,
                 core=process,
-                line=self.links,
+                link=self.links,
                 rng=streams("cases"),
                 agent_rng=streams("agents"),
                 service_cloud_timeout_s=self.timeouts["service_cloud"],
