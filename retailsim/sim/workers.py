@@ -12,8 +12,8 @@ Rules kept:
 * A crash at a crash point inside ``claim``, ``on_reply`` or ``run_timers`` is the process's death: the
   worker reports it and ends; a reply the core died judging counts for nothing.
 * What the run judges is recorded here: every reply in the trace, the calls each destination answered
-  (for the stall watch), each message's failed sends (the retry-budget audit), the repairs a reply led
-  to (event accounting) and requests without their message's correlation id.
+  (for the stall watch), each message's claims and failed sends (the retry-budget audit), the repairs a
+  reply led to (event accounting) and requests without their message's correlation id.
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ class DeliveryWorkers:
                 continue
             lane.nudge()  # more may be due: a parked worker takes it rather than wait for this one
             message = delivery.message
+            self.retry_audit.claimed(message)
             request: OutboundRequest | None = delivery.request
             while request is not None:
                 self.counts.deliveries += 1
