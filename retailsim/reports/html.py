@@ -1,12 +1,13 @@
 """report.html: one self-contained page that tells a human what happened in a run and whether it held.
 
-What it is for: header and verdict, KPI cards, the charts, the invariant table, the fault windows, any
+What it is for: header and verdict, KPI cards, the charts, the invariant table, the message flows of
+example and sampled orders, the fault windows, any
 ``extra`` sections (as tables), the replay command, and the resolved scenario settings as an appendix.
 
 Rules it keeps:
 - plain data only: standard library and this package's own modules; never runs a simulation;
-- self-contained and readable offline: charts are embedded as base64 ``data:`` URIs, CSS is inline, and
-  there are no scripts and no external links;
+- self-contained and readable offline: charts are embedded as base64 ``data:`` URIs, message flows as
+  inline SVG, CSS is inline, and there are no scripts and no external links;
 - every piece of text from the record goes through ``html.escape``;
 - every invariant is shown with its status: "held", "violated", or "not exercised" in amber (never a
   pass; it fails the run when the scenario required it);
@@ -23,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from retailsim.reports.record import KPI_KEYS, ORDER_KEYS, InvariantResult, RunRecord
+from retailsim.reports.flowsvg import MARK_COLOURS, MARK_WORDS, flow_svg, flow_table
+from retailsim.reports.record import KPI_KEYS, ORDER_KEYS, InvariantResult, OrderFlow, RunRecord
 from retailsim.reports.summary import JsonValue, plain
 
 REPORT_FILENAME: Final = "report.html"
@@ -64,6 +66,8 @@ pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; pa
       overflow-x: auto; white-space: pre-wrap; word-break: break-word; }
 pre.replay { user-select: all; -webkit-user-select: all; }
 details summary { cursor: pointer; font-weight: 600; }
+.flow-box { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; }
+.legend span { margin-right: 14px; font-weight: 600; }
 """
 
 
@@ -337,6 +341,33 @@ def _extra(extra: Mapping[str, object]) -> str:
     return f"<section><h2>Further results</h2>{sections}</section>"
 
 
+def _flow(flow: OrderFlow) -> str:
+    omitted = (
+        f'<p class="muted">… and {_e(_num(flow.omitted))} later messages not drawn</p>' if flow.omitted else ""
+    )
+    return (
+        f'<h3 id="order-{_e(flow.order)}">Order <code>{_e(flow.order)}</code> '
+        f'<span class="muted">— {_e(flow.reason)}</span></h3>'
+        f'<div class="flow-box">{flow_svg(flow)}</div>{omitted}'
+        f"<details><summary>The same messages as a table</summary>{flow_table(flow)}</details>"
+    )
+
+
+def _flows(record: RunRecord) -> str:
+    if not record.flows:
+        return ""
+    legend = "".join(
+        f'<span style="color:{MARK_COLOURS[mark]}">[{_e(word)}]</span>' for mark, word in MARK_WORDS.items()
+    )
+    return (
+        "<section><h2>Message flows</h2>"
+        '<p class="muted">What happened to single orders, read from the trace the digest is computed from: '
+        "one lane per system, time running down, replies dashed. Orders named in invariant examples come "
+        "first, then a few sampled ones.</p>"
+        f'<p class="legend">{legend}</p>{"".join(_flow(flow) for flow in record.flows)}</section>'
+    )
+
+
 def _replay(record: RunRecord) -> str:
     return (
         "<section><h2>Replay</h2>"
@@ -362,6 +393,7 @@ def render_html(record: RunRecord, charts: Sequence[tuple[str, Path]]) -> str:
             _kpi_cards(record),
             _charts(charts),
             _invariants(record),
+            _flows(record),
             _faults(record),
             _extra(record.extra),
             _replay(record),

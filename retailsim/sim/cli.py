@@ -32,6 +32,7 @@ from rich.table import Table
 
 from retailsim.core.crash_points import CATALOGUE
 from retailsim.reports import write_report
+from retailsim.reports.flows import SAMPLED_ORDERS
 from retailsim.scenarios import ScenarioError, list_scenarios, load, to_toml
 from retailsim.sim.broken_cores import CORES
 from retailsim.sim.faults import UNREACHABLE_IN_SIM, random_plan
@@ -205,6 +206,7 @@ def run_command(
             on_progress=progress,
             core_factory=CORES[core],
             core_name=core,
+            sampled_flows=SAMPLED_ORDERS,
         )
 
     run = _run_with_progress(go, estimate, quiet)
