@@ -2,7 +2,7 @@
 
 What it is for: the report (and the operations page) draws a Lamport-style diagram for the orders that
 appear in invariant examples and a few sampled others. The run hands its trace lines over through a
-:class:`TraceSpill` (the trace digest's tap); :func:`choose_orders` picks the orders and
+:class:`TraceSpill` (the trace digest's tap; a live server keeps a :class:`TraceTail`); :func:`choose_orders` picks the orders and
 :func:`order_flows` turns their lines into :class:`~retailsim.reports.record.OrderFlow` records.
 
 Rules it keeps:
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Final, NamedTuple
 
@@ -83,6 +84,21 @@ class TraceSpill:
 
     def close(self) -> None:
         self._file.close()
+
+
+class TraceTail:
+    """A tap for the trace digest that keeps the last ``limit`` lines in memory: a long-running live
+    server's recent history, bounded however long it runs."""
+
+    def __init__(self, limit: int) -> None:
+        self._lines: deque[str] = deque(maxlen=limit)
+
+    def __call__(self, line: str) -> None:
+        self._lines.append(line)
+
+    def lines(self) -> list[str]:
+        """The kept lines, oldest first (a copy: the tap may go on while they are read)."""
+        return list(self._lines)
 
 
 def _timed(line: str) -> list[str] | None:

@@ -186,12 +186,18 @@ def message_flows(world: World, record: RunRecord, spill: TraceSpill, sampled: i
     read back from the run's trace lines; the event ledger says which order each webhook is about."""
     examples = [(inv.name, inv.examples) for inv in record.invariants if inv.examples]
     chosen = choose_orders(spill.lines(), examples, sampled=sampled)
+    return order_flows(spill.lines(), chosen, *flow_context(world))
+
+
+def flow_context(world: World) -> tuple[list[SentWebhook], list[DeadLetterNote]]:
+    """What the trace lines do not say about orders: which order each webhook event is about and how
+    many copies the faults delivered (the event ledger), and the core's dead letters."""
     webhooks = [
         SentWebhook(e.source, e.event_id, e.topic, e.reference, e.sent_at, e.copies)
         for e in world.event_ledger.events.values()
     ]
     dead = [DeadLetterNote(d.aggregate_id, d.destination, d.kind, d.reason) for d in world.store.dead_letters()]
-    return order_flows(spill.lines(), chosen, webhooks, dead)
+    return webhooks, dead
 
 
 @collector_paused()  # the whole run: judging walks every ledger too
