@@ -690,7 +690,7 @@ def serve(
         f"{runtime.recovered} leases recovered"
     )
     announce(f"webhook secret ({SECRET_ENV}): {runtime.secret}")
-    announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
+    announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics, operations page: /ops)")
     config = uvicorn.Config(app, host=host, port=port, lifespan="off", **server_options())
     try:
         uvicorn.Server(config).run()
