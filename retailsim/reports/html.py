@@ -45,13 +45,17 @@ h1 { margin: 0 0 4px; font-size: 24px; } h2 { margin-top: 32px; border-bottom: 1
 .verdict.passed { background: var(--ok); } .verdict.failed { background: var(--bad); }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 12px 0; }
 dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; font-family: ui-monospace, monospace; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 12px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 12px;
+         align-items: start; }
+.card.wide { grid-column: span 2; }
+.card .note { margin: 6px 0 0; font-size: 12px; color: var(--muted); }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
 .card h3 { margin: 0 0 6px; font-size: 13px; color: var(--muted); font-weight: 600; }
 .card .big { font-size: 22px; font-weight: 700; }
 .card.bad { border-color: var(--bad); background: var(--bad-bg); }
 .card.warn { border-color: var(--warn); background: var(--warn-bg); }
 .card table td { border: 0; padding: 0 8px 0 0; }
+.card table td:first-child { white-space: nowrap; } .card table td.num { width: 1%; white-space: nowrap; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -193,19 +197,44 @@ def _service_rows(record: RunRecord) -> list[tuple[str, object]]:
     return rows
 
 
+def _inventory_feed(record: RunRecord) -> object:
+    systems = record.settings.get("systems")
+    storefront = systems.get("storefront") if isinstance(systems, dict) else None
+    return storefront.get("inventory_sync") if isinstance(storefront, dict) else None
+
+
+def _oversold_card(record: RunRecord) -> str:
+    """Units promised to customers that could not be supplied (backordered). When ``no_oversell`` held,
+    the stock never ran over — the promise did — so the card is amber and says why, not red beside a
+    green invariant."""
+    oversell = record.kpis.get("oversell_units")
+    body = f'<div class="big">{_e(_num(oversell))}</div>'
+    if oversell is None:
+        return _card("Oversold units", body, "warn")
+    if not oversell:
+        return _card("Oversold units", body)
+    held = any(inv.name == "no_oversell" and inv.status == "held" for inv in record.invariants)
+    if not held:
+        return _card("Oversold units", body + '<p class="note">confirmed to customers, then backordered</p>', "bad")
+    feed = _inventory_feed(record)
+    why = (
+        "the storefront sold from a batch inventory feed, stale between runs"
+        if feed == "batch"
+        else "the storefront's availability ran ahead of the stock"
+    )
+    note = (
+        f"Confirmed to customers, then backordered: {why}. The warehouse never released more than it had "
+        "(<code>no_oversell</code> held): the promise ran over, not the stock."
+    )
+    return _card("Oversold units", f'{body}<p class="note">{note}</p>', "warn")
+
+
 def _kpi_cards(record: RunRecord) -> str:
     others = sorted(key for key in record.orders if key not in ORDER_KEYS)
     funnel = [(key.replace("_", " "), record.orders[key]) for key in (*ORDER_KEYS, *others)]
     cards = [_card("Orders", _mini_table(funnel))]
 
-    oversell = record.kpis.get("oversell_units")
-    cards.append(
-        _card(
-            "Oversold units",
-            f'<div class="big">{_e(_num(oversell))}</div>',
-            "bad" if oversell else ("warn" if oversell is None else ""),
-        )
-    )
+    cards.append(_oversold_card(record))
     cards.append(
         _card("Drain time", f'<div class="big">{_e(_duration(_kpi_seconds(record, "drain_time_s")))}</div>')
     )
@@ -227,7 +256,9 @@ def _kpi_cards(record: RunRecord) -> str:
         (key, value) for key, value in record.kpis.items() if key not in KPI_KEYS and key not in _SERVICE_KPIS
     )
     if other_kpis:
-        cards.append(_card("Other KPIs", _mini_table([(key.replace("_", " "), v) for key, v in other_kpis])))
+        cards.append(
+            _card("Other KPIs", _mini_table([(key.replace("_", " "), v) for key, v in other_kpis]), "wide")
+        )
     return f'<section><h2>Key figures</h2><div class="cards">{"".join(cards)}</div></section>'
 
 
