@@ -53,8 +53,12 @@ def test_a_directory_without_a_run_is_refused_by_name(tmp_path: Path) -> None:
 def test_the_command_writes_the_page_and_refuses_bad_input(tmp_path: Path) -> None:
     a, b = two_runs(tmp_path)
     command = [sys.executable, "-m", "retailsim.sim.cli", "compare", str(a), str(b)]
-    done = subprocess.run([*command, "--out", str(tmp_path / "c.html")], capture_output=True, text=True, timeout=120)
+
+    def run(arguments: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(arguments, check=False, capture_output=True, text=True, timeout=120)
+
+    done = run([*command, "--out", str(tmp_path / "c.html")])
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "c.html").read_text().startswith("<!DOCTYPE html>")
-    refused = subprocess.run([*command[:-1], str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    refused = run([*command[:-1], str(tmp_path / "missing")])
     assert refused.returncode == 2 and "summary.json" in refused.stderr
