@@ -63,7 +63,7 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(60)
 def test_the_ops_page_shows_live_numbers_and_replays_a_dead_letter(
     tmp_path: Path, browser: Any
 ) -> None:
@@ -93,10 +93,13 @@ def test_the_ops_page_shows_live_numbers_and_replays_a_dead_letter(
         expect(accepted).to_have_text(re.compile(r"^[3-9]$|^\d\d+$"))  # the page caught up with the core
 
         replay = page.get_by_role("button", name=re.compile(r"^Replay dead letter \d+"))
-        expect(replay.first).to_be_visible()
+        expect(replay).to_have_count(3)  # every order's sales order was refused and dead-lettered
         letter = re.search(r"\d+", replay.first.get_attribute("aria-label") or "")
         assert letter is not None
         replay.first.focus()
+        polled = page.locator("#updated").inner_text()
+        expect(page.locator("#updated")).not_to_have_text(polled)  # a refresh went by...
+        expect(replay.first).to_be_focused()  # ...and left the keyboard user's place alone
         page.keyboard.press("Enter")  # the keyboard is enough
         expect(page.get_by_role("status")).to_contain_text(f"Dead letter {letter.group()} replayed")
         with server.client() as client:

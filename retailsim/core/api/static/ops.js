@@ -31,8 +31,15 @@ async function api(path, options = {}) {
   return reply;
 }
 
-function say(text) {
-  document.getElementById("message").textContent = text;
+function say(text, kind = "news") {
+  const message = document.getElementById("message");
+  message.textContent = text;
+  message.dataset.kind = kind;
+}
+
+function recovered() {
+  // A poll went through: clear a complaint about the connection, keep news (a replay) for the reader.
+  if (document.getElementById("message").dataset.kind === "error") say("");
 }
 
 function cell(row, text, className) {
@@ -42,8 +49,13 @@ function cell(row, text, className) {
   return td;
 }
 
-function fill(tableId, rows, render) {
-  const body = document.querySelector(`#${tableId} tbody`);
+function fill(tableId, rows, render, key = JSON.stringify(rows)) {
+  // Rebuilt only when its rows changed, so a focused button (a keyboard user's place) stays put;
+  // key null: tables of figures without controls, rebuilt at every poll.
+  const table = document.getElementById(tableId);
+  if (key !== null && table.dataset.shown === key) return;
+  if (key !== null) table.dataset.shown = key;
+  const body = table.querySelector("tbody");
   const fresh = document.createElement("tbody");
   for (const item of rows) render(fresh.insertRow(), item);
   if (!rows.length) {
@@ -113,7 +125,7 @@ function renderSummary(summary) {
     cell(row, "").append(sparkline(values, `${name} backlog over the last ${values.length} polls: ${values.join(", ")}`));
     const breaker = breakers[name] || "n/a";
     cell(row, breaker, `state ${breaker}`);
-  });
+  }, null);
   const counters = summary.counters || {};
   const now = Date.now();
   fill("counters", Object.keys(counters).sort(), (row, name) => {
@@ -124,7 +136,7 @@ function renderSummary(summary) {
       rate = (((counters[name] - previous.counters[name]) * 60000) / (now - previous.at)).toFixed(1);
     }
     cell(row, rate, "num");
-  });
+  }, null);
   previous = { at: now, counters };
   const business = document.getElementById("business");
   business.replaceChildren();
@@ -199,7 +211,7 @@ function failed(error) {
     sessionStorage.removeItem(TOKEN_KEY);
     showTokenForm("The operations token was refused: enter it again.");
   } else {
-    say(`Could not reach the core: ${error.message}`);
+    say(`Could not reach the core: ${error.message}`, "error");
   }
 }
 
@@ -224,7 +236,7 @@ let timer = null;
 function start(run) {
   document.getElementById("token-form").hidden = true;
   document.getElementById("dashboard").hidden = false;
-  const tick = () => run().then(() => say(""), failed).finally(() => {
+  const tick = () => run().then(recovered, failed).finally(() => {
     if (!document.getElementById("dashboard").hidden) timer = setTimeout(tick, POLL_MS);
   });
   clearTimeout(timer);
