@@ -36,7 +36,9 @@ pytest: $(STAMP) services
 	$(BIN)/python -m pytest -q
 
 # Start the local PostgreSQL cluster on $(PG_PORT) when it is installed but stopped (the contract suite
-# uses it); where PostgreSQL is not installed this does nothing and its tests skip.
+# uses it); where PostgreSQL is not installed this does nothing and its tests skip. Then Debian's Chromium
+# for the browser test of /ops (Playwright drives /usr/bin/chromium and never downloads a browser of its
+# own): installed as root where apt-get exists and it is missing; elsewhere that test skips.
 PG_PORT ?= 5432
 services:
 	@if ! command -v pg_ctlcluster >/dev/null 2>&1; then \
@@ -52,6 +54,13 @@ services:
 		done; \
 		if command -v pg_isready >/dev/null 2>&1; then pg_isready -q -t 15 -h 127.0.0.1 -p $(PG_PORT) \
 			|| echo "services: PostgreSQL is not accepting connections on $(PG_PORT)"; fi; \
+	fi
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "services: installing Debian's chromium for the browser test"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium >/dev/null 2>&1 \
+			|| { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+			|| echo "services: could not install chromium; the browser test will skip"; \
 	fi
 
 test: lint typecheck pytest

@@ -1,7 +1,9 @@
 """reports: turns a finished run into summary.json, PNG charts and one self-contained report.html.
 
 What it is for: ``sim/`` hands over a :class:`RunRecord` (plain frozen data) and calls
-:func:`write_report`; CI reads summary.json, humans read report.html.
+:func:`write_report`; CI reads summary.json, humans read report.html. ``flows``/``flowsvg`` turn the
+run's trace lines into per-order message-flow diagrams (report.html, and a live server's /ops pages);
+``compare`` puts two finished runs' outputs on one page.
 
 Rules it keeps:
 - reads plain data only: imports the standard library, matplotlib (Agg backend) and its own modules,
@@ -17,12 +19,14 @@ from typing import TypedDict
 
 from retailsim.reports.charts import write_charts
 from retailsim.reports.html import render_html, write_html
-from retailsim.reports.record import FaultWindow, InvariantResult, RunRecord, Series
+from retailsim.reports.record import FaultWindow, FlowMessage, InvariantResult, OrderFlow, RunRecord, Series
 from retailsim.reports.summary import summary_dict, summary_json, write_summary
 
 __all__ = [
     "FaultWindow",
+    "FlowMessage",
     "InvariantResult",
+    "OrderFlow",
     "ReportPaths",
     "RunRecord",
     "Series",

@@ -1,8 +1,9 @@
 """Charts of a finished run, drawn with matplotlib's Agg backend and written as PNG files.
 
 What it is for: four pictures for report.html and for humans browsing the output directory —
-orders per minute by stage, backlog and queue depths, latency percentiles, and the fault timeline (whose
-windows are also shaded on the two time charts).
+orders per minute by stage (over the orders' whole life), backlog and queue depths, latency percentiles,
+and the fault timeline (whose windows are also shaded on the two time charts; a window spanning most of
+a chart is a strip along its top, not a tint). Counts on different scales get panels of their own.
 
 Rules it keeps:
 - plain data only: standard library, matplotlib and this package's own modules; never runs a simulation;
@@ -41,6 +42,11 @@ DPI: Final = 100
 #: When the largest latency bar is this many times the smallest positive one, use a log axis.
 LOG_SCALE_RATIO: Final = 50.0
 LATENCY_STATS: Final = tuple(stat for stat in LATENCY_STAT_KEYS if stat != "count")
+#: Series whose peaks differ by more than this factor go on separate panels (each with its own axis).
+SCALE_RATIO: Final = 10.0
+MAX_PANELS: Final = 3
+#: A fault window covering more than this share of a time chart is drawn as a strip, not a tint.
+BACKGROUND_SHARE: Final = 0.5
 
 THROUGHPUT_FILE: Final = "orders_per_minute.png"
 LEVELS_FILE: Final = "queue_depths.png"
@@ -61,7 +67,7 @@ _FAULT_COLOURS: Final = (
 
 
 @contextmanager
-def _figure(figsize: tuple[float, float] = FIGSIZE) -> Iterator[tuple[Figure, Axes]]:
+def new_figure(figsize: tuple[float, float] = FIGSIZE, panels: int = 1) -> Iterator[tuple[Figure, list[Axes]]]:
     with (
         matplotlib.style.context("default"),
         matplotlib.rc_context(
@@ -77,16 +83,17 @@ def _figure(figsize: tuple[float, float] = FIGSIZE) -> Iterator[tuple[Figure, Ax
             }
         ),
     ):
-        fig = Figure(figsize=figsize, dpi=DPI)
+        fig = Figure(figsize=(figsize[0], figsize[1] * (1 + 0.6 * (panels - 1))), dpi=DPI)
         FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
+        axes = [fig.add_subplot(panels, 1, 1)]
+        axes += [fig.add_subplot(panels, 1, i + 1, sharex=axes[0]) for i in range(1, panels)]
         try:
-            yield fig, ax
+            yield fig, axes
         finally:
             fig.clear()
 
 
-def _save(fig: Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
 
@@ -112,13 +119,46 @@ def _horizon_s(record: RunRecord, series: Sequence[Series] = ()) -> float:
     return min(horizon_s, record.focus_s) if record.focus_s else horizon_s
 
 
+def _life_s(record: RunRecord, series: Sequence[Series]) -> float:
+    """The focus window, stretched to the end of the last bucket in which any of ``series`` counted
+    something: the stage chart follows the orders' whole life (deliveries come days after a sale)."""
+    last = max(
+        ((i + 1) * s.bucket_s for s in series for i, v in enumerate(s.values) if math.isfinite(v) and v > 0),
+        default=0.0,
+    )
+    return max(_horizon_s(record, series), min(last, record.sim_time_s or last))
+
+
+def scale_groups(series: Sequence[Series], ratio: float = SCALE_RATIO) -> list[list[Series]]:
+    """``series`` split into panels of comparable size, largest first: a series whose peak is under
+    1/``ratio`` of its panel's largest starts the next panel (at most ``MAX_PANELS``; the last takes the
+    rest; a series that stays at zero joins the last), so 3,000 webhooks in flight do not flatten a
+    backlog of 40 into an invisible blip."""
+    peaks = {s.name: max((v for v in s.values if math.isfinite(v)), default=0.0) for s in series}
+    ordered = sorted(series, key=lambda s: -peaks[s.name])  # stable: equal peaks keep their order
+    groups: list[list[Series]] = []
+    for s in ordered:
+        top = peaks[groups[-1][0].name] if groups else 0.0
+        if groups and (len(groups) == MAX_PANELS or peaks[s.name] == 0 or peaks[s.name] * ratio >= top):
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+    order = {s.name: i for i, s in enumerate(series)}
+    return [sorted(group, key=lambda s: order[s.name]) for group in groups]
+
+
 def _shade_faults(
-    ax: Axes, faults: Sequence[FaultWindow], colours: dict[str, str], unit_s: float
+    ax: Axes, faults: Sequence[FaultWindow], colours: dict[str, str], unit_s: float, horizon_s: float
 ) -> list[Patch]:
-    """Shade each fault window (in axis units) and return one legend handle per kind."""
+    """Shade each fault window (in axis units) and return one legend handle per kind. A window covering
+    more than ``BACKGROUND_SHARE`` of the chart is a background condition, not an episode: it is drawn
+    as a strip along the top, so it does not tint the whole plot and hide the episodes."""
     for fault in faults:
         start, end = fault.start_s / unit_s, fault.end_s / unit_s
-        if end > start:
+        visible_s = min(fault.end_s, horizon_s) - min(fault.start_s, horizon_s)
+        if visible_s > BACKGROUND_SHARE * horizon_s:
+            ax.axvspan(start, end, ymin=0.96, ymax=1.0, color=colours[fault.kind], alpha=0.6, linewidth=0)
+        elif end > start:
             ax.axvspan(start, end, color=colours[fault.kind], alpha=0.15, linewidth=0)
         else:
             ax.axvline(start, color=colours[fault.kind], alpha=0.6, linewidth=1.5, linestyle="--")
@@ -130,32 +170,40 @@ def _has_data(series: Sequence[Series]) -> bool:
 
 
 def _time_chart(
-    record: RunRecord, series: Sequence[Series], path: Path, title: str, default_unit: str
+    record: RunRecord,
+    series: Sequence[Series],
+    path: Path,
+    title: str,
+    default_unit: str,
+    horizon_s: float | None = None,
 ) -> bool:
+    """Series over simulated time, one panel per scale (``scale_groups``), fault windows shaded in each;
+    ``horizon_s``: the time shown (default: the focus window)."""
     if not _has_data(series):
         return False
-    horizon_s = _horizon_s(record, series)
+    horizon_s = horizon_s or _horizon_s(record, series)
     unit_s, unit = _time_unit(horizon_s)
-    if record.focus_s:
+    if horizon_s < record.sim_time_s:
         title = f"{title} (first {horizon_s / 3600:.1f} h of {record.sim_time_s / 3600:.1f} h)"
-    with _figure() as (fig, ax):
-        for s in series:
-            if not s.values:
-                continue
-            # each value covers a whole bucket, so draw steps and close the last bucket
-            times = [i * s.bucket_s / unit_s for i in range(len(s.values) + 1)]
-            values = [*s.values, s.values[-1]]
-            ax.plot(times, values, label=s.name.replace("_", " "), linewidth=1.4, drawstyle="steps-post")
-        handles, _labels = ax.get_legend_handles_labels()
-        handles.extend(_shade_faults(ax, record.faults, _fault_colours(record.faults), unit_s))
-        units = {s.unit for s in series}
-        ax.set_ylabel(units.pop() if len(units) == 1 else default_unit)
-        ax.set_xlabel(f"simulated time ({unit})")
-        ax.set_title(title, loc="left")
-        ax.set_xlim(0, horizon_s / unit_s or 1.0)
-        ax.set_ylim(bottom=0)
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        _save(fig, path)
+    groups = scale_groups([s for s in series if s.values])
+    colours = _fault_colours(record.faults)
+    with new_figure(panels=len(groups)) as (fig, axes):
+        for ax, group in zip(axes, groups, strict=True):
+            for s in group:
+                # each value covers a whole bucket, so draw steps and close the last bucket
+                times = [i * s.bucket_s / unit_s for i in range(len(s.values) + 1)]
+                values = [*s.values, s.values[-1]]
+                ax.plot(times, values, label=s.name.replace("_", " "), linewidth=1.4, drawstyle="steps-post")
+            handles, _labels = ax.get_legend_handles_labels()
+            faults = _shade_faults(ax, record.faults, colours, unit_s, horizon_s)
+            units = {s.unit for s in group}
+            ax.set_ylabel(units.pop() if len(units) == 1 else default_unit)
+            ax.set_xlim(0, horizon_s / unit_s or 1.0)
+            ax.set_ylim(bottom=0)
+            ax.legend(handles=handles + (faults if ax is axes[0] else []), loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        axes[0].set_title(title, loc="left")
+        axes[-1].set_xlabel(f"simulated time ({unit})")
+        save_figure(fig, path)
     return True
 
 
@@ -166,8 +214,9 @@ def _in_stage_order(series: Sequence[Series]) -> list[Series]:
 
 def throughput_chart(record: RunRecord, path: Path) -> bool:
     """Orders per minute by stage. Returns False (and writes nothing) when there is no data."""
+    stages = _in_stage_order(record.throughput)
     return _time_chart(
-        record, _in_stage_order(record.throughput), path, "Orders per minute by stage", "orders/min"
+        record, stages, path, "Orders per minute by stage", "orders/min", horizon_s=_life_s(record, stages)
     )
 
 
@@ -198,7 +247,7 @@ def latency_chart(record: RunRecord, path: Path) -> bool:
     positive = [v for v in known if v > 0]
     log_scale = bool(positive) and max(positive) / min(positive) >= LOG_SCALE_RATIO
     width = 0.8 / len(LATENCY_STATS)
-    with _figure() as (fig, ax):
+    with new_figure() as (fig, (ax,)):
         for i, stat in enumerate(LATENCY_STATS):
             xs = [g + (i - (len(LATENCY_STATS) - 1) / 2) * width for g in range(len(table))]
             heights = [row[i] for row in table.values()]
@@ -211,7 +260,7 @@ def latency_chart(record: RunRecord, path: Path) -> bool:
         ax.set_title("Latency percentiles", loc="left")
         ax.grid(axis="x", visible=False)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        _save(fig, path)
+        save_figure(fig, path)
     return True
 
 
@@ -229,7 +278,7 @@ def fault_timeline_chart(record: RunRecord, path: Path) -> bool:
     horizon = horizon_s / unit_s or 1.0
     min_width = horizon * 0.004  # an instantaneous fault (a crash) still shows as a sliver
     rows = len(record.faults)
-    with _figure((FIGSIZE[0], max(2.0, 1.2 + 0.32 * rows))) as (fig, ax):
+    with new_figure((FIGSIZE[0], max(2.0, 1.2 + 0.32 * rows))) as (fig, (ax,)):
         for row, fault in enumerate(record.faults):
             start = fault.start_s / unit_s
             end = fault.end_s / unit_s
@@ -246,7 +295,7 @@ def fault_timeline_chart(record: RunRecord, path: Path) -> bool:
         ax.set_xlabel(f"simulated time ({unit})")
         ax.set_title("Fault timeline", loc="left")
         ax.grid(axis="y", visible=False)
-        _save(fig, path)
+        save_figure(fig, path)
     return True
 
 

@@ -119,6 +119,41 @@ class Series:
             raise ValueError(f"series {self.name!r}: bucket_s must be a positive finite number")
 
 
+#: How a message in a flow diagram is marked: as it was, sent again after no or a failed answer, a
+#: copy of one already answered, never delivered, answered with an error, or given up (dead letter).
+FlowMark = Literal["", "retry", "duplicate", "dropped", "no_reply", "error", "dead_letter"]
+FLOW_MARKS: Final = ("", "retry", "duplicate", "dropped", "no_reply", "error", "dead_letter")
+
+
+@dataclass(frozen=True)
+class FlowMessage:
+    """One arrow of a message-flow diagram: ``sender`` → ``receiver`` at simulated time ``at``.
+
+    ``sender == receiver`` is a note on that system's lane (e.g. the core's order status moved)."""
+
+    at: float
+    sender: str
+    receiver: str
+    label: str
+    mark: FlowMark = ""
+    reply: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mark not in FLOW_MARKS:
+            raise ValueError(f"flow message {self.label!r}: unknown mark {self.mark!r}")
+
+
+@dataclass(frozen=True)
+class OrderFlow:
+    """The messages about one order, in time order, and why the report shows it."""
+
+    order: str
+    reason: str
+    messages: tuple[FlowMessage, ...]
+    #: Messages about the order that were left out (the diagram shows the first ones only).
+    omitted: int = 0
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """Everything a report shows about one finished run. Built by sim/, read by reports/."""
@@ -145,6 +180,9 @@ class RunRecord:
     #: The part of the run worth zooming into (the trading window and its drain), in simulated seconds;
     #: time charts show 0..focus_s when set, since a run's tail (parcels in transit for days) flattens them.
     focus_s: float | None = None
+    #: Per-order message flows read from the run's trace: the orders of invariant examples and a few
+    #: sampled healthy ones (empty when the run kept no trace).
+    flows: tuple[OrderFlow, ...] = ()
 
     def __post_init__(self) -> None:
         _require_keys("orders", self.orders, ORDER_KEYS)

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, TypedDict
 
-from retailsim.reports.charts import _figure, _save
-from retailsim.reports.html import _CSS, _charts, _e, _num
+from retailsim.reports.charts import new_figure, save_figure
+from retailsim.reports.html import CSS, charts_section, esc, num
 from retailsim.reports.record import KPI_KEYS
 from retailsim.reports.summary import JsonValue
 from retailsim.reports.sweep_results import (
@@ -93,7 +93,7 @@ def _kpi_chart(result: SweepResult, key: str, kpi: str, path: Path) -> bool:
         lines.setdefault(group, []).append((x, sorted(values), point.meets_slas))
     if not lines:
         return False
-    with _figure((6.0, 3.0)) as (fig, ax):
+    with new_figure((6.0, 3.0)) as (fig, (ax,)):
         for group, entries in lines.items():
             entries.sort(key=lambda entry: entry[0])
             xs = [x for x, _, _ in entries]
@@ -122,7 +122,7 @@ def _kpi_chart(result: SweepResult, key: str, kpi: str, path: Path) -> bool:
         ax.set_xlabel(key)
         ax.set_ylabel(kpi.removeprefix("kpi."))
         ax.legend(loc="best")
-        _save(fig, path)
+        save_figure(fig, path)
     return True
 
 
@@ -156,21 +156,21 @@ def _header(result: SweepResult) -> str:
             f"{finished} of {result.planned} finished: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} raised",
         ),
     ]
-    rows = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>" for name, value in meta)
+    rows = "".join(f"<dt>{esc(name)}</dt><dd>{esc(value)}</dd>" for name, value in meta)
     note = (
         '<p class="muted">Ctrl-C stopped the sweep: these are the runs that had finished.</p>'
         if result.interrupted
         else ""
     )
     return (
-        f"<header><h1>retailsim sweep · {_e(result.scenario)}</h1>"
+        f"<header><h1>retailsim sweep · {esc(result.scenario)}</h1>"
         f'<p><span class="verdict {tone}">{state}</span></p>{note}<dl class="meta">{rows}</dl></header>'
     )
 
 
 def _frontier(result: SweepResult, best: Sequence[PointResult]) -> str:
     if best:
-        items = "".join(f"<li><code>{_e(point.label)}</code></li>" for point in best)
+        items = "".join(f"<li><code>{esc(point.label)}</code></li>" for point in best)
         verdict = f"<p>The smallest setting(s) that meet the SLAs:</p><ul>{items}</ul>"
     else:
         verdict = '<p class="status failed">No grid point met the SLAs in every seed.</p>'
@@ -180,9 +180,9 @@ def _frontier(result: SweepResult, best: Sequence[PointResult]) -> str:
 def _points(result: SweepResult) -> str:
     kpis = [kpi for kpi in TABLE_KPIS if any(f"kpi.{kpi}" in row for row in result.rows)]
     head = "".join(
-        f"<th>{_e(h)}</th>" for h in ["grid point", "runs", "passed", "failed", "raised", "meets SLAs"]
+        f"<th>{esc(h)}</th>" for h in ["grid point", "runs", "passed", "failed", "raised", "meets SLAs"]
     )
-    head += "".join(f"<th>median {_e(kpi)}</th>" for kpi in kpis)
+    head += "".join(f"<th>median {esc(kpi)}</th>" for kpi in kpis)
     body = []
     for point in result.points():
         meets = (
@@ -190,13 +190,13 @@ def _points(result: SweepResult) -> str:
             if point.meets_slas
             else '<span class="status violated">no</span>'
         )
-        cells = [f"<td><code>{_e(point.label)}</code></td>"]
+        cells = [f"<td><code>{esc(point.label)}</code></td>"]
         cells += [
             f'<td class="num">{n}</td>'
             for n in (len(point.rows), point.count("passed"), point.count("failed"), point.count("error"))
         ]
         cells.append(f"<td>{meets}</td>")
-        cells += [f'<td class="num">{_e(_num(point.median(f"kpi.{kpi}")))}</td>' for kpi in kpis]
+        cells += [f'<td class="num">{esc(num(point.median(f"kpi.{kpi}")))}</td>' for kpi in kpis]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f"<section><h2>Grid points</h2><table><tr>{head}</tr>{''.join(body)}</table></section>"
 
@@ -207,9 +207,9 @@ def _unsuccessful(result: SweepResult) -> str:
         return '<section><h2>Failing runs</h2><p class="muted">None: every run held every invariant.</p></section>'
     labels = {point.index: point.label for point in result.points()}
     body = "".join(
-        f'<tr><td><code>{_e(labels[int(row["point"])])}</code></td><td class="num">{_e(row["seed"])}</td>'  # type: ignore[arg-type]
-        f'<td><span class="status violated">{_e(row["status"])}</span></td>'
-        f'<td>{_e(row["error"] or row["failing"])}</td><td><pre class="replay">{_e(row["replay"])}</pre></td></tr>'
+        f'<tr><td><code>{esc(labels[int(row["point"])])}</code></td><td class="num">{esc(row["seed"])}</td>'  # type: ignore[arg-type]
+        f'<td><span class="status violated">{esc(row["status"])}</span></td>'
+        f'<td>{esc(row["error"] or row["failing"])}</td><td><pre class="replay">{esc(row["replay"])}</pre></td></tr>'
         for row in rows
     )
     head = "<tr><th>grid point</th><th>seed</th><th>status</th><th>why</th><th>replay</th></tr>"
@@ -223,15 +223,15 @@ def render_sweep_html(result: SweepResult, charts: Sequence[tuple[str, Path]]) -
             _header(result),
             _frontier(result, frontier(result)),
             _points(result),
-            _charts(charts),
+            charts_section(charts),
             _unsuccessful(result),
         ]
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>retailsim sweep · {_e(result.scenario)}</title>"
-        f"<style>{_CSS}</style></head><body>{body}</body></html>\n"
+        f"<title>retailsim sweep · {esc(result.scenario)}</title>"
+        f"<style>{CSS}</style></head><body>{body}</body></html>\n"
     )
 
 

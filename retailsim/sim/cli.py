@@ -41,6 +41,8 @@ from rich.table import Table
 
 from retailsim.core.crash_points import CATALOGUE
 from retailsim.reports import write_report
+from retailsim.reports.compare import CompareError, write_compare
+from retailsim.reports.flows import SAMPLED_ORDERS
 from retailsim.reports.summary import JsonValue
 from retailsim.reports.sweep_html import write_sweep_report
 from retailsim.reports.sweep_results import fails_run, frontier
@@ -353,6 +355,7 @@ def run_command(
             on_progress=progress,
             core_factory=CORES[core],
             core_name=core,
+            sampled_flows=SAMPLED_ORDERS,
         )
 
     run = _run_with_progress(go, estimate, quiet)
@@ -397,6 +400,24 @@ def run_command(
     if not record.passed:  # a violation of any invariant, or a required one not exercised
         err.print(f"replay: {escape(record.replay)}", highlight=False)
         raise typer.Exit(EXIT_VIOLATED)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command("compare")
+def compare_command(
+    dir_a: Annotated[Path, typer.Argument(help="output directory of one run (retailsim run --out)")],
+    dir_b: Annotated[Path, typer.Argument(help="output directory of the other run")],
+    page: Annotated[Path | None, typer.Option("--out", help="the page to write (an .html file)")] = None,
+) -> None:
+    """Write one page with both runs' KPIs, invariants and charts side by side."""
+    target = page or Path("retailsim-out") / f"compare-{dir_a.name}-vs-{dir_b.name}.html"
+    try:
+        written = write_compare(dir_a, dir_b, target)
+    except CompareError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"--out {target}: cannot write the page: {exc.strerror or exc}") from None
+    out.print(f"comparison: {escape(str(written))}", highlight=False)
     raise typer.Exit(EXIT_OK)
 
 

@@ -58,10 +58,13 @@ from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.core.stores import MemoryStore, SqliteStore, Store, is_postgres_url, open_store, split_schema
 from retailsim.core.stores.base import DeadLetter, OutboxMessage, OutboxStats, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderStatus
+from retailsim.reports.flows import TraceTail, order_flows
+from retailsim.reports.flowsvg import flow_svg
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.evidence import gather
 from retailsim.sim.host import WEBHOOK_SOURCES, LiveClock, SharedHost, storefront_orders
 from retailsim.sim.invariants import EXPECTED_FINAL, expected_final
+from retailsim.sim.runner import flow_context
 from retailsim.sim.world import World
 from retailsim.systems.base import MockSystem, Request, Response, Webhook
 
@@ -74,6 +77,7 @@ TICK_S = 0.05
 MAX_STEPS_PER_HOLD = 500
 MAX_HOLD_S = 0.01  # the sim thread lets waiting HTTP threads in at least this often
 SHOPPERS_IN_CATALOG = 50
+TRACE_TAIL_LINES = 200_000  # about 20 MB: the recent history /ops/orders/{id} can draw
 # uvicorn with its C HTTP parser (httptools) and the libuv event loop, no access log: per request about a
 # third of the server time that h11 (pure Python) on asyncio's loop took (benchmarks/bench_api.py).
 UVICORN_OPTIONS: dict[str, Any] = {
@@ -368,6 +372,8 @@ class LiveRuntime(SharedHost):
             post=self.post,
         )
         self.world.payment.decline_rate = 0.0  # sandbox intents use Stripe's always-authorised test card
+        self.trace_tail = TraceTail(TRACE_TAIL_LINES)  # /ops/orders/{id} draws recent orders from it
+        self.world.trace.tap = self.trace_tail
         self.replayed = self._replay_journal()
         self.recovered = self.world.core.recover()  # leases of a killed process go back to pending
         self.world.start(workload=False)
@@ -474,6 +480,14 @@ class LiveRuntime(SharedHost):
         with self._lock:
             core = self.core()
             return None if core is None else core.ops_summary()
+
+    def order_flow_svg(self, order_id: str) -> str | None:
+        """The message flow of a recent order, drawn from the trace's last lines (None: none about it)."""
+        with self._lock:
+            lines = self.trace_tail.lines()
+            webhooks, dead = flow_context(self.world)
+        (flow,) = order_flows(lines, [(order_id, "live")], webhooks, dead)
+        return flow_svg(flow) if flow.messages else None
 
     def wake(self, destination: str | None) -> None:
         """Work was committed for ``destination`` (None: for any) by another process: look at it now."""
@@ -686,7 +700,7 @@ def serve(
         f"{runtime.recovered} leases recovered"
     )
     announce(f"webhook secret ({SECRET_ENV}): {runtime.secret}")
-    announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
+    announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics, operations page: /ops)")
     config = uvicorn.Config(app, host=host, port=port, lifespan="off", **server_options())
     try:
         uvicorn.Server(config).run()

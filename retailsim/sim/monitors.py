@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 SAMPLE_S = 60.0  # the world samples its levels, and counts its stages, per minute of simulated time
@@ -127,6 +128,8 @@ class LevelSampler:
 class TraceDigest:
     """A running hash of the event trace: same seed and code → the same digest, byte for byte.
 
+    ``tap``, when set, sees each line exactly as hashed (it cannot change what is hashed).
+
     Lines are hashed in chunks of ``_CHUNK`` (SHA-256 of the concatenation does not depend on how it is
     fed), so memory stays bounded while the per-event cost is one string join, not two hash updates.
     """
@@ -137,11 +140,16 @@ class TraceDigest:
         self._hash = hashlib.sha256()
         self._pending: list[str] = []
         self.events = 0
+        #: Called with every line as it is hashed (a report's message flows read them back); read-only.
+        self.tap: Callable[[str], None] | None = None
 
     def record(self, *parts: object) -> None:
         self.events += 1
         pending = self._pending
-        pending.append("|".join(map(str, parts)))
+        line = "|".join(map(str, parts))
+        pending.append(line)
+        if self.tap is not None:
+            self.tap(line)
         if len(pending) >= self._CHUNK:
             self._flush()
 

@@ -12,9 +12,10 @@ import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from retailsim.reports.record import FaultWindow, RunRecord, Series
+from retailsim.reports.flows import DeadLetterNote, SentWebhook, TraceSpill, choose_orders, order_flows
+from retailsim.reports.record import FaultWindow, OrderFlow, RunRecord, Series
 from retailsim.scenarios import describe
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.accounting import per_source
@@ -182,6 +183,25 @@ def crash_point_extra(world: World) -> dict[str, object]:
     }
 
 
+def message_flows(world: World, record: RunRecord, spill: TraceSpill, sampled: int) -> tuple[OrderFlow, ...]:
+    """The message flows of the orders in the record's invariant examples and of ``sampled`` others,
+    read back from the run's trace lines; the event ledger says which order each webhook is about."""
+    examples = [(inv.name, inv.examples) for inv in record.invariants if inv.examples]
+    chosen = choose_orders(spill.lines(), examples, sampled=sampled)
+    return order_flows(spill.lines(), chosen, *flow_context(world))
+
+
+def flow_context(world: World) -> tuple[list[SentWebhook], list[DeadLetterNote]]:
+    """What the trace lines do not say about orders: which order each webhook event is about and how
+    many copies the faults delivered (the event ledger), and the core's dead letters."""
+    webhooks = [
+        SentWebhook(e.source, e.event_id, e.topic, e.reference, e.sent_at, e.copies)
+        for e in world.event_ledger.events.values()
+    ]
+    dead = [DeadLetterNote(d.aggregate_id, d.destination, d.kind, d.reason) for d in world.store.dead_letters()]
+    return webhooks, dead
+
+
 @collector_paused()  # the whole run: judging walks every ledger too
 def run_scenario(
     scenario: Scenario,
@@ -192,10 +212,15 @@ def run_scenario(
     core_factory: CoreFactory | None = None,
     core_name: str = "real",
     on_progress: Callable[[float], None] | None = None,
+    sampled_flows: int | None = None,
 ) -> Run:
+    """``sampled_flows``: keep the trace lines and draw the message flows of the example orders and of
+    that many sampled others into ``record.flows`` (None: keep nothing, draw nothing)."""
     seed = scenario.seed if seed is None else seed
     world = World(scenario, seed, core_factory)
     world.on_sample = on_progress
+    spill = TraceSpill() if sampled_flows is not None else None
+    world.trace.tap = spill
     started = time.perf_counter()
     world.run()
     wall = time.perf_counter() - started
@@ -307,4 +332,8 @@ def run_scenario(
         },
         focus_s=_focus(scenario, world),
     )
+    if spill is not None and sampled_flows is not None:
+        world.trace.tap = None
+        record = replace(record, flows=message_flows(world, record, spill, sampled_flows))
+        spill.close()
     return Run(world, record)

@@ -5,7 +5,8 @@ Where things are (each promise tested over real HTTP in tests/live):
 
 * ``routes/`` — one router per resource: ``orders`` (orders, the agent's timeline and actions),
   ``returns``, ``webhooks``, ``inventory`` (stock, catalog), ``payments`` (the sandbox), ``ops``
-  (summary, dead letters and replay, reconciliation, metrics), ``service`` (health, OpenAPI). Each
+  (summary, dead letters and replay, reconciliation, metrics), ``ops_page`` (the operations pages,
+  ``/ops``), ``service`` (health, OpenAPI). Each
   module's docstring states its routes' rules.
 * ``edge`` — what every route shares, written once: the error body, the "core is down" rule (503
   ``core_unavailable`` with Retry-After, ``Api.with_core``), 415/413/strict JSON, the Idempotency-Key
@@ -33,7 +34,7 @@ from retailsim.core.api.batches import Batches
 from retailsim.core.api.edge import MAX_BODY_BYTES, Api, CoreDown, Endpoint, Refused, error_response, guarded
 from retailsim.core.api.host import CoreHost, HostUnavailable
 from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
-from retailsim.core.api.routes import inventory, ops, orders, payments, returns, service, webhooks
+from retailsim.core.api.routes import inventory, ops, ops_page, orders, payments, returns, service, webhooks
 from retailsim.core.api.schemas import openapi_document
 
 # Re-exported: what callers and tests import from here.
@@ -50,6 +51,7 @@ def endpoints(api: Api, metrics: ApiMetrics, title: str) -> list[Endpoint]:
         *inventory.endpoints(api),
         *payments.endpoints(api),
         *ops.endpoints(api, metrics),
+        *ops_page.endpoints(api),
     ]
 
 
