@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.mapping import easypost, pix, sap
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters import easypost, pix, sap
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 

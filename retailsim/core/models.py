@@ -2,7 +2,7 @@
 
 Rules kept here: models are frozen pydantic v2 models with ``extra="forbid"``, so an unknown or
 misspelt field is an error at the boundary rather than a silent loss; money is in minor units (cents)
-as integers, so sums are exact; no model knows any product's field names (that is core/mapping).
+as integers, so sums are exact; no model knows any product's field names (that is core/adapters).
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters import pos, sap
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.errors import NotYetKnown
-from retailsim.core.mapping import pos, sap
-from retailsim.core.mapping.http import OutboundRequest, Reply
 from retailsim.core.models import Order
 from retailsim.core.stores.base import OutboxMessage, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from retailsim.core.adapters import pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.errors import NotYetKnown
-from retailsim.core.mapping import pos, salesforce, sap, sfcc, shipbob, stripe
-from retailsim.core.mapping.http import OutboundRequest, Reply
 from retailsim.core.models import Return, ReturnLine
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
 from retailsim.core.workflows import return_to_refund as r2r

@@ -29,12 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from retailsim.core.crash_points import CrashHook
-from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
-from retailsim.core.facts import AdditiveFactsPart
-from retailsim.core.jsoncodec import dumps
-from retailsim.core.mapping import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
-from retailsim.core.mapping.http import (
+from retailsim.core.adapters import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.adapters.http import (
     OutboundRequest,
     Reply,
     Verdict,
@@ -43,6 +39,10 @@ from retailsim.core.mapping.http import (
     judge,
     retry_after_s,
 )
+from retailsim.core.crash_points import CrashHook
+from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
+from retailsim.core.facts import AdditiveFactsPart
+from retailsim.core.jsoncodec import dumps
 from retailsim.core.models import Order
 from retailsim.core.pickups import PICKUP_KINDS, PickupsPart
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker

@@ -45,8 +45,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.crash_points import DESCRIPTIONS
-from retailsim.core.mapping.http import OutboundRequest
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.retry import RetryPolicy

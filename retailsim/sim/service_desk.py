@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.adapters.http import OutboundRequest
 from retailsim.scenarios.schema import LatencySpec
 from retailsim.sim.monitors import Tally
 from retailsim.systems.base import Latency

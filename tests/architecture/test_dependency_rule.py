@@ -152,6 +152,6 @@ def test_the_purity_check_sees_every_disguise(tmp_path: Path) -> None:
 
 
 def test_relative_imports_are_resolved() -> None:
-    source = "from ..mapping import sap\nfrom . import base\nfrom ...sim.world import World\n"
+    source = "from ..adapters import sap\nfrom . import base\nfrom ...sim.world import World\n"
     names = imports_of(PACKAGE / "core" / "stores" / "memory.py", source)
-    assert names == ["retailsim.core.mapping", "retailsim.core.stores.base", "retailsim.sim.world"]
+    assert names == ["retailsim.core.adapters", "retailsim.core.stores.base", "retailsim.sim.world"]

@@ -60,12 +60,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Lifespan
 
+from retailsim.core.adapters.sfcc import field_errors, order_from_scapi
 from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
 from retailsim.core.api.schemas import PaymentIntentRequest, openapi_document
 from retailsim.core.api.signing import ALIASES, SIGNATURE_HEADER, verify
 from retailsim.core.api.validation import body_errors, identifier_errors
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.sfcc import field_errors, order_from_scapi
 from retailsim.core.service import ApiReply, IntegrationCore
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retailsim.core.mapping.sfcc import ScapiOrder
+from retailsim.core.adapters.sfcc import ScapiOrder
 from retailsim.core.models import Return
 from retailsim.core.service_desk import AgentAction
 

@@ -11,7 +11,7 @@ spends the last one.
 from __future__ import annotations
 
 from retailsim.core import CoreConfig, IntegrationCore
-from retailsim.core.mapping.http import Reply
+from retailsim.core.adapters.http import Reply
 from retailsim.core.service import Delivery
 from retailsim.core.stores.memory import MemoryStore
 from tests.factories import scapi_order

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from retailsim.core.adapters import pix
+from retailsim.core.adapters.http import Reply
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping import pix
-from retailsim.core.mapping.http import Reply
 from retailsim.core.service import CoreConfig, IntegrationCore
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.sim.broken_cores import InboxAfterEffectCore

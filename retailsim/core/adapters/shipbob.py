@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest, Reply
 from retailsim.core.models import Order
 
 TOPIC_SHIPPED = "order.shipped"

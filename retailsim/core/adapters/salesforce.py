@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.adapters.http import OutboundRequest
 
 API = "/services/data/v59.0"
 

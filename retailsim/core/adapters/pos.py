@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest, Reply
 
 TOPIC_RETURN_CREATED = "return.created"
 TOPIC_RETURN_RECEIVED = "return.received"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest
 
 TOPIC_ADJUSTMENT = "inventory.adjustment"
 CYCLE_COUNT, DAMAGE, RECEIPT = "CC", "DM", "RC"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest
 
 IN_TRANSIT = frozenset({"in_transit", "out_for_delivery", "available_for_pickup"})
 DELIVERED = frozenset({"delivered"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.models import Order
 
 SALES_ORDER_SRV = "/sap/opu/odata/sap/API_SALES_ORDER_SRV"

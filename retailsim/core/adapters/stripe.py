@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters.http import OutboundRequest, Reply
 
 
 def idempotency_key(order_no: str, command: str) -> str:
