@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.adapters import easypost, pix, sap
-from retailsim.core.adapters.http import OutboundRequest, Reply
-from retailsim.core.stores.base import NewMessage, OutboxMessage, Position, Transaction
+from retailsim.core.adapters import easypost, pix
+from retailsim.core.adapters.spec import Answer
+from retailsim.core.stores.base import NewMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
@@ -80,7 +80,12 @@ class AdditiveFactsPart:
     def _arm_adjustment_watch(self: Core, tx: Transaction, now: float, woken: set[str]) -> None:
         tx.append(
             NewMessage(
-                INTERNAL, "WatchAdjustments", "inventory", "inventory", {}, now + self.config.adjustment_watch_s
+                INTERNAL,
+                "WatchAdjustments",
+                "inventory",
+                "inventory",
+                {},
+                now + self.config.adjustment_watch_s,
             )
         )
         woken.add(INTERNAL)
@@ -107,12 +112,13 @@ class AdditiveFactsPart:
             now,
         )
 
-    def _apply_fetched_adjustments(
-        self: Core, tx: Transaction, reply: Reply, now: float, woken: set[str]
+    def _adjustments_fetched(
+        self: Core, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
     ) -> None:
         """Adjustments the WMS's list holds that the core has not applied: one missing at two watches in a
         row (not merely on its way) is applied now (a repair) under its event id, so a late webhook of it is
         a duplicate; one missing for the first time becomes a suspect."""
+        reply, now = answer.reply, answer.now
         seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
         applied = {int(n) for n in seen["above"]}
         suspects = {int(n) for n in (tx.load("pix", "watch") or {}).get("suspects", [])}
@@ -214,19 +220,3 @@ class AdditiveFactsPart:
             return record if told else None
         moved: OrderRecord = self._transition(tx, record, event, now, woken, transitions, facts)
         return moved
-
-    def goods_movement_request(self: Core, message: OutboxMessage, now: float) -> OutboundRequest:
-        """The ERP posting of one warehouse adjustment (its reference in the header text)."""
-        payload = message.payload
-        request: OutboundRequest = self._with_correlation(
-            sap.post_goods_movement(
-                str(payload["reference"]),
-                str(payload["sku"]),
-                str(payload["plant"]),
-                str(payload["movement_type"]),
-                abs(int(payload["delta"])),
-                now,
-            ),
-            message,
-        )
-        return request

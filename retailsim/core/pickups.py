@@ -20,17 +20,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.adapters import pos, sap
-from retailsim.core.adapters.http import OutboundRequest, Reply
+from retailsim.core.adapters import pos
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.models import Order
-from retailsim.core.stores.base import OutboxMessage, Transaction
+from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
 Core = Any
 
-PICKUP_KINDS = frozenset({"ReleaseToStore", "ChangeSalesOrderPlant"})
 STILL_ROUTABLE = frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED})
 
 
@@ -164,36 +162,3 @@ class PickupsPart:
             transitions,
             {"location": location, "reserved": True, "routing": routing},
         )
-
-    # ---- egress -----------------------------------------------------------------------------------
-
-    def render_pickup_command(
-        self: Core, message: OutboxMessage, record: OrderRecord, order: Order | None
-    ) -> OutboundRequest | None:
-        location = str(message.payload["location"])
-        if location != record.location:
-            return None  # rerouted since: this store or plant is no longer the order's
-        if message.kind == "ReleaseToStore":
-            customer = order.customer if order is not None else None
-            return pos.create_pickup(
-                location,
-                record.order_no,
-                list(record.lines),
-                {"name": customer.name if customer else "", "email": customer.email if customer else ""},
-            )
-        if not record.erp_sales_order:
-            return None
-        return sap.change_item_plant(record.erp_sales_order, str(message.payload["item"]), location)
-
-    def _apply_pickup_reply(
-        self: Core,
-        tx: Transaction,
-        message: OutboxMessage,
-        record: OrderRecord,
-        reply: Reply,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        if message.kind == "ReleaseToStore" and str(message.payload["location"]) == record.location:
-            self._transition(tx, record, OrderEvent.PICKUP_ACCEPTED, now, woken, transitions)

@@ -1,4 +1,5 @@
-"""The core's returns: ingress of return requests, rendering and replies of return commands.
+"""The core's returns: ingress of return requests and the effects of their commands' replies (what each
+return command renders and means is its adapter's spec, core/adapters).
 
 Returns are aggregates of kind ``return`` keyed by the return number, which is also their correlation
 id (every message carries it; the order number travels in the record). A return is opened from the
@@ -23,11 +24,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from retailsim.core.adapters import pos, salesforce, sap, sfcc, shipbob, stripe
-from retailsim.core.adapters.http import OutboundRequest, Reply
+from retailsim.core.adapters import pos, shipbob
+from retailsim.core.adapters.spec import Answer
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.models import Return, ReturnLine
-from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
+from retailsim.core.stores.base import NewMessage, Transaction
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnEvent, ReturnRecord, ReturnStatus
@@ -39,27 +40,6 @@ INTERNAL_TIMERS = "core"  # the core's own timers (core.service.INTERNAL)
 
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
 Core = Any
-
-RETURN_KINDS = frozenset(
-    {
-        "CreateCustomerReturn",
-        "CreateWarehouseReturn",
-        "PostReturnGoodsReceipt",
-        "RestockReturnedGoods",
-        "RestockReturnedUnit",
-        "CreateCreditMemoRequest",
-        "RefundPayment",
-        "UpdateReturnStatus",
-        "UpdateStoreReturn",
-        "UpdateCaseReturnStatus",
-    }
-)
-# ERP documents SAP would create twice: looked up by the return number before a retry re-creates them.
-LOOKED_UP = {
-    "CreateCustomerReturn": "CustomerReturn",
-    "CreateCreditMemoRequest": "CreditMemoRequest",
-    "PostGoodsMovement": "MaterialDocument",  # a warehouse adjustment's goods movement (core/service.py)
-}
 
 
 def load_return(tx: Transaction, return_no: str) -> ReturnRecord | None:
@@ -303,7 +283,8 @@ class ReturnsPart:
         self._count("return_units_received")
         expected = sum(line.quantity for line in record.lines)
         self._note_webhook(
-            "processed", f"return {record.return_no}: unit {counted} of {expected} ({facts['sku']}, {facts['condition']})"
+            "processed",
+            f"return {record.return_no}: unit {counted} of {expected} ({facts['sku']}, {facts['condition']})",
         )
         if all(len(units.get(line.sku, [])) >= line.quantity for line in record.lines):
             received = [(line.sku, line.quantity, units[line.sku][0]) for line in record.lines]
@@ -362,198 +343,32 @@ class ReturnsPart:
             tx, record, ReturnEvent.GOODS_RECEIVED, now, woken, {"received_at": now, "lines": lines}
         )
 
-    # ---- egress -----------------------------------------------------------------------------------
+    # ---- replies ----------------------------------------------------------------------------------
 
-    def _render_return(self: Core, message: OutboxMessage, now: float) -> OutboundRequest | None:
-        with self._transaction("delivery.render.read") as tx:
-            record = load_return(tx, message.aggregate_id)
-            order_doc = tx.load("order_doc", record.order_no) if record is not None else None
-        if record is None:
-            self._finish_silently(message, "orphan_messages")
-            return None
-        request = self.render_return_command(message, record, order_doc or {}, now)
-        if request is None:
-            self._finish_silently(message, "superseded_messages")
-            return None
-        result: OutboundRequest = self._with_correlation(request, message)
-        return result
-
-    def render_return_command(
-        self: Core,
-        message: OutboxMessage,
-        record: ReturnRecord,
-        order_doc: dict[str, Any],
-        now: float,
-    ) -> OutboundRequest | None:
-        kind = message.kind
-        sold_to = str((order_doc.get("customer") or {}).get("customer_id", ""))
-        currency = str(order_doc.get("currency", "USD"))
-        if kind == "CreateCustomerReturn":
-            if message.attempts > 1:
-                return sap.find_customer_return(record.return_no)
-            result: OutboundRequest = self._create_customer_return(record, sold_to, currency)
-            return result
-        if kind == "CreateCreditMemoRequest":
-            if message.attempts > 1:
-                return sap.find_credit_memo_request(record.return_no)
-            result = self._create_credit_memo(record, sold_to, currency)
-            return result
-        if kind == "CreateWarehouseReturn":
-            return shipbob.create_return(
-                record.return_no, record.location, [(line.sku, line.quantity) for line in record.lines], None
-            )
-        if kind == "PostReturnGoodsReceipt":
-            restock = [(line.sku, line.quantity) for line in record.lines if line.disposition == "restock"]
-            if not restock or not record.erp_return_order:
-                return None
-            return sap.post_return_goods_receipt(record.erp_return_order, restock, record.location)
-        if kind == "RestockReturnedUnit":
-            key = self.restock_idempotency_key(record)
-            unit = f"{key}:unit-{message.payload['unit']}" if key else None
-            return pos.restock(record.location, record.return_no, [(str(message.payload["sku"]), 1)], unit)
-        if kind == "RestockReturnedGoods":
-            restock = [(line.sku, line.quantity) for line in record.lines if line.disposition == "restock"]
-            if not restock:
-                return None
-            return pos.restock(
-                record.location, record.return_no, restock, self.restock_idempotency_key(record)
-            )
-        if kind == "RefundPayment":
-            return stripe.refund(
-                record.payment_ref or "missing",
-                record.amount_minor,
-                record.return_no,
-                self.refund_idempotency_key(record),
-            )
-        if kind == "UpdateReturnStatus":
-            status = str(message.payload["status"])
-            path, body = sfcc.return_status_update(
-                str(order_doc.get("site_id", "RefArch")),
-                record.order_no,
-                record.return_no,
-                status,
-                int(message.payload["seq"]),
-                record.replacement_order if status == ReturnStatus.EXCHANGED.value else None,
-            )
-            return OutboundRequest("PATCH", path, body)
-        if kind == "UpdateCaseReturnStatus":
-            seq = int(message.payload["seq"])
-            if record.case_id is None or seq < record.status_seq:
-                return None  # only the newest status is worth writing on the case
-            return salesforce.update_case_return_status(
-                record.case_id, record.return_no, str(message.payload["status"]), seq
-            )
-        if kind == "UpdateStoreReturn":
-            return pos.update_return(
-                record.return_no, str(message.payload["status"]), int(message.payload["seq"])
-            )
-        return None
-
-    def _create_customer_return(
-        self: Core, record: ReturnRecord, sold_to: str, currency: str
-    ) -> OutboundRequest:
-        return sap.create_customer_return(
-            record.return_no,
-            record.erp_sales_order or "",
-            sold_to,
-            [(line.sku, line.quantity, record.reason or "R01") for line in record.lines],
-            record.location,
-            self.config.sales_organization,
-            currency,
-        )
-
-    def _create_credit_memo(self: Core, record: ReturnRecord, sold_to: str, currency: str) -> OutboundRequest:
-        return sap.create_credit_memo_request(
-            record.return_no,
-            record.erp_return_order or "",
-            sold_to,
-            [(line.sku, line.quantity, line.quantity * line.unit_price_minor) for line in record.lines],
-            self.config.sales_organization,
-            currency,
-        )
-
-    def return_create_after_lookup(self: Core, message: OutboxMessage) -> OutboundRequest:
-        """The ERP look-up found nothing: now create the document (the first one never landed)."""
-        if message.kind == "PostGoodsMovement":
-            movement: OutboundRequest = self.goods_movement_request(message, message.available_at)
-            return movement
-        with self._transaction("delivery.lookup_miss.read") as tx:
-            record = load_return(tx, message.aggregate_id)
-            order_doc = tx.load("order_doc", record.order_no) if record is not None else None
-        assert record is not None
-        doc = order_doc or {}
-        sold_to = str((doc.get("customer") or {}).get("customer_id", ""))
-        currency = str(doc.get("currency", "USD"))
-        if message.kind == "CreateCustomerReturn":
-            request = self._create_customer_return(record, sold_to, currency)
-        else:
-            request = self._create_credit_memo(record, sold_to, currency)
-        result: OutboundRequest = self._with_correlation(request, message)
-        return result
-
-    def _apply_return_reply(
-        self: Core,
-        tx: Transaction,
-        message: OutboxMessage,
-        step: str,
-        reply: Reply,
-        now: float,
-        woken: set[str],
+    def _warehouse_return_created(
+        self: Core, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
     ) -> None:
-        record = load_return(tx, message.aggregate_id)
-        if record is None:
-            return
-        kind = message.kind
-        if kind in LOOKED_UP:
-            field = LOOKED_UP[kind]
-            if step == "lookup":
-                found = sap.found_documents(reply, field)
-                number = found[0] if found else ""
-            else:
-                number = sap.created_document(reply, field) or ""
-            if kind == "CreateCustomerReturn":
-                self._return_transition(
-                    tx, record, ReturnEvent.AUTHORIZATION_POSTED, now, woken, {"erp_return_order": number}
+        """Keep the warehouse's return id (the first one it gave)."""
+        record = answer.return_record
+        created = shipbob.created_order_id(answer.reply)
+        if created and not record.wms_return_id:
+            update = record.model_copy(update={"wms_return_id": created})
+            tx.save("return", record.return_no, update.model_dump(mode="json"), answer.now)
+
+    def _return_goods_booked(
+        self: Core, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+    ) -> None:
+        """The ERP booked the goods back into the DC's stock: they are available to promise again, and an
+        exchange's replacement may now be delivered out of them."""
+        record, now = answer.return_record, answer.now
+        self._restock_positions(tx, record, now, woken)
+        if record.exchange and record.status is ReturnStatus.RECEIVED and not record.replacement_order:
+            tx.append(
+                NewMessage(
+                    INTERNAL_TIMERS, "CreateExchangeOrder", record.return_no, record.correlation_id, {}, now
                 )
-            else:
-                self._return_transition(
-                    tx, record, ReturnEvent.CREDIT_MEMO_POSTED, now, woken, {"erp_credit_memo": number}
-                )
-        elif kind == "CreateWarehouseReturn":
-            created = shipbob.created_order_id(reply)
-            if created and not record.wms_return_id:
-                tx.save(
-                    "return",
-                    record.return_no,
-                    record.model_copy(update={"wms_return_id": created}).model_dump(mode="json"),
-                    now,
-                )
-        elif kind == "PostReturnGoodsReceipt":
-            # The ERP booked the goods back into the DC's stock: they are available to promise again,
-            # and an exchange's replacement may now be delivered out of them.
-            self._restock_positions(tx, record, now, woken)
-            if record.exchange and record.status is ReturnStatus.RECEIVED and not record.replacement_order:
-                tx.append(
-                    NewMessage(
-                        INTERNAL_TIMERS,
-                        "CreateExchangeOrder",
-                        record.return_no,
-                        record.correlation_id,
-                        {},
-                        now,
-                    )
-                )
-                woken.add(INTERNAL_TIMERS)
-        elif kind == "RefundPayment":
-            body = reply.body if isinstance(reply.body, dict) else {}
-            self._return_transition(
-                tx,
-                record,
-                ReturnEvent.REFUND_SUCCEEDED,
-                now,
-                woken,
-                {"refund_id": str(body.get("id", "")), "refunded_at": now},
             )
+            woken.add(INTERNAL_TIMERS)
 
     def _create_exchange_order(
         self: Core,

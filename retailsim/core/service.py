@@ -5,7 +5,9 @@ inbox check, load, pure transition, save, outbox append — all or nothing (``on
 in-flight claim and its stored reply are in that same transaction). Orders that arrive together may share
 one transaction (``submit_orders``), each answered as alone. Egress is driven from outside
 (the simulation's delivery workers or the live dispatcher): ``claim`` hands out the next due message for
-a destination as a ready-made HTTP request, honouring the destination's circuit breaker and token bucket;
+a destination as a ready-made HTTP request, honouring the destination's circuit breaker and token bucket
+(what each command kind renders, which refusals are benign, what a reply means: the command registry,
+core/adapters/registry.py, with the ERP's specs from ``CoreConfig.erp_dialect`` — no kind switch here);
 ``on_reply`` judges the answer, applies what it means to the order in the same transaction that marks
 the message delivered, and schedules a retry (full-jitter backoff, Retry-After as a floor) or dead-letters
 it. Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
@@ -17,6 +19,7 @@ store transaction is opened through ``_transaction(point)`` and every reply hand
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import random
@@ -27,9 +30,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from retailsim.core.adapters import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.adapters import easypost, pix, pos, sfcc, shipbob, stripe
 from retailsim.core.adapters.http import (
     OutboundRequest,
     Reply,
@@ -39,17 +42,28 @@ from retailsim.core.adapters.http import (
     judge,
     retry_after_s,
 )
+from retailsim.core.adapters.registry import build_registry
+from retailsim.core.adapters.spec import (
+    Answer,
+    CommandInput,
+    CommandSpec,
+    Effect,
+    OrderMeant,
+    ReturnMeant,
+    Subject,
+)
+from retailsim.core.config import CoreConfig
 from retailsim.core.crash_points import CrashHook
-from retailsim.core.errors import CoreError, IllegalTransition, InvalidPayload, NotYetKnown
+from retailsim.core.errors import IllegalTransition, InvalidPayload, NotYetKnown
 from retailsim.core.facts import AdditiveFactsPart
 from retailsim.core.jsoncodec import dumps
 from retailsim.core.models import Order
-from retailsim.core.pickups import PICKUP_KINDS, PickupsPart
+from retailsim.core.pickups import PickupsPart
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.idempotency import fingerprint
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
-from retailsim.core.returns import LOOKED_UP, RETURN_KINDS, ReturnsPart
+from retailsim.core.returns import ReturnsPart, load_return
 from retailsim.core.service_desk import ServiceDeskPart
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
@@ -64,48 +78,10 @@ from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
 
+__all__ = ["DESTINATIONS", "INTERNAL", "ApiReply", "CoreConfig", "Delivery", "IntegrationCore"]
+
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
 INTERNAL = "core"
-
-
-class CoreConfig(BaseModel):
-    """Settings of the core (scenario section ``[core]``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    retry_base_s: float = Field(0.5, gt=0)
-    retry_cap_s: float = Field(300.0, gt=0)
-    retry_max_attempts: int = Field(12, ge=1)
-    breaker_failures: int = Field(5, ge=1)
-    breaker_open_s: float = Field(30.0, gt=0)
-    rate_limits: dict[str, float] = Field(default_factory=dict, description="requests/s per destination")
-    lease_s: float = Field(60.0, gt=0)
-    backorder_grace_s: float = Field(3600.0, ge=0)
-    shipment_watch_s: float = Field(8 * 3600.0, gt=0, description="reconcile with the WMS after this long")
-    delivery_watch_s: float = Field(
-        4 * 86400.0, gt=0, description="reconcile with the carrier after this long"
-    )
-    watch_rounds: int = Field(6, ge=1, description="how many times a watchdog asks before flagging drift")
-    adjustment_watch_s: float = Field(
-        3600.0, gt=0, description="ask the WMS for adjustments the core missed this often after the last one"
-    )
-    locations: list[str] = Field(default_factory=lambda: ["DC1"])
-    stores: list[str] = Field(
-        default_factory=list, description="stores that fulfil pickups (the runtime sets them from the POS)"
-    )
-    safety_stock: int = Field(0, ge=0)
-    inventory_publication: str = Field("events", pattern="^(events|batch)$")
-    publish_coalesce_s: float = Field(5.0, ge=0)
-    feed_interval_s: float = Field(1800.0, gt=0)
-    inventory_list: str = "inventory_main"
-    sales_organization: str = "1010"
-    idempotency_in_flight_s: float = Field(30.0, gt=0)
-    idempotency_retention_s: float = Field(
-        86400.0, gt=0, description="a key's stored reply is kept this long (core time), then the key is free"
-    )
-    return_window_s: float = Field(
-        30 * 86400.0, gt=0, description="returns accepted this long after delivery"
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +150,49 @@ class _Effects:
         """Back to ``mark``: what a rolled-back transaction added never happened."""
         self.woken.intersection_update(mark[0])
         del self.transitions[mark[1] :]
+
+
+# A handler of an accepted reply's effect (``Effect``), and of an internal timer (by its kind).
+_ReplyEffect = Callable[[Transaction, Answer, set[str], list[tuple[str, str]]], None]
+_Timer = Callable[[Transaction, OutboxMessage, float, set[str], list[tuple[str, str]]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A watchdog timer: while the order waits in ``waiting_in``, ask ``destination`` with ``fetch``, and
+    re-arm after ``rearm_s`` of the config; ``at_store`` says whether it watches store pickups (True),
+    DC orders (False) or either (None) — a reroute hands the order to the other watchdog."""
+
+    waiting_in: frozenset[OrderStatus]
+    destination: str
+    fetch: str
+    at_store: bool | None
+    rearm_s: Callable[[CoreConfig], float]
+
+
+WATCHES = {
+    "WatchShipment": Watch(
+        frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED}),
+        "wms",
+        "FetchWarehouseOrder",
+        at_store=False,
+        rearm_s=lambda config: config.shipment_watch_s,
+    ),
+    "WatchDelivery": Watch(
+        frozenset({OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT}),
+        "carrier",
+        "FetchTracker",
+        at_store=None,
+        rearm_s=lambda config: config.delivery_watch_s / 4,
+    ),
+    "WatchPickup": Watch(
+        frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED, OrderStatus.READY_FOR_PICKUP}),
+        "pos",
+        "FetchPickup",
+        at_store=True,
+        rearm_s=lambda config: config.shipment_watch_s,
+    ),
+}
 
 
 @dataclass(slots=True)
@@ -256,6 +275,28 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
+        # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
+        self.commands = build_registry(self.config.erp_dialect)
+        self._reply_effects: dict[Effect, _ReplyEffect] = {
+            Effect.STATUS_SYNCED: self._status_synced,
+            Effect.WAREHOUSE_ORDER_FETCHED: self._warehouse_order_fetched,
+            Effect.TRACKERS_FETCHED: self._trackers_fetched,
+            Effect.PICKUP_FETCHED: self._pickup_fetched,
+            Effect.ADJUSTMENTS_FETCHED: self._adjustments_fetched,
+            Effect.WAREHOUSE_RETURN_CREATED: self._warehouse_return_created,
+            Effect.RETURN_GOODS_BOOKED: self._return_goods_booked,
+        }
+        self._timers: dict[str, _Timer] = {
+            "PublishInventoryFeed": self._publish_inventory_feed,
+            "ExpireBackorder": self._expire_backorder,
+            **{kind: self._watchdog for kind in WATCHES},
+            "WatchAdjustments": lambda tx, timer, now, woken, transitions: self._watch_adjustments(
+                tx, now, woken
+            ),
+            "CreateExchangeOrder": lambda tx, timer, now, woken, transitions: self._create_exchange_order(
+                tx, timer.aggregate_id, now, woken, transitions
+            ),
+        }
 
     @property
     def _return_transitions(self) -> list[tuple[str, str]]:
@@ -941,16 +982,15 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             message = self.store.claim_next(destination, now, self.config.lease_s)
             if message is not None:
                 self._crash_point("delivery.claimed")
-            request = self._render(message, now) if message is not None else None
-            if message is None or request is None:
+            rendered = self._render(message, now) if message is not None else None
+            if message is None or rendered is None:
                 breaker.record_neutral()
                 if bucket is not None:
                     bucket.give_back()
                 if message is None:
                     return None
                 continue  # nothing to send any more (superseded); _render completed it
-            looked_up = message.kind == "PostSalesOrder" or message.kind in LOOKED_UP
-            step = "lookup" if request.method == "GET" and looked_up else "send"
+            request, step = rendered
             return Delivery(message, request, step)
 
     def _finish_silently(self, message: OutboxMessage, reason: str) -> None:
@@ -958,57 +998,56 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             tx.complete(message.seq)
         self._count(reason)
 
-    def _render(self, message: OutboxMessage, now: float) -> OutboundRequest | None:
-        kind = message.kind
-        if kind in RETURN_KINDS:
-            return self._render_return(message, now)
-        if kind == "PublishAvailability":
-            sku = str(message.payload["sku"])
-            with self._transaction("delivery.publication.before_commit") as tx:
-                tx.save("atp_publication", sku, {"pending": False}, now)
-                ats = sum(
-                    p.available
-                    for p in (tx.get_position(sku, loc) for loc in self.config.locations)
-                    if p is not None
-                )
-            path, body = sfcc.inventory_update(self.config.inventory_list, sku, ats)
-            return self._with_correlation(OutboundRequest("PATCH", path, body), message)
-        if kind == "FetchAdjustments":
-            return self._with_correlation(pix.list_adjustments(int(message.payload["since"])), message)
-        if kind == "PostGoodsMovement":
-            payload = message.payload
-            if message.attempts > 1:  # the first posting may have landed: SAP would book it twice
-                return self._with_correlation(sap.find_goods_movement(str(payload["reference"])), message)
-            return self.goods_movement_request(message, now)
-        if kind == "InventoryFeed":
-            records = []
-            totals: dict[str, int] = {}
-            for position in self.store.positions():
-                totals[position.sku] = totals.get(position.sku, 0) + position.available
-            for sku in sorted(totals):
-                records.append({"product_id": sku, "allocation": {"amount": totals[sku]}})
-            body = {"inventory_list_id": self.config.inventory_list, "records": records}
-            return self._with_correlation(
-                OutboundRequest(
-                    "POST", f"/s/-/dw/data/{sfcc.API_VERSION}/jobs/inventory-import/executions", body
-                ),
-                message,
-            )
-        with self._transaction("delivery.render.read") as tx:
-            record = self._load_record(tx, message.aggregate_id)
-            order = (
-                tx.load_model("order_doc", message.aggregate_id, Order)
-                if kind in ("PostSalesOrder", "ReleaseToWarehouse", "ReleaseToStore", "UpdateOrderStatus")
-                else None
-            )
-        if record is None:
+    def _render(self, message: OutboxMessage, now: float) -> tuple[OutboundRequest, str] | None:
+        """The request for a claimed message and its step ("lookup": the ERP is asked first), or None when
+        there is nothing to send (its aggregate is gone, or the command is superseded: completed here)."""
+        spec = self.commands[message.kind]
+        command = self._command_input(spec, message, now)
+        if command is None:
             self._finish_silently(message, "orphan_messages")
             return None
-        request = self.render_command(message, record, order, now)
+        if spec.lookup is not None and self.erp_lookup_before_create(message):
+            return self._with_correlation(spec.lookup.render(command), message), "lookup"
+        request = spec.render(command)
         if request is None:
             self._finish_silently(message, "superseded_messages")
             return None
-        return self._with_correlation(request, message)
+        return self._with_correlation(request, message), "send"
+
+    def _command_input(
+        self, spec: CommandSpec, message: OutboxMessage, now: float, *, after_miss: bool = False
+    ) -> CommandInput | None:
+        """What the spec's subject needs loaded to render the message (None: its aggregate is gone);
+        ``after_miss``: to create what the ERP look-up did not find."""
+        if spec.subject is Subject.PAYLOAD:
+            return CommandInput(message, now, self)
+        if spec.subject is Subject.STOCK_FEED:
+            stock: dict[str, int] = {}
+            for position in self.store.positions():
+                stock[position.sku] = stock.get(position.sku, 0) + position.available
+            return CommandInput(message, now, self, stock=stock)
+        if spec.subject is Subject.AVAILABILITY:
+            sku = str(message.payload["sku"])
+            with self._transaction("delivery.publication.before_commit") as tx:
+                tx.save("atp_publication", sku, {"pending": False}, now)
+                positions = [tx.get_position(sku, location) for location in self.config.locations]
+            available = sum(p.available for p in positions if p is not None)
+            return CommandInput(message, now, self, available=available)
+        reading = (
+            self._transaction("delivery.lookup_miss.read")
+            if after_miss
+            else self._transaction("delivery.render.read")
+        )
+        with reading as tx:
+            if spec.subject is Subject.RETURN:
+                returned = load_return(tx, message.aggregate_id)
+                sale = tx.load("order_doc", returned.order_no) if returned is not None else None
+                return (
+                    CommandInput(message, now, self, returned=returned, sale=sale or {}) if returned else None
+                )
+            record = self._load_record(tx, message.aggregate_id)
+            order = tx.load_model("order_doc", message.aggregate_id, Order) if spec.needs_order_doc else None
+        return CommandInput(message, now, self, order=record, order_doc=order) if record is not None else None
 
     @staticmethod
     def _with_correlation(request: OutboundRequest, message: OutboxMessage) -> OutboundRequest:
@@ -1017,7 +1056,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         return OutboundRequest(request.method, request.path, request.body, headers, request.query)
 
     def erp_lookup_before_create(self, message: OutboxMessage) -> bool:
-        """Look the order up in the ERP before creating it again: SAP has no duplicate check of its own."""
+        """Look a document up in the ERP before creating it again: SAP has no duplicate check of its own."""
         return message.attempts > 1
 
     def sales_order_plant(self, record: OrderRecord) -> str:
@@ -1031,120 +1070,18 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
     def payment_idempotency_key(self, record: OrderRecord, command: str) -> str | None:
         return stripe.idempotency_key(record.order_no, command)
 
-    def render_command(
-        self, message: OutboxMessage, record: OrderRecord, order: Order | None, now: float
-    ) -> OutboundRequest | None:
-        """The product request for a command, from the order's current state."""
-        kind = message.kind
-        if kind in ("UpdateOrderStatus", "UpsertOrderStatus"):
-            seq = int(message.payload["seq"])
-            if seq < record.synced.get(message.destination, 0):
-                return None  # a newer status already reached this system: never send an older one
-            status = str(message.payload["status"])
-            # BOPIS orders tell where to collect now (null: shipped home); a replaced order names its
-            # replacement (the status is rendered from the current record, so a reroute is never stale).
-            bopis = record.pickup_store is not None
-            pickup_store = record.location if o2c.at_store(record, self.policy) else None
-            if kind == "UpdateOrderStatus":
-                site = order.site_id if order is not None else "RefArch"
-                path, body = sfcc.status_update(
-                    site,
-                    record.order_no,
-                    status,
-                    seq,
-                    bopis=bopis,
-                    pickup_store=pickup_store,
-                    replacement=record.replaced_by,
-                )
-                return OutboundRequest("PATCH", path, body)
-            return salesforce.upsert_order_status(
-                record.order_no,
-                status,
-                seq,
-                record.total_minor,
-                bopis=bopis,
-                pickup_store=pickup_store,
-                replacement=record.replaced_by,
-                replaces=record.replaces,
-            )
-        if kind in PICKUP_KINDS:
-            return self.render_pickup_command(message, record, order)
-        if kind == "VerifyPaymentAuthorization":
-            return stripe.retrieve_intent(record.payment_ref or "missing")
-        if kind == "CapturePayment":
-            return stripe.capture(
-                record.payment_ref or "missing",
-                record.total_minor,
-                self.payment_idempotency_key(record, "capture") or "",
-            )
-        if kind == "VoidPaymentAuthorization":
-            return stripe.cancel(
-                record.payment_ref or "missing", self.payment_idempotency_key(record, "cancel") or ""
-            )
-        if kind == "PostSalesOrder":
-            if self.erp_lookup_before_create(message):
-                return sap.find_by_purchase_order(record.order_no)
-            assert order is not None
-            return sap.create_sales_order(
-                order,
-                self.sales_order_plant(record),
-                self.config.sales_organization,
-                now,
-                record.erp_reference,
-            )
-        if kind == "PostGoodsIssue":
-            return sap.post_goods_issue(record.erp_sales_order or "")
-        if kind == "CancelSalesOrder":
-            return sap.cancel_sales_order(record.erp_sales_order or "")
-        if kind == "ReleaseToWarehouse":
-            assert order is not None
-            return shipbob.create_order(order)
-        if kind == "FetchWarehouseOrder":
-            return shipbob.find_orders([record.order_no])
-        if kind == "FetchTracker" and len(record.parcels) > 1:
-            return easypost.find_trackers([str(p["tracking"]) for _, p in sorted(record.parcels.items())])
-        if kind == "FetchTracker":
-            return easypost.find_trackers([record.tracking_code]) if record.tracking_code else None
-        if kind == "FetchPickup":
-            return pos.find_pickups(record.order_no)
-        if kind == "CancelWarehouseOrder":
-            if record.wms_order_id is None:
-                return None
-            return shipbob.cancel_order(record.wms_order_id)
-        raise CoreError(f"no renderer for command {kind}")
-
     def on_reply(self, delivery: Delivery, reply: Reply, now: float) -> OutboundRequest | None:
         """Judge a reply. Returns a follow-up request for the same command (ERP look-up miss → create)."""
         message = delivery.message
         destination = message.destination
         breaker = self.breakers[destination]
+        spec = self.commands[message.kind]
         verdict = judge(reply)
-        if verdict is Verdict.SUCCESS and delivery.step == "lookup" and message.kind in LOOKED_UP:
-            if not sap.found_documents(reply, LOOKED_UP[message.kind]):
+        if verdict is Verdict.SUCCESS and delivery.step == "lookup" and spec.lookup is not None:
+            if not spec.lookup.found(reply):
                 breaker.record_success(now)
                 delivery.step = "send"
-                delivery.request = self.return_create_after_lookup(message)
-                return delivery.request
-            self._count("erp_lookup_hits")
-        elif verdict is Verdict.SUCCESS and delivery.step == "lookup":
-            found = sap.found_sales_orders(reply)
-            if not found:
-                breaker.record_success(now)
-                with self._transaction("delivery.lookup_miss.read") as tx:
-                    order = tx.load_model("order_doc", message.aggregate_id, Order)
-                    record = self._load_record(tx, message.aggregate_id)
-                assert order is not None and record is not None
-                delivery.step = "send"
-                delivery.request = self._with_correlation(
-                    sap.create_sales_order(
-                        order,
-                        self.sales_order_plant(record),
-                        self.config.sales_organization,
-                        now,
-                        record.erp_reference,
-                    ),
-                    message,
-                )
+                delivery.request = self._create_after_miss(spec, message, now)
                 return delivery.request
             self._count("erp_lookup_hits")
         if verdict is Verdict.RETRY:
@@ -1161,13 +1098,13 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         woken: set[str] = set()
         transitions: list[tuple[str, str]] = []
         with self._transaction("delivery.reply_applied.before_commit") as tx:
-            if verdict is Verdict.SUCCESS or self._benign_refusal(message, reply):
+            if verdict is Verdict.SUCCESS or spec.benign(reply):
                 breaker.record_success(now)
-                self._apply_reply(tx, delivery, reply, now, woken, transitions)
+                self._apply_reply(tx, spec, Answer(message, reply, delivery.step, now), woken, transitions)
                 tx.complete(message.seq)
             else:
                 breaker.record_neutral()
-                failure_event = self._permanent_failure_event(message, reply)
+                failure_event = spec.refused_means(reply)
                 if failure_event is not None:
                     record = self._load_record(tx, message.aggregate_id)
                     if record is not None:
@@ -1180,6 +1117,15 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         self._flush_return_statuses(now)
         self._crash_point("delivery.reply_applied.after_commit")
         return None
+
+    def _create_after_miss(self, spec: CommandSpec, message: OutboxMessage, now: float) -> OutboundRequest:
+        """The ERP look-up found nothing: now create the document (the first one never landed)."""
+        assert spec.lookup is not None
+        dated = message.available_at if spec.lookup.create_when_due else now
+        command = self._command_input(spec, message, dated, after_miss=True)
+        request = spec.render(command) if command is not None else None
+        assert request is not None, f"{message.kind} {message.aggregate_id} has nothing to create"
+        return self._with_correlation(request, message)
 
     def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
         throttled = reply.status == 429 or is_salesforce_limit(reply)
@@ -1217,92 +1163,45 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             self.on_append(message.destination)
         self._crash_point("delivery.retry.after_commit")
 
-    @staticmethod
-    def _benign_refusal(message: OutboxMessage, reply: Reply) -> bool:
-        """A 4xx that means "already done": the effect we wanted exists."""
-        kind = message.kind
-        if kind == "ReleaseToWarehouse":
-            return shipbob.already_exists(reply)
-        if kind in ("PostGoodsIssue", "CancelSalesOrder", "PostReturnGoodsReceipt"):
-            return sap.already_done(reply)
-        if kind == "VoidPaymentAuthorization":
-            # Already cancelled or captured, or the gateway never had it: no hold is left on the card.
-            return stripe.error_code(reply) in ("payment_intent_unexpected_state", "resource_missing")
-        if kind == "CancelWarehouseOrder":
-            return reply.status == 422
-        if kind == "CreateWarehouseReturn":
-            return shipbob.already_exists(reply)
-        if kind == "ReleaseToStore":
-            return pos.already_exists(reply)
-        return False
-
-    @staticmethod
-    def _permanent_failure_event(message: OutboxMessage, reply: Reply) -> OrderEvent | None:
-        if message.kind == "VerifyPaymentAuthorization" and reply.status == 404:
-            return OrderEvent.PAYMENT_FAILED
-        return None
-
     def _apply_reply(
         self,
         tx: Transaction,
-        delivery: Delivery,
-        reply: Reply,
-        now: float,
+        spec: CommandSpec,
+        answer: Answer,
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> None:
-        message = delivery.message
-        kind = message.kind
-        if kind in ("PublishAvailability", "InventoryFeed", "PostGoodsMovement"):
+        """What an accepted reply means, as its spec says: an order or return event, and/or an effect."""
+        if spec.means is None and spec.effect is None:
             return
-        if kind == "FetchAdjustments":
-            self._apply_fetched_adjustments(tx, reply, now, woken)
-            return
-        if kind in RETURN_KINDS:
-            self._apply_return_reply(tx, message, delivery.step, reply, now, woken)
-            return
-        record = self._load_record(tx, message.aggregate_id)
-        if record is None:
-            return
-        if kind in ("UpdateOrderStatus", "UpsertOrderStatus"):
-            seq = int(message.payload["seq"])
-            if seq > record.synced.get(message.destination, 0):
-                synced = {**record.synced, message.destination: seq}
-                self._save_record(tx, record.model_copy(update={"synced": synced}), now)
-            return
-        if kind == "VerifyPaymentAuthorization":
-            status = stripe.intent_status(reply)
-            event = (
-                OrderEvent.PAYMENT_AUTHORIZED if status == "requires_capture" else OrderEvent.PAYMENT_FAILED
-            )
-            self._transition(tx, record, event, now, woken, transitions)
-        elif kind == "PostSalesOrder":
-            if delivery.step == "lookup":
-                number = sap.found_sales_orders(reply)[0]
-            else:
-                number = sap.created_sales_order(reply) or ""
-            event = OrderEvent.SALES_ORDER_POSTED_SHORT if record.short else OrderEvent.SALES_ORDER_POSTED
-            self._transition(
-                tx, record, event, now, woken, transitions, {"erp_sales_order": number, "posted_at": now}
-            )
-        elif kind == "ReleaseToWarehouse":
-            facts = {"wms_order_id": shipbob.created_order_id(reply)} if reply.ok else {}
-            if record.wms_order_id and not facts.get("wms_order_id"):
-                facts = {}
-            self._transition(
-                tx,
-                record,
-                OrderEvent.WAREHOUSE_ACCEPTED,
-                now,
-                woken,
-                transitions,
-                {k: v for k, v in facts.items() if v},
-            )
-        elif kind in ("FetchWarehouseOrder", "FetchTracker", "FetchPickup"):
-            self._apply_fetched(tx, kind, record, reply, now, woken, transitions)
-        elif kind in PICKUP_KINDS:
-            self._apply_pickup_reply(tx, message, record, reply, now, woken, transitions)
-        # Captures, voids, goods issues and cancellations complete without changing the order's state.
+        message, now = answer.message, answer.now
+        if spec.subject is Subject.ORDER:
+            order = self._load_record(tx, message.aggregate_id)
+            if order is None:
+                return
+            answer = dataclasses.replace(answer, order=order)
+        elif spec.subject is Subject.RETURN:
+            returned = load_return(tx, message.aggregate_id)
+            if returned is None:
+                return
+            answer = dataclasses.replace(answer, returned=returned)
+        meaning = spec.means(answer) if spec.means is not None else None
+        if isinstance(meaning, OrderMeant):
+            self._transition(tx, answer.record, meaning.event, now, woken, transitions, meaning.facts)
+        elif isinstance(meaning, ReturnMeant):
+            self._return_transition(tx, answer.return_record, meaning.event, now, woken, meaning.facts)
+        if spec.effect is not None:
+            self._reply_effects[spec.effect](tx, answer, woken, transitions)
+
+    def _status_synced(
+        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+    ) -> None:
+        """The system holds this status sequence now: an older status is never sent to it again."""
+        record, message = answer.record, answer.message
+        seq = int(message.payload["seq"])
+        if seq > record.synced.get(message.destination, 0):
+            synced = {**record.synced, message.destination: seq}
+            self._save_record(tx, record.model_copy(update={"synced": synced}), answer.now)
 
     # ---- internal timers (destination "core") -------------------------------------------------------
 
@@ -1319,55 +1218,51 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             transitions: list[tuple[str, str]] = []
             self._return_transitions = []
             with self._transaction("timers.before_commit") as tx:
-                if message.kind == "PublishInventoryFeed":
-                    tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
-                    tx.append(
-                        NewMessage(
-                            INTERNAL,
-                            "PublishInventoryFeed",
-                            "inventory",
-                            "inventory",
-                            {},
-                            now + self.config.feed_interval_s,
-                        )
-                    )
-                    woken.update(("storefront", INTERNAL))
-                elif message.kind == "ExpireBackorder":
-                    record = self._load_record(tx, message.aggregate_id)
-                    if record is not None:
-                        self._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
-                elif message.kind in self.WATCHED:
-                    record = self._load_record(tx, message.aggregate_id)
-                    if record is not None:
-                        self.reconcile_order(tx, record, message, now, woken)
-                elif message.kind == "WatchAdjustments":
-                    self._watch_adjustments(tx, now, woken)
-                elif message.kind == "CreateExchangeOrder":
-                    self._create_exchange_order(tx, message.aggregate_id, now, woken, transitions)
+                timer = self._timers.get(message.kind)
+                if timer is not None:
+                    timer(tx, message, now, woken, transitions)
                 tx.complete(message.seq)
             self._after_commit(woken, transitions, now)
             self._flush_return_statuses(now)
             self._crash_point("timers.after_commit")
 
-    # ---- reconciliation ---------------------------------------------------------------------------
+    def _publish_inventory_feed(
+        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
+    ) -> None:
+        """The batch inventory feed's turn: send it, and arm the next one."""
+        tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
+        tx.append(
+            NewMessage(
+                INTERNAL,
+                "PublishInventoryFeed",
+                "inventory",
+                "inventory",
+                {},
+                now + self.config.feed_interval_s,
+            )
+        )
+        woken.update(("storefront", INTERNAL))
 
-    WATCHED = {
-        "WatchShipment": (
-            frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED}),
-            "wms",
-            "FetchWarehouseOrder",
-        ),
-        "WatchDelivery": (
-            frozenset({OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT}),
-            "carrier",
-            "FetchTracker",
-        ),
-        "WatchPickup": (
-            frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED, OrderStatus.READY_FOR_PICKUP}),
-            "pos",
-            "FetchPickup",
-        ),
-    }
+    def _expire_backorder(
+        self,
+        tx: Transaction,
+        timer: OutboxMessage,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        record = self._load_record(tx, timer.aggregate_id)
+        if record is not None:
+            self._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
+
+    def _watchdog(
+        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
+    ) -> None:
+        record = self._load_record(tx, timer.aggregate_id)
+        if record is not None:
+            self.reconcile_order(tx, record, timer, now, woken)
+
+    # ---- reconciliation ---------------------------------------------------------------------------
 
     def reconcile_order(
         self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, woken: set[str]
@@ -1378,23 +1273,16 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         so it asks their APIs (ShipBob order look-up, EasyPost tracker look-up) and applies what they say
         through the same transition table. What it still cannot settle after ``watch_rounds`` is drift.
         """
-        waiting_in, destination, fetch = self.WATCHED[timer.kind]
-        if record.status not in waiting_in:
+        watch = WATCHES[timer.kind]
+        if record.status not in watch.waiting_in:
             return
-        if timer.kind != "WatchDelivery" and (timer.kind == "WatchPickup") != o2c.at_store(
-            record, self.policy
-        ):
+        if watch.at_store is not None and watch.at_store != o2c.at_store(record, self.policy):
             return  # rerouted since between a store and the DC: the other watchdog looks after it
         self._count("reconciliation_checks")
         round_no = int(timer.payload.get("round", 1))
-        tx.append(NewMessage(destination, fetch, record.order_no, record.correlation_id, {}, now))
-        woken.add(destination)
+        tx.append(NewMessage(watch.destination, watch.fetch, record.order_no, record.correlation_id, {}, now))
+        woken.add(watch.destination)
         if round_no < self.config.watch_rounds:
-            delay = (
-                self.config.delivery_watch_s / 4
-                if timer.kind == "WatchDelivery"
-                else self.config.shipment_watch_s
-            )
             tx.append(
                 NewMessage(
                     INTERNAL,
@@ -1402,35 +1290,28 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                     record.order_no,
                     record.correlation_id,
                     {"round": round_no + 1},
-                    now + delay,
+                    now + watch.rearm_s(self.config),
                 )
             )
             woken.add(INTERNAL)
         else:
             self._count("reconciliation_drift")
 
-    def _apply_fetched(
-        self,
-        tx: Transaction,
-        kind: str,
-        record: OrderRecord,
-        reply: Reply,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+    def _warehouse_order_fetched(
+        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
     ) -> None:
-        before = record.status
-        if kind == "FetchWarehouseOrder":
-            orders = [
-                o
-                for o in (reply.body or [])
-                if isinstance(o, dict) and str(o.get("reference_id")) == record.order_no
-            ]
-            if not orders:
-                return
-            found = orders[0]
-            status = str(found.get("status"))
-            for shipment in found.get("shipments") or []:  # shipped in parcels: each, as its webhook
+        """The WMS's order, read as the webhooks that never came: each shipped parcel, or shipped/on hold."""
+        record, now = answer.record, answer.now
+        body = answer.reply.body
+        orders = [
+            o for o in (body or []) if isinstance(o, dict) and str(o.get("reference_id")) == record.order_no
+        ]
+        if not orders:
+            return
+        before, found = record.status, orders[0]
+        status = str(found.get("status"))
+        if found.get("shipments"):
+            for shipment in found["shipments"]:  # shipped in parcels: each, as its webhook
                 if shipment.get("status") == "Completed":
                     parcel = {
                         **{k: found.get(k) for k in ("reference_id", "status")},
@@ -1447,45 +1328,46 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                         )
                         or record
                     )
-            if found.get("shipments"):
-                pass  # shipped in parcels: applied above
-            elif status in ("Completed", "OnHold") and (status == "OnHold" or found.get("tracking")):
-                topic = shipbob.TOPIC_SHIPPED if status == "Completed" else shipbob.TOPIC_ON_HOLD
-                # The order as the warehouse's API returns it, read as the webhook that never came.
-                facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
+        elif status in ("Completed", "OnHold") and (status == "OnHold" or found.get("tracking")):
+            topic = shipbob.TOPIC_SHIPPED if status == "Completed" else shipbob.TOPIC_ON_HOLD
+            # The order as the warehouse's API returns it, read as the webhook that never came.
+            facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
+            record = self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
+        self._count_repair(before, record)
+
+    def _trackers_fetched(
+        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+    ) -> None:
+        """The carrier's trackers, read as the events that never came (each parcel's when several)."""
+        record, now, body = answer.record, answer.now, answer.reply.body
+        trackers = body.get("trackers", []) if isinstance(body, dict) else []
+        if not trackers:
+            return
+        before = record.status
+        if len(record.parcels) > 1:
+            for tracker in trackers:
+                status, code = str(tracker.get("status")), str(tracker.get("tracking_code"))
                 record = (
-                    self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
+                    self._apply_tracker_status(tx, record, status, now, woken, transitions, code) or record
                 )
-            else:
-                return
-        elif kind == "FetchPickup":
-            pickup = pos.found_pickup(reply, record.location)
-            if pickup is not None and pickup.get("status") in ("ready", "collected", "declined"):
-                topic = f"pickup.{pickup['status']}"
-                self._apply_pickup_webhook(tx, topic, pickup, now, woken, transitions)
-                record = self._load_record(tx, record.order_no) or record
-        elif kind == "FetchTracker":
-            trackers = (reply.body or {}).get("trackers", []) if isinstance(reply.body, dict) else []
-            if not trackers:
-                return
-            if len(record.parcels) > 1:
-                for tracker in trackers:
-                    record = (
-                        self._apply_tracker_status(
-                            tx,
-                            record,
-                            str(tracker.get("status")),
-                            now,
-                            woken,
-                            transitions,
-                            str(tracker.get("tracking_code")),
-                        )
-                        or record
-                    )
-            else:
-                status = str(trackers[0].get("status"))
-                record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
-        if record.status is not before:
+        else:
+            status = str(trackers[0].get("status"))
+            record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
+        self._count_repair(before, record)
+
+    def _pickup_fetched(
+        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+    ) -> None:
+        """The store's pickup order, read as the event that never came."""
+        record = answer.record
+        pickup = pos.found_pickup(answer.reply, record.location)
+        if pickup is None or pickup.get("status") not in ("ready", "collected", "declined"):
+            return
+        self._apply_pickup_webhook(tx, f"pickup.{pickup['status']}", pickup, answer.now, woken, transitions)
+        self._count_repair(record.status, self._load_record(tx, record.order_no) or record)
+
+    def _count_repair(self, before: OrderStatus, after: OrderRecord) -> None:
+        if after.status is not before:
             self._count("reconciliation_repairs")
 
     # ---- after a crash ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ dedupe-without-    the source system in the inbox key (event ids of      warehou
 source             different systems collide: first deliveries dropped)  (and duplicate-webhooks)
 inbox-after-       the inbox checked before the effect (a duplicate's    duplicate-webhooks → inventory_conserved
 effect             effect commits though it is answered "duplicate")    (and warehouse-and-store-feeds)
-no-erp-lookup      ERP look-up before re-creating a sales order         lost-erp-replies → no_duplicate_erp_orders
+no-erp-lookup      ERP look-up before re-creating a document            lost-erp-replies → no_duplicate_erp_orders
 ack-before-commit  "accepted means durable" (202 before the commit)     core-crash → no_lost_orders
 no-sequencing      stale events ignored (per-order sequencing)          duplicate-webhooks → per_order_ordering
 no-reconciliation  watchdogs pulling the WMS and carrier                black-friday → reconciled_at_quiescence
@@ -46,6 +46,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from retailsim.core.adapters.http import OutboundRequest
+from retailsim.core.adapters.spec import never_sent
 from retailsim.core.crash_points import DESCRIPTIONS
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
@@ -174,12 +175,10 @@ class NoRefundKeyCore(IntegrationCore):
 class NoRestockCore(IntegrationCore):
     """Decides "restock" for resellable returns but never tells the store or the ERP to put them back."""
 
-    def render_return_command(
-        self, message: OutboxMessage, record: ReturnRecord, order_doc: dict[str, Any], now: float
-    ) -> OutboundRequest | None:
-        if message.kind in ("RestockReturnedGoods", "PostReturnGoodsReceipt"):
-            return None
-        return super().render_return_command(message, record, order_doc, now)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for kind in ("RestockReturnedGoods", "PostReturnGoodsReceipt"):
+            self.commands = self.commands.replaced(kind, render=never_sent)
 
 
 class NoRetryCore(IntegrationCore):
@@ -248,12 +247,9 @@ class NoPlantChangeCore(IntegrationCore):
     """Reroutes pickups but leaves the ERP's sales order at the first plant: the ERP's book of the DC
     no longer issues what the warehouse ships."""
 
-    def render_command(
-        self, message: OutboxMessage, record: OrderRecord, order: Order | None, now: float
-    ) -> OutboundRequest | None:
-        if message.kind == "ChangeSalesOrderPlant":
-            return None
-        return super().render_command(message, record, order, now)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = self.commands.replaced("ChangeSalesOrderPlant", render=never_sent)
 
 
 class NoRerouteCore(IntegrationCore):

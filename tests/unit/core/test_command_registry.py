@@ -1,0 +1,112 @@
+"""The command registry: every outbox command kind has one spec, the ERP's chosen by dialect, and no code in
+the core switches on a command kind outside the adapters."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import typing
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from retailsim.core import CoreConfig, IntegrationCore
+from retailsim.core.adapters import registry, sap
+from retailsim.core.adapters.registry import ERP_COMMAND_KINDS, ERP_DIALECTS, CommandRegistry, build_registry
+from retailsim.core.adapters.spec import never_sent
+from retailsim.core.errors import CoreError
+from retailsim.core.stores.memory import MemoryStore
+from retailsim.core.workflows import order_to_cash as o2c
+from retailsim.core.workflows import return_to_refund as r2r
+
+PACKAGE = Path(__file__).resolve().parents[3] / "retailsim"
+
+
+def test_every_erp_dialect_serves_exactly_the_erp_kinds() -> None:
+    for dialect, specs in ERP_DIALECTS.items():
+        assert {spec.kind for spec in specs} == ERP_COMMAND_KINDS, dialect
+        build_registry(dialect)
+
+
+def test_the_config_offers_exactly_the_registered_dialects() -> None:
+    offered = typing.get_args(CoreConfig.model_fields["erp_dialect"].annotation)
+    assert sorted(offered) == sorted(ERP_DIALECTS)
+    with pytest.raises(ValidationError, match="erp_dialect"):
+        CoreConfig.model_validate({"erp_dialect": "oracle"})
+
+
+def test_a_second_dialect_is_served_by_its_own_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dialect registering the same kinds replaces the ERP's specs, and only the ERP's."""
+    other = tuple(dataclasses.replace(spec, render=never_sent) for spec in sap.COMMANDS)
+    monkeypatch.setattr(registry, "ERP_DIALECTS", {**ERP_DIALECTS, "other": other})
+    commands = build_registry("other")
+    assert commands["PostSalesOrder"].render is never_sent
+    assert commands["CapturePayment"] is build_registry("sap")["CapturePayment"]
+
+
+def test_a_dialect_that_misses_a_kind_is_refused_at_assembly(monkeypatch: pytest.MonkeyPatch) -> None:
+    partial = tuple(spec for spec in sap.COMMANDS if spec.kind != "PostGoodsIssue")
+    monkeypatch.setattr(registry, "ERP_DIALECTS", {"partial": partial})
+    with pytest.raises(CoreError, match="misses \\['PostGoodsIssue'\\]"):
+        build_registry("partial")
+    with pytest.raises(CoreError, match="unknown ERP dialect 'sap'"):
+        build_registry("sap")
+
+
+def test_a_kind_is_served_once_and_an_unknown_kind_is_an_error() -> None:
+    with pytest.raises(CoreError, match="served twice"):
+        CommandRegistry([*sap.COMMANDS, sap.COMMANDS[0]])
+    with pytest.raises(CoreError, match="no adapter serves command Teleport"):
+        build_registry()["Teleport"]
+
+
+def test_every_command_the_transition_tables_emit_is_served() -> None:
+    """The kinds named in the order and return tables (and the core's own commands) all have a spec."""
+    commands = IntegrationCore(MemoryStore(), CoreConfig()).commands
+    named: set[str] = set()
+    for module in (o2c, r2r):
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "Command"
+                and len(node.args) > 1
+            ):
+                kind = node.args[1]
+                if isinstance(kind, ast.Constant) and isinstance(kind.value, str):
+                    named.add(kind.value)
+    assert named, "no command kinds found in the tables: the scan is broken"
+    assert sorted(kind for kind in named if kind not in commands and kind not in CORE_TIMERS) == []
+
+
+CORE_TIMERS = {"ExpireBackorder", "WatchShipment", "WatchDelivery", "WatchPickup", "CreateExchangeOrder"}
+
+
+def _switches_in(source: str, where: str) -> list[str]:
+    """Comparisons of a command ``kind`` (``x.kind == …``, ``kind in …``) in a module's source."""
+    return [
+        f"{where}:{node.lineno}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Compare)
+        and all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops)
+        for side in (node.left, *node.comparators)
+        if (side.attr if isinstance(side, ast.Attribute) else getattr(side, "id", None)) == "kind"
+    ]
+
+
+def test_no_kind_switch_is_left_outside_the_adapters() -> None:
+    # The stores' own ``kind``s (outcomes, document kinds) are not command kinds.
+    exempt = [PACKAGE / "core" / "adapters", PACKAGE / "core" / "stores"]
+    modules = [p for p in sorted((PACKAGE / "core").rglob("*.py")) if not any(e in p.parents for e in exempt)]
+    switches = [
+        hit
+        for path in [*modules, PACKAGE / "sim" / "broken_cores.py"]
+        for hit in _switches_in(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE)))
+    ]
+    assert switches == []
+
+
+def test_the_kind_switch_scan_sees_a_switch() -> None:
+    source = 'if message.kind == "PostSalesOrder" or kind in KINDS or kind != "X":\n    pass\n'
+    assert _switches_in(source, "probe") == ["probe:1", "probe:1", "probe:1"]
