@@ -218,7 +218,7 @@ def _commands_for(record: ReturnRecord, target: ReturnStatus, policy: ReturnPoli
         elif any(line.disposition == "restock" for line in record.lines):
             commands.append(Command("erp", "PostReturnGoodsReceipt"))
         if record.exchange:
-            # Goods restocked at a DC: the replacement follows the ERP's goods receipt (core/returns.py),
+            # Goods restocked at a DC: the replacement follows the ERP's goods receipt (core/service/returns.py),
             # so that the ERP has the units it is asked to deliver again.
             if not restocked_at_dc(record, policy):
                 commands.append(Command("core", "CreateExchangeOrder"))

@@ -1,6 +1,6 @@
 """Which failed calls spend a message's retry budget, and when the core dead-letters it.
 
-What it is for: a message is dead-lettered for its own failures, never for its system's (core/service.py,
+What it is for: a message is dead-lettered for its own failures, never for its system's (core/service/dispatch.py,
 ``_retry_or_bury``). A call refused while the breaker says the system is down — a half-open probe, or a
 call in flight when the breaker opened — costs no attempt (a refusal committed nothing); a timeout then
 still counts (it may have committed: the count is what makes the next try look the document up first),

@@ -22,19 +22,17 @@ no global random.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.models import Return, ReturnLine
+from retailsim.core.service.replies import ApiReply
 from retailsim.core.stores.base import NewMessage, Transaction
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnEvent, ReturnRecord, ReturnStatus
-
-if TYPE_CHECKING:
-    from retailsim.core.service import ApiReply
 
 INTERNAL_TIMERS = "core"  # the core's own timers (core.service.INTERNAL)
 
@@ -58,7 +56,7 @@ class ReturnsPart:
     # ---- policy hooks (broken cores override these) -----------------------------------------------
 
     def refund_idempotency_key(self: Core, record: ReturnRecord) -> str | None:
-        return r2r.refund_idempotency_key(record.return_no)
+        return r2r.refund_idempotency_key(record.return_no) if self.guards.refund_key else None
 
     def restock_idempotency_key(self: Core, record: ReturnRecord) -> str | None:
         return f"{record.return_no}:restock"
@@ -143,8 +141,6 @@ class ReturnsPart:
         """The return API (storefront or service agent): the order API's idempotency rules."""
 
         def open_it(tx: Transaction, request: Return, woken: set[str], _: list[tuple[str, str]]) -> ApiReply:
-            from retailsim.core.service import ApiReply
-
             if self._load_record(tx, request.order_no) is None:
                 return ApiReply(404, {"error": "order_not_found", "detail": f"no order {request.order_no!r}"})
             record = self._open_return(tx, request, self.config.locations[0], now, woken)

@@ -20,18 +20,16 @@ case's). Refusals are 409 with the reason and change nothing. No clock, no globa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retailsim.core.models import Order, Return, ReturnLine
-from retailsim.core.returns import load_return, returns_of_order
+from retailsim.core.service.replies import ApiReply
+from retailsim.core.service.returns import load_return, returns_of_order
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnRecord, ReturnStatus
-
-if TYPE_CHECKING:
-    from retailsim.core.service import ApiReply
 
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
 Core = Any
@@ -51,8 +49,6 @@ class AgentAction(BaseModel):
 
 
 def _refused(error: str, detail: str, **extra: Any) -> ApiReply:
-    from retailsim.core.service import ApiReply
-
     return ApiReply(409, {"error": error, "detail": detail, **extra})
 
 
@@ -166,6 +162,8 @@ class ServiceDeskPart:
         self: Core, order_no: str, body: Any, idempotency_key: str | None, now: float
     ) -> ApiReply:
         """An agent's action on an order, under the order API's idempotency rules."""
+        if not self.guards.remedy_guard:  # every re-send is a new action
+            idempotency_key = f"{idempotency_key}:{now!r}"
         result: ApiReply = self._run_idempotent(
             "actions",
             idempotency_key,
@@ -187,8 +185,6 @@ class ServiceDeskPart:
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> ApiReply:
-        from retailsim.core.service import ApiReply
-
         record: OrderRecord | None = self._load_record(tx, order_no)
         if record is None:
             return ApiReply(404, {"error": "order_not_found", "detail": f"no order {order_no!r}"})
@@ -210,8 +206,8 @@ class ServiceDeskPart:
         tx.save("order_actions", order_no, {"actions": [*load_actions(tx, order_no), entry]}, now)
 
     def allow_second_remedy(self: Core) -> bool:
-        """Policy hook: a remedy already applied to an order is never applied again (broken cores say yes)."""
-        return False
+        """A remedy already applied to an order is never applied again (the remedy guard)."""
+        return not self.guards.remedy_guard
 
     def _reship(
         self: Core,
@@ -222,8 +218,6 @@ class ServiceDeskPart:
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> ApiReply:
-        from retailsim.core.service import ApiReply
-
         earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
         if earlier is not None and not self.allow_second_remedy():
             return earlier
@@ -318,8 +312,6 @@ class ServiceDeskPart:
     def _lost_parcel_remedy(self: Core, tx: Transaction, record: OrderRecord) -> ApiReply | None:
         """The remedy a lost parcel already has (a replacement, or a refund claim), as the answer to
         a second agent asking for one: a parcel is made good once."""
-        from retailsim.core.service import ApiReply
-
         body: dict[str, Any] = {"order_id": record.order_no, "status": record.status.value, "duplicate": True}
         if record.replaced_by:
             body["replacement_order"] = record.replaced_by
@@ -372,8 +364,6 @@ class ServiceDeskPart:
         *,
         goods_expected: bool,
     ) -> ApiReply:
-        from retailsim.core.service import ApiReply
-
         request = Return(
             return_no=f"AGT{action.case_number}",
             order_no=record.order_no,

@@ -22,7 +22,7 @@ from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, Orde
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
 Core = Any
 
-INTERNAL = "core"  # the core's own timers (as in core/service.py)
+INTERNAL = "core"  # the core's own timers (as in core/service/facade.py)
 # How far a parcel's tracker has come (a parcel's status never goes back on a late, reordered event).
 TRACKER_RANK = {"pre_transit": 0, "in_transit": 1, "out_for_delivery": 2, "available_for_pickup": 2}
 TRACKER_RANK.update({s: 3 for s in ("delivered", "failure", "return_to_sender")})

@@ -26,7 +26,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -36,35 +36,33 @@ from retailsim.core.adapters import easypost, pix, pos, sfcc, shipbob, stripe
 from retailsim.core.adapters.http import (
     OutboundRequest,
     Reply,
-    Verdict,
-    error_text,
-    is_salesforce_limit,
-    judge,
-    retry_after_s,
 )
-from retailsim.core.adapters.registry import build_registry
+from retailsim.core.adapters.registry import CommandRegistry, build_registry
 from retailsim.core.adapters.spec import (
     Answer,
-    CommandInput,
     CommandSpec,
     Effect,
     OrderMeant,
     ReturnMeant,
     Subject,
+    never_sent,
 )
 from retailsim.core.config import CoreConfig
-from retailsim.core.crash_points import CrashHook
+from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
 from retailsim.core.errors import IllegalTransition, InvalidPayload, NotYetKnown
-from retailsim.core.facts import AdditiveFactsPart
+from retailsim.core.guards import Guards
 from retailsim.core.jsoncodec import dumps
 from retailsim.core.models import Order
-from retailsim.core.pickups import PickupsPart
-from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
+from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.idempotency import fingerprint
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
-from retailsim.core.returns import ReturnsPart, load_return
-from retailsim.core.service_desk import ServiceDeskPart
+from retailsim.core.service.additive_facts import AdditiveFactsPart
+from retailsim.core.service.dispatch import Delivery, Dispatcher
+from retailsim.core.service.pickups import PickupsPart
+from retailsim.core.service.replies import ApiReply, in_flight, key_reused, missing_key
+from retailsim.core.service.returns import ReturnsPart, load_return
+from retailsim.core.service.service_desk import ServiceDeskPart
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     IdempotencyRecord,
@@ -78,33 +76,10 @@ from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
 
-__all__ = ["DESTINATIONS", "INTERNAL", "ApiReply", "CoreConfig", "Delivery", "IntegrationCore"]
+__all__ = ["DESTINATIONS", "INTERNAL", "CoreConfig", "Delivery", "IntegrationCore"]
 
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
 INTERNAL = "core"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiReply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def missing_key() -> ApiReply:
-    return ApiReply(400, {"error": "missing_idempotency_key", "detail": "Idempotency-Key header is required"})
-
-
-def _key_reused() -> ApiReply:
-    return ApiReply(
-        422, {"error": "idempotency_key_reused", "detail": "this Idempotency-Key was used with another body"}
-    )
-
-
-def _in_flight() -> ApiReply:
-    return ApiReply(
-        409, {"error": "request_in_flight", "detail": "a request with this key is being processed"}
-    )
 
 
 # The crash points (before its commit, at its reply) of an idempotent request, by its scope.
@@ -195,15 +170,6 @@ WATCHES = {
 }
 
 
-@dataclass(slots=True)
-class Delivery:
-    """A claimed outbox message and the request to send for it (``step`` for multi-call commands)."""
-
-    message: OutboxMessage
-    request: OutboundRequest
-    step: str = "send"
-
-
 class _CrashPointTransaction:
     """A store transaction that passes its crash point after its body and before its commit: a hook
     that raises there (a process death) rolls the transaction back, as a death before the commit would."""
@@ -231,32 +197,29 @@ class _CrashPointTransaction:
 class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPart):
     """One process of the integration core over a durable ``Store``.
 
-    Returns are in core/returns.py, store pickups in core/pickups.py, the service agent's timeline and
-    actions in core/service_desk.py, warehouse adjustments and parcels in core/facts.py (mixed in: one
+    Returns are in core/service/returns.py, store pickups in core/service/pickups.py, the service agent's timeline and
+    actions in core/service/service_desk.py, warehouse adjustments and parcels in core/service/additive_facts.py (mixed in: one
     core, one store, one set of guards).
     """
 
     def __init__(
-        self, store: Store, config: CoreConfig | None = None, rng: random.Random | None = None
+        self,
+        store: Store,
+        config: CoreConfig | None = None,
+        rng: random.Random | None = None,
+        *,
+        guards: Guards | None = None,
     ) -> None:
         self.store = store
         self.config = config or CoreConfig()
         self.rng = rng or random.Random(0)
+        self.guards = guards or Guards()
         self.policy = o2c.Policy(
             backorder_grace_s=self.config.backorder_grace_s,
             shipment_watch_s=self.config.shipment_watch_s,
             delivery_watch_s=self.config.delivery_watch_s,
             dc_locations=tuple(self.config.locations),
         )
-        self.retry = RetryPolicy(
-            self.config.retry_base_s, self.config.retry_cap_s, self.config.retry_max_attempts
-        )
-        self.breakers = {
-            d: CircuitBreaker(self.config.breaker_failures, self.config.breaker_open_s) for d in DESTINATIONS
-        }
-        self.buckets = {
-            d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in sorted(self.config.rate_limits.items())
-        }
         self.counters: dict[str, int] = {}
         # Idempotency keys this process is running now → their body fingerprints (see ``once``).
         self._claims: dict[tuple[str, str], str] = {}
@@ -276,7 +239,20 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
-        self.commands = build_registry(self.config.erp_dialect)
+        commands = build_registry(self.config.erp_dialect)
+        for kind in sorted(self.guards.silenced_commands):
+            commands = commands.replaced(kind, render=never_sent)
+        limits = sorted(self.config.rate_limits.items()) if self.guards.rate_limits else []
+        self.dispatch = Dispatcher(
+            self,
+            commands,
+            self.guards.retry_policy(self.config),
+            {d: self.guards.breaker(self.config) for d in DESTINATIONS},
+            {d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in limits},
+        )
+        # Commands decided in a transaction, appended in one of their own (only with the guard
+        # ``outbox_in_transaction`` off: see ``_outbox_apart``).
+        self._decided: list[NewMessage] = []
         self._reply_effects: dict[Effect, _ReplyEffect] = {
             Effect.STATUS_SYNCED: self._status_synced,
             Effect.WAREHOUSE_ORDER_FETCHED: self._warehouse_order_fetched,
@@ -328,10 +304,35 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
 
     def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
         """A store transaction whose crash point ``point`` is passed just before its commit."""
+        if not self.guards.outbox_in_transaction:
+            return self._outbox_apart(point)
+        return self._one_transaction(point)
+
+    def _one_transaction(self, point: str) -> AbstractContextManager[Transaction]:
         hook = self.crash_hook
         if hook is None:
             return self.store.transaction()
         return _CrashPointTransaction(self.store.transaction(), hook, point)
+
+    @contextmanager
+    def _outbox_apart(self, point: str) -> Iterator[Transaction]:
+        """The guard ``outbox_in_transaction`` off: the aggregate's new state commits first and the commands
+        it decided are appended in a second transaction ("the outbox write is just a log") — a death between
+        the two commits leaves an aggregate whose next step nobody will ever send."""
+        self._decided = []
+        try:
+            with self._one_transaction(point) as tx:
+                yield tx
+        finally:
+            decided, self._decided = self._decided, []
+        if not decided:
+            return
+        after = point.replace(".before_commit", ".after_commit")
+        if after in DESCRIPTIONS:
+            self._crash_point(after)  # the state is committed; its commands are not
+        with self._one_transaction(point) as tx:
+            for message in decided:
+                tx.append(message)
 
     def _crash_point(self, point: str) -> None:
         """Pass a crash point outside a transaction (a reply about to be handed back, a lease taken)."""
@@ -354,8 +355,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         now: float,
         woken: set[str],
     ) -> None:
+        outbox: Transaction | list[NewMessage] = tx if self.guards.outbox_in_transaction else self._decided
         for command in commands:
-            tx.append(
+            outbox.append(
                 NewMessage(
                     destination=command.destination,
                     kind=command.kind,
@@ -377,30 +379,21 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
 
     def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
         """Dedupe by order number: an order exported twice (under another key) is the same order."""
-        return self._load_record(tx, order_no)
+        return self.guards.order_numbers.already_accepted(tx, order_no)
 
     def take_order_number(self, tx: Transaction, order: Order, now: float) -> OrderRecord | None:
-        """Save a new order's document insert-only; the rival's record if another process took the number
-        meanwhile. A row that does not exist cannot be locked, so two workers may both find an order
-        number free (the same export under two keys at once): the store's unique key decides."""
-        try:
-            tx.save_model("order_doc", order.order_no, order, now, create=True)
-        except ConcurrencyConflict:
-            rival = self.already_accepted(tx, order.order_no)
-            if rival is None:
-                raise
-            return rival
-        return None
+        """Save a new order's document; the rival's record if another process took the number meanwhile."""
+        return self.guards.order_numbers.take(tx, order, now)
 
     def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool:
         """Inbox dedupe: record the event id; False when this event was processed before."""
-        return tx.add_inbox(source, event_id, now)
+        return self.guards.inbox(tx, source, event_id, now)
 
     def apply_event(
         self, record: OrderRecord, event: OrderEvent, now: float, facts: dict[str, Any] | None
     ) -> o2c.Outcome:
         """The order's transition table, stale events ignored (per-order sequencing)."""
-        return o2c.apply(record, event, now, self.policy, facts)
+        return self.guards.order_table(record, event, now, self.policy, facts)
 
     @staticmethod
     def _load_record(tx: Transaction, order_no: str) -> OrderRecord | None:
@@ -557,7 +550,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             early = self._claim(job)
             if early is None:
                 jobs.append(job)
-                early = _in_flight()  # a placeholder until the job has run
+                early = in_flight()  # a placeholder until the job has run
             outcomes.append(early)
         try:
             self._run_together(jobs, outcomes, _Effects(woken, transitions))
@@ -639,7 +632,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             if holder is None:
                 self._claims[claim] = job.fingerprint
                 return None
-        return _key_reused() if holder != job.fingerprint else _in_flight()
+        return key_reused() if holder != job.fingerprint else in_flight()
 
     def _release(self, jobs: list[_Job]) -> None:
         with self._claims_lock:
@@ -661,7 +654,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 create=existing is None,
             )
         except ConcurrencyConflict:
-            return _in_flight()  # another process claimed it meanwhile; it has committed by now
+            return in_flight()  # another process claimed it meanwhile; it has committed by now
         reply = job.act(tx)
         if 400 <= reply.status < 500:
             # A refusal (it changed nothing): the key stays usable for a corrected retry.
@@ -682,7 +675,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         if existing.status == "done" and now - existing.created_at >= self.config.idempotency_retention_s:
             return None  # expired: the key is free again (the order number still guards the order)
         if existing.fingerprint != body_fingerprint:
-            return _key_reused()
+            return key_reused()
         if existing.status == "done" and existing.response is not None:
             self._count("idempotent_replays")
             stored = existing.response
@@ -691,7 +684,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         # A committed claim without a reply: written by a version that claimed in a transaction of its
         # own; it frees when its process has had time to finish (or died).
         if now - existing.created_at < self.config.idempotency_in_flight_s:
-            return _in_flight()
+            return in_flight()
         return None
 
     def _run_idempotent(
@@ -851,6 +844,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         transitions: list[tuple[str, str]],
     ) -> bool:
         """Inbox first, then the effect, in the caller's transaction; True when it was a duplicate."""
+        if not self.guards.inbox_before_effect:  # the effect is in the transaction before the check
+            self._apply_webhook(tx, source, topic, body, now, woken, transitions)
+            return not self.first_delivery(tx, source, event_id, now)
         if not self.first_delivery(tx, source, event_id, now):
             return True
         self._apply_webhook(tx, source, topic, body, now, woken, transitions)
@@ -955,109 +951,39 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             return self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
         return None
 
-    # ---- egress -----------------------------------------------------------------------------------
+    # ---- egress (core/service/dispatch.py) ----------------------------------------------------------
+
+    @property
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        return self.dispatch.breakers
+
+    @property
+    def buckets(self) -> dict[str, TokenBucket]:
+        return self.dispatch.buckets
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.dispatch.retry
+
+    @property
+    def commands(self) -> CommandRegistry:
+        return self.dispatch.commands
 
     def next_due_at(self, destination: str, now: float) -> float | None:
         """When ``claim`` could next hand out work for a destination (None: nothing is pending)."""
-        due = self.store.next_due_at(destination)
-        if due is None:
-            return None
-        at = max(due, self.breakers[destination].retry_at(now)) if destination in self.breakers else due
-        bucket = self.buckets.get(destination)
-        if bucket is not None:
-            at = max(at, bucket.ready_at(now))
-        return at
+        return self.dispatch.next_due_at(destination, now)
 
     def claim(self, destination: str, now: float) -> Delivery | None:
         """The next message to send to ``destination`` now, or None (nothing due, breaker open, throttled)."""
-        breaker = self.breakers[destination]
-        bucket = self.buckets.get(destination)
-        while True:
-            if bucket is not None and not bucket.try_take(now):
-                return None
-            if not breaker.allow(now):
-                if bucket is not None:
-                    bucket.give_back()
-                return None
-            message = self.store.claim_next(destination, now, self.config.lease_s)
-            if message is not None:
-                self._crash_point("delivery.claimed")
-            rendered = self._render(message, now) if message is not None else None
-            if message is None or rendered is None:
-                breaker.record_neutral()
-                if bucket is not None:
-                    bucket.give_back()
-                if message is None:
-                    return None
-                continue  # nothing to send any more (superseded); _render completed it
-            request, step = rendered
-            return Delivery(message, request, step)
+        return self.dispatch.claim(destination, now)
 
-    def _finish_silently(self, message: OutboxMessage, reason: str) -> None:
-        with self._transaction("delivery.superseded.before_commit") as tx:
-            tx.complete(message.seq)
-        self._count(reason)
-
-    def _render(self, message: OutboxMessage, now: float) -> tuple[OutboundRequest, str] | None:
-        """The request for a claimed message and its step ("lookup": the ERP is asked first), or None when
-        there is nothing to send (its aggregate is gone, or the command is superseded: completed here)."""
-        spec = self.commands[message.kind]
-        command = self._command_input(spec, message, now)
-        if command is None:
-            self._finish_silently(message, "orphan_messages")
-            return None
-        if spec.lookup is not None and self.erp_lookup_before_create(message):
-            return self._with_correlation(spec.lookup.render(command), message), "lookup"
-        request = spec.render(command)
-        if request is None:
-            self._finish_silently(message, "superseded_messages")
-            return None
-        return self._with_correlation(request, message), "send"
-
-    def _command_input(
-        self, spec: CommandSpec, message: OutboxMessage, now: float, *, after_miss: bool = False
-    ) -> CommandInput | None:
-        """What the spec's subject needs loaded to render the message (None: its aggregate is gone);
-        ``after_miss``: to create what the ERP look-up did not find."""
-        if spec.subject is Subject.PAYLOAD:
-            return CommandInput(message, now, self)
-        if spec.subject is Subject.STOCK_FEED:
-            stock: dict[str, int] = {}
-            for position in self.store.positions():
-                stock[position.sku] = stock.get(position.sku, 0) + position.available
-            return CommandInput(message, now, self, stock=stock)
-        if spec.subject is Subject.AVAILABILITY:
-            sku = str(message.payload["sku"])
-            with self._transaction("delivery.publication.before_commit") as tx:
-                tx.save("atp_publication", sku, {"pending": False}, now)
-                positions = [tx.get_position(sku, location) for location in self.config.locations]
-            available = sum(p.available for p in positions if p is not None)
-            return CommandInput(message, now, self, available=available)
-        reading = (
-            self._transaction("delivery.lookup_miss.read")
-            if after_miss
-            else self._transaction("delivery.render.read")
-        )
-        with reading as tx:
-            if spec.subject is Subject.RETURN:
-                returned = load_return(tx, message.aggregate_id)
-                sale = tx.load("order_doc", returned.order_no) if returned is not None else None
-                return (
-                    CommandInput(message, now, self, returned=returned, sale=sale or {}) if returned else None
-                )
-            record = self._load_record(tx, message.aggregate_id)
-            order = tx.load_model("order_doc", message.aggregate_id, Order) if spec.needs_order_doc else None
-        return CommandInput(message, now, self, order=record, order_doc=order) if record is not None else None
-
-    @staticmethod
-    def _with_correlation(request: OutboundRequest, message: OutboxMessage) -> OutboundRequest:
-        headers = dict(request.headers)
-        headers["X-Correlation-ID"] = message.correlation_id
-        return OutboundRequest(request.method, request.path, request.body, headers, request.query)
+    def on_reply(self, delivery: Delivery, reply: Reply, now: float) -> OutboundRequest | None:
+        """Judge a reply. Returns a follow-up request for the same command (ERP look-up miss → create)."""
+        return self.dispatch.on_reply(delivery, reply, now)
 
     def erp_lookup_before_create(self, message: OutboxMessage) -> bool:
         """Look a document up in the ERP before creating it again: SAP has no duplicate check of its own."""
-        return message.attempts > 1
+        return self.guards.erp_lookup_before_create and message.attempts > 1
 
     def sales_order_plant(self, record: OrderRecord) -> str:
         """The plant a sales order's items are delivered from. A backorder (an order confirmed to the
@@ -1069,99 +995,6 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
 
     def payment_idempotency_key(self, record: OrderRecord, command: str) -> str | None:
         return stripe.idempotency_key(record.order_no, command)
-
-    def on_reply(self, delivery: Delivery, reply: Reply, now: float) -> OutboundRequest | None:
-        """Judge a reply. Returns a follow-up request for the same command (ERP look-up miss → create)."""
-        message = delivery.message
-        destination = message.destination
-        breaker = self.breakers[destination]
-        spec = self.commands[message.kind]
-        verdict = judge(reply)
-        if verdict is Verdict.SUCCESS and delivery.step == "lookup" and spec.lookup is not None:
-            if not spec.lookup.found(reply):
-                breaker.record_success(now)
-                delivery.step = "send"
-                delivery.request = self._create_after_miss(spec, message, now)
-                return delivery.request
-            self._count("erp_lookup_hits")
-        if verdict is Verdict.RETRY:
-            if reply.status == 429 or is_salesforce_limit(reply):
-                pause = retry_after_s(reply) or 1.0
-                bucket = self.buckets.get(destination)
-                if bucket is not None:
-                    bucket.slow_down(now, pause)
-                breaker.record_neutral()
-            else:
-                breaker.record_failure(now)
-            self._retry_or_bury(message, reply, now)
-            return None
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
-        with self._transaction("delivery.reply_applied.before_commit") as tx:
-            if verdict is Verdict.SUCCESS or spec.benign(reply):
-                breaker.record_success(now)
-                self._apply_reply(tx, spec, Answer(message, reply, delivery.step, now), woken, transitions)
-                tx.complete(message.seq)
-            else:
-                breaker.record_neutral()
-                failure_event = spec.refused_means(reply)
-                if failure_event is not None:
-                    record = self._load_record(tx, message.aggregate_id)
-                    if record is not None:
-                        self._transition(tx, record, failure_event, now, woken, transitions)
-                    tx.complete(message.seq)
-                else:
-                    self._count("dead_lettered")
-                    tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
-        self._after_commit(woken, transitions, now)
-        self._flush_return_statuses(now)
-        self._crash_point("delivery.reply_applied.after_commit")
-        return None
-
-    def _create_after_miss(self, spec: CommandSpec, message: OutboxMessage, now: float) -> OutboundRequest:
-        """The ERP look-up found nothing: now create the document (the first one never landed)."""
-        assert spec.lookup is not None
-        dated = message.available_at if spec.lookup.create_when_due else now
-        command = self._command_input(spec, message, dated, after_miss=True)
-        request = spec.render(command) if command is not None else None
-        assert request is not None, f"{message.kind} {message.aggregate_id} has nothing to create"
-        return self._with_correlation(request, message)
-
-    def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
-        throttled = reply.status == 429 or is_salesforce_limit(reply)
-        if throttled:
-            # Throttled at the gate: the request never reached the system, so it costs no attempt.
-            message.attempts -= 1
-        breaker = self.breakers[message.destination]
-        system_down = breaker.state is not BreakerState.CLOSED
-        if system_down and not throttled and reply.status is not None:
-            # Refused while the breaker says the system is down (a half-open probe, or a call in flight
-            # when it opened): the failure is the system's, and a refusal committed nothing, so it costs
-            # the message no attempt — else a long outage spends the budgets of the messages that served
-            # as probes. A timeout still counts: it may have committed, and the count is what makes the
-            # next try look the document up before it creates it again.
-            message.attempts -= 1
-        with self._transaction("delivery.retry.before_commit") as tx:
-            # A message is dead-lettered for its own failures, not for its system's: while the breaker
-            # says the system is down, the message waits for it however long the outage lasts — and a
-            # throttled call, which cost nothing, never buries a message whose attempts ran up meanwhile.
-            if self.retry.exhausted(message.attempts) and not system_down and not throttled:
-                self._count("dead_lettered")
-                tx.dead_letter(
-                    message.seq,
-                    f"retries exhausted after {message.attempts} attempts; last: {error_text(reply)}",
-                    message.attempts,
-                    now,
-                )
-            else:
-                self._count("retries")
-                delay = self.retry.delay(message.attempts, self.rng, retry_after_s(reply))
-                if system_down:
-                    delay = max(delay, breaker.retry_at(now) - now)
-                tx.retry_later(message.seq, now + delay, message.attempts, error_text(reply))
-        if self.on_append is not None:
-            self.on_append(message.destination)
-        self._crash_point("delivery.retry.after_commit")
 
     def _apply_reply(
         self,
@@ -1273,6 +1106,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         so it asks their APIs (ShipBob order look-up, EasyPost tracker look-up) and applies what they say
         through the same transition table. What it still cannot settle after ``watch_rounds`` is drift.
         """
+        if not self.guards.reconciliation:
+            return
         watch = WATCHES[timer.kind]
         if record.status not in watch.waiting_in:
             return

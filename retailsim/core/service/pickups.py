@@ -125,6 +125,9 @@ class PickupsPart:
         transitions: list[tuple[str, str]],
     ) -> None:
         """The store declined: release it, believe its count, and send the order where it can be met."""
+        if not self.guards.reroute:
+            self._count("pickups_declined_ignored")
+            return
         if record.status not in STILL_ROUTABLE:
             self._count("stale_pickup_events")
             self._note_webhook("stale", f"order {record.order_no} is {record.status.value}, past a decline")

@@ -1,0 +1,18 @@
+"""The core's application service, room by room (``IntegrationCore`` in facade.py wires them):
+
+- ``facade.py`` — ``IntegrationCore``: order intake, webhooks, inventory, timers and watchdogs,
+  reconciliation, operations; every store transaction and crash point passes through it.
+- ``dispatch.py`` — outbox delivery: claim (breaker, token bucket), render and judge through the command
+  registry (core/adapters), retries and dead letters.
+- ``returns.py``, ``pickups.py``, ``service_desk.py``, ``additive_facts.py`` — returns to refund, store
+  pickups and reroutes, the service agent's timeline and remedies, warehouse adjustments and parcels.
+- ``replies.py`` — ``ApiReply`` and the refusals every idempotent request shares.
+
+``from retailsim.core.service import IntegrationCore, CoreConfig, ApiReply`` is the stable way in.
+"""
+
+from retailsim.core.config import CoreConfig
+from retailsim.core.service.facade import DESTINATIONS, INTERNAL, Delivery, IntegrationCore
+from retailsim.core.service.replies import ApiReply
+
+__all__ = ["DESTINATIONS", "INTERNAL", "ApiReply", "CoreConfig", "Delivery", "IntegrationCore"]
