@@ -63,6 +63,7 @@ from retailsim.core.service.pickups import PickupsPart
 from retailsim.core.service.replies import ApiReply, in_flight, key_reused, missing_key
 from retailsim.core.service.returns import ReturnsPart, load_return
 from retailsim.core.service.service_desk import ServiceDeskPart
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     IdempotencyRecord,
@@ -96,7 +97,7 @@ def _once_points(scope: str) -> tuple[str, str]:
 
 
 # What an idempotent request does inside its transaction, or the refusal of its body (422, nothing stored).
-_Act = Callable[[Transaction], ApiReply] | ApiReply
+_Act = Callable[[Transaction, UnitOfWork], ApiReply] | ApiReply
 
 
 @dataclass(slots=True)
@@ -109,22 +110,6 @@ class _Job:
     now: float
     act: _Act
     index: int  # its place among the outcomes of ``submit_orders``
-
-
-@dataclass(slots=True)
-class _Effects:
-    """What committed ingress announces afterwards: destinations to wake, order status transitions."""
-
-    woken: set[str]
-    transitions: list[tuple[str, str]]
-
-    def mark(self) -> tuple[frozenset[str], int]:
-        return frozenset(self.woken), len(self.transitions)
-
-    def restore(self, mark: tuple[frozenset[str], int]) -> None:
-        """Back to ``mark``: what a rolled-back transaction added never happened."""
-        self.woken.intersection_update(mark[0])
-        del self.transitions[mark[1] :]
 
 
 # A handler of an accepted reply's effect (``Effect``), and of an internal timer (by its kind).
@@ -528,8 +513,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         what an earlier one reserved; a key twice in one call is in flight the second time). Should the
         transaction fail, each order runs again in a transaction of its own, so a bad order costs the others
         nothing but the retry; its outcome is the exception it raised."""
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
+        committed = UnitOfWork()
         outcomes: list[ApiReply | Exception] = []
         jobs: list[_Job] = []
         for body, key, now in orders:
@@ -543,9 +527,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                     422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors}
                 )
             else:
-                act = functools.partial(
-                    self._accept_order, order=order, now=now, woken=woken, transitions=transitions
-                )
+                act = functools.partial(self._accept_order, order=order, now=now)
             job = _Job("orders", key, fingerprint(body), now, act, len(outcomes))
             early = self._claim(job)
             if early is None:
@@ -553,16 +535,18 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 early = in_flight()  # a placeholder until the job has run
             outcomes.append(early)
         try:
-            self._run_together(jobs, outcomes, _Effects(woken, transitions))
+            self._run_together(jobs, outcomes, committed)
         finally:
             self._release(jobs)
         if orders:
-            self._after_commit(woken, transitions, max(now for _, _, now in orders))
+            self._after_commit(committed.woken, committed.transitions, max(now for _, _, now in orders))
         if jobs:
             self._crash_point("order_intake.after_commit")
         return outcomes
 
-    def once(self, scope: str, key: str, body: Any, now: float, act: _Act) -> ApiReply:
+    def once(
+        self, scope: str, key: str, body: Any, now: float, act: _Act, committed: UnitOfWork | None = None
+    ) -> ApiReply:
         """Run ``act`` at most once per idempotency key, in one transaction with the key's record.
 
         The transaction claims the key ("in flight"), runs ``act`` and stores its reply ("done") — all or
@@ -578,38 +562,44 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         early = self._claim(job)
         if early is not None:
             return early
+        work = UnitOfWork()
         try:
             with self._counting(), self._transaction(_once_points(scope)[0]) as tx:
-                return self._run_claimed(tx, job)
+                reply = self._run_claimed(tx, job, work)
         finally:
             self._release([job])
+        if committed is not None:
+            committed.absorb(work)
+        return reply
 
     def _run_together(
-        self, jobs: list[_Job], outcomes: list[ApiReply | Exception], effects: _Effects
+        self, jobs: list[_Job], outcomes: list[ApiReply | Exception], committed: UnitOfWork
     ) -> None:
-        """Every job in one transaction; if it fails, each in one of its own. What a transaction that
-        rolled back would have announced (``effects``) is forgotten with it."""
+        """Every job in one transaction; if it fails, each in one of its own. What a transaction collects
+        joins ``committed`` only once it has committed: a rolled-back one announces nothing."""
         if not jobs:
             return
-        before = effects.mark()
+        work = UnitOfWork()
         try:
             with self._counting(), self._transaction("order_intake.before_commit") as tx:
                 for job in jobs:
-                    outcomes[job.index] = self._run_claimed(tx, job)
-            return
+                    outcomes[job.index] = self._run_claimed(tx, job, work)
         except Exception as exc:
-            effects.restore(before)
             if len(jobs) == 1:
                 outcomes[jobs[0].index] = exc
                 return
+        else:
+            committed.absorb(work)
+            return
         for job in jobs:
-            before = effects.mark()
+            work = UnitOfWork()
             try:
                 with self._counting(), self._transaction("order_intake.before_commit") as tx:
-                    outcomes[job.index] = self._run_claimed(tx, job)
+                    outcomes[job.index] = self._run_claimed(tx, job, work)
             except Exception as exc:
-                effects.restore(before)
                 outcomes[job.index] = exc
+            else:
+                committed.absorb(work)
 
     @contextmanager
     def _counting(self) -> Iterator[None]:
@@ -639,7 +629,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             for job in jobs:
                 del self._claims[(job.scope, job.key)]
 
-    def _run_claimed(self, tx: Transaction, job: _Job) -> ApiReply:
+    def _run_claimed(self, tx: Transaction, job: _Job, work: UnitOfWork) -> ApiReply:
         """The key's stored answer, or: claim it in ``tx``, run the job, store its reply (see ``once``)."""
         scope, key, body_fingerprint, now = job.scope, job.key, job.fingerprint, job.now
         existing = tx.get_idempotency(scope, key)
@@ -655,7 +645,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             )
         except ConcurrencyConflict:
             return in_flight()  # another process claimed it meanwhile; it has committed by now
-        reply = job.act(tx)
+        reply = job.act(tx, work)
         if 400 <= reply.status < 500:
             # A refusal (it changed nothing): the key stays usable for a corrected retry.
             tx.put_idempotency(IdempotencyRecord(scope, key, "", "abandoned", None, -1e18), create=False)
@@ -719,24 +709,23 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                 },
             )
             return self.once(scope, key, fingerprinted, now, refused)
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
         self._return_transitions = []
-        reply = self.once(scope, key, fingerprinted, now, lambda tx: work(tx, request, woken, transitions))
-        self._after_commit(woken, transitions, now)
+        committed = UnitOfWork()
+        reply = self.once(
+            scope,
+            key,
+            fingerprinted,
+            now,
+            lambda tx, uow: work(tx, request, uow.woken, uow.transitions),
+            committed,
+        )
+        self._after_commit(committed.woken, committed.transitions, now)
         self._flush_return_statuses(now)
         self._crash_point(_once_points(scope)[1])
         return reply
 
-    def _accept_order(
-        self,
-        tx: Transaction,
-        *,
-        order: Order,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> ApiReply:
+    def _accept_order(self, tx: Transaction, work: UnitOfWork, *, order: Order, now: float) -> ApiReply:
+        woken, transitions = work.woken, work.transitions
         existing = self.already_accepted(tx, order.order_no) or self.take_order_number(tx, order, now)
         if existing is not None:
             # The same order exported again under another key: at-least-once export, no new effect.
