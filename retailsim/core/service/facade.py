@@ -112,8 +112,10 @@ class _Job:
     index: int  # its place among the outcomes of ``submit_orders``
 
 
-# A handler of an accepted reply's effect (``Effect``), and of an internal timer (by its kind).
+# A handler of an accepted reply's effect (``Effect``), of a webhook (tx, topic, body, now, woken,
+# transitions), and of an internal timer (by its kind).
 _ReplyEffect = Callable[[Transaction, Answer, set[str], list[tuple[str, str]]], None]
+_Webhook = Callable[[Transaction, str, Any, float, set[str], list[tuple[str, str]]], None]
 _Timer = Callable[[Transaction, OutboxMessage, float, set[str], list[tuple[str, str]]], None]
 
 
@@ -246,6 +248,23 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             Effect.ADJUSTMENTS_FETCHED: self._adjustments_fetched,
             Effect.WAREHOUSE_RETURN_CREATED: self._warehouse_return_created,
             Effect.RETURN_GOODS_BOOKED: self._return_goods_booked,
+        }
+        # Webhooks by (source, topic), then by source alone (see ``_apply_webhook``).
+        self._webhooks: dict[tuple[str, str], _Webhook] = {
+            **{("pos", topic): self._apply_pickup_webhook for topic in pos.PICKUP_TOPICS},
+            ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, woken, __: (
+                self._apply_wms_return(tx, body, now, woken)
+            ),
+            ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, woken, __: self._apply_adjustment(
+                tx, body, now, woken
+            ),
+        }
+        self._webhooks_of_source: dict[str, _Webhook] = {
+            "pos": lambda tx, topic, body, now, woken, _: self._apply_pos_webhook(
+                tx, topic, body, now, woken
+            ),
+            "wms": self._warehouse_order_webhook,
+            "carrier": self._tracker_webhook,
         }
         self._timers: dict[str, _Timer] = {
             "PublishInventoryFeed": self._publish_inventory_feed,
@@ -851,42 +870,52 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> None:
-        if source == "pos" and topic in pos.PICKUP_TOPICS:
-            self._apply_pickup_webhook(tx, topic, body, now, woken, transitions)
-            return
-        if source == "pos":
-            self._apply_pos_webhook(tx, topic, body, now, woken)
-            return
-        if source == "wms" and topic == shipbob.TOPIC_RETURN_COMPLETED:
-            self._apply_wms_return(tx, body, now, woken)
-            return
-        if source == "wms" and topic == pix.TOPIC_ADJUSTMENT:
-            self._apply_adjustment(tx, body, now, woken)
-            return
-        if source == "wms":
-            facts = shipbob.parse_webhook(topic, body)
-            record = self._load_record(tx, facts["order_no"])
-            if record is None:
-                raise NotYetKnown(f"order {facts['order_no']} is not known yet")
-            if self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
-                self._count("webhooks_ignored")
-                self._note_webhook("ignored", f"{topic} moves no order")
-        elif source == "carrier":
-            code, status = easypost.parse_event(body)
-            link = tx.load("tracking", code)
-            if link is None:
-                raise NotYetKnown(f"tracking code {code} is not known yet")
-            record = self._load_record(tx, str(link["order_no"]))
-            if record is None:
-                raise NotYetKnown(f"order for tracking code {code} is not known")
-            if status in easypost.GAVE_UP:
-                self._count("carrier_exceptions")
-            if self._apply_tracker_status(tx, record, status, now, woken, transitions, code) is None:
-                self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
-                self._note_webhook("ignored", f"tracker status {status} moves no order")
-        else:
+        """Route the event: by (source, topic), else by its source, else it confirms what the core knows."""
+        handler = self._webhooks.get((source, topic)) or self._webhooks_of_source.get(source)
+        if handler is None:
             self._count("webhooks_ignored")  # payment events confirm what the core already knows
             self._note_webhook("ignored", f"{source} {topic} confirms what the core knows")
+            return
+        handler(tx, topic, body, now, woken, transitions)
+
+    def _warehouse_order_webhook(
+        self,
+        tx: Transaction,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        facts = shipbob.parse_webhook(topic, body)
+        record = self._load_record(tx, facts["order_no"])
+        if record is None:
+            raise NotYetKnown(f"order {facts['order_no']} is not known yet")
+        if self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
+            self._count("webhooks_ignored")
+            self._note_webhook("ignored", f"{topic} moves no order")
+
+    def _tracker_webhook(
+        self,
+        tx: Transaction,
+        topic: str,
+        body: Any,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> None:
+        code, status = easypost.parse_event(body)
+        link = tx.load("tracking", code)
+        if link is None:
+            raise NotYetKnown(f"tracking code {code} is not known yet")
+        record = self._load_record(tx, str(link["order_no"]))
+        if record is None:
+            raise NotYetKnown(f"order for tracking code {code} is not known")
+        if status in easypost.GAVE_UP:
+            self._count("carrier_exceptions")
+        if self._apply_tracker_status(tx, record, status, now, woken, transitions, code) is None:
+            self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
+            self._note_webhook("ignored", f"tracker status {status} moves no order")
 
     def _apply_warehouse_news(
         self,
