@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from retailsim.core.config import CoreConfig
+from retailsim.core.documents import DocKind
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.retry import RetryPolicy
@@ -50,14 +51,14 @@ class UniqueOrderNumbers:
     """The order number is the order's identity: its document is saved insert-only."""
 
     def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
-        return tx.load_model("order", order_no, OrderRecord)
+        return tx.load_model(DocKind.ORDER, order_no, OrderRecord)
 
     def take(self, tx: Transaction, order: Order, now: float) -> OrderRecord | None:
         """Save a new order's document insert-only; the rival's record if another process took the number
         meanwhile. A row that does not exist cannot be locked, so two workers may both find an order
         number free (the same export under two keys at once): the store's unique key decides."""
         try:
-            tx.save_model("order_doc", order.order_no, order, now, create=True)
+            tx.save_model(DocKind.ORDER_DOC, order.order_no, order, now, create=True)
         except ConcurrencyConflict:
             rival = self.already_accepted(tx, order.order_no)
             if rival is None:

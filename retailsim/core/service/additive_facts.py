@@ -16,6 +16,7 @@ from typing import Any
 
 from retailsim.core.adapters import easypost, pix
 from retailsim.core.adapters.spec import Answer
+from retailsim.core.documents import DocKind
 from retailsim.core.stores.base import NewMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 
@@ -66,16 +67,16 @@ class AdditiveFactsPart:
     ) -> None:
         """Keep the applied transaction numbers (all up to ``contiguous``, and those above it), and keep the
         watch that asks the WMS for missed ones running for ``watch_rounds`` rounds after the last one."""
-        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
         above = sorted({*seen["above"], number})
         contiguous = int(seen["contiguous"])
         while above and above[0] <= contiguous + 1:
             contiguous = max(contiguous, above.pop(0))
-        tx.save("pix", "applied", {"contiguous": contiguous, "above": above}, now)
-        watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
+        tx.save(DocKind.PIX, "applied", {"contiguous": contiguous, "above": above}, now)
+        watch = tx.load(DocKind.PIX, "watch") or {"pending": False, "quiet_rounds": 0}
         if not watch["pending"]:
             self._arm_adjustment_watch(tx, now, woken)
-        tx.save("pix", "watch", {**watch, "pending": True, "quiet_rounds": 0}, now)
+        tx.save(DocKind.PIX, "watch", {**watch, "pending": True, "quiet_rounds": 0}, now)
 
     def _arm_adjustment_watch(self: Core, tx: Transaction, now: float, woken: set[str]) -> None:
         tx.append(
@@ -93,7 +94,7 @@ class AdditiveFactsPart:
     def _watch_adjustments(self: Core, tx: Transaction, now: float, woken: set[str]) -> None:
         """The adjustment watch fired: ask the WMS for every adjustment after the contiguous applied ones
         (a dropped delta is found here, a late one too), and re-arm until ``watch_rounds`` quiet rounds."""
-        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
         self._count("reconciliation_checks")
         tx.append(
             NewMessage(
@@ -101,12 +102,12 @@ class AdditiveFactsPart:
             )
         )
         woken.add("wms")
-        watch = tx.load("pix", "watch") or {"pending": True, "quiet_rounds": 0}
+        watch = tx.load(DocKind.PIX, "watch") or {"pending": True, "quiet_rounds": 0}
         rounds = int(watch["quiet_rounds"]) + 1
         if rounds < self.config.watch_rounds:
             self._arm_adjustment_watch(tx, now, woken)
         tx.save(
-            "pix",
+            DocKind.PIX,
             "watch",
             {**watch, "pending": rounds < self.config.watch_rounds, "quiet_rounds": rounds},
             now,
@@ -119,9 +120,9 @@ class AdditiveFactsPart:
         row (not merely on its way) is applied now (a repair) under its event id, so a late webhook of it is
         a duplicate; one missing for the first time becomes a suspect."""
         reply, now = answer.reply, answer.now
-        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
         applied = {int(n) for n in seen["above"]}
-        suspects = {int(n) for n in (tx.load("pix", "watch") or {}).get("suspects", [])}
+        suspects = {int(n) for n in (tx.load(DocKind.PIX, "watch") or {}).get("suspects", [])}
         missing: list[int] = []
         repaired = 0
         for event in reply.body if isinstance(reply.body, list) else []:
@@ -135,8 +136,8 @@ class AdditiveFactsPart:
                 repaired += 1
             else:
                 missing.append(number)
-        watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
-        tx.save("pix", "watch", {**watch, "suspects": sorted(missing)}, now)
+        watch = tx.load(DocKind.PIX, "watch") or {"pending": False, "quiet_rounds": 0}
+        tx.save(DocKind.PIX, "watch", {**watch, "suspects": sorted(missing)}, now)
         if repaired:
             self._count("reconciliation_repairs")
             self._count("adjustments_recovered", repaired)
@@ -152,7 +153,7 @@ class AdditiveFactsPart:
     ) -> OrderRecord:
         """One parcel of an order the warehouse ships in several: kept by its shipment id (a parcel is
         counted once however often it is told); the order is shipped when its parcels hold every unit."""
-        tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
+        tx.save(DocKind.TRACKING, facts["tracking_code"], {"order_no": record.order_no}, now)
         parcels = dict(record.parcels)
         parcels.setdefault(
             facts["shipment_id"],

@@ -32,6 +32,7 @@ from retailsim.core.adapters.http import (
 )
 from retailsim.core.adapters.registry import CommandRegistry
 from retailsim.core.adapters.spec import Answer, CommandContext, CommandInput, CommandSpec, Subject
+from retailsim.core.documents import DocKind
 from retailsim.core.guards import Guards
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
@@ -196,7 +197,7 @@ class Dispatcher:
         if spec.subject is Subject.AVAILABILITY:
             sku = str(message.payload["sku"])
             with self._transaction("delivery.publication.before_commit") as tx:
-                tx.save("atp_publication", sku, {"pending": False}, now)
+                tx.save(DocKind.ATP_PUBLICATION, sku, {"pending": False}, now)
                 positions = [tx.get_position(sku, location) for location in self.host.config.locations]
             available = sum(p.available for p in positions if p is not None)
             return CommandInput(message, now, self.host, available=available)
@@ -208,14 +209,18 @@ class Dispatcher:
         with reading as tx:
             if spec.subject is Subject.RETURN:
                 returned = load_return(tx, message.aggregate_id)
-                sale = tx.load("order_doc", returned.order_no) if returned is not None else None
+                sale = tx.load(DocKind.ORDER_DOC, returned.order_no) if returned is not None else None
                 return (
                     CommandInput(message, now, self.host, returned=returned, sale=sale or {})
                     if returned
                     else None
                 )
             record = self.host._load_record(tx, message.aggregate_id)
-            order = tx.load_model("order_doc", message.aggregate_id, Order) if spec.needs_order_doc else None
+            order = (
+                tx.load_model(DocKind.ORDER_DOC, message.aggregate_id, Order)
+                if spec.needs_order_doc
+                else None
+            )
         return (
             CommandInput(message, now, self.host, order=record, order_doc=order)
             if record is not None

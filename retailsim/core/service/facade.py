@@ -49,6 +49,7 @@ from retailsim.core.adapters.spec import (
 )
 from retailsim.core.config import CoreConfig
 from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
+from retailsim.core.documents import DocKind
 from retailsim.core.errors import IllegalTransition, InvalidPayload, NotYetKnown
 from retailsim.core.guards import Guards
 from retailsim.core.jsoncodec import dumps
@@ -401,11 +402,11 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
 
     @staticmethod
     def _load_record(tx: Transaction, order_no: str) -> OrderRecord | None:
-        return tx.load_model("order", order_no, OrderRecord)
+        return tx.load_model(DocKind.ORDER, order_no, OrderRecord)
 
     @staticmethod
     def _save_record(tx: Transaction, record: OrderRecord, now: float) -> None:
-        tx.save_model("order", record.order_no, record, now)
+        tx.save_model(DocKind.ORDER, record.order_no, record, now)
 
     def _transition(
         self,
@@ -473,10 +474,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
     ) -> None:
         if self.config.inventory_publication != "events":
             return
-        marker = tx.load("atp_publication", sku)
+        marker = tx.load(DocKind.ATP_PUBLICATION, sku)
         if marker is not None and marker.get("pending"):
             return  # coalesced into the publication already waiting
-        tx.save("atp_publication", sku, {"pending": True}, now)
+        tx.save(DocKind.ATP_PUBLICATION, sku, {"pending": True}, now)
         wait = self.config.publish_coalesce_s if delay_s is None else delay_s
         tx.append(
             NewMessage(
@@ -905,7 +906,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         transitions: list[tuple[str, str]],
     ) -> None:
         code, status = easypost.parse_event(body)
-        link = tx.load("tracking", code)
+        link = tx.load(DocKind.TRACKING, code)
         if link is None:
             raise NotYetKnown(f"tracking code {code} is not known yet")
         record = self._load_record(tx, str(link["order_no"]))
@@ -932,7 +933,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         if topic == shipbob.TOPIC_SHIPPED and facts.get("shipment_id") is not None:
             return self._apply_parcel(tx, record, facts, now, woken, transitions)
         if topic == shipbob.TOPIC_SHIPPED:
-            tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
+            tx.save(DocKind.TRACKING, facts["tracking_code"], {"order_no": record.order_no}, now)
             shipped = {
                 "wms_order_id": facts["wms_order_id"],
                 "tracking_code": facts["tracking_code"],

@@ -26,6 +26,7 @@ from typing import Any
 
 from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
+from retailsim.core.documents import DocKind
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.models import Return, ReturnLine
 from retailsim.core.service.replies import ApiReply
@@ -41,12 +42,12 @@ Core = Any
 
 
 def load_return(tx: Transaction, return_no: str) -> ReturnRecord | None:
-    document = tx.load("return", return_no)
+    document = tx.load(DocKind.RETURN, return_no)
     return ReturnRecord.model_validate(document) if document is not None else None
 
 
 def returns_of_order(tx: Transaction, order_no: str) -> list[str]:
-    document = tx.load("order_returns", order_no)
+    document = tx.load(DocKind.ORDER_RETURNS, order_no)
     return list(document["returns"]) if document is not None else []
 
 
@@ -87,12 +88,12 @@ class ReturnsPart:
             self._note_webhook(
                 "stale", f"return {record.return_no} is {record.status.value}, past {event.value}"
             )
-            tx.save("return", record.return_no, outcome.record.model_dump(mode="json"), now)
+            tx.save(DocKind.RETURN, record.return_no, outcome.record.model_dump(mode="json"), now)
             result: ReturnRecord = outcome.record
             return result
         new = outcome.record
         self._note_webhook("processed", f"return {new.return_no} {record.status.value} -> {new.status.value}")
-        tx.save("return", new.return_no, new.model_dump(mode="json"), now)
+        tx.save(DocKind.RETURN, new.return_no, new.model_dump(mode="json"), now)
         for command in outcome.commands:
             tx.append(
                 NewMessage(
@@ -200,7 +201,7 @@ class ReturnsPart:
             self._count("duplicate_returns")
             return existing
         order = self._load_record(tx, request.order_no)
-        order_doc = tx.load("order_doc", request.order_no) or {}
+        order_doc = tx.load(DocKind.ORDER_DOC, request.order_no) or {}
         prices = {str(line["sku"]): int(line["unit_price_minor"]) for line in order_doc.get("lines", [])}
         lines = [
             r2r.ReturnLineState(
@@ -233,7 +234,7 @@ class ReturnsPart:
         facts = self._order_facts(tx, order, request.return_no)
         refusal = r2r.eligibility(record, facts, now, self.return_policy)
         tx.save(
-            "order_returns",
+            DocKind.ORDER_RETURNS,
             request.order_no,
             {"returns": [*returns_of_order(tx, request.order_no), request.return_no]},
             now,
@@ -262,7 +263,7 @@ class ReturnsPart:
         units = {sku: list(conditions) for sku, conditions in record.units_received.items()}
         units.setdefault(facts["sku"], []).append(facts["condition"])
         record = record.model_copy(update={"units_received": units})
-        tx.save("return", record.return_no, record.model_dump(mode="json"), now)
+        tx.save(DocKind.RETURN, record.return_no, record.model_dump(mode="json"), now)
         counted = sum(len(conditions) for conditions in units.values())
         if facts["condition"] == "resellable":
             tx.append(
@@ -349,7 +350,7 @@ class ReturnsPart:
         created = shipbob.created_order_id(answer.reply)
         if created and not record.wms_return_id:
             update = record.model_copy(update={"wms_return_id": created})
-            tx.save("return", record.return_no, update.model_dump(mode="json"), answer.now)
+            tx.save(DocKind.RETURN, record.return_no, update.model_dump(mode="json"), answer.now)
 
     def _return_goods_booked(
         self: Core, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]

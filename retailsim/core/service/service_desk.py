@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retailsim.core.documents import DocKind
 from retailsim.core.models import Order, Return, ReturnLine
 from retailsim.core.service.replies import ApiReply
 from retailsim.core.service.returns import load_return, returns_of_order
@@ -53,7 +54,7 @@ def _refused(error: str, detail: str, **extra: Any) -> ApiReply:
 
 
 def load_actions(tx: Transaction, order_no: str) -> list[list[Any]]:
-    document = tx.load("order_actions", order_no)
+    document = tx.load(DocKind.ORDER_ACTIONS, order_no)
     return list(document["actions"]) if document is not None else []
 
 
@@ -203,7 +204,7 @@ class ServiceDeskPart:
 
     @staticmethod
     def _record_action(tx: Transaction, order_no: str, entry: list[Any], now: float) -> None:
-        tx.save("order_actions", order_no, {"actions": [*load_actions(tx, order_no), entry]}, now)
+        tx.save(DocKind.ORDER_ACTIONS, order_no, {"actions": [*load_actions(tx, order_no), entry]}, now)
 
     def allow_second_remedy(self: Core) -> bool:
         """A remedy already applied to an order is never applied again (the remedy guard)."""
@@ -261,11 +262,11 @@ class ServiceDeskPart:
         It carries the original's correlation id (the customer's order number), no payment and a zero
         total; the ERP gets it as a free-of-charge delivery with reference to ``reference``.
         """
-        doc = tx.load("order_doc", original.order_no)
+        doc = tx.load(DocKind.ORDER_DOC, original.order_no)
         if doc is None:
             return None
         source = Order.model_validate(doc)
-        made = tx.load("order_replacements", original.order_no) or {"orders": []}
+        made = tx.load(DocKind.ORDER_REPLACEMENTS, original.order_no) or {"orders": []}
         number = f"{original.order_no}-R{len(made['orders']) + 1}"
         wanted = {sku: quantity for sku, quantity in lines}
         order_lines = [
@@ -289,8 +290,8 @@ class ServiceDeskPart:
         location = self._reserve_at(tx, needed, list(self.config.locations))
         if location is None:
             return None
-        tx.save("order_doc", number, order.model_dump(mode="json"), now)
-        tx.save("order_replacements", original.order_no, {"orders": [*made["orders"], number]}, now)
+        tx.save(DocKind.ORDER_DOC, number, order.model_dump(mode="json"), now)
+        tx.save(DocKind.ORDER_REPLACEMENTS, original.order_no, {"orders": [*made["orders"], number]}, now)
         replacement = OrderRecord(
             order_no=number,
             correlation_id=original.correlation_id,
