@@ -2,8 +2,9 @@
 serves it. The dispatcher asks here and nowhere else what a kind means.
 
 The ERP is a port: its command kinds (``ERP_COMMAND_KINDS``) are served by the dialect the core is
-configured with (``CoreConfig.erp_dialect``), one adapter module per ERP product, each registering the
-same kinds (``ERP_DIALECTS``). Every other system has one product today and registers its kinds directly.
+configured with (``CoreConfig.erp_dialect``), one adapter module per ERP product, each offering an
+:class:`~retailsim.core.adapters.spec.ErpDialect` (the same kinds, and its stock snapshot for the initial
+inventory load) in ``ERP_DIALECTS``. Every other system has one product today and registers its kinds directly.
 
 Rules kept: a kind is served by exactly one spec (two modules claiming one kind is an error at assembly);
 a dialect that misses or adds an ERP kind is an error at assembly; a kind no spec serves is a
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from retailsim.core.adapters import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
-from retailsim.core.adapters.spec import CommandSpec
+from retailsim.core.adapters.spec import CommandSpec, ErpDialect
 from retailsim.core.errors import CoreError
 
 # The ERP's command kinds: what every dialect must serve.
@@ -34,8 +35,8 @@ ERP_COMMAND_KINDS = frozenset(
     }
 )
 
-# ERP product → its adapter's command specs (``CoreConfig.erp_dialect`` chooses one).
-ERP_DIALECTS: Mapping[str, tuple[CommandSpec, ...]] = {"sap": sap.COMMANDS}
+# ERP product → its adapter's dialect (``CoreConfig.erp_dialect`` chooses one).
+ERP_DIALECTS: Mapping[str, ErpDialect] = {dialect.name: dialect for dialect in (sap.DIALECT,)}
 
 # The other systems' command specs, one product each.
 SYSTEMS: tuple[CommandSpec, ...] = (
@@ -81,13 +82,19 @@ class CommandRegistry:
         )
 
 
-def build_registry(erp_dialect: str = "sap") -> CommandRegistry:
-    """Every system's specs, the ERP's from ``erp_dialect``."""
-    erp = ERP_DIALECTS.get(erp_dialect)
-    if erp is None:
-        raise CoreError(f"unknown ERP dialect {erp_dialect!r}; known: {', '.join(sorted(ERP_DIALECTS))}")
+def erp_dialect(name: str) -> ErpDialect:
+    """The ERP dialect called ``name`` (its command specs, its stock snapshot)."""
+    dialect = ERP_DIALECTS.get(name)
+    if dialect is None:
+        raise CoreError(f"unknown ERP dialect {name!r}; known: {', '.join(sorted(ERP_DIALECTS))}")
+    return dialect
+
+
+def build_registry(erp_dialect_name: str = "sap") -> CommandRegistry:
+    """Every system's specs, the ERP's from the dialect called ``erp_dialect_name``."""
+    erp = erp_dialect(erp_dialect_name).commands
     served = {spec.kind for spec in erp}
     if served != ERP_COMMAND_KINDS:
         missing, extra = sorted(ERP_COMMAND_KINDS - served), sorted(served - ERP_COMMAND_KINDS)
-        raise CoreError(f"ERP dialect {erp_dialect!r} misses {missing} and adds {extra}")
+        raise CoreError(f"ERP dialect {erp_dialect_name!r} misses {missing} and adds {extra}")
     return CommandRegistry((*erp, *SYSTEMS))

@@ -15,6 +15,7 @@ from retailsim.core.adapters.spec import (
     CommandInput,
     CommandSpec,
     Effect,
+    ErpDialect,
     Lookup,
     OrderMeant,
     ReturnMeant,
@@ -466,3 +467,5 @@ COMMANDS = (
         ),
     ),
 )
+
+DIALECT = ErpDialect("sap", COMMANDS, stock_snapshot, parse_stock)

@@ -192,3 +192,14 @@ def pickup_view(command: CommandInput) -> tuple[bool, str | None]:
     record = command.record
     at_store = o2c.at_store(record, command.context.policy)
     return record.pickup_store is not None, record.location if at_store else None
+
+
+@dataclass(frozen=True, slots=True)
+class ErpDialect:
+    """One ERP product behind the ERP port: the specs of the ERP's command kinds, and how its stock
+    snapshot (the initial inventory load) is asked for and read."""
+
+    name: str
+    commands: tuple[CommandSpec, ...]
+    stock_snapshot: Callable[[], OutboundRequest]
+    parse_stock: Callable[[Reply], list[tuple[str, str, int]]]  # (material, plant, on hand) rows

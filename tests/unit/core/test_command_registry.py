@@ -24,9 +24,10 @@ PACKAGE = Path(__file__).resolve().parents[3] / "retailsim"
 
 
 def test_every_erp_dialect_serves_exactly_the_erp_kinds() -> None:
-    for dialect, specs in ERP_DIALECTS.items():
-        assert {spec.kind for spec in specs} == ERP_COMMAND_KINDS, dialect
-        build_registry(dialect)
+    for name, dialect in ERP_DIALECTS.items():
+        assert dialect.name == name
+        assert {spec.kind for spec in dialect.commands} == ERP_COMMAND_KINDS, name
+        build_registry(name)
 
 
 def test_the_config_offers_exactly_the_registered_dialects() -> None:
@@ -38,15 +39,18 @@ def test_the_config_offers_exactly_the_registered_dialects() -> None:
 
 def test_a_second_dialect_is_served_by_its_own_module(monkeypatch: pytest.MonkeyPatch) -> None:
     """A dialect registering the same kinds replaces the ERP's specs, and only the ERP's."""
-    other = tuple(dataclasses.replace(spec, render=never_sent) for spec in sap.COMMANDS)
+    commands = tuple(dataclasses.replace(spec, render=never_sent) for spec in sap.COMMANDS)
+    other = dataclasses.replace(sap.DIALECT, name="other", commands=commands)
     monkeypatch.setattr(registry, "ERP_DIALECTS", {**ERP_DIALECTS, "other": other})
+    assert registry.erp_dialect("other").stock_snapshot is sap.stock_snapshot
     commands = build_registry("other")
     assert commands["PostSalesOrder"].render is never_sent
     assert commands["CapturePayment"] is build_registry("sap")["CapturePayment"]
 
 
 def test_a_dialect_that_misses_a_kind_is_refused_at_assembly(monkeypatch: pytest.MonkeyPatch) -> None:
-    partial = tuple(spec for spec in sap.COMMANDS if spec.kind != "PostGoodsIssue")
+    commands = tuple(spec for spec in sap.COMMANDS if spec.kind != "PostGoodsIssue")
+    partial = dataclasses.replace(sap.DIALECT, name="partial", commands=commands)
     monkeypatch.setattr(registry, "ERP_DIALECTS", {"partial": partial})
     with pytest.raises(CoreError, match="misses \\['PostGoodsIssue'\\]"):
         build_registry("partial")
