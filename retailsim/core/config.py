@@ -9,6 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The systems the core delivers to, and the destination of its own timers.
+DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
+INTERNAL = "core"
+
 
 class CoreConfig(BaseModel):
     """Settings of the core (scenario section ``[core]``)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from retailsim.core.adapters import easypost, pix
 from retailsim.core.adapters.spec import Answer
+from retailsim.core.config import INTERNAL
 from retailsim.core.documents import DocKind
 from retailsim.core.stores.base import NewMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
@@ -23,7 +24,6 @@ from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, Orde
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
 Core = Any
 
-INTERNAL = "core"  # the core's own timers (as in core/service/facade.py)
 # How far a parcel's tracker has come (a parcel's status never goes back on a late, reordered event).
 TRACKER_RANK = {"pre_transit": 0, "in_transit": 1, "out_for_delivery": 2, "available_for_pickup": 2}
 TRACKER_RANK.update({s: 3 for s in ("delivered", "failure", "return_to_sender")})

@@ -47,7 +47,7 @@ from retailsim.core.adapters.spec import (
     Subject,
     never_sent,
 )
-from retailsim.core.config import CoreConfig
+from retailsim.core.config import DESTINATIONS, INTERNAL, CoreConfig
 from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
 from retailsim.core.documents import DocKind
 from retailsim.core.errors import IllegalTransition, InvalidPayload, NotYetKnown
@@ -61,6 +61,7 @@ from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.additive_facts import AdditiveFactsPart
 from retailsim.core.service.dispatch import Delivery, Dispatcher
 from retailsim.core.service.pickups import PickupsPart
+from retailsim.core.service.reconciliation import WATCHES, Reconciliation
 from retailsim.core.service.replies import ApiReply, in_flight, key_reused, missing_key
 from retailsim.core.service.returns import ReturnsPart, load_return
 from retailsim.core.service.service_desk import ServiceDeskPart
@@ -79,9 +80,6 @@ from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
 
 __all__ = ["DESTINATIONS", "INTERNAL", "CoreConfig", "Delivery", "IntegrationCore"]
-
-DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
-INTERNAL = "core"
 
 
 # The crash points (before its commit, at its reply) of an idempotent request, by its scope.
@@ -118,44 +116,6 @@ class _Job:
 _ReplyEffect = Callable[[Transaction, Answer, set[str], list[tuple[str, str]]], None]
 _Webhook = Callable[[Transaction, str, Any, float, set[str], list[tuple[str, str]]], None]
 _Timer = Callable[[Transaction, OutboxMessage, float, set[str], list[tuple[str, str]]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Watch:
-    """A watchdog timer: while the order waits in ``waiting_in``, ask ``destination`` with ``fetch``, and
-    re-arm after ``rearm_s`` of the config; ``at_store`` says whether it watches store pickups (True),
-    DC orders (False) or either (None) — a reroute hands the order to the other watchdog."""
-
-    waiting_in: frozenset[OrderStatus]
-    destination: str
-    fetch: str
-    at_store: bool | None
-    rearm_s: Callable[[CoreConfig], float]
-
-
-WATCHES = {
-    "WatchShipment": Watch(
-        frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED}),
-        "wms",
-        "FetchWarehouseOrder",
-        at_store=False,
-        rearm_s=lambda config: config.shipment_watch_s,
-    ),
-    "WatchDelivery": Watch(
-        frozenset({OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT}),
-        "carrier",
-        "FetchTracker",
-        at_store=None,
-        rearm_s=lambda config: config.delivery_watch_s / 4,
-    ),
-    "WatchPickup": Watch(
-        frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED, OrderStatus.READY_FOR_PICKUP}),
-        "pos",
-        "FetchPickup",
-        at_store=True,
-        rearm_s=lambda config: config.shipment_watch_s,
-    ),
-}
 
 
 class _CrashPointTransaction:
@@ -226,6 +186,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
+        self.reconciliation = Reconciliation(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -243,9 +204,9 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         self._decided: list[NewMessage] = []
         self._reply_effects: dict[Effect, _ReplyEffect] = {
             Effect.STATUS_SYNCED: self._status_synced,
-            Effect.WAREHOUSE_ORDER_FETCHED: self._warehouse_order_fetched,
-            Effect.TRACKERS_FETCHED: self._trackers_fetched,
-            Effect.PICKUP_FETCHED: self._pickup_fetched,
+            Effect.WAREHOUSE_ORDER_FETCHED: self.reconciliation.warehouse_order_fetched,
+            Effect.TRACKERS_FETCHED: self.reconciliation.trackers_fetched,
+            Effect.PICKUP_FETCHED: self.reconciliation.pickup_fetched,
             Effect.ADJUSTMENTS_FETCHED: self._adjustments_fetched,
             Effect.WAREHOUSE_RETURN_CREATED: self._warehouse_return_created,
             Effect.RETURN_GOODS_BOOKED: self._return_goods_booked,
@@ -1119,110 +1080,8 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
     def reconcile_order(
         self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, woken: set[str]
     ) -> None:
-        """A watchdog fired: if the order is still waiting for news, pull the system of record and re-arm.
-
-        This is the core's own reconciliation, as production runs it: it cannot see the systems' ledgers,
-        so it asks their APIs (ShipBob order look-up, EasyPost tracker look-up) and applies what they say
-        through the same transition table. What it still cannot settle after ``watch_rounds`` is drift.
-        """
-        if not self.guards.reconciliation:
-            return
-        watch = WATCHES[timer.kind]
-        if record.status not in watch.waiting_in:
-            return
-        if watch.at_store is not None and watch.at_store != o2c.at_store(record, self.policy):
-            return  # rerouted since between a store and the DC: the other watchdog looks after it
-        self._count("reconciliation_checks")
-        round_no = int(timer.payload.get("round", 1))
-        tx.append(NewMessage(watch.destination, watch.fetch, record.order_no, record.correlation_id, {}, now))
-        woken.add(watch.destination)
-        if round_no < self.config.watch_rounds:
-            tx.append(
-                NewMessage(
-                    INTERNAL,
-                    timer.kind,
-                    record.order_no,
-                    record.correlation_id,
-                    {"round": round_no + 1},
-                    now + watch.rearm_s(self.config),
-                )
-            )
-            woken.add(INTERNAL)
-        else:
-            self._count("reconciliation_drift")
-
-    def _warehouse_order_fetched(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
-    ) -> None:
-        """The WMS's order, read as the webhooks that never came: each shipped parcel, or shipped/on hold."""
-        record, now = answer.record, answer.now
-        body = answer.reply.body
-        orders = [
-            o for o in (body or []) if isinstance(o, dict) and str(o.get("reference_id")) == record.order_no
-        ]
-        if not orders:
-            return
-        before, found = record.status, orders[0]
-        status = str(found.get("status"))
-        if found.get("shipments"):
-            for shipment in found["shipments"]:  # shipped in parcels: each, as its webhook
-                if shipment.get("status") == "Completed":
-                    parcel = {
-                        **{k: found.get(k) for k in ("reference_id", "status")},
-                        "order_id": found.get("id"),
-                        "event_time": "",
-                        "shipment_id": shipment.get("id"),
-                        "tracking": shipment.get("tracking"),
-                        "products": shipment.get("products"),
-                    }
-                    facts = shipbob.parse_webhook(shipbob.TOPIC_SHIPPED, parcel)
-                    record = (
-                        self._apply_warehouse_news(
-                            tx, record, shipbob.TOPIC_SHIPPED, facts, now, woken, transitions
-                        )
-                        or record
-                    )
-        elif status in ("Completed", "OnHold") and (status == "OnHold" or found.get("tracking")):
-            topic = shipbob.TOPIC_SHIPPED if status == "Completed" else shipbob.TOPIC_ON_HOLD
-            # The order as the warehouse's API returns it, read as the webhook that never came.
-            facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
-            record = self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
-        self._count_repair(before, record)
-
-    def _trackers_fetched(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
-    ) -> None:
-        """The carrier's trackers, read as the events that never came (each parcel's when several)."""
-        record, now, body = answer.record, answer.now, answer.reply.body
-        trackers = body.get("trackers", []) if isinstance(body, dict) else []
-        if not trackers:
-            return
-        before = record.status
-        if len(record.parcels) > 1:
-            for tracker in trackers:
-                status, code = str(tracker.get("status")), str(tracker.get("tracking_code"))
-                record = (
-                    self._apply_tracker_status(tx, record, status, now, woken, transitions, code) or record
-                )
-        else:
-            status = str(trackers[0].get("status"))
-            record = self._apply_tracker_status(tx, record, status, now, woken, transitions) or record
-        self._count_repair(before, record)
-
-    def _pickup_fetched(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
-    ) -> None:
-        """The store's pickup order, read as the event that never came."""
-        record = answer.record
-        pickup = pos.found_pickup(answer.reply, record.location)
-        if pickup is None or pickup.get("status") not in ("ready", "collected", "declined"):
-            return
-        self._apply_pickup_webhook(tx, f"pickup.{pickup['status']}", pickup, answer.now, woken, transitions)
-        self._count_repair(record.status, self._load_record(tx, record.order_no) or record)
-
-    def _count_repair(self, before: OrderStatus, after: OrderRecord) -> None:
-        if after.status is not before:
-            self._count("reconciliation_repairs")
+        """A watchdog fired (core/service/reconciliation.py)."""
+        self.reconciliation.reconcile_order(tx, record, timer, now, woken)
 
     # ---- after a crash ----------------------------------------------------------------------------
 

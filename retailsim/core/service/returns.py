@@ -26,6 +26,7 @@ from typing import Any
 
 from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
+from retailsim.core.config import INTERNAL
 from retailsim.core.documents import DocKind
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.models import Return, ReturnLine
@@ -34,8 +35,6 @@ from retailsim.core.stores.base import NewMessage, Transaction
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnEvent, ReturnRecord, ReturnStatus
-
-INTERNAL_TIMERS = "core"  # the core's own timers (core.service.INTERNAL)
 
 # The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
 Core = Any
@@ -361,11 +360,9 @@ class ReturnsPart:
         self._restock_positions(tx, record, now, woken)
         if record.exchange and record.status is ReturnStatus.RECEIVED and not record.replacement_order:
             tx.append(
-                NewMessage(
-                    INTERNAL_TIMERS, "CreateExchangeOrder", record.return_no, record.correlation_id, {}, now
-                )
+                NewMessage(INTERNAL, "CreateExchangeOrder", record.return_no, record.correlation_id, {}, now)
             )
-            woken.add(INTERNAL_TIMERS)
+            woken.add(INTERNAL)
 
     def _create_exchange_order(
         self: Core,
