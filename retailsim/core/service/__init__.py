@@ -1,7 +1,11 @@
 """The core's application service, room by room (``IntegrationCore`` in facade.py wires them):
 
-- ``facade.py`` — ``IntegrationCore``: order intake, webhooks, inventory, timers and watchdogs,
-  reconciliation, operations; every store transaction and crash point passes through it.
+- ``facade.py`` — ``IntegrationCore``: order intake (idempotency), webhooks ((source, topic) table),
+  timers, operations; wires the collaborators below; every store transaction and crash point passes
+  through it.
+- ``inventory.py`` — stock positions, reservations and the storefront's availability publication.
+- ``reconciliation.py`` — the watchdogs and what the systems of record say when asked.
+- ``unit_of_work.py`` — what one transaction announces after its commit.
 - ``dispatch.py`` — outbox delivery: claim (breaker, token bucket), render and judge through the command
   registry (core/adapters), retries and dead letters.
 - ``returns.py``, ``pickups.py``, ``service_desk.py``, ``additive_facts.py`` — returns to refund, store

@@ -56,7 +56,7 @@ class AdditiveFactsPart:
             )
         )
         woken.add("erp")
-        self._schedule_publication(tx, facts["sku"], now, woken)
+        self.inventory.schedule_publication(tx, facts["sku"], now, woken)
         self._count("inventory_adjustments")
         self._note_webhook(
             "processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})"

@@ -60,6 +60,7 @@ from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.additive_facts import AdditiveFactsPart
 from retailsim.core.service.dispatch import Delivery, Dispatcher
+from retailsim.core.service.inventory import Inventory
 from retailsim.core.service.pickups import PickupsPart
 from retailsim.core.service.reconciliation import WATCHES, Reconciliation
 from retailsim.core.service.replies import ApiReply, in_flight, key_reused, missing_key
@@ -71,7 +72,6 @@ from retailsim.core.stores.base import (
     IdempotencyRecord,
     NewMessage,
     OutboxMessage,
-    Position,
     Store,
     Transaction,
 )
@@ -187,6 +187,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
         self.reconciliation = Reconciliation(self)
+        self.inventory = Inventory(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -392,92 +393,21 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             self._save_record(tx, outcome.record, now)
             return outcome.record
         new = outcome.record
-        self._inventory_effects(tx, record, new, now, woken)
+        self.inventory.on_transition(tx, record, new, now, woken)
         self._save_record(tx, new, now)
         self._emit(tx, new, outcome.commands, now, woken)
         transitions.append((new.order_no, new.status.value))
         self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
 
-    # ---- inventory --------------------------------------------------------------------------------
+    # ---- inventory (core/service/inventory.py) ---------------------------------------------------
 
     def load_inventory(self, rows: list[tuple[str, str, int]], now: float) -> None:
         """Initial (or full) load of on-hand stock per (sku, location) from the ERP's snapshot."""
-        woken: set[str] = set()
-        with self._transaction("inventory_load.before_commit") as tx:
-            for sku, location, on_hand in rows:
-                position = tx.get_position(sku, location)
-                if position is None:
-                    tx.put_position(Position(sku, location, on_hand, 0, self.config.safety_stock))
-                else:
-                    position.on_hand = on_hand
-                    tx.put_position(position)
-            if self.config.inventory_publication == "batch":
-                tx.append(NewMessage(INTERNAL, "PublishInventoryFeed", "inventory", "inventory", {}, now))
-                woken.add(INTERNAL)
-            else:
-                for sku in sorted({row[0] for row in rows}):
-                    self._schedule_publication(tx, sku, now, woken, delay_s=0.0)
-        self._after_commit(woken, [], now)
-        self._crash_point("inventory_load.after_commit")
+        self.inventory.load(rows, now)
 
     def available_to_promise(self, sku: str) -> dict[str, int]:
-        with self._transaction("atp_query.read") as tx:
-            result = {}
-            for location in self.config.locations:
-                position = tx.get_position(sku, location)
-                if position is not None:
-                    result[location] = position.available
-        return result
-
-    def _schedule_publication(
-        self, tx: Transaction, sku: str, now: float, woken: set[str], delay_s: float | None = None
-    ) -> None:
-        if self.config.inventory_publication != "events":
-            return
-        marker = tx.load(DocKind.ATP_PUBLICATION, sku)
-        if marker is not None and marker.get("pending"):
-            return  # coalesced into the publication already waiting
-        tx.save(DocKind.ATP_PUBLICATION, sku, {"pending": True}, now)
-        wait = self.config.publish_coalesce_s if delay_s is None else delay_s
-        tx.append(
-            NewMessage(
-                "storefront",
-                "PublishAvailability",
-                f"inventory:{sku}",
-                f"inventory:{sku}",
-                {"sku": sku},
-                now + wait,
-            )
-        )
-        woken.add("storefront")
-
-    def _reserve(self, tx: Transaction, order: Order) -> str | None:
-        """Pick the first DC able to ship the whole order and reserve there; None if none can."""
-        needed: dict[str, int] = {}
-        for line in order.lines:
-            needed[line.sku] = needed.get(line.sku, 0) + line.quantity
-        return self._reserve_at(tx, needed, self.config.locations)
-
-    def _inventory_effects(
-        self, tx: Transaction, old: OrderRecord, new: OrderRecord, now: float, woken: set[str]
-    ) -> None:
-        if not old.reserved:
-            return
-        if new.status in (OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP):
-            for sku, quantity in new.lines:
-                position = tx.get_position(sku, new.location)
-                if position is not None:
-                    position.on_hand -= quantity
-                    position.reserved -= quantity
-                    tx.put_position(position)
-        elif new.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
-            for sku, quantity in new.lines:
-                position = tx.get_position(sku, new.location)
-                if position is not None:
-                    position.reserved -= quantity
-                    tx.put_position(position)
-                    self._schedule_publication(tx, sku, now, woken)
+        return self.inventory.available_to_promise(sku)
 
     # ---- ingress: orders --------------------------------------------------------------------------
 
@@ -736,12 +666,12 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             location = routed["location"] or None
             record = record.model_copy(update=routed)
         else:
-            location = self._reserve(tx, order)
+            location = self.inventory.reserve_order(tx, order)
         if location is not None:
             record = record.model_copy(update={"location": location, "reserved": True})
             event = OrderEvent.STOCK_RESERVED
             for sku, _ in record.lines:
-                self._schedule_publication(tx, sku, now, woken)
+                self.inventory.schedule_publication(tx, sku, now, woken)
         elif order.confirmed_to_customer:
             record = record.model_copy(update={"location": self.config.locations[0], "short": True})
             event = OrderEvent.STOCK_SHORT

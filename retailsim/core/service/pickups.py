@@ -53,22 +53,10 @@ class PickupsPart:
         ordered = [*stores, *self.config.locations]
         return [location for location in ordered if location not in tried]
 
-    def _reserve_at(self: Core, tx: Transaction, needed: dict[str, int], candidates: list[str]) -> str | None:
-        """Reserve the whole order at the first candidate that can cover it; None if none can."""
-        for location in candidates:
-            positions = [tx.get_position(sku, location) for sku in needed]
-            if all(p is not None and p.available >= needed[p.sku] for p in positions):
-                for position in positions:
-                    assert position is not None
-                    position.reserved += needed[position.sku]
-                    tx.put_position(position)
-                return location
-        return None
-
     def _route_new_pickup(self: Core, tx: Transaction, order: Order, now: float) -> dict[str, Any]:
         """Where a new BOPIS order goes, as facts for its record (location is "" when nowhere can)."""
         chosen = order.pickup_store or ""
-        location = self._reserve_at(
+        location = self.inventory.reserve_at(
             tx,
             needed_units([(line.sku, line.quantity) for line in order.lines]),
             self.pickup_candidates(chosen, []),
@@ -146,7 +134,7 @@ class PickupsPart:
         released = record.model_copy(update={"reserved": False})
         tried = [location for _, location, _ in record.routing]
         candidates = self.pickup_candidates(record.pickup_store or declined, [*tried, declined])
-        location = self._reserve_at(tx, needed_units(record.lines), candidates)
+        location = self.inventory.reserve_at(tx, needed_units(record.lines), candidates)
         if location is None:
             routing = [*record.routing, (now, "", f"{declined} declined; no store or DC can fulfil")]
             self._count("pickups_unfulfillable")

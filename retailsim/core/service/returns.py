@@ -125,7 +125,7 @@ class ReturnsPart:
             if position is not None:
                 position.on_hand += line.quantity
                 tx.put_position(position)
-                self._schedule_publication(tx, line.sku, now, woken)
+                self.inventory.schedule_publication(tx, line.sku, now, woken)
 
     def _flush_return_statuses(self: Core, now: float) -> None:
         pending: list[tuple[str, str]] = self._return_transitions

@@ -287,7 +287,7 @@ class ServiceDeskPart:
         needed: dict[str, int] = {}
         for line in order.lines:
             needed[line.sku] = needed.get(line.sku, 0) + line.quantity
-        location = self._reserve_at(tx, needed, list(self.config.locations))
+        location = self.inventory.reserve_at(tx, needed, list(self.config.locations))
         if location is None:
             return None
         tx.save(DocKind.ORDER_DOC, number, order.model_dump(mode="json"), now)
@@ -305,7 +305,7 @@ class ServiceDeskPart:
             history=[(now, OrderStatus.RECEIVED.value, "ReplacementRequested")],
         )
         for sku in sorted(needed):
-            self._schedule_publication(tx, sku, now, woken)
+            self.inventory.schedule_publication(tx, sku, now, woken)
         replacement = self._transition(tx, replacement, OrderEvent.STOCK_RESERVED, now, woken, transitions)
         self._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, woken, transitions)
         return number
