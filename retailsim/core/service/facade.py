@@ -1,22 +1,22 @@
-"""The integration core's application service: ingress, outbox delivery, inventory, operations.
+"""``IntegrationCore``: one process of the integration core, wiring its rooms (see core/service/__init__.py).
 
 Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
 inbox check, load, pure transition, save, outbox append — all or nothing (``once``: the idempotency key's
 in-flight claim and its stored reply are in that same transaction). Orders that arrive together may share
-one transaction (``submit_orders``), each answered as alone. Egress is driven from outside
-(the simulation's delivery workers or the live dispatcher): ``claim`` hands out the next due message for
-a destination as a ready-made HTTP request, honouring the destination's circuit breaker and token bucket
-(what each command kind renders, which refusals are benign, what a reply means: the command registry,
-core/adapters/registry.py, with the ERP's specs from ``CoreConfig.erp_dialect`` — no kind switch here);
-``on_reply`` judges the answer, applies what it means to the order in the same transaction that marks
-the message delivered, and schedules a retry (full-jitter backoff, Retry-After as a floor) or dead-letters
-it. Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
+one transaction (``submit_orders``), each answered as alone; what a transaction announces afterwards is
+its unit of work (unit_of_work.py). Webhooks are routed by a (source, topic) table; internal timers by a
+kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (dispatch.py, through the
+command registry of core/adapters); stock is the Inventory's (inventory.py); watchdogs the
+Reconciliation's (reconciliation.py); returns, pickups, the service desk and additive facts are still
+mixed in (returns.py, pickups.py, service_desk.py, additive_facts.py). The guards the core runs with are
+one frozen ``Guards`` value chosen at assembly (core/guards.py).
+
+Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
 made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
 store transaction is opened through ``_transaction(point)`` and every reply hand-back passes
 ``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the process
 (``crash_hook``; None outside the simulation).
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -143,11 +143,11 @@ class _CrashPointTransaction:
 
 
 class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPart):
-    """One process of the integration core over a durable ``Store``.
+    """One process of the integration core over a durable ``Store``, with one set of ``Guards``.
 
-    Returns are in core/service/returns.py, store pickups in core/service/pickups.py, the service agent's timeline and
-    actions in core/service/service_desk.py, warehouse adjustments and parcels in core/service/additive_facts.py (mixed in: one
-    core, one store, one set of guards).
+    Returns, store pickups, the service agent's timeline and actions, and warehouse adjustments and parcels
+    are mixed in (core/service/returns.py, pickups.py, service_desk.py, additive_facts.py); delivery,
+    inventory and reconciliation are collaborators (``dispatch``, ``inventory``, ``reconciliation``).
     """
 
     def __init__(
