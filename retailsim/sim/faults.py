@@ -56,6 +56,7 @@ import simpy
 
 from retailsim.core.crash_points import CRASH_POINTS, DESCRIPTIONS
 from retailsim.scenarios.schema import FAULT_KINDS, FaultSpec
+from retailsim.sim.seeds import load_every_module
 from retailsim.systems.base import PersistentError
 
 if TYPE_CHECKING:
@@ -275,8 +276,12 @@ def random_plan(rng: random.Random, horizon_s: float, max_faults: int = 4) -> li
 
 
 def fault_plans(horizon_s: float, max_faults: int = 4) -> Any:
-    """A hypothesis strategy of fault plans; shrinking goes toward fewer, shorter, earlier faults."""
+    """A hypothesis strategy of fault plans; shrinking goes toward fewer, shorter, earlier faults. The
+    same hypothesis seed draws the same plans whatever else the process imported (see
+    :func:`~retailsim.sim.seeds.load_every_module`)."""
     from hypothesis import strategies as st
+
+    load_every_module()
 
     system_fault = st.builds(
         FaultSpec,

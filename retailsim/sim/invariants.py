@@ -19,7 +19,7 @@ from typing import Any
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
 from retailsim.sim.accounting import APPLIED, OUTCOMES, Repair, SentEvent
-from retailsim.sim.retry_budget import FailedSends
+from retailsim.sim.retry_budget import Claims, FailedSends
 
 MAX_EXAMPLES = 5
 
@@ -119,6 +119,7 @@ class Evidence:
     # account, its failed sends counted on the wire (sim/retry_budget.py).
     retry_budget: int = 0
     failed_sends: list[FailedSends] = field(default_factory=list)
+    claims: dict[int, Claims] = field(default_factory=dict)
     # Returns: approved = the ERP holds a customer return for the return number; refunds from the
     # gateway's ledger (return number from the refund's metadata); captured/refunded per PaymentIntent.
     approved_returns: list[str] = field(default_factory=list)
@@ -417,6 +418,20 @@ def dlq_accounted(ev: Evidence) -> InvariantResult:
                 f"message {sent.seq} ({sent.kind} for {sent.aggregate_id} to {sent.destination}): failed "
                 f"{sent.failures} times while its system answered others, {where}; the retry budget is "
                 f"{ev.retry_budget} attempts"
+            )
+    # Given up on early: dead-lettered after a retriable failure (a timeout or a 5xx) although claimed fewer
+    # times than the budget — the core charges at most one attempt per claim.
+    for entry in ev.dead_letters:
+        seq = entry.get("seq")
+        claims = ev.claims.get(seq) if isinstance(seq, int) else None
+        if not ev.retry_budget or claims is None or not claims.replied:
+            continue
+        retriable = claims.last_status is None or claims.last_status >= 500
+        if retriable and claims.claims < ev.retry_budget:
+            problems.append(
+                f"dead letter {entry.get('dlq_id')} (message {entry.get('seq')}): dead-lettered after "
+                f"{claims.claims} claim(s), the last answered {claims.last_status or 'by a timeout'}; the retry "
+                f"budget is {ev.retry_budget} attempts"
             )
     return _result("dlq_accounted", len(ev.dead_letters) + len(ev.failed_sends), problems)
 

@@ -18,7 +18,12 @@ the message's own:
   than the breaker's count, and what it calls the message's own failure the real core counts too.
 
 ``sim/invariants.dlq_accounted`` turns the counts into a verdict: more own failures than the budget means
-the message was sent again after it should have been dead-lettered. Rules kept: no clock, no random,
+the message was sent again after it should have been dead-lettered. The audit also counts, per message,
+the times a worker claimed it and the status of the last reply it got: a message dead-lettered after a
+retriable failure (a timeout or a 5xx) although it was claimed fewer times than the budget was given up
+on early. The core charges an attempt per claim at most (a claim whose process then died counts: the
+request may have gone out), so a core that keeps its budget never dead-letters a message claimed fewer
+times; a 4xx is a permanent refusal and rightly dead-letters at once. Rules kept: no clock, no random,
 only dicts keyed by ints and tuples (insertion order), so a run stays a function of its seed.
 """
 
@@ -41,25 +46,46 @@ class FailedSends:
     failures: int = 0
 
 
+@dataclass(slots=True)
+class Claims:
+    """How often one outbox message was claimed for delivery, and the last reply it got (if any)."""
+
+    claims: int = 0
+    replied: bool = False
+    last_status: int | None = None
+
+
 @dataclass
 class RetryBudgetAudit:
     """Counts each outbox message's own failed sends from the replies its delivery workers receive."""
 
     breaker_failures: int
     messages: dict[int, FailedSends] = field(default_factory=dict)
+    claims: dict[int, Claims] = field(default_factory=dict)
     # Calls in a row without a 2xx, per (core process, destination).
     _run: dict[tuple[int, str], int] = field(default_factory=dict)
 
+    def claimed(self, message: OutboxMessage) -> None:
+        """A delivery worker claimed ``message``: one attempt, whatever becomes of it."""
+        claims = self.claims.get(message.seq)
+        if claims is None:
+            claims = self.claims[message.seq] = Claims()
+        claims.claims += 1
+
     def observe(self, epoch: int, message: OutboxMessage, reply: Reply) -> None:
         """One reply to a call made for ``message`` by core process ``epoch``, as the core judged it."""
+        claims = self.claims.get(message.seq)
+        if claims is not None:
+            claims.replied, claims.last_status = True, reply.status
         if reply.status == 429 or is_salesforce_limit(reply):
             return
+        retriable = reply.status is None or reply.status >= 500
         key = (epoch, message.destination)
         if reply.ok:
             self._run[key] = 0
             return
         run = self._run[key] = self._run.get(key, 0) + 1
-        if (reply.status is None or reply.status >= 500) and run < self.breaker_failures:
+        if retriable and run < self.breaker_failures:
             sends = self.messages.get(message.seq)
             if sends is None:
                 sends = self.messages[message.seq] = FailedSends(

@@ -584,6 +584,7 @@ class World:
                 continue
             lane.nudge()  # more may be due: a parked worker takes it rather than wait for this one
             message = delivery.message
+            self.retry_audit.claimed(message)
             request: OutboundRequest | None = delivery.request
             while request is not None:
                 self.counts.deliveries += 1

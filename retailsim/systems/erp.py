@@ -8,6 +8,10 @@ Errors are OData V2 error bodies; the API gateway in front answers 429 with Retr
 An item moved to another plant (``PATCH A_SalesOrderItem``, a rerouted order) gives up its confirmation
 at the old plant and is confirmed again at the new one, as far as that plant's stock goes.
 
+Stock, reservations and the ledgers the invariants read come from :class:`ErpSystem`; the SAP names
+the runtime reads (``by_po``, ``customer_returns``, ``returns_by_po``, ``credit_memo_requests``,
+``credit_memos_by_po``) are the base's dialect-neutral ledgers under their SAP names, not copies.
+
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; document numbers are
 counters; stock is iterated in sorted order, never as a set.
 """
@@ -16,11 +20,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 import simpy
 
-from retailsim.systems.base import Latency, MockSystem, Request, Response
+from retailsim.systems.base import Latency, Request, Response
+from retailsim.systems.erp_base import Document, ErpSystem
 
 SO = "/sap/opu/odata/sap/API_SALES_ORDER_SRV"
 RET = "/sap/opu/odata/sap/API_CUSTOMER_RETURN_SRV"
@@ -41,8 +47,10 @@ MATDOC = "/sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV"
 RAISES_STOCK = frozenset({"501", "701"})  # other goods receipts; 551 (scrapping) and 702 lower it
 
 
-class Erp(MockSystem):
-    name = "erp"
+class Erp(ErpSystem):
+    """SAP S/4HANA (OData V2 ``API_*_SRV`` services) — the ``sap`` dialect."""
+
+    dialect = "sap"
     routes = (
         ("POST", rf"{SO}/A_SalesOrder", "create_sales_order"),
         ("GET", rf"{SO}/A_SalesOrder", "query_sales_orders"),
@@ -73,36 +81,32 @@ class Erp(MockSystem):
         concurrency: int = 4,
         latency: Latency = Latency(0.4, 2.0),
         rate_limit_per_s: float | None = None,
+        retry_after: bool | None = None,
         sales_organization: str = "1010",
     ) -> None:
         super().__init__(
-            env, rng, concurrency=concurrency, latency=latency, rate_limit_per_s=rate_limit_per_s
+            env,
+            rng,
+            stock=stock,
+            concurrency=concurrency,
+            latency=latency,
+            rate_limit_per_s=rate_limit_per_s,
+            retry_after=retry_after,
         )
         self.sales_organization = sales_organization
-        self.stock: dict[tuple[str, str], dict[str, int]] = {
-            (plant, material): {"on_hand": qty, "reserved": 0}
-            for plant, materials in sorted((stock or {}).items())
-            for material, qty in sorted(materials.items())
-        }
-        self.sales_orders: dict[str, dict[str, Any]] = {}
-        self.by_po: dict[str, list[str]] = {}
+        self.by_po = self.orders_by_reference
         self.billing_documents: dict[str, dict[str, Any]] = {}
         self.goods_issues: list[dict[str, Any]] = []
-        self.max_reserved_over_on_hand = 0
-        self._numbers = {"so": 0, "bill": 0, "ret": 0, "cmr": 0}
         # Returns: customer returns and credit memo requests by PurchaseOrderByCustomer (the return
-        # number) — no duplicate check either; units goods-issued and restocked per (plant, material).
-        self.customer_returns: dict[str, dict[str, Any]] = {}
-        self.returns_by_po: dict[str, list[str]] = {}
-        self.credit_memo_requests: dict[str, dict[str, Any]] = {}
-        self.credit_memos_by_po: dict[str, list[str]] = {}
-        self.issued: dict[tuple[str, str], int] = {}
-        self.restocked: dict[tuple[str, str], int] = {}
-        # Goods movements (material documents) and their signed units per (plant, material); no
-        # duplicate check: a second posting of the same header text moves stock again, as in SAP.
+        # number) — no duplicate check either.
+        self.customer_returns = self.return_authorisations
+        self.returns_by_po = self.returns_by_reference
+        self.credit_memo_requests = self.credit_memos
+        self.credit_memos_by_po = self.credit_memos_by_reference
+        # Goods movements (material documents); no duplicate check: a second posting of the same
+        # header text moves stock again, as in SAP.
         self.material_documents: dict[str, dict[str, Any]] = {}
         self.documents_by_text: dict[str, list[str]] = {}
-        self.moved: dict[tuple[str, str], int] = {}
 
     # ---- OData error shapes -----------------------------------------------------------------------
 
@@ -133,8 +137,7 @@ class Erp(MockSystem):
                 }
             },
         )
-        response.headers["Retry-After"] = str(max(1, round(retry_after_s + 0.499)))
-        return response
+        return self.with_retry_after(response, retry_after_s)
 
     def unavailable(self) -> Response:
         return self.odata_error(
@@ -165,18 +168,12 @@ class Erp(MockSystem):
                     400, "V1/302", "Mandatory field(s) missing: Material, RequestedQuantity"
                 )
             parsed.append((item, requested, net))
-        self._numbers["so"] += 1
-        number = f"{self._numbers['so']:010d}"
+        number = f"{self.next_number('so'):010d}"
         lines, total = [], 0.0
         for item, requested, net in parsed:
             plant = str(item.get("ProductionPlant", ""))
             material = str(item.get("Material", ""))
-            position = self.stock.get((plant, material))
-            confirmed = 0
-            if position is not None:
-                confirmed = max(0, min(requested, position["on_hand"] - position["reserved"]))
-                position["reserved"] += confirmed
-                self._watch(position)
+            confirmed = self.reserve(plant, material, requested)
             total += net
             lines.append(
                 {
@@ -213,8 +210,7 @@ class Erp(MockSystem):
         }
         if body.get("ReferenceSDDocument"):
             order["ReferenceSDDocument"] = str(body["ReferenceSDDocument"])
-        self.sales_orders[number] = order
-        self.by_po.setdefault(str(body["PurchaseOrderByCustomer"]), []).append(number)
+        self.book_order(str(body["PurchaseOrderByCustomer"]), number, order)
         return Response(201, {"d": dict(order)})
 
     def query_sales_orders(self, request: Request) -> Response:
@@ -236,9 +232,11 @@ class Erp(MockSystem):
 
     def _release(self, order: dict[str, Any]) -> None:
         for item in order["to_Item"]["results"]:
-            position = self.stock.get((str(item.get("ProductionPlant")), str(item.get("Material"))))
-            if position is not None:
-                position["reserved"] -= int(item["ConfdDelivQtyInOrderQtyUnit"])
+            self.release(
+                str(item.get("ProductionPlant")),
+                str(item.get("Material")),
+                int(item["ConfdDelivQtyInOrderQtyUnit"]),
+            )
             item["ConfdDelivQtyInOrderQtyUnit"] = "0"
             for line in item["to_ScheduleLine"]["results"]:
                 line["ConfdOrderQtyByMatlAvailCheck"] = "0"
@@ -277,16 +275,9 @@ class Erp(MockSystem):
             return self.odata_error(400, "V1/302", "Mandatory field(s) missing: ProductionPlant")
         if plant == str(item.get("ProductionPlant")):
             return Response(204, None)
-        old = self.stock.get((str(item.get("ProductionPlant")), str(item.get("Material"))))
-        if old is not None:
-            old["reserved"] -= int(item["ConfdDelivQtyInOrderQtyUnit"])
-        requested = int(float(str(item.get("RequestedQuantity", "0"))))
-        position = self.stock.get((plant, str(item.get("Material"))))
-        confirmed = 0
-        if position is not None:
-            confirmed = max(0, min(requested, position["on_hand"] - position["reserved"]))
-            position["reserved"] += confirmed
-            self._watch(position)
+        material = str(item.get("Material"))
+        self.release(str(item.get("ProductionPlant")), material, int(item["ConfdDelivQtyInOrderQtyUnit"]))
+        confirmed = self.reserve(plant, material, int(float(str(item.get("RequestedQuantity", "0")))))
         item["ProductionPlant"] = plant
         item["ConfdDelivQtyInOrderQtyUnit"] = str(confirmed)
         for line in item["to_ScheduleLine"]["results"]:
@@ -303,18 +294,14 @@ class Erp(MockSystem):
         if order["OverallSDDocumentRejectionSts"] == "C":
             return self.odata_error(400, "VL/059", f"Delivery {number} is rejected")
         for item in order["to_Item"]["results"]:
-            position = self.stock.get((str(item.get("ProductionPlant")), str(item.get("Material"))))
-            shipped = int(item["ConfdDelivQtyInOrderQtyUnit"])
-            if position is not None:
-                position["on_hand"] -= shipped
-                position["reserved"] -= shipped
-                self._watch(position)
-                key = (str(item.get("ProductionPlant")), str(item.get("Material")))
-                self.issued[key] = self.issued.get(key, 0) + shipped
+            self.issue(
+                str(item.get("ProductionPlant")),
+                str(item.get("Material")),
+                int(item["ConfdDelivQtyInOrderQtyUnit"]),
+            )
         order["OverallSDProcessStatus"] = "C"
-        self._numbers["bill"] += 1
         billing = {
-            "BillingDocument": f"9{self._numbers['bill']:09d}",
+            "BillingDocument": f"9{self.next_number('bill'):09d}",
             "SalesOrder": number,
             "TotalNetAmount": order["TotalNetAmount"],
             "TransactionCurrency": order["TransactionCurrency"],
@@ -351,8 +338,7 @@ class Erp(MockSystem):
         request: Request,
         kind: str,
         key_field: str,
-        ledger: dict[str, dict[str, Any]],
-        by_po: dict[str, list[str]],
+        book: Callable[[str, str, Document], None],
         prefix: str,
     ) -> Response:
         body = request.body if isinstance(request.body, dict) else {}
@@ -363,11 +349,9 @@ class Erp(MockSystem):
         ]
         if missing:
             return self.odata_error(400, "V1/302", f"Mandatory field(s) missing: {', '.join(missing)}")
-        self._numbers[kind] += 1
-        number = f"{prefix}{self._numbers[kind]:09d}"
+        number = f"{prefix}{self.next_number(kind):09d}"
         document = {key_field: number, **body, "OverallSDProcessStatus": "A", "CreatedAt": self.env.now}
-        ledger[number] = document
-        by_po.setdefault(str(body["PurchaseOrderByCustomer"]), []).append(number)
+        book(str(body["PurchaseOrderByCustomer"]), number, document)
         return Response(201, {"d": {k: v for k, v in document.items() if k != "CreatedAt"}})
 
     def _query(
@@ -384,17 +368,13 @@ class Erp(MockSystem):
         return Response(200, {"d": {"results": results}})
 
     def create_customer_return(self, request: Request) -> Response:
-        return self._create_document(
-            request, "ret", "CustomerReturn", self.customer_returns, self.returns_by_po, "6"
-        )
+        return self._create_document(request, "ret", "CustomerReturn", self.book_return, "6")
 
     def query_customer_returns(self, request: Request) -> Response:
         return self._query(request, self.customer_returns, self.returns_by_po)
 
     def create_credit_memo_request(self, request: Request) -> Response:
-        return self._create_document(
-            request, "cmr", "CreditMemoRequest", self.credit_memo_requests, self.credit_memos_by_po, "7"
-        )
+        return self._create_document(request, "cmr", "CreditMemoRequest", self.book_credit_memo, "7")
 
     def query_credit_memo_requests(self, request: Request) -> Response:
         return self._query(request, self.credit_memo_requests, self.credit_memos_by_po)
@@ -409,11 +389,8 @@ class Erp(MockSystem):
             return self.odata_error(400, "VL/058", f"Goods receipt for delivery {number} already posted")
         items = ((request.body or {}).get("to_DeliveryDocumentItem") or {}).get("results") or []
         for item in items:
-            key = (str(item.get("Plant")), str(item.get("Material")))
             quantity = int(float(str(item.get("ActualDeliveryQuantity", "0"))))
-            position = self.stock.setdefault(key, {"on_hand": 0, "reserved": 0})
-            position["on_hand"] += quantity
-            self.restocked[key] = self.restocked.get(key, 0) + quantity
+            self.restock(str(item.get("Plant")), str(item.get("Material")), quantity)
         document["GoodsReceiptPosted"] = True
         return Response(200, {"d": {"DeliveryDocument": number, "OverallGoodsMovementStatus": "C"}})
 
@@ -423,12 +400,15 @@ class Erp(MockSystem):
         body = request.body if isinstance(request.body, dict) else {}
         items = (body.get("to_MaterialDocumentItem") or {}).get("results") or []
         if not body.get("GoodsMovementCode") or not items:
-            return self.odata_error(400, "M7/001", "GoodsMovementCode and to_MaterialDocumentItem are required")
+            return self.odata_error(
+                400, "M7/001", "GoodsMovementCode and to_MaterialDocumentItem are required"
+            )
         for item in items:
             if str(item.get("GoodsMovementType")) not in RAISES_STOCK | {"551", "702"}:
-                return self.odata_error(400, "M7/002", f"Movement type {item.get('GoodsMovementType')} not allowed")
-        self._numbers["matdoc"] = self._numbers.get("matdoc", 0) + 1
-        number = f"49{self._numbers['matdoc']:08d}"
+                return self.odata_error(
+                    400, "M7/002", f"Movement type {item.get('GoodsMovementType')} not allowed"
+                )
+        number = f"49{self.next_number('matdoc'):08d}"
         for item in items:
             key = (str(item.get("Plant")), str(item.get("Material")))
             quantity = int(float(str(item.get("QuantityInEntryUnit", "0"))))
@@ -453,12 +433,3 @@ class Erp(MockSystem):
             for n in self.documents_by_text.get(match.group(1), [])
         ]
         return Response(200, {"d": {"results": results}})
-
-    def _watch(self, position: dict[str, int]) -> None:
-        """Ledger: the largest amount by which reservations ever exceeded stock (must stay 0)."""
-        self.max_reserved_over_on_hand = max(
-            self.max_reserved_over_on_hand, position["reserved"] - position["on_hand"]
-        )
-
-    def snapshot_stock(self) -> dict[tuple[str, str], dict[str, int]]:
-        return {key: dict(value) for key, value in self.stock.items()}

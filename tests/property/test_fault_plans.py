@@ -13,6 +13,8 @@ seed. The suite draws ``SUITE_EXAMPLES`` plans (about ten seconds); the opt-in c
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -85,6 +87,35 @@ def test_the_session_seed_decides_the_plans(retailsim_seed: int) -> None:
 
     assert drawn(retailsim_seed) == drawn(retailsim_seed)
     assert drawn(retailsim_seed) != drawn(retailsim_seed + 1)
+
+
+DRAW_PLANS = """
+import sys
+from hypothesis import Phase, given, seed, settings
+{imports}
+from retailsim.sim.faults import fault_plans
+seen = []
+@seed({seed})
+@settings(max_examples=12, database=None, phases=[Phase.generate])
+@given(plan=fault_plans(horizon_s=7200.0, max_faults=3))
+def record(plan):
+    seen.append([f.model_dump() for f in plan])
+record()
+print(repr(seen))
+"""
+
+
+def test_the_plans_do_not_depend_on_what_else_the_process_imported(retailsim_seed: int) -> None:
+    """Hypothesis mixes constants of the loaded local modules into its draws: a suite that had imported
+    the live API drew other plans from one seed than a single test file did (a CI failure that did not
+    replay). The strategy loads every retailsim module first, so both processes draw the same plans."""
+
+    def drawn(imports: str) -> str:
+        script = DRAW_PLANS.format(imports=imports, seed=retailsim_seed)
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+        return done.stdout
+
+    assert drawn("") == drawn("import retailsim.core.api.app, retailsim.sim.live, retailsim.reports.html")
 
 
 def test_the_property_fails_on_a_core_without_retries_with_a_replay_command(retailsim_seed: int) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from retailsim.core.api.app import MAX_BODY_BYTES, CoreHost, HostUnavailable, create_app
+from retailsim.core.api.app import create_app
+from retailsim.core.api.edge import MAX_BODY_BYTES
+from retailsim.core.api.host import CoreHost, HostUnavailable
 from retailsim.core.api.signing import SIGNATURE_HEADER, TOLERANCE_S, sign, verify
 
 __all__ = [

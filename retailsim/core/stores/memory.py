@@ -196,10 +196,10 @@ class _MemoryTransaction:
             store._docs.update(self._docs)
         if self._positions:
             store._positions.update(self._positions)
-        for kind, seq, args in self._outcomes:
-            if kind == "complete":
+        for outcome, seq, args in self._outcomes:
+            if outcome == "complete":
                 store._finish(seq, "delivered")
-            elif kind == "retry":
+            elif outcome == "retry":
                 store._reschedule(seq, *args)
             else:
                 store._bury(seq, *args)

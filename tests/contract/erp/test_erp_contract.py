@@ -1,0 +1,183 @@
+"""The ERP contract suite, mock side: every dialect in the registry answers the cases of issue 14.
+
+Create, duplicate create (each product's own behaviour), look-up by the storefront order number, lost
+reply then retry, 429 with and without Retry-After, malformed order (the product's error body), return
+authorisation, credit memo and stock query. The wire traffic comes from ``drivers.py`` (one driver per
+dialect); what each product is expected to do differently is in the tables below, and the ledgers the
+harness's invariants read (``ErpSystem``) are checked the same way for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from retailsim.systems import ERP_DIALECTS, ErpSystem, Response
+from tests.contract.erp.conftest import make_erp
+from tests.contract.erp.drivers import ErpDriver, Exchange, Order, Return
+from tests.unit.systems.support import answered, served
+
+T = TypeVar("T")
+ORDER = Order("SHOP-1001")
+
+
+def run(system: ErpSystem, exchange: Exchange[T], *, lose_first_write: bool = False) -> T:
+    """Drive one exchange through ``system.call``; optionally the first write commits but its reply is lost."""
+    try:
+        request = next(exchange)
+        while True:
+            lose = lose_first_write and request.method != "GET"
+            lose_first_write = lose_first_write and not lose
+            system.faults.lost_reply_rate = 1.0 if lose else 0.0
+            reply = served(system, request)
+            system.faults.lost_reply_rate = 0.0
+            request = exchange.send(reply)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+def _sap_error(body: Any) -> str:
+    return str(body["error"]["innererror"]["errordetails"][0]["code"] and body["error"]["message"]["value"])
+
+
+def _netsuite_error(body: Any) -> str:
+    assert isinstance(body["status"], int) and body["title"]
+    return str(body["o:errorDetails"][0]["o:errorCode"] and body["o:errorDetails"][0]["detail"])
+
+
+def _d365_error(body: Any) -> str:
+    assert body["error"]["message"] == "An error has occurred."
+    return str(body["error"]["innererror"]["message"])
+
+
+def _fusion_error(body: Any) -> str:
+    assert body["status"].isdigit() and body["title"]
+    return str(body["o:errorDetails"][0]["o:errorCode"] and body["o:errorDetails"][0]["detail"])
+
+
+# What each product does differently; every dialect in the registry must have an entry.
+ERROR_TEXT: dict[str, Callable[[Any], str]] = {
+    "sap": _sap_error,
+    "netsuite": _netsuite_error,
+    "d365": _d365_error,
+    "oracle-fusion": _fusion_error,
+}
+REPEATED_CREATE = {  # status of the second identical create, sales orders then held for the number
+    "sap": (201, 2),  # no duplicate check: a second sales order
+    "netsuite": (400, 1),  # externalId already in use
+    "d365": (400, 1),  # the entity key (dataAreaId, SalesOrderNumber) already exists
+    "oracle-fusion": (400, 1),  # the source-order key already exists
+}
+SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle-fusion": False}
+
+
+def test_every_dialect_has_expectations() -> None:
+    assert sorted(ERROR_TEXT) == sorted(REPEATED_CREATE) == sorted(SENDS_RETRY_AFTER) == sorted(ERP_DIALECTS)
+
+
+def test_create_books_one_sales_order_and_reserves_stock(erp: ErpSystem, driver: ErpDriver) -> None:
+    reply = run(erp, driver.submit_order(ORDER))
+    assert isinstance(reply, Response) and reply.ok, reply
+    assert len(erp.orders_by_reference[ORDER.number]) == 1
+    assert erp.stock[("DC1", "SKU-1")] == {"on_hand": 5, "reserved": 2}
+
+
+def test_duplicate_create_does_what_the_product_does(dialect: str, erp: ErpSystem, driver: ErpDriver) -> None:
+    run(erp, driver.submit_order(ORDER))
+    second = run(erp, driver.submit_order(ORDER))
+    status, orders = REPEATED_CREATE[dialect]
+    assert isinstance(second, Response) and second.status == status
+    if not second.ok:
+        assert "already exists" in ERROR_TEXT[dialect](second.body)
+    assert len(erp.orders_by_reference[ORDER.number]) == orders
+    assert erp.stock[("DC1", "SKU-1")]["reserved"] == 2 * orders
+
+
+def test_look_up_by_the_storefront_order_number(erp: ErpSystem, driver: ErpDriver) -> None:
+    placed = run(erp, driver.place_order(ORDER))
+    assert placed is not None
+    assert run(erp, driver.find_orders(ORDER.number)) == [placed]
+    assert run(erp, driver.find_orders("SHOP-404")) == []
+
+
+def test_lost_reply_then_retry_leaves_one_complete_order(erp: ErpSystem, driver: ErpDriver) -> None:
+    assert run(erp, driver.place_order(ORDER), lose_first_write=True) is None  # the worker gives up...
+    assert len(erp.orders_by_reference[ORDER.number]) == 1  # ...though the ERP committed the write
+    placed = run(erp, driver.place_order(ORDER))
+    assert erp.orders_by_reference[ORDER.number] == [placed]
+    assert erp.stock[("DC1", "SKU-1")]["reserved"] == 2  # every line there, none twice
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "without-retry-after"])
+def test_throttled_create_answers_429_and_books_nothing(
+    dialect: str, driver: ErpDriver, retry_after: bool
+) -> None:
+    erp = make_erp(dialect, retry_after=retry_after)
+    erp.faults.rate_limit_per_s = 1
+    run(erp, driver.find_orders(ORDER.number))  # takes the one call of this second
+    throttled = answered(erp, next(driver.submit_order(ORDER)))
+    assert throttled.status == 429
+    assert ("Retry-After" in throttled.headers) is retry_after
+    if retry_after:
+        assert int(throttled.headers["Retry-After"]) >= 1
+    assert erp.orders_by_reference == {} and erp.throttled == 1
+
+
+def test_each_dialect_sends_retry_after_as_its_product_does(dialect: str, erp: ErpSystem) -> None:
+    assert erp.retry_after is SENDS_RETRY_AFTER[dialect]
+
+
+def test_malformed_order_is_refused_in_the_product_error_body(
+    dialect: str, erp: ErpSystem, driver: ErpDriver
+) -> None:
+    reply = run(erp, driver.submit_malformed_order(ORDER))
+    assert isinstance(reply, Response) and reply.status == 400
+    assert ERROR_TEXT[dialect](reply.body)
+    assert erp.orders_by_reference == {} and erp.stock[("DC1", "SKU-1")]["reserved"] == 0
+
+
+def test_return_authorisation_and_credit_memo_are_booked_under_the_return_number(
+    erp: ErpSystem, driver: ErpDriver
+) -> None:
+    ret = Return("RET-7", ORDER)
+    order_id = run(erp, driver.place_order(ORDER))
+    assert order_id is not None
+    return_id = run(erp, driver.authorise_return(ret, order_id))
+    assert return_id is not None and erp.returns_by_reference == {ret.number: [return_id]}
+    credit_id = run(erp, driver.credit_return(ret, return_id))
+    assert credit_id is not None and erp.credit_memos_by_reference == {ret.number: [credit_id]}
+    assert len(erp.orders_by_reference) == 1  # a return is not a second sales order
+
+
+def test_stock_query_reports_units_on_hand(erp: ErpSystem, driver: ErpDriver) -> None:
+    assert run(erp, driver.stock_on_hand("SKU-1")) == 5
+    run(erp, driver.place_order(ORDER))
+    assert run(erp, driver.stock_on_hand("SKU-1")) == 5  # reserved, still on hand
+    assert run(erp, driver.stock_on_hand("SKU-2")) == 3
+
+
+def test_a_lost_reply_is_only_a_lost_reply(erp: ErpSystem, driver: ErpDriver) -> None:
+    """The runner's fault really loses the reply of a committed write (so the retry case can fail)."""
+    erp.faults.lost_reply_rate = 1.0
+    request = next(driver.submit_order(ORDER))
+    assert not isinstance(served(erp, request), Response)
+    assert len(erp.orders_by_reference[ORDER.number]) == 1
+
+
+@pytest.mark.parametrize("fault", ["outage", "error_rate"])
+def test_a_faulty_erp_answers_in_its_own_shape_and_books_nothing(
+    dialect: str, erp: ErpSystem, driver: ErpDriver, fault: str
+) -> None:
+    if fault == "outage":
+        erp.faults.outage = True
+    else:
+        erp.faults.error_rate = 1.0
+    reply = answered(erp, next(driver.submit_order(ORDER)))
+    assert reply.status == (503 if fault == "outage" else 500)
+    assert erp.orders_by_reference == {} and erp.refusals == 1
+    if dialect == "oracle-fusion":  # its faults come from in front of the application: plain text
+        assert isinstance(reply.body, str) and reply.body
+    else:
+        assert ERROR_TEXT[dialect](reply.body)
