@@ -17,6 +17,7 @@ store transaction is opened through ``_transaction(point)`` and every reply hand
 ``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the process
 (``crash_hook``; None outside the simulation).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,7 +27,6 @@ import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -52,7 +52,6 @@ from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
 from retailsim.core.documents import DocKind
 from retailsim.core.errors import IllegalTransition, InvalidPayload, NotYetKnown
 from retailsim.core.guards import Guards
-from retailsim.core.jsoncodec import dumps
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.idempotency import fingerprint
@@ -60,16 +59,15 @@ from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.additive_facts import AdditiveFactsPart
 from retailsim.core.service.dispatch import Delivery, Dispatcher
+from retailsim.core.service.intake import Act, IdempotentRequests, Job, once_points
 from retailsim.core.service.inventory import Inventory
 from retailsim.core.service.pickups import PickupsPart
 from retailsim.core.service.reconciliation import WATCHES, Reconciliation
-from retailsim.core.service.replies import ApiReply, in_flight, key_reused, missing_key
+from retailsim.core.service.replies import ApiReply, in_flight, missing_key
 from retailsim.core.service.returns import ReturnsPart, load_return
 from retailsim.core.service.service_desk import ServiceDeskPart
 from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import (
-    ConcurrencyConflict,
-    IdempotencyRecord,
     NewMessage,
     OutboxMessage,
     Store,
@@ -80,35 +78,6 @@ from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
 
 __all__ = ["DESTINATIONS", "INTERNAL", "CoreConfig", "Delivery", "IntegrationCore"]
-
-
-# The crash points (before its commit, at its reply) of an idempotent request, by its scope.
-_ONCE_POINTS = {
-    "orders": ("order_intake.before_commit", "order_intake.after_commit"),
-    "returns": ("return_request.before_commit", "return_request.after_commit"),
-    "actions": ("agent_action.before_commit", "agent_action.after_commit"),
-}
-
-
-def _once_points(scope: str) -> tuple[str, str]:
-    """A scope without its entry above gets names outside the catalogue, which the simulation refuses."""
-    return _ONCE_POINTS.get(scope) or (f"{scope}.before_commit", f"{scope}.after_commit")
-
-
-# What an idempotent request does inside its transaction, or the refusal of its body (422, nothing stored).
-_Act = Callable[[Transaction, UnitOfWork], ApiReply] | ApiReply
-
-
-@dataclass(slots=True)
-class _Job:
-    """One idempotent request on its way through ``once`` or ``submit_orders``."""
-
-    scope: str
-    key: str
-    fingerprint: str
-    now: float
-    act: _Act
-    index: int  # its place among the outcomes of ``submit_orders``
 
 
 # A handler of an accepted reply's effect (``Effect``), of a webhook (tx, topic, body, now, woken,
@@ -169,9 +138,6 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             dc_locations=tuple(self.config.locations),
         )
         self.counters: dict[str, int] = {}
-        # Idempotency keys this process is running now → their body fingerprints (see ``once``).
-        self._claims: dict[tuple[str, str], str] = {}
-        self._claims_lock = threading.Lock()
         self._pending_counts = threading.local()
         # Observers (set by whoever hosts the core): wake a destination's workers; see a status change.
         self.on_append: Callable[[str], None] | None = None
@@ -186,6 +152,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
+        self.requests = IdempotentRequests(self)
         self.reconciliation = Reconciliation(self)
         self.inventory = Inventory(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
@@ -426,7 +393,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         nothing but the retry; its outcome is the exception it raised."""
         committed = UnitOfWork()
         outcomes: list[ApiReply | Exception] = []
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         for body, key, now in orders:
             if not key:
                 outcomes.append(missing_key())
@@ -434,83 +401,24 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             try:
                 order = sfcc.order_from_scapi(body)
             except InvalidPayload as exc:
-                act: _Act = ApiReply(
-                    422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors}
-                )
+                act: Act = ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
             else:
                 act = functools.partial(self._accept_order, order=order, now=now)
-            job = _Job("orders", key, fingerprint(body), now, act, len(outcomes))
-            early = self._claim(job)
+            job = Job("orders", key, fingerprint(body), now, act, len(outcomes))
+            early = self.requests.claim(job)
             if early is None:
                 jobs.append(job)
                 early = in_flight()  # a placeholder until the job has run
             outcomes.append(early)
         try:
-            self._run_together(jobs, outcomes, committed)
+            self.requests.run_together(jobs, outcomes, committed)
         finally:
-            self._release(jobs)
+            self.requests.release(jobs)
         if orders:
             self._after_commit(committed.woken, committed.transitions, max(now for _, _, now in orders))
         if jobs:
             self._crash_point("order_intake.after_commit")
         return outcomes
-
-    def once(
-        self, scope: str, key: str, body: Any, now: float, act: _Act, committed: UnitOfWork | None = None
-    ) -> ApiReply:
-        """Run ``act`` at most once per idempotency key, in one transaction with the key's record.
-
-        The transaction claims the key ("in flight"), runs ``act`` and stores its reply ("done") — all or
-        nothing, so a killed process leaves no claim behind. What a request with the same key sees meanwhile:
-        in this process, the key held in ``_claims`` → 409 at once (or 422 for another body), without
-        waiting for the store; in another process (PostgreSQL), the claim's insert waits for the open
-        transaction and then finds the key taken → 409. A finished key answers its stored reply (same
-        body) or 422 (other body). ``act`` given as a reply is a refusal of the body (422): answered after
-        the key checks, and nothing is stored, so a corrected retry may use the key; so is a 4xx that
-        ``act`` answers (a refusal changes nothing).
-        """
-        job = _Job(scope, key, fingerprint(body), now, act, 0)
-        early = self._claim(job)
-        if early is not None:
-            return early
-        work = UnitOfWork()
-        try:
-            with self._counting(), self._transaction(_once_points(scope)[0]) as tx:
-                reply = self._run_claimed(tx, job, work)
-        finally:
-            self._release([job])
-        if committed is not None:
-            committed.absorb(work)
-        return reply
-
-    def _run_together(
-        self, jobs: list[_Job], outcomes: list[ApiReply | Exception], committed: UnitOfWork
-    ) -> None:
-        """Every job in one transaction; if it fails, each in one of its own. What a transaction collects
-        joins ``committed`` only once it has committed: a rolled-back one announces nothing."""
-        if not jobs:
-            return
-        work = UnitOfWork()
-        try:
-            with self._counting(), self._transaction("order_intake.before_commit") as tx:
-                for job in jobs:
-                    outcomes[job.index] = self._run_claimed(tx, job, work)
-        except Exception as exc:
-            if len(jobs) == 1:
-                outcomes[jobs[0].index] = exc
-                return
-        else:
-            committed.absorb(work)
-            return
-        for job in jobs:
-            work = UnitOfWork()
-            try:
-                with self._counting(), self._transaction("order_intake.before_commit") as tx:
-                    outcomes[job.index] = self._run_claimed(tx, job, work)
-            except Exception as exc:
-                outcomes[job.index] = exc
-            else:
-                committed.absorb(work)
 
     @contextmanager
     def _counting(self) -> Iterator[None]:
@@ -524,69 +432,6 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             self._pending_counts.names = None
         for name, n in pending:  # not reached when the block raised
             self.counters[name] = self.counters.get(name, 0) + n
-
-    def _claim(self, job: _Job) -> ApiReply | None:
-        """Hold the job's key in this process; or the answer when the key is held already."""
-        claim = (job.scope, job.key)
-        with self._claims_lock:
-            holder = self._claims.get(claim)
-            if holder is None:
-                self._claims[claim] = job.fingerprint
-                return None
-        return key_reused() if holder != job.fingerprint else in_flight()
-
-    def _release(self, jobs: list[_Job]) -> None:
-        with self._claims_lock:
-            for job in jobs:
-                del self._claims[(job.scope, job.key)]
-
-    def _run_claimed(self, tx: Transaction, job: _Job, work: UnitOfWork) -> ApiReply:
-        """The key's stored answer, or: claim it in ``tx``, run the job, store its reply (see ``once``)."""
-        scope, key, body_fingerprint, now = job.scope, job.key, job.fingerprint, job.now
-        existing = tx.get_idempotency(scope, key)
-        answer = self._answer_from_record(existing, body_fingerprint, now)
-        if answer is not None:
-            return answer
-        if isinstance(job.act, ApiReply):
-            return job.act
-        try:
-            tx.put_idempotency(
-                IdempotencyRecord(scope, key, body_fingerprint, "in_flight", None, now),
-                create=existing is None,
-            )
-        except ConcurrencyConflict:
-            return in_flight()  # another process claimed it meanwhile; it has committed by now
-        reply = job.act(tx, work)
-        if 400 <= reply.status < 500:
-            # A refusal (it changed nothing): the key stays usable for a corrected retry.
-            tx.put_idempotency(IdempotencyRecord(scope, key, "", "abandoned", None, -1e18), create=False)
-            return reply
-        # The reply as JSON text, not a document: a JSONB column reorders an object's keys, a string it keeps
-        # as it is, so a replay renders the bytes the first answer sent (on every store).
-        stored = {"status": reply.status, "text": dumps(reply.body)}
-        tx.put_idempotency(IdempotencyRecord(scope, key, body_fingerprint, "done", stored, now), create=False)
-        return reply
-
-    def _answer_from_record(
-        self, existing: IdempotencyRecord | None, body_fingerprint: str, now: float
-    ) -> ApiReply | None:
-        """The answer a key's stored record gives at once; None when the request may run."""
-        if existing is None or existing.status == "abandoned":
-            return None
-        if existing.status == "done" and now - existing.created_at >= self.config.idempotency_retention_s:
-            return None  # expired: the key is free again (the order number still guards the order)
-        if existing.fingerprint != body_fingerprint:
-            return key_reused()
-        if existing.status == "done" and existing.response is not None:
-            self._count("idempotent_replays")
-            stored = existing.response
-            body = json.loads(stored["text"]) if "text" in stored else dict(stored["body"])
-            return ApiReply(int(stored["status"]), body, {"Idempotent-Replayed": "true"})
-        # A committed claim without a reply: written by a version that claimed in a transaction of its
-        # own; it frees when its process has had time to finish (or died).
-        if now - existing.created_at < self.config.idempotency_in_flight_s:
-            return in_flight()
-        return None
 
     def _run_idempotent(
         self,
@@ -619,10 +464,10 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
                     "errors": sfcc.field_errors(exc),
                 },
             )
-            return self.once(scope, key, fingerprinted, now, refused)
+            return self.requests.once(scope, key, fingerprinted, now, refused)
         self._return_transitions = []
         committed = UnitOfWork()
-        reply = self.once(
+        reply = self.requests.once(
             scope,
             key,
             fingerprinted,
@@ -632,7 +477,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         )
         self._after_commit(committed.woken, committed.transitions, now)
         self._flush_return_statuses(now)
-        self._crash_point(_once_points(scope)[1])
+        self._crash_point(once_points(scope)[1])
         return reply
 
     def _accept_order(self, tx: Transaction, work: UnitOfWork, *, order: Order, now: float) -> ApiReply:

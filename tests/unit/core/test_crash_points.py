@@ -143,9 +143,9 @@ def _names_in_core_source() -> set[str]:
                 and isinstance(node.args[0], ast.Constant)
             ):
                 names.add(str(node.args[0].value))
-    from retailsim.core.service.facade import _ONCE_POINTS
+    from retailsim.core.service.intake import ONCE_POINTS
 
-    return names | {name for pair in _ONCE_POINTS.values() for name in pair}
+    return names | {name for pair in ONCE_POINTS.values() for name in pair}
 
 
 def test_the_core_passes_exactly_the_catalogued_points() -> None:
