@@ -1,8 +1,9 @@
 """The core's application service, room by room (``IntegrationCore`` in facade.py wires them):
 
-- ``facade.py`` — ``IntegrationCore``: order intake (idempotency), webhooks ((source, topic) table),
+- ``facade.py`` — ``IntegrationCore``: order acceptance, webhooks ((source, topic) table),
   timers, operations; wires the collaborators below; every store transaction and crash point passes
   through it.
+- ``intake.py`` — idempotent requests: an ``Idempotency-Key`` run at most once, orders batched per commit.
 - ``inventory.py`` — stock positions, reservations and the storefront's availability publication.
 - ``reconciliation.py`` — the watchdogs and what the systems of record say when asked.
 - ``unit_of_work.py`` — what one transaction announces after its commit.

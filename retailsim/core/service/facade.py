@@ -1,8 +1,8 @@
 """``IntegrationCore``: one process of the integration core, wiring its rooms (see core/service/__init__.py).
 
 Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
-inbox check, load, pure transition, save, outbox append — all or nothing (``once``: the idempotency key's
-in-flight claim and its stored reply are in that same transaction). Orders that arrive together may share
+inbox check, load, pure transition, save, outbox append — all or nothing (intake.py: the idempotency
+key's in-flight claim and its stored reply are in that same transaction). Orders that arrive together may share
 one transaction (``submit_orders``), each answered as alone; what a transaction announces afterwards is
 its unit of work (unit_of_work.py). Webhooks are routed by a (source, topic) table; internal timers by a
 kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (dispatch.py, through the
