@@ -9,8 +9,9 @@
 - ``unit_of_work.py`` — what one transaction announces after its commit.
 - ``dispatch.py`` — outbox delivery: claim (breaker, token bucket), render and judge through the command
   registry (core/adapters), retries and dead letters.
-- ``returns.py``, ``pickups.py``, ``service_desk.py``, ``additive_facts.py`` — returns to refund, store
-  pickups and reroutes, the service agent's timeline and remedies, warehouse adjustments and parcels.
+- ``pickups.py`` — store pickups: routing, the store's events, reroutes.
+- ``returns.py``, ``service_desk.py``, ``additive_facts.py`` — returns to refund, the service agent's
+  timeline and remedies, warehouse adjustments and parcels (still mixed into IntegrationCore).
 - ``replies.py`` — ``ApiReply`` and the refusals every idempotent request shares.
 
 ``from retailsim.core.service import IntegrationCore, CoreConfig, ApiReply`` is the stable way in.

@@ -7,8 +7,8 @@ one transaction (``submit_orders``), each answered as alone; what a transaction 
 its unit of work (unit_of_work.py). Webhooks are routed by a (source, topic) table; internal timers by a
 kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (dispatch.py, through the
 command registry of core/adapters); stock is the Inventory's (inventory.py); watchdogs the
-Reconciliation's (reconciliation.py); returns, pickups, the service desk and additive facts are still
-mixed in (returns.py, pickups.py, service_desk.py, additive_facts.py). The guards the core runs with are
+Reconciliation's (reconciliation.py); store pickups the Pickups' (pickups.py); returns, the service desk
+and additive facts are still mixed in (returns.py, service_desk.py, additive_facts.py). The guards the core runs with are
 one frozen ``Guards`` value chosen at assembly (core/guards.py).
 
 Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
@@ -61,7 +61,7 @@ from retailsim.core.service.additive_facts import AdditiveFactsPart
 from retailsim.core.service.dispatch import Delivery, Dispatcher
 from retailsim.core.service.intake import Act, IdempotentRequests, Job, once_points
 from retailsim.core.service.inventory import Inventory
-from retailsim.core.service.pickups import PickupsPart
+from retailsim.core.service.pickups import Pickups
 from retailsim.core.service.reconciliation import WATCHES, Reconciliation
 from retailsim.core.service.replies import ApiReply, in_flight, missing_key
 from retailsim.core.service.returns import ReturnsPart, load_return
@@ -111,12 +111,13 @@ class _CrashPointTransaction:
         return self._inner.__exit__(kind, error, trace)
 
 
-class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPart):
+class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
     """One process of the integration core over a durable ``Store``, with one set of ``Guards``.
 
-    Returns, store pickups, the service agent's timeline and actions, and warehouse adjustments and parcels
-    are mixed in (core/service/returns.py, pickups.py, service_desk.py, additive_facts.py); delivery,
-    inventory and reconciliation are collaborators (``dispatch``, ``inventory``, ``reconciliation``).
+    Returns, the service agent's timeline and actions, and warehouse adjustments and parcels are mixed in
+    (core/service/returns.py, service_desk.py, additive_facts.py); idempotent requests, delivery,
+    inventory, store pickups and reconciliation are collaborators (``requests``, ``dispatch``,
+    ``inventory``, ``pickups``, ``reconciliation``).
     """
 
     def __init__(
@@ -155,6 +156,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         self.requests = IdempotentRequests(self)
         self.reconciliation = Reconciliation(self)
         self.inventory = Inventory(self)
+        self.pickups = Pickups(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -181,7 +183,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
         }
         # Webhooks by (source, topic), then by source alone (see ``_apply_webhook``).
         self._webhooks: dict[tuple[str, str], _Webhook] = {
-            **{("pos", topic): self._apply_pickup_webhook for topic in pos.PICKUP_TOPICS},
+            **{("pos", topic): self.pickups.apply_webhook for topic in pos.PICKUP_TOPICS},
             ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, woken, __: (
                 self._apply_wms_return(tx, body, now, woken)
             ),
@@ -507,7 +509,7 @@ class IntegrationCore(ReturnsPart, PickupsPart, ServiceDeskPart, AdditiveFactsPa
             history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
         )
         if order.pickup_store:
-            routed = self._route_new_pickup(tx, order, now)
+            routed = self.pickups.route_new(tx, order, now)
             location = routed["location"] or None
             record = record.model_copy(update=routed)
         else:

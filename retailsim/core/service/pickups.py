@@ -18,16 +18,16 @@ clock, no global random.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from retailsim.core.adapters import pos
+from retailsim.core.config import CoreConfig
 from retailsim.core.errors import NotYetKnown
+from retailsim.core.guards import Guards
 from retailsim.core.models import Order
+from retailsim.core.service.inventory import Inventory
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
-
-# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
-Core = Any
 
 STILL_ROUTABLE = frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED})
 
@@ -39,32 +39,65 @@ def needed_units(lines: list[tuple[str, int]]) -> dict[str, int]:
     return needed
 
 
-class PickupsPart:
-    """Methods of :class:`~retailsim.core.service.IntegrationCore` for store pickups."""
+class PickupsHost(Protocol):
+    """What pickups need from the rest of the core: settings, guards, stock, counters, the order's table."""
+
+    @property
+    def config(self) -> CoreConfig: ...
+
+    @property
+    def guards(self) -> Guards: ...
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    def _count(self, name: str, n: int = 1) -> None: ...
+
+    def _note_webhook(self, status: str, reason: str) -> None: ...
+
+    def _load_record(self, tx: Transaction, order_no: str) -> OrderRecord | None: ...
+
+    def _transition(
+        self,
+        tx: Transaction,
+        record: OrderRecord,
+        event: OrderEvent,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+        facts: dict[str, Any] | None = None,
+    ) -> OrderRecord: ...
+
+
+class Pickups:
+    """Store pickups of one core (see the module docstring)."""
+
+    def __init__(self, host: PickupsHost) -> None:
+        self.host = host
 
     # ---- routing ----------------------------------------------------------------------------------
 
-    def pickup_candidates(self: Core, chosen: str, tried: list[str]) -> list[str]:
+    def candidates(self, chosen: str, tried: list[str]) -> list[str]:
         """Where to try, in order: the chosen store, the other stores after it, then the DCs."""
-        stores = list(self.config.stores)
+        stores = list(self.host.config.stores)
         if chosen in stores:
             start = stores.index(chosen)
             stores = stores[start:] + stores[:start]
-        ordered = [*stores, *self.config.locations]
+        ordered = [*stores, *self.host.config.locations]
         return [location for location in ordered if location not in tried]
 
-    def _route_new_pickup(self: Core, tx: Transaction, order: Order, now: float) -> dict[str, Any]:
+    def route_new(self, tx: Transaction, order: Order, now: float) -> dict[str, Any]:
         """Where a new BOPIS order goes, as facts for its record (location is "" when nowhere can)."""
         chosen = order.pickup_store or ""
-        location = self.inventory.reserve_at(
+        location = self.host.inventory.reserve_at(
             tx,
             needed_units([(line.sku, line.quantity) for line in order.lines]),
-            self.pickup_candidates(chosen, []),
+            self.candidates(chosen, []),
         )
         routing = [(now, chosen, "chosen by the customer")]
         if location is not None and location != chosen:
             routing.append((now, location, f"{chosen} short at acceptance"))
-            self._count("pickups_rerouted")
+            self.host._count("pickups_rerouted")
         return {
             "pickup_store": chosen,
             "routing": routing,
@@ -74,8 +107,8 @@ class PickupsPart:
 
     # ---- the store's events -----------------------------------------------------------------------
 
-    def _apply_pickup_webhook(
-        self: Core,
+    def apply_webhook(
+        self,
         tx: Transaction,
         topic: str,
         body: Any,
@@ -84,27 +117,29 @@ class PickupsPart:
         transitions: list[tuple[str, str]],
     ) -> None:
         facts = pos.parse_pickup(body)
-        record: OrderRecord | None = self._load_record(tx, facts["order_no"])
+        record: OrderRecord | None = self.host._load_record(tx, facts["order_no"])
         if record is None:
             raise NotYetKnown(f"order {facts['order_no']} is not known yet")
         if facts["store_id"] != record.location:
             # The order has moved on from this store (or never went there): nothing to do.
-            self._count("stale_pickup_events")
-            self._note_webhook(
+            self.host._count("stale_pickup_events")
+            self.host._note_webhook(
                 "stale", f"order {record.order_no} has moved on from store {facts['store_id']}"
             )
             return
         if topic == pos.TOPIC_PICKUP_READY:
-            self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+            self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
         elif topic == pos.TOPIC_PICKUP_COLLECTED:
             if record.status in STILL_ROUTABLE:  # "ready" is still on its way: it was set aside first
-                record = self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
-            self._transition(tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now})
+                record = self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+            self.host._transition(
+                tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now}
+            )
         elif topic == pos.TOPIC_PICKUP_DECLINED:
             self.reroute(tx, record, facts["short"], now, woken, transitions)
 
     def reroute(
-        self: Core,
+        self,
         tx: Transaction,
         record: OrderRecord,
         counted: list[tuple[str, int]],
@@ -113,12 +148,14 @@ class PickupsPart:
         transitions: list[tuple[str, str]],
     ) -> None:
         """The store declined: release it, believe its count, and send the order where it can be met."""
-        if not self.guards.reroute:
-            self._count("pickups_declined_ignored")
+        if not self.host.guards.reroute:
+            self.host._count("pickups_declined_ignored")
             return
         if record.status not in STILL_ROUTABLE:
-            self._count("stale_pickup_events")
-            self._note_webhook("stale", f"order {record.order_no} is {record.status.value}, past a decline")
+            self.host._count("stale_pickup_events")
+            self.host._note_webhook(
+                "stale", f"order {record.order_no} is {record.status.value}, past a decline"
+            )
             return
         declined = record.location
         for sku, quantity in record.lines:
@@ -133,18 +170,18 @@ class PickupsPart:
                 tx.put_position(position)
         released = record.model_copy(update={"reserved": False})
         tried = [location for _, location, _ in record.routing]
-        candidates = self.pickup_candidates(record.pickup_store or declined, [*tried, declined])
-        location = self.inventory.reserve_at(tx, needed_units(record.lines), candidates)
+        candidates = self.candidates(record.pickup_store or declined, [*tried, declined])
+        location = self.host.inventory.reserve_at(tx, needed_units(record.lines), candidates)
         if location is None:
             routing = [*record.routing, (now, "", f"{declined} declined; no store or DC can fulfil")]
-            self._count("pickups_unfulfillable")
-            self._transition(
+            self.host._count("pickups_unfulfillable")
+            self.host._transition(
                 tx, released, OrderEvent.PICKUP_UNFULFILLABLE, now, woken, transitions, {"routing": routing}
             )
             return
-        self._count("pickups_rerouted")
+        self.host._count("pickups_rerouted")
         routing = [*record.routing, (now, location, f"{declined} declined the pickup")]
-        self._transition(
+        self.host._transition(
             tx,
             released,
             OrderEvent.PICKUP_REROUTED,

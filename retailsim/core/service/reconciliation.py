@@ -22,6 +22,7 @@ from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
 from retailsim.core.config import INTERNAL, CoreConfig
 from retailsim.core.guards import Guards
+from retailsim.core.service.pickups import Pickups
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
@@ -65,15 +66,8 @@ class ReconciliationHost(Protocol):
         code: str | None = None,
     ) -> OrderRecord | None: ...
 
-    def _apply_pickup_webhook(
-        self,
-        tx: Transaction,
-        topic: str,
-        body: Any,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None: ...
+    @property
+    def pickups(self) -> Pickups: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +218,7 @@ class Reconciliation:
         pickup = pos.found_pickup(answer.reply, record.location)
         if pickup is None or pickup.get("status") not in ("ready", "collected", "declined"):
             return
-        self.host._apply_pickup_webhook(
+        self.host.pickups.apply_webhook(
             tx, f"pickup.{pickup['status']}", pickup, answer.now, woken, transitions
         )
         self._count_repair(record.status, self.host._load_record(tx, record.order_no) or record)
