@@ -10,8 +10,9 @@
 - ``dispatch.py`` — outbox delivery: claim (breaker, token bucket), render and judge through the command
   registry (core/adapters), retries and dead letters.
 - ``pickups.py`` — store pickups: routing, the store's events, reroutes.
-- ``returns.py``, ``service_desk.py``, ``additive_facts.py`` — returns to refund, the service agent's
-  timeline and remedies, warehouse adjustments and parcels (still mixed into IntegrationCore).
+- ``additive_facts.py`` — warehouse adjustments (deltas) and orders shipped in several parcels.
+- ``returns.py``, ``service_desk.py`` — returns to refund, the service agent's timeline and remedies
+  (still mixed into IntegrationCore).
 - ``replies.py`` — ``ApiReply`` and the refusals every idempotent request shares.
 
 ``from retailsim.core.service import IntegrationCore, CoreConfig, ApiReply`` is the stable way in.

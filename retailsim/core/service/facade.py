@@ -2,14 +2,15 @@
 
 Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
 inbox check, load, pure transition, save, outbox append — all or nothing (intake.py: the idempotency
-key's in-flight claim and its stored reply are in that same transaction). Orders that arrive together may share
-one transaction (``submit_orders``), each answered as alone; what a transaction announces afterwards is
-its unit of work (unit_of_work.py). Webhooks are routed by a (source, topic) table; internal timers by a
+key's in-flight claim and its stored reply are in that same transaction). Orders that arrive together
+may share one transaction (``submit_orders``), each answered as alone; what a transaction announces
+afterwards is its unit of work (unit_of_work.py). Webhooks are routed by a (source, topic) table; internal timers by a
 kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (dispatch.py, through the
 command registry of core/adapters); stock is the Inventory's (inventory.py); watchdogs the
-Reconciliation's (reconciliation.py); store pickups the Pickups' (pickups.py); returns, the service desk
-and additive facts are still mixed in (returns.py, service_desk.py, additive_facts.py). The guards the core runs with are
-one frozen ``Guards`` value chosen at assembly (core/guards.py).
+Reconciliation's (reconciliation.py); store pickups the Pickups' (pickups.py); warehouse adjustments
+and parcels the AdditiveFacts' (additive_facts.py); returns and the service desk are still mixed in
+(returns.py, service_desk.py). The guards the core runs with are one frozen ``Guards`` value chosen at
+assembly (core/guards.py).
 
 Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
 made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
@@ -57,7 +58,7 @@ from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.idempotency import fingerprint
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
-from retailsim.core.service.additive_facts import AdditiveFactsPart
+from retailsim.core.service.additive_facts import AdditiveFacts
 from retailsim.core.service.dispatch import Delivery, Dispatcher
 from retailsim.core.service.intake import Act, IdempotentRequests, Job, once_points
 from retailsim.core.service.inventory import Inventory
@@ -111,13 +112,13 @@ class _CrashPointTransaction:
         return self._inner.__exit__(kind, error, trace)
 
 
-class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
+class IntegrationCore(ReturnsPart, ServiceDeskPart):
     """One process of the integration core over a durable ``Store``, with one set of ``Guards``.
 
-    Returns, the service agent's timeline and actions, and warehouse adjustments and parcels are mixed in
-    (core/service/returns.py, service_desk.py, additive_facts.py); idempotent requests, delivery,
-    inventory, store pickups and reconciliation are collaborators (``requests``, ``dispatch``,
-    ``inventory``, ``pickups``, ``reconciliation``).
+    Returns and the service agent's timeline and actions are mixed in (core/service/returns.py,
+    service_desk.py); idempotent requests, delivery, inventory, store pickups, additive facts and
+    reconciliation are collaborators (``requests``, ``dispatch``, ``inventory``, ``pickups``,
+    ``additive``, ``reconciliation``).
     """
 
     def __init__(
@@ -157,6 +158,7 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
         self.reconciliation = Reconciliation(self)
         self.inventory = Inventory(self)
         self.pickups = Pickups(self)
+        self.additive = AdditiveFacts(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -177,7 +179,7 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
             Effect.WAREHOUSE_ORDER_FETCHED: self.reconciliation.warehouse_order_fetched,
             Effect.TRACKERS_FETCHED: self.reconciliation.trackers_fetched,
             Effect.PICKUP_FETCHED: self.reconciliation.pickup_fetched,
-            Effect.ADJUSTMENTS_FETCHED: self._adjustments_fetched,
+            Effect.ADJUSTMENTS_FETCHED: self.additive.adjustments_fetched,
             Effect.WAREHOUSE_RETURN_CREATED: self._warehouse_return_created,
             Effect.RETURN_GOODS_BOOKED: self._return_goods_booked,
         }
@@ -187,7 +189,7 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
             ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, woken, __: (
                 self._apply_wms_return(tx, body, now, woken)
             ),
-            ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, woken, __: self._apply_adjustment(
+            ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, woken, __: self.additive.apply_adjustment(
                 tx, body, now, woken
             ),
         }
@@ -202,7 +204,7 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
             "PublishInventoryFeed": self._publish_inventory_feed,
             "ExpireBackorder": self._expire_backorder,
             **{kind: self._watchdog for kind in WATCHES},
-            "WatchAdjustments": lambda tx, timer, now, woken, transitions: self._watch_adjustments(
+            "WatchAdjustments": lambda tx, timer, now, woken, transitions: self.additive.watch_adjustments(
                 tx, now, woken
             ),
             "CreateExchangeOrder": lambda tx, timer, now, woken, transitions: self._create_exchange_order(
@@ -669,7 +671,7 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
         """A warehouse order shipped or went on hold, told by its webhook or found by reconciliation;
         None for a topic that moves no order."""
         if topic == shipbob.TOPIC_SHIPPED and facts.get("shipment_id") is not None:
-            return self._apply_parcel(tx, record, facts, now, woken, transitions)
+            return self.additive.apply_parcel(tx, record, facts, now, woken, transitions)
         if topic == shipbob.TOPIC_SHIPPED:
             tx.save(DocKind.TRACKING, facts["tracking_code"], {"order_no": record.order_no}, now)
             shipped = {
@@ -697,7 +699,7 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart, AdditiveFactsPart):
         """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
         status that moves no order."""
         if code is not None and record.parcels:  # shipped in parcels (each told with its shipment id)
-            return self._apply_parcel_status(tx, record, code, status, now, woken, transitions)
+            return self.additive.apply_parcel_status(tx, record, code, status, now, woken, transitions)
         if status in easypost.DELIVERED:
             return self._transition(
                 tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
