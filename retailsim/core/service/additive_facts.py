@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 from retailsim.core.adapters import easypost, pix
 from retailsim.core.adapters.spec import Answer
-from retailsim.core.config import INTERNAL, CoreConfig
+from retailsim.core.config import INTERNAL
 from retailsim.core.documents import DocKind
+from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.inventory import Inventory
 from retailsim.core.stores.base import NewMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
@@ -26,34 +27,14 @@ TRACKER_RANK = {"pre_transit": 0, "in_transit": 1, "out_for_delivery": 2, "avail
 TRACKER_RANK.update({s: 3 for s in ("delivered", "failure", "return_to_sender")})
 
 
-class AdditiveFactsHost(Protocol):
+class AdditiveFactsHost(OrderTableHost, Protocol):
     """What additive facts need from the rest of the core: settings, stock, the inbox, counters, the
     order's table."""
-
-    @property
-    def config(self) -> CoreConfig: ...
 
     @property
     def inventory(self) -> Inventory: ...
 
     def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool: ...
-
-    def _count(self, name: str, n: int = 1) -> None: ...
-
-    def _note_webhook(self, status: str, reason: str) -> None: ...
-
-    def _save_record(self, tx: Transaction, record: OrderRecord, now: float) -> None: ...
-
-    def _transition(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        event: OrderEvent,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-        facts: dict[str, Any] | None = None,
-    ) -> OrderRecord: ...
 
 
 class AdditiveFacts:

@@ -38,9 +38,9 @@ from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
+from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.returns import load_return
 from retailsim.core.stores.base import OutboxMessage, Store, Transaction
-from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 
 
 @dataclass(slots=True)
@@ -52,7 +52,7 @@ class Delivery:
     step: str = "send"
 
 
-class DeliveryHost(CommandContext, Protocol):
+class DeliveryHost(CommandContext, OrderTableHost, Protocol):
     """What delivery needs from the rest of the core: its store and settings, its transactions and crash
     points, its counters, and the order side of an accepted reply."""
 
@@ -71,20 +71,6 @@ class DeliveryHost(CommandContext, Protocol):
     def _transaction(self, point: str) -> AbstractContextManager[Transaction]: ...
 
     def _crash_point(self, point: str) -> None: ...
-
-    def _count(self, name: str, n: int = 1) -> None: ...
-
-    def _load_record(self, tx: Transaction, order_no: str) -> OrderRecord | None: ...
-
-    def _transition(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        event: OrderEvent,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> OrderRecord: ...
 
     def _apply_reply(
         self,

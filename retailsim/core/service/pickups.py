@@ -21,10 +21,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from retailsim.core.adapters import pos
-from retailsim.core.config import CoreConfig
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.guards import Guards
 from retailsim.core.models import Order
+from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.inventory import Inventory
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
@@ -39,34 +39,14 @@ def needed_units(lines: list[tuple[str, int]]) -> dict[str, int]:
     return needed
 
 
-class PickupsHost(Protocol):
+class PickupsHost(OrderTableHost, Protocol):
     """What pickups need from the rest of the core: settings, guards, stock, counters, the order's table."""
-
-    @property
-    def config(self) -> CoreConfig: ...
 
     @property
     def guards(self) -> Guards: ...
 
     @property
     def inventory(self) -> Inventory: ...
-
-    def _count(self, name: str, n: int = 1) -> None: ...
-
-    def _note_webhook(self, status: str, reason: str) -> None: ...
-
-    def _load_record(self, tx: Transaction, order_no: str) -> OrderRecord | None: ...
-
-    def _transition(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        event: OrderEvent,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-        facts: dict[str, Any] | None = None,
-    ) -> OrderRecord: ...
 
 
 class Pickups:

@@ -22,27 +22,21 @@ from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
 from retailsim.core.config import INTERNAL, CoreConfig
 from retailsim.core.guards import Guards
+from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.pickups import Pickups
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 
 
-class ReconciliationHost(Protocol):
+class ReconciliationHost(OrderTableHost, Protocol):
     """What reconciliation needs from the rest of the core: settings, counters, the order's transitions."""
-
-    @property
-    def config(self) -> CoreConfig: ...
 
     @property
     def policy(self) -> o2c.Policy: ...
 
     @property
     def guards(self) -> Guards: ...
-
-    def _count(self, name: str, n: int = 1) -> None: ...
-
-    def _load_record(self, tx: Transaction, order_no: str) -> OrderRecord | None: ...
 
     def _apply_warehouse_news(
         self,
