@@ -11,8 +11,8 @@
   registry (core/adapters), retries and dead letters.
 - ``pickups.py`` — store pickups: routing, the store's events, reroutes.
 - ``additive_facts.py`` — warehouse adjustments (deltas) and orders shipped in several parcels.
-- ``returns.py``, ``service_desk.py`` — returns to refund, the service agent's timeline and remedies
-  (still mixed into IntegrationCore).
+- ``service_desk.py`` — the service agent's timeline of an order and its remedies (reship, refund, return).
+- ``returns.py`` — returns to refund (still mixed into IntegrationCore: the one ``Any``-typed ``self`` left).
 - ``replies.py`` — ``ApiReply`` and the refusals every idempotent request shares.
 
 ``from retailsim.core.service import IntegrationCore, CoreConfig, ApiReply`` is the stable way in.

@@ -8,9 +8,9 @@ afterwards is its unit of work (unit_of_work.py). Webhooks are routed by a (sour
 kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (dispatch.py, through the
 command registry of core/adapters); stock is the Inventory's (inventory.py); watchdogs the
 Reconciliation's (reconciliation.py); store pickups the Pickups' (pickups.py); warehouse adjustments
-and parcels the AdditiveFacts' (additive_facts.py); returns and the service desk are still mixed in
-(returns.py, service_desk.py). The guards the core runs with are one frozen ``Guards`` value chosen at
-assembly (core/guards.py).
+and parcels the AdditiveFacts' (additive_facts.py); the agent's timeline and actions the ServiceDesk's
+(service_desk.py); returns are still mixed in (returns.py). The guards the core runs with are one
+frozen ``Guards`` value chosen at assembly (core/guards.py).
 
 Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
 made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
@@ -66,7 +66,7 @@ from retailsim.core.service.pickups import Pickups
 from retailsim.core.service.reconciliation import WATCHES, Reconciliation
 from retailsim.core.service.replies import ApiReply, in_flight, missing_key
 from retailsim.core.service.returns import ReturnsPart, load_return
-from retailsim.core.service.service_desk import ServiceDeskPart
+from retailsim.core.service.service_desk import ServiceDesk
 from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import (
     NewMessage,
@@ -112,13 +112,12 @@ class _CrashPointTransaction:
         return self._inner.__exit__(kind, error, trace)
 
 
-class IntegrationCore(ReturnsPart, ServiceDeskPart):
+class IntegrationCore(ReturnsPart):
     """One process of the integration core over a durable ``Store``, with one set of ``Guards``.
 
-    Returns and the service agent's timeline and actions are mixed in (core/service/returns.py,
-    service_desk.py); idempotent requests, delivery, inventory, store pickups, additive facts and
-    reconciliation are collaborators (``requests``, ``dispatch``, ``inventory``, ``pickups``,
-    ``additive``, ``reconciliation``).
+    Returns are mixed in (core/service/returns.py); idempotent requests, delivery, inventory, store
+    pickups, additive facts, the service desk and reconciliation are collaborators (``requests``,
+    ``dispatch``, ``inventory``, ``pickups``, ``additive``, ``service_desk``, ``reconciliation``).
     """
 
     def __init__(
@@ -159,6 +158,7 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart):
         self.inventory = Inventory(self)
         self.pickups = Pickups(self)
         self.additive = AdditiveFacts(self)
+        self.service_desk = ServiceDesk(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -370,6 +370,16 @@ class IntegrationCore(ReturnsPart, ServiceDeskPart):
         transitions.append((new.order_no, new.status.value))
         self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
+
+    # ---- the service agent (core/service/service_desk.py) -------------------------------------------
+
+    def order_timeline(self, order_no: str) -> dict[str, Any] | None:
+        """The order and every system's record of it, as one dated timeline (``GET /v1/orders/{id}``)."""
+        return self.service_desk.order_timeline(order_no)
+
+    def agent_action(self, order_no: str, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+        """An agent's action on an order (``POST /v1/orders/{id}/actions``)."""
+        return self.service_desk.agent_action(order_no, body, idempotency_key, now)
 
     # ---- inventory (core/service/inventory.py) ---------------------------------------------------
 

@@ -383,7 +383,7 @@ class ReturnsPart:
         ):
             return
         lines = [(line.sku, line.quantity) for line in record.lines]
-        replacement = self._create_replacement(
+        replacement = self.service_desk.create_replacement(
             tx, order, lines, record.erp_return_order, now, woken, transitions
         )
         if replacement is None:

@@ -20,20 +20,22 @@ case's). Refusals are 409 with the reason and change nothing. No clock, no globa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retailsim.core.documents import DocKind
+from retailsim.core.guards import Guards
 from retailsim.core.models import Order, Return, ReturnLine
+from retailsim.core.service.hosts import OrderTableHost
+from retailsim.core.service.inventory import Inventory
 from retailsim.core.service.replies import ApiReply
 from retailsim.core.service.returns import load_return, returns_of_order
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnRecord, ReturnStatus
-
-# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
-Core = Any
 
 
 class AgentAction(BaseModel):
@@ -58,14 +60,57 @@ def load_actions(tx: Transaction, order_no: str) -> list[list[Any]]:
     return list(document["actions"]) if document is not None else []
 
 
-class ServiceDeskPart:
-    """Methods of :class:`~retailsim.core.service.IntegrationCore` for the service agent."""
+class ServiceDeskHost(OrderTableHost, Protocol):
+    """What the service desk needs from the rest of the core: guards, stock, transactions, the idempotency
+    rules of the order API, and opening a return."""
+
+    @property
+    def guards(self) -> Guards: ...
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]: ...
+
+    def _run_idempotent(
+        self,
+        scope: str,
+        key: str | None,
+        fingerprinted: Any,
+        now: float,
+        model: type[BaseModel],
+        body: Any,
+        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
+        invalid_error: str = "invalid_request",
+    ) -> ApiReply: ...
+
+    def _open_return(
+        self,
+        tx: Transaction,
+        request: Return,
+        location: str,
+        now: float,
+        woken: set[str],
+        *,
+        goods_expected: bool = True,
+        case_id: str | None = None,
+    ) -> ReturnRecord: ...
+
+
+class ServiceDesk:
+    """The service agent's view and actions in one core (see the module docstring)."""
+
+    def __init__(self, host: ServiceDeskHost) -> None:
+        self.host = host
+
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
+        return self.host._transaction(point)
 
     # ---- the timeline -----------------------------------------------------------------------------
 
-    def order_timeline(self: Core, order_no: str) -> dict[str, Any] | None:
+    def order_timeline(self, order_no: str) -> dict[str, Any] | None:
         with self._transaction("order_timeline.read") as tx:
-            record: OrderRecord | None = self._load_record(tx, order_no)
+            record: OrderRecord | None = self.host._load_record(tx, order_no)
             if record is None:
                 return None
             returns = [r for r in (load_return(tx, no) for no in returns_of_order(tx, order_no)) if r]
@@ -159,13 +204,11 @@ class ServiceDeskPart:
 
     # ---- actions ----------------------------------------------------------------------------------
 
-    def agent_action(
-        self: Core, order_no: str, body: Any, idempotency_key: str | None, now: float
-    ) -> ApiReply:
+    def agent_action(self, order_no: str, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """An agent's action on an order, under the order API's idempotency rules."""
-        if not self.guards.remedy_guard:  # every re-send is a new action
+        if not self.host.guards.remedy_guard:  # every re-send is a new action
             idempotency_key = f"{idempotency_key}:{now!r}"
-        result: ApiReply = self._run_idempotent(
+        result: ApiReply = self.host._run_idempotent(
             "actions",
             idempotency_key,
             {"order_no": order_no, "body": body},
@@ -178,7 +221,7 @@ class ServiceDeskPart:
         return result
 
     def _act(
-        self: Core,
+        self,
         tx: Transaction,
         order_no: str,
         action: AgentAction,
@@ -186,7 +229,7 @@ class ServiceDeskPart:
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> ApiReply:
-        record: OrderRecord | None = self._load_record(tx, order_no)
+        record: OrderRecord | None = self.host._load_record(tx, order_no)
         if record is None:
             return ApiReply(404, {"error": "order_not_found", "detail": f"no order {order_no!r}"})
         if action.action == "reship":
@@ -206,12 +249,12 @@ class ServiceDeskPart:
     def _record_action(tx: Transaction, order_no: str, entry: list[Any], now: float) -> None:
         tx.save(DocKind.ORDER_ACTIONS, order_no, {"actions": [*load_actions(tx, order_no), entry]}, now)
 
-    def allow_second_remedy(self: Core) -> bool:
+    def allow_second_remedy(self) -> bool:
         """A remedy already applied to an order is never applied again (the remedy guard)."""
-        return not self.guards.remedy_guard
+        return not self.host.guards.remedy_guard
 
     def _reship(
-        self: Core,
+        self,
         tx: Transaction,
         record: OrderRecord,
         action: AgentAction,
@@ -227,14 +270,14 @@ class ServiceDeskPart:
                 "action_not_allowed",
                 f"order {record.order_no} is {record.status.value}; only a failed delivery is reshipped",
             )
-        replacement = self._create_replacement(
+        replacement = self.create_replacement(
             tx, record, list(record.lines), record.erp_sales_order, now, woken, transitions
         )
         if replacement is None:
             return _refused("no_stock", "no DC can ship the replacement now; refund the customer instead")
-        self._count("reships")
+        self.host._count("reships")
         if record.status is OrderStatus.DELIVERY_FAILED:
-            self._transition(
+            self.host._transition(
                 tx,
                 record,
                 OrderEvent.REPLACEMENT_ORDERED,
@@ -247,8 +290,8 @@ class ServiceDeskPart:
             202, {"order_id": record.order_no, "status": "replaced", "replacement_order": replacement}
         )
 
-    def _create_replacement(
-        self: Core,
+    def create_replacement(
+        self,
         tx: Transaction,
         original: OrderRecord,
         lines: list[tuple[str, int]],
@@ -287,7 +330,7 @@ class ServiceDeskPart:
         needed: dict[str, int] = {}
         for line in order.lines:
             needed[line.sku] = needed.get(line.sku, 0) + line.quantity
-        location = self.inventory.reserve_at(tx, needed, list(self.config.locations))
+        location = self.host.inventory.reserve_at(tx, needed, list(self.host.config.locations))
         if location is None:
             return None
         tx.save(DocKind.ORDER_DOC, number, order.model_dump(mode="json"), now)
@@ -305,12 +348,14 @@ class ServiceDeskPart:
             history=[(now, OrderStatus.RECEIVED.value, "ReplacementRequested")],
         )
         for sku in sorted(needed):
-            self.inventory.schedule_publication(tx, sku, now, woken)
-        replacement = self._transition(tx, replacement, OrderEvent.STOCK_RESERVED, now, woken, transitions)
-        self._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, woken, transitions)
+            self.host.inventory.schedule_publication(tx, sku, now, woken)
+        replacement = self.host._transition(
+            tx, replacement, OrderEvent.STOCK_RESERVED, now, woken, transitions
+        )
+        self.host._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, woken, transitions)
         return number
 
-    def _lost_parcel_remedy(self: Core, tx: Transaction, record: OrderRecord) -> ApiReply | None:
+    def _lost_parcel_remedy(self, tx: Transaction, record: OrderRecord) -> ApiReply | None:
         """The remedy a lost parcel already has (a replacement, or a refund claim), as the answer to
         a second agent asking for one: a parcel is made good once."""
         body: dict[str, Any] = {"order_id": record.order_no, "status": record.status.value, "duplicate": True}
@@ -325,11 +370,11 @@ class ServiceDeskPart:
             if not claims:
                 return None
             body["return_id"] = claims[0].return_no
-        self._count("duplicate_remedies")
+        self.host._count("duplicate_remedies")
         return ApiReply(200, body)
 
     def _refund_lost_parcel(
-        self: Core, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
     ) -> ApiReply:
         earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
         if earlier is not None and not self.allow_second_remedy():
@@ -346,7 +391,7 @@ class ServiceDeskPart:
         return reply
 
     def _agent_return(
-        self: Core, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
     ) -> ApiReply:
         lines = action.lines or tuple(
             ReturnLine(sku=sku, quantity=quantity) for sku, quantity in record.lines
@@ -355,7 +400,7 @@ class ServiceDeskPart:
         return reply
 
     def _open_agent_return(
-        self: Core,
+        self,
         tx: Transaction,
         record: OrderRecord,
         action: AgentAction,
@@ -373,10 +418,10 @@ class ServiceDeskPart:
             reason=action.reason,
             exchange=action.exchange,
         )
-        opened: ReturnRecord = self._open_return(
+        opened: ReturnRecord = self.host._open_return(
             tx,
             request,
-            self.config.locations[0],
+            self.host.config.locations[0],
             now,
             woken,
             goods_expected=goods_expected,
