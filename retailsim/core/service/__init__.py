@@ -1,4 +1,5 @@
-"""The core's application service, room by room (``IntegrationCore`` in facade.py wires them):
+"""The core's application service, room by room (``IntegrationCore`` in facade.py wires them; each room is
+a collaborator that sees the core through a typed protocol — no mixins, no ``Any``-typed ``self``):
 
 - ``facade.py`` — ``IntegrationCore``: order acceptance, webhooks ((source, topic) table),
   timers, operations; wires the collaborators below; every store transaction and crash point passes
@@ -12,7 +13,8 @@
 - ``pickups.py`` — store pickups: routing, the store's events, reroutes.
 - ``additive_facts.py`` — warehouse adjustments (deltas) and orders shipped in several parcels.
 - ``service_desk.py`` — the service agent's timeline of an order and its remedies (reship, refund, return).
-- ``returns.py`` — returns to refund (still mixed into IntegrationCore: the one ``Any``-typed ``self`` left).
+- ``returns.py`` — return-to-refund: the return API, the POS's and warehouse's return events, exchanges.
+- ``records.py`` — reading return documents; ``hosts.py`` — what the collaborators share of the core.
 - ``replies.py`` — ``ApiReply`` and the refusals every idempotent request shares.
 
 ``from retailsim.core.service import IntegrationCore, CoreConfig, ApiReply`` is the stable way in.

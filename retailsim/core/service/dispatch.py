@@ -39,7 +39,7 @@ from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.hosts import OrderTableHost
-from retailsim.core.service.returns import load_return
+from retailsim.core.service.records import load_return
 from retailsim.core.stores.base import OutboxMessage, Store, Transaction
 
 

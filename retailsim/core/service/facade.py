@@ -9,8 +9,9 @@ kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (
 command registry of core/adapters); stock is the Inventory's (inventory.py); watchdogs the
 Reconciliation's (reconciliation.py); store pickups the Pickups' (pickups.py); warehouse adjustments
 and parcels the AdditiveFacts' (additive_facts.py); the agent's timeline and actions the ServiceDesk's
-(service_desk.py); returns are still mixed in (returns.py). The guards the core runs with are one
-frozen ``Guards`` value chosen at assembly (core/guards.py).
+(service_desk.py); return-to-refund the Returns' (returns.py). Each collaborator sees the core through a
+typed protocol (core/service/hosts.py and its own module). The guards the core runs with are one frozen
+``Guards`` value chosen at assembly (core/guards.py).
 
 Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
 made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
@@ -64,8 +65,9 @@ from retailsim.core.service.intake import Act, IdempotentRequests, Job, once_poi
 from retailsim.core.service.inventory import Inventory
 from retailsim.core.service.pickups import Pickups
 from retailsim.core.service.reconciliation import WATCHES, Reconciliation
+from retailsim.core.service.records import load_return
 from retailsim.core.service.replies import ApiReply, in_flight, missing_key
-from retailsim.core.service.returns import ReturnsPart, load_return
+from retailsim.core.service.returns import Returns
 from retailsim.core.service.service_desk import ServiceDesk
 from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import (
@@ -77,6 +79,7 @@ from retailsim.core.stores.base import (
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
+from retailsim.core.workflows.return_to_refund import ReturnRecord
 
 __all__ = ["DESTINATIONS", "INTERNAL", "CoreConfig", "Delivery", "IntegrationCore"]
 
@@ -112,12 +115,12 @@ class _CrashPointTransaction:
         return self._inner.__exit__(kind, error, trace)
 
 
-class IntegrationCore(ReturnsPart):
+class IntegrationCore:
     """One process of the integration core over a durable ``Store``, with one set of ``Guards``.
 
-    Returns are mixed in (core/service/returns.py); idempotent requests, delivery, inventory, store
-    pickups, additive facts, the service desk and reconciliation are collaborators (``requests``,
-    ``dispatch``, ``inventory``, ``pickups``, ``additive``, ``service_desk``, ``reconciliation``).
+    Its rooms are collaborators, not mixins: idempotent requests, delivery, inventory, store pickups,
+    additive facts, the service desk, returns and reconciliation (``requests``, ``dispatch``,
+    ``inventory``, ``pickups``, ``additive``, ``service_desk``, ``returns``, ``reconciliation``).
     """
 
     def __init__(
@@ -159,6 +162,7 @@ class IntegrationCore(ReturnsPart):
         self.pickups = Pickups(self)
         self.additive = AdditiveFacts(self)
         self.service_desk = ServiceDesk(self)
+        self.returns = Returns(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -180,21 +184,21 @@ class IntegrationCore(ReturnsPart):
             Effect.TRACKERS_FETCHED: self.reconciliation.trackers_fetched,
             Effect.PICKUP_FETCHED: self.reconciliation.pickup_fetched,
             Effect.ADJUSTMENTS_FETCHED: self.additive.adjustments_fetched,
-            Effect.WAREHOUSE_RETURN_CREATED: self._warehouse_return_created,
-            Effect.RETURN_GOODS_BOOKED: self._return_goods_booked,
+            Effect.WAREHOUSE_RETURN_CREATED: self.returns.warehouse_return_created,
+            Effect.RETURN_GOODS_BOOKED: self.returns.return_goods_booked,
         }
         # Webhooks by (source, topic), then by source alone (see ``_apply_webhook``).
         self._webhooks: dict[tuple[str, str], _Webhook] = {
             **{("pos", topic): self.pickups.apply_webhook for topic in pos.PICKUP_TOPICS},
             ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, woken, __: (
-                self._apply_wms_return(tx, body, now, woken)
+                self.returns.apply_wms_return(tx, body, now, woken)
             ),
             ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, woken, __: self.additive.apply_adjustment(
                 tx, body, now, woken
             ),
         }
         self._webhooks_of_source: dict[str, _Webhook] = {
-            "pos": lambda tx, topic, body, now, woken, _: self._apply_pos_webhook(
+            "pos": lambda tx, topic, body, now, woken, _: self.returns.apply_pos_webhook(
                 tx, topic, body, now, woken
             ),
             "wms": self._warehouse_order_webhook,
@@ -207,8 +211,8 @@ class IntegrationCore(ReturnsPart):
             "WatchAdjustments": lambda tx, timer, now, woken, transitions: self.additive.watch_adjustments(
                 tx, now, woken
             ),
-            "CreateExchangeOrder": lambda tx, timer, now, woken, transitions: self._create_exchange_order(
-                tx, timer.aggregate_id, now, woken, transitions
+            "CreateExchangeOrder": lambda tx, timer, now, woken, transitions: (
+                self.returns.create_exchange_order(tx, timer.aggregate_id, now, woken, transitions)
             ),
         }
 
@@ -370,6 +374,24 @@ class IntegrationCore(ReturnsPart):
         transitions.append((new.order_no, new.status.value))
         self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
+
+    # ---- returns (core/service/returns.py) -----------------------------------------------------------
+
+    def request_return(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+        """The return API (storefront or service agent): the order API's idempotency rules."""
+        return self.returns.request_return(body, idempotency_key, now)
+
+    def return_record(self, return_no: str) -> ReturnRecord | None:
+        return self.returns.return_record(return_no)
+
+    def refund_idempotency_key(self, record: ReturnRecord) -> str | None:
+        return self.returns.refund_idempotency_key(record)
+
+    def restock_idempotency_key(self, record: ReturnRecord) -> str | None:
+        return self.returns.restock_idempotency_key(record)
+
+    def _flush_return_statuses(self, now: float) -> None:
+        self.returns.flush_statuses(now)
 
     # ---- the service agent (core/service/service_desk.py) -------------------------------------------
 
@@ -791,7 +813,7 @@ class IntegrationCore(ReturnsPart):
         if isinstance(meaning, OrderMeant):
             self._transition(tx, answer.record, meaning.event, now, woken, transitions, meaning.facts)
         elif isinstance(meaning, ReturnMeant):
-            self._return_transition(tx, answer.return_record, meaning.event, now, woken, meaning.facts)
+            self.returns.transition(tx, answer.return_record, meaning.event, now, woken, meaning.facts)
         if spec.effect is not None:
             self._reply_effects[spec.effect](tx, answer, woken, transitions)
 

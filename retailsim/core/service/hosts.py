@@ -11,9 +11,16 @@ protocol, so mypy checks every call it makes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
 from retailsim.core.config import CoreConfig
+from retailsim.core.guards import Guards
+from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.replies import ApiReply
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 
@@ -42,3 +49,28 @@ class OrderTableHost(Protocol):
         transitions: list[tuple[str, str]],
         facts: dict[str, Any] | None = None,
     ) -> OrderRecord: ...
+
+
+class IdempotentHost(OrderTableHost, Protocol):
+    """What the rooms that serve idempotent requests (returns, agent actions) share: guards, stock,
+    transactions, and the order API's idempotency rules around their work."""
+
+    @property
+    def guards(self) -> Guards: ...
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]: ...
+
+    def _run_idempotent(
+        self,
+        scope: str,
+        key: str | None,
+        fingerprinted: Any,
+        now: float,
+        model: type[BaseModel],
+        body: Any,
+        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
+        invalid_error: str = "invalid_request",
+    ) -> ApiReply: ...

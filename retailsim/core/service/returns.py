@@ -22,7 +22,9 @@ no global random.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
@@ -30,50 +32,76 @@ from retailsim.core.config import INTERNAL
 from retailsim.core.documents import DocKind
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.models import Return, ReturnLine
+from retailsim.core.service.hosts import IdempotentHost
+from retailsim.core.service.records import load_return, returns_of_order
 from retailsim.core.service.replies import ApiReply
 from retailsim.core.stores.base import NewMessage, Transaction
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnEvent, ReturnRecord, ReturnStatus
 
-# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
-Core = Any
+
+class Replacements(Protocol):
+    """Who ships an exchange's replacement (the service desk's ``create_replacement``)."""
+
+    def create_replacement(
+        self,
+        tx: Transaction,
+        original: OrderRecord,
+        lines: list[tuple[str, int]],
+        reference: str | None,
+        now: float,
+        woken: set[str],
+        transitions: list[tuple[str, str]],
+    ) -> str | None: ...
 
 
-def load_return(tx: Transaction, return_no: str) -> ReturnRecord | None:
-    document = tx.load(DocKind.RETURN, return_no)
-    return ReturnRecord.model_validate(document) if document is not None else None
+class ReturnsHost(IdempotentHost, Protocol):
+    """What returns need besides the shared part: replacements, the return policy, and the return status
+    changes noted for the core's observer."""
+
+    _return_transitions: list[tuple[str, str]]
+
+    @property
+    def service_desk(self) -> Replacements: ...
+
+    @property
+    def return_policy(self) -> r2r.ReturnPolicy: ...
+
+    @property
+    def on_return_status(self) -> Callable[[str, str, float], None] | None: ...
 
 
-def returns_of_order(tx: Transaction, order_no: str) -> list[str]:
-    document = tx.load(DocKind.ORDER_RETURNS, order_no)
-    return list(document["returns"]) if document is not None else []
+class Returns:
+    """Return-to-refund in one core (see the module docstring)."""
 
+    def __init__(self, host: ReturnsHost) -> None:
+        self.host = host
 
-class ReturnsPart:
-    """Methods of :class:`~retailsim.core.service.IntegrationCore` for return-to-refund."""
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
+        return self.host._transaction(point)
 
-    # ---- policy hooks (broken cores override these) -----------------------------------------------
+    # ---- keys --------------------------------------------------------------------------------------
 
-    def refund_idempotency_key(self: Core, record: ReturnRecord) -> str | None:
-        return r2r.refund_idempotency_key(record.return_no) if self.guards.refund_key else None
+    def refund_idempotency_key(self, record: ReturnRecord) -> str | None:
+        return r2r.refund_idempotency_key(record.return_no) if self.host.guards.refund_key else None
 
-    def restock_idempotency_key(self: Core, record: ReturnRecord) -> str | None:
+    def restock_idempotency_key(self, record: ReturnRecord) -> str | None:
         return f"{record.return_no}:restock"
 
     def apply_return_event(
-        self: Core,
+        self,
         record: ReturnRecord,
         event: ReturnEvent,
         now: float,
         facts: dict[str, Any] | None,
     ) -> r2r.ReturnOutcome:
-        return r2r.apply(record, event, now, self.return_policy, facts)
+        return r2r.apply(record, event, now, self.host.return_policy, facts)
 
     # ---- transitions ------------------------------------------------------------------------------
 
-    def _return_transition(
-        self: Core,
+    def transition(
+        self,
         tx: Transaction,
         record: ReturnRecord,
         event: ReturnEvent,
@@ -83,15 +111,17 @@ class ReturnsPart:
     ) -> ReturnRecord:
         outcome = self.apply_return_event(record, event, now, facts)
         if outcome.stale:
-            self._count("stale_return_events")
-            self._note_webhook(
+            self.host._count("stale_return_events")
+            self.host._note_webhook(
                 "stale", f"return {record.return_no} is {record.status.value}, past {event.value}"
             )
             tx.save(DocKind.RETURN, record.return_no, outcome.record.model_dump(mode="json"), now)
             result: ReturnRecord = outcome.record
             return result
         new = outcome.record
-        self._note_webhook("processed", f"return {new.return_no} {record.status.value} -> {new.status.value}")
+        self.host._note_webhook(
+            "processed", f"return {new.return_no} {record.status.value} -> {new.status.value}"
+        )
         tx.save(DocKind.RETURN, new.return_no, new.model_dump(mode="json"), now)
         for command in outcome.commands:
             tx.append(
@@ -105,18 +135,16 @@ class ReturnsPart:
                 )
             )
             woken.add(command.destination)
-        if new.status is not record.status and self.on_return_status is not None:
-            self._return_transitions.append((new.return_no, new.status.value))
+        if new.status is not record.status and self.host.on_return_status is not None:
+            self.host._return_transitions.append((new.return_no, new.status.value))
         result = new
         return result
 
-    def _restock_positions(
-        self: Core, tx: Transaction, record: ReturnRecord, now: float, woken: set[str]
-    ) -> None:
+    def restock_positions(self, tx: Transaction, record: ReturnRecord, now: float, woken: set[str]) -> None:
         """Goods back in a DC's unrestricted stock are available to promise again — once the ERP's return
         goods receipt has booked them (before that the ERP does not have them: promised early, they are
         sold twice or confirmed short)."""
-        if record.location not in self.config.locations:
+        if record.location not in self.host.config.locations:
             return
         for line in record.lines:
             if line.disposition != "restock":
@@ -125,25 +153,25 @@ class ReturnsPart:
             if position is not None:
                 position.on_hand += line.quantity
                 tx.put_position(position)
-                self.inventory.schedule_publication(tx, line.sku, now, woken)
+                self.host.inventory.schedule_publication(tx, line.sku, now, woken)
 
-    def _flush_return_statuses(self: Core, now: float) -> None:
-        pending: list[tuple[str, str]] = self._return_transitions
+    def flush_statuses(self, now: float) -> None:
+        pending: list[tuple[str, str]] = self.host._return_transitions
         emptied: list[tuple[str, str]] = []
-        self._return_transitions = emptied
-        if self.on_return_status is not None:
+        self.host._return_transitions = emptied
+        if self.host.on_return_status is not None:
             for return_no, status in pending:
-                self.on_return_status(return_no, status, now)
+                self.host.on_return_status(return_no, status, now)
 
     # ---- ingress ----------------------------------------------------------------------------------
 
-    def request_return(self: Core, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
+    def request_return(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """The return API (storefront or service agent): the order API's idempotency rules."""
 
         def open_it(tx: Transaction, request: Return, woken: set[str], _: list[tuple[str, str]]) -> ApiReply:
-            if self._load_record(tx, request.order_no) is None:
+            if self.host._load_record(tx, request.order_no) is None:
                 return ApiReply(404, {"error": "order_not_found", "detail": f"no order {request.order_no!r}"})
-            record = self._open_return(tx, request, self.config.locations[0], now, woken)
+            record = self.open_return(tx, request, self.host.config.locations[0], now, woken)
             return ApiReply(
                 202,
                 {
@@ -154,13 +182,13 @@ class ReturnsPart:
                 },
             )
 
-        result: ApiReply = self._run_idempotent(
+        result: ApiReply = self.host._run_idempotent(
             "returns", idempotency_key, body, now, Return, body, open_it, "invalid_return"
         )
         return result
 
     def _order_facts(
-        self: Core, tx: Transaction, order: OrderRecord | None, return_no: str
+        self, tx: Transaction, order: OrderRecord | None, return_no: str
     ) -> r2r.OrderFacts | None:
         if order is None:
             return None
@@ -184,8 +212,8 @@ class ReturnsPart:
             already_returned=returned,
         )
 
-    def _open_return(
-        self: Core,
+    def open_return(
+        self,
         tx: Transaction,
         request: Return,
         location: str,
@@ -197,9 +225,9 @@ class ReturnsPart:
     ) -> ReturnRecord:
         existing = load_return(tx, request.return_no)
         if existing is not None:
-            self._count("duplicate_returns")
+            self.host._count("duplicate_returns")
             return existing
-        order = self._load_record(tx, request.order_no)
+        order = self.host._load_record(tx, request.order_no)
         order_doc = tx.load(DocKind.ORDER_DOC, request.order_no) or {}
         prices = {str(line["sku"]): int(line["unit_price_minor"]) for line in order_doc.get("lines", [])}
         lines = [
@@ -231,24 +259,24 @@ class ReturnsPart:
             case_id=case_id,
         )
         facts = self._order_facts(tx, order, request.return_no)
-        refusal = r2r.eligibility(record, facts, now, self.return_policy)
+        refusal = r2r.eligibility(record, facts, now, self.host.return_policy)
         tx.save(
             DocKind.ORDER_RETURNS,
             request.order_no,
             {"returns": [*returns_of_order(tx, request.order_no), request.return_no]},
             now,
         )
-        self._count("returns_requested")
+        self.host._count("returns_requested")
         if refusal is not None:
-            self._count("returns_rejected")
-            result: ReturnRecord = self._return_transition(
+            self.host._count("returns_rejected")
+            result: ReturnRecord = self.transition(
                 tx, record, ReturnEvent.INELIGIBLE, now, woken, {"rejection": refusal}
             )
             return result
-        result = self._return_transition(tx, record, ReturnEvent.ELIGIBLE, now, woken)
+        result = self.transition(tx, record, ReturnEvent.ELIGIBLE, now, woken)
         return result
 
-    def _unit_received(self: Core, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+    def _unit_received(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
         """One returned unit checked in at a store — an additive fact (the inbox keeps it to one): a
         resellable unit is restocked at once; the return is received when every unit has come in."""
         facts = pos.parse_unit(body)
@@ -256,8 +284,10 @@ class ReturnsPart:
         if record is None:
             raise NotYetKnown(f"return {facts['return_no']} is not known yet")
         if record.status is ReturnStatus.REJECTED:
-            self._count("stale_return_events")
-            self._note_webhook("stale", f"return {record.return_no} was rejected: the unit is handed back")
+            self.host._count("stale_return_events")
+            self.host._note_webhook(
+                "stale", f"return {record.return_no} was rejected: the unit is handed back"
+            )
             return
         units = {sku: list(conditions) for sku, conditions in record.units_received.items()}
         units.setdefault(facts["sku"], []).append(facts["condition"])
@@ -276,9 +306,9 @@ class ReturnsPart:
                 )
             )
             woken.add("pos")
-        self._count("return_units_received")
+        self.host._count("return_units_received")
         expected = sum(line.quantity for line in record.lines)
-        self._note_webhook(
+        self.host._note_webhook(
             "processed",
             f"return {record.return_no}: unit {counted} of {expected} ({facts['sku']}, {facts['condition']})",
         )
@@ -286,9 +316,7 @@ class ReturnsPart:
             received = [(line.sku, line.quantity, units[line.sku][0]) for line in record.lines]
             self._goods_received(tx, record, received, now, woken)
 
-    def _apply_pos_webhook(
-        self: Core, tx: Transaction, topic: str, body: Any, now: float, woken: set[str]
-    ) -> None:
+    def apply_pos_webhook(self, tx: Transaction, topic: str, body: Any, now: float, woken: set[str]) -> None:
         if topic == pos.TOPIC_RETURN_UNIT_RECEIVED:
             self._unit_received(tx, body, now, woken)
             return
@@ -301,17 +329,17 @@ class ReturnsPart:
                 lines=tuple(ReturnLine(sku=s, quantity=q, condition=c) for s, q, c in facts["lines"]),
                 reason=facts["reason"],
             )
-            self._open_return(tx, request, facts["store_id"], now, woken)
+            self.open_return(tx, request, facts["store_id"], now, woken)
         elif topic == pos.TOPIC_RETURN_RECEIVED:
             record = load_return(tx, facts["return_no"])
             if record is None:
                 raise NotYetKnown(f"return {facts['return_no']} is not known yet")
             self._goods_received(tx, record, facts["lines"], now, woken)
         else:
-            self._count("webhooks_ignored")
-            self._note_webhook("ignored", f"{topic} moves no return")
+            self.host._count("webhooks_ignored")
+            self.host._note_webhook("ignored", f"{topic} moves no return")
 
-    def _apply_wms_return(self: Core, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+    def apply_wms_return(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
         facts = shipbob.parse_return_webhook(body)
         record = load_return(tx, facts["return_no"])
         if record is None:
@@ -319,7 +347,7 @@ class ReturnsPart:
         self._goods_received(tx, record, facts["lines"], now, woken)
 
     def _goods_received(
-        self: Core,
+        self,
         tx: Transaction,
         record: ReturnRecord,
         received: list[tuple[str, int, str]],
@@ -327,22 +355,22 @@ class ReturnsPart:
         woken: set[str],
     ) -> None:
         if record.status is ReturnStatus.REJECTED:
-            self._count("stale_return_events")
-            self._note_webhook("stale", f"return {record.return_no} was rejected")
+            self.host._count("stale_return_events")
+            self.host._note_webhook("stale", f"return {record.return_no} was rejected")
             return
         conditions: dict[str, str] = {sku: condition for sku, _, condition in received}
         lines = [
             line.model_copy(update={"condition": conditions.get(line.sku, line.condition)})
             for line in record.lines
         ]
-        self._return_transition(
+        self.transition(
             tx, record, ReturnEvent.GOODS_RECEIVED, now, woken, {"received_at": now, "lines": lines}
         )
 
     # ---- replies ----------------------------------------------------------------------------------
 
-    def _warehouse_return_created(
-        self: Core, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+    def warehouse_return_created(
+        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
     ) -> None:
         """Keep the warehouse's return id (the first one it gave)."""
         record = answer.return_record
@@ -351,21 +379,21 @@ class ReturnsPart:
             update = record.model_copy(update={"wms_return_id": created})
             tx.save(DocKind.RETURN, record.return_no, update.model_dump(mode="json"), answer.now)
 
-    def _return_goods_booked(
-        self: Core, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+    def return_goods_booked(
+        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
     ) -> None:
         """The ERP booked the goods back into the DC's stock: they are available to promise again, and an
         exchange's replacement may now be delivered out of them."""
         record, now = answer.return_record, answer.now
-        self._restock_positions(tx, record, now, woken)
+        self.restock_positions(tx, record, now, woken)
         if record.exchange and record.status is ReturnStatus.RECEIVED and not record.replacement_order:
             tx.append(
                 NewMessage(INTERNAL, "CreateExchangeOrder", record.return_no, record.correlation_id, {}, now)
             )
             woken.add(INTERNAL)
 
-    def _create_exchange_order(
-        self: Core,
+    def create_exchange_order(
+        self,
         tx: Transaction,
         return_no: str,
         now: float,
@@ -374,7 +402,7 @@ class ReturnsPart:
     ) -> None:
         """An exchange's goods are back: ship the same goods free, or refund when no DC has them."""
         record = load_return(tx, return_no)
-        order = self._load_record(tx, record.order_no) if record is not None else None
+        order = self.host._load_record(tx, record.order_no) if record is not None else None
         if (
             record is None
             or order is None
@@ -383,20 +411,20 @@ class ReturnsPart:
         ):
             return
         lines = [(line.sku, line.quantity) for line in record.lines]
-        replacement = self.service_desk.create_replacement(
+        replacement = self.host.service_desk.create_replacement(
             tx, order, lines, record.erp_return_order, now, woken, transitions
         )
         if replacement is None:
-            self._count("exchanges_refunded")
-            self._return_transition(tx, record, ReturnEvent.EXCHANGE_UNAVAILABLE, now, woken)
+            self.host._count("exchanges_refunded")
+            self.transition(tx, record, ReturnEvent.EXCHANGE_UNAVAILABLE, now, woken)
             return
-        self._count("exchanges")
-        self._return_transition(
+        self.host._count("exchanges")
+        self.transition(
             tx, record, ReturnEvent.EXCHANGE_ORDERED, now, woken, {"replacement_order": replacement}
         )
 
     # ---- reading ----------------------------------------------------------------------------------
 
-    def return_record(self: Core, return_no: str) -> ReturnRecord | None:
+    def return_record(self, return_no: str) -> ReturnRecord | None:
         with self._transaction("return_record.read") as tx:
             return load_return(tx, return_no)

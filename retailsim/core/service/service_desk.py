@@ -20,19 +20,17 @@ case's). Refusals are 409 with the reason and change nothing. No clock, no globa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retailsim.core.documents import DocKind
-from retailsim.core.guards import Guards
 from retailsim.core.models import Order, Return, ReturnLine
-from retailsim.core.service.hosts import OrderTableHost
-from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.hosts import IdempotentHost
+from retailsim.core.service.records import load_return, returns_of_order
 from retailsim.core.service.replies import ApiReply
-from retailsim.core.service.returns import load_return, returns_of_order
+from retailsim.core.service.returns import Returns
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnRecord, ReturnStatus
@@ -60,41 +58,11 @@ def load_actions(tx: Transaction, order_no: str) -> list[list[Any]]:
     return list(document["actions"]) if document is not None else []
 
 
-class ServiceDeskHost(OrderTableHost, Protocol):
-    """What the service desk needs from the rest of the core: guards, stock, transactions, the idempotency
-    rules of the order API, and opening a return."""
+class ServiceDeskHost(IdempotentHost, Protocol):
+    """What the service desk needs besides the shared part: the returns room, to open a return."""
 
     @property
-    def guards(self) -> Guards: ...
-
-    @property
-    def inventory(self) -> Inventory: ...
-
-    def _transaction(self, point: str) -> AbstractContextManager[Transaction]: ...
-
-    def _run_idempotent(
-        self,
-        scope: str,
-        key: str | None,
-        fingerprinted: Any,
-        now: float,
-        model: type[BaseModel],
-        body: Any,
-        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
-        invalid_error: str = "invalid_request",
-    ) -> ApiReply: ...
-
-    def _open_return(
-        self,
-        tx: Transaction,
-        request: Return,
-        location: str,
-        now: float,
-        woken: set[str],
-        *,
-        goods_expected: bool = True,
-        case_id: str | None = None,
-    ) -> ReturnRecord: ...
+    def returns(self) -> Returns: ...
 
 
 class ServiceDesk:
@@ -418,7 +386,7 @@ class ServiceDesk:
             reason=action.reason,
             exchange=action.exchange,
         )
-        opened: ReturnRecord = self.host._open_return(
+        opened: ReturnRecord = self.host.returns.open_return(
             tx,
             request,
             self.host.config.locations[0],
