@@ -10,6 +10,10 @@
 * ``FlashSaleShape`` reproduces the flash-sale curve: a baseline, a spike ``FLASH_SALE_FACTOR`` times
   higher for the middle fifth of the run, and the baseline again.
 
+* ``RETAILSIM_API_HOSTS`` (comma-separated URLs): the users are dealt over these API hosts in turn, each
+  user keeping its host — load spread over ``serve --role api`` hosts without a load balancer in front
+  (with one, give its URL as ``--host`` and leave this unset).
+
 Expected answers are marked as successes (409 in flight/not yet known, 200 rejected for stock), so the
 failure count means what it says. Run (see README, "Serving the core and load testing")::
 
@@ -18,6 +22,7 @@ failure count means what it says. Run (see README, "Serving the core and load te
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -39,6 +44,9 @@ BASE_USERS = int(os.environ.get("FLASH_SALE_BASE_USERS", "4"))
 FACTOR = float(os.environ.get("FLASH_SALE_FACTOR", "8"))
 ORDER_TIMEOUT_S = float(os.environ.get("ORDER_TIMEOUT_S", "5"))
 MAX_ATTEMPTS = 4
+
+API_HOSTS = [url.strip() for url in os.environ.get("RETAILSIM_API_HOSTS", "").split(",") if url.strip()]
+_next_host = itertools.count()  # which of API_HOSTS the next user gets (users start one by one)
 
 _catalog: dict[str, Any] = {}
 _catalog_lock = threading.Lock()
@@ -74,7 +82,18 @@ def signed_post(
         return int(r.status_code)
 
 
-class Shopper(HttpUser):
+class ApiUser(HttpUser):
+    """A user bound to one API host: ``RETAILSIM_API_HOSTS`` in turn when given, else locust's ``--host``."""
+
+    abstract = True
+
+    def __init__(self, environment: Any) -> None:
+        if API_HOSTS:
+            self.host = API_HOSTS[next(_next_host) % len(API_HOSTS)]  # HttpUser builds its client from it
+        super().__init__(environment)
+
+
+class Shopper(ApiUser):
     """A storefront checkout: authorise the card, export the order, retry on timeout with the same key."""
 
     weight = 8
@@ -181,7 +200,7 @@ class Shopper(HttpUser):
             time.sleep(0.5 * attempt)
 
 
-class Carrier(HttpUser):
+class Carrier(ApiUser):
     """Webhook senders: tracker updates for shipped parcels, payment events; every event twice."""
 
     weight = 1
@@ -220,7 +239,7 @@ class Carrier(HttpUser):
         signed_post(self, "carrier", event, "/v1/webhooks/carrier [duplicate]")
 
 
-class Agent(HttpUser):
+class Agent(ApiUser):
     """A service agent: order timelines, stock look-ups, the ops summary."""
 
     weight = 1

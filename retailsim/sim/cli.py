@@ -11,31 +11,56 @@ is. A progress bar of simulated time shows on a terminal.
 
 from __future__ import annotations
 
+import enum
 import errno
 import hashlib
 import json
 import os
-import random
 import shlex
 import socket
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from retailsim.core.crash_points import CATALOGUE
 from retailsim.reports import write_report
+from retailsim.reports.summary import JsonValue
+from retailsim.reports.sweep_html import write_sweep_report
+from retailsim.reports.sweep_results import fails_run, frontier
 from retailsim.scenarios import ScenarioError, list_scenarios, load, to_toml
 from retailsim.sim.broken_cores import CORES
-from retailsim.sim.faults import UNREACHABLE_IN_SIM, random_plan
+from retailsim.sim.faults import UNREACHABLE_IN_SIM
 from retailsim.sim.runner import Run, run_scenario
+from retailsim.sim.sweep import (
+    RunTask,
+    SweepError,
+    SweepPlan,
+    fuzz_tasks,
+    lost_outcome,
+    plan_from_command_line,
+    run_sweep,
+    run_task,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 app = typer.Typer(
     name="retailsim",
@@ -146,6 +171,129 @@ def crash_points_command() -> None:
         f"{'random':<{width}}  one of the above that the core has passed, drawn when the fault is armed", highlight=False, markup=False
     )
     out.print(f"{'any':<{width}}  every point, each hit with the fault's probability", highlight=False, markup=False)
+
+
+def _one_engine_or_fail(workers: int | None, scheduler: str | None) -> None:
+    if workers is not None and scheduler:
+        raise _fail("--workers and --scheduler: choose one (the scheduler's cluster has its own workers)")
+
+
+@contextmanager
+def _cluster_or_fail(workers: int | None, scheduler: str | None) -> Iterator[Client]:
+    """A Dask client (see sim/cluster.py); a scheduler that cannot be reached is exit 2."""
+    from retailsim.sim.cluster import ClusterError, dask_client  # Dask loads only for the runs it serves
+
+    try:
+        with dask_client(workers, scheduler) as client:
+            yield client
+    except ClusterError as exc:
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _runs_progress(total: int, quiet: bool) -> Iterator[Callable[[bool], None]]:
+    """A progress bar of finished runs with an ETA on a terminal (stderr); yields ``advance(failed)``."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda failed: None
+        return
+    columns = (
+        TextColumn("[bold]runs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("runs", total=total, failed=0)
+        failures = 0
+
+        def advance(failed: bool) -> None:
+            nonlocal failures
+            failures += failed
+            progress.update(task, advance=1, failed=failures)
+
+        yield advance
+
+
+def default_sweep_dir(plan: SweepPlan) -> Path:
+    """``retailsim-out/sweep-<scenario>-<hash of grid, seeds, sets and core>``: another sweep, another folder."""
+    grid = [[axis.key, [str(v) for v in axis.values]] for axis in plan.axes]
+    identity = json.dumps([grid, list(plan.seeds), list(plan.fixed), plan.core_name]).encode()
+    return Path("retailsim-out") / f"sweep-{plan.scenario.name}-{hashlib.blake2b(identity, digest_size=4).hexdigest()}"
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: Annotated[
+        str, typer.Argument(help="shipped scenario name, a scenario TOML file, or a sweep file with a [sweep] table")
+    ],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="KEY=V1,V2,...: a scenario key and its values (repeatable: every combination runs)"),
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option("--seeds", help="a count of seeds from the scenario's (default 3), or a list: 7,11,13")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override a key in every run: path=value (repeatable)")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="output directory")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=1024, help="local Dask worker processes (default: one per core)")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", envvar="RETAILSIM_SCHEDULER", help="tcp://HOST:PORT of an existing Dask scheduler"),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, only the verdict")] = False,
+    core: Annotated[str, typer.Option("--core", hidden=True)] = "real",
+) -> None:
+    """Run a grid of settings × seeds on Dask; write results.parquet and sweep.html with the frontier."""
+    try:
+        plan = plan_from_command_line(scenario, grid or [], seeds, set_ or [], core)
+    except SweepError as exc:
+        raise _fail(str(exc)) from None
+    _one_engine_or_fail(workers, scheduler)
+    target = out_dir or default_sweep_dir(plan)
+    _writable_dir_or_fail(target)
+    with _cluster_or_fail(workers, scheduler) as client:
+        with _runs_progress(len(plan.tasks), quiet) as advance:
+            result = run_sweep(plan, client, on_row=lambda row: advance(row["status"] != "passed"))
+        paths = write_sweep_report(result, target)  # before the cluster's shutdown, which Ctrl-C may cut
+    table = Table(box=None, show_header=True, header_style="bold", caption="drain and acceptance p99: medians over seeds")
+    for column in (*result.keys, "passed", "meets SLAs", "drain", "acceptance p99"):
+        table.add_column(column, no_wrap=True)
+    for point in result.points():
+        table.add_row(
+            *(escape(str(value)) for _key, value in point.settings),
+            f"{point.count('passed')}/{len(point.rows)}",
+            "[green]yes[/]" if point.meets_slas else "[red]no[/]",
+            _seconds(point.median("kpi.drain_time_s")),
+            _seconds(point.median("kpi.acceptance_latency_p99_s")),
+        )
+    if not quiet:
+        out.print(table)
+    best = frontier(result)
+    out.print(
+        "frontier: " + ("; ".join(escape(point.label) for point in best) or "no grid point met the SLAs in every seed"),
+        highlight=False,
+    )
+    for row in result.unsuccessful:
+        settings = ", ".join(f"{key}={row[key]}" for key in result.keys)
+        why = escape(str(row["error"] or row["failing"]))
+        err.print(f"[red]{row['status']}[/] {escape(settings)} seed {row['seed']}: {why}", highlight=False)
+        err.print(f"       replay: {escape(str(row['replay']))}", highlight=False)
+    out.print(f"results: {escape(str(paths['results']))}\nreport: {escape(str(paths['html']))}", highlight=False)
+    if result.interrupted:
+        err.print(f"interrupted: {len(result.rows)} of {result.planned} runs finished and written", highlight=False)
+        raise typer.Exit(130)
+    raise typer.Exit(EXIT_VIOLATED if result.unsuccessful else EXIT_OK)
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} s" if value >= 10 else f"{value:.3g} s"
 
 
 ProgressHook = Callable[[float], None]
@@ -262,9 +410,19 @@ def fuzz_command(
     out_dir: Annotated[Path, typer.Option("--out", help="where failing plans are saved")] = Path(
         "retailsim-out/fuzz"
     ),
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=1024, help="run on a local Dask cluster of N worker processes")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", envvar="RETAILSIM_SCHEDULER", help="tcp://HOST:PORT of an existing Dask scheduler"),
+    ] = None,
     core: Annotated[str, typer.Option("--core", hidden=True)] = "real",
 ) -> None:
-    """Run random seeds with generated fault plans; save every failure as a TOML file with its replay command."""
+    """Run random seeds with generated fault plans; save every failure as a TOML file with its replay command.
+
+    Without --workers or --scheduler the runs go one after another in this process; with either, on Dask.
+    Each seed's plan is drawn here, from the seed alone, and lines print in seed order either way."""
     if core not in CORES:
         raise _fail(f"--core {core!r}: choose one of {', '.join(CORES)}")
     try:
@@ -272,32 +430,108 @@ def fuzz_command(
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     _usable_dir_or_fail(out_dir)
+    _one_engine_or_fail(workers, scheduler)
+    tasks = fuzz_tasks(base, runs, seed, max_faults, core)
     failures = 0
     core_flag = ["--core", core] if core != "real" else []
-    for index in range(runs):
-        run_seed = seed + index
-        plan = random_plan(random.Random(f"fuzz/{run_seed}"), base.workload.duration, max_faults)
-        resolved = base.model_copy(update={"faults": plan, "name": f"{base.name}-fuzz-{run_seed}"})
-        run = run_scenario(resolved, run_seed, core_factory=CORES[core], core_name=core)
-        broken = [r for r in run.record.invariants if r.fails_run]
-        kinds = ",".join(f.kind + (f"@{f.point}" if f.point else "") for f in plan)
+
+    def report(task: RunTask, outcome: dict[str, JsonValue]) -> None:
+        nonlocal failures
+        kinds = ",".join(f.kind + (f"@{f.point}" if f.point else "") for f in task.scenario.faults)
+        if "error" in outcome:
+            broken = [f"raised {outcome['error']}"]
+        else:
+            invariants = cast(list[dict[str, Any]], outcome["invariants"])
+            broken = [
+                f"{inv['name']}: {inv['examples'][0] if inv['examples'] else ''}"
+                for inv in invariants
+                if fails_run(inv)
+            ]
         if not broken:
-            out.print(f"[green]ok[/]   seed {run_seed:<6} faults: {kinds}", highlight=False)
-            continue
+            out.print(f"[green]ok[/]   seed {task.seed:<6} faults: {kinds}", highlight=False)
+            return
         failures += 1
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"{resolved.name}.toml"
-        path.write_text(to_toml(resolved), encoding="utf-8")
-        out.print(f"[red]FAIL[/] seed {run_seed:<6} faults: {kinds}", highlight=False)
-        for result in broken:
-            out.print(
-                f"       {result.name}: {escape(result.examples[0]) if result.examples else ''}",
-                highlight=False,
-            )
-        replay = shlex.join(["retailsim", "run", str(path), "--seed", str(run_seed), *core_flag])
+        path = out_dir / f"{task.scenario.name}.toml"
+        path.write_text(to_toml(task.scenario), encoding="utf-8")
+        out.print(f"[red]FAIL[/] seed {task.seed:<6} faults: {kinds}", highlight=False)
+        for line in broken:
+            out.print(f"       {escape(line)}", highlight=False)
+        replay = shlex.join(["retailsim", "run", str(path), "--seed", str(task.seed), *core_flag])
         out.print(f"       replay: {escape(replay)}", highlight=False)
+
+    if workers is None and not scheduler:
+        for task in tasks:
+            report(task, run_task(task))
+    else:
+        arrived: dict[int, dict[str, JsonValue]] = {}
+        printed = 0
+
+        def in_seed_order(index: int, outcome: dict[str, JsonValue]) -> None:
+            nonlocal printed
+            arrived[index] = outcome
+            while printed in arrived:
+                report(tasks[printed], arrived.pop(printed))
+                printed += 1
+
+        from retailsim.sim.cluster import run_each
+
+        with _cluster_or_fail(workers, scheduler) as client:
+            done = run_each(client, run_task, tasks, in_seed_order, lambda i, exc: lost_outcome(tasks[i], exc))
+        for index in sorted(arrived):  # Ctrl-C: what finished after a run that did not
+            report(tasks[index], arrived.pop(index))
+        if done.interrupted:
+            err.print(f"interrupted: {len(done.results)} of {runs} runs finished", highlight=False)
+            out.print(f"{len(done.results) - failures} of {len(done.results)} finished runs held every invariant")
+            raise typer.Exit(130)
     out.print(f"{runs - failures} of {runs} runs held every invariant")
     raise typer.Exit(EXIT_VIOLATED if failures else EXIT_OK)
+
+
+class ServeRole(enum.StrEnum):
+    """What one ``serve`` process runs: both tiers (one host), or one tier of a multi-host deployment."""
+
+    both = "both"
+    api = "api"
+    dispatcher = "dispatcher"
+
+
+def _serve_role_error(
+    role: ServeRole, store: str, dispatcher: str | None, workers: int, standby: bool
+) -> str | None:
+    """Why these ``serve`` options cannot go together (None when they can)."""
+    from retailsim.core.stores import is_postgres_url
+    from retailsim.sim.live import OPS_TOKEN_ENV
+
+    if role is ServeRole.api:
+        if not dispatcher:
+            return "--role api needs --dispatcher http://HOST:PORT (where `serve --role dispatcher` listens)"
+        if standby:
+            return "--standby is for a dispatcher: --role api never holds the store"
+    elif dispatcher:
+        return f"--dispatcher is for --role api (--role {role.value} runs the dispatcher itself)"
+    if role is ServeRole.dispatcher and workers != 1:
+        return "--workers counts API processes: --role dispatcher is one process (API hosts: --role api)"
+    if role is not ServeRole.both:
+        if not is_postgres_url(store):
+            return (
+                f"--role {role.value} shares its store with the other hosts: --store postgresql://... "
+                f"(got {store!r}; SQLite and memory serve one process)"
+            )
+        if not os.environ.get(OPS_TOKEN_ENV):
+            return (
+                f"--role {role.value}: set {OPS_TOKEN_ENV}, the same on every host "
+                "(the API hosts authenticate to the dispatcher with it)"
+            )
+    for url in (dispatcher or "").split(","):
+        if dispatcher and not url.strip().startswith(("http://", "https://")):
+            return f"--dispatcher {url.strip()!r}: give http://HOST:PORT (several: comma-separated)"
+    if workers > 1 and not is_postgres_url(store):
+        return (
+            f"--workers {workers} needs a store that several processes share: --store postgresql://... "
+            f"(got {store!r}; SQLite and memory serve one process)"
+        )
+    return None
 
 
 @app.command("serve")
@@ -326,48 +560,95 @@ def serve_command(
             help="API processes on the port; more than 1 needs a postgresql:// store (plus one dispatcher)",
         ),
     ] = 1,
+    role: Annotated[
+        ServeRole,
+        typer.Option(
+            "--role",
+            help="both: API and dispatcher here; api: only the ingress tier (needs --dispatcher); "
+            "dispatcher: only the delivery tier and the mocks (one per store)",
+        ),
+    ] = ServeRole.both,
+    dispatcher: Annotated[
+        str | None,
+        typer.Option(
+            "--dispatcher",
+            help="--role api: the dispatcher's URL, http://HOST:PORT (and its standbys': comma-separated)",
+        ),
+    ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby", help="if the store already has a dispatcher, wait and take over when it dies"
+        ),
+    ] = False,
 ) -> None:
     """Serve the core's HTTP API on the wall clock, the scenario's mocks and fault schedule behind it."""
     import sqlite3
 
+    from retailsim.core.api import HostUnavailable
     from retailsim.core.stores import StoreUrlError, is_postgres_url, open_store
+    from retailsim.sim.dispatcher_lock import StoreInUse, acquire, dispatcher_lock, guard
     from retailsim.sim.live import LiveRuntime, serve
+    from retailsim.sim.scaleout import (
+        DispatcherRefused,
+        ScaleOutSettings,
+        run_delivery_tier,
+        serve_api_tier,
+        serve_scaled,
+    )
+
+    def announce(line: str) -> None:
+        out.print(escape(line), highlight=False)
 
     overrides = list(set_ or [])
     try:
         resolved = load(scenario, overrides)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
-    if workers > 1 and not is_postgres_url(store):
-        raise _fail(
-            f"--workers {workers} needs a store that several processes share: --store postgresql://... "
-            f"(got {store!r}; SQLite and memory serve one process)"
-        )
+    problem = _serve_role_error(role, store, dispatcher, workers, standby)
+    if problem is not None:
+        raise _fail(problem)
     _port_free_or_fail(host, port)
     store_errors: tuple[type[BaseException], ...] = (StoreUrlError, sqlite3.DatabaseError, OSError)
     if is_postgres_url(store):
         import psycopg
 
         store_errors += (psycopg.Error,)
-    if workers > 1:
-        from retailsim.sim.scaleout import ScaleOutSettings, serve_scaled
+    try:
+        open_store(store).close()  # reachable, and migrated once before any process uses it
+        lock = None if role is ServeRole.api else dispatcher_lock(store)
+        if lock is not None:
+            acquire(lock, standby=standby, announce=announce)  # held until this process ends
+    except StoreInUse as exc:
+        hint = "" if standby else " (--standby waits and takes over when it stops)"
+        raise _fail(f"--store {store!r}: {exc}{hint}") from None
+    except store_errors as exc:
+        raise _fail(f"--store {store!r}: {exc}") from None
+    if lock is not None:
+        guard(lock, threading.Event())
+    settings = ScaleOutSettings(
+        scenario=scenario,
+        overrides=overrides,
+        store_url=store,
+        speed=speed,
+        supervisor_pid=os.getpid(),
+        dispatcher_url=dispatcher or "",
+        workers=workers,
+    )
+    if role is ServeRole.api:
+        try:
+            serve_api_tier(settings, host=host, port=port, announce=announce)
+        except (DispatcherRefused, HostUnavailable) as exc:
+            raise _fail(f"--dispatcher {dispatcher}: {exc}") from None
+        return
+    if role is ServeRole.dispatcher:
+        from retailsim.sim.live import OPS_TOKEN_ENV
 
+        run_delivery_tier(settings, os.environ[OPS_TOKEN_ENV], host=host, port=port, announce=announce)
+        return
+    if workers > 1:
         try:
-            open_store(store).close()  # reachable, and migrated once before the processes start
-        except store_errors as exc:
-            raise _fail(f"--store {store!r}: {exc}") from None
-        settings = ScaleOutSettings(
-            scenario=scenario,
-            overrides=overrides,
-            store_url=store,
-            speed=speed,
-            supervisor_pid=os.getpid(),
-            workers=workers,
-        )
-        try:
-            serve_scaled(
-                settings, host=host, port=port, announce=lambda line: out.print(escape(line), highlight=False)
-            )
+            serve_scaled(settings, host=host, port=port, announce=announce)
         except RuntimeError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_VIOLATED) from None
@@ -376,9 +657,7 @@ def serve_command(
         runtime = LiveRuntime(resolved, store_url=store, speed=speed)
     except store_errors as exc:
         raise _fail(f"--store {store!r}: {exc}") from None
-    serve(
-        runtime, host=host, port=port, store_url=store, announce=lambda line: out.print(escape(line), highlight=False)
-    )
+    serve(runtime, host=host, port=port, store_url=store, announce=announce)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,24 +43,24 @@ answer and retries as it would on a dropped connection; what committed stays.
 
 Rules kept: every draw comes from the run's ``faults`` stream (the per-hit draws of crash points from
 their own ``crash_points`` stream, so that how often the core passes a point shifts no other fault);
-windows are recorded for the report.
+windows are recorded for the report. The schedule knows no world: it switches the systems' fault
+switches and the core's life through :class:`FaultTargets`, a narrow protocol.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import simpy
 
 from retailsim.core.crash_points import CRASH_POINTS, DESCRIPTIONS
 from retailsim.scenarios.schema import FAULT_KINDS, FaultSpec
+from retailsim.sim.monitors import TraceDigest
 from retailsim.sim.seeds import load_every_module
-from retailsim.systems.base import PersistentError
-
-if TYPE_CHECKING:
-    from retailsim.sim.world import World
+from retailsim.systems.base import MockSystem, PersistentError
 
 SYSTEM_FAULTS = (
     "outage",
@@ -105,49 +105,65 @@ class UnknownCrashPoint(BaseException):
     """The core passed a crash point that is not in the catalogue (core/crash_points.py): a bug."""
 
 
-class FaultSchedule:
-    """Switches a plan's faults on and off inside a world, and answers what is active for webhooks."""
+class FaultTargets(Protocol):
+    """What a fault plan acts on: the mock systems (their fault switches), the core process (it dies and
+    restarts) and the operator who replays dead letters after a repair."""
 
-    def __init__(self, world: World, plan: list[FaultSpec]) -> None:
-        self.world = world
-        self.plan = plan
-        self.rng = world.streams("faults")
-        self._active_webhook: dict[str, list[FaultSpec]] = {}
-        self._persistent: dict[int, PersistentError] = {}  # by id(fault): which switch is whose
-        self.dropped = 0
-        self.duplicated = 0
-        # Crash points: faults armed at a point (or "any"), how often the core passed each point.
-        self.point_rng = world.streams("crash_points")
-        self._armed: list[tuple[FaultSpec, str]] = []
-        self.reached: dict[str, int] = {}
+    @property
+    def systems(self) -> Mapping[str, MockSystem]: ...
+
+    def crash_core(self) -> None: ...
+
+    def restart_core(self) -> None: ...
+
+    def operator_replay_dead_letters(self) -> None: ...
+
+
+@dataclass(eq=False, kw_only=True)
+class FaultSchedule:
+    """Switches a plan's faults on and off, and answers what is active for webhooks and crash points."""
+
+    env: simpy.Environment
+    targets: FaultTargets
+    plan: list[FaultSpec]
+    rng: random.Random  # the run's "faults" stream
+    point_rng: random.Random  # its "crash_points" stream: how often a point is passed shifts no other draw
+    trace: TraceDigest
+    dropped: int = field(init=False, default=0)
+    duplicated: int = field(init=False, default=0)
+    # Crash points: how often the core passed each point, and the faults armed at one (or at "any").
+    reached: dict[str, int] = field(init=False, default_factory=dict)
+    _armed: list[tuple[FaultSpec, str]] = field(init=False, default_factory=list)
+    _active_webhook: dict[str, list[FaultSpec]] = field(init=False, default_factory=dict)
+    _persistent: dict[int, PersistentError] = field(init=False, default_factory=dict)  # by id(fault)
 
     def start(self) -> None:
         for fault in self.plan:
-            self.world.env.process(self._window(fault))
+            self.env.process(self._window(fault))
 
     def _window(self, fault: FaultSpec) -> Generator[simpy.Event, Any, None]:
-        env = self.world.env
+        env = self.env
         if fault.start > env.now:
             yield env.timeout(fault.start - env.now)
         if fault.kind == "core_crash" and fault.point is not None:
-            self._arm(fault)  # the world crashes and restarts the core when the point is hit
+            self._arm(fault)  # the core process dies and restarts when the point is hit
             return
-        self.world.trace.record(f"{env.now:.6f}", "fault-on", fault.kind, fault.target)
+        self.trace.record(f"{env.now:.6f}", "fault-on", fault.kind, fault.target)
         self._switch(fault, on=True)
         yield env.timeout(fault.duration)
         self._switch(fault, on=False)
-        self.world.trace.record(f"{env.now:.6f}", "fault-off", fault.kind, fault.target)
+        self.trace.record(f"{env.now:.6f}", "fault-off", fault.kind, fault.target)
         if fault.kind in ("poison", "persistent_error"):
             yield env.timeout(fault.window)
-            self.world.operator_replay_dead_letters()
+            self.targets.operator_replay_dead_letters()
 
     def _switch(self, fault: FaultSpec, *, on: bool) -> None:
-        world = self.world
+        targets = self.targets
         if fault.kind == "core_crash":
             if on:
-                world.crash_core()
+                targets.crash_core()
             else:
-                world.restart_core()
+                targets.restart_core()
             return
         if fault.kind in WEBHOOK_FAULTS:
             active = self._active_webhook.setdefault(fault.target, [])
@@ -156,7 +172,7 @@ class FaultSchedule:
             else:
                 active.remove(fault)
             return
-        switches = world.systems[fault.target].faults
+        switches = targets.systems[fault.target].faults
         if fault.kind == "outage":
             switches.outage = on
         elif fault.kind == "brownout":
@@ -184,7 +200,7 @@ class FaultSchedule:
             passed = [p for p in STRIKABLE_POINTS if p in self.reached] or list(STRIKABLE_POINTS)
             point = passed[self.rng.randrange(len(passed))]
         self._armed.append((fault, point))
-        self.world.trace.record(f"{self.world.env.now:.6f}", "crash-armed", point)
+        self.trace.record(f"{self.env.now:.6f}", "crash-armed", point)
 
     def at_crash_point(self, point: str) -> FaultSpec | None:
         """The core passes ``point``: the armed fault that strikes here (now disarmed), or None."""

@@ -3,7 +3,10 @@
 ``LiveRuntime`` builds the same :class:`~retailsim.sim.world.World` a simulation builds — mock systems,
 delivery dispatchers, timers, in-process webhooks, the scenario's fault schedule — on
 ``simpy.rt.RealtimeEnvironment`` and steps it in one background thread, without the built-in workload:
-load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the API runs against.
+load arrives over HTTP (``retailsim serve``, locust). It is the ``CoreHost`` the API runs against (with
+the members every host shares from sim/host.py), and the one delivery tier of its store: ``serve`` takes
+the store's dispatcher lock before building it (sim/dispatcher_lock.py), since building it replays the
+journal and takes back every lease.
 
 Rules kept:
 
@@ -22,8 +25,9 @@ Rules kept:
   environment is anchored to the same instant, so the time spent building the world is not lost and
   every process that knows the origin (the API workers of ``serve --workers``) reads the same clock.
 * External systems outlive the core. The mocks live in this process for convenience, so the writes the
-  storefront, payment gateway, ERP and Service Cloud committed are journaled to a SQLite file beside the
-  store and replayed into fresh mocks at start, as a real ERP would still hold its sales orders after our
+  storefront, payment gateway, ERP and Service Cloud committed are journaled — to a SQLite file beside a
+  SQLite store, to tables in a PostgreSQL store's schema (where a dispatcher on another host finds them) —
+  and replayed into fresh mocks at start, as a real ERP would still hold its sales orders after our
   crash. The WMS and carrier restart empty (their fulfilment runs as SimPy processes that a journal
   cannot replay); what they lose shows up as in-progress orders, repaired or flagged by reconciliation.
 * In-process webhook ids get a boot prefix, so a restarted mock's counter (``evt_0000001``) is never
@@ -43,6 +47,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +60,7 @@ from retailsim.core.stores.base import DeadLetter, OutboxMessage, OutboxStats, P
 from retailsim.core.workflows.order_to_cash import OrderStatus
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.evidence import gather
+from retailsim.sim.host import WEBHOOK_SOURCES, LiveClock, SharedHost, storefront_orders
 from retailsim.sim.invariants import EXPECTED_FINAL, expected_final
 from retailsim.sim.world import World
 from retailsim.systems.base import MockSystem, Request, Response, Webhook
@@ -62,7 +68,6 @@ from retailsim.systems.base import MockSystem, Request, Response, Webhook
 SECRET_ENV = "RETAILSIM_WEBHOOK_SECRET"
 OPS_TOKEN_ENV = "RETAILSIM_OPS_TOKEN"
 DEFAULT_SECRET = "whsec_retailsim_dev"
-WEBHOOK_SOURCES = ("carrier", "wms", "payment")
 JOURNALED = ("storefront", "payment", "erp", "service_cloud")
 SETTLE_S = 120.0  # a terminal order younger than this may still have status updates on the way
 TICK_S = 0.05
@@ -102,22 +107,6 @@ def announce_ops_token(announce: Callable[[str], None]) -> str:
 def resolve_secret(explicit: str | None = None) -> str:
     """The webhook signing secret: given, else ``RETAILSIM_WEBHOOK_SECRET``, else the development default."""
     return explicit or os.environ.get(SECRET_ENV) or DEFAULT_SECRET
-
-
-class LiveClock:
-    """The core's time in live mode: seconds since ``origin`` (Unix time of the first boot) times ``speed``.
-
-    Read from the monotonic clock from the moment it is made, so a wall-clock step does not move it.
-    """
-
-    def __init__(self, origin: float, speed: float) -> None:
-        self.origin = origin
-        self.speed = speed
-        self.anchor = time.monotonic()
-        self.start = max(0.0, (time.time() - origin) * speed)
-
-    def now(self) -> float:
-        return self.start + (time.monotonic() - self.anchor) * self.speed
 
 
 class LockedStore:
@@ -180,35 +169,75 @@ class LockedStore:
             self._inner.close()
 
 
-class LedgerJournal:
-    """Append-only journal of what the external mocks committed, plus the live clock's origin."""
+@dataclass(frozen=True)
+class JournalDialect:
+    """What the journal's SQL needs to know of its database: placeholder, table names, key column."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+    placeholder: str
+    journal: str
+    meta: str
+    sequence: str
+
+
+SQLITE_JOURNAL = JournalDialect("?", "journal", "meta", "INTEGER PRIMARY KEY AUTOINCREMENT")
+
+
+class LedgerJournal:
+    """Append-only journal of what the external mocks committed, plus the live clock's origin and the boot
+    count: a SQLite file beside a SQLite store (``sqlite``), tables in the schema of a PostgreSQL store
+    (``postgres``), so that a dispatcher on another host — a standby taking over — replays the same one.
+
+    Both connections run in autocommit mode; ``batch`` groups writes in one explicit transaction.
+    """
+
+    def __init__(self, conn: Any, dialect: JournalDialect) -> None:
+        self._conn = conn
+        self._sql = dialect
+        p = dialect.placeholder
         self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL,"
+            f"CREATE TABLE IF NOT EXISTS {dialect.journal} (seq {dialect.sequence}, system TEXT NOT NULL,"
             " kind TEXT NOT NULL, payload TEXT NOT NULL)"
         )
-        self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {dialect.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        self._get = f"SELECT value FROM {dialect.meta} WHERE key = {p}"
+        self._put = (
+            f"INSERT INTO {dialect.meta} (key, value) VALUES ({p}, {p})"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        self._record = f"INSERT INTO {dialect.journal} (system, kind, payload) VALUES ({p}, {p}, {p})"
+        self._entries = f"SELECT system, kind, payload FROM {dialect.journal} ORDER BY seq"
+
+    @classmethod
+    def sqlite(cls, path: Path) -> LedgerJournal:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return cls(conn, SQLITE_JOURNAL)
+
+    @classmethod
+    def postgres(cls, libpq_url: str, schema: str) -> LedgerJournal:
+        """Tables ``mock_journal`` and ``mock_meta`` in ``schema``. Commits do not wait for the server's
+        disk (``synchronous_commit = off``): what was committed survives our death, as a SQLite journal's
+        ``synchronous=NORMAL`` does, and a record costs one round trip."""
+        import psycopg
+        from psycopg import sql
+
+        conn = psycopg.connect(libpq_url, autocommit=True, connect_timeout=10)
+        conn.execute("SET synchronous_commit = off")
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        return cls(conn, JournalDialect("%s", "mock_journal", "mock_meta", "BIGSERIAL PRIMARY KEY"))
 
     def get(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute(self._get, (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def put(self, key: str, value: str) -> None:
-        self._conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        self._conn.execute(self._put, (key, value))
 
     def record(self, system: str, kind: str, payload: dict[str, Any]) -> None:
-        self._conn.execute(
-            "INSERT INTO journal (system, kind, payload) VALUES (?, ?, ?)",
-            (system, kind, dumps(payload)),
-        )
+        self._conn.execute(self._record, (system, kind, dumps(payload)))
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -220,9 +249,7 @@ class LedgerJournal:
             self._conn.execute("COMMIT")  # what was recorded happened, even if a later step failed
 
     def entries(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        for system, kind, payload in self._conn.execute(
-            "SELECT system, kind, payload FROM journal ORDER BY seq"
-        ):
+        for system, kind, payload in self._conn.execute(self._entries):
             yield str(system), str(kind), json.loads(payload)
 
     def close(self) -> None:
@@ -286,17 +313,17 @@ def _journaled(system: MockSystem, journal: LedgerJournal) -> Callable[[Request]
     return recorded
 
 
-def journal_path(store_url: str, store: Store) -> Path | None:
-    """The mocks' journal lives beside a SQLite store, or in the working directory, named after the schema,
-    for a PostgreSQL store; an in-memory store keeps nothing."""
+def open_journal(store_url: str, store: Store) -> LedgerJournal | None:
+    """The mocks' journal: beside a SQLite store, in the schema of a PostgreSQL store; an in-memory store
+    keeps nothing."""
     if isinstance(store, SqliteStore):
-        return Path(f"{store.path}.ledgers")
+        return LedgerJournal.sqlite(Path(f"{store.path}.ledgers"))
     if is_postgres_url(store_url):
-        return Path(f"retailsim-live.{split_schema(store_url)[1]}.ledgers")
+        return LedgerJournal.postgres(*split_schema(store_url))
     return None
 
 
-class LiveRuntime:
+class LiveRuntime(SharedHost):
     """The live host: a real-time world in a background thread, behind the core's HTTP API."""
 
     def __init__(
@@ -312,16 +339,15 @@ class LiveRuntime:
             raise ValueError("speed must be positive")
         self.scenario = scenario
         self.speed = speed
+        super().__init__()
         self.secret = resolve_secret(secret)
-        self._lock = threading.RLock()
         self._kick = threading.Event()
         self._mailbox: deque[Callable[[], None]] = deque()
         self._stopping = threading.Event()
         self.errors: list[str] = []
         store = open_store(store_url)
         self.store: Store = LockedStore(store) if isinstance(store, MemoryStore) else store
-        path = journal_path(store_url, store)
-        self.journal = LedgerJournal(path) if path is not None else None
+        self.journal = open_journal(store_url, store)
         origin = time.time()
         self.boot = 1
         if self.journal is not None:
@@ -441,15 +467,8 @@ class LiveRuntime:
 
     # ---- the CoreHost protocol ----------------------------------------------------------------------
 
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
-
     def core(self) -> IntegrationCore | None:
         return self.world.core if self.world.core_up else None
-
-    def now(self) -> float:
-        return self.clock.now()
 
     def ops_summary(self) -> dict[str, Any] | None:
         with self._lock:
@@ -460,18 +479,9 @@ class LiveRuntime:
         """Work was committed for ``destination`` (None: for any) by another process: look at it now."""
         self.post(lambda: self.world.wake_workers(destination))
 
-    def catalog(self) -> dict[str, Any]:
-        return self._catalog
-
-    def webhook_secret(self, source: str) -> str | None:
-        return self.secret if source in WEBHOOK_SOURCES else None
-
-    def webhook_sources(self) -> tuple[str, ...]:
-        return WEBHOOK_SOURCES
-
     def orders_received(self, bodies: list[Any]) -> None:
         """Exported orders exist in the storefront before the core answers (their statuses may race it)."""
-        orders = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("orderNo"), str)]
+        orders = storefront_orders(bodies)
         if orders:
             self.post(lambda: self._record_exporting(orders))
 

@@ -3,13 +3,37 @@
 Rules kept: memory does not grow with the number of events — a tally keeps its first values exactly
 (up to ``Tally.EXACT_LIMIT``, so small samples report true quantiles: one sample is its own p50 and p99)
 and beyond that is a log-bucketed histogram (about 1% relative error on quantiles), counts are kept per time bucket, levels are sampled on a fixed
-period — and the trace digest is a running SHA-256, never a stored list.
+period — and the trace digest is a running SHA-256, never a stored list. :class:`Counts` is the run's
+plain counters, one object shared by the rooms of a world, each adding to its own fields.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass, field
+
+SAMPLE_S = 60.0  # the world samples its levels, and counts its stages, per minute of simulated time
+
+
+@dataclass
+class Counts:
+    """What a world counts as it runs (read by the report): checkout, webhooks, deliveries, returns."""
+
+    submitted: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    payment_declined: int = 0
+    checkout_failed: int = 0
+    not_offered: int = 0
+    webhooks_sent: int = 0
+    webhooks_abandoned: int = 0
+    deliveries: int = 0
+    missing_correlation: list[str] = field(default_factory=list)
+    returns_requested: int = 0
+    returns_in_store: int = 0
+    returns_not_taken: int = 0  # the core could not be reached for an online return request
+    bopis_orders: int = 0
 
 
 class Tally:

@@ -18,9 +18,11 @@ from retailsim.reports.record import FaultWindow, RunRecord, Series
 from retailsim.scenarios import describe
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.accounting import per_source
+from retailsim.sim.core_process import CoreFactory
 from retailsim.sim.evidence import gather, oversell_units
 from retailsim.sim.invariants import judge_all
-from retailsim.sim.world import SAMPLE_S, CoreFactory, World
+from retailsim.sim.monitors import SAMPLE_S
+from retailsim.sim.world import World
 
 
 @dataclass

@@ -1,7 +1,27 @@
-"""``retailsim serve --workers N``: N API processes on one port over a shared PostgreSQL store, and one
-dispatcher process that owns the scenario's mock systems.
+"""The two tiers of live mode over a shared PostgreSQL store: API workers (ingress) and one dispatcher
+(the mock systems and delivery), on one host (``serve --workers N``) or on many (``serve --role api`` on
+N hosts behind a load balancer, ``serve --role dispatcher`` on one).
 
-The processes:
+The roles:
+
+* ``--workers N`` (role ``both``): a supervisor, a dispatcher child on a loopback socket and N workers
+  on the public port, all on this host (below).
+* ``--role dispatcher``: the dispatcher alone, in the ``serve`` process, its internal API on
+  ``--host:--port`` for API hosts anywhere (``run_delivery_tier``).
+* ``--role api --dispatcher URL[,URL]``: N workers alone (``serve_api_tier``); they find the dispatcher
+  by URL — several URLs for a dispatcher and its standbys: a standby does not listen until it has taken
+  over, so the one that answers is the one that holds the store.
+
+Whatever runs the dispatcher first holds the store's dispatcher lock (sim/dispatcher_lock.py): the
+``serve`` process for ``--role dispatcher``, the supervisor for ``--workers N`` (so a replaced dispatcher
+child needs none of its own). Workers authenticate to the dispatcher with the operations token
+(``RETAILSIM_OPS_TOKEN``, ``Authorization: Bearer``; ``/internal/*`` is 401 without it): every API host
+needs that token anyway for its operations endpoints (behind a load balancer all of them must accept the
+same one), so one secret is handed to every host rather than two, and the dispatcher's internal API —
+which can read every mock's ledger and change the storefront's records — is no less guarded than the
+operations endpoints that can replay dead letters.
+
+The processes of ``--workers N``:
 
 * **The supervisor** (the ``serve`` process) starts the dispatcher, waits until it answers, then hands
   the public port to uvicorn's own multi-process mode (``uvicorn.run(..., workers=N)``): uvicorn binds
@@ -20,11 +40,11 @@ The processes:
 
 Why these mechanisms:
 
-* **Mocks stay in one process, reached over loopback HTTP.** A SimPy world is one event loop under one
-  lock; splitting it across processes would be a distributed simulation. What a worker needs from the
-  mocks — sandbox payment intents and ledgers, the storefront's record of exported orders,
-  reconciliation, the catalog, breaker states — it asks the dispatcher for over HTTP (httpx, one pooled
-  client per worker; Starlette on the other side): plain, inspectable, and the same calls
+* **Mocks stay in one process, reached over HTTP (loopback within one host).** A SimPy world is one
+  event loop under one lock; splitting it across processes would be a distributed simulation. What a
+  worker needs from the mocks — sandbox payment intents and ledgers, the storefront's record of exported
+  orders, reconciliation, the catalog, breaker states — it asks the dispatcher for over HTTP (httpx,
+  one pooled client per worker; Starlette on the other side): plain, inspectable, and the same calls
   ``LiveRuntime`` serves in one process. An unreachable dispatcher is ``HostUnavailable``: 503, retry.
 * **The dispatcher wakes on PostgreSQL NOTIFY, not on a polling tick.** Every outbox append notifies
   the schema's channel inside its transaction (``PostgresStore``), so the notice arrives at commit and
@@ -46,7 +66,8 @@ Why these mechanisms:
   waiting; the queue is delivered when a dispatcher answers again. The PaymentIntent check of ingress
   is skipped while it is away (the core's own verification of the authorisation still runs).
 * **One clock.** Every process reads ``LiveClock`` from the origin kept in the dispatcher's journal;
-  workers ask the dispatcher for it when they start.
+  workers ask the dispatcher for it when they start (an API host that has never reached a dispatcher
+  knows neither the clock nor the catalog, so it waits for one, bounded, before it serves).
 * **Children die with the parent.** Each child asks the kernel for SIGTERM when the supervisor dies
   (``PR_SET_PDEATHSIG`` on Linux) and exits at once if it is already gone; SIGINT/SIGTERM of ``serve``
   stops the workers, then the dispatcher.
@@ -61,6 +82,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hmac
 import json
 import multiprocessing
 import os
@@ -78,23 +100,18 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from retailsim.core.api import HostUnavailable, create_app
 from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.core.stores import open_store, split_schema
 from retailsim.scenarios import load
-from retailsim.sim.live import (
-    OPS_TOKEN_ENV,
-    WEBHOOK_SOURCES,
-    LiveClock,
-    LiveRuntime,
-    announce_ops_token,
-    resolve_secret,
-    server_options,
-)
+from retailsim.sim.host import LiveClock, SharedHost, reply_from_wire, reply_to_wire, storefront_orders
+from retailsim.sim.live import OPS_TOKEN_ENV, LiveRuntime, announce_ops_token, resolve_secret, server_options
 from retailsim.sim.world import core_config_for
 
 SETTINGS_ENV = "RETAILSIM_SCALEOUT"
@@ -104,6 +121,7 @@ PROXY_TIMEOUT_S = 10.0
 NOTICE_TIMEOUT_S = 1.0  # a call on checkout's path gives up this soon and the order goes on without it
 ANSWER_BATCH = 200
 PR_SET_PDEATHSIG = 1
+Announce = Callable[[str], None]  # where a process says what it is doing (the console, by default)
 
 
 @dataclass(frozen=True)
@@ -138,7 +156,24 @@ def die_with_parent(parent_pid: int) -> None:
 # ---- the dispatcher: the live runtime and its internal API ---------------------------------------------
 
 
-def dispatcher_app(runtime: LiveRuntime) -> Starlette:
+class InternalAuth:
+    """Only callers that show the operations token reach ``/internal/``: the API workers, on this host or
+    on others. ``/healthz`` stays open for probes and load balancers (it tells a pid and a boot number)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/internal/"):
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await JSONResponse({"error": "unauthorized"}, status_code=401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def dispatcher_app(runtime: LiveRuntime, token: str) -> Starlette:
     """The internal API the workers call: everything that needs the mocks or the dispatcher's core."""
 
     async def healthz(request: Request) -> Response:
@@ -160,8 +195,7 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
 
         def record() -> None:
             for answer in answers:
-                reply = ApiReply(int(answer["status"]), dict(answer["reply"]), dict(answer["headers"]))
-                runtime.order_answered(answer["body"], reply)
+                runtime.order_answered(answer["body"], reply_from_wire(answer["reply"]))
 
         await run_in_threadpool(record)
         return JSONResponse({"ok": True, "recorded": len(answers)})
@@ -175,7 +209,7 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
             str(wanted["order_no"]),
         )
         assert reply is not None  # the live runtime always has its payment sandbox
-        return JSONResponse({"status": reply.status, "body": reply.body, "headers": reply.headers})
+        return JSONResponse(reply_to_wire(reply))
 
     async def intent(request: Request) -> Response:
         return JSONResponse({"intent": runtime.payment_intent(request.path_params["intent_id"])})
@@ -190,6 +224,7 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
         return JSONResponse({"summary": await run_in_threadpool(runtime.ops_summary)})
 
     return Starlette(
+        middleware=[Middleware(InternalAuth, token=token)],
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/internal/clock", clock, methods=["GET"]),
@@ -206,11 +241,27 @@ def dispatcher_app(runtime: LiveRuntime) -> Starlette:
 
 
 def run_dispatcher(settings_json: str, sock: socket.socket) -> None:
-    """The dispatcher process: the live runtime, woken by the store's NOTIFY, behind its internal API."""
-    import uvicorn
-
+    """The dispatcher child of ``serve --workers N``: the delivery tier on the supervisor's socket."""
     settings = ScaleOutSettings.from_json(settings_json)
     die_with_parent(settings.supervisor_pid)
+    run_delivery_tier(
+        settings, os.environ[OPS_TOKEN_ENV], sockets=[sock], announce=lambda line: print(line, flush=True)
+    )
+
+
+def run_delivery_tier(
+    settings: ScaleOutSettings,
+    token: str,
+    *,
+    sockets: list[socket.socket] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    announce: Announce = print,
+) -> None:
+    """The live runtime, woken by the store's NOTIFY, behind its internal API (on ``sockets``, else on
+    ``host:port``), until SIGINT/SIGTERM. The caller holds the store's dispatcher lock."""
+    import uvicorn
+
     scenario = load(settings.scenario, settings.overrides)
     runtime = LiveRuntime(scenario, store_url=settings.store_url, speed=settings.speed)
     stop = threading.Event()
@@ -219,16 +270,23 @@ def run_dispatcher(settings_json: str, sock: socket.socket) -> None:
     listener = threading.Thread(target=watch, args=(runtime.wake, stop), name="outbox-listener", daemon=True)
     runtime.start()
     listener.start()
-    print(
+    announce(
         f"retailsim serve: dispatcher pid {os.getpid()}, boot {runtime.boot}, {runtime.replayed} journaled "
-        f"mock writes replayed, {runtime.recovered} leases recovered",
-        flush=True,
+        f"mock writes replayed, {runtime.recovered} leases recovered"
     )
+    if sockets is None:
+        announce(
+            f"dispatcher listening on http://{host}:{port}  (API hosts: --dispatcher http://THIS-HOST:{port})"
+        )
     config = uvicorn.Config(
-        dispatcher_app(runtime), lifespan="off", **{**server_options(), "timeout_keep_alive": 60}
+        dispatcher_app(runtime, token),
+        host=host,
+        port=port,
+        lifespan="off",
+        **{**server_options(), "timeout_keep_alive": 60},
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
         stop.set()
         listener.join(timeout=5.0)
@@ -238,22 +296,85 @@ def run_dispatcher(settings_json: str, sock: socket.socket) -> None:
 # ---- an API worker: an ingress-only core that asks the dispatcher for the mocks -------------------------
 
 
-class WorkerHost:
+class DispatcherRefused(RuntimeError):
+    """The dispatcher answered 401: this host's ``RETAILSIM_OPS_TOKEN`` is not the dispatcher's."""
+
+
+class DispatcherClient:
+    """The way to the dispatcher's internal API, authenticated with the operations token.
+
+    ``urls`` is one URL or several, comma-separated (the dispatcher's and its standbys'): a call goes to
+    the one that answered last, and on a transport failure to the others in turn; a standby does not
+    listen until it has taken over, so at most one of them answers.
+    """
+
+    def __init__(self, urls: str, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        self.urls = [url.strip().rstrip("/") for url in urls.split(",") if url.strip()]
+        self._clients = [
+            httpx.Client(base_url=url, timeout=PROXY_TIMEOUT_S, headers=headers) for url in self.urls
+        ]
+        self._current = 0
+
+    def call(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> Any:
+        """The JSON answer; ``HostUnavailable`` when no dispatcher answers, ``DispatcherRefused`` on 401."""
+        failures: list[str] = []
+        first = self._current
+        for offset in range(len(self._clients)):
+            index = (first + offset) % len(self._clients)
+            try:
+                response = self._clients[index].request(
+                    method, path, json=payload, timeout=PROXY_TIMEOUT_S if timeout is None else timeout
+                )
+            except httpx.TransportError as exc:
+                failures.append(f"{self.urls[index]}: {exc}")
+                continue
+            self._current = index
+            if response.status_code == 401:
+                raise DispatcherRefused(
+                    f"the dispatcher at {self.urls[index]} refused this host's {OPS_TOKEN_ENV}"
+                    " (it must be the same on every host)"
+                )
+            if response.status_code >= 500:
+                raise HostUnavailable(f"the dispatcher answered {response.status_code}")
+            response.raise_for_status()
+            return response.json()
+        raise HostUnavailable(f"the dispatcher (mock systems) is unreachable: {'; '.join(failures)}")
+
+    def wait_until_answering(self, timeout_s: float) -> dict[str, Any]:
+        """The dispatcher's clock (origin, speed, boot), once one answers; ``HostUnavailable`` after
+        ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                info: dict[str, Any] = self.call("GET", "/internal/clock")
+                return info
+            except HostUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+class WorkerHost(SharedHost):
     """The ``CoreHost`` of one API worker: its own core on the shared store, the mocks by proxy."""
 
-    def __init__(self, settings: ScaleOutSettings, client: httpx.Client | None = None) -> None:
+    def __init__(self, settings: ScaleOutSettings, token: str) -> None:
+        super().__init__()
         scenario = load(settings.scenario, settings.overrides)
         self.settings = settings
         self.secret = resolve_secret()
-        self.client = client or httpx.Client(base_url=settings.dispatcher_url, timeout=PROXY_TIMEOUT_S)
-        info = self._wait_for_dispatcher()
+        self.dispatcher = DispatcherClient(settings.dispatcher_url, token)
+        info = self.dispatcher.wait_until_answering(READY_TIMEOUT_S)
         self.clock = LiveClock(float(info["origin"]), float(info["speed"]))
         self._catalog: dict[str, Any] = self._call("GET", "/internal/catalog")
         self.store = open_store(settings.store_url)
         self._core = IntegrationCore(
             self.store, core_config_for(scenario), random.Random(f"worker/{os.getpid()}")
         )
-        self._lock = threading.RLock()
         # ("received", [order, ...]) and ("answered", answer) notices for the storefront, in order.
         self._notices: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._dispatcher_away = threading.Event()
@@ -261,35 +382,15 @@ class WorkerHost:
         self._sender = threading.Thread(target=self._send_notices, name="notices", daemon=True)
         self._sender.start()
 
-    def _wait_for_dispatcher(self) -> dict[str, Any]:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                info: dict[str, Any] = self._call("GET", "/internal/clock")
-                return info
-            except HostUnavailable:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
     def _call(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> Any:
-        try:
-            response = self.client.request(
-                method, path, json=payload, timeout=PROXY_TIMEOUT_S if timeout is None else timeout
-            )
-        except httpx.TransportError as exc:
-            raise HostUnavailable(f"the dispatcher (mock systems) is unreachable: {exc}") from exc
-        if response.status_code >= 500:
-            raise HostUnavailable(f"the dispatcher answered {response.status_code}")
-        response.raise_for_status()
-        return response.json()
+        return self.dispatcher.call(method, path, payload, timeout)
 
     def close(self) -> None:
         """Deliver the queued answers (bounded), then let go of the store and the dispatcher."""
         self._stopping.set()
         self._sender.join(timeout=10.0)
         self.store.close()
-        self.client.close()
+        self.dispatcher.close()
 
     def _send_notices(self) -> None:
         """Send the notices in order ("answered" ones in batches); keep each until the dispatcher has
@@ -332,28 +433,12 @@ class WorkerHost:
 
     # ---- the CoreHost protocol ----------------------------------------------------------------------
 
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
-
     def core(self) -> IntegrationCore:
         return self._core
 
-    def now(self) -> float:
-        return self.clock.now()
-
-    def catalog(self) -> dict[str, Any]:
-        return self._catalog
-
-    def webhook_secret(self, source: str) -> str | None:
-        return self.secret if source in WEBHOOK_SOURCES else None
-
-    def webhook_sources(self) -> tuple[str, ...]:
-        return WEBHOOK_SOURCES
-
     def orders_received(self, bodies: list[Any]) -> None:
         """Told at once while the dispatcher answers; queued (ahead of the answers) while it is away."""
-        orders = [b for b in bodies if isinstance(b, dict) and isinstance(b.get("orderNo"), str)]
+        orders = storefront_orders(bodies)
         if not orders:
             return
         if not self._dispatcher_away.is_set():
@@ -366,12 +451,7 @@ class WorkerHost:
 
     def order_answered(self, body: Any, reply: ApiReply) -> None:
         if isinstance(body, dict):
-            self._notices.put(
-                (
-                    "answered",
-                    {"body": body, "status": reply.status, "reply": reply.body, "headers": reply.headers},
-                )
-            )
+            self._notices.put(("answered", {"body": body, "reply": reply_to_wire(reply)}))
 
     def payment_intent(self, intent_id: str) -> dict[str, Any] | None:
         if self._dispatcher_away.is_set():
@@ -401,7 +481,7 @@ class WorkerHost:
             "/internal/sandbox/payment_intents",
             {"amount": amount, "currency": currency, "order_no": order_no},
         )
-        return ApiReply(int(answer["status"]), dict(answer["body"]), dict(answer["headers"]))
+        return reply_from_wire(answer)
 
     def sandbox_ledgers(self, order_no: str) -> dict[str, Any] | None:
         ledgers: dict[str, Any] = self._call("GET", f"/internal/sandbox/ledgers/{order_no}")
@@ -412,8 +492,8 @@ def worker_app() -> Starlette:
     """uvicorn's app factory in each API worker process (settings from ``RETAILSIM_SCALEOUT``)."""
     settings = ScaleOutSettings.from_json(os.environ[SETTINGS_ENV])
     die_with_parent(settings.supervisor_pid)
-    host = WorkerHost(settings)
-    ops_token = os.environ[OPS_TOKEN_ENV]  # the supervisor made sure there is one
+    ops_token = os.environ[OPS_TOKEN_ENV]  # serve made sure there is one
+    host = WorkerHost(settings, ops_token)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -511,23 +591,14 @@ def internal_socket() -> socket.socket:
     return sock
 
 
-def serve_scaled(
-    settings: ScaleOutSettings,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    announce: Callable[[str], None] = print,
-) -> None:
-    """Run the dispatcher and ``settings.workers`` API workers on ``host:port`` until SIGINT/SIGTERM."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
+def serve_scaled(settings: ScaleOutSettings, *, host: str, port: int, announce: Announce = print) -> None:
+    """Run the dispatcher and ``settings.workers`` API workers on ``host:port`` until SIGINT/SIGTERM.
+    The caller holds the store's dispatcher lock (a replaced dispatcher child needs no lock of its own)."""
     split_schema(settings.store_url)  # a bad URL fails here, before any child starts
     multiprocessing.allow_connection_pickling()  # the internal socket goes to the dispatcher by pickling
     sock = internal_socket()
     settings = replace(settings, dispatcher_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
-    os.environ[SETTINGS_ENV] = settings.to_json()  # spawned workers inherit it
-    os.environ[OPS_TOKEN_ENV] = announce_ops_token(announce)  # so do they the operations token
+    os.environ[OPS_TOKEN_ENV] = announce_ops_token(announce)  # the children inherit the operations token
     dispatcher = DispatcherProcess(settings, sock, announce)
     dispatcher.start()
     announce(
@@ -535,6 +606,38 @@ def serve_scaled(
         f"workers + 1 dispatcher (pid {dispatcher.pid}, internal API {settings.dispatcher_url}), "
         f"speed x{settings.speed:g}"
     )
+    try:
+        run_api_workers(settings, host=host, port=port, announce=announce)
+    finally:
+        dispatcher.stop()
+        sock.close()
+
+
+def serve_api_tier(settings: ScaleOutSettings, *, host: str, port: int, announce: Announce = print) -> None:
+    """``serve --role api``: ``settings.workers`` API workers on ``host:port`` in front of the dispatcher
+    at ``settings.dispatcher_url`` (another host, typically), until SIGINT/SIGTERM. Raises
+    ``DispatcherRefused`` or ``HostUnavailable`` when no dispatcher lets this host in within
+    ``READY_TIMEOUT_S``: a host that has never reached one knows neither the clock nor the catalog."""
+    token = os.environ[OPS_TOKEN_ENV]  # serve --role api requires it: it is what the dispatcher checks
+    probe = DispatcherClient(settings.dispatcher_url, token)
+    try:
+        info = probe.wait_until_answering(READY_TIMEOUT_S)
+    finally:
+        probe.close()
+    announce(
+        f"retailsim serve: API host, scenario {settings.scenario}, store {settings.store_url}, "
+        f"{settings.workers} worker(s), dispatcher {settings.dispatcher_url} (boot {info['boot']})"
+    )
+    run_api_workers(settings, host=host, port=port, announce=announce)
+
+
+def run_api_workers(settings: ScaleOutSettings, *, host: str, port: int, announce: Announce) -> None:
+    """uvicorn's multi-process mode: the public port bound once and shared by ``settings.workers`` worker
+    processes (each ``worker_app``), a dead worker replaced, all stopped on SIGINT/SIGTERM."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ[SETTINGS_ENV] = settings.to_json()  # spawned workers inherit it
     announce(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
     config = uvicorn.Config(
         WORKER_APP,
@@ -552,6 +655,4 @@ def serve_scaled(
     try:
         Multiprocess(config, sockets=[public]).run()
     finally:
-        dispatcher.stop()
         public.close()
-        sock.close()

@@ -21,31 +21,87 @@ not heard of yet (a reply still in flight) make a timeline honestly incomplete.
 
 Rules kept: draws come from the run's named streams ("cases", "agents"), and none is drawn unless a rule
 is on, so a scenario without cases runs exactly as before; case ids and keys are derived, never random.
+The desk knows no world: it reads the mock systems it needs (:class:`DeskSystems`), reaches the core
+through a :class:`CoreAccess` and Service Cloud over a :class:`Link` — three narrow protocols.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import random
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import simpy
 
-from retailsim.core.adapters.http import OutboundRequest
-from retailsim.scenarios.schema import LatencySpec
-from retailsim.sim.monitors import Tally
-from retailsim.systems.base import Latency
-
-if TYPE_CHECKING:
-    from retailsim.sim.world import World
+from retailsim.core.adapters.http import OutboundRequest, Reply
+from retailsim.core.service import IntegrationCore
+from retailsim.scenarios.schema import CasesSpec
+from retailsim.sim.links import latency
+from retailsim.sim.monitors import Tally, TraceDigest
+from retailsim.systems.base import Latency, MockSystem
+from retailsim.systems.carrier import Carrier
+from retailsim.systems.erp import Erp
+from retailsim.systems.payment import PaymentGateway
+from retailsim.systems.pos import Pos
+from retailsim.systems.service_cloud import ServiceCloud
+from retailsim.systems.storefront import Storefront
+from retailsim.systems.wms import Wms
 
 CASE_API = "/services/data/v59.0/sobjects/Case"
 GAVE_UP = ("failure", "return_to_sender")
 ATTEMPTS = 6
+T = TypeVar("T")
 
 
-def _latency(spec: LatencySpec) -> Latency:
-    return Latency(spec.median, spec.p99)
+class Ledgers(Protocol):
+    """The systems whose ledgers a timeline is judged against (the harness's god's-eye view)."""
+
+    @property
+    def erp(self) -> Erp: ...
+
+    @property
+    def wms(self) -> Wms: ...
+
+    @property
+    def carrier(self) -> Carrier: ...
+
+    @property
+    def payment(self) -> PaymentGateway: ...
+
+    @property
+    def pos(self) -> Pos: ...
+
+
+class DeskSystems(Ledgers, Protocol):
+    """What the desk reads of the mock systems: those ledgers, the storefront the customers look at,
+    and Service Cloud, where their cases live."""
+
+    @property
+    def storefront(self) -> Storefront: ...
+
+    @property
+    def service_cloud(self) -> ServiceCloud: ...
+
+
+class CoreAccess(Protocol):
+    """How an agent reaches the core: whether it is up, and one call into it (None: no reply)."""
+
+    @property
+    def up(self) -> bool: ...
+
+    def ask(self, call: Callable[[IntegrationCore], T]) -> T | None: ...
+
+
+class Link(Protocol):
+    """The network between a user and a system: its latency, and one call over it."""
+
+    @property
+    def latency(self) -> Latency: ...
+
+    def call(
+        self, system: MockSystem, request: OutboundRequest, timeout_s: float
+    ) -> Generator[simpy.Event, Any, Reply]: ...
 
 
 @dataclass
@@ -60,22 +116,29 @@ class DeskCounts:
     gaps: dict[str, int] = field(default_factory=dict)  # system → reads that missed its record
 
 
+@dataclass(eq=False, kw_only=True)
 class ServiceDesk:
     """The customers' side of Service Cloud and its agents, for one world."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.env = world.env
-        self.spec = world.scenario.cases
-        self.rng = world.streams("cases")
-        self.agent_rng = world.streams("agents")
+    env: simpy.Environment
+    spec: CasesSpec
+    systems: DeskSystems
+    core: CoreAccess
+    link: Link
+    rng: random.Random  # the customers' decisions ("cases" stream)
+    agent_rng: random.Random  # the agents' ("agents" stream)
+    service_cloud_timeout_s: float
+    trace: TraceDigest
+    agents: simpy.Resource = field(init=False)
+    counts: DeskCounts = field(init=False, default_factory=DeskCounts)
+    resolution: Tally = field(init=False, default_factory=Tally)  # case opened → closed
+    open: int = field(init=False, default=0)  # checks to come and cases not closed: the world waits for 0
+    _cases_of: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
         self.agents = simpy.Resource(self.env, capacity=self.spec.agents)
-        self.counts = DeskCounts()
-        self.resolution = Tally()  # case opened → closed
-        self.open = 0  # checks still to come and cases not closed: the world is not quiet before 0
-        self._cases_of: dict[str, int] = {}
         if self.spec.exception_share > 0:
-            world.carrier.notify_recipient = self._carrier_notice
+            self.systems.carrier.notify_recipient = self._carrier_notice
 
     @property
     def idle(self) -> bool:
@@ -87,7 +150,7 @@ class ServiceDesk:
         """The core's order status changed (the runtime's observer; customers watch their orders)."""
         spec = self.spec
         if status == "posted_to_erp" and spec.late_after and order_no not in self._cases_of:
-            record = self.world.storefront.orders.get(order_no)
+            record = self.systems.storefront.orders.get(order_no)
             home = record is not None and not record["shipments"][0].get("c_fromStoreId")
             if home:
                 self._cases_of[order_no] = 0
@@ -95,7 +158,7 @@ class ServiceDesk:
         elif (
             status == "delivered"
             and spec.wrong_item_share
-            and order_no in self.world.storefront.orders
+            and order_no in self.systems.storefront.orders
             and self.rng.random() < spec.wrong_item_share
         ):
             self._start(self._contact(order_no, "Wrong item"))
@@ -107,11 +170,11 @@ class ServiceDesk:
     def _carrier_notice(self, tracking_code: str, status: str) -> None:
         if status not in GAVE_UP:
             return
-        carrier = self.world.carrier
+        carrier = self.systems.carrier
         tracker = carrier.tracker_by_code(tracking_code) or {}
         shipment = carrier.shipments.get(str(tracker.get("shipment_id")), {})
         order_no = str(shipment.get("reference_id", ""))
-        if order_no in self.world.storefront.orders and self.rng.random() < self.spec.exception_share:
+        if order_no in self.systems.storefront.orders and self.rng.random() < self.spec.exception_share:
             self._start(self._contact(order_no, "Carrier exception"))
 
     def _start(self, process: Generator[simpy.Event, Any, None]) -> None:
@@ -124,13 +187,13 @@ class ServiceDesk:
 
     def _late_check(self, order_no: str, after: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(after)
-        shown = self.world.storefront.current.get(order_no)
+        shown = self.systems.storefront.current.get(order_no)
         if shown not in ("delivered", "cancelled", "replaced") and self.rng.random() < self.spec.late_share:
             yield from self._contact(order_no, "Delayed parcel")
 
     def _refund_check(self, return_no: str, order_no: str, after: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(after)
-        shown = self.world.storefront.return_status.get(return_no, [])
+        shown = self.systems.storefront.return_status.get(return_no, [])
         if not shown or shown[-1] not in ("refunded", "rejected", "exchanged"):
             yield from self._contact(order_no, "Refund status", return_no)
 
@@ -139,8 +202,8 @@ class ServiceDesk:
     def _contact(
         self, order_no: str, reason: str, return_no: str | None = None
     ) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(_latency(self.spec.contact_delay).sample(self.rng))
-        order = self.world.storefront.orders.get(order_no, {})
+        yield self.env.timeout(latency(self.spec.contact_delay).sample(self.rng))
+        order = self.systems.storefront.orders.get(order_no, {})
         body: dict[str, Any] = {
             "Subject": f"{reason}: order {order_no}",
             "Description": f"Customer contact about order {order_no} ({reason.lower()}).",
@@ -161,19 +224,18 @@ class ServiceDesk:
         self.counts.opened += 1
         self.counts.by_reason[reason] = self.counts.by_reason.get(reason, 0) + 1
         self._cases_of[order_no] = self._cases_of.get(order_no, 0) + 1
-        self.world.trace.record(f"{self.env.now:.6f}", "case", case_id, order_no, reason)
+        self.trace.record(f"{self.env.now:.6f}", "case", case_id, order_no, reason)
         yield from self._work(case_id, order_no, reason, return_no, opened_at=self.env.now)
 
     def _work(
         self, case_id: str, order_no: str, reason: str, return_no: str | None, opened_at: float
     ) -> Generator[simpy.Event, Any, None]:
-        world = self.world
-        yield self.env.timeout(_latency(self.spec.agent_response).sample(self.agent_rng))
+        yield self.env.timeout(latency(self.spec.agent_response).sample(self.agent_rng))
         with self.agents.request() as slot:
             yield slot
             case = yield from self._service_cloud(OutboundRequest("GET", f"{CASE_API}/{case_id}"))
             case_number = str((case or {}).get("CaseNumber") or case_id)
-            yield self.env.timeout(_latency(self.spec.handle_time).sample(self.agent_rng))
+            yield self.env.timeout(latency(self.spec.handle_time).sample(self.agent_rng))
             timeline = yield from self._timeline(order_no)
             remedy, reference = yield from self._resolve(case_id, case_number, order_no, reason, timeline)
             self.counts.remedies[remedy] = self.counts.remedies.get(remedy, 0) + 1
@@ -189,20 +251,19 @@ class ServiceDesk:
         if closed is not None:
             self.counts.closed += 1
             self.resolution.add(self.env.now - opened_at)
-        world.trace.record(f"{self.env.now:.6f}", "case-closed", case_id, remedy, reference)
+        self.trace.record(f"{self.env.now:.6f}", "case-closed", case_id, remedy, reference)
 
     def _timeline(self, order_no: str) -> Generator[simpy.Event, Any, dict[str, Any]]:
         """The agent's screen: the core's timeline (waits while the core is down), judged for completeness."""
-        world = self.world
         read: dict[str, Any] | None = None
         while read is None:  # the core died while it read (a crash point): the agent looks again
-            while not world.core_up:
+            while not self.core.up:
                 yield self.env.timeout(60.0)
-            read = world.ask_core(
+            read = self.core.ask(
                 lambda core: core.order_timeline(order_no) or {"order_id": order_no, "status": "unknown"}
             )
         timeline = read
-        gaps = timeline_gaps(world, order_no, timeline)
+        gaps = timeline_gaps(self.systems, order_no, timeline)
         self.counts.reads += 1
         if not gaps:
             self.counts.complete_reads += 1
@@ -236,7 +297,7 @@ class ServiceDesk:
             if reply is not None and reply.get("status") not in (None, "rejected") and "error" not in reply:
                 return_id = str(reply["return_id"])
                 units = sum(int(line["quantity"]) for line in timeline.get("lines", []))
-                self.world.wms.expect_return_conditions(return_id, ["resellable"] * max(units, 1))
+                self.systems.wms.expect_return_conditions(return_id, ["resellable"] * max(units, 1))
                 return "return", return_id
             return "informed", str((reply or {}).get("status") or (reply or {}).get("error", ""))
         return "informed", ""
@@ -245,48 +306,46 @@ class ServiceDesk:
         self, case_id: str, case_number: str, order_no: str, action: dict[str, Any]
     ) -> Generator[simpy.Event, Any, dict[str, Any] | None]:
         """One action through the core's action API; the console re-sends timeouts with the same key."""
-        world = self.world
         body = {**action, "case_number": case_number, "case_id": case_id}
         key = f"{case_id}:{action['action']}"
         sends = 2 if self.agent_rng.random() < self.spec.console_retry_share else 1
         answer: dict[str, Any] | None = None
         for _ in range(sends):
             for attempt in range(ATTEMPTS):
-                yield self.env.timeout(world.link_latency.sample(self.agent_rng))
-                reply = world.ask_core(lambda core: core.agent_action(order_no, body, key, self.env.now))
+                yield self.env.timeout(self.link.latency.sample(self.agent_rng))
+                reply = self.core.ask(lambda core: core.agent_action(order_no, body, key, self.env.now))
                 if reply is not None:  # None: the core is down, or died before it answered
                     in_flight = reply.status == 409 and reply.body.get("error") == "request_in_flight"
                     if reply.status < 500 and not in_flight:
                         answer = dict(reply.body)
                         break
                 yield self.env.timeout(30.0 * (attempt + 1))
-        world.trace.record(f"{self.env.now:.6f}", "agent-action", case_id, action["action"], str(answer))
+        self.trace.record(f"{self.env.now:.6f}", "agent-action", case_id, action["action"], str(answer))
         return answer
 
     def _service_cloud(self, request: OutboundRequest) -> Generator[simpy.Event, Any, Any]:
         """A user's call into Service Cloud, retried while the org refuses it; None if it never lands."""
-        world = self.world
         for attempt in range(ATTEMPTS):
-            reply = yield from world.call(world.service_cloud, request, world.timeouts["service_cloud"])
+            reply = yield from self.link.call(self.systems.service_cloud, request, self.service_cloud_timeout_s)
             if reply.ok:
                 return reply.body if reply.body is not None else {}
             yield self.env.timeout(60.0 * (attempt + 1))
         return None
 
 
-def timeline_gaps(world: World, order_no: str, timeline: dict[str, Any]) -> list[str]:
+def timeline_gaps(systems: Ledgers, order_no: str, timeline: dict[str, Any]) -> list[str]:
     """Systems whose record of the order exists in their ledger but is missing from ``timeline``."""
     gaps: list[str] = []
-    erp_orders = world.erp.by_po.get(order_no, [])
+    erp_orders = systems.erp.by_po.get(order_no, [])
     if erp_orders and not (timeline.get("erp") or {}).get("sales_order"):
         gaps.append("erp")
-    wms_orders = [world.wms.orders[i] for i in world.wms.by_reference.get(order_no, [])]
+    wms_orders = [systems.wms.orders[i] for i in systems.wms.by_reference.get(order_no, [])]
     wms = timeline.get("wms") or {}
     shipped = any(o.get("status") == "Completed" for o in wms_orders)
     if (wms_orders and not wms.get("order_id")) or (shipped and wms.get("shipped_at") is None):
         gaps.append("wms")
     codes = [str(o["tracking"]["tracking_id"]) for o in wms_orders if o.get("tracking")]
-    trackers = [world.carrier.tracker_by_code(code) or {} for code in codes]
+    trackers = [systems.carrier.tracker_by_code(code) or {} for code in codes]
     # The carrier's last word on the parcel (delivered, or given up on) is part of its record.
     final = {str(t.get("status")) for t in trackers} & {"delivered", *GAVE_UP}
     settled = timeline.get("status") in ("delivered", "delivery_failed", "replaced")
@@ -294,23 +353,23 @@ def timeline_gaps(world: World, order_no: str, timeline: dict[str, Any]) -> list
         gaps.append("carrier")
     payment = timeline.get("payment") or {}
     intent = payment.get("payment_intent")
-    if intent and world.payment.captured_amount(str(intent)) and not payment.get("capture_requested"):
+    if intent and systems.payment.captured_amount(str(intent)) and not payment.get("capture_requested"):
         gaps.append("payment")
-    pickups = [world.pos.pickups[p] for p in world.pos.pickups_by_order.get(order_no, [])]
+    pickups = [systems.pos.pickups[p] for p in systems.pos.pickups_by_order.get(order_no, [])]
     located = str((timeline.get("fulfilment") or {}).get("location") or timeline.get("location") or "")
     if any(p["status"] in ("ready", "collected") and p["store_id"] != located for p in pickups):
         gaps.append("pos")
     shown = {str(r.get("return_id")): r for r in timeline.get("returns") or []}
     known: list[str] = [
-        no for no, r in sorted(world.pos.returns.items()) if r.get("order_reference") == order_no
+        no for no, r in sorted(systems.pos.returns.items()) if r.get("order_reference") == order_no
     ]
     for number in erp_orders:
         known += [
             str(doc["PurchaseOrderByCustomer"])
-            for doc in world.erp.customer_returns.values()
+            for doc in systems.erp.customer_returns.values()
             if doc.get("ReferenceSDDocument") == number
         ]
-    refunded = {str((r.get("metadata") or {}).get("return_no", "")) for r in world.payment.refunds}
+    refunded = {str((r.get("metadata") or {}).get("return_no", "")) for r in systems.payment.refunds}
     for return_no in sorted(set(known)):
         if return_no not in shown:
             gaps.append("returns")

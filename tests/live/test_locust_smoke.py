@@ -30,13 +30,16 @@ def test_headless_locust_run_has_no_failures_and_leaves_no_drift(tmp_path: Path)
         live_server.stop()
 
 
-def _run_locust_and_check(live_server: LiveServer, tmp_path: Path) -> None:
+def run_locust(host_url: str, tmp_path: Path, **env_overrides: str) -> dict[str, dict[str, str]]:
+    """The shipped locustfile, headless for 8 s against ``host_url``; its stats rows by name, after
+    checking that it exited 0, failed nothing and placed orders."""
     env = {
         **os.environ,
         "FLASH_SALE_SECONDS": "8",
         "FLASH_SALE_BASE_USERS": "3",
         "RETAILSIM_WEBHOOK_SECRET": SECRET,
         "RETAILSIM_OPS_TOKEN": OPS_TOKEN,
+        **env_overrides,
     }
     prefix = tmp_path / "flash"
     finished = subprocess.run(
@@ -46,7 +49,7 @@ def _run_locust_and_check(live_server: LiveServer, tmp_path: Path) -> None:
             str(ROOT / "locustfile.py"),
             "--headless",
             "--host",
-            live_server.url,
+            host_url,
             "--csv",
             str(prefix),
             "--html",
@@ -66,6 +69,11 @@ def _run_locust_and_check(live_server: LiveServer, tmp_path: Path) -> None:
     total = rows["Aggregated"]
     assert int(total["Failure Count"]) == 0, finished.stderr[-2000:]
     assert int(rows["/v1/orders"]["Request Count"]) >= 10
+    return rows
+
+
+def _run_locust_and_check(live_server: LiveServer, tmp_path: Path) -> None:
+    rows = run_locust(live_server.url, tmp_path)
     assert int(rows["/v1/webhooks/payment [duplicate]"]["Request Count"]) >= 1
     assert (tmp_path / "flash.html").stat().st_size > 0
     with live_server.client() as client:
