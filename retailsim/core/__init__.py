@@ -6,6 +6,7 @@ commands to the outbox. Time (``now``) and randomness (``rng``) are parameters: 
 clock or a global random generator, and nothing here imports SimPy or the simulation.
 """
 
-from retailsim.core.service import CoreConfig, IntegrationCore
+from retailsim.core.config import CoreConfig
+from retailsim.core.service import IntegrationCore
 
 __all__ = ["CoreConfig", "IntegrationCore"]

@@ -10,7 +10,7 @@ accepts — an integer beyond 64 bits, a non-string key, a lone surrogate, as a 
 carry — the standard library encodes it, so nothing that used to be storable fails now. Decoding stays
 with ``json.loads``: orjson reads integers beyond 64 bits as floats, which would change a stored value.
 Not for fingerprints (``reliability.idempotency`` keeps its canonical form, so stored keys still match)
-nor for request bodies (``api.app.parse_json`` has rules of its own).
+nor for request bodies (``api.edge.parse_json`` has rules of its own).
 """
 
 from __future__ import annotations

@@ -2,12 +2,11 @@
 
 Rules kept here: models are frozen pydantic v2 models with ``extra="forbid"``, so an unknown or
 misspelt field is an error at the boundary rather than a silent loss; money is in minor units (cents)
-as integers, so sums are exact; no model knows any product's field names (that is core/mapping).
+as integers, so sums are exact; no model knows any product's field names (that is core/adapters).
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,19 +29,6 @@ class Customer(Canonical):
     customer_id: str
     email: str
     name: str
-
-
-class Product(Canonical):
-    sku: str
-    name: str
-    price_minor: int = Field(ge=0)
-    hero: bool = False
-
-
-class Price(Canonical):
-    sku: str
-    currency: str
-    amount_minor: int = Field(ge=0)
 
 
 class OrderLine(Canonical):
@@ -85,20 +71,6 @@ class Order(Canonical):
         return sum(line.quantity for line in self.lines)
 
 
-class Shipment(Canonical):
-    order_no: str
-    carrier: str
-    tracking_code: str
-    service: str = ""
-
-
-class ShipmentProgress(StrEnum):
-    IN_TRANSIT = "in_transit"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    DELIVERED = "delivered"
-    EXCEPTION = "exception"
-
-
 class ReturnLine(Canonical):
     sku: str = Field(min_length=1, max_length=100)
     quantity: int = Field(ge=1, le=10_000)
@@ -116,35 +88,6 @@ class Return(Canonical):
     exchange: bool = False  # the same goods again instead of a refund
 
 
-class Refund(Canonical):
-    return_no: str
-    order_no: str
-    amount_minor: int = Field(ge=0)
-    reference: str
-
-
-class Case(Canonical):
-    case_no: str
-    order_no: str
-    subject: str
-    kind: str
-    status: str
-
-
 def available_to_promise(on_hand: int, reserved: int, safety_stock: int) -> int:
     """What may still be promised to a customer: on hand − reserved − safety stock, never below zero."""
     return max(0, on_hand - reserved - safety_stock)
-
-
-class InventoryPosition(Canonical):
-    """Available-to-promise = on hand − reserved − safety stock, never below zero."""
-
-    sku: str
-    location: str
-    on_hand: int
-    reserved: int
-    safety_stock: int = 0
-
-    @property
-    def available(self) -> int:
-        return available_to_promise(self.on_hand, self.reserved, self.safety_stock)

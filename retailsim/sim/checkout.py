@@ -21,7 +21,7 @@ from typing import Any
 
 import simpy
 
-from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.service import ApiReply, IntegrationCore
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.core_process import CoreProcess

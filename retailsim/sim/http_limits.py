@@ -9,7 +9,7 @@ a time (or nothing at all) held a connection forever. The limits, and the ones u
 * headers not complete ``HEADER_TIMEOUT_S`` after the connection opened, or after the first byte of
   the next request on a kept-alive connection → 408, connection closed;
 * an idle kept-alive connection is closed after ``KEEP_ALIVE_S`` (uvicorn's ``timeout_keep_alive``);
-* bodies over 1 MiB → 413 from the app (``core.api.app.read_body``, before buffering).
+* bodies over 1 MiB → 413 from the app (``core.api.edge.read_json_body``, before buffering).
 
 Rules kept: loopback tests only; nothing here touches the app — a refused request never reaches it.
 """

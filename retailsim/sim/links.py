@@ -17,7 +17,7 @@ from typing import Any
 
 import simpy
 
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.scenarios.schema import LatencySpec
 from retailsim.systems.base import Latency, LostReply, MockSystem, Request
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from retailsim.core.mapping.http import Reply, is_salesforce_limit
+from retailsim.core.adapters.http import Reply, is_salesforce_limit
 from retailsim.core.stores.base import OutboxMessage
 
 

@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 
 import simpy
 
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.service import IntegrationCore
 from retailsim.scenarios.schema import CasesSpec
 from retailsim.sim.links import latency

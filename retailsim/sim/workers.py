@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import simpy
 
-from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.service import INTERNAL, IntegrationCore
 from retailsim.sim.accounting import EventLedger
 from retailsim.sim.delivery import Lane

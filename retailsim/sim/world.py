@@ -45,9 +45,9 @@ from typing import Any, TypeVar
 
 import simpy
 
-from retailsim.core.mapping import pos as pos_api
-from retailsim.core.mapping import sap
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters import pos as pos_api
+from retailsim.core.adapters import sap
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.service import CoreConfig, IntegrationCore
 from retailsim.core.stores.base import Store
 from retailsim.core.stores.memory import MemoryStore

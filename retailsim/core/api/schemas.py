@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retailsim.core.mapping.sfcc import ScapiOrder
+from retailsim.core.adapters.sfcc import ScapiOrder
 from retailsim.core.models import Return
-from retailsim.core.service_desk import AgentAction
+from retailsim.core.service.service_desk import AgentAction
 
 REF = "#/components/schemas/{model}"
 # An identifier (header, path parameter) holds no control character and no lone surrogate, and does not

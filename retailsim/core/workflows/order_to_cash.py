@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from retailsim.core.errors import IllegalTransition
+from retailsim.core.workflows.facts import checked_facts
 
 
 class OrderStatus(StrEnum):
@@ -315,7 +316,9 @@ def apply(
     policy: Policy,
     facts: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Apply ``event`` to ``record``; raise IllegalTransition for an event that makes no sense."""
+    """Apply ``event`` to ``record``; raise IllegalTransition for an event that makes no sense (and
+    InvalidFacts for facts that are no fields of the record, or of the wrong type)."""
+    facts = checked_facts(OrderRecord, facts)
     target = TRANSITIONS.get((record.status, event))
     if target is None:
         wanted = EVENT_TARGET[event]

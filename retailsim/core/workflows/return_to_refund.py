@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from retailsim.core.errors import IllegalTransition
+from retailsim.core.workflows.facts import checked_facts
 from retailsim.core.workflows.order_to_cash import Command
 
 
@@ -218,7 +219,7 @@ def _commands_for(record: ReturnRecord, target: ReturnStatus, policy: ReturnPoli
         elif any(line.disposition == "restock" for line in record.lines):
             commands.append(Command("erp", "PostReturnGoodsReceipt"))
         if record.exchange:
-            # Goods restocked at a DC: the replacement follows the ERP's goods receipt (core/returns.py),
+            # Goods restocked at a DC: the replacement follows the ERP's goods receipt (core/service/returns.py),
             # so that the ERP has the units it is asked to deliver again.
             if not restocked_at_dc(record, policy):
                 commands.append(Command("core", "CreateExchangeOrder"))
@@ -272,7 +273,9 @@ def apply(
     policy: ReturnPolicy,
     facts: dict[str, Any] | None = None,
 ) -> ReturnOutcome:
-    """Apply ``event`` to ``record``; raise IllegalTransition for an event that makes no sense."""
+    """Apply ``event`` to ``record``; raise IllegalTransition for an event that makes no sense (and
+    InvalidFacts for facts that are no fields of the record, or of the wrong type)."""
+    facts = checked_facts(ReturnRecord, facts)
     target = TRANSITIONS.get((record.status, event))
     if target is None:
         wanted = EVENT_TARGET[event]

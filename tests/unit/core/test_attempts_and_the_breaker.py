@@ -1,6 +1,6 @@
 """Which failed calls spend a message's retry budget, and when the core dead-letters it.
 
-What it is for: a message is dead-lettered for its own failures, never for its system's (core/service.py,
+What it is for: a message is dead-lettered for its own failures, never for its system's (core/service/dispatch.py,
 ``_retry_or_bury``). A call refused while the breaker says the system is down — a half-open probe, or a
 call in flight when the breaker opened — costs no attempt (a refusal committed nothing); a timeout then
 still counts (it may have committed: the count is what makes the next try look the document up first),
@@ -11,7 +11,7 @@ spends the last one.
 from __future__ import annotations
 
 from retailsim.core import CoreConfig, IntegrationCore
-from retailsim.core.mapping.http import Reply
+from retailsim.core.adapters.http import Reply
 from retailsim.core.service import Delivery
 from retailsim.core.stores.memory import MemoryStore
 from tests.factories import scapi_order

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from retailsim.core.adapters import pix
+from retailsim.core.adapters.http import Reply
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping import pix
-from retailsim.core.mapping.http import Reply
 from retailsim.core.service import CoreConfig, IntegrationCore
 from retailsim.core.stores.memory import MemoryStore
-from retailsim.sim.broken_cores import InboxAfterEffectCore
+from retailsim.sim.broken_cores import CORES, CoreFactory
 
 SKU = "SKU-00007"
 
@@ -32,7 +32,7 @@ def adjustment(number: int, quantity: int, kind: str, reason: str) -> dict[str, 
     }
 
 
-def core_with_stock(kind: type[IntegrationCore] = IntegrationCore) -> IntegrationCore:
+def core_with_stock(kind: CoreFactory = IntegrationCore) -> IntegrationCore:
     core = kind(MemoryStore(), CoreConfig())
     core.load_inventory([(SKU, "DC1", 100)], 0.0)
     return core
@@ -104,7 +104,7 @@ def test_a_retried_goods_movement_looks_its_reference_up_first() -> None:
 
 
 def test_the_inbox_checked_after_the_effect_moves_stock_for_a_duplicate() -> None:
-    core = core_with_stock(InboxAfterEffectCore)
+    core = core_with_stock(CORES["inbox-after-effect"])
     core.receive_webhook("wms", "41", pix.TOPIC_ADJUSTMENT, adjustment(1, 2, "S", "DM"), 10.0)
     again = core.receive_webhook("wms", "41", pix.TOPIC_ADJUSTMENT, adjustment(1, 2, "S", "DM"), 20.0)
     assert again.body["status"] == "duplicate"  # it says so ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retailsim.core import CoreConfig, IntegrationCore
-from retailsim.core.mapping.http import Reply
+from retailsim.core.adapters.http import Reply
 from retailsim.core.stores.base import Transaction
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.core.workflows.order_to_cash import OrderRecord

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from retailsim.core import CoreConfig, IntegrationCore
-from retailsim.core.mapping.http import Reply
+from retailsim.core.adapters.http import Reply
 from retailsim.core.stores.memory import MemoryStore
 from tests.factories import scapi_order
 

@@ -11,12 +11,12 @@ from typing import Any
 from retailsim.core.service import CoreConfig, IntegrationCore
 from retailsim.core.stores.memory import MemoryStore
 from retailsim.core.workflows import return_to_refund as r2r
-from retailsim.sim.broken_cores import InboxAfterEffectCore
+from retailsim.sim.broken_cores import CORES, CoreFactory
 
 RETURN = "POS0000001"
 
 
-def authorized_store_return(kind: type[IntegrationCore] = IntegrationCore) -> IntegrationCore:
+def authorized_store_return(kind: CoreFactory = IntegrationCore) -> IntegrationCore:
     core = kind(MemoryStore(), CoreConfig(stores=["S001"]))
     record = r2r.ReturnRecord(
         return_no=RETURN,
@@ -74,7 +74,7 @@ def test_each_resellable_unit_is_restocked_once_and_the_return_is_received_with_
 
 
 def test_a_duplicate_unit_applied_after_the_effect_restocks_twice() -> None:
-    core = authorized_store_return(InboxAfterEffectCore)
+    core = authorized_store_return(CORES["inbox-after-effect"])
     core.receive_webhook("pos", "7", "return.unit_received", unit("SKU-1"), 10.0)
     again = core.receive_webhook("pos", "7", "return.unit_received", unit("SKU-1"), 11.0)
     assert again.body["status"] == "duplicate"

@@ -8,7 +8,7 @@ run of ``breaker_failures`` calls without a 2xx, in one core process) are the sy
 
 from __future__ import annotations
 
-from retailsim.core.mapping.http import Reply
+from retailsim.core.adapters.http import Reply
 from retailsim.core.stores.base import OutboxMessage
 from retailsim.sim.retry_budget import RetryBudgetAudit
 

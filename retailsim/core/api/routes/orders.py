@@ -17,11 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from retailsim.core.adapters.sfcc import order_from_scapi
 from retailsim.core.api.batches import Batches
 from retailsim.core.api.edge import Api, Endpoint, Refused, read_keyed_json, reply_response
 from retailsim.core.api.host import HostUnavailable
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.sfcc import order_from_scapi
 from retailsim.core.service import IntegrationCore
 
 MAX_ORDERS_PER_COMMIT = 32

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from retailsim.core.adapters.sfcc import field_errors
 from retailsim.core.api.edge import (
     Api,
     Endpoint,
@@ -27,7 +28,6 @@ from retailsim.core.api.edge import (
 )
 from retailsim.core.api.schemas import PaymentIntentRequest
 from retailsim.core.api.validation import body_errors
-from retailsim.core.mapping.sfcc import field_errors
 
 GATEWAY_STATUSES = (400, 402, 404, 409)  # the gateway's refusals passed on as they are; others → 400
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest, Reply
+from retailsim.core.adapters.spec import Answer, CommandInput, CommandSpec, Effect, OrderMeant, Subject
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest, Reply
 from retailsim.core.models import Order
+from retailsim.core.workflows.order_to_cash import OrderEvent
 
 TOPIC_SHIPPED = "order.shipped"
 TOPIC_ON_HOLD = "order.shipment.on_hold"
@@ -142,3 +144,58 @@ def parse_return_webhook(body: Any) -> dict[str, Any]:
             (str(item["id"]), int(item.get("quantity", 0)), str(item.get("condition", "resellable")))
         )
     return {"return_no": str(body["reference_id"]), "return_id": str(body.get("id", "")), "lines": lines}
+
+
+# ---- command specs ------------------------------------------------------------------------------------
+
+
+def _release(command: CommandInput) -> OutboundRequest:
+    assert command.order_doc is not None
+    return create_order(command.order_doc)
+
+
+def _accepted(answer: Answer) -> OrderMeant:
+    created = created_order_id(answer.reply) if answer.reply.ok else None
+    return OrderMeant(OrderEvent.WAREHOUSE_ACCEPTED, {"wms_order_id": created} if created else {})
+
+
+def _cancel(command: CommandInput) -> OutboundRequest | None:
+    wms_order_id = command.record.wms_order_id
+    return cancel_order(wms_order_id) if wms_order_id is not None else None
+
+
+def _already_cancelled(reply: Reply) -> bool:
+    return reply.status == 422
+
+
+def _return(command: CommandInput) -> OutboundRequest:
+    record = command.return_record
+    return create_return(
+        record.return_no, record.location, [(line.sku, line.quantity) for line in record.lines], None
+    )
+
+
+COMMANDS = (
+    CommandSpec(
+        "ReleaseToWarehouse",
+        Subject.ORDER,
+        _release,
+        needs_order_doc=True,
+        benign=already_exists,
+        means=_accepted,
+    ),
+    CommandSpec(
+        "FetchWarehouseOrder",
+        Subject.ORDER,
+        lambda command: find_orders([command.record.order_no]),
+        effect=Effect.WAREHOUSE_ORDER_FETCHED,
+    ),
+    CommandSpec("CancelWarehouseOrder", Subject.ORDER, _cancel, benign=_already_cancelled),
+    CommandSpec(
+        "CreateWarehouseReturn",
+        Subject.RETURN,
+        _return,
+        benign=already_exists,
+        effect=Effect.WAREHOUSE_RETURN_CREATED,
+    ),
+)

@@ -1,5 +1,4 @@
-"""Additive facts from the warehouse, mixed into the core: inventory adjustments (deltas) and orders
-shipped in several parcels.
+"""Additive facts from the warehouse: inventory adjustments (deltas) and orders shipped in several parcels.
 
 An additive fact changes counts: applied twice, it moves stock twice. Rules kept: a delta is applied
 inside the transaction whose inbox entry admits it (``handle_webhook`` checks the inbox first), so it moves
@@ -12,34 +11,47 @@ like the rest of core/: ``now`` is a parameter.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from retailsim.core.mapping import easypost, pix, sap
-from retailsim.core.mapping.http import OutboundRequest, Reply
-from retailsim.core.stores.base import NewMessage, OutboxMessage, Position, Transaction
+from retailsim.core.adapters import easypost, pix
+from retailsim.core.adapters.spec import Answer
+from retailsim.core.config import INTERNAL
+from retailsim.core.documents import DocKind
+from retailsim.core.service.hosts import OrderTableHost
+from retailsim.core.service.inventory import Inventory
+from retailsim.core.stores.base import NewMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 
-# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
-Core = Any
-
-INTERNAL = "core"  # the core's own timers (as in core/service.py)
 # How far a parcel's tracker has come (a parcel's status never goes back on a late, reordered event).
 TRACKER_RANK = {"pre_transit": 0, "in_transit": 1, "out_for_delivery": 2, "available_for_pickup": 2}
 TRACKER_RANK.update({s: 3 for s in ("delivered", "failure", "return_to_sender")})
 
 
-class AdditiveFactsPart:
-    """Warehouse adjustments and parcels (mixed into ``IntegrationCore``)."""
+class AdditiveFactsHost(OrderTableHost, Protocol):
+    """What additive facts need from the rest of the core: settings, stock, the inbox, counters, the
+    order's table."""
 
-    def _apply_adjustment(self: Core, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+    @property
+    def inventory(self) -> Inventory: ...
+
+    def first_delivery(self, tx: Transaction, source: str, event_id: str, now: float) -> bool: ...
+
+
+class AdditiveFacts:
+    """Warehouse adjustments and parcels of one core (see the module docstring)."""
+
+    def __init__(self, host: AdditiveFactsHost) -> None:
+        self.host = host
+
+    def apply_adjustment(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
         """A warehouse inventory adjustment (a delta): the DC's position moves by it, the ERP gets one
         goods movement, and the storefront's availability is republished — once, the inbox saw to that.
         Its transaction number joins the applied ones, whose gaps the adjustment watch fills."""
         facts = pix.parse_adjustment(body)
         self._note_adjustment_applied(tx, int(facts["number"]), now, woken)
-        location = self.config.locations[0]
+        location = self.host.config.locations[0]
         position = tx.get_position(facts["sku"], location) or Position(
-            facts["sku"], location, 0, 0, self.config.safety_stock
+            facts["sku"], location, 0, 0, self.host.config.safety_stock
         )
         position.on_hand += facts["delta"]
         tx.put_position(position)
@@ -55,67 +67,71 @@ class AdditiveFactsPart:
             )
         )
         woken.add("erp")
-        self._schedule_publication(tx, facts["sku"], now, woken)
-        self._count("inventory_adjustments")
-        self._note_webhook(
+        self.host.inventory.schedule_publication(tx, facts["sku"], now, woken)
+        self.host._count("inventory_adjustments")
+        self.host._note_webhook(
             "processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})"
         )
 
-    def _note_adjustment_applied(
-        self: Core, tx: Transaction, number: int, now: float, woken: set[str]
-    ) -> None:
+    def _note_adjustment_applied(self, tx: Transaction, number: int, now: float, woken: set[str]) -> None:
         """Keep the applied transaction numbers (all up to ``contiguous``, and those above it), and keep the
         watch that asks the WMS for missed ones running for ``watch_rounds`` rounds after the last one."""
-        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
         above = sorted({*seen["above"], number})
         contiguous = int(seen["contiguous"])
         while above and above[0] <= contiguous + 1:
             contiguous = max(contiguous, above.pop(0))
-        tx.save("pix", "applied", {"contiguous": contiguous, "above": above}, now)
-        watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
+        tx.save(DocKind.PIX, "applied", {"contiguous": contiguous, "above": above}, now)
+        watch = tx.load(DocKind.PIX, "watch") or {"pending": False, "quiet_rounds": 0}
         if not watch["pending"]:
             self._arm_adjustment_watch(tx, now, woken)
-        tx.save("pix", "watch", {**watch, "pending": True, "quiet_rounds": 0}, now)
+        tx.save(DocKind.PIX, "watch", {**watch, "pending": True, "quiet_rounds": 0}, now)
 
-    def _arm_adjustment_watch(self: Core, tx: Transaction, now: float, woken: set[str]) -> None:
+    def _arm_adjustment_watch(self, tx: Transaction, now: float, woken: set[str]) -> None:
         tx.append(
             NewMessage(
-                INTERNAL, "WatchAdjustments", "inventory", "inventory", {}, now + self.config.adjustment_watch_s
+                INTERNAL,
+                "WatchAdjustments",
+                "inventory",
+                "inventory",
+                {},
+                now + self.host.config.adjustment_watch_s,
             )
         )
         woken.add(INTERNAL)
 
-    def _watch_adjustments(self: Core, tx: Transaction, now: float, woken: set[str]) -> None:
+    def watch_adjustments(self, tx: Transaction, now: float, woken: set[str]) -> None:
         """The adjustment watch fired: ask the WMS for every adjustment after the contiguous applied ones
         (a dropped delta is found here, a late one too), and re-arm until ``watch_rounds`` quiet rounds."""
-        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
-        self._count("reconciliation_checks")
+        seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
+        self.host._count("reconciliation_checks")
         tx.append(
             NewMessage(
                 "wms", "FetchAdjustments", "inventory", "inventory", {"since": seen["contiguous"]}, now
             )
         )
         woken.add("wms")
-        watch = tx.load("pix", "watch") or {"pending": True, "quiet_rounds": 0}
+        watch = tx.load(DocKind.PIX, "watch") or {"pending": True, "quiet_rounds": 0}
         rounds = int(watch["quiet_rounds"]) + 1
-        if rounds < self.config.watch_rounds:
+        if rounds < self.host.config.watch_rounds:
             self._arm_adjustment_watch(tx, now, woken)
         tx.save(
-            "pix",
+            DocKind.PIX,
             "watch",
-            {**watch, "pending": rounds < self.config.watch_rounds, "quiet_rounds": rounds},
+            {**watch, "pending": rounds < self.host.config.watch_rounds, "quiet_rounds": rounds},
             now,
         )
 
-    def _apply_fetched_adjustments(
-        self: Core, tx: Transaction, reply: Reply, now: float, woken: set[str]
+    def adjustments_fetched(
+        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
     ) -> None:
         """Adjustments the WMS's list holds that the core has not applied: one missing at two watches in a
         row (not merely on its way) is applied now (a repair) under its event id, so a late webhook of it is
         a duplicate; one missing for the first time becomes a suspect."""
-        seen = tx.load("pix", "applied") or {"contiguous": 0, "above": []}
+        reply, now = answer.reply, answer.now
+        seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
         applied = {int(n) for n in seen["above"]}
-        suspects = {int(n) for n in (tx.load("pix", "watch") or {}).get("suspects", [])}
+        suspects = {int(n) for n in (tx.load(DocKind.PIX, "watch") or {}).get("suspects", [])}
         missing: list[int] = []
         repaired = 0
         for event in reply.body if isinstance(reply.body, list) else []:
@@ -124,19 +140,19 @@ class AdditiveFactsPart:
             number = int(event["TransactionNumber"])
             if number <= int(seen["contiguous"]) or number in applied:
                 continue
-            if number in suspects and self.first_delivery(tx, "wms", str(event.get("event_id")), now):
-                self._apply_adjustment(tx, event, now, woken)
+            if number in suspects and self.host.first_delivery(tx, "wms", str(event.get("event_id")), now):
+                self.apply_adjustment(tx, event, now, woken)
                 repaired += 1
             else:
                 missing.append(number)
-        watch = tx.load("pix", "watch") or {"pending": False, "quiet_rounds": 0}
-        tx.save("pix", "watch", {**watch, "suspects": sorted(missing)}, now)
+        watch = tx.load(DocKind.PIX, "watch") or {"pending": False, "quiet_rounds": 0}
+        tx.save(DocKind.PIX, "watch", {**watch, "suspects": sorted(missing)}, now)
         if repaired:
-            self._count("reconciliation_repairs")
-            self._count("adjustments_recovered", repaired)
+            self.host._count("reconciliation_repairs")
+            self.host._count("adjustments_recovered", repaired)
 
-    def _apply_parcel(
-        self: Core,
+    def apply_parcel(
+        self,
         tx: Transaction,
         record: OrderRecord,
         facts: dict[str, Any],
@@ -146,7 +162,7 @@ class AdditiveFactsPart:
     ) -> OrderRecord:
         """One parcel of an order the warehouse ships in several: kept by its shipment id (a parcel is
         counted once however often it is told); the order is shipped when its parcels hold every unit."""
-        tx.save("tracking", facts["tracking_code"], {"order_no": record.order_no}, now)
+        tx.save(DocKind.TRACKING, facts["tracking_code"], {"order_no": record.order_no}, now)
         parcels = dict(record.parcels)
         parcels.setdefault(
             facts["shipment_id"],
@@ -161,8 +177,8 @@ class AdditiveFactsPart:
             for sku, quantity in parcel["units"].items():
                 shipped[sku] = shipped.get(sku, 0) + int(quantity)
         if any(shipped.get(sku, 0) < quantity for sku, quantity in ordered.items()):
-            self._save_record(tx, record, now)
-            self._note_webhook(
+            self.host._save_record(tx, record, now)
+            self.host._note_webhook(
                 "processed",
                 f"order {record.order_no}: parcel {facts['shipment_id']} shipped, "
                 f"{sum(shipped.values())} of {sum(ordered.values())} units",
@@ -175,13 +191,13 @@ class AdditiveFactsPart:
             "carrier": facts["carrier"],
             "shipped_at": now,
         }
-        shipped_record: OrderRecord = self._transition(
+        shipped_record: OrderRecord = self.host._transition(
             tx, record, OrderEvent.SHIPPED, now, woken, transitions, shipped_facts
         )
         return shipped_record
 
-    def _apply_parcel_status(
-        self: Core,
+    def apply_parcel_status(
+        self,
         tx: Transaction,
         record: OrderRecord,
         code: str,
@@ -199,9 +215,9 @@ class AdditiveFactsPart:
                 parcel["status"] = status
         if told:
             record = record.model_copy(update={"parcels": parcels})
-            self._save_record(tx, record, now)
+            self.host._save_record(tx, record, now)
         if record.status not in (OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT):
-            self._note_webhook("processed", f"order {record.order_no}: parcel {code} {status}")
+            self.host._note_webhook("processed", f"order {record.order_no}: parcel {code} {status}")
             return record if told else None
         statuses = [str(p["status"]) for p in parcels.values()]
         if any(s in easypost.GAVE_UP for s in statuses):
@@ -212,21 +228,5 @@ class AdditiveFactsPart:
             event, facts = OrderEvent.IN_TRANSIT, None
         else:
             return record if told else None
-        moved: OrderRecord = self._transition(tx, record, event, now, woken, transitions, facts)
+        moved: OrderRecord = self.host._transition(tx, record, event, now, woken, transitions, facts)
         return moved
-
-    def goods_movement_request(self: Core, message: OutboxMessage, now: float) -> OutboundRequest:
-        """The ERP posting of one warehouse adjustment (its reference in the header text)."""
-        payload = message.payload
-        request: OutboundRequest = self._with_correlation(
-            sap.post_goods_movement(
-                str(payload["reference"]),
-                str(payload["sku"]),
-                str(payload["plant"]),
-                str(payload["movement_type"]),
-                abs(int(payload["delta"])),
-                now,
-            ),
-            message,
-        )
-        return request

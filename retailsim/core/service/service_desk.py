@@ -20,21 +20,20 @@ case's). Refusals are 409 with the reason and change nothing. No clock, no globa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from contextlib import AbstractContextManager
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retailsim.core.documents import DocKind
 from retailsim.core.models import Order, Return, ReturnLine
-from retailsim.core.returns import load_return, returns_of_order
+from retailsim.core.service.hosts import IdempotentHost
+from retailsim.core.service.records import load_return, returns_of_order
+from retailsim.core.service.replies import ApiReply
+from retailsim.core.service.returns import Returns
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnRecord, ReturnStatus
-
-if TYPE_CHECKING:
-    from retailsim.core.service import ApiReply
-
-# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
-Core = Any
 
 
 class AgentAction(BaseModel):
@@ -51,24 +50,35 @@ class AgentAction(BaseModel):
 
 
 def _refused(error: str, detail: str, **extra: Any) -> ApiReply:
-    from retailsim.core.service import ApiReply
-
     return ApiReply(409, {"error": error, "detail": detail, **extra})
 
 
 def load_actions(tx: Transaction, order_no: str) -> list[list[Any]]:
-    document = tx.load("order_actions", order_no)
+    document = tx.load(DocKind.ORDER_ACTIONS, order_no)
     return list(document["actions"]) if document is not None else []
 
 
-class ServiceDeskPart:
-    """Methods of :class:`~retailsim.core.service.IntegrationCore` for the service agent."""
+class ServiceDeskHost(IdempotentHost, Protocol):
+    """What the service desk needs besides the shared part: the returns room, to open a return."""
+
+    @property
+    def returns(self) -> Returns: ...
+
+
+class ServiceDesk:
+    """The service agent's view and actions in one core (see the module docstring)."""
+
+    def __init__(self, host: ServiceDeskHost) -> None:
+        self.host = host
+
+    def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
+        return self.host._transaction(point)
 
     # ---- the timeline -----------------------------------------------------------------------------
 
-    def order_timeline(self: Core, order_no: str) -> dict[str, Any] | None:
+    def order_timeline(self, order_no: str) -> dict[str, Any] | None:
         with self._transaction("order_timeline.read") as tx:
-            record: OrderRecord | None = self._load_record(tx, order_no)
+            record: OrderRecord | None = self.host._load_record(tx, order_no)
             if record is None:
                 return None
             returns = [r for r in (load_return(tx, no) for no in returns_of_order(tx, order_no)) if r]
@@ -162,11 +172,11 @@ class ServiceDeskPart:
 
     # ---- actions ----------------------------------------------------------------------------------
 
-    def agent_action(
-        self: Core, order_no: str, body: Any, idempotency_key: str | None, now: float
-    ) -> ApiReply:
+    def agent_action(self, order_no: str, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """An agent's action on an order, under the order API's idempotency rules."""
-        result: ApiReply = self._run_idempotent(
+        if not self.host.guards.remedy_guard:  # every re-send is a new action
+            idempotency_key = f"{idempotency_key}:{now!r}"
+        result: ApiReply = self.host._run_idempotent(
             "actions",
             idempotency_key,
             {"order_no": order_no, "body": body},
@@ -179,7 +189,7 @@ class ServiceDeskPart:
         return result
 
     def _act(
-        self: Core,
+        self,
         tx: Transaction,
         order_no: str,
         action: AgentAction,
@@ -187,9 +197,7 @@ class ServiceDeskPart:
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> ApiReply:
-        from retailsim.core.service import ApiReply
-
-        record: OrderRecord | None = self._load_record(tx, order_no)
+        record: OrderRecord | None = self.host._load_record(tx, order_no)
         if record is None:
             return ApiReply(404, {"error": "order_not_found", "detail": f"no order {order_no!r}"})
         if action.action == "reship":
@@ -207,14 +215,14 @@ class ServiceDeskPart:
 
     @staticmethod
     def _record_action(tx: Transaction, order_no: str, entry: list[Any], now: float) -> None:
-        tx.save("order_actions", order_no, {"actions": [*load_actions(tx, order_no), entry]}, now)
+        tx.save(DocKind.ORDER_ACTIONS, order_no, {"actions": [*load_actions(tx, order_no), entry]}, now)
 
-    def allow_second_remedy(self: Core) -> bool:
-        """Policy hook: a remedy already applied to an order is never applied again (broken cores say yes)."""
-        return False
+    def allow_second_remedy(self) -> bool:
+        """A remedy already applied to an order is never applied again (the remedy guard)."""
+        return not self.host.guards.remedy_guard
 
     def _reship(
-        self: Core,
+        self,
         tx: Transaction,
         record: OrderRecord,
         action: AgentAction,
@@ -222,8 +230,6 @@ class ServiceDeskPart:
         woken: set[str],
         transitions: list[tuple[str, str]],
     ) -> ApiReply:
-        from retailsim.core.service import ApiReply
-
         earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
         if earlier is not None and not self.allow_second_remedy():
             return earlier
@@ -232,14 +238,14 @@ class ServiceDeskPart:
                 "action_not_allowed",
                 f"order {record.order_no} is {record.status.value}; only a failed delivery is reshipped",
             )
-        replacement = self._create_replacement(
+        replacement = self.create_replacement(
             tx, record, list(record.lines), record.erp_sales_order, now, woken, transitions
         )
         if replacement is None:
             return _refused("no_stock", "no DC can ship the replacement now; refund the customer instead")
-        self._count("reships")
+        self.host._count("reships")
         if record.status is OrderStatus.DELIVERY_FAILED:
-            self._transition(
+            self.host._transition(
                 tx,
                 record,
                 OrderEvent.REPLACEMENT_ORDERED,
@@ -252,8 +258,8 @@ class ServiceDeskPart:
             202, {"order_id": record.order_no, "status": "replaced", "replacement_order": replacement}
         )
 
-    def _create_replacement(
-        self: Core,
+    def create_replacement(
+        self,
         tx: Transaction,
         original: OrderRecord,
         lines: list[tuple[str, int]],
@@ -267,11 +273,11 @@ class ServiceDeskPart:
         It carries the original's correlation id (the customer's order number), no payment and a zero
         total; the ERP gets it as a free-of-charge delivery with reference to ``reference``.
         """
-        doc = tx.load("order_doc", original.order_no)
+        doc = tx.load(DocKind.ORDER_DOC, original.order_no)
         if doc is None:
             return None
         source = Order.model_validate(doc)
-        made = tx.load("order_replacements", original.order_no) or {"orders": []}
+        made = tx.load(DocKind.ORDER_REPLACEMENTS, original.order_no) or {"orders": []}
         number = f"{original.order_no}-R{len(made['orders']) + 1}"
         wanted = {sku: quantity for sku, quantity in lines}
         order_lines = [
@@ -292,11 +298,11 @@ class ServiceDeskPart:
         needed: dict[str, int] = {}
         for line in order.lines:
             needed[line.sku] = needed.get(line.sku, 0) + line.quantity
-        location = self._reserve_at(tx, needed, list(self.config.locations))
+        location = self.host.inventory.reserve_at(tx, needed, list(self.host.config.locations))
         if location is None:
             return None
-        tx.save("order_doc", number, order.model_dump(mode="json"), now)
-        tx.save("order_replacements", original.order_no, {"orders": [*made["orders"], number]}, now)
+        tx.save(DocKind.ORDER_DOC, number, order.model_dump(mode="json"), now)
+        tx.save(DocKind.ORDER_REPLACEMENTS, original.order_no, {"orders": [*made["orders"], number]}, now)
         replacement = OrderRecord(
             order_no=number,
             correlation_id=original.correlation_id,
@@ -310,16 +316,16 @@ class ServiceDeskPart:
             history=[(now, OrderStatus.RECEIVED.value, "ReplacementRequested")],
         )
         for sku in sorted(needed):
-            self._schedule_publication(tx, sku, now, woken)
-        replacement = self._transition(tx, replacement, OrderEvent.STOCK_RESERVED, now, woken, transitions)
-        self._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, woken, transitions)
+            self.host.inventory.schedule_publication(tx, sku, now, woken)
+        replacement = self.host._transition(
+            tx, replacement, OrderEvent.STOCK_RESERVED, now, woken, transitions
+        )
+        self.host._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, woken, transitions)
         return number
 
-    def _lost_parcel_remedy(self: Core, tx: Transaction, record: OrderRecord) -> ApiReply | None:
+    def _lost_parcel_remedy(self, tx: Transaction, record: OrderRecord) -> ApiReply | None:
         """The remedy a lost parcel already has (a replacement, or a refund claim), as the answer to
         a second agent asking for one: a parcel is made good once."""
-        from retailsim.core.service import ApiReply
-
         body: dict[str, Any] = {"order_id": record.order_no, "status": record.status.value, "duplicate": True}
         if record.replaced_by:
             body["replacement_order"] = record.replaced_by
@@ -332,11 +338,11 @@ class ServiceDeskPart:
             if not claims:
                 return None
             body["return_id"] = claims[0].return_no
-        self._count("duplicate_remedies")
+        self.host._count("duplicate_remedies")
         return ApiReply(200, body)
 
     def _refund_lost_parcel(
-        self: Core, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
     ) -> ApiReply:
         earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
         if earlier is not None and not self.allow_second_remedy():
@@ -353,7 +359,7 @@ class ServiceDeskPart:
         return reply
 
     def _agent_return(
-        self: Core, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
     ) -> ApiReply:
         lines = action.lines or tuple(
             ReturnLine(sku=sku, quantity=quantity) for sku, quantity in record.lines
@@ -362,7 +368,7 @@ class ServiceDeskPart:
         return reply
 
     def _open_agent_return(
-        self: Core,
+        self,
         tx: Transaction,
         record: OrderRecord,
         action: AgentAction,
@@ -372,8 +378,6 @@ class ServiceDeskPart:
         *,
         goods_expected: bool,
     ) -> ApiReply:
-        from retailsim.core.service import ApiReply
-
         request = Return(
             return_no=f"AGT{action.case_number}",
             order_no=record.order_no,
@@ -382,10 +386,10 @@ class ServiceDeskPart:
             reason=action.reason,
             exchange=action.exchange,
         )
-        opened: ReturnRecord = self._open_return(
+        opened: ReturnRecord = self.host.returns.open_return(
             tx,
             request,
-            self.config.locations[0],
+            self.host.config.locations[0],
             now,
             woken,
             goods_expected=goods_expected,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest
+from retailsim.core.adapters.spec import CommandInput, CommandSpec, Effect, Subject
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest
 
 IN_TRANSIT = frozenset({"in_transit", "out_for_delivery", "available_for_pickup"})
 DELIVERED = frozenset({"delivered"})
@@ -31,3 +32,17 @@ def parse_event(body: Any) -> tuple[str, str]:
 
 def find_trackers(codes: list[str]) -> OutboundRequest:
     return OutboundRequest("GET", "/v2/trackers", query={"tracking_codes": ",".join(codes)})
+
+
+# ---- command specs ------------------------------------------------------------------------------------
+
+
+def _trackers(command: CommandInput) -> OutboundRequest | None:
+    """Every parcel's tracker when shipped in several, else the order's one (none yet: nothing to ask)."""
+    record = command.record
+    if len(record.parcels) > 1:
+        return find_trackers([str(parcel["tracking"]) for _, parcel in sorted(record.parcels.items())])
+    return find_trackers([record.tracking_code]) if record.tracking_code else None
+
+
+COMMANDS = (CommandSpec("FetchTracker", Subject.ORDER, _trackers, effect=Effect.TRACKERS_FETCHED),)

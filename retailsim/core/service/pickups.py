@@ -18,19 +18,17 @@ clock, no global random.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+from retailsim.core.adapters import pos
 from retailsim.core.errors import NotYetKnown
-from retailsim.core.mapping import pos, sap
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.guards import Guards
 from retailsim.core.models import Order
-from retailsim.core.stores.base import OutboxMessage, Transaction
+from retailsim.core.service.hosts import OrderTableHost
+from retailsim.core.service.inventory import Inventory
+from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 
-# The part is mixed into IntegrationCore, so ``self`` is the core; typed loosely to avoid an import cycle.
-Core = Any
-
-PICKUP_KINDS = frozenset({"ReleaseToStore", "ChangeSalesOrderPlant"})
 STILL_ROUTABLE = frozenset({OrderStatus.POSTED_TO_ERP, OrderStatus.ALLOCATED})
 
 
@@ -41,44 +39,45 @@ def needed_units(lines: list[tuple[str, int]]) -> dict[str, int]:
     return needed
 
 
-class PickupsPart:
-    """Methods of :class:`~retailsim.core.service.IntegrationCore` for store pickups."""
+class PickupsHost(OrderTableHost, Protocol):
+    """What pickups need from the rest of the core: settings, guards, stock, counters, the order's table."""
+
+    @property
+    def guards(self) -> Guards: ...
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+
+class Pickups:
+    """Store pickups of one core (see the module docstring)."""
+
+    def __init__(self, host: PickupsHost) -> None:
+        self.host = host
 
     # ---- routing ----------------------------------------------------------------------------------
 
-    def pickup_candidates(self: Core, chosen: str, tried: list[str]) -> list[str]:
+    def candidates(self, chosen: str, tried: list[str]) -> list[str]:
         """Where to try, in order: the chosen store, the other stores after it, then the DCs."""
-        stores = list(self.config.stores)
+        stores = list(self.host.config.stores)
         if chosen in stores:
             start = stores.index(chosen)
             stores = stores[start:] + stores[:start]
-        ordered = [*stores, *self.config.locations]
+        ordered = [*stores, *self.host.config.locations]
         return [location for location in ordered if location not in tried]
 
-    def _reserve_at(self: Core, tx: Transaction, needed: dict[str, int], candidates: list[str]) -> str | None:
-        """Reserve the whole order at the first candidate that can cover it; None if none can."""
-        for location in candidates:
-            positions = [tx.get_position(sku, location) for sku in needed]
-            if all(p is not None and p.available >= needed[p.sku] for p in positions):
-                for position in positions:
-                    assert position is not None
-                    position.reserved += needed[position.sku]
-                    tx.put_position(position)
-                return location
-        return None
-
-    def _route_new_pickup(self: Core, tx: Transaction, order: Order, now: float) -> dict[str, Any]:
+    def route_new(self, tx: Transaction, order: Order, now: float) -> dict[str, Any]:
         """Where a new BOPIS order goes, as facts for its record (location is "" when nowhere can)."""
         chosen = order.pickup_store or ""
-        location = self._reserve_at(
+        location = self.host.inventory.reserve_at(
             tx,
             needed_units([(line.sku, line.quantity) for line in order.lines]),
-            self.pickup_candidates(chosen, []),
+            self.candidates(chosen, []),
         )
         routing = [(now, chosen, "chosen by the customer")]
         if location is not None and location != chosen:
             routing.append((now, location, f"{chosen} short at acceptance"))
-            self._count("pickups_rerouted")
+            self.host._count("pickups_rerouted")
         return {
             "pickup_store": chosen,
             "routing": routing,
@@ -88,8 +87,8 @@ class PickupsPart:
 
     # ---- the store's events -----------------------------------------------------------------------
 
-    def _apply_pickup_webhook(
-        self: Core,
+    def apply_webhook(
+        self,
         tx: Transaction,
         topic: str,
         body: Any,
@@ -98,27 +97,29 @@ class PickupsPart:
         transitions: list[tuple[str, str]],
     ) -> None:
         facts = pos.parse_pickup(body)
-        record: OrderRecord | None = self._load_record(tx, facts["order_no"])
+        record: OrderRecord | None = self.host._load_record(tx, facts["order_no"])
         if record is None:
             raise NotYetKnown(f"order {facts['order_no']} is not known yet")
         if facts["store_id"] != record.location:
             # The order has moved on from this store (or never went there): nothing to do.
-            self._count("stale_pickup_events")
-            self._note_webhook(
+            self.host._count("stale_pickup_events")
+            self.host._note_webhook(
                 "stale", f"order {record.order_no} has moved on from store {facts['store_id']}"
             )
             return
         if topic == pos.TOPIC_PICKUP_READY:
-            self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+            self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
         elif topic == pos.TOPIC_PICKUP_COLLECTED:
             if record.status in STILL_ROUTABLE:  # "ready" is still on its way: it was set aside first
-                record = self._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
-            self._transition(tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now})
+                record = self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+            self.host._transition(
+                tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now}
+            )
         elif topic == pos.TOPIC_PICKUP_DECLINED:
             self.reroute(tx, record, facts["short"], now, woken, transitions)
 
     def reroute(
-        self: Core,
+        self,
         tx: Transaction,
         record: OrderRecord,
         counted: list[tuple[str, int]],
@@ -127,9 +128,14 @@ class PickupsPart:
         transitions: list[tuple[str, str]],
     ) -> None:
         """The store declined: release it, believe its count, and send the order where it can be met."""
+        if not self.host.guards.reroute:
+            self.host._count("pickups_declined_ignored")
+            return
         if record.status not in STILL_ROUTABLE:
-            self._count("stale_pickup_events")
-            self._note_webhook("stale", f"order {record.order_no} is {record.status.value}, past a decline")
+            self.host._count("stale_pickup_events")
+            self.host._note_webhook(
+                "stale", f"order {record.order_no} is {record.status.value}, past a decline"
+            )
             return
         declined = record.location
         for sku, quantity in record.lines:
@@ -144,18 +150,18 @@ class PickupsPart:
                 tx.put_position(position)
         released = record.model_copy(update={"reserved": False})
         tried = [location for _, location, _ in record.routing]
-        candidates = self.pickup_candidates(record.pickup_store or declined, [*tried, declined])
-        location = self._reserve_at(tx, needed_units(record.lines), candidates)
+        candidates = self.candidates(record.pickup_store or declined, [*tried, declined])
+        location = self.host.inventory.reserve_at(tx, needed_units(record.lines), candidates)
         if location is None:
             routing = [*record.routing, (now, "", f"{declined} declined; no store or DC can fulfil")]
-            self._count("pickups_unfulfillable")
-            self._transition(
+            self.host._count("pickups_unfulfillable")
+            self.host._transition(
                 tx, released, OrderEvent.PICKUP_UNFULFILLABLE, now, woken, transitions, {"routing": routing}
             )
             return
-        self._count("pickups_rerouted")
+        self.host._count("pickups_rerouted")
         routing = [*record.routing, (now, location, f"{declined} declined the pickup")]
-        self._transition(
+        self.host._transition(
             tx,
             released,
             OrderEvent.PICKUP_REROUTED,
@@ -164,36 +170,3 @@ class PickupsPart:
             transitions,
             {"location": location, "reserved": True, "routing": routing},
         )
-
-    # ---- egress -----------------------------------------------------------------------------------
-
-    def render_pickup_command(
-        self: Core, message: OutboxMessage, record: OrderRecord, order: Order | None
-    ) -> OutboundRequest | None:
-        location = str(message.payload["location"])
-        if location != record.location:
-            return None  # rerouted since: this store or plant is no longer the order's
-        if message.kind == "ReleaseToStore":
-            customer = order.customer if order is not None else None
-            return pos.create_pickup(
-                location,
-                record.order_no,
-                list(record.lines),
-                {"name": customer.name if customer else "", "email": customer.email if customer else ""},
-            )
-        if not record.erp_sales_order:
-            return None
-        return sap.change_item_plant(record.erp_sales_order, str(message.payload["item"]), location)
-
-    def _apply_pickup_reply(
-        self: Core,
-        tx: Transaction,
-        message: OutboxMessage,
-        record: OrderRecord,
-        reply: Reply,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        if message.kind == "ReleaseToStore" and str(message.payload["location"]) == record.location:
-            self._transition(tx, record, OrderEvent.PICKUP_ACCEPTED, now, woken, transitions)

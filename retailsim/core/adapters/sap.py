@@ -9,8 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters.http import OutboundRequest, Reply
+from retailsim.core.adapters.spec import (
+    Answer,
+    CommandInput,
+    CommandSpec,
+    Effect,
+    ErpDialect,
+    Lookup,
+    OrderMeant,
+    ReturnMeant,
+    Subject,
+)
 from retailsim.core.models import Order
+from retailsim.core.workflows.order_to_cash import OrderEvent
+from retailsim.core.workflows.return_to_refund import ReturnEvent
 
 SALES_ORDER_SRV = "/sap/opu/odata/sap/API_SALES_ORDER_SRV"
 STOCK_SRV = "/sap/opu/odata/sap/API_MATERIAL_STOCK_SRV"
@@ -67,9 +80,7 @@ def _sales_document_header(sales_org: str, sold_to: str, our_number: str, curren
 
 
 def _find_by_our_number(entity_set: str, our_number: str) -> OutboundRequest:
-    return OutboundRequest(
-        "GET", entity_set, query={"$filter": f"PurchaseOrderByCustomer eq '{our_number}'"}
-    )
+    return OutboundRequest("GET", entity_set, query={"$filter": f"PurchaseOrderByCustomer eq '{our_number}'"})
 
 
 def change_item_plant(sales_order: str, item: str, plant: str) -> OutboundRequest:
@@ -300,3 +311,161 @@ def find_goods_movement(reference: str) -> OutboundRequest:
         f"{MATERIAL_DOCUMENT_SRV}/A_MaterialDocumentHeader",
         query={"$filter": f"MaterialDocumentHeaderText eq '{reference}'"},
     )
+
+
+# ---- command specs (the ERP port: every ERP dialect serves these kinds; see adapters/registry.py) ------
+
+
+def _sales_order(command: CommandInput) -> OutboundRequest:
+    record, order = command.record, command.order_doc
+    assert order is not None
+    plant = command.context.sales_order_plant(record)
+    return create_sales_order(
+        order, plant, command.context.config.sales_organization, command.now, record.erp_reference
+    )
+
+
+def _sales_order_posted(answer: Answer) -> OrderMeant:
+    if answer.step == "lookup":
+        number = found_sales_orders(answer.reply)[0]
+    else:
+        number = created_sales_order(answer.reply) or ""
+    event = OrderEvent.SALES_ORDER_POSTED_SHORT if answer.record.short else OrderEvent.SALES_ORDER_POSTED
+    return OrderMeant(event, {"erp_sales_order": number, "posted_at": answer.now})
+
+
+def _plant_change(command: CommandInput) -> OutboundRequest | None:
+    record, location = command.record, command.payload("location")
+    if location != record.location or not record.erp_sales_order:
+        return None  # rerouted since (this plant is no longer the order's), or nothing posted to move
+    return change_item_plant(record.erp_sales_order, command.payload("item"), location)
+
+
+def _buyer(command: CommandInput) -> tuple[str, str]:
+    """The sold-to party and currency of a return's order (its stored document)."""
+    sold_to = str((command.sale.get("customer") or {}).get("customer_id", ""))
+    return sold_to, str(command.sale.get("currency", "USD"))
+
+
+def _customer_return(command: CommandInput) -> OutboundRequest:
+    record = command.return_record
+    sold_to, currency = _buyer(command)
+    return create_customer_return(
+        record.return_no,
+        record.erp_sales_order or "",
+        sold_to,
+        [(line.sku, line.quantity, record.reason or "R01") for line in record.lines],
+        record.location,
+        command.context.config.sales_organization,
+        currency,
+    )
+
+
+def _credit_memo(command: CommandInput) -> OutboundRequest:
+    record = command.return_record
+    sold_to, currency = _buyer(command)
+    return create_credit_memo_request(
+        record.return_no,
+        record.erp_return_order or "",
+        sold_to,
+        [(line.sku, line.quantity, line.quantity * line.unit_price_minor) for line in record.lines],
+        command.context.config.sales_organization,
+        currency,
+    )
+
+
+def _document_number(answer: Answer, field: str) -> str:
+    """The document the look-up found, or the one the create made."""
+    if answer.step == "lookup":
+        found = found_documents(answer.reply, field)
+        return found[0] if found else ""
+    return created_document(answer.reply, field) or ""
+
+
+def _return_goods_receipt(command: CommandInput) -> OutboundRequest | None:
+    record = command.return_record
+    restock = [(line.sku, line.quantity) for line in record.lines if line.disposition == "restock"]
+    if not restock or not record.erp_return_order:
+        return None
+    return post_return_goods_receipt(record.erp_return_order, restock, record.location)
+
+
+def _goods_movement(command: CommandInput) -> OutboundRequest:
+    """The ERP posting of one warehouse adjustment (its reference in the header text)."""
+    payload = command.message.payload
+    return post_goods_movement(
+        str(payload["reference"]),
+        str(payload["sku"]),
+        str(payload["plant"]),
+        str(payload["movement_type"]),
+        abs(int(payload["delta"])),
+        command.now,
+    )
+
+
+COMMANDS = (
+    CommandSpec(
+        "PostSalesOrder",
+        Subject.ORDER,
+        _sales_order,
+        needs_order_doc=True,
+        lookup=Lookup(lambda command: find_by_purchase_order(command.record.order_no), found_sales_orders),
+        means=_sales_order_posted,
+    ),
+    CommandSpec(
+        "PostGoodsIssue",
+        Subject.ORDER,
+        lambda command: post_goods_issue(command.record.erp_sales_order or ""),
+        benign=already_done,
+    ),
+    CommandSpec(
+        "CancelSalesOrder",
+        Subject.ORDER,
+        lambda command: cancel_sales_order(command.record.erp_sales_order or ""),
+        benign=already_done,
+    ),
+    CommandSpec("ChangeSalesOrderPlant", Subject.ORDER, _plant_change),
+    CommandSpec(
+        "CreateCustomerReturn",
+        Subject.RETURN,
+        _customer_return,
+        lookup=Lookup(
+            lambda command: find_customer_return(command.return_record.return_no),
+            lambda reply: found_documents(reply, "CustomerReturn"),
+        ),
+        means=lambda answer: ReturnMeant(
+            ReturnEvent.AUTHORIZATION_POSTED, {"erp_return_order": _document_number(answer, "CustomerReturn")}
+        ),
+    ),
+    CommandSpec(
+        "CreateCreditMemoRequest",
+        Subject.RETURN,
+        _credit_memo,
+        lookup=Lookup(
+            lambda command: find_credit_memo_request(command.return_record.return_no),
+            lambda reply: found_documents(reply, "CreditMemoRequest"),
+        ),
+        means=lambda answer: ReturnMeant(
+            ReturnEvent.CREDIT_MEMO_POSTED, {"erp_credit_memo": _document_number(answer, "CreditMemoRequest")}
+        ),
+    ),
+    CommandSpec(
+        "PostReturnGoodsReceipt",
+        Subject.RETURN,
+        _return_goods_receipt,
+        benign=already_done,
+        effect=Effect.RETURN_GOODS_BOOKED,
+    ),
+    CommandSpec(
+        "PostGoodsMovement",
+        Subject.PAYLOAD,
+        _goods_movement,
+        lookup=Lookup(
+            lambda command: find_goods_movement(command.payload("reference")),
+            lambda reply: found_documents(reply, "MaterialDocument"),
+            create_when_due=True,
+        ),
+    ),
+)
+
+DIALECT = ErpDialect("sap", COMMANDS, stock_snapshot, parse_stock)

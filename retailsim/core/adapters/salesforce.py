@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.adapters.http import OutboundRequest
+from retailsim.core.adapters.spec import (
+    CommandInput,
+    CommandSpec,
+    Effect,
+    Subject,
+    pickup_view,
+    status_superseded,
+)
 
 API = "/services/data/v59.0"
 
@@ -65,3 +73,37 @@ def update_case_return_status(case_id: str, return_no: str, status: str, seq: in
 
 def get_order(order_no: str) -> OutboundRequest:
     return OutboundRequest("GET", f"{API}/sobjects/Order/External_Id__c/{order_no}")
+
+
+# ---- command specs ------------------------------------------------------------------------------------
+
+
+def _order_status(command: CommandInput) -> OutboundRequest | None:
+    if status_superseded(command):
+        return None
+    record = command.record
+    bopis, pickup_store = pickup_view(command)
+    return upsert_order_status(
+        record.order_no,
+        command.payload("status"),
+        int(command.message.payload["seq"]),
+        record.total_minor,
+        bopis=bopis,
+        pickup_store=pickup_store,
+        replacement=record.replaced_by,
+        replaces=record.replaces,
+    )
+
+
+def _case_return_status(command: CommandInput) -> OutboundRequest | None:
+    record = command.return_record
+    seq = int(command.message.payload["seq"])
+    if record.case_id is None or seq < record.status_seq:
+        return None  # only the newest status is worth writing on the case
+    return update_case_return_status(record.case_id, record.return_no, command.payload("status"), seq)
+
+
+COMMANDS = (
+    CommandSpec("UpsertOrderStatus", Subject.ORDER, _order_status, effect=Effect.STATUS_SYNCED),
+    CommandSpec("UpdateCaseReturnStatus", Subject.RETURN, _case_return_status),
+)

@@ -14,8 +14,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retailsim.core.adapters.http import OutboundRequest
+from retailsim.core.adapters.spec import (
+    CommandInput,
+    CommandSpec,
+    Effect,
+    Subject,
+    pickup_view,
+    status_superseded,
+)
 from retailsim.core.errors import InvalidPayload
 from retailsim.core.models import Address, Customer, Order, OrderLine, Payment
+from retailsim.core.workflows.return_to_refund import ReturnStatus
 
 API_VERSION = "v24_5"
 MAX_MONEY = 1e9  # a bound keeps cents finite: 1e308 * 100 is infinity (found by fuzzing the API)
@@ -232,3 +242,62 @@ def return_status_update(
     if replacement is not None:
         body["c_replacementOrderNo"] = replacement
     return f"/s/-/dw/data/{API_VERSION}/sites/{site_id}/orders/{order_no}", body
+
+
+# ---- command specs ------------------------------------------------------------------------------------
+
+
+def _order_status(command: CommandInput) -> OutboundRequest | None:
+    if status_superseded(command):
+        return None
+    record = command.record
+    bopis, pickup_store = pickup_view(command)
+    path, body = status_update(
+        command.order_doc.site_id if command.order_doc is not None else "RefArch",
+        record.order_no,
+        command.payload("status"),
+        int(command.message.payload["seq"]),
+        bopis=bopis,
+        pickup_store=pickup_store,
+        replacement=record.replaced_by,
+    )
+    return OutboundRequest("PATCH", path, body)
+
+
+def _availability(command: CommandInput) -> OutboundRequest:
+    path, body = inventory_update(
+        command.context.config.inventory_list, command.payload("sku"), command.available
+    )
+    return OutboundRequest("PATCH", path, body)
+
+
+def _inventory_feed(command: CommandInput) -> OutboundRequest:
+    records = [
+        {"product_id": sku, "allocation": {"amount": command.stock[sku]}} for sku in sorted(command.stock)
+    ]
+    body = {"inventory_list_id": command.context.config.inventory_list, "records": records}
+    return OutboundRequest("POST", f"/s/-/dw/data/{API_VERSION}/jobs/inventory-import/executions", body)
+
+
+def _return_status(command: CommandInput) -> OutboundRequest:
+    record = command.return_record
+    status = command.payload("status")
+    path, body = return_status_update(
+        str(command.sale.get("site_id", "RefArch")),
+        record.order_no,
+        record.return_no,
+        status,
+        int(command.message.payload["seq"]),
+        record.replacement_order if status == ReturnStatus.EXCHANGED.value else None,
+    )
+    return OutboundRequest("PATCH", path, body)
+
+
+COMMANDS = (
+    CommandSpec(
+        "UpdateOrderStatus", Subject.ORDER, _order_status, needs_order_doc=True, effect=Effect.STATUS_SYNCED
+    ),
+    CommandSpec("PublishAvailability", Subject.AVAILABILITY, _availability),
+    CommandSpec("InventoryFeed", Subject.STOCK_FEED, _inventory_feed),
+    CommandSpec("UpdateReturnStatus", Subject.RETURN, _return_status),
+)

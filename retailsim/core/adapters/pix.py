@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest
+from retailsim.core.adapters.spec import CommandSpec, Effect, Subject
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest
 
 TOPIC_ADJUSTMENT = "inventory.adjustment"
 CYCLE_COUNT, DAMAGE, RECEIPT = "CC", "DM", "RC"
@@ -55,3 +56,15 @@ def list_adjustments(since: int) -> OutboundRequest:
     """The WMS's adjustment messages after transaction number ``since``, each with the event id it was sent
     under (the recovery path for deltas a webhook never delivered, as event-list APIs offer)."""
     return OutboundRequest("GET", "/1.0/inventory/adjustments", query={"since": str(since)})
+
+
+# ---- command specs ------------------------------------------------------------------------------------
+
+COMMANDS = (
+    CommandSpec(
+        "FetchAdjustments",
+        Subject.PAYLOAD,
+        lambda command: list_adjustments(int(command.message.payload["since"])),
+        effect=Effect.ADJUSTMENTS_FETCHED,
+    ),
+)

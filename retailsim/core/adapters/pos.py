@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.core.adapters.http import OutboundRequest, Reply
+from retailsim.core.adapters.spec import Answer, CommandInput, CommandSpec, Effect, OrderMeant, Subject
 from retailsim.core.errors import InvalidPayload
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.workflows.order_to_cash import OrderEvent
 
 TOPIC_RETURN_CREATED = "return.created"
 TOPIC_RETURN_RECEIVED = "return.received"
@@ -56,7 +58,9 @@ def parse_unit(body: Any) -> dict[str, Any]:
         raise InvalidPayload("POS event body must be a JSON object")
     missing = [k for k in ("return_id", "sku") if not body.get(k)]
     if missing:
-        raise InvalidPayload(f"POS unit receipt missing {', '.join(missing)}", [{"loc": [k]} for k in missing])
+        raise InvalidPayload(
+            f"POS unit receipt missing {', '.join(missing)}", [{"loc": [k]} for k in missing]
+        )
     return {
         "return_no": str(body["return_id"]),
         "sku": str(body["sku"]),
@@ -148,3 +152,64 @@ def parse_inventory(body: Any) -> list[tuple[str, str, int]]:
         for item in body.get("items") or []
         if isinstance(item, dict) and "sku" in item and isinstance(item.get("on_hand"), int)
     ]
+
+
+# ---- command specs ------------------------------------------------------------------------------------
+
+
+def _release(command: CommandInput) -> OutboundRequest | None:
+    record, location = command.record, command.payload("location")
+    if location != record.location:
+        return None  # rerouted since: this store is no longer the order's
+    customer = command.order_doc.customer if command.order_doc is not None else None
+    contact = {"name": customer.name if customer else "", "email": customer.email if customer else ""}
+    return create_pickup(location, record.order_no, list(record.lines), contact)
+
+
+def _accepted(answer: Answer) -> OrderMeant | None:
+    """The store took the pickup order — unless the order has moved on to another location since."""
+    if str(answer.message.payload["location"]) != answer.record.location:
+        return None
+    return OrderMeant(OrderEvent.PICKUP_ACCEPTED)
+
+
+def _restock_unit(command: CommandInput) -> OutboundRequest:
+    record = command.return_record
+    key = command.context.restock_idempotency_key(record)
+    unit = f"{key}:unit-{command.message.payload['unit']}" if key else None
+    return restock(record.location, record.return_no, [(command.payload("sku"), 1)], unit)
+
+
+def _restock_goods(command: CommandInput) -> OutboundRequest | None:
+    record = command.return_record
+    lines = [(line.sku, line.quantity) for line in record.lines if line.disposition == "restock"]
+    if not lines:
+        return None
+    return restock(record.location, record.return_no, lines, command.context.restock_idempotency_key(record))
+
+
+def _store_return(command: CommandInput) -> OutboundRequest:
+    return update_return(
+        command.return_record.return_no, command.payload("status"), int(command.message.payload["seq"])
+    )
+
+
+COMMANDS = (
+    CommandSpec(
+        "ReleaseToStore",
+        Subject.ORDER,
+        _release,
+        needs_order_doc=True,
+        benign=already_exists,
+        means=_accepted,
+    ),
+    CommandSpec(
+        "FetchPickup",
+        Subject.ORDER,
+        lambda command: find_pickups(command.record.order_no),
+        effect=Effect.PICKUP_FETCHED,
+    ),
+    CommandSpec("RestockReturnedUnit", Subject.RETURN, _restock_unit),
+    CommandSpec("RestockReturnedGoods", Subject.RETURN, _restock_goods),
+    CommandSpec("UpdateStoreReturn", Subject.RETURN, _store_return),
+)

@@ -1,0 +1,100 @@
+"""The command registry: outbox command kind → the :class:`~retailsim.core.adapters.spec.CommandSpec` that
+serves it. The dispatcher asks here and nowhere else what a kind means.
+
+The ERP is a port: its command kinds (``ERP_COMMAND_KINDS``) are served by the dialect the core is
+configured with (``CoreConfig.erp_dialect``), one adapter module per ERP product, each offering an
+:class:`~retailsim.core.adapters.spec.ErpDialect` (the same kinds, and its stock snapshot for the initial
+inventory load) in ``ERP_DIALECTS``. Every other system has one product today and registers its kinds directly.
+
+Rules kept: a kind is served by exactly one spec (two modules claiming one kind is an error at assembly);
+a dialect that misses or adds an ERP kind is an error at assembly; a kind no spec serves is a
+:class:`~retailsim.core.errors.CoreError` when a message of it is claimed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from retailsim.core.adapters import easypost, pix, pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.adapters.spec import CommandSpec, ErpDialect
+from retailsim.core.errors import CoreError
+
+# The ERP's command kinds: what every dialect must serve.
+ERP_COMMAND_KINDS = frozenset(
+    {
+        "PostSalesOrder",
+        "PostGoodsIssue",
+        "CancelSalesOrder",
+        "ChangeSalesOrderPlant",
+        "CreateCustomerReturn",
+        "CreateCreditMemoRequest",
+        "PostReturnGoodsReceipt",
+        "PostGoodsMovement",
+    }
+)
+
+# ERP product → its adapter's dialect (``CoreConfig.erp_dialect`` chooses one).
+ERP_DIALECTS: Mapping[str, ErpDialect] = {dialect.name: dialect for dialect in (sap.DIALECT,)}
+
+# The other systems' command specs, one product each.
+SYSTEMS: tuple[CommandSpec, ...] = (
+    *sfcc.COMMANDS,
+    *salesforce.COMMANDS,
+    *stripe.COMMANDS,
+    *shipbob.COMMANDS,
+    *easypost.COMMANDS,
+    *pos.COMMANDS,
+    *pix.COMMANDS,
+)
+
+
+class CommandRegistry:
+    """Command kind → spec; built once per core (see ``build_registry``)."""
+
+    __slots__ = ("_specs",)
+
+    def __init__(self, specs: Iterable[CommandSpec]) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+        for spec in specs:
+            if spec.kind in self._specs:
+                raise CoreError(f"command {spec.kind} is served twice")
+            self._specs[spec.kind] = spec
+
+    def __getitem__(self, kind: str) -> CommandSpec:
+        spec = self._specs.get(kind)
+        if spec is None:
+            raise CoreError(f"no adapter serves command {kind}")
+        return spec
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._specs
+
+    def kinds(self) -> list[str]:
+        return sorted(self._specs)
+
+    def replaced(self, kind: str, **changes: Any) -> CommandRegistry:
+        """A registry whose spec for ``kind`` has ``changes`` (a guard swapped at assembly)."""
+        return CommandRegistry(
+            dataclasses.replace(spec, **changes) if spec.kind == kind else spec
+            for spec in self._specs.values()
+        )
+
+
+def erp_dialect(name: str) -> ErpDialect:
+    """The ERP dialect called ``name`` (its command specs, its stock snapshot)."""
+    dialect = ERP_DIALECTS.get(name)
+    if dialect is None:
+        raise CoreError(f"unknown ERP dialect {name!r}; known: {', '.join(sorted(ERP_DIALECTS))}")
+    return dialect
+
+
+def build_registry(erp_dialect_name: str = "sap") -> CommandRegistry:
+    """Every system's specs, the ERP's from the dialect called ``erp_dialect_name``."""
+    erp = erp_dialect(erp_dialect_name).commands
+    served = {spec.kind for spec in erp}
+    if served != ERP_COMMAND_KINDS:
+        missing, extra = sorted(ERP_COMMAND_KINDS - served), sorted(served - ERP_COMMAND_KINDS)
+        raise CoreError(f"ERP dialect {erp_dialect_name!r} misses {missing} and adds {extra}")
+    return CommandRegistry((*erp, *SYSTEMS))
