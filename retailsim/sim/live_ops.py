@@ -27,7 +27,7 @@ from typing import Any
 
 import simpy
 
-from retailsim.core.mapping.http import OutboundRequest, Reply
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.workflows.order_to_cash import OrderStatus

@@ -16,7 +16,7 @@ from typing import Any
 
 import simpy
 
-from retailsim.core.mapping.http import OutboundRequest
+from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.reliability.breaker import CircuitBreaker
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.scenarios.schema import FaultSpec, LatencySpec
