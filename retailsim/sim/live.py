@@ -64,6 +64,14 @@ from retailsim.scenarios.schema import Scenario
 from retailsim.sim.evidence import gather
 from retailsim.sim.host import WEBHOOK_SOURCES, LiveClock, SharedHost, storefront_orders
 from retailsim.sim.invariants import EXPECTED_FINAL, expected_final
+from retailsim.sim.live_ops import (
+    LinkWatch,
+    WorkflowMoves,
+    breaker_view,
+    bucket_view,
+    business_counts,
+    fault_windows,
+)
 from retailsim.sim.runner import flow_context
 from retailsim.sim.world import World
 from retailsim.systems.base import MockSystem, Request, Response, Webhook
@@ -273,6 +281,7 @@ class LiveWorld(World):
     ) -> None:
         self.boot = boot
         self.post = post
+        self.workflow_moves = WorkflowMoves()  # status moves per workflow, for /v1/ops/live
         super().__init__(scenario, seed, env=env, store=store)
 
     def _start_core(self) -> IntegrationCore:
@@ -283,8 +292,10 @@ class LiveWorld(World):
         if wake is not None:
             core.on_append = lambda destination: self.post(lambda: wake(destination))
         if status is not None:
+            status = self.workflow_moves.counting("order_to_cash", status)
             core.on_status = lambda order_no, new, now: self.post(lambda: status(order_no, new, now))
         if return_status is not None:
+            return_status = self.workflow_moves.counting("return_to_refund", return_status)
             core.on_return_status = lambda return_no, new, now: self.post(
                 lambda: return_status(return_no, new, now)
             )
@@ -374,6 +385,7 @@ class LiveRuntime(SharedHost):
         self.world.payment.decline_rate = 0.0  # sandbox intents use Stripe's always-authorised test card
         self.trace_tail = TraceTail(TRACE_TAIL_LINES)  # /ops/orders/{id} draws recent orders from it
         self.world.trace.tap = self.trace_tail
+        self.link_watch = LinkWatch(self.world.links)  # latency and error classes per system, /v1/ops/live
         self.replayed = self._replay_journal()
         self.recovered = self.world.core.recover()  # leases of a killed process go back to pending
         self.world.start(workload=False)
@@ -480,6 +492,31 @@ class LiveRuntime(SharedHost):
         with self._lock:
             core = self.core()
             return None if core is None else core.ops_summary()
+
+    def ops_live(self) -> dict[str, Any]:
+        """What the host sees around the core (sim/live_ops.py): latency and error classes per system,
+        token buckets and breakers, status moves per workflow, the business counts, the fault windows."""
+        with self._lock:
+            self._deliver_mail()
+            now = self.now()
+            world = self.world
+            core = self.core()
+            buckets = {} if core is None else core.buckets
+            breakers = {} if core is None else core.breakers
+            view: dict[str, Any] = {
+                "core_up": core is not None,
+                "now": now,
+                "speed": self.speed,
+                "systems": self.link_watch.view(),
+                "buckets": {d: bucket_view(b, now) for d, b in sorted(buckets.items())},
+                "breakers": {d: breaker_view(b, now) for d, b in sorted(breakers.items())},
+                "workflows": world.workflow_moves.view(),
+                "faults": fault_windows(self.scenario.faults, now),
+            }
+            service_cloud = dict(world.service_cloud.current)
+        orders, returns = self.store.aggregates("order"), self.store.aggregates("return")
+        view["business"] = business_counts(orders, returns, service_cloud)
+        return view
 
     def order_flow_svg(self, order_id: str) -> str | None:
         """The message flow of a recent order, drawn from the trace's last lines (None: none about it)."""

@@ -1,6 +1,8 @@
 """The /ops page in a real headless browser (Playwright driving the distribution's Chromium): it loads
-with the operations token, shows the core's live numbers while orders arrive, a dead letter is replayed
-from the page, the order page shows the order's message flow and timeline, and a screenshot is kept as a test artefact.
+with the operations token, shows the core's live numbers while orders arrive — the business counts,
+latency percentiles and error classes per system, breakers and token buckets, throughput per workflow,
+and the scenario's active fault window on the backlog's timeline — a dead letter is replayed from the
+page, the order page shows the order's message flow and timeline, and a screenshot is kept as a test artefact.
 
 Rules kept: Chromium is /usr/bin/chromium (``make services`` installs it; Playwright never downloads a
 browser); where none can be had the test skips with the reason, and fails under
@@ -94,6 +96,7 @@ def test_the_ops_page_shows_live_numbers_and_replays_a_dead_letter(
 
         replay = page.get_by_role("button", name=re.compile(r"^Replay dead letter \d+"))
         expect(replay).to_have_count(3)  # every order's sales order was refused and dead-lettered
+        see_the_host_view(page, server)
         letter = re.search(r"\d+", replay.first.get_attribute("aria-label") or "")
         assert letter is not None
         replay.first.focus()
@@ -118,3 +121,45 @@ def test_the_ops_page_shows_live_numbers_and_replays_a_dead_letter(
         assert (tmp_path / "ops.png").stat().st_size > 0 and (tmp_path / "order.png").stat().st_size > 0
     finally:
         server.stop()
+
+
+def row(page: Any, table: str, *cells: str) -> Any:
+    """The row of ``table`` whose leading cells read ``cells``."""
+    rows = page.locator(f"#{table} tbody tr")
+    for text in cells:
+        rows = rows.filter(has=page.locator("td", has_text=re.compile(f"^{re.escape(text)}$")))
+    return rows
+
+
+def see_the_host_view(page: Any, server: LiveServer) -> None:
+    """The numbers only the host sees, as the page shows them while the poisoned ERP refuses every order."""
+    from playwright.sync_api import expect
+
+    with server.client() as client:
+        live = client.get("/v1/ops/live").json()
+    # No order was posted: all three wait for the ERP (their sales orders are dead letters), and the page
+    # shows what the host counts.
+    assert live["business"]["orders_waiting_for_erp"] == 3
+    waiting = page.locator("#business .figure", has_text="orders waiting for ERP posting").locator(".value")
+    expect(waiting).to_have_text("3")
+    for label in ("shipments not yet in Service Cloud", "refunds waiting on finance"):
+        expect(page.locator("#business .figure", has_text=label).locator(".value")).to_have_text("0")
+    # The ERP's refusals are 4xx, each timed: a latency in milliseconds, the calls in their class.
+    erp = row(page, "systems", "erp").locator("td")
+    expect(erp.nth(2)).to_have_text(re.compile(r"^\d+\.\d$"))  # p50 ms
+    expect(erp.nth(6)).to_have_text(re.compile(r"^[1-9]\d*$"))  # refused (4xx)
+    assert live["systems"]["erp"]["errors"]["refused"] >= 3
+    # The ERP's token bucket and breaker (its refusals are business errors: the breaker stays closed).
+    throttle = row(page, "throttles", "erp").locator("td")
+    expect(throttle.nth(1)).to_have_text("closed")
+    expect(throttle.nth(4)).to_have_text(re.compile(rf" of {live['buckets']['erp']['burst']}$"))
+    # Throughput per workflow: the orders reached payment_authorized and no further.
+    expect(row(page, "workflows", "order to cash", "payment authorized").locator("td").nth(2)).to_have_text(
+        re.compile(r"^[3-9]$|^\d\d+$")
+    )
+    expect(row(page, "workflows", "order to cash", "posted to erp")).to_have_count(0)
+    # The fault window is active, in its table and on the backlog's timeline.
+    expect(row(page, "faults", "poison", "erp").locator("td").nth(4)).to_have_text("active")
+    chart = page.locator("#timeline-chart svg")
+    expect(chart).to_contain_text("poison · erp (active)")
+    expect(chart).to_have_attribute("aria-label", re.compile(r"fault windows in view: poison on erp \(active\)"))

@@ -8,13 +8,23 @@ that cannot serve a call right now raises ``HostUnavailable``, which the API ans
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from retailsim.core.service import ApiReply, IntegrationCore
 
 
 class HostUnavailable(Exception):
     """The host cannot serve this call now (a process it relies on is restarting): 503, retry later."""
+
+
+@runtime_checkable
+class LiveViewHost(Protocol):
+    """A host that sees the world around the core (the one-process live runtime) and says what it sees
+    for ``GET /v1/ops/live``: latency and error classes per system, token buckets and breakers, status
+    moves per workflow, the business counts, the scenario's fault windows. Optional: a host without it
+    answers 404 ``no_live_view``."""
+
+    def ops_live(self) -> dict[str, Any]: ...
 
 
 class CoreHost(Protocol):

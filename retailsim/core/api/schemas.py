@@ -116,6 +116,24 @@ class OpsSummary(BaseModel):
     counters: dict[str, int]
 
 
+class LiveView(BaseModel):
+    """What the host sees around the core: per system the recent calls' latency percentiles (seconds) and
+    every call's outcome by error class; token buckets and breakers; status moves per workflow; the business
+    counts; the scenario's fault windows on the host's clock (``now``, seconds)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    core_up: bool
+    now: float
+    speed: float
+    systems: dict[str, Any]
+    buckets: dict[str, Any]
+    breakers: dict[str, Any]
+    workflows: dict[str, dict[str, int]]
+    business: dict[str, int]
+    faults: list[dict[str, Any]]
+
+
 class DeadLetterView(BaseModel):
     dlq_id: int
     destination: str
@@ -304,6 +322,13 @@ def openapi_document(
                 "operationId": "opsSummary",
                 "security": ops,
                 "responses": _responses(c, {200: OpsSummary}, (401,)),
+            }
+        },
+        "/v1/ops/live": {
+            "get": {
+                "operationId": "opsLive",
+                "security": ops,
+                "responses": _responses(c, {200: LiveView}, (401, 404)),
             }
         },
         "/v1/ops/dlq": {

@@ -1,10 +1,12 @@
-"""Operations, behind the bearer token: ``GET /v1/ops/summary``, ``GET /v1/ops/dlq``, ``POST
-/v1/ops/dlq/{dlq_id}/replay``, ``GET /v1/reconciliation`` and ``GET /metrics`` (Prometheus text).
+"""Operations, behind the bearer token: ``GET /v1/ops/summary``, ``GET /v1/ops/live``, ``GET /v1/ops/dlq``,
+``POST /v1/ops/dlq/{dlq_id}/replay``, ``GET /v1/reconciliation`` and ``GET /metrics`` (Prometheus text).
 
 Rules kept: the summary answers even while the core is down (``core_up: false``, empty sections), as
 ``/metrics`` does — an operator must see a dead core; the others answer 503 then. A dead letter's id is an
 integer from 0 to 2**63-1 (store ids are 64-bit), anything else → 404. A replay drives the host's runtime,
-so it runs under the host's lock.
+so it runs under the host's lock. The live view is the host's (latency per system, buckets, business
+counts, fault windows: see :class:`LiveViewHost`); it too answers while the core is down, and a host
+that has none answers 404 ``no_live_view``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from retailsim.core.api.edge import Api, Endpoint, Refused
+from retailsim.core.api.host import LiveViewHost
 from retailsim.core.api.metrics import ApiMetrics
 from retailsim.core.service import IntegrationCore
 
@@ -29,6 +32,11 @@ def endpoints(api: Api, metrics: ApiMetrics) -> list[Endpoint]:
         if summary is None:
             return JSONResponse({"core_up": False, "outbox": {}, "dlq": {}, "breakers": {}, "counters": {}})
         return JSONResponse({"core_up": True, **summary})
+
+    async def ops_live(request: Request) -> Response:
+        if not isinstance(host, LiveViewHost):
+            raise Refused(404, "no_live_view", "this host does not see the world around the core")
+        return JSONResponse(await run_in_threadpool(host.ops_live))
 
     async def dead_letters(request: Request) -> Response:
         def answer(core: IntegrationCore) -> Response:
@@ -74,6 +82,7 @@ def endpoints(api: Api, metrics: ApiMetrics) -> list[Endpoint]:
     return [
         Endpoint("/metrics", prometheus, ("GET",), operations=True),
         Endpoint("/v1/ops/summary", ops_summary, ("GET",), operations=True),
+        Endpoint("/v1/ops/live", ops_live, ("GET",), operations=True),
         Endpoint("/v1/ops/dlq", dead_letters, ("GET",), operations=True),
         Endpoint("/v1/ops/dlq/{dlq_id}/replay", replay_dead_letter, ("POST",), operations=True),
         Endpoint("/v1/reconciliation", reconciliation, ("GET",), operations=True),

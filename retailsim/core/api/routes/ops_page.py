@@ -1,4 +1,6 @@
-"""The operations pages: ``GET /ops`` (live backlog, throughput, breakers, DLQ with replay, reconciliation)
+"""The operations pages: ``GET /ops`` (live backlog with the fault windows on its timeline, business counts,
+throughput per workflow, latency and error classes per system, breakers and token buckets, DLQ with replay,
+reconciliation; the host's part from ``GET /v1/ops/live``)
 and ``GET /ops/orders/{order_id}`` (one order's message flow, timeline and dead letters), their assets under
 ``/ops/assets/``, and ``GET /v1/ops/orders/{order_id}/flow`` (the order's message-flow picture, SVG).
 

@@ -67,41 +67,57 @@ function fill(tableId, rows, render, key = JSON.stringify(rows)) {
 }
 
 function sparkline(values, label) {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
   const width = 120, height = 24, top = Math.max(1, ...values);
-  svg.setAttribute("class", "spark");
-  svg.setAttribute("width", width);
-  svg.setAttribute("height", height);
-  svg.setAttribute("role", "img");
-  const title = document.createElementNS(ns, "title");
-  title.textContent = label;
-  svg.append(title);
-  const line = document.createElementNS(ns, "polyline");
+  const svg = svgElement("svg", { class: "spark", width, height, role: "img" });
+  svg.append(svgElement("title", {}, label));
   const step = values.length > 1 ? width / (values.length - 1) : width;
-  line.setAttribute("points", values.map((v, i) => `${(i * step).toFixed(1)},${(height - 2 - (v / top) * (height - 4)).toFixed(1)}`).join(" "));
-  line.setAttribute("fill", "none");
-  line.setAttribute("stroke", "#0969da");
-  line.setAttribute("stroke-width", "1.5");
-  svg.append(line);
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 2 - (v / top) * (height - 4)).toFixed(1)}`).join(" ");
+  svg.append(svgElement("polyline", { points, fill: "none", stroke: "#0969da", "stroke-width": "1.5" }));
   return svg;
 }
 
-function figure(container, label, value) {
-  const box = document.createElement("div");
-  box.className = "figure";
-  const name = document.createElement("div");
-  name.className = "label";
-  name.textContent = label;
-  const number = document.createElement("div");
-  number.className = "value";
-  number.textContent = String(value);
-  box.append(name, number);
-  container.append(box);
+function svgElement(name, attributes, text) {
+  const element = document.createElementNS("http://www.w3.org/2000/svg", name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+function figure(container, key, label, value) {
+  // Made once, then only its number changes (and only when it changed): the live region around the
+  // figures announces a change, not every poll.
+  let box = container.querySelector(`[data-key="${key}"]`);
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "figure";
+    box.dataset.key = key;
+    const name = document.createElement("div");
+    name.className = "label";
+    name.textContent = label;
+    const number = document.createElement("div");
+    number.className = "value";
+    box.append(name, number);
+    container.append(box);
+  }
+  const number = box.querySelector(".value");
+  if (number.textContent !== String(value)) number.textContent = String(value);
+}
+
+class RateMeter {
+  // Per-minute rates of growing totals, over the time between two polls ("–" until the second).
+  constructor() { this.previous = null; }
+
+  rate(name, total, now) {
+    const before = this.previous;
+    if (!before || now <= before.at || !(name in before.totals)) return "–";
+    return (((total - before.totals[name]) * 60000) / (now - before.at)).toFixed(1);
+  }
+
+  mark(totals, now) { this.previous = { at: now, totals }; }
 }
 
 const trends = new Map(); // destination → recent backlog values
-let previous = null; // { at, counters }
+const counterRates = new RateMeter();
 let polls = 0;
 
 function renderSummary(summary) {
@@ -131,20 +147,133 @@ function renderSummary(summary) {
   fill("counters", Object.keys(counters).sort(), (row, name) => {
     cell(row, name.replaceAll("_", " "));
     cell(row, counters[name], "num");
-    let rate = "–"; // unknown until the second poll
-    if (previous && now > previous.at && name in previous.counters) {
-      rate = (((counters[name] - previous.counters[name]) * 60000) / (now - previous.at)).toFixed(1);
-    }
-    cell(row, rate, "num");
+    cell(row, counterRates.rate(name, counters[name], now), "num");
   }, null);
-  previous = { at: now, counters };
+  counterRates.mark(counters, now);
   const business = document.getElementById("business");
-  business.replaceChildren();
-  figure(business, "messages waiting for the ERP", byDestination.erp || 0);
-  figure(business, "updates not yet in Service Cloud", byDestination.service_cloud || 0);
-  figure(business, "payment calls waiting (captures, refunds)", byDestination.payment || 0);
-  figure(business, "outbox in total", outbox.pending || 0);
-  figure(business, "dead letters", (summary.dlq || {}).size || 0);
+  figure(business, "erp-messages", "messages waiting for the ERP", byDestination.erp || 0);
+  figure(business, "service-cloud-messages", "updates not yet sent to Service Cloud", byDestination.service_cloud || 0);
+  figure(business, "payment-messages", "payment calls waiting (captures, refunds)", byDestination.payment || 0);
+  figure(business, "outbox", "outbox in total", outbox.pending || 0);
+  figure(business, "dead-letters", "dead letters", (summary.dlq || {}).size || 0);
+  return byDestination;
+}
+
+// ---- the host's live view: /v1/ops/live ------------------------------------------------------------
+
+const TIMELINE_POINTS = 150; // polls: five minutes at one every two seconds
+const timeline = []; // { at: the core's clock (s), backlog: { destination: messages } }
+const moveRates = new RateMeter();
+const milliseconds = (seconds) => (seconds === null || seconds === undefined ? "–" : (seconds * 1000).toFixed(1));
+const seconds = (value) => Number(value).toFixed(1);
+
+function renderLive(view, backlog) {
+  const business = view.business || {};
+  const figures = document.getElementById("business");
+  figure(figures, "orders-waiting-for-erp", "orders waiting for ERP posting", business.orders_waiting_for_erp ?? 0);
+  figure(figures, "shipments-not-in-service-cloud", "shipments not yet in Service Cloud", business.shipments_not_in_service_cloud ?? 0);
+  figure(figures, "refunds-waiting-on-finance", "refunds waiting on finance", business.refunds_waiting_on_finance ?? 0);
+
+  const systems = view.systems || {};
+  fill("systems", Object.keys(systems).sort(), (row, name) => {
+    const system = systems[name];
+    const latency = system.latency_s || {};
+    const errors = system.errors || {};
+    cell(row, name);
+    cell(row, system.calls, "num");
+    for (const q of ["p50", "p90", "p99"]) cell(row, milliseconds(latency[q]), "num");
+    for (const kind of ["ok", "refused", "throttled", "server_error", "no_reply"]) cell(row, errors[kind] ?? 0, "num");
+  }, null);
+
+  const breakers = view.breakers || {};
+  const buckets = view.buckets || {};
+  fill("throttles", [...new Set([...Object.keys(breakers), ...Object.keys(buckets)])].sort(), (row, name) => {
+    const breaker = breakers[name] || {};
+    const bucket = buckets[name];
+    cell(row, name);
+    cell(row, breaker.state || "n/a", `state ${breaker.state || ""}`);
+    cell(row, breaker.failures ?? "", "num");
+    cell(row, breaker.state === "open" ? seconds(breaker.retry_in_s) : "–", "num");
+    cell(row, bucket ? `${bucket.tokens.toFixed(1)} of ${bucket.burst}` : "no bucket", "num");
+    cell(row, bucket ? bucket.rate_per_s : "–", "num");
+    cell(row, bucket ? seconds(bucket.ready_in_s) : "–", "num");
+  }, null);
+
+  const now = Date.now();
+  const moves = [];
+  const totals = {};
+  for (const [workflow, statuses] of Object.entries(view.workflows || {})) {
+    for (const [status, total] of Object.entries(statuses)) {
+      moves.push({ workflow, status, total, key: `${workflow}/${status}` });
+      totals[`${workflow}/${status}`] = total;
+    }
+  }
+  fill("workflows", moves, (row, move) => {
+    cell(row, move.workflow.replaceAll("_", " "));
+    cell(row, move.status.replaceAll("_", " "));
+    cell(row, move.total, "num");
+    cell(row, moveRates.rate(move.key, move.total, now), "num");
+  }, null);
+  moveRates.mark(totals, now);
+
+  const faults = view.faults || [];
+  fill("faults", faults, (row, fault) => {
+    cell(row, fault.kind.replaceAll("_", " "));
+    cell(row, fault.target);
+    cell(row, seconds(fault.start), "num");
+    cell(row, seconds(fault.end), "num");
+    cell(row, fault.state, `state ${fault.state}`);
+  }, faults.map((f) => `${f.kind}/${f.target}/${f.state}`).join(","));
+
+  timeline.push({ at: view.now, backlog: { ...backlog } });
+  if (timeline.length > TIMELINE_POINTS) timeline.shift();
+  drawTimeline(faults);
+}
+
+const LINE_COLOURS = ["#0969da", "#bc4c00", "#1a7f37", "#8250df", "#cf222e", "#9a6700", "#57606a"];
+
+function drawTimeline(faults) {
+  // One lane per fault window above the plot (a window that spans the view is a full-width bar, not a
+  // tinted plot), the backlog lines below, both on the core's clock.
+  const first = timeline[0].at, last = timeline[timeline.length - 1].at;
+  const span = Math.max(last - first, 1e-9);
+  const width = 760, left = 44, right = 150, laneHeight = 16;
+  const shown = faults.filter((f) => f.end >= first && f.start <= last);
+  const top = 6 + shown.length * laneHeight + 6, plotHeight = 140, height = top + plotHeight + 22;
+  const x = (t) => left + ((t - first) / span) * (width - left - right);
+  const names = [...new Set(timeline.flatMap((p) => Object.keys(p.backlog)))].sort();
+  const peak = Math.max(1, ...timeline.flatMap((p) => Object.values(p.backlog)));
+  const y = (v) => top + plotHeight - (v / peak) * plotHeight;
+  const active = shown.filter((f) => f.state === "active" || f.state === "armed");
+  const summary = `Backlog from ${seconds(first)} s to ${seconds(last)} s on the core's clock, peak ${peak} messages`
+    + `; ${names.map((n) => `${n} now ${timeline[timeline.length - 1].backlog[n] || 0}`).join(", ") || "no destinations"}`
+    + `; fault windows in view: ${shown.map((f) => `${f.kind} on ${f.target} (${f.state})`).join(", ") || "none"}.`;
+  const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": summary });
+  svg.append(svgElement("title", {}, summary));
+  shown.forEach((fault, i) => {
+    const from = x(Math.max(fault.start, first)), to = x(Math.min(fault.end, last));
+    const lane = 6 + i * laneHeight;
+    svg.append(svgElement("rect", {
+      class: `fault ${fault.state}`, x: from, y: lane, width: Math.max(2, to - from), height: laneHeight - 3,
+      fill: fault.state === "active" ? "#ffebe9" : "#f6f8fa", stroke: "#cf222e", "stroke-width": 1,
+    }));
+    svg.append(svgElement("text", { x: from + 4, y: lane + laneHeight - 6, "font-size": 11, fill: "#1f2328" },
+      `${fault.kind} · ${fault.target} (${fault.state})`));
+  });
+  svg.append(svgElement("line", { x1: left, y1: top + plotHeight, x2: width - right, y2: top + plotHeight, stroke: "#d0d7de" }));
+  svg.append(svgElement("text", { x: left - 4, y: top + 10, "font-size": 11, "text-anchor": "end", fill: "#57606a" }, String(peak)));
+  svg.append(svgElement("text", { x: left - 4, y: top + plotHeight, "font-size": 11, "text-anchor": "end", fill: "#57606a" }, "0"));
+  svg.append(svgElement("text", { x: left, y: height - 6, "font-size": 11, fill: "#57606a" }, `${seconds(first)} s`));
+  svg.append(svgElement("text", { x: width - right, y: height - 6, "font-size": 11, "text-anchor": "end", fill: "#57606a" }, `${seconds(last)} s`));
+  names.forEach((name, i) => {
+    const colour = LINE_COLOURS[i % LINE_COLOURS.length];
+    const points = timeline.map((p) => `${x(p.at).toFixed(1)},${y(p.backlog[name] || 0).toFixed(1)}`).join(" ");
+    svg.append(svgElement("polyline", { points, fill: "none", stroke: colour, "stroke-width": 1.5, "stroke-dasharray": i % 2 ? "4 2" : "" }));
+    svg.append(svgElement("text", { x: width - right + 8, y: top + 12 + i * 14, "font-size": 11, fill: colour },
+      `${name}: ${timeline[timeline.length - 1].backlog[name] || 0}`));
+  });
+  document.getElementById("timeline-chart").replaceChildren(svg);
+  document.getElementById("timeline-chart").dataset.activeFaults = String(active.length);
 }
 
 async function replay(id, button) {
@@ -222,10 +351,20 @@ function showTokenForm(text) {
   document.getElementById("token").focus();
 }
 
+let liveView = true; // false once the host said it has none (404): the page shows the core's summary only
+
 async function poll() {
   const reply = await api("/v1/ops/summary");
   if (!reply.ok) throw new Error(`HTTP ${reply.status}`);
-  renderSummary(await reply.json());
+  const backlog = renderSummary(await reply.json());
+  if (liveView) {
+    const live = await api("/v1/ops/live");
+    if (live.ok) renderLive(await live.json(), backlog);
+    else if (live.status === 404) {
+      liveView = false;
+      say("This host has no live view (latency, fault windows): only the core's own numbers are shown.");
+    }
+  }
   await refreshDeadLetters();
   if (polls++ % RECONCILE_EVERY === 0) await reconcile();
   document.getElementById("updated").textContent = new Date().toLocaleTimeString();
