@@ -5,9 +5,14 @@ them; nothing in here reads the environment or a clock.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# The ERP products the core has an adapter for (core/adapters/registry.py, ``ERP_DIALECTS``); a new
+# dialect adds its name here.
+ErpDialectName = Literal["sap", "netsuite"]
+ERP_DIALECT_NAMES: tuple[str, ...] = get_args(ErpDialectName)
 
 # The systems the core delivers to, and the destination of its own timers.
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
@@ -52,6 +57,5 @@ class CoreConfig(BaseModel):
     return_window_s: float = Field(
         30 * 86400.0, gt=0, description="returns accepted this long after delivery"
     )
-    # The ERP product whose adapter serves the ERP's command kinds (core/adapters/registry.py,
-    # ``ERP_DIALECTS``); a new dialect adds its name here.
-    erp_dialect: Literal["sap"] = "sap"
+    # The ERP product whose adapter serves the ERP's command kinds (core/adapters/registry.py).
+    erp_dialect: ErpDialectName = "sap"
