@@ -66,7 +66,7 @@ def test_a_bad_dialect_exits_2_naming_the_key_and_the_choices() -> None:
 
 
 def test_core_erp_dialect_cannot_disagree_with_the_mock() -> None:
-    with pytest.raises(ValueError, match="systems.erp.dialect"):
+    with pytest.raises(ValueError, match=r"systems\.erp\.dialect"):
         load("baseline", ["core.erp_dialect=netsuite"])
 
 
