@@ -87,6 +87,6 @@ def test_an_adapter_that_posts_instead_of_upserting_is_caught_under_lost_replies
         for spec in netsuite.COMMANDS
     )
     broken = dataclasses.replace(netsuite.DIALECT, commands=commands)
-    monkeypatch.setitem(registry.ERP_DIALECTS, "netsuite", broken)  # type: ignore[index]
+    monkeypatch.setitem(registry.ERP_DIALECTS, "netsuite", broken)
     caught = {r.name: r for r in netsuite_run("lost-erp-replies", 500).invariants}["no_duplicate_erp_orders"]
     assert caught.violations > 0, "POST instead of PUT eid: was not caught by no_duplicate_erp_orders"
