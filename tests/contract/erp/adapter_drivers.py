@@ -120,7 +120,7 @@ class AdapterDriver:
 
     def place_order(self, order: Order) -> Exchange[str | None]:
         """As the dispatcher does on a retry: the spec's look-up first (if it has one), else its render."""
-        record, document = canonical(order, order.customer)
+        record, _ = canonical(order, order.customer)
         spec, loaded = self.spec("PostSalesOrder"), {"order": record}
         if spec.lookup is not None:
             looked = to_core((yield to_request(spec.lookup.render(self._input(spec.kind, **loaded)))))
