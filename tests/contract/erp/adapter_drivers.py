@@ -69,7 +69,9 @@ def canonical(order: Order, customer: str | None) -> tuple[OrderRecord, Canonica
 
 
 def to_request(outbound: OutboundRequest) -> Request:
-    return Request(outbound.method, outbound.path, outbound.body, dict(outbound.headers), dict(outbound.query))
+    return Request(
+        outbound.method, outbound.path, outbound.body, dict(outbound.headers), dict(outbound.query)
+    )
 
 
 def to_core(reply: Reply) -> CoreReply:
@@ -104,7 +106,9 @@ class AdapterDriver:
 
     def _order_request(self, order: Order, customer: str | None) -> OutboundRequest:
         record, document = canonical(order, customer)
-        rendered = self.spec("PostSalesOrder").render(self._input("PostSalesOrder", order=record, order_doc=document))
+        rendered = self.spec("PostSalesOrder").render(
+            self._input("PostSalesOrder", order=record, order_doc=document)
+        )
         assert rendered is not None
         return rendered
 
@@ -129,7 +133,9 @@ class AdapterDriver:
         reply = to_core((yield to_request(self._order_request(order, order.customer))))
         return str(self._answer(spec.kind, reply, "send", **loaded)["erp_sales_order"]) if reply.ok else None
 
-    def _return_document(self, kind: str, fact: str, record: ReturnRecord, order: Order) -> Exchange[str | None]:
+    def _return_document(
+        self, kind: str, fact: str, record: ReturnRecord, order: Order
+    ) -> Exchange[str | None]:
         spec = self.spec(kind)
         sale = {"customer": {"customer_id": order.customer}, "currency": order.currency}
         rendered = spec.render(self._input(kind, returned=record, sale=sale))
@@ -147,11 +153,15 @@ class AdapterDriver:
 
     def authorise_return(self, ret: Return, order_id: str) -> Exchange[str | None]:
         record = self._return_record(ret, erp_sales_order=order_id)
-        return (yield from self._return_document("CreateCustomerReturn", "erp_return_order", record, ret.order))
+        return (
+            yield from self._return_document("CreateCustomerReturn", "erp_return_order", record, ret.order)
+        )
 
     def credit_return(self, ret: Return, return_id: str) -> Exchange[str | None]:
         record = self._return_record(ret, erp_return_order=return_id)
-        return (yield from self._return_document("CreateCreditMemoRequest", "erp_credit_memo", record, ret.order))
+        return (
+            yield from self._return_document("CreateCreditMemoRequest", "erp_credit_memo", record, ret.order)
+        )
 
     def stock_on_hand(self, sku: str) -> Exchange[int]:
         dialect = ERP_DIALECTS[self.dialect]
@@ -162,7 +172,9 @@ class AdapterDriver:
 def _netsuite_post(upsert: OutboundRequest) -> OutboundRequest:
     """NetSuite's plain create: the upsert's body POSTed with the external id the path carried."""
     external_id = upsert.path.rsplit("eid:", 1)[-1]
-    return OutboundRequest("POST", f"{netsuite.RECORD}/salesOrder", {**upsert.body, "externalId": external_id})
+    return OutboundRequest(
+        "POST", f"{netsuite.RECORD}/salesOrder", {**upsert.body, "externalId": external_id}
+    )
 
 
 DRIVERS: dict[str, AdapterDriver] = {
