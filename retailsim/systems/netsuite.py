@@ -23,9 +23,12 @@ What the product does, and so what this mock does (reference: shared/reference/e
   (once), ``PATCH .../salesOrder/{id}`` closes lines (``isClosed``, NetSuite's cancel of an approved
   order: status "Closed", reservations released) or moves them to another ``location``, and
   ``PUT .../inventoryAdjustment/eid:{externalId}`` upserts an inventory adjustment (``adjustQtyBy`` per
-  line: a repeated PUT moves stock by the difference only). (unconfirmed) The transform targets
-  ``itemFulfillment``/``itemReceipt``, the ``inventoryAdjustment`` field names and the refusal texts
-  follow NetSuite's record browser and UI, not a published REST sample.
+  line: a repeated PUT moves stock by the difference only). Sources: REST runs every SuiteScript
+  transformation (Oracle, "Transforming Records"; the Sales Order and Item Fulfillment record pages
+  name salesOrder → itemFulfillment); the adjustment's ``account``/``adjLocation`` and its lines'
+  ``item``/``location``/``adjustQtyBy`` and upsert by external id are in the SOAP schema (client code
+  NetSweet/netsuite). (unconfirmed) The ``itemReceipt`` transform of a return authorisation, the REST
+  name ``inventory`` of the adjustment's sublist, and every refusal text here.
 * Transactions share one internal-id sequence, as in NetSuite, so an id names one document whatever its
   type. A replacement order names the document it makes good in the custom body field
   ``custbody_replaces`` (an account customisation: NetSuite has no standard field for it).

@@ -15,9 +15,10 @@ so the core's own back-off paces the retry. Created records answer 204 with the 
 the internal id is its last segment.
 
 The canonical commands are unchanged: ``ChangeSalesOrderPlant`` names the item as the core numbers it
-(``10 × line``), which is NetSuite's line ``n``. (unconfirmed) The ``itemFulfillment``/``itemReceipt``
-transforms, ``inventoryAdjustment`` fields and the ``inventorybalance`` SuiteQL table follow the record
-browser, not a published REST sample; ``custbody_replaces`` is an account's custom field.
+(``10 × line``), which is NetSuite's line ``n``. (unconfirmed) The ``itemReceipt`` transform, the
+``inventory`` sublist name of an adjustment and the ``inventorybalance`` SuiteQL table (see
+systems/netsuite.py for what is confirmed); an adjustment's ``account`` (required by NetSuite, an
+account's own choice) is left out. ``custbody_replaces`` is an account's custom field.
 
 Rules kept: pure request builders and reply readers (no store, no clock); the rendered request gets the
 correlation id from the dispatcher.
