@@ -5,14 +5,13 @@ them; nothing in here reads the environment or a clock.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # The ERP products the core has an adapter for (core/adapters/registry.py, ``ERP_DIALECTS``); a new
 # dialect adds its name here.
 ErpDialectName = Literal["sap", "netsuite"]
-ERP_DIALECT_NAMES: tuple[str, ...] = get_args(ErpDialectName)
 
 # The systems the core delivers to, and the destination of its own timers.
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")

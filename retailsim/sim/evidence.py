@@ -142,7 +142,7 @@ def gather(world: World) -> Evidence:
                 location if at_store else None,
             ),
         }
-    # Free-of-charge deliveries ("SDF") by the document they make good: the sales order of a lost parcel.
+    # Free-of-charge replacement orders by the document they make good: the sales order of a lost parcel.
     po_of_sales_order = {n: po for po, numbers in erp.orders_by_reference.items() for n in numbers}
     for number in sorted(erp.sales_orders):
         refers_to = erp.replaced_document(number)

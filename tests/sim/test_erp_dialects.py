@@ -10,15 +10,18 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from typing import get_args
 
 import pytest
 
 from retailsim.core.adapters import netsuite, registry
 from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.adapters.spec import CommandInput
+from retailsim.core.config import ErpDialectName
 from retailsim.reports.record import RunRecord
 from retailsim.scenarios import list_scenarios, load
 from retailsim.sim.runner import run_scenario
+from retailsim.systems import ERP_DIALECTS
 from retailsim.systems.netsuite import NetSuite
 
 CLI = [sys.executable, "-m", "retailsim.sim.cli"]
@@ -63,6 +66,11 @@ def test_a_bad_dialect_exits_2_naming_the_key_and_the_choices() -> None:
     assert done.returncode == 2
     message = done.stdout + done.stderr
     assert "systems.erp.dialect" in message and "'sap'" in message and "'netsuite'" in message
+
+
+def test_every_dialect_a_scenario_may_name_has_an_adapter_and_a_mock() -> None:
+    names = set(get_args(ErpDialectName))
+    assert names == set(registry.ERP_DIALECTS) and names <= set(ERP_DIALECTS)
 
 
 def test_core_erp_dialect_cannot_disagree_with_the_mock() -> None:
