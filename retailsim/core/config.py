@@ -9,6 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The ERP products the core has an adapter for (core/adapters/registry.py, ``ERP_DIALECTS``); a new
+# dialect adds its name here.
+ErpDialectName = Literal["sap", "netsuite"]
+
 # The systems the core delivers to, and the destination of its own timers.
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
 INTERNAL = "core"
@@ -52,6 +56,5 @@ class CoreConfig(BaseModel):
     return_window_s: float = Field(
         30 * 86400.0, gt=0, description="returns accepted this long after delivery"
     )
-    # The ERP product whose adapter serves the ERP's command kinds (core/adapters/registry.py,
-    # ``ERP_DIALECTS``); a new dialect adds its name here.
-    erp_dialect: Literal["sap"] = "sap"
+    # The ERP product whose adapter serves the ERP's command kinds (core/adapters/registry.py).
+    erp_dialect: ErpDialectName = "sap"

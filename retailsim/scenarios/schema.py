@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from retailsim.core.config import ErpDialectName
 from retailsim.core.crash_points import CRASH_POINTS
 from retailsim.core.service import CoreConfig
 
@@ -122,7 +123,11 @@ class PaymentSpec(SystemSpec):
 
 
 class ErpSpec(SystemSpec):
-    pass
+    dialect: ErpDialectName = Field(
+        "sap",
+        description="the ERP product: the mock that speaks it (systems/erp_dialects.py) and the core's "
+        "adapter for it (core.erp_dialect follows this key)",
+    )
 
 
 class WmsSpec(SystemSpec):
@@ -361,6 +366,12 @@ class Scenario(Strict):
     cases: CasesSpec = CasesSpec()
     faults: list[FaultSpec] = []
     expect: ExpectSpec = ExpectSpec()
+
+    @model_validator(mode="after")
+    def _one_erp_dialect(self) -> Scenario:
+        if "erp_dialect" in self.core.model_fields_set and self.core.erp_dialect != self.systems.erp.dialect:
+            raise ValueError("core.erp_dialect follows systems.erp.dialect: set systems.erp.dialect instead")
+        return self
 
     @model_validator(mode="after")
     def _stores_for_pickups(self) -> Scenario:

@@ -14,15 +14,8 @@ from retailsim.sim.world import World
 
 
 def _erp_state(world: World, order_no: str) -> str:
-    numbers = world.erp.by_po.get(order_no, [])
-    if not numbers:
-        return "absent"
-    sales_order = world.erp.sales_orders[numbers[0]]
-    if sales_order.get("OverallSDDocumentRejectionSts") == "C" or sales_order.get("rejected"):
-        return "cancelled"
-    if sales_order.get("OverallSDProcessStatus") == "C":
-        return "completed"
-    return "open"
+    numbers = world.erp.orders_by_reference.get(order_no, [])
+    return world.erp.order_state(numbers[0]) if numbers else "absent"
 
 
 def _wms_state(world: World, order_no: str) -> str:
@@ -89,7 +82,9 @@ def gather(world: World) -> Evidence:
     storefront, erp, wms = world.storefront, world.erp, world.wms
     evidence = Evidence()
     evidence.accepted_orders = sorted(storefront.orders)
-    evidence.erp_orders_by_reference = {po: list(numbers) for po, numbers in sorted(erp.by_po.items())}
+    evidence.erp_orders_by_reference = {
+        po: list(numbers) for po, numbers in sorted(erp.orders_by_reference.items())
+    }
     evidence.status_histories = {
         "storefront": {no: list(h) for no, h in storefront.status_history.items()},
         "service_cloud": {no: list(h) for no, h in world.service_cloud.status_history.items()},
@@ -147,11 +142,11 @@ def gather(world: World) -> Evidence:
                 location if at_store else None,
             ),
         }
-    # Free-of-charge deliveries ("SDF") by the document they make good: the sales order of a lost parcel.
-    po_of_sales_order = {n: po for po, numbers in erp.by_po.items() for n in numbers}
-    for number, sales_order in sorted(erp.sales_orders.items()):
-        refers_to = str(sales_order.get("ReferenceSDDocument", ""))
-        if sales_order.get("SalesOrderType") == "SDF" and refers_to in po_of_sales_order:
+    # Free-of-charge replacement orders by the document they make good: the sales order of a lost parcel.
+    po_of_sales_order = {n: po for po, numbers in erp.orders_by_reference.items() for n in numbers}
+    for number in sorted(erp.sales_orders):
+        refers_to = erp.replaced_document(number)
+        if refers_to is not None and refers_to in po_of_sales_order:
             original = po_of_sales_order[refers_to]
             evidence.erp_replacements.setdefault(original, []).append(number)
 
@@ -161,7 +156,7 @@ def gather(world: World) -> Evidence:
     # Replacement orders (lost parcels, exchanges) are known to the customer through their original.
     known |= {no for numbers in storefront.replacements.values() for no in numbers}
     evidence.known_references = known
-    references: list[tuple[str, str]] = [("erp", po) for po in erp.by_po]
+    references: list[tuple[str, str]] = [("erp", po) for po in erp.orders_by_reference]
     references += [("wms", ref) for ref in wms.by_reference]
     references += [("service_cloud", ref) for ref in world.service_cloud.orders]
     references += [
@@ -233,7 +228,7 @@ def _ledger_final(world: World, order_no: str, replaced: set[str]) -> str | None
     if status == "delivered":
         return "delivered"
     if status in ("failure", "return_to_sender"):
-        made_good = any(number in replaced for number in erp.by_po.get(order_no, []))
+        made_good = any(number in replaced for number in erp.orders_by_reference.get(order_no, []))
         return "replaced" if made_good else "delivery_failed"
     if _erp_state(world, order_no) == "cancelled" or _wms_state(world, order_no) == "cancelled":
         return "cancelled"
@@ -253,11 +248,8 @@ def _gather_core_view(world: World, evidence: Evidence) -> None:
     for sku, on_hand in sorted(world.wms.stock.items()):
         reserved = world.erp.stock.get((plant, sku), {}).get("reserved", 0)
         evidence.true_atp[(sku, plant)] = max(0, on_hand - reserved - safety)
-    replaced = {
-        str(so.get("ReferenceSDDocument", ""))
-        for so in world.erp.sales_orders.values()
-        if so.get("SalesOrderType") == "SDF"
-    }
+    made_good = (world.erp.replaced_document(number) for number in world.erp.sales_orders)
+    replaced = {document for document in made_good if document is not None}
     for order_no in evidence.core_final:
         truth = _ledger_final(world, order_no, replaced)
         if truth is not None:
@@ -277,7 +269,7 @@ def oversell_units(world: World) -> int:
 def _gather_returns(world: World, evidence: Evidence) -> None:
     """Returns, refunds and stock, from the ERP's, gateway's, warehouse's and stores' own ledgers."""
     erp, payment, wms, pos = world.erp, world.payment, world.wms, world.pos
-    evidence.approved_returns = sorted(erp.returns_by_po)
+    evidence.approved_returns = sorted(erp.returns_by_reference)
     refunds: dict[str, list[int]] = {}
     refunded: dict[str, int] = {}
     for refund in payment.refunds:
@@ -343,10 +335,10 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
     evidence.restock_expected = expected
 
     # Exchanges: free-of-charge deliveries with reference to a customer return.
-    return_of_document = {n: po for po, numbers in erp.returns_by_po.items() for n in numbers}
-    for number, sales_order in sorted(erp.sales_orders.items()):
-        reference = str(sales_order.get("ReferenceSDDocument", ""))
-        if sales_order.get("SalesOrderType") == "SDF" and reference in return_of_document:
+    return_of_document = {n: po for po, numbers in erp.returns_by_reference.items() for n in numbers}
+    for number in sorted(erp.sales_orders):
+        reference = erp.replaced_document(number)
+        if reference is not None and reference in return_of_document:
             evidence.exchanges_by_return.setdefault(return_of_document[reference], []).append(number)
 
     for return_no, record in world.store.aggregates("return"):
@@ -354,8 +346,8 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
         pos_history = pos.status_history.get(return_no)
         shown = world.storefront.return_status.get(return_no, [])
         evidence.return_systems[return_no] = {
-            "erp_return": "present" if erp.returns_by_po.get(return_no) else "absent",
-            "erp_credit_memo": "present" if erp.credit_memos_by_po.get(return_no) else "absent",
+            "erp_return": "present" if erp.returns_by_reference.get(return_no) else "absent",
+            "erp_credit_memo": "present" if erp.credit_memos_by_reference.get(return_no) else "absent",
             "payment": "refunded" if refunds.get(return_no) else "absent",
             "storefront": shown[-1] if shown else "absent",
             "pos": "n/a" if pos_history is None else (pos_history[-1] if pos_history else "absent"),

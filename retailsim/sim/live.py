@@ -599,7 +599,7 @@ class LiveRuntime(SharedHost):
         with self._lock:
             self._deliver_mail()  # what was posted before this call is in the ledgers it reads
             world = self.world
-            numbers = list(world.erp.by_po.get(order_no, []))
+            numbers = list(world.erp.orders_by_reference.get(order_no, []))
             intents = [
                 {"id": i["id"], "status": i["status"], "amount": i["amount"]}
                 for i in world.payment.intents.values()

@@ -37,7 +37,7 @@ from retailsim.sim.monitors import SAMPLE_S, LevelSampler, TraceDigest
 from retailsim.sim.service_desk import ServiceDesk
 from retailsim.sim.webhooks import WebhookDispatch
 from retailsim.sim.workers import DeliveryWorkers
-from retailsim.systems.erp import Erp
+from retailsim.systems.erp_base import ErpSystem
 
 # Faults during which a destination is expected to make no progress: the stall watch waits them out.
 STALL_EXCUSED = frozenset({"outage", "error_rate", "rate_limit", "core_crash", "persistent_error"})
@@ -51,7 +51,7 @@ class Sampler:
     scenario: Scenario
     store: Store
     destinations: list[str]
-    erp: Erp
+    erp: ErpSystem
     process: CoreProcess
     workers: DeliveryWorkers
     checkout: Checkout

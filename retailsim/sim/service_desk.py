@@ -41,7 +41,7 @@ from retailsim.sim.links import latency
 from retailsim.sim.monitors import Tally, TraceDigest
 from retailsim.systems.base import Latency, MockSystem
 from retailsim.systems.carrier import Carrier
-from retailsim.systems.erp import Erp
+from retailsim.systems.erp_base import ErpSystem
 from retailsim.systems.payment import PaymentGateway
 from retailsim.systems.pos import Pos
 from retailsim.systems.service_cloud import ServiceCloud
@@ -58,7 +58,7 @@ class Ledgers(Protocol):
     """The systems whose ledgers a timeline is judged against (the harness's god's-eye view)."""
 
     @property
-    def erp(self) -> Erp: ...
+    def erp(self) -> ErpSystem: ...
 
     @property
     def wms(self) -> Wms: ...
@@ -336,7 +336,7 @@ class ServiceDesk:
 def timeline_gaps(systems: Ledgers, order_no: str, timeline: dict[str, Any]) -> list[str]:
     """Systems whose record of the order exists in their ledger but is missing from ``timeline``."""
     gaps: list[str] = []
-    erp_orders = systems.erp.by_po.get(order_no, [])
+    erp_orders = systems.erp.orders_by_reference.get(order_no, [])
     if erp_orders and not (timeline.get("erp") or {}).get("sales_order"):
         gaps.append("erp")
     wms_orders = [systems.wms.orders[i] for i in systems.wms.by_reference.get(order_no, [])]
@@ -364,11 +364,7 @@ def timeline_gaps(systems: Ledgers, order_no: str, timeline: dict[str, Any]) -> 
         no for no, r in sorted(systems.pos.returns.items()) if r.get("order_reference") == order_no
     ]
     for number in erp_orders:
-        known += [
-            str(doc["PurchaseOrderByCustomer"])
-            for doc in systems.erp.customer_returns.values()
-            if doc.get("ReferenceSDDocument") == number
-        ]
+        known += systems.erp.returns_of_order(number)
     refunded = {str((r.get("metadata") or {}).get("return_no", "")) for r in systems.payment.refunds}
     for return_no in sorted(set(known)):
         if return_no not in shown:

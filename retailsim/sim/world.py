@@ -46,8 +46,8 @@ from typing import Any, TypeVar
 import simpy
 
 from retailsim.core.adapters import pos as pos_api
-from retailsim.core.adapters import sap
 from retailsim.core.adapters.http import OutboundRequest, Reply
+from retailsim.core.adapters.registry import erp_dialect
 from retailsim.core.service import CoreConfig, IntegrationCore
 from retailsim.core.stores.base import Store
 from retailsim.core.stores.memory import MemoryStore
@@ -69,7 +69,8 @@ from retailsim.sim.workers import DeliveryWorkers
 from retailsim.sim.workload import CartPicker, CatalogItem, build_catalog, build_shoppers
 from retailsim.systems.base import Latency, MockSystem, Request, Webhook
 from retailsim.systems.carrier import Carrier
-from retailsim.systems.erp import Erp
+from retailsim.systems.erp_base import ErpSystem
+from retailsim.systems.erp_dialects import erp_class
 from retailsim.systems.payment import PaymentGateway
 from retailsim.systems.pos import Pos
 from retailsim.systems.service_cloud import ServiceCloud
@@ -87,14 +88,16 @@ def store_ids(scenario: Scenario) -> list[str]:
 
 
 def core_config_for(scenario: Scenario) -> CoreConfig:
-    """The core's settings for a scenario: its ``[core]`` section, the storefront's inventory feed and,
-    where customers pick up in store, the stores whose stock the core then promises too."""
+    """The core's settings for a scenario: its ``[core]`` section, the storefront's inventory feed, the
+    ERP dialect of ``systems.erp`` and, where customers pick up in store, the stores whose stock the core
+    then promises too."""
     storefront = scenario.systems.storefront
     return scenario.core.model_copy(
         update={
             "inventory_publication": "batch" if storefront.inventory_sync == "batch" else "events",
             "feed_interval_s": storefront.feed_interval,
             "stores": store_ids(scenario) if scenario.workload.bopis_share > 0 else [],
+            "erp_dialect": scenario.systems.erp.dialect,
         }
     )
 
@@ -105,7 +108,7 @@ class MockSystems:
 
     storefront: Storefront
     payment: PaymentGateway
-    erp: Erp
+    erp: ErpSystem
     wms: Wms
     carrier: Carrier
     service_cloud: ServiceCloud
@@ -138,7 +141,7 @@ def build_systems(
 
     storefront = Storefront(env, streams("storefront"), **common(s.storefront))
     payment = PaymentGateway(env, streams("payment"), decline_rate=s.payment.decline_rate, **common(s.payment))
-    erp = Erp(env, streams("erp"), stock={plant: dict(stock)}, **common(s.erp))
+    erp = erp_class(s.erp.dialect)(env, streams("erp"), stock={plant: dict(stock)}, **common(s.erp))
     carrier = Carrier(env, streams("carrier"), exception_rate=s.carrier.exception_rate, **common(s.carrier))
     wms = Wms(
         env,
@@ -364,9 +367,10 @@ class World:
 
     def start(self, *, workload: bool = True) -> None:
         """Load stock into the core and start every process; live mode starts without the workload."""
-        plant_rows = sap.parse_stock(
-            Reply(200, self.erp.dispatch(Request("GET", sap.stock_snapshot().path)).body)
-        )
+        dialect = erp_dialect(self.core_config.erp_dialect)
+        ask = dialect.stock_snapshot()
+        snapshot = self.erp.dispatch(Request(ask.method, ask.path, ask.body, dict(ask.headers), dict(ask.query)))
+        plant_rows = dialect.parse_stock(Reply(snapshot.status, snapshot.body, dict(snapshot.headers)))
         for store in self.core_config.stores:
             listing = self.pos.dispatch(Request("GET", pos_api.inventory_snapshot(store).path)).body
             plant_rows += pos_api.parse_inventory(listing)

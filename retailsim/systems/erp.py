@@ -331,6 +331,25 @@ class Erp(ErpSystem):
         ]
         return Response(200, {"d": {"results": rows}})
 
+    # ---- the ledgers in the harness's words --------------------------------------------------------
+
+    def order_state(self, number: str) -> str:
+        order = self.sales_orders[number]
+        if order.get("OverallSDDocumentRejectionSts") == "C" or order.get("rejected"):
+            return "cancelled"
+        return "completed" if order.get("OverallSDProcessStatus") == "C" else "open"
+
+    def replaced_document(self, number: str) -> str | None:
+        order = self.sales_orders[number]
+        return str(order.get("ReferenceSDDocument", "")) if order.get("SalesOrderType") == "SDF" else None
+
+    def returns_of_order(self, number: str) -> list[str]:
+        return [
+            str(document["PurchaseOrderByCustomer"])
+            for document in self.customer_returns.values()
+            if document.get("ReferenceSDDocument") == number
+        ]
+
     # ---- returns ----------------------------------------------------------------------------------
 
     def _create_document(
@@ -413,9 +432,7 @@ class Erp(ErpSystem):
             key = (str(item.get("Plant")), str(item.get("Material")))
             quantity = int(float(str(item.get("QuantityInEntryUnit", "0"))))
             signed = quantity if str(item.get("GoodsMovementType")) in RAISES_STOCK else -quantity
-            position = self.stock.setdefault(key, {"on_hand": 0, "reserved": 0})
-            position["on_hand"] += signed
-            self.moved[key] = self.moved.get(key, 0) + signed
+            self.adjust(*key, signed)
         text = str(body.get("MaterialDocumentHeaderText", ""))
         document = {"MaterialDocument": number, "MaterialDocumentYear": "2026", **body}
         self.material_documents[number] = document

@@ -125,6 +125,12 @@ class ErpSystem(MockSystem):
         position["on_hand"] += quantity
         self.restocked[(location, item)] = self.restocked.get((location, item), 0) + quantity
 
+    def adjust(self, location: str, item: str, signed: int) -> None:
+        """An inventory adjustment (a count, scrapping, a find): on hand moves by ``signed``, counted as moved."""
+        position = self.stock.setdefault((location, item), {"on_hand": 0, "reserved": 0})
+        position["on_hand"] += signed
+        self.moved[(location, item)] = self.moved.get((location, item), 0) + signed
+
     def on_hand(self, item: str) -> list[tuple[str, int, int]]:
         """``(location, on_hand, reserved)`` of one item at every location, in location order."""
         return [
@@ -141,6 +147,22 @@ class ErpSystem(MockSystem):
 
     def snapshot_stock(self) -> dict[tuple[str, str], dict[str, int]]:
         return {key: dict(value) for key, value in self.stock.items()}
+
+    # ---- the ledgers in the harness's words ----------------------------------------------------------
+
+    def order_state(self, number: str) -> str:
+        """``open``, ``completed`` (shipped) or ``cancelled``: a booked sales order's state, in the words the
+        harness's evidence uses whatever the product calls it."""
+        raise NotImplementedError(f"the {self.dialect} dialect does not report order states yet")
+
+    def replaced_document(self, number: str) -> str | None:
+        """The document a free-of-charge replacement order makes good (a sales order whose parcel was lost,
+        or a customer return being exchanged); None for an ordinary order."""
+        raise NotImplementedError(f"the {self.dialect} dialect does not report replacements yet")
+
+    def returns_of_order(self, number: str) -> list[str]:
+        """The storefront return numbers of the return authorisations made with reference to a sales order."""
+        raise NotImplementedError(f"the {self.dialect} dialect does not report returns by order yet")
 
     # ---- throttling ----------------------------------------------------------------------------------
 

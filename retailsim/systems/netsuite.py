@@ -17,6 +17,21 @@ What the product does, and so what this mock does (reference: shared/reference/e
 * Returns: ``POST .../salesOrder/{id}/!transform/returnAuthorization`` and
   ``.../returnAuthorization/{id}/!transform/creditMemo`` (204 + Location); stock by SuiteQL
   (``POST /services/rest/query/v1/suiteql`` with ``Prefer: transient``).
+* Fulfilment and stock movements, by the same transform pattern: ``salesOrder/{id}/!transform/itemFulfillment``
+  ships the order (goods issue: stock leaves, status "Pending Billing"; a second one is refused as already
+  fulfilled), ``returnAuthorization/{id}/!transform/itemReceipt`` books returned goods back into stock
+  (once), ``PATCH .../salesOrder/{id}`` closes lines (``isClosed``, NetSuite's cancel of an approved
+  order: status "Closed", reservations released) or moves them to another ``location``, and
+  ``PUT .../inventoryAdjustment/eid:{externalId}`` upserts an inventory adjustment (``adjustQtyBy`` per
+  line: a repeated PUT moves stock by the difference only). Sources: REST runs every SuiteScript
+  transformation (Oracle, "Transforming Records"; the Sales Order and Item Fulfillment record pages
+  name salesOrder → itemFulfillment); the adjustment's ``account``/``adjLocation`` and its lines'
+  ``item``/``location``/``adjustQtyBy`` and upsert by external id are in the SOAP schema (client code
+  NetSweet/netsuite). (unconfirmed) The ``itemReceipt`` transform of a return authorisation, the REST
+  name ``inventory`` of the adjustment's sublist, and every refusal text here.
+* Transactions share one internal-id sequence, as in NetSuite, so an id names one document whatever its
+  type. A replacement order names the document it makes good in the custom body field
+  ``custbody_replaces`` (an account customisation: NetSuite has no standard field for it).
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; internal ids are counters.
 """
@@ -39,9 +54,15 @@ BAD_REQUEST_TYPE = "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec1
 _ITEM_QUERY = re.compile(
     r"^SELECT\s+itemid\s*,\s*quantityonhand\s+FROM\s+item(?:\s+WHERE\s+itemid\s*=\s*'([^']*)')?$", re.I
 )
+_BALANCE_QUERY = re.compile(  # (unconfirmed) the inventorybalance table: on hand per item and location
+    r"^SELECT\s+item\s*,\s*location\s*,\s*quantityonhand\s+FROM\s+inventorybalance$", re.I
+)
 _Q_FILTER = re.compile(r'^(externalId|otherRefNum)\s+IS\s+"([^"]*)"$')
 # Record types as the REST API names them; paths are matched without regard to case, as NetSuite does.
 SALES_ORDER, RETURN_AUTHORIZATION, CREDIT_MEMO = "salesOrder", "returnAuthorization", "creditMemo"
+INVENTORY_ADJUSTMENT = "inventoryAdjustment"
+PENDING_FULFILLMENT, PENDING_BILLING, CLOSED = "Pending Fulfillment", "Pending Billing", "Closed"
+REPLACES = "custbody_replaces"
 NONEXISTENT = "The record instance does not exist. Provide a valid record instance ID."
 
 
@@ -57,6 +78,10 @@ class NetSuite(ErpSystem):
         ("GET", rf"(?i){RECORD}/(salesOrder|returnAuthorization|creditMemo)/([^/!]+)", "get_record"),
         ("POST", rf"(?i){RECORD}/salesOrder/([^/!]+)/!transform/returnAuthorization", "authorise_return"),
         ("POST", rf"(?i){RECORD}/returnAuthorization/([^/!]+)/!transform/creditMemo", "credit_return"),
+        ("PATCH", rf"(?i){RECORD}/salesOrder/([^/!]+)", "update_sales_order"),
+        ("POST", rf"(?i){RECORD}/salesOrder/([^/!]+)/!transform/itemFulfillment", "fulfil_order"),
+        ("POST", rf"(?i){RECORD}/returnAuthorization/([^/!]+)/!transform/itemReceipt", "receive_return"),
+        ("PUT", rf"(?i){RECORD}/inventoryAdjustment/eid:([^/]+)", "upsert_inventory_adjustment"),
         ("POST", SUITEQL, "suiteql"),
     )
 
@@ -68,6 +93,8 @@ class NetSuite(ErpSystem):
             RETURN_AUTHORIZATION: {},
             CREDIT_MEMO: {},
         }
+        self.inventory_adjustments: dict[str, Document] = {}  # externalId → the adjustment
+        self.item_fulfillments: dict[str, Document] = {}
         self.jobs: dict[str, Response] = {}  # async job id → the result the job produced
         self.jobs_by_idempotency_key: dict[str, str] = {}
 
@@ -178,6 +205,8 @@ class NetSuite(ErpSystem):
     def _reserve_lines(self, lines: list[tuple[str, str, int, float]]) -> list[Document]:
         return [
             {
+                "line": index + 1,
+                "isClosed": False,
                 "item": {"id": item},
                 "location": {"id": location},
                 "quantity": quantity,
@@ -185,15 +214,19 @@ class NetSuite(ErpSystem):
                 "amount": round(quantity * rate, 2),
                 "quantityCommitted": self.reserve(location, item, quantity),
             }
-            for item, location, quantity, rate in lines
+            for index, (item, location, quantity, rate) in enumerate(lines)
         ]
 
     def _release_lines(self, order: Document) -> None:
         for line in order["item"]["items"]:
             self.release(line["location"]["id"], line["item"]["id"], line["quantityCommitted"])
 
+    def _transaction_id(self) -> str:
+        """The next internal id: one sequence for every transaction type, as in NetSuite."""
+        return str(100 + self.next_number("transaction"))
+
     def _new_order(self, body: dict[str, Any], lines: list[tuple[str, str, int, float]]) -> str:
-        internal_id = str(100 + self.next_number(SALES_ORDER))
+        internal_id = self._transaction_id()
         order = {
             "id": internal_id,
             "tranId": f"SO{internal_id}",
@@ -201,9 +234,11 @@ class NetSuite(ErpSystem):
             "entity": {"id": body["entity"]["id"]},
             "otherRefNum": body.get("otherRefNum"),
             "currency": body.get("currency") or {"id": "1"},
-            "status": "Pending Fulfillment",
+            "status": PENDING_FULFILLMENT,
             "item": {"items": self._reserve_lines(lines)},
         }
+        if isinstance(body.get(REPLACES), dict) and body[REPLACES].get("id"):
+            order[REPLACES] = {"id": str(body[REPLACES]["id"])}
         reference = str(body.get("otherRefNum") or body.get("externalId") or internal_id)
         self.book_order(reference, internal_id, order)
         if body.get("externalId"):
@@ -236,13 +271,132 @@ class NetSuite(ErpSystem):
             result = self._created(SALES_ORDER, self._new_order(body, lines))
         else:
             order = self.sales_orders[existing]
-            self._release_lines(order)
-            order["item"]["items"] = self._reserve_lines(lines)
+            if order["status"] == PENDING_FULFILLMENT:  # a shipped or closed order keeps its lines
+                self._release_lines(order)
+                order["item"]["items"] = self._reserve_lines(lines)
             for field in ("entity", "otherRefNum", "currency"):
                 if field in body:
                     order[field] = body[field]
             result = Response(204, None, {"Location": f"{RECORD}/{SALES_ORDER}/{existing}"})
         return self._answer(request, result)
+
+    def update_sales_order(self, request: Request, key: str) -> Response:
+        """Close lines (``isClosed``: the order's cancel) or move them to another ``location``, by line number.
+
+        Closing a closed line changes nothing; a fulfilled order is refused as already fulfilled.
+        """
+        order = self.sales_orders.get(self._resolve(SALES_ORDER, key) or "")
+        if order is None:
+            return self.error(404, "NONEXISTENT_ID", NONEXISTENT)
+        body = request.body if isinstance(request.body, dict) else {}
+        changes = (body.get("item") or {}).get("items") if isinstance(body.get("item"), dict) else None
+        lines = {line["line"]: line for line in order["item"]["items"]}
+        if not isinstance(changes, list) or not all(
+            isinstance(change, dict) and change.get("line") in lines for change in changes
+        ):
+            return self.error(400, "INVALID_CONTENT", "Every changed line needs a valid line number", "item")
+        if order["status"] == PENDING_BILLING:
+            return self.error(
+                400, "USER_ERROR", f"Sales order {order['tranId']} has already been fulfilled", "item"
+            )
+        for change in changes:
+            line = lines[change["line"]]
+            location = str((change.get("location") or {}).get("id", line["location"]["id"]))
+            if line["isClosed"]:
+                continue
+            item, committed = line["item"]["id"], line["quantityCommitted"]
+            if change.get("isClosed") is True:
+                self.release(line["location"]["id"], item, committed)
+                line.update(isClosed=True, quantityCommitted=0)
+            elif location != line["location"]["id"]:
+                self.release(line["location"]["id"], item, committed)
+                line["location"] = {"id": location}
+                line["quantityCommitted"] = self.reserve(location, item, line["quantity"])
+        if all(line["isClosed"] for line in order["item"]["items"]):
+            order["status"] = CLOSED
+        return Response(204, None)
+
+    def fulfil_order(self, request: Request, key: str) -> Response:
+        """Item fulfillment of the whole order (goods issue): committed units leave stock, once."""
+        order = self.sales_orders.get(self._resolve(SALES_ORDER, key) or "")
+        if order is None:
+            return self.error(404, "NONEXISTENT_ID", NONEXISTENT)
+        if order["status"] == PENDING_BILLING:
+            return self.error(400, "USER_ERROR", f"Sales order {order['tranId']} has already been fulfilled")
+        if order["status"] == CLOSED:
+            return self.error(400, "USER_ERROR", f"Sales order {order['tranId']} is closed")
+        for line in order["item"]["items"]:
+            self.issue(line["location"]["id"], line["item"]["id"], line["quantityCommitted"])
+            line["quantityFulfilled"] = line["quantityCommitted"]
+        order["status"] = PENDING_BILLING
+        fulfillment = self._transaction_id()
+        self.item_fulfillments[fulfillment] = {"id": fulfillment, "createdFrom": {"id": order["id"]}}
+        return self._created("itemFulfillment", fulfillment)
+
+    def receive_return(self, request: Request, key: str) -> Response:
+        """Item receipt of returned goods into stock at each line's location; a second one is refused."""
+        authorisation = self.return_authorisations.get(self._resolve(RETURN_AUTHORIZATION, key) or "")
+        if authorisation is None:
+            return self.error(404, "NONEXISTENT_ID", NONEXISTENT)
+        if authorisation["status"] != "Pending Receipt":
+            return self.error(
+                400, "USER_ERROR", f"Return authorization {authorisation['tranId']} has already been received"
+            )
+        body = request.body if isinstance(request.body, dict) else {}
+        lines = (body.get("item") or {}).get("items") if isinstance(body.get("item"), dict) else None
+        if not isinstance(lines, list) or not lines:
+            return self.error(400, "INVALID_CONTENT", "Please enter value(s) for: Items", "item")
+        for line in lines:
+            self.restock(str(line["location"]["id"]), str(line["item"]["id"]), int(line["quantity"]))
+        authorisation["status"] = "Pending Refund"
+        receipt = self._transaction_id()
+        return self._created("itemReceipt", receipt)
+
+    def upsert_inventory_adjustment(self, request: Request, external_id: str) -> Response:
+        """An inventory adjustment by external id: the first PUT moves stock by ``adjustQtyBy`` per line;
+        a repeated PUT replaces the adjustment, so stock moves by the difference only (none for a retry)."""
+        body = request.body if isinstance(request.body, dict) else {}
+        lines = (
+            (body.get("inventory") or {}).get("items") if isinstance(body.get("inventory"), dict) else None
+        )
+        try:
+            moves = [
+                (str(line["location"]["id"]), str(line["item"]["id"]), int(line["adjustQtyBy"]))
+                for line in lines or ()
+            ]
+        except (KeyError, TypeError, ValueError):
+            moves = []
+        if not moves:
+            return self.error(400, "INVALID_CONTENT", "Please enter value(s) for: Adjustments", "inventory")
+        previous = self.inventory_adjustments.get(external_id)
+        for location, item, quantity in previous["moves"] if previous else ():
+            self.adjust(location, item, -quantity)
+        for location, item, quantity in moves:
+            self.adjust(location, item, quantity)
+        internal_id = previous["id"] if previous else self._transaction_id()
+        self.inventory_adjustments[external_id] = {
+            "id": internal_id,
+            "externalId": external_id,
+            "moves": moves,
+        }
+        return self._created(INVENTORY_ADJUSTMENT, internal_id)
+
+    # ---- the ledgers in the harness's words --------------------------------------------------------
+
+    def order_state(self, number: str) -> str:
+        status = self.sales_orders[number]["status"]
+        return {CLOSED: "cancelled", PENDING_BILLING: "completed"}.get(status, "open")
+
+    def replaced_document(self, number: str) -> str | None:
+        replaces = self.sales_orders[number].get(REPLACES)
+        return str(replaces["id"]) if replaces else None
+
+    def returns_of_order(self, number: str) -> list[str]:
+        return [
+            str(authorisation["externalId"] or authorisation["id"])
+            for authorisation in self.return_authorisations.values()
+            if authorisation["createdFrom"]["id"] == number
+        ]
 
     # ---- reading records ---------------------------------------------------------------------------
 
@@ -310,7 +464,7 @@ class NetSuite(ErpSystem):
         external_id = str(body.get("externalId") or "")
         if external_id and external_id in self.by_external_id[kind]:
             return self.error(400, "USER_ERROR", "This record already exists", "externalId")
-        internal_id = str(100 + self.next_number(kind))
+        internal_id = self._transaction_id()
         lines = (body.get("item") or {}).get("items") if isinstance(body.get("item"), dict) else None
         record = {
             "id": internal_id,
@@ -356,12 +510,19 @@ class NetSuite(ErpSystem):
         if request.headers.get("Prefer") != "transient":
             return self.error(400, "INVALID_HEADER", "The request must use the header Prefer: transient")
         query = str((request.body or {}).get("q", "")).strip() if isinstance(request.body, dict) else ""
+        if _BALANCE_QUERY.match(query):
+            rows: list[Document] = [
+                {"links": [], "item": item, "location": location, "quantityonhand": str(position["on_hand"])}
+                for (location, item), position in sorted(self.stock.items())
+            ]
+            return self._query_result(rows)
         match = _ITEM_QUERY.match(query)
         if not match:
             return self.error(
                 400,
                 "INVALID_SEARCH",
-                "Only SELECT itemid, quantityonhand FROM item [WHERE itemid = '...'] is supported",
+                "Only SELECT itemid, quantityonhand FROM item [WHERE itemid = '...'] and "
+                "SELECT item, location, quantityonhand FROM inventorybalance are supported",
             )
         wanted = match.group(1)
         totals: dict[str, int] = {}
@@ -371,6 +532,10 @@ class NetSuite(ErpSystem):
         rows = [
             {"links": [], "itemid": item, "quantityonhand": str(qty)} for item, qty in sorted(totals.items())
         ]
+        return self._query_result(rows)
+
+    @staticmethod
+    def _query_result(rows: list[Document]) -> Response:
         return Response(
             200,
             {

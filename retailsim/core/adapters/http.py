@@ -1,7 +1,8 @@
 """Outbound HTTP-shaped requests, and how a reply is judged: success, retry later, or give up.
 
 The judgement follows what the products mean by their codes: 429 and 503 are "come back later"
-(with Retry-After when given); Salesforce says the same with 403 ``REQUEST_LIMIT_EXCEEDED``; 5xx and a
+(with Retry-After when given); Salesforce says the same with 403 ``REQUEST_LIMIT_EXCEEDED`` and NetSuite's
+RESTlets with 400 ``SSS_REQUEST_LIMIT_EXCEEDED``; 5xx and a
 lost reply are retried; other 4xx are the request's own fault and retrying the same bytes cannot help,
 so the message goes to the dead-letter queue for a person to repair and replay.
 """
@@ -60,12 +61,26 @@ def is_salesforce_limit(reply: Reply) -> bool:
     )
 
 
+NETSUITE_LIMITS = frozenset({"SSS_REQUEST_LIMIT_EXCEEDED", "CONCURRENCY_LIMIT_EXCEEDED"})
+
+
+def is_netsuite_limit(reply: Reply) -> bool:
+    """NetSuite's concurrency governance as a RESTlet answers it: 400 with a limit code, not 429."""
+    body = reply.body
+    details = body.get("o:errorDetails") if isinstance(body, dict) else None
+    return (
+        reply.status == 400
+        and isinstance(details, list)
+        and any(isinstance(d, dict) and d.get("o:errorCode") in NETSUITE_LIMITS for d in details)
+    )
+
+
 def judge(reply: Reply) -> Verdict:
     if reply.ok:
         return Verdict.SUCCESS
     if reply.status is None or reply.status in (408, 409, 425, 429) or reply.status >= 500:
         return Verdict.RETRY
-    if is_salesforce_limit(reply):
+    if is_salesforce_limit(reply) or is_netsuite_limit(reply):
         return Verdict.RETRY
     return Verdict.PERMANENT
 
