@@ -608,6 +608,7 @@ def serve_command(
 
     from retailsim.core.api import HostUnavailable
     from retailsim.core.stores import StoreUrlError, is_postgres_url, open_store
+    from retailsim.core.stores.base import StoreUnavailable
     from retailsim.sim.dispatcher_lock import StoreInUse, acquire, dispatcher_lock, guard
     from retailsim.sim.live import LiveRuntime, serve
     from retailsim.sim.scaleout import (
@@ -630,7 +631,12 @@ def serve_command(
     if problem is not None:
         raise _fail(problem)
     _port_free_or_fail(host, port)
-    store_errors: tuple[type[BaseException], ...] = (StoreUrlError, sqlite3.DatabaseError, OSError)
+    store_errors: tuple[type[BaseException], ...] = (
+        StoreUrlError,
+        StoreUnavailable,
+        sqlite3.DatabaseError,
+        OSError,
+    )
     if is_postgres_url(store):
         import psycopg
 

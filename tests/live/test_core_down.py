@@ -19,6 +19,7 @@ import pytest
 
 from retailsim.core.api import HostUnavailable, create_app, sign
 from retailsim.core.service import ApiReply, IntegrationCore
+from retailsim.core.stores.base import StoreUnavailable
 
 OPS = {"Authorization": "Bearer ops"}
 SECRET = "whsec_core_down"
@@ -32,14 +33,17 @@ class CoreDownHost:
     """A host whose core's process is down (``away``: raises ``HostUnavailable`` instead); it records
     what the API told it, so a test can see that nothing went through."""
 
-    def __init__(self, away: str | None = None) -> None:
+    def __init__(self, away: str | None = None, store_down: str | None = None) -> None:
         self.away = away
+        self.store_down = store_down
         self.lock = threading.Lock()
         self.told: list[str] = []
 
     def core(self) -> IntegrationCore | None:
         if self.away is not None:
             raise HostUnavailable(self.away)
+        if self.store_down is not None:  # as the core's first transaction would raise it
+            raise StoreUnavailable(self.store_down)
         return None
 
     def now(self) -> float:
@@ -161,3 +165,17 @@ def test_a_host_that_cannot_reach_the_core_answers_503_with_its_reason() -> None
             "detail": "the process that owns the mocks is restarting; retry (orders: with the same key)",
         }, path
         assert answer.headers["Retry-After"] == "5"
+
+
+def test_a_store_without_a_free_connection_is_a_503_to_retry_never_a_500() -> None:
+    """Under load the PostgreSQL pool can have no connection free in time (seen once as a 500 on an order
+    in a locust run spread over two API hosts). It is the database's state, not a bug: 503 with
+    Retry-After, and the storefront retries with the same key (the shipped locustfile does)."""
+    host = CoreDownHost(store_down="no PostgreSQL connection free within 10.0s")
+    for (_, path, _), answer in zip(CORE_CALLS, answers(host, CORE_CALLS), strict=True):
+        assert answer.status_code == 503, (path, answer.text)
+        assert answer.json() == {
+            "error": "store_unavailable",
+            "detail": "no PostgreSQL connection free within 10.0s; retry (orders: with the same key)",
+        }, path
+        assert answer.headers["Retry-After"] == "1"

@@ -36,6 +36,7 @@ from retailsim.core.api.host import CoreHost, HostUnavailable
 from retailsim.core.api.metrics import ApiMetrics, MetricsMiddleware
 from retailsim.core.api.routes import inventory, ops, ops_page, orders, payments, returns, service, webhooks
 from retailsim.core.api.schemas import openapi_document
+from retailsim.core.stores.base import StoreUnavailable
 
 # Re-exported: what callers and tests import from here.
 __all__ = ["MAX_BODY_BYTES", "Batches", "CoreHost", "HostUnavailable", "create_app", "endpoints"]
@@ -62,6 +63,12 @@ async def _refused(request: Request, exc: Exception) -> Response:
 
 async def _host_unavailable(request: Request, exc: Exception) -> Response:
     return CoreDown(f"{exc}; retry (orders: with the same key)").response()
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    return Refused(
+        503, "store_unavailable", f"{exc}; retry (orders: with the same key)", headers={"Retry-After": "1"}
+    ).response()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -100,6 +107,7 @@ def create_app(
         exception_handlers={
             HTTPException: _http_error,
             HostUnavailable: _host_unavailable,
+            StoreUnavailable: _store_unavailable,
             Refused: _refused,
         },
         lifespan=lifespan,

@@ -232,7 +232,8 @@ _REASONS = {
     415: "the body is not Content-Type: application/json",
     422: "invalid body (field errors; a lone surrogate or control character in any string, with its path), "
     "an Idempotency-Key reused with another body, or a PaymentIntent made for another order or amount",
-    503: "the core process is down (restarting); retry with the same key",
+    503: "the core process is down (restarting), or the store had no connection free in time; retry with the "
+    "same key",
 }
 
 

@@ -111,6 +111,12 @@ class ConcurrencyConflict(Exception):
     """Another writer won (a unique key already exists, or a version moved). Safe to retry."""
 
 
+class StoreUnavailable(Exception):
+    """The store could not give this request a connection in time, or could not be reached: nothing of
+    the request is known to be committed, and its idempotency key makes a retry safe. The API answers
+    503 with Retry-After (never 500: it is the database's state, not a bug)."""
+
+
 class Transaction(Protocol):
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
 

@@ -62,7 +62,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb, set_json_dumps
 
 from retailsim.core.jsoncodec import dumps_bytes
-from retailsim.core.stores.base import ConcurrencyConflict
+from retailsim.core.stores.base import ConcurrencyConflict, StoreUnavailable
 from retailsim.core.stores.sql import Dialect, SqlStore, schema
 
 Connection = psycopg.Connection[TupleRow]
@@ -120,12 +120,15 @@ class _ConnectionPool:
         if self._closed:
             raise RuntimeError("the PostgreSQL store is closed")
         if not self._slots.acquire(timeout=self._timeout_s):
-            raise TimeoutError(f"no PostgreSQL connection free within {self._timeout_s}s")
+            raise StoreUnavailable(f"no PostgreSQL connection free within {self._timeout_s}s")
         try:
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
-                conn = self.connect()
+                try:
+                    conn = self.connect()
+                except psycopg.OperationalError as exc:
+                    raise StoreUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
             try:
                 yield conn
             finally:
