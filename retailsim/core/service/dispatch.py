@@ -40,6 +40,7 @@ from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.records import load_return
+from retailsim.core.service.reply_effects import ReplyEffects
 from retailsim.core.stores.base import OutboxMessage, Store, Transaction
 
 
@@ -72,14 +73,8 @@ class DeliveryHost(CommandContext, OrderTableHost, Protocol):
 
     def _crash_point(self, point: str) -> None: ...
 
-    def _apply_reply(
-        self,
-        tx: Transaction,
-        spec: CommandSpec,
-        answer: Answer,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None: ...
+    @property
+    def reply_effects(self) -> ReplyEffects: ...
 
     def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None: ...
 
@@ -250,7 +245,7 @@ class Dispatcher:
         with self._transaction("delivery.reply_applied.before_commit") as tx:
             if verdict is Verdict.SUCCESS or spec.benign(reply):
                 breaker.record_success(now)
-                self.host._apply_reply(
+                self.host.reply_effects.apply(
                     tx, spec, Answer(message, reply, delivery.step, now), woken, transitions
                 )
                 tx.complete(message.seq)

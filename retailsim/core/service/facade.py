@@ -22,7 +22,6 @@ store transaction is opened through ``_transaction(point)`` and every reply hand
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import random
@@ -34,25 +33,19 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from retailsim.core.adapters import easypost, pix, pos, sfcc, shipbob, stripe
+from retailsim.core.adapters import sfcc, stripe
 from retailsim.core.adapters.http import (
     OutboundRequest,
     Reply,
 )
 from retailsim.core.adapters.registry import CommandRegistry, build_registry
 from retailsim.core.adapters.spec import (
-    Answer,
-    CommandSpec,
-    Effect,
-    OrderMeant,
-    ReturnMeant,
-    Subject,
     never_sent,
 )
 from retailsim.core.config import DESTINATIONS, INTERNAL, CoreConfig
 from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
 from retailsim.core.documents import DocKind
-from retailsim.core.errors import IllegalTransition, InvalidPayload, NotYetKnown
+from retailsim.core.errors import InvalidPayload
 from retailsim.core.guards import Guards
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import CircuitBreaker
@@ -64,12 +57,14 @@ from retailsim.core.service.dispatch import Delivery, Dispatcher
 from retailsim.core.service.intake import Act, IdempotentRequests, Job, once_points
 from retailsim.core.service.inventory import Inventory
 from retailsim.core.service.pickups import Pickups
-from retailsim.core.service.reconciliation import WATCHES, Reconciliation
-from retailsim.core.service.records import load_return
+from retailsim.core.service.reconciliation import Reconciliation
 from retailsim.core.service.replies import ApiReply, in_flight, missing_key
+from retailsim.core.service.reply_effects import ReplyEffects
 from retailsim.core.service.returns import Returns
 from retailsim.core.service.service_desk import ServiceDesk
+from retailsim.core.service.timers import Timers
 from retailsim.core.service.unit_of_work import UnitOfWork
+from retailsim.core.service.webhooks import Webhooks, verdict
 from retailsim.core.stores.base import (
     NewMessage,
     OutboxMessage,
@@ -82,13 +77,6 @@ from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRec
 from retailsim.core.workflows.return_to_refund import ReturnRecord
 
 __all__ = ["DESTINATIONS", "INTERNAL", "CoreConfig", "Delivery", "IntegrationCore"]
-
-
-# A handler of an accepted reply's effect (``Effect``), of a webhook (tx, topic, body, now, woken,
-# transitions), and of an internal timer (by its kind).
-_ReplyEffect = Callable[[Transaction, Answer, set[str], list[tuple[str, str]]], None]
-_Webhook = Callable[[Transaction, str, Any, float, set[str], list[tuple[str, str]]], None]
-_Timer = Callable[[Transaction, OutboxMessage, float, set[str], list[tuple[str, str]]], None]
 
 
 class _CrashPointTransaction:
@@ -178,43 +166,9 @@ class IntegrationCore:
         # Commands decided in a transaction, appended in one of their own (only with the guard
         # ``outbox_in_transaction`` off: see ``_outbox_apart``).
         self._decided: list[NewMessage] = []
-        self._reply_effects: dict[Effect, _ReplyEffect] = {
-            Effect.STATUS_SYNCED: self._status_synced,
-            Effect.WAREHOUSE_ORDER_FETCHED: self.reconciliation.warehouse_order_fetched,
-            Effect.TRACKERS_FETCHED: self.reconciliation.trackers_fetched,
-            Effect.PICKUP_FETCHED: self.reconciliation.pickup_fetched,
-            Effect.ADJUSTMENTS_FETCHED: self.additive.adjustments_fetched,
-            Effect.WAREHOUSE_RETURN_CREATED: self.returns.warehouse_return_created,
-            Effect.RETURN_GOODS_BOOKED: self.returns.return_goods_booked,
-        }
-        # Webhooks by (source, topic), then by source alone (see ``_apply_webhook``).
-        self._webhooks: dict[tuple[str, str], _Webhook] = {
-            **{("pos", topic): self.pickups.apply_webhook for topic in pos.PICKUP_TOPICS},
-            ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, woken, __: (
-                self.returns.apply_wms_return(tx, body, now, woken)
-            ),
-            ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, woken, __: self.additive.apply_adjustment(
-                tx, body, now, woken
-            ),
-        }
-        self._webhooks_of_source: dict[str, _Webhook] = {
-            "pos": lambda tx, topic, body, now, woken, _: self.returns.apply_pos_webhook(
-                tx, topic, body, now, woken
-            ),
-            "wms": self._warehouse_order_webhook,
-            "carrier": self._tracker_webhook,
-        }
-        self._timers: dict[str, _Timer] = {
-            "PublishInventoryFeed": self._publish_inventory_feed,
-            "ExpireBackorder": self._expire_backorder,
-            **{kind: self._watchdog for kind in WATCHES},
-            "WatchAdjustments": lambda tx, timer, now, woken, transitions: self.additive.watch_adjustments(
-                tx, now, woken
-            ),
-            "CreateExchangeOrder": lambda tx, timer, now, woken, transitions: (
-                self.returns.create_exchange_order(tx, timer.aggregate_id, now, woken, transitions)
-            ),
-        }
+        self.webhooks = Webhooks(self)
+        self.timers = Timers(self)
+        self.reply_effects = ReplyEffects(self)
 
     @property
     def _return_transitions(self) -> list[tuple[str, str]]:
@@ -228,19 +182,10 @@ class IntegrationCore:
         self._noted.returns = value
 
     def _note_webhook(self, status: str, reason: str) -> None:
-        """What the webhook being applied (in this thread) turned out to be: ``processed``, ``stale`` or
-        ``ignored``, with the reason its reply states (see ``webhook_verdict``). No-op outside a webhook."""
-        notes: list[tuple[str, str]] | None = getattr(self._noted, "webhook", None)
-        if notes is not None:
-            notes.append((status, reason))
+        """What the webhook being applied (in this thread) turned out to be (core/service/webhooks.py)."""
+        self.webhooks.note(status, reason)
 
-    @staticmethod
-    def webhook_verdict(notes: list[tuple[str, str]]) -> tuple[str, str]:
-        """A webhook was processed when anything in it was applied; else the first thing noted about it."""
-        for status, reason in notes:
-            if status == "processed":
-                return status, reason
-        return notes[0] if notes else ("processed", "applied")
+    webhook_verdict = staticmethod(verdict)
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -579,39 +524,7 @@ class IntegrationCore:
 
     def receive_webhook(self, source: str, event_id: str, topic: str, body: Any, now: float) -> ApiReply:
         """A warehouse, carrier or payment event. Duplicates are acknowledged and have no effect."""
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
-        self._return_transitions = []  # what a rolled-back transaction noted must not be announced
-        notes: list[tuple[str, str]] = []
-        self._noted.webhook = notes  # what applying it turned out to be: its reply says (``_note_webhook``)
-        try:
-            with self._transaction("webhook.before_commit") as tx:
-                if self.handle_webhook(tx, source, event_id, topic, body, now, woken, transitions):
-                    self._count("inbox_duplicates")
-                    return ApiReply(
-                        200,
-                        {
-                            "status": "duplicate",
-                            "event_id": event_id,
-                            "reason": "event id in the inbox already",
-                        },
-                    )
-        except NotYetKnown as exc:
-            self._count("webhooks_not_yet_known")
-            return ApiReply(409, {"error": "not_yet_known", "detail": str(exc)}, {"Retry-After": "60"})
-        except InvalidPayload as exc:
-            self._count("webhooks_invalid")
-            return ApiReply(400, {"error": "invalid_payload", "detail": str(exc), "errors": exc.errors})
-        except IllegalTransition as exc:
-            self._count("webhooks_illegal")
-            return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
-        finally:
-            self._noted.webhook = None
-        self._after_commit(woken, transitions, now)
-        self._flush_return_statuses(now)
-        status, reason = self.webhook_verdict(notes)
-        self._crash_point("webhook.after_commit")
-        return ApiReply(200, {"status": status, "event_id": event_id, "reason": reason})
+        return self.webhooks.receive(source, event_id, topic, body, now)
 
     def handle_webhook(
         self,
@@ -625,122 +538,7 @@ class IntegrationCore:
         transitions: list[tuple[str, str]],
     ) -> bool:
         """Inbox first, then the effect, in the caller's transaction; True when it was a duplicate."""
-        if not self.guards.inbox_before_effect:  # the effect is in the transaction before the check
-            self._apply_webhook(tx, source, topic, body, now, woken, transitions)
-            return not self.first_delivery(tx, source, event_id, now)
-        if not self.first_delivery(tx, source, event_id, now):
-            return True
-        self._apply_webhook(tx, source, topic, body, now, woken, transitions)
-        return False
-
-    def _apply_webhook(
-        self,
-        tx: Transaction,
-        source: str,
-        topic: str,
-        body: Any,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        """Route the event: by (source, topic), else by its source, else it confirms what the core knows."""
-        handler = self._webhooks.get((source, topic)) or self._webhooks_of_source.get(source)
-        if handler is None:
-            self._count("webhooks_ignored")  # payment events confirm what the core already knows
-            self._note_webhook("ignored", f"{source} {topic} confirms what the core knows")
-            return
-        handler(tx, topic, body, now, woken, transitions)
-
-    def _warehouse_order_webhook(
-        self,
-        tx: Transaction,
-        topic: str,
-        body: Any,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        facts = shipbob.parse_webhook(topic, body)
-        record = self._load_record(tx, facts["order_no"])
-        if record is None:
-            raise NotYetKnown(f"order {facts['order_no']} is not known yet")
-        if self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
-            self._count("webhooks_ignored")
-            self._note_webhook("ignored", f"{topic} moves no order")
-
-    def _tracker_webhook(
-        self,
-        tx: Transaction,
-        topic: str,
-        body: Any,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        code, status = easypost.parse_event(body)
-        link = tx.load(DocKind.TRACKING, code)
-        if link is None:
-            raise NotYetKnown(f"tracking code {code} is not known yet")
-        record = self._load_record(tx, str(link["order_no"]))
-        if record is None:
-            raise NotYetKnown(f"order for tracking code {code} is not known")
-        if status in easypost.GAVE_UP:
-            self._count("carrier_exceptions")
-        if self._apply_tracker_status(tx, record, status, now, woken, transitions, code) is None:
-            self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
-            self._note_webhook("ignored", f"tracker status {status} moves no order")
-
-    def _apply_warehouse_news(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        topic: str,
-        facts: dict[str, Any],
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> OrderRecord | None:
-        """A warehouse order shipped or went on hold, told by its webhook or found by reconciliation;
-        None for a topic that moves no order."""
-        if topic == shipbob.TOPIC_SHIPPED and facts.get("shipment_id") is not None:
-            return self.additive.apply_parcel(tx, record, facts, now, woken, transitions)
-        if topic == shipbob.TOPIC_SHIPPED:
-            tx.save(DocKind.TRACKING, facts["tracking_code"], {"order_no": record.order_no}, now)
-            shipped = {
-                "wms_order_id": facts["wms_order_id"],
-                "tracking_code": facts["tracking_code"],
-                "carrier": facts["carrier"],
-                "shipped_at": now,
-            }
-            return self._transition(tx, record, OrderEvent.SHIPPED, now, woken, transitions, shipped)
-        if topic == shipbob.TOPIC_ON_HOLD:
-            on_hold = {"wms_order_id": facts["wms_order_id"]}
-            return self._transition(tx, record, OrderEvent.SHIPMENT_ON_HOLD, now, woken, transitions, on_hold)
-        return None
-
-    def _apply_tracker_status(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        status: str,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-        code: str | None = None,
-    ) -> OrderRecord | None:
-        """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
-        status that moves no order."""
-        if code is not None and record.parcels:  # shipped in parcels (each told with its shipment id)
-            return self.additive.apply_parcel_status(tx, record, code, status, now, woken, transitions)
-        if status in easypost.DELIVERED:
-            return self._transition(
-                tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
-            )
-        if status in easypost.IN_TRANSIT:
-            return self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
-        if status in easypost.GAVE_UP:
-            return self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
-        return None
+        return self.webhooks.handle(tx, source, event_id, topic, body, now, woken, transitions)
 
     # ---- egress (core/service/dispatch.py) ----------------------------------------------------------
 
@@ -787,104 +585,11 @@ class IntegrationCore:
     def payment_idempotency_key(self, record: OrderRecord, command: str) -> str | None:
         return stripe.idempotency_key(record.order_no, command)
 
-    def _apply_reply(
-        self,
-        tx: Transaction,
-        spec: CommandSpec,
-        answer: Answer,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        """What an accepted reply means, as its spec says: an order or return event, and/or an effect."""
-        if spec.means is None and spec.effect is None:
-            return
-        message, now = answer.message, answer.now
-        if spec.subject is Subject.ORDER:
-            order = self._load_record(tx, message.aggregate_id)
-            if order is None:
-                return
-            answer = dataclasses.replace(answer, order=order)
-        elif spec.subject is Subject.RETURN:
-            returned = load_return(tx, message.aggregate_id)
-            if returned is None:
-                return
-            answer = dataclasses.replace(answer, returned=returned)
-        meaning = spec.means(answer) if spec.means is not None else None
-        if isinstance(meaning, OrderMeant):
-            self._transition(tx, answer.record, meaning.event, now, woken, transitions, meaning.facts)
-        elif isinstance(meaning, ReturnMeant):
-            self.returns.transition(tx, answer.return_record, meaning.event, now, woken, meaning.facts)
-        if spec.effect is not None:
-            self._reply_effects[spec.effect](tx, answer, woken, transitions)
-
-    def _status_synced(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
-    ) -> None:
-        """The system holds this status sequence now: an older status is never sent to it again."""
-        record, message = answer.record, answer.message
-        seq = int(message.payload["seq"])
-        if seq > record.synced.get(message.destination, 0):
-            synced = {**record.synced, message.destination: seq}
-            self._save_record(tx, record.model_copy(update={"synced": synced}), answer.now)
-
     # ---- internal timers (destination "core") -------------------------------------------------------
 
     def run_timers(self, now: float) -> int:
         """Fire every due internal timer (backorder expiry, batch inventory feed); the number fired."""
-        fired = 0
-        while True:
-            message = self.store.claim_next(INTERNAL, now, self.config.lease_s)
-            if message is None:
-                return fired
-            fired += 1
-            self._crash_point("timers.claimed")
-            woken: set[str] = set()
-            transitions: list[tuple[str, str]] = []
-            self._return_transitions = []
-            with self._transaction("timers.before_commit") as tx:
-                timer = self._timers.get(message.kind)
-                if timer is not None:
-                    timer(tx, message, now, woken, transitions)
-                tx.complete(message.seq)
-            self._after_commit(woken, transitions, now)
-            self._flush_return_statuses(now)
-            self._crash_point("timers.after_commit")
-
-    def _publish_inventory_feed(
-        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
-    ) -> None:
-        """The batch inventory feed's turn: send it, and arm the next one."""
-        tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
-        tx.append(
-            NewMessage(
-                INTERNAL,
-                "PublishInventoryFeed",
-                "inventory",
-                "inventory",
-                {},
-                now + self.config.feed_interval_s,
-            )
-        )
-        woken.update(("storefront", INTERNAL))
-
-    def _expire_backorder(
-        self,
-        tx: Transaction,
-        timer: OutboxMessage,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        record = self._load_record(tx, timer.aggregate_id)
-        if record is not None:
-            self._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
-
-    def _watchdog(
-        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
-    ) -> None:
-        record = self._load_record(tx, timer.aggregate_id)
-        if record is not None:
-            self.reconcile_order(tx, record, timer, now, woken)
+        return self.timers.run(now)
 
     # ---- reconciliation ---------------------------------------------------------------------------
 

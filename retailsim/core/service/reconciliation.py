@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
@@ -24,6 +24,7 @@ from retailsim.core.config import INTERNAL, CoreConfig
 from retailsim.core.guards import Guards
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.pickups import Pickups
+from retailsim.core.service.webhooks import Webhooks
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
@@ -38,27 +39,8 @@ class ReconciliationHost(OrderTableHost, Protocol):
     @property
     def guards(self) -> Guards: ...
 
-    def _apply_warehouse_news(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        topic: str,
-        facts: dict[str, Any],
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> OrderRecord | None: ...
-
-    def _apply_tracker_status(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        status: str,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-        code: str | None = None,
-    ) -> OrderRecord | None: ...
+    @property
+    def webhooks(self) -> Webhooks: ...
 
     @property
     def pickups(self) -> Pickups: ...
@@ -169,7 +151,7 @@ class Reconciliation:
                     }
                     facts = shipbob.parse_webhook(shipbob.TOPIC_SHIPPED, parcel)
                     record = (
-                        self.host._apply_warehouse_news(
+                        self.host.webhooks.warehouse_news(
                             tx, record, shipbob.TOPIC_SHIPPED, facts, now, woken, transitions
                         )
                         or record
@@ -179,7 +161,7 @@ class Reconciliation:
             # The order as the warehouse's API returns it, read as the webhook that never came.
             facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
             record = (
-                self.host._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
+                self.host.webhooks.warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
             )
         self._count_repair(before, record)
 
@@ -196,12 +178,12 @@ class Reconciliation:
             for tracker in trackers:
                 status, code = str(tracker.get("status")), str(tracker.get("tracking_code"))
                 record = (
-                    self.host._apply_tracker_status(tx, record, status, now, woken, transitions, code)
+                    self.host.webhooks.tracker_status(tx, record, status, now, woken, transitions, code)
                     or record
                 )
         else:
             status = str(trackers[0].get("status"))
-            record = self.host._apply_tracker_status(tx, record, status, now, woken, transitions) or record
+            record = self.host.webhooks.tracker_status(tx, record, status, now, woken, transitions) or record
         self._count_repair(before, record)
 
     def pickup_fetched(
