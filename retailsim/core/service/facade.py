@@ -1,39 +1,31 @@
 """``IntegrationCore``: one process of the integration core, wiring its rooms (see core/service/__init__.py).
 
-Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
-inbox check, load, pure transition, save, outbox append — all or nothing (intake.py: the idempotency
-key's in-flight claim and its stored reply are in that same transaction). Orders that arrive together
-may share one transaction (``submit_orders``), each answered as alone; what a transaction announces
-afterwards is its unit of work (unit_of_work.py). Webhooks are routed by a (source, topic) table; internal timers by a
-kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (dispatch.py, through the
-command registry of core/adapters); stock is the Inventory's (inventory.py); watchdogs the
-Reconciliation's (reconciliation.py); store pickups the Pickups' (pickups.py); warehouse adjustments
-and parcels the AdditiveFacts' (additive_facts.py); the agent's timeline and actions the ServiceDesk's
-(service_desk.py); return-to-refund the Returns' (returns.py). Each collaborator sees the core through a
-typed protocol (core/service/hosts.py and its own module). The guards the core runs with are one frozen
-``Guards`` value chosen at assembly (core/guards.py).
+The facade holds what every room shares — settings, guards, counters, the order's records and transition
+table (``_transition``), what a committed transaction announces (``_after_commit``) — and hands each public
+method to the room that owns it: orders to Orders (orders.py), webhooks to Webhooks (webhooks.py: the
+(source, topic) table), timers to Timers (timers.py: kind → handler), delivery to the Dispatcher
+(dispatch.py, through the command registry of core/adapters) and what an accepted reply means to
+ReplyEffects (reply_effects.py); stock to the Inventory, watchdogs to the Reconciliation, store pickups,
+warehouse adjustments and parcels, the agent's timeline and actions, and return-to-refund to their rooms.
+Each room sees the core through a typed protocol (core/service/hosts.py and its own module). The guards
+the core runs with are one frozen ``Guards`` value chosen at assembly (core/guards.py).
 
 Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
 made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
-store transaction is opened through ``_transaction(point)`` and every reply hand-back passes
-``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the process
-(``crash_hook``; None outside the simulation).
+store transaction is opened through ``_transaction(point)`` (transactions.py) and every reply hand-back
+passes ``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the
+process (``crash_hook``; None outside the simulation).
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from types import TracebackType
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from retailsim.core.adapters import sfcc, stripe
+from retailsim.core.adapters import stripe
 from retailsim.core.adapters.http import (
     OutboundRequest,
     Reply,
@@ -43,72 +35,48 @@ from retailsim.core.adapters.spec import (
     never_sent,
 )
 from retailsim.core.config import DESTINATIONS, INTERNAL, CoreConfig
-from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
+from retailsim.core.crash_points import CrashHook
 from retailsim.core.documents import DocKind
-from retailsim.core.errors import InvalidPayload
 from retailsim.core.guards import Guards
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import CircuitBreaker
-from retailsim.core.reliability.idempotency import fingerprint
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.additive_facts import AdditiveFacts
 from retailsim.core.service.dispatch import Delivery, Dispatcher
-from retailsim.core.service.intake import Act, IdempotentRequests, Job, once_points
+from retailsim.core.service.intake import IdempotentRequests
 from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.orders import Orders
 from retailsim.core.service.pickups import Pickups
 from retailsim.core.service.reconciliation import Reconciliation
-from retailsim.core.service.replies import ApiReply, in_flight, missing_key
+from retailsim.core.service.replies import ApiReply
 from retailsim.core.service.reply_effects import ReplyEffects
 from retailsim.core.service.returns import Returns
 from retailsim.core.service.service_desk import ServiceDesk
 from retailsim.core.service.timers import Timers
-from retailsim.core.service.unit_of_work import UnitOfWork
+from retailsim.core.service.transactions import Transactions
 from retailsim.core.service.webhooks import Webhooks, verdict
 from retailsim.core.stores.base import (
-    NewMessage,
     OutboxMessage,
     Store,
     Transaction,
 )
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows import return_to_refund as r2r
-from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
+from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 from retailsim.core.workflows.return_to_refund import ReturnRecord
 
 __all__ = ["DESTINATIONS", "INTERNAL", "CoreConfig", "Delivery", "IntegrationCore"]
 
 
-class _CrashPointTransaction:
-    """A store transaction that passes its crash point after its body and before its commit: a hook
-    that raises there (a process death) rolls the transaction back, as a death before the commit would."""
-
-    __slots__ = ("_hook", "_inner", "_point")
-
-    def __init__(self, inner: AbstractContextManager[Transaction], hook: CrashHook, point: str) -> None:
-        self._inner, self._hook, self._point = inner, hook, point
-
-    def __enter__(self) -> Transaction:
-        return self._inner.__enter__()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> bool | None:
-        if kind is None:
-            try:
-                self._hook(self._point)
-            except BaseException as death:
-                self._inner.__exit__(type(death), death, death.__traceback__)
-                raise
-        return self._inner.__exit__(kind, error, trace)
-
-
 class IntegrationCore:
     """One process of the integration core over a durable ``Store``, with one set of ``Guards``.
 
-    Its rooms are collaborators, not mixins: idempotent requests, delivery, inventory, store pickups,
-    additive facts, the service desk, returns and reconciliation (``requests``, ``dispatch``,
-    ``inventory``, ``pickups``, ``additive``, ``service_desk``, ``returns``, ``reconciliation``).
+    Its rooms are collaborators, not mixins: store transactions, idempotent requests, orders, webhooks,
+    timers, delivery and reply effects, inventory, store pickups, additive facts, the service desk,
+    returns and reconciliation (``transactions``, ``requests``, ``orders``, ``webhooks``, ``timers``,
+    ``dispatch``, ``reply_effects``, ``inventory``, ``pickups``, ``additive``, ``service_desk``,
+    ``returns``, ``reconciliation``).
     """
 
     def __init__(
@@ -144,6 +112,7 @@ class IntegrationCore:
         # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
+        self.transactions = Transactions(self)
         self.requests = IdempotentRequests(self)
         self.reconciliation = Reconciliation(self)
         self.inventory = Inventory(self)
@@ -151,6 +120,7 @@ class IntegrationCore:
         self.additive = AdditiveFacts(self)
         self.service_desk = ServiceDesk(self)
         self.returns = Returns(self)
+        self.orders = Orders(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -163,9 +133,6 @@ class IntegrationCore:
             {d: self.guards.breaker(self.config) for d in DESTINATIONS},
             {d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in limits},
         )
-        # Commands decided in a transaction, appended in one of their own (only with the guard
-        # ``outbox_in_transaction`` off: see ``_outbox_apart``).
-        self._decided: list[NewMessage] = []
         self.webhooks = Webhooks(self)
         self.timers = Timers(self)
         self.reply_effects = ReplyEffects(self)
@@ -191,41 +158,11 @@ class IntegrationCore:
 
     def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
         """A store transaction whose crash point ``point`` is passed just before its commit."""
-        if not self.guards.outbox_in_transaction:
-            return self._outbox_apart(point)
-        return self._one_transaction(point)
-
-    def _one_transaction(self, point: str) -> AbstractContextManager[Transaction]:
-        hook = self.crash_hook
-        if hook is None:
-            return self.store.transaction()
-        return _CrashPointTransaction(self.store.transaction(), hook, point)
-
-    @contextmanager
-    def _outbox_apart(self, point: str) -> Iterator[Transaction]:
-        """The guard ``outbox_in_transaction`` off: the aggregate's new state commits first and the commands
-        it decided are appended in a second transaction ("the outbox write is just a log") — a death between
-        the two commits leaves an aggregate whose next step nobody will ever send."""
-        self._decided = []
-        try:
-            with self._one_transaction(point) as tx:
-                yield tx
-        finally:
-            decided, self._decided = self._decided, []
-        if not decided:
-            return
-        after = point.replace(".before_commit", ".after_commit")
-        if after in DESCRIPTIONS:
-            self._crash_point(after)  # the state is committed; its commands are not
-        with self._one_transaction(point) as tx:
-            for message in decided:
-                tx.append(message)
+        return self.transactions.open(point)
 
     def _crash_point(self, point: str) -> None:
         """Pass a crash point outside a transaction (a reply about to be handed back, a lease taken)."""
-        hook = self.crash_hook
-        if hook is not None:
-            hook(point)
+        self.transactions.crash_point(point)
 
     def _count(self, name: str, n: int = 1) -> None:
         pending: list[tuple[str, int]] | None = getattr(self._pending_counts, "names", None)
@@ -233,28 +170,6 @@ class IntegrationCore:
             pending.append((name, n))  # inside a transaction: counted at its commit (``_counting``)
         else:
             self.counters[name] = self.counters.get(name, 0) + n
-
-    def _emit(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        commands: tuple[Command, ...] | list[Command],
-        now: float,
-        woken: set[str],
-    ) -> None:
-        outbox: Transaction | list[NewMessage] = tx if self.guards.outbox_in_transaction else self._decided
-        for command in commands:
-            outbox.append(
-                NewMessage(
-                    destination=command.destination,
-                    kind=command.kind,
-                    aggregate_id=record.order_no,
-                    correlation_id=record.correlation_id,
-                    payload=command.payload,
-                    available_at=now + command.delay_s,
-                )
-            )
-            woken.add(command.destination)
 
     def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None:
         if self.on_append is not None:
@@ -315,7 +230,7 @@ class IntegrationCore:
         new = outcome.record
         self.inventory.on_transition(tx, record, new, now, woken)
         self._save_record(tx, new, now)
-        self._emit(tx, new, outcome.commands, now, woken)
+        self.transactions.emit(tx, new, outcome.commands, now, woken)
         transitions.append((new.order_no, new.status.value))
         self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
@@ -367,39 +282,9 @@ class IntegrationCore:
         return outcome
 
     def submit_orders(self, orders: Sequence[tuple[Any, str | None, float]]) -> list[ApiReply | Exception]:
-        """Orders (body, Idempotency-Key, now) that arrived together, in one store transaction — one commit
-        for all — each answered as ``submit_order`` answers it alone, in the order given (a later order sees
-        what an earlier one reserved; a key twice in one call is in flight the second time). Should the
-        transaction fail, each order runs again in a transaction of its own, so a bad order costs the others
-        nothing but the retry; its outcome is the exception it raised."""
-        committed = UnitOfWork()
-        outcomes: list[ApiReply | Exception] = []
-        jobs: list[Job] = []
-        for body, key, now in orders:
-            if not key:
-                outcomes.append(missing_key())
-                continue
-            try:
-                order = sfcc.order_from_scapi(body)
-            except InvalidPayload as exc:
-                act: Act = ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
-            else:
-                act = functools.partial(self._accept_order, order=order, now=now)
-            job = Job("orders", key, fingerprint(body), now, act, len(outcomes))
-            early = self.requests.claim(job)
-            if early is None:
-                jobs.append(job)
-                early = in_flight()  # a placeholder until the job has run
-            outcomes.append(early)
-        try:
-            self.requests.run_together(jobs, outcomes, committed)
-        finally:
-            self.requests.release(jobs)
-        if orders:
-            self._after_commit(committed.woken, committed.transitions, max(now for _, _, now in orders))
-        if jobs:
-            self._crash_point("order_intake.after_commit")
-        return outcomes
+        """Orders (body, Idempotency-Key, now) that arrived together, in one store transaction, each answered
+        as ``submit_order`` answers it alone (core/service/orders.py)."""
+        return self.orders.submit(orders)
 
     @contextmanager
     def _counting(self) -> Iterator[None]:
@@ -413,112 +298,6 @@ class IntegrationCore:
             self._pending_counts.names = None
         for name, n in pending:  # not reached when the block raised
             self.counters[name] = self.counters.get(name, 0) + n
-
-    def _run_idempotent(
-        self,
-        scope: str,
-        key: str | None,
-        fingerprinted: Any,
-        now: float,
-        model: type[BaseModel],
-        body: Any,
-        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
-        invalid_error: str = "invalid_request",
-    ) -> ApiReply:
-        """The order API's idempotency rules (``once``) around ``work`` (returns, agent actions).
-
-        No key → 400; a body ``model`` refuses → 422 with field errors; then ``work`` runs once per key in
-        one transaction with the validated request. A refusal from ``work`` (4xx, which must have changed
-        nothing) is not stored, so a corrected retry may use the key.
-        """
-        if not key:
-            return missing_key()
-        try:
-            # Strict, as JSON (arrays for tuples): what the published schema says, no coercion of 0 to false.
-            request = model.model_validate_json(json.dumps(body), strict=True)
-        except ValidationError as exc:
-            refused = ApiReply(
-                422,
-                {
-                    "error": invalid_error,
-                    "detail": f"invalid {scope} request",
-                    "errors": sfcc.field_errors(exc),
-                },
-            )
-            return self.requests.once(scope, key, fingerprinted, now, refused)
-        self._return_transitions = []
-        committed = UnitOfWork()
-        reply = self.requests.once(
-            scope,
-            key,
-            fingerprinted,
-            now,
-            lambda tx, uow: work(tx, request, uow.woken, uow.transitions),
-            committed,
-        )
-        self._after_commit(committed.woken, committed.transitions, now)
-        self._flush_return_statuses(now)
-        self._crash_point(once_points(scope)[1])
-        return reply
-
-    def _accept_order(self, tx: Transaction, work: UnitOfWork, *, order: Order, now: float) -> ApiReply:
-        woken, transitions = work.woken, work.transitions
-        existing = self.already_accepted(tx, order.order_no) or self.take_order_number(tx, order, now)
-        if existing is not None:
-            # The same order exported again under another key: at-least-once export, no new effect.
-            self._count("duplicate_orders")
-            return ApiReply(
-                200,
-                {
-                    "order_id": existing.order_no,
-                    "correlation_id": existing.correlation_id,
-                    "status": existing.status.value,
-                    "duplicate": True,
-                },
-            )
-        record = OrderRecord(
-            order_no=order.order_no,
-            correlation_id=order.order_no,
-            confirmed_to_customer=order.confirmed_to_customer,
-            lines=[(line.sku, line.quantity) for line in order.lines],
-            total_minor=order.total_minor,
-            currency=order.currency,
-            payment_ref=order.payment.reference if order.payment else None,
-            accepted_at=now,
-            history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
-        )
-        if order.pickup_store:
-            routed = self.pickups.route_new(tx, order, now)
-            location = routed["location"] or None
-            record = record.model_copy(update=routed)
-        else:
-            location = self.inventory.reserve_order(tx, order)
-        if location is not None:
-            record = record.model_copy(update={"location": location, "reserved": True})
-            event = OrderEvent.STOCK_RESERVED
-            for sku, _ in record.lines:
-                self.inventory.schedule_publication(tx, sku, now, woken)
-        elif order.confirmed_to_customer:
-            record = record.model_copy(update={"location": self.config.locations[0], "short": True})
-            event = OrderEvent.STOCK_SHORT
-        else:
-            event = OrderEvent.STOCK_UNAVAILABLE
-        record = self._transition(tx, record, event, now, woken, transitions)
-        if record.status is OrderStatus.REJECTED:
-            self._count("rejected")
-            return ApiReply(
-                200,
-                {
-                    "order_id": record.order_no,
-                    "correlation_id": record.correlation_id,
-                    "status": "rejected",
-                    "reason": "insufficient_stock",
-                },
-            )
-        self._count("accepted")
-        return ApiReply(
-            202, {"order_id": record.order_no, "correlation_id": record.correlation_id, "status": "accepted"}
-        )
 
     # ---- ingress: webhooks ------------------------------------------------------------------------
 

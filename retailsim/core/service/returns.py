@@ -182,7 +182,7 @@ class Returns:
                 },
             )
 
-        result: ApiReply = self.host._run_idempotent(
+        result: ApiReply = self.host.requests.run_validated(
             "returns", idempotency_key, body, now, Return, body, open_it, "invalid_return"
         )
         return result

@@ -12,7 +12,7 @@ of dated entries from all of them. Agents act through ``agent_action`` (``POST /
   the return-to-refund table (ERP return, credit memo, refund with its idempotency key).
 * ``return`` — a delivered order comes back (wrong item, …), optionally as an exchange.
 
-Rules kept: the same idempotency rules as the order API (one mechanism, ``_run_idempotent``); every
+Rules kept: the same idempotency rules as the order API (one mechanism, ``IdempotentRequests.run_validated``); every
 action is one transaction, and a remedy is never applied twice to one order — a second reship answers
 with the first replacement, a return opened twice from one case is the same return (its number is the
 case's). Refusals are 409 with the reason and change nothing. No clock, no global random.
@@ -176,7 +176,7 @@ class ServiceDesk:
         """An agent's action on an order, under the order API's idempotency rules."""
         if not self.host.guards.remedy_guard:  # every re-send is a new action
             idempotency_key = f"{idempotency_key}:{now!r}"
-        result: ApiReply = self.host._run_idempotent(
+        result: ApiReply = self.host.requests.run_validated(
             "actions",
             idempotency_key,
             {"order_no": order_no, "body": body},
