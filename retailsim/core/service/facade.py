@@ -55,6 +55,7 @@ from retailsim.core.service.returns import Returns
 from retailsim.core.service.service_desk import ServiceDesk
 from retailsim.core.service.timers import Timers
 from retailsim.core.service.transactions import Transactions
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.service.webhooks import Webhooks, verdict
 from retailsim.core.stores.base import (
     OutboxMessage,
@@ -171,12 +172,12 @@ class IntegrationCore:
         else:
             self.counters[name] = self.counters.get(name, 0) + n
 
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None:
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None:
         if self.on_append is not None:
-            for destination in sorted(woken):
+            for destination in sorted(uow.woken):
                 self.on_append(destination)
         if self.on_status is not None:
-            for order_no, status in transitions:
+            for order_no, status in uow.transitions:
                 self.on_status(order_no, status, now)
 
     def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
@@ -211,8 +212,7 @@ class IntegrationCore:
         record: OrderRecord,
         event: OrderEvent,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
         facts: dict[str, Any] | None = None,
     ) -> OrderRecord:
         outcome = self.apply_event(record, event, now, facts)
@@ -228,10 +228,10 @@ class IntegrationCore:
             self._save_record(tx, outcome.record, now)
             return outcome.record
         new = outcome.record
-        self.inventory.on_transition(tx, record, new, now, woken)
+        self.inventory.on_transition(tx, record, new, now, uow)
         self._save_record(tx, new, now)
-        self.transactions.emit(tx, new, outcome.commands, now, woken)
-        transitions.append((new.order_no, new.status.value))
+        self.transactions.emit(tx, new, outcome.commands, now, uow.woken)
+        uow.transitions.append((new.order_no, new.status.value))
         self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
 
@@ -313,11 +313,10 @@ class IntegrationCore:
         topic: str,
         body: Any,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> bool:
         """Inbox first, then the effect, in the caller's transaction; True when it was a duplicate."""
-        return self.webhooks.handle(tx, source, event_id, topic, body, now, woken, transitions)
+        return self.webhooks.handle(tx, source, event_id, topic, body, now, uow)
 
     # ---- egress (core/service/dispatch.py) ----------------------------------------------------------
 
@@ -373,10 +372,10 @@ class IntegrationCore:
     # ---- reconciliation ---------------------------------------------------------------------------
 
     def reconcile_order(
-        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, uow: UnitOfWork
     ) -> None:
         """A watchdog fired (core/service/reconciliation.py)."""
-        self.reconciliation.reconcile_order(tx, record, timer, now, woken)
+        self.reconciliation.reconcile_order(tx, record, timer, now, uow)
 
     # ---- after a crash ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from retailsim.core.config import CoreConfig
 from retailsim.core.guards import Guards
 from retailsim.core.service.intake import IdempotentRequests
 from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 
@@ -42,8 +43,7 @@ class OrderTableHost(Protocol):
         record: OrderRecord,
         event: OrderEvent,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
         facts: dict[str, Any] | None = None,
     ) -> OrderRecord: ...
 

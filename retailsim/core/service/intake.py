@@ -55,7 +55,7 @@ class IdempotencyHost(Protocol):
 
     def _crash_point(self, point: str) -> None: ...
 
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None: ...
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
     def _flush_return_statuses(self, now: float) -> None: ...
 
@@ -137,7 +137,7 @@ class IdempotentRequests:
         now: float,
         model: type[BaseModel],
         body: Any,
-        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
+        work: Callable[[Transaction, Any, UnitOfWork], ApiReply],
         invalid_error: str = "invalid_request",
     ) -> ApiReply:
         """The order API's idempotency rules (``once``) around ``work`` (returns, agent actions).
@@ -168,10 +168,10 @@ class IdempotentRequests:
             key,
             fingerprinted,
             now,
-            lambda tx, uow: work(tx, request, uow.woken, uow.transitions),
+            lambda tx, uow: work(tx, request, uow),
             committed,
         )
-        self.host._after_commit(committed.woken, committed.transitions, now)
+        self.host._after_commit(committed, now)
         self.host._flush_return_statuses(now)
         self.host._crash_point(once_points(scope)[1])
         return reply

@@ -51,7 +51,7 @@ class OrderHost(OrderTableHost, Protocol):
 
     def _crash_point(self, point: str) -> None: ...
 
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None: ...
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
 
 class Orders:
@@ -90,14 +90,15 @@ class Orders:
         finally:
             self.host.requests.release(jobs)
         if orders:
-            self.host._after_commit(committed.woken, committed.transitions, max(now for _, _, now in orders))
+            self.host._after_commit(committed, max(now for _, _, now in orders))
         if jobs:
             self.host._crash_point("order_intake.after_commit")
         return outcomes
 
-    def _accept(self, tx: Transaction, work: UnitOfWork, *, order: Order, now: float) -> ApiReply:
-        woken, transitions = work.woken, work.transitions
-        existing = self.host.already_accepted(tx, order.order_no) or self.host.take_order_number(tx, order, now)
+    def _accept(self, tx: Transaction, uow: UnitOfWork, *, order: Order, now: float) -> ApiReply:
+        existing = self.host.already_accepted(tx, order.order_no) or self.host.take_order_number(
+            tx, order, now
+        )
         if existing is not None:
             # The same order exported again under another key: at-least-once export, no new effect.
             self.host._count("duplicate_orders")
@@ -131,13 +132,13 @@ class Orders:
             record = record.model_copy(update={"location": location, "reserved": True})
             event = OrderEvent.STOCK_RESERVED
             for sku, _ in record.lines:
-                self.host.inventory.schedule_publication(tx, sku, now, woken)
+                self.host.inventory.schedule_publication(tx, sku, now, uow)
         elif order.confirmed_to_customer:
             record = record.model_copy(update={"location": self.host.config.locations[0], "short": True})
             event = OrderEvent.STOCK_SHORT
         else:
             event = OrderEvent.STOCK_UNAVAILABLE
-        record = self.host._transition(tx, record, event, now, woken, transitions)
+        record = self.host._transition(tx, record, event, now, uow)
         if record.status is OrderStatus.REJECTED:
             self.host._count("rejected")
             return ApiReply(

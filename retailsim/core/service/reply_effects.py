@@ -23,10 +23,11 @@ from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.reconciliation import Reconciliation
 from retailsim.core.service.records import load_return
 from retailsim.core.service.returns import Returns
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import Transaction
 
-# A handler of an accepted reply's effect: (tx, answer, woken, transitions).
-Handler = Callable[[Transaction, Answer, set[str], list[tuple[str, str]]], None]
+# A handler of an accepted reply's effect: (tx, answer, uow).
+Handler = Callable[[Transaction, Answer, UnitOfWork], None]
 
 
 class ReplyEffectHost(OrderTableHost, Protocol):
@@ -62,8 +63,7 @@ class ReplyEffects:
         tx: Transaction,
         spec: CommandSpec,
         answer: Answer,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         """What an accepted reply means, as its spec says: an order or return event, and/or an effect."""
         if spec.means is None and spec.effect is None:
@@ -81,15 +81,13 @@ class ReplyEffects:
             answer = dataclasses.replace(answer, returned=returned)
         meaning = spec.means(answer) if spec.means is not None else None
         if isinstance(meaning, OrderMeant):
-            self.host._transition(tx, answer.record, meaning.event, now, woken, transitions, meaning.facts)
+            self.host._transition(tx, answer.record, meaning.event, now, uow, meaning.facts)
         elif isinstance(meaning, ReturnMeant):
-            self.host.returns.transition(tx, answer.return_record, meaning.event, now, woken, meaning.facts)
+            self.host.returns.transition(tx, answer.return_record, meaning.event, now, uow, meaning.facts)
         if spec.effect is not None:
-            self._by_effect[spec.effect](tx, answer, woken, transitions)
+            self._by_effect[spec.effect](tx, answer, uow)
 
-    def _status_synced(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
-    ) -> None:
+    def _status_synced(self, tx: Transaction, answer: Answer, uow: UnitOfWork) -> None:
         """The system holds this status sequence now: an older status is never sent to it again."""
         record, message = answer.record, answer.message
         seq = int(message.payload["seq"])

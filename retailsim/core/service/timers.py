@@ -21,11 +21,12 @@ from retailsim.core.service.additive_facts import AdditiveFacts
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.reconciliation import WATCHES, Reconciliation
 from retailsim.core.service.returns import Returns
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Store, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent
 
-# A timer's handler: (tx, timer, now, woken, transitions).
-Handler = Callable[[Transaction, OutboxMessage, float, set[str], list[tuple[str, str]]], None]
+# A timer's handler: (tx, timer, now, uow).
+Handler = Callable[[Transaction, OutboxMessage, float, UnitOfWork], None]
 
 
 class TimerHost(OrderTableHost, Protocol):
@@ -50,7 +51,7 @@ class TimerHost(OrderTableHost, Protocol):
 
     def _crash_point(self, point: str) -> None: ...
 
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None: ...
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
     def _flush_return_statuses(self, now: float) -> None: ...
 
@@ -65,11 +66,9 @@ class Timers:
             "PublishInventoryFeed": self._publish_inventory_feed,
             "ExpireBackorder": self._expire_backorder,
             **{kind: self._watchdog for kind in WATCHES},
-            "WatchAdjustments": lambda tx, timer, now, woken, transitions: additive.watch_adjustments(
-                tx, now, woken
-            ),
-            "CreateExchangeOrder": lambda tx, timer, now, woken, transitions: returns.create_exchange_order(
-                tx, timer.aggregate_id, now, woken, transitions
+            "WatchAdjustments": lambda tx, timer, now, uow: additive.watch_adjustments(tx, now, uow),
+            "CreateExchangeOrder": lambda tx, timer, now, uow: returns.create_exchange_order(
+                tx, timer.aggregate_id, now, uow
             ),
         }
 
@@ -83,42 +82,38 @@ class Timers:
                 return fired
             fired += 1
             host._crash_point("timers.claimed")
-            woken: set[str] = set()
-            transitions: list[tuple[str, str]] = []
+            uow = UnitOfWork()
             host._return_transitions = []
             with host._transaction("timers.before_commit") as tx:
                 handler = self._by_kind.get(message.kind)
                 if handler is not None:
-                    handler(tx, message, now, woken, transitions)
+                    handler(tx, message, now, uow)
                 tx.complete(message.seq)
-            host._after_commit(woken, transitions, now)
+            host._after_commit(uow, now)
             host._flush_return_statuses(now)
             host._crash_point("timers.after_commit")
 
     def _publish_inventory_feed(
-        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
+        self, tx: Transaction, timer: OutboxMessage, now: float, uow: UnitOfWork
     ) -> None:
         """The batch inventory feed's turn: send it, and arm the next one."""
         tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
         next_turn = now + self.host.config.feed_interval_s
         tx.append(NewMessage(INTERNAL, "PublishInventoryFeed", "inventory", "inventory", {}, next_turn))
-        woken.update(("storefront", INTERNAL))
+        uow.woken.update(("storefront", INTERNAL))
 
     def _expire_backorder(
         self,
         tx: Transaction,
         timer: OutboxMessage,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         record = self.host._load_record(tx, timer.aggregate_id)
         if record is not None:
-            self.host._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
+            self.host._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, uow)
 
-    def _watchdog(
-        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
-    ) -> None:
+    def _watchdog(self, tx: Transaction, timer: OutboxMessage, now: float, uow: UnitOfWork) -> None:
         record = self.host._load_record(tx, timer.aggregate_id)
         if record is not None:
-            self.host.reconciliation.reconcile_order(tx, record, timer, now, woken)
+            self.host.reconciliation.reconcile_order(tx, record, timer, now, uow)

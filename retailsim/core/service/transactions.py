@@ -86,7 +86,9 @@ class Transactions:
         self, tx: Transaction, record: OrderRecord, commands: Sequence[Command], now: float, woken: set[str]
     ) -> None:
         """Append an order's commands to the outbox (in ``tx``) and wake their destinations."""
-        outbox: Transaction | list[NewMessage] = tx if self.host.guards.outbox_in_transaction else self._decided
+        outbox: Transaction | list[NewMessage] = (
+            tx if self.host.guards.outbox_in_transaction else self._decided
+        )
         for command in commands:
             outbox.append(
                 NewMessage(

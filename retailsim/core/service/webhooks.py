@@ -28,11 +28,12 @@ from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.pickups import Pickups
 from retailsim.core.service.replies import ApiReply
 from retailsim.core.service.returns import Returns
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 
-# A webhook's handler: (tx, topic, body, now, woken, transitions).
-Handler = Callable[[Transaction, str, Any, float, set[str], list[tuple[str, str]]], None]
+# A webhook's handler: (tx, topic, body, now, uow).
+Handler = Callable[[Transaction, str, Any, float, UnitOfWork], None]
 
 
 class WebhookHost(OrderTableHost, Protocol):
@@ -57,7 +58,7 @@ class WebhookHost(OrderTableHost, Protocol):
 
     def _crash_point(self, point: str) -> None: ...
 
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None: ...
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
     def _flush_return_statuses(self, now: float) -> None: ...
 
@@ -71,17 +72,15 @@ class Webhooks:
         returns, additive = host.returns, host.additive
         self._by_topic: dict[tuple[str, str], Handler] = {
             **{("pos", topic): host.pickups.apply_webhook for topic in pos.PICKUP_TOPICS},
-            ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, woken, __: (
-                returns.apply_wms_return(tx, body, now, woken)
+            ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, uow: returns.apply_wms_return(
+                tx, body, now, uow
             ),
-            ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, woken, __: additive.apply_adjustment(
-                tx, body, now, woken
+            ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, uow: additive.apply_adjustment(
+                tx, body, now, uow
             ),
         }
         self._by_source: dict[str, Handler] = {
-            "pos": lambda tx, topic, body, now, woken, _: returns.apply_pos_webhook(
-                tx, topic, body, now, woken
-            ),
+            "pos": returns.apply_pos_webhook,
             "wms": self._warehouse_order,
             "carrier": self._tracker,
         }
@@ -89,14 +88,13 @@ class Webhooks:
     def receive(self, source: str, event_id: str, topic: str, body: Any, now: float) -> ApiReply:
         """A warehouse, carrier, store or payment event. Duplicates are acknowledged and have no effect."""
         host = self.host
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
+        uow = UnitOfWork()
         host._return_transitions = []  # what a rolled-back transaction noted must not be announced
         notes: list[tuple[str, str]] = []
         self._notes.webhook = notes  # what applying it turned out to be: its reply says (``note``)
         try:
             with host._transaction("webhook.before_commit") as tx:
-                if self.handle(tx, source, event_id, topic, body, now, woken, transitions):
+                if self.handle(tx, source, event_id, topic, body, now, uow):
                     host._count("inbox_duplicates")
                     return ApiReply(
                         200,
@@ -117,7 +115,7 @@ class Webhooks:
             return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
         finally:
             self._notes.webhook = None
-        host._after_commit(woken, transitions, now)
+        host._after_commit(uow, now)
         host._flush_return_statuses(now)
         status, reason = verdict(notes)
         host._crash_point("webhook.after_commit")
@@ -138,17 +136,16 @@ class Webhooks:
         topic: str,
         body: Any,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> bool:
         """Inbox first, then the effect, in the caller's transaction; True when it was a duplicate."""
         first_delivery = self.host.guards.inbox
         if not self.host.guards.inbox_before_effect:  # the effect is in the transaction before the check
-            self._apply(tx, source, topic, body, now, woken, transitions)
+            self._apply(tx, source, topic, body, now, uow)
             return not first_delivery(tx, source, event_id, now)
         if not first_delivery(tx, source, event_id, now):
             return True
-        self._apply(tx, source, topic, body, now, woken, transitions)
+        self._apply(tx, source, topic, body, now, uow)
         return False
 
     def _apply(
@@ -158,8 +155,7 @@ class Webhooks:
         topic: str,
         body: Any,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         """Route the event: by (source, topic), else by its source, else it confirms what the core knows."""
         handler = self._by_topic.get((source, topic)) or self._by_source.get(source)
@@ -167,7 +163,7 @@ class Webhooks:
             self.host._count("webhooks_ignored")  # payment events confirm what the core already knows
             self.note("ignored", f"{source} {topic} confirms what the core knows")
             return
-        handler(tx, topic, body, now, woken, transitions)
+        handler(tx, topic, body, now, uow)
 
     def _warehouse_order(
         self,
@@ -175,14 +171,13 @@ class Webhooks:
         topic: str,
         body: Any,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         facts = shipbob.parse_webhook(topic, body)
         record = self.host._load_record(tx, facts["order_no"])
         if record is None:
             raise NotYetKnown(f"order {facts['order_no']} is not known yet")
-        if self.warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
+        if self.warehouse_news(tx, record, topic, facts, now, uow) is None:
             self.host._count("webhooks_ignored")
             self.note("ignored", f"{topic} moves no order")
 
@@ -192,8 +187,7 @@ class Webhooks:
         topic: str,
         body: Any,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         code, status = easypost.parse_event(body)
         link = tx.load(DocKind.TRACKING, code)
@@ -204,7 +198,7 @@ class Webhooks:
             raise NotYetKnown(f"order for tracking code {code} is not known")
         if status in easypost.GAVE_UP:
             self.host._count("carrier_exceptions")
-        if self.tracker_status(tx, record, status, now, woken, transitions, code) is None:
+        if self.tracker_status(tx, record, status, now, uow, code) is None:
             self.host._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
             self.note("ignored", f"tracker status {status} moves no order")
 
@@ -215,14 +209,13 @@ class Webhooks:
         topic: str,
         facts: dict[str, Any],
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> OrderRecord | None:
         """A warehouse order shipped or went on hold, told by its webhook or found by reconciliation;
         None for a topic that moves no order."""
         host = self.host
         if topic == shipbob.TOPIC_SHIPPED and facts.get("shipment_id") is not None:
-            return host.additive.apply_parcel(tx, record, facts, now, woken, transitions)
+            return host.additive.apply_parcel(tx, record, facts, now, uow)
         if topic == shipbob.TOPIC_SHIPPED:
             tx.save(DocKind.TRACKING, facts["tracking_code"], {"order_no": record.order_no}, now)
             shipped = {
@@ -231,10 +224,10 @@ class Webhooks:
                 "carrier": facts["carrier"],
                 "shipped_at": now,
             }
-            return host._transition(tx, record, OrderEvent.SHIPPED, now, woken, transitions, shipped)
+            return host._transition(tx, record, OrderEvent.SHIPPED, now, uow, shipped)
         if topic == shipbob.TOPIC_ON_HOLD:
             on_hold = {"wms_order_id": facts["wms_order_id"]}
-            return host._transition(tx, record, OrderEvent.SHIPMENT_ON_HOLD, now, woken, transitions, on_hold)
+            return host._transition(tx, record, OrderEvent.SHIPMENT_ON_HOLD, now, uow, on_hold)
         return None
 
     def tracker_status(
@@ -243,23 +236,20 @@ class Webhooks:
         record: OrderRecord,
         status: str,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
         code: str | None = None,
     ) -> OrderRecord | None:
         """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
         status that moves no order."""
         host = self.host
         if code is not None and record.parcels:  # shipped in parcels (each told with its shipment id)
-            return host.additive.apply_parcel_status(tx, record, code, status, now, woken, transitions)
+            return host.additive.apply_parcel_status(tx, record, code, status, now, uow)
         if status in easypost.DELIVERED:
-            return host._transition(
-                tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
-            )
+            return host._transition(tx, record, OrderEvent.DELIVERED, now, uow, {"delivered_at": now})
         if status in easypost.IN_TRANSIT:
-            return host._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
+            return host._transition(tx, record, OrderEvent.IN_TRANSIT, now, uow)
         if status in easypost.GAVE_UP:
-            return host._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
+            return host._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, uow)
         return None
 
 
