@@ -70,7 +70,7 @@ class AdditiveFacts:
         uow.woken.add("erp")
         self.host.inventory.schedule_publication(tx, facts["sku"], now, uow)
         self.host._count("inventory_adjustments")
-        self.host._note_webhook(
+        uow.note(
             "processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})"
         )
 
@@ -178,7 +178,7 @@ class AdditiveFacts:
                 shipped[sku] = shipped.get(sku, 0) + int(quantity)
         if any(shipped.get(sku, 0) < quantity for sku, quantity in ordered.items()):
             self.host._save_record(tx, record, now)
-            self.host._note_webhook(
+            uow.note(
                 "processed",
                 f"order {record.order_no}: parcel {facts['shipment_id']} shipped, "
                 f"{sum(shipped.values())} of {sum(ordered.values())} units",
@@ -216,7 +216,7 @@ class AdditiveFacts:
             record = record.model_copy(update={"parcels": parcels})
             self.host._save_record(tx, record, now)
         if record.status not in (OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT):
-            self.host._note_webhook("processed", f"order {record.order_no}: parcel {code} {status}")
+            uow.note("processed", f"order {record.order_no}: parcel {code} {status}")
             return record if told else None
         statuses = [str(p["status"]) for p in parcels.values()]
         if any(s in easypost.GAVE_UP for s in statuses):

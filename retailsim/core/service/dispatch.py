@@ -79,8 +79,6 @@ class DeliveryHost(CommandContext, OrderTableHost, Protocol):
 
     def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
-    def _flush_return_statuses(self, now: float) -> None: ...
-
     def erp_lookup_before_create(self, message: OutboxMessage) -> bool: ...
 
 
@@ -261,7 +259,6 @@ class Dispatcher:
                     self.host._count("dead_lettered")
                     tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
         self.host._after_commit(uow, now)
-        self.host._flush_return_statuses(now)
         self._crash_point("delivery.reply_applied.after_commit")
         return None
 

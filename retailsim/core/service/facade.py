@@ -104,9 +104,6 @@ class IntegrationCore:
         self.on_append: Callable[[str], None] | None = None
         self.on_status: Callable[[str, str, float], None] | None = None
         self.on_return_status: Callable[[str, str, float], None] | None = None
-        # Return status changes noted inside a transaction, announced after its commit. Per thread: the
-        # live API runs ingress on several threads at once, and one request's notes are not another's.
-        self._noted = threading.local()
         self.return_policy = r2r.ReturnPolicy(
             window_s=self.config.return_window_s, dc_locations=tuple(self.config.locations)
         )
@@ -138,21 +135,6 @@ class IntegrationCore:
         self.timers = Timers(self)
         self.reply_effects = ReplyEffects(self)
 
-    @property
-    def _return_transitions(self) -> list[tuple[str, str]]:
-        noted: list[tuple[str, str]] | None = getattr(self._noted, "returns", None)
-        if noted is None:
-            noted = self._noted.returns = []
-        return noted
-
-    @_return_transitions.setter
-    def _return_transitions(self, value: list[tuple[str, str]]) -> None:
-        self._noted.returns = value
-
-    def _note_webhook(self, status: str, reason: str) -> None:
-        """What the webhook being applied (in this thread) turned out to be (core/service/webhooks.py)."""
-        self.webhooks.note(status, reason)
-
     webhook_verdict = staticmethod(verdict)
 
     # ---- helpers ----------------------------------------------------------------------------------
@@ -179,6 +161,9 @@ class IntegrationCore:
         if self.on_status is not None:
             for order_no, status in uow.transitions:
                 self.on_status(order_no, status, now)
+        if self.on_return_status is not None:
+            for return_no, status in uow.return_transitions:
+                self.on_return_status(return_no, status, now)
 
     def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
         """Dedupe by order number: an order exported twice (under another key) is the same order."""
@@ -218,11 +203,11 @@ class IntegrationCore:
         outcome = self.apply_event(record, event, now, facts)
         if outcome.repeat:
             self._count("repeated_events")
-            self._note_webhook("ignored", f"order {record.order_no} is {record.status.value} already")
+            uow.note("ignored", f"order {record.order_no} is {record.status.value} already")
             return outcome.record
         if outcome.stale:
             self._count("stale_events")
-            self._note_webhook(
+            uow.note(
                 "stale", f"order {record.order_no} is {record.status.value}, past {event.value}"
             )
             self._save_record(tx, outcome.record, now)
@@ -232,7 +217,7 @@ class IntegrationCore:
         self._save_record(tx, new, now)
         self.transactions.emit(tx, new, outcome.commands, now, uow.woken)
         uow.transitions.append((new.order_no, new.status.value))
-        self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
+        uow.note("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
 
     # ---- returns (core/service/returns.py) -----------------------------------------------------------
@@ -249,9 +234,6 @@ class IntegrationCore:
 
     def restock_idempotency_key(self, record: ReturnRecord) -> str | None:
         return self.returns.restock_idempotency_key(record)
-
-    def _flush_return_statuses(self, now: float) -> None:
-        self.returns.flush_statuses(now)
 
     # ---- the service agent (core/service/service_desk.py) -------------------------------------------
 

@@ -42,8 +42,6 @@ class IdempotencyHost(Protocol):
     """What idempotent requests need from the rest of the core: settings, transactions, counters, crash
     points, and what it announces after a commit."""
 
-    _return_transitions: list[tuple[str, str]]
-
     @property
     def config(self) -> CoreConfig: ...
 
@@ -56,8 +54,6 @@ class IdempotencyHost(Protocol):
     def _crash_point(self, point: str) -> None: ...
 
     def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
-
-    def _flush_return_statuses(self, now: float) -> None: ...
 
 
 # The crash points (before its commit, at its reply) of an idempotent request, by its scope.
@@ -161,7 +157,6 @@ class IdempotentRequests:
                 },
             )
             return self.once(scope, key, fingerprinted, now, refused)
-        self.host._return_transitions = []
         committed = UnitOfWork()
         reply = self.once(
             scope,
@@ -172,7 +167,6 @@ class IdempotentRequests:
             committed,
         )
         self.host._after_commit(committed, now)
-        self.host._flush_return_statuses(now)
         self.host._crash_point(once_points(scope)[1])
         return reply
 

@@ -103,7 +103,7 @@ class Pickups:
         if facts["store_id"] != record.location:
             # The order has moved on from this store (or never went there): nothing to do.
             self.host._count("stale_pickup_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"order {record.order_no} has moved on from store {facts['store_id']}"
             )
             return
@@ -132,7 +132,7 @@ class Pickups:
             return
         if record.status not in STILL_ROUTABLE:
             self.host._count("stale_pickup_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"order {record.order_no} is {record.status.value}, past a decline"
             )
             return

@@ -60,8 +60,6 @@ class ReturnsHost(IdempotentHost, Protocol):
     """What returns need besides the shared part: replacements, the return policy, and the return status
     changes noted for the core's observer."""
 
-    _return_transitions: list[tuple[str, str]]
-
     @property
     def service_desk(self) -> Replacements: ...
 
@@ -112,14 +110,14 @@ class Returns:
         outcome = self.apply_return_event(record, event, now, facts)
         if outcome.stale:
             self.host._count("stale_return_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"return {record.return_no} is {record.status.value}, past {event.value}"
             )
             tx.save(DocKind.RETURN, record.return_no, outcome.record.model_dump(mode="json"), now)
             result: ReturnRecord = outcome.record
             return result
         new = outcome.record
-        self.host._note_webhook(
+        uow.note(
             "processed", f"return {new.return_no} {record.status.value} -> {new.status.value}"
         )
         tx.save(DocKind.RETURN, new.return_no, new.model_dump(mode="json"), now)
@@ -136,7 +134,7 @@ class Returns:
             )
             uow.woken.add(command.destination)
         if new.status is not record.status and self.host.on_return_status is not None:
-            self.host._return_transitions.append((new.return_no, new.status.value))
+            uow.return_transitions.append((new.return_no, new.status.value))
         result = new
         return result
 
@@ -155,13 +153,6 @@ class Returns:
                 tx.put_position(position)
                 self.host.inventory.schedule_publication(tx, line.sku, now, uow)
 
-    def flush_statuses(self, now: float) -> None:
-        pending: list[tuple[str, str]] = self.host._return_transitions
-        emptied: list[tuple[str, str]] = []
-        self.host._return_transitions = emptied
-        if self.host.on_return_status is not None:
-            for return_no, status in pending:
-                self.host.on_return_status(return_no, status, now)
 
     # ---- ingress ----------------------------------------------------------------------------------
 
@@ -285,7 +276,7 @@ class Returns:
             raise NotYetKnown(f"return {facts['return_no']} is not known yet")
         if record.status is ReturnStatus.REJECTED:
             self.host._count("stale_return_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"return {record.return_no} was rejected: the unit is handed back"
             )
             return
@@ -308,7 +299,7 @@ class Returns:
             uow.woken.add("pos")
         self.host._count("return_units_received")
         expected = sum(line.quantity for line in record.lines)
-        self.host._note_webhook(
+        uow.note(
             "processed",
             f"return {record.return_no}: unit {counted} of {expected} ({facts['sku']}, {facts['condition']})",
         )
@@ -337,7 +328,7 @@ class Returns:
             self._goods_received(tx, record, facts["lines"], now, uow)
         else:
             self.host._count("webhooks_ignored")
-            self.host._note_webhook("ignored", f"{topic} moves no return")
+            uow.note("ignored", f"{topic} moves no return")
 
     def apply_wms_return(self, tx: Transaction, body: Any, now: float, uow: UnitOfWork) -> None:
         facts = shipbob.parse_return_webhook(body)
@@ -356,7 +347,7 @@ class Returns:
     ) -> None:
         if record.status is ReturnStatus.REJECTED:
             self.host._count("stale_return_events")
-            self.host._note_webhook("stale", f"return {record.return_no} was rejected")
+            uow.note("stale", f"return {record.return_no} was rejected")
             return
         conditions: dict[str, str] = {sku: condition for sku, _, condition in received}
         lines = [

@@ -33,8 +33,6 @@ class TimerHost(OrderTableHost, Protocol):
     """What the timers need from the rest of the core: its store, transactions and crash points, what it
     announces after a commit, and the rooms whose timers these are."""
 
-    _return_transitions: list[tuple[str, str]]
-
     @property
     def store(self) -> Store: ...
 
@@ -52,8 +50,6 @@ class TimerHost(OrderTableHost, Protocol):
     def _crash_point(self, point: str) -> None: ...
 
     def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
-
-    def _flush_return_statuses(self, now: float) -> None: ...
 
 
 class Timers:
@@ -83,14 +79,12 @@ class Timers:
             fired += 1
             host._crash_point("timers.claimed")
             uow = UnitOfWork()
-            host._return_transitions = []
             with host._transaction("timers.before_commit") as tx:
                 handler = self._by_kind.get(message.kind)
                 if handler is not None:
                     handler(tx, message, now, uow)
                 tx.complete(message.seq)
             host._after_commit(uow, now)
-            host._flush_return_statuses(now)
             host._crash_point("timers.after_commit")
 
     def _publish_inventory_feed(

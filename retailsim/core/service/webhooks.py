@@ -9,12 +9,12 @@ knows. The warehouse's and the carrier's news about an order (``warehouse_news``
 applied here for reconciliation too, which finds the same news by asking.
 
 Rules kept: a duplicate has no effect; what a rolled-back transaction noted (its verdict notes, its
-return transitions) is never announced; the notes are per thread (the live API receives on several).
+return transitions) is never announced — both live in the event's own unit of work, so events received on
+several threads at once (the live API) never mix their notes.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -40,8 +40,6 @@ class WebhookHost(OrderTableHost, Protocol):
     """What webhooks need from the rest of the core: guards, transactions and crash points, what it
     announces after a commit, and the rooms that own some events (pickups, returns, additive facts)."""
 
-    _return_transitions: list[tuple[str, str]]
-
     @property
     def guards(self) -> Guards: ...
 
@@ -60,15 +58,12 @@ class WebhookHost(OrderTableHost, Protocol):
 
     def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
-    def _flush_return_statuses(self, now: float) -> None: ...
-
 
 class Webhooks:
     """The inbox, the (source, topic) → handler table and the order's warehouse and carrier news."""
 
     def __init__(self, host: WebhookHost) -> None:
         self.host = host
-        self._notes = threading.local()
         returns, additive = host.returns, host.additive
         self._by_topic: dict[tuple[str, str], Handler] = {
             **{("pos", topic): host.pickups.apply_webhook for topic in pos.PICKUP_TOPICS},
@@ -88,10 +83,7 @@ class Webhooks:
     def receive(self, source: str, event_id: str, topic: str, body: Any, now: float) -> ApiReply:
         """A warehouse, carrier, store or payment event. Duplicates are acknowledged and have no effect."""
         host = self.host
-        uow = UnitOfWork()
-        host._return_transitions = []  # what a rolled-back transaction noted must not be announced
-        notes: list[tuple[str, str]] = []
-        self._notes.webhook = notes  # what applying it turned out to be: its reply says (``note``)
+        uow = UnitOfWork()  # what applying it turned out to be (``uow.note``): its reply says
         try:
             with host._transaction("webhook.before_commit") as tx:
                 if self.handle(tx, source, event_id, topic, body, now, uow):
@@ -113,20 +105,10 @@ class Webhooks:
         except IllegalTransition as exc:
             host._count("webhooks_illegal")
             return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
-        finally:
-            self._notes.webhook = None
         host._after_commit(uow, now)
-        host._flush_return_statuses(now)
-        status, reason = verdict(notes)
+        status, reason = verdict(uow.notes)
         host._crash_point("webhook.after_commit")
         return ApiReply(200, {"status": status, "event_id": event_id, "reason": reason})
-
-    def note(self, status: str, reason: str) -> None:
-        """What the webhook being applied (in this thread) turned out to be: ``processed``, ``stale`` or
-        ``ignored``, with the reason its reply states (see ``verdict``). No-op outside a webhook."""
-        notes: list[tuple[str, str]] | None = getattr(self._notes, "webhook", None)
-        if notes is not None:
-            notes.append((status, reason))
 
     def handle(
         self,
@@ -161,7 +143,7 @@ class Webhooks:
         handler = self._by_topic.get((source, topic)) or self._by_source.get(source)
         if handler is None:
             self.host._count("webhooks_ignored")  # payment events confirm what the core already knows
-            self.note("ignored", f"{source} {topic} confirms what the core knows")
+            uow.note("ignored", f"{source} {topic} confirms what the core knows")
             return
         handler(tx, topic, body, now, uow)
 
@@ -179,7 +161,7 @@ class Webhooks:
             raise NotYetKnown(f"order {facts['order_no']} is not known yet")
         if self.warehouse_news(tx, record, topic, facts, now, uow) is None:
             self.host._count("webhooks_ignored")
-            self.note("ignored", f"{topic} moves no order")
+            uow.note("ignored", f"{topic} moves no order")
 
     def _tracker(
         self,
@@ -200,7 +182,7 @@ class Webhooks:
             self.host._count("carrier_exceptions")
         if self.tracker_status(tx, record, status, now, uow, code) is None:
             self.host._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
-            self.note("ignored", f"tracker status {status} moves no order")
+            uow.note("ignored", f"tracker status {status} moves no order")
 
     def warehouse_news(
         self,
