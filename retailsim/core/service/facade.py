@@ -1,7 +1,8 @@
 """``IntegrationCore``: one process of the integration core, wiring its rooms (see core/service/__init__.py).
 
 The facade holds what every room shares — settings, guards, counters, the order's records and transition
-table (``_transition``), what a committed transaction announces (``_after_commit``) — and hands each public
+table (``_transition``), what a committed transaction's unit of work announces (``_after_commit``;
+unit_of_work.py: every room's method that changes something takes that ``uow``) — and hands each public
 method to the room that owns it: orders to Orders (orders.py), webhooks to Webhooks (webhooks.py: the
 (source, topic) table), timers to Timers (timers.py: kind → handler), delivery to the Dispatcher
 (dispatch.py, through the command registry of core/adapters) and what an accepted reply means to

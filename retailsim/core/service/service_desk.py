@@ -12,10 +12,11 @@ of dated entries from all of them. Agents act through ``agent_action`` (``POST /
   the return-to-refund table (ERP return, credit memo, refund with its idempotency key).
 * ``return`` — a delivered order comes back (wrong item, …), optionally as an exchange.
 
-Rules kept: the same idempotency rules as the order API (one mechanism, ``IdempotentRequests.run_validated``); every
-action is one transaction, and a remedy is never applied twice to one order — a second reship answers
-with the first replacement, a return opened twice from one case is the same return (its number is the
-case's). Refusals are 409 with the reason and change nothing. No clock, no global random.
+Rules kept: the same idempotency rules as the order API (one mechanism,
+``IdempotentRequests.run_validated``); every action is one transaction, and a remedy is never applied
+twice to one order — a second reship answers with the first replacement, a return opened twice from one
+case is the same return (its number is the case's). Refusals are 409 with the reason and change nothing.
+No clock, no global random.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ the destinations woken and the order and return transitions made inside one tran
 method that changes something takes it as its ``uow`` parameter. The caller merges it into what it
 announces (``absorb``) only after that transaction committed, so a transaction that rolled back — a batch
 of orders retried one by one, a webhook refused — announces nothing. It also carries a webhook's verdict
-notes, so no thread-local state is needed: each request has its own unit of work.
+notes: each request has its own unit of work, so requests on several threads never mix what they noted
+(only the counters' pending counts, ``IntegrationCore._counting``, are still per thread).
 
 Rules kept: a unit of work belongs to one transaction attempt and one thread; the order of transitions is
 the order they were made (announced in that order); destinations are announced sorted.
