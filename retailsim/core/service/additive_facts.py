@@ -19,6 +19,7 @@ from retailsim.core.config import INTERNAL
 from retailsim.core.documents import DocKind
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import NewMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 
@@ -43,12 +44,12 @@ class AdditiveFacts:
     def __init__(self, host: AdditiveFactsHost) -> None:
         self.host = host
 
-    def apply_adjustment(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+    def apply_adjustment(self, tx: Transaction, body: Any, now: float, uow: UnitOfWork) -> None:
         """A warehouse inventory adjustment (a delta): the DC's position moves by it, the ERP gets one
         goods movement, and the storefront's availability is republished — once, the inbox saw to that.
         Its transaction number joins the applied ones, whose gaps the adjustment watch fills."""
         facts = pix.parse_adjustment(body)
-        self._note_adjustment_applied(tx, int(facts["number"]), now, woken)
+        self._note_adjustment_applied(tx, int(facts["number"]), now, uow)
         location = self.host.config.locations[0]
         position = tx.get_position(facts["sku"], location) or Position(
             facts["sku"], location, 0, 0, self.host.config.safety_stock
@@ -66,14 +67,14 @@ class AdditiveFacts:
                 now,
             )
         )
-        woken.add("erp")
-        self.host.inventory.schedule_publication(tx, facts["sku"], now, woken)
+        uow.woken.add("erp")
+        self.host.inventory.schedule_publication(tx, facts["sku"], now, uow)
         self.host._count("inventory_adjustments")
-        self.host._note_webhook(
+        uow.note(
             "processed", f"{facts['sku']} {facts['delta']:+d} at {location} ({facts['reason']})"
         )
 
-    def _note_adjustment_applied(self, tx: Transaction, number: int, now: float, woken: set[str]) -> None:
+    def _note_adjustment_applied(self, tx: Transaction, number: int, now: float, uow: UnitOfWork) -> None:
         """Keep the applied transaction numbers (all up to ``contiguous``, and those above it), and keep the
         watch that asks the WMS for missed ones running for ``watch_rounds`` rounds after the last one."""
         seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
@@ -84,10 +85,10 @@ class AdditiveFacts:
         tx.save(DocKind.PIX, "applied", {"contiguous": contiguous, "above": above}, now)
         watch = tx.load(DocKind.PIX, "watch") or {"pending": False, "quiet_rounds": 0}
         if not watch["pending"]:
-            self._arm_adjustment_watch(tx, now, woken)
+            self._arm_adjustment_watch(tx, now, uow)
         tx.save(DocKind.PIX, "watch", {**watch, "pending": True, "quiet_rounds": 0}, now)
 
-    def _arm_adjustment_watch(self, tx: Transaction, now: float, woken: set[str]) -> None:
+    def _arm_adjustment_watch(self, tx: Transaction, now: float, uow: UnitOfWork) -> None:
         tx.append(
             NewMessage(
                 INTERNAL,
@@ -98,9 +99,9 @@ class AdditiveFacts:
                 now + self.host.config.adjustment_watch_s,
             )
         )
-        woken.add(INTERNAL)
+        uow.woken.add(INTERNAL)
 
-    def watch_adjustments(self, tx: Transaction, now: float, woken: set[str]) -> None:
+    def watch_adjustments(self, tx: Transaction, now: float, uow: UnitOfWork) -> None:
         """The adjustment watch fired: ask the WMS for every adjustment after the contiguous applied ones
         (a dropped delta is found here, a late one too), and re-arm until ``watch_rounds`` quiet rounds."""
         seen = tx.load(DocKind.PIX, "applied") or {"contiguous": 0, "above": []}
@@ -110,11 +111,11 @@ class AdditiveFacts:
                 "wms", "FetchAdjustments", "inventory", "inventory", {"since": seen["contiguous"]}, now
             )
         )
-        woken.add("wms")
+        uow.woken.add("wms")
         watch = tx.load(DocKind.PIX, "watch") or {"pending": True, "quiet_rounds": 0}
         rounds = int(watch["quiet_rounds"]) + 1
         if rounds < self.host.config.watch_rounds:
-            self._arm_adjustment_watch(tx, now, woken)
+            self._arm_adjustment_watch(tx, now, uow)
         tx.save(
             DocKind.PIX,
             "watch",
@@ -123,7 +124,7 @@ class AdditiveFacts:
         )
 
     def adjustments_fetched(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+        self, tx: Transaction, answer: Answer, uow: UnitOfWork
     ) -> None:
         """Adjustments the WMS's list holds that the core has not applied: one missing at two watches in a
         row (not merely on its way) is applied now (a repair) under its event id, so a late webhook of it is
@@ -141,7 +142,7 @@ class AdditiveFacts:
             if number <= int(seen["contiguous"]) or number in applied:
                 continue
             if number in suspects and self.host.first_delivery(tx, "wms", str(event.get("event_id")), now):
-                self.apply_adjustment(tx, event, now, woken)
+                self.apply_adjustment(tx, event, now, uow)
                 repaired += 1
             else:
                 missing.append(number)
@@ -157,8 +158,7 @@ class AdditiveFacts:
         record: OrderRecord,
         facts: dict[str, Any],
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> OrderRecord:
         """One parcel of an order the warehouse ships in several: kept by its shipment id (a parcel is
         counted once however often it is told); the order is shipped when its parcels hold every unit."""
@@ -178,7 +178,7 @@ class AdditiveFacts:
                 shipped[sku] = shipped.get(sku, 0) + int(quantity)
         if any(shipped.get(sku, 0) < quantity for sku, quantity in ordered.items()):
             self.host._save_record(tx, record, now)
-            self.host._note_webhook(
+            uow.note(
                 "processed",
                 f"order {record.order_no}: parcel {facts['shipment_id']} shipped, "
                 f"{sum(shipped.values())} of {sum(ordered.values())} units",
@@ -192,7 +192,7 @@ class AdditiveFacts:
             "shipped_at": now,
         }
         shipped_record: OrderRecord = self.host._transition(
-            tx, record, OrderEvent.SHIPPED, now, woken, transitions, shipped_facts
+            tx, record, OrderEvent.SHIPPED, now, uow, shipped_facts
         )
         return shipped_record
 
@@ -203,8 +203,7 @@ class AdditiveFacts:
         code: str,
         status: str,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> OrderRecord | None:
         """A tracker status of one parcel of several: the parcel keeps its newest status; the order is in
         transit with its first parcel on the way, delivered when every parcel is, failed when one is."""
@@ -217,7 +216,7 @@ class AdditiveFacts:
             record = record.model_copy(update={"parcels": parcels})
             self.host._save_record(tx, record, now)
         if record.status not in (OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT):
-            self.host._note_webhook("processed", f"order {record.order_no}: parcel {code} {status}")
+            uow.note("processed", f"order {record.order_no}: parcel {code} {status}")
             return record if told else None
         statuses = [str(p["status"]) for p in parcels.values()]
         if any(s in easypost.GAVE_UP for s in statuses):
@@ -228,5 +227,5 @@ class AdditiveFacts:
             event, facts = OrderEvent.IN_TRANSIT, None
         else:
             return record if told else None
-        moved: OrderRecord = self.host._transition(tx, record, event, now, woken, transitions, facts)
+        moved: OrderRecord = self.host._transition(tx, record, event, now, uow, facts)
         return moved

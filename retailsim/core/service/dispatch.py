@@ -40,6 +40,8 @@ from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.records import load_return
+from retailsim.core.service.reply_effects import ReplyEffects
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import OutboxMessage, Store, Transaction
 
 
@@ -72,18 +74,10 @@ class DeliveryHost(CommandContext, OrderTableHost, Protocol):
 
     def _crash_point(self, point: str) -> None: ...
 
-    def _apply_reply(
-        self,
-        tx: Transaction,
-        spec: CommandSpec,
-        answer: Answer,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None: ...
+    @property
+    def reply_effects(self) -> ReplyEffects: ...
 
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None: ...
-
-    def _flush_return_statuses(self, now: float) -> None: ...
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
     def erp_lookup_before_create(self, message: OutboxMessage) -> bool: ...
 
@@ -245,13 +239,12 @@ class Dispatcher:
                 breaker.record_failure(now)
             self._retry_or_bury(message, reply, now)
             return None
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
+        uow = UnitOfWork()
         with self._transaction("delivery.reply_applied.before_commit") as tx:
             if verdict is Verdict.SUCCESS or spec.benign(reply):
                 breaker.record_success(now)
-                self.host._apply_reply(
-                    tx, spec, Answer(message, reply, delivery.step, now), woken, transitions
+                self.host.reply_effects.apply(
+                    tx, spec, Answer(message, reply, delivery.step, now), uow
                 )
                 tx.complete(message.seq)
             else:
@@ -260,13 +253,12 @@ class Dispatcher:
                 if failure_event is not None:
                     record = self.host._load_record(tx, message.aggregate_id)
                     if record is not None:
-                        self.host._transition(tx, record, failure_event, now, woken, transitions)
+                        self.host._transition(tx, record, failure_event, now, uow)
                     tx.complete(message.seq)
                 else:
                     self.host._count("dead_lettered")
                     tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
-        self.host._after_commit(woken, transitions, now)
-        self.host._flush_return_statuses(now)
+        self.host._after_commit(uow, now)
         self._crash_point("delivery.reply_applied.after_commit")
         return None
 

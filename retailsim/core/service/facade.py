@@ -1,126 +1,84 @@
 """``IntegrationCore``: one process of the integration core, wiring its rooms (see core/service/__init__.py).
 
-Ingress (``submit_order``, ``receive_webhook``) runs each message in one store transaction: idempotency or
-inbox check, load, pure transition, save, outbox append — all or nothing (intake.py: the idempotency
-key's in-flight claim and its stored reply are in that same transaction). Orders that arrive together
-may share one transaction (``submit_orders``), each answered as alone; what a transaction announces
-afterwards is its unit of work (unit_of_work.py). Webhooks are routed by a (source, topic) table; internal timers by a
-kind → handler table. Delivery (``claim``, ``on_reply``) is the Dispatcher's (dispatch.py, through the
-command registry of core/adapters); stock is the Inventory's (inventory.py); watchdogs the
-Reconciliation's (reconciliation.py); store pickups the Pickups' (pickups.py); warehouse adjustments
-and parcels the AdditiveFacts' (additive_facts.py); the agent's timeline and actions the ServiceDesk's
-(service_desk.py); return-to-refund the Returns' (returns.py). Each collaborator sees the core through a
-typed protocol (core/service/hosts.py and its own module). The guards the core runs with are one frozen
-``Guards`` value chosen at assembly (core/guards.py).
+The facade holds what every room shares — settings, guards, counters, the order's records and transition
+table (``_transition``), what a committed transaction's unit of work announces (``_after_commit``;
+unit_of_work.py: every room's method that changes something takes that ``uow``) — and hands each public
+method to the room that owns it: orders to Orders (orders.py), webhooks to Webhooks (webhooks.py: the
+(source, topic) table), timers to Timers (timers.py: kind → handler), delivery to the Dispatcher
+(dispatch.py, through the command registry of core/adapters) and what an accepted reply means to
+ReplyEffects (reply_effects.py); stock to the Inventory, watchdogs to the Reconciliation, store pickups,
+warehouse adjustments and parcels, the agent's timeline and actions, and return-to-refund to their rooms.
+Each room sees the core through a typed protocol (core/service/hosts.py and its own module). The guards
+the core runs with are one frozen ``Guards`` value chosen at assembly (core/guards.py).
 
 Rules kept: no clock and no global random (``now`` and ``rng`` are parameters); downstream effects are
 made idempotent (payment keys, ERP look-up before any re-create, warehouse reference ids, upserts). Every
-store transaction is opened through ``_transaction(point)`` and every reply hand-back passes
-``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the process
-(``crash_hook``; None outside the simulation).
+store transaction is opened through ``_transaction(point)`` (transactions.py) and every reply hand-back
+passes ``_crash_point(name)``: the named crash points (core/crash_points.py) where a host may kill the
+process (``crash_hook``; None outside the simulation).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import json
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from types import TracebackType
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from retailsim.core.adapters import easypost, pix, pos, sfcc, shipbob, stripe
+from retailsim.core.adapters import stripe
 from retailsim.core.adapters.http import (
     OutboundRequest,
     Reply,
 )
 from retailsim.core.adapters.registry import CommandRegistry, build_registry
 from retailsim.core.adapters.spec import (
-    Answer,
-    CommandSpec,
-    Effect,
-    OrderMeant,
-    ReturnMeant,
-    Subject,
     never_sent,
 )
 from retailsim.core.config import DESTINATIONS, INTERNAL, CoreConfig
-from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
+from retailsim.core.crash_points import CrashHook
 from retailsim.core.documents import DocKind
-from retailsim.core.errors import IllegalTransition, InvalidPayload, NotYetKnown
 from retailsim.core.guards import Guards
 from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import CircuitBreaker
-from retailsim.core.reliability.idempotency import fingerprint
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
 from retailsim.core.service.additive_facts import AdditiveFacts
 from retailsim.core.service.dispatch import Delivery, Dispatcher
-from retailsim.core.service.intake import Act, IdempotentRequests, Job, once_points
+from retailsim.core.service.intake import IdempotentRequests
 from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.orders import Orders
 from retailsim.core.service.pickups import Pickups
-from retailsim.core.service.reconciliation import WATCHES, Reconciliation
-from retailsim.core.service.records import load_return
-from retailsim.core.service.replies import ApiReply, in_flight, missing_key
+from retailsim.core.service.reconciliation import Reconciliation
+from retailsim.core.service.replies import ApiReply
+from retailsim.core.service.reply_effects import ReplyEffects
 from retailsim.core.service.returns import Returns
 from retailsim.core.service.service_desk import ServiceDesk
+from retailsim.core.service.timers import Timers
+from retailsim.core.service.transactions import Transactions
 from retailsim.core.service.unit_of_work import UnitOfWork
+from retailsim.core.service.webhooks import Webhooks, verdict
 from retailsim.core.stores.base import (
-    NewMessage,
     OutboxMessage,
     Store,
     Transaction,
 )
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows import return_to_refund as r2r
-from retailsim.core.workflows.order_to_cash import Command, OrderEvent, OrderRecord, OrderStatus
+from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 from retailsim.core.workflows.return_to_refund import ReturnRecord
 
 __all__ = ["DESTINATIONS", "INTERNAL", "CoreConfig", "Delivery", "IntegrationCore"]
 
 
-# A handler of an accepted reply's effect (``Effect``), of a webhook (tx, topic, body, now, woken,
-# transitions), and of an internal timer (by its kind).
-_ReplyEffect = Callable[[Transaction, Answer, set[str], list[tuple[str, str]]], None]
-_Webhook = Callable[[Transaction, str, Any, float, set[str], list[tuple[str, str]]], None]
-_Timer = Callable[[Transaction, OutboxMessage, float, set[str], list[tuple[str, str]]], None]
-
-
-class _CrashPointTransaction:
-    """A store transaction that passes its crash point after its body and before its commit: a hook
-    that raises there (a process death) rolls the transaction back, as a death before the commit would."""
-
-    __slots__ = ("_hook", "_inner", "_point")
-
-    def __init__(self, inner: AbstractContextManager[Transaction], hook: CrashHook, point: str) -> None:
-        self._inner, self._hook, self._point = inner, hook, point
-
-    def __enter__(self) -> Transaction:
-        return self._inner.__enter__()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> bool | None:
-        if kind is None:
-            try:
-                self._hook(self._point)
-            except BaseException as death:
-                self._inner.__exit__(type(death), death, death.__traceback__)
-                raise
-        return self._inner.__exit__(kind, error, trace)
-
-
 class IntegrationCore:
     """One process of the integration core over a durable ``Store``, with one set of ``Guards``.
 
-    Its rooms are collaborators, not mixins: idempotent requests, delivery, inventory, store pickups,
-    additive facts, the service desk, returns and reconciliation (``requests``, ``dispatch``,
-    ``inventory``, ``pickups``, ``additive``, ``service_desk``, ``returns``, ``reconciliation``).
+    Its rooms are collaborators, not mixins: store transactions, idempotent requests, orders, webhooks,
+    timers, delivery and reply effects, inventory, store pickups, additive facts, the service desk,
+    returns and reconciliation (``transactions``, ``requests``, ``orders``, ``webhooks``, ``timers``,
+    ``dispatch``, ``reply_effects``, ``inventory``, ``pickups``, ``additive``, ``service_desk``,
+    ``returns``, ``reconciliation``).
     """
 
     def __init__(
@@ -147,15 +105,13 @@ class IntegrationCore:
         self.on_append: Callable[[str], None] | None = None
         self.on_status: Callable[[str, str, float], None] | None = None
         self.on_return_status: Callable[[str, str, float], None] | None = None
-        # Return status changes noted inside a transaction, announced after its commit. Per thread: the
-        # live API runs ingress on several threads at once, and one request's notes are not another's.
-        self._noted = threading.local()
         self.return_policy = r2r.ReturnPolicy(
             window_s=self.config.return_window_s, dc_locations=tuple(self.config.locations)
         )
         # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
+        self.transactions = Transactions(self)
         self.requests = IdempotentRequests(self)
         self.reconciliation = Reconciliation(self)
         self.inventory = Inventory(self)
@@ -163,6 +119,7 @@ class IntegrationCore:
         self.additive = AdditiveFacts(self)
         self.service_desk = ServiceDesk(self)
         self.returns = Returns(self)
+        self.orders = Orders(self)
         # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
         commands = build_registry(self.config.erp_dialect)
         for kind in sorted(self.guards.silenced_commands):
@@ -175,112 +132,21 @@ class IntegrationCore:
             {d: self.guards.breaker(self.config) for d in DESTINATIONS},
             {d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in limits},
         )
-        # Commands decided in a transaction, appended in one of their own (only with the guard
-        # ``outbox_in_transaction`` off: see ``_outbox_apart``).
-        self._decided: list[NewMessage] = []
-        self._reply_effects: dict[Effect, _ReplyEffect] = {
-            Effect.STATUS_SYNCED: self._status_synced,
-            Effect.WAREHOUSE_ORDER_FETCHED: self.reconciliation.warehouse_order_fetched,
-            Effect.TRACKERS_FETCHED: self.reconciliation.trackers_fetched,
-            Effect.PICKUP_FETCHED: self.reconciliation.pickup_fetched,
-            Effect.ADJUSTMENTS_FETCHED: self.additive.adjustments_fetched,
-            Effect.WAREHOUSE_RETURN_CREATED: self.returns.warehouse_return_created,
-            Effect.RETURN_GOODS_BOOKED: self.returns.return_goods_booked,
-        }
-        # Webhooks by (source, topic), then by source alone (see ``_apply_webhook``).
-        self._webhooks: dict[tuple[str, str], _Webhook] = {
-            **{("pos", topic): self.pickups.apply_webhook for topic in pos.PICKUP_TOPICS},
-            ("wms", shipbob.TOPIC_RETURN_COMPLETED): lambda tx, _, body, now, woken, __: (
-                self.returns.apply_wms_return(tx, body, now, woken)
-            ),
-            ("wms", pix.TOPIC_ADJUSTMENT): lambda tx, _, body, now, woken, __: self.additive.apply_adjustment(
-                tx, body, now, woken
-            ),
-        }
-        self._webhooks_of_source: dict[str, _Webhook] = {
-            "pos": lambda tx, topic, body, now, woken, _: self.returns.apply_pos_webhook(
-                tx, topic, body, now, woken
-            ),
-            "wms": self._warehouse_order_webhook,
-            "carrier": self._tracker_webhook,
-        }
-        self._timers: dict[str, _Timer] = {
-            "PublishInventoryFeed": self._publish_inventory_feed,
-            "ExpireBackorder": self._expire_backorder,
-            **{kind: self._watchdog for kind in WATCHES},
-            "WatchAdjustments": lambda tx, timer, now, woken, transitions: self.additive.watch_adjustments(
-                tx, now, woken
-            ),
-            "CreateExchangeOrder": lambda tx, timer, now, woken, transitions: (
-                self.returns.create_exchange_order(tx, timer.aggregate_id, now, woken, transitions)
-            ),
-        }
+        self.webhooks = Webhooks(self)
+        self.timers = Timers(self)
+        self.reply_effects = ReplyEffects(self)
 
-    @property
-    def _return_transitions(self) -> list[tuple[str, str]]:
-        noted: list[tuple[str, str]] | None = getattr(self._noted, "returns", None)
-        if noted is None:
-            noted = self._noted.returns = []
-        return noted
-
-    @_return_transitions.setter
-    def _return_transitions(self, value: list[tuple[str, str]]) -> None:
-        self._noted.returns = value
-
-    def _note_webhook(self, status: str, reason: str) -> None:
-        """What the webhook being applied (in this thread) turned out to be: ``processed``, ``stale`` or
-        ``ignored``, with the reason its reply states (see ``webhook_verdict``). No-op outside a webhook."""
-        notes: list[tuple[str, str]] | None = getattr(self._noted, "webhook", None)
-        if notes is not None:
-            notes.append((status, reason))
-
-    @staticmethod
-    def webhook_verdict(notes: list[tuple[str, str]]) -> tuple[str, str]:
-        """A webhook was processed when anything in it was applied; else the first thing noted about it."""
-        for status, reason in notes:
-            if status == "processed":
-                return status, reason
-        return notes[0] if notes else ("processed", "applied")
+    webhook_verdict = staticmethod(verdict)
 
     # ---- helpers ----------------------------------------------------------------------------------
 
     def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
         """A store transaction whose crash point ``point`` is passed just before its commit."""
-        if not self.guards.outbox_in_transaction:
-            return self._outbox_apart(point)
-        return self._one_transaction(point)
-
-    def _one_transaction(self, point: str) -> AbstractContextManager[Transaction]:
-        hook = self.crash_hook
-        if hook is None:
-            return self.store.transaction()
-        return _CrashPointTransaction(self.store.transaction(), hook, point)
-
-    @contextmanager
-    def _outbox_apart(self, point: str) -> Iterator[Transaction]:
-        """The guard ``outbox_in_transaction`` off: the aggregate's new state commits first and the commands
-        it decided are appended in a second transaction ("the outbox write is just a log") — a death between
-        the two commits leaves an aggregate whose next step nobody will ever send."""
-        self._decided = []
-        try:
-            with self._one_transaction(point) as tx:
-                yield tx
-        finally:
-            decided, self._decided = self._decided, []
-        if not decided:
-            return
-        after = point.replace(".before_commit", ".after_commit")
-        if after in DESCRIPTIONS:
-            self._crash_point(after)  # the state is committed; its commands are not
-        with self._one_transaction(point) as tx:
-            for message in decided:
-                tx.append(message)
+        return self.transactions.open(point)
 
     def _crash_point(self, point: str) -> None:
         """Pass a crash point outside a transaction (a reply about to be handed back, a lease taken)."""
-        hook = self.crash_hook
-        if hook is not None:
-            hook(point)
+        self.transactions.crash_point(point)
 
     def _count(self, name: str, n: int = 1) -> None:
         pending: list[tuple[str, int]] | None = getattr(self._pending_counts, "names", None)
@@ -289,35 +155,16 @@ class IntegrationCore:
         else:
             self.counters[name] = self.counters.get(name, 0) + n
 
-    def _emit(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        commands: tuple[Command, ...] | list[Command],
-        now: float,
-        woken: set[str],
-    ) -> None:
-        outbox: Transaction | list[NewMessage] = tx if self.guards.outbox_in_transaction else self._decided
-        for command in commands:
-            outbox.append(
-                NewMessage(
-                    destination=command.destination,
-                    kind=command.kind,
-                    aggregate_id=record.order_no,
-                    correlation_id=record.correlation_id,
-                    payload=command.payload,
-                    available_at=now + command.delay_s,
-                )
-            )
-            woken.add(command.destination)
-
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None:
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None:
         if self.on_append is not None:
-            for destination in sorted(woken):
+            for destination in sorted(uow.woken):
                 self.on_append(destination)
         if self.on_status is not None:
-            for order_no, status in transitions:
+            for order_no, status in uow.transitions:
                 self.on_status(order_no, status, now)
+        if self.on_return_status is not None:
+            for return_no, status in uow.return_transitions:
+                self.on_return_status(return_no, status, now)
 
     def already_accepted(self, tx: Transaction, order_no: str) -> OrderRecord | None:
         """Dedupe by order number: an order exported twice (under another key) is the same order."""
@@ -351,28 +198,27 @@ class IntegrationCore:
         record: OrderRecord,
         event: OrderEvent,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
         facts: dict[str, Any] | None = None,
     ) -> OrderRecord:
         outcome = self.apply_event(record, event, now, facts)
         if outcome.repeat:
             self._count("repeated_events")
-            self._note_webhook("ignored", f"order {record.order_no} is {record.status.value} already")
+            uow.note("ignored", f"order {record.order_no} is {record.status.value} already")
             return outcome.record
         if outcome.stale:
             self._count("stale_events")
-            self._note_webhook(
+            uow.note(
                 "stale", f"order {record.order_no} is {record.status.value}, past {event.value}"
             )
             self._save_record(tx, outcome.record, now)
             return outcome.record
         new = outcome.record
-        self.inventory.on_transition(tx, record, new, now, woken)
+        self.inventory.on_transition(tx, record, new, now, uow)
         self._save_record(tx, new, now)
-        self._emit(tx, new, outcome.commands, now, woken)
-        transitions.append((new.order_no, new.status.value))
-        self._note_webhook("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
+        self.transactions.emit(tx, new, outcome.commands, now, uow.woken)
+        uow.transitions.append((new.order_no, new.status.value))
+        uow.note("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
         return new
 
     # ---- returns (core/service/returns.py) -----------------------------------------------------------
@@ -389,9 +235,6 @@ class IntegrationCore:
 
     def restock_idempotency_key(self, record: ReturnRecord) -> str | None:
         return self.returns.restock_idempotency_key(record)
-
-    def _flush_return_statuses(self, now: float) -> None:
-        self.returns.flush_statuses(now)
 
     # ---- the service agent (core/service/service_desk.py) -------------------------------------------
 
@@ -422,39 +265,9 @@ class IntegrationCore:
         return outcome
 
     def submit_orders(self, orders: Sequence[tuple[Any, str | None, float]]) -> list[ApiReply | Exception]:
-        """Orders (body, Idempotency-Key, now) that arrived together, in one store transaction — one commit
-        for all — each answered as ``submit_order`` answers it alone, in the order given (a later order sees
-        what an earlier one reserved; a key twice in one call is in flight the second time). Should the
-        transaction fail, each order runs again in a transaction of its own, so a bad order costs the others
-        nothing but the retry; its outcome is the exception it raised."""
-        committed = UnitOfWork()
-        outcomes: list[ApiReply | Exception] = []
-        jobs: list[Job] = []
-        for body, key, now in orders:
-            if not key:
-                outcomes.append(missing_key())
-                continue
-            try:
-                order = sfcc.order_from_scapi(body)
-            except InvalidPayload as exc:
-                act: Act = ApiReply(422, {"error": "invalid_order", "detail": str(exc), "errors": exc.errors})
-            else:
-                act = functools.partial(self._accept_order, order=order, now=now)
-            job = Job("orders", key, fingerprint(body), now, act, len(outcomes))
-            early = self.requests.claim(job)
-            if early is None:
-                jobs.append(job)
-                early = in_flight()  # a placeholder until the job has run
-            outcomes.append(early)
-        try:
-            self.requests.run_together(jobs, outcomes, committed)
-        finally:
-            self.requests.release(jobs)
-        if orders:
-            self._after_commit(committed.woken, committed.transitions, max(now for _, _, now in orders))
-        if jobs:
-            self._crash_point("order_intake.after_commit")
-        return outcomes
+        """Orders (body, Idempotency-Key, now) that arrived together, in one store transaction, each answered
+        as ``submit_order`` answers it alone (core/service/orders.py)."""
+        return self.orders.submit(orders)
 
     @contextmanager
     def _counting(self) -> Iterator[None]:
@@ -469,149 +282,11 @@ class IntegrationCore:
         for name, n in pending:  # not reached when the block raised
             self.counters[name] = self.counters.get(name, 0) + n
 
-    def _run_idempotent(
-        self,
-        scope: str,
-        key: str | None,
-        fingerprinted: Any,
-        now: float,
-        model: type[BaseModel],
-        body: Any,
-        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
-        invalid_error: str = "invalid_request",
-    ) -> ApiReply:
-        """The order API's idempotency rules (``once``) around ``work`` (returns, agent actions).
-
-        No key → 400; a body ``model`` refuses → 422 with field errors; then ``work`` runs once per key in
-        one transaction with the validated request. A refusal from ``work`` (4xx, which must have changed
-        nothing) is not stored, so a corrected retry may use the key.
-        """
-        if not key:
-            return missing_key()
-        try:
-            # Strict, as JSON (arrays for tuples): what the published schema says, no coercion of 0 to false.
-            request = model.model_validate_json(json.dumps(body), strict=True)
-        except ValidationError as exc:
-            refused = ApiReply(
-                422,
-                {
-                    "error": invalid_error,
-                    "detail": f"invalid {scope} request",
-                    "errors": sfcc.field_errors(exc),
-                },
-            )
-            return self.requests.once(scope, key, fingerprinted, now, refused)
-        self._return_transitions = []
-        committed = UnitOfWork()
-        reply = self.requests.once(
-            scope,
-            key,
-            fingerprinted,
-            now,
-            lambda tx, uow: work(tx, request, uow.woken, uow.transitions),
-            committed,
-        )
-        self._after_commit(committed.woken, committed.transitions, now)
-        self._flush_return_statuses(now)
-        self._crash_point(once_points(scope)[1])
-        return reply
-
-    def _accept_order(self, tx: Transaction, work: UnitOfWork, *, order: Order, now: float) -> ApiReply:
-        woken, transitions = work.woken, work.transitions
-        existing = self.already_accepted(tx, order.order_no) or self.take_order_number(tx, order, now)
-        if existing is not None:
-            # The same order exported again under another key: at-least-once export, no new effect.
-            self._count("duplicate_orders")
-            return ApiReply(
-                200,
-                {
-                    "order_id": existing.order_no,
-                    "correlation_id": existing.correlation_id,
-                    "status": existing.status.value,
-                    "duplicate": True,
-                },
-            )
-        record = OrderRecord(
-            order_no=order.order_no,
-            correlation_id=order.order_no,
-            confirmed_to_customer=order.confirmed_to_customer,
-            lines=[(line.sku, line.quantity) for line in order.lines],
-            total_minor=order.total_minor,
-            currency=order.currency,
-            payment_ref=order.payment.reference if order.payment else None,
-            accepted_at=now,
-            history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
-        )
-        if order.pickup_store:
-            routed = self.pickups.route_new(tx, order, now)
-            location = routed["location"] or None
-            record = record.model_copy(update=routed)
-        else:
-            location = self.inventory.reserve_order(tx, order)
-        if location is not None:
-            record = record.model_copy(update={"location": location, "reserved": True})
-            event = OrderEvent.STOCK_RESERVED
-            for sku, _ in record.lines:
-                self.inventory.schedule_publication(tx, sku, now, woken)
-        elif order.confirmed_to_customer:
-            record = record.model_copy(update={"location": self.config.locations[0], "short": True})
-            event = OrderEvent.STOCK_SHORT
-        else:
-            event = OrderEvent.STOCK_UNAVAILABLE
-        record = self._transition(tx, record, event, now, woken, transitions)
-        if record.status is OrderStatus.REJECTED:
-            self._count("rejected")
-            return ApiReply(
-                200,
-                {
-                    "order_id": record.order_no,
-                    "correlation_id": record.correlation_id,
-                    "status": "rejected",
-                    "reason": "insufficient_stock",
-                },
-            )
-        self._count("accepted")
-        return ApiReply(
-            202, {"order_id": record.order_no, "correlation_id": record.correlation_id, "status": "accepted"}
-        )
-
     # ---- ingress: webhooks ------------------------------------------------------------------------
 
     def receive_webhook(self, source: str, event_id: str, topic: str, body: Any, now: float) -> ApiReply:
         """A warehouse, carrier or payment event. Duplicates are acknowledged and have no effect."""
-        woken: set[str] = set()
-        transitions: list[tuple[str, str]] = []
-        self._return_transitions = []  # what a rolled-back transaction noted must not be announced
-        notes: list[tuple[str, str]] = []
-        self._noted.webhook = notes  # what applying it turned out to be: its reply says (``_note_webhook``)
-        try:
-            with self._transaction("webhook.before_commit") as tx:
-                if self.handle_webhook(tx, source, event_id, topic, body, now, woken, transitions):
-                    self._count("inbox_duplicates")
-                    return ApiReply(
-                        200,
-                        {
-                            "status": "duplicate",
-                            "event_id": event_id,
-                            "reason": "event id in the inbox already",
-                        },
-                    )
-        except NotYetKnown as exc:
-            self._count("webhooks_not_yet_known")
-            return ApiReply(409, {"error": "not_yet_known", "detail": str(exc)}, {"Retry-After": "60"})
-        except InvalidPayload as exc:
-            self._count("webhooks_invalid")
-            return ApiReply(400, {"error": "invalid_payload", "detail": str(exc), "errors": exc.errors})
-        except IllegalTransition as exc:
-            self._count("webhooks_illegal")
-            return ApiReply(422, {"error": "illegal_transition", "detail": str(exc)})
-        finally:
-            self._noted.webhook = None
-        self._after_commit(woken, transitions, now)
-        self._flush_return_statuses(now)
-        status, reason = self.webhook_verdict(notes)
-        self._crash_point("webhook.after_commit")
-        return ApiReply(200, {"status": status, "event_id": event_id, "reason": reason})
+        return self.webhooks.receive(source, event_id, topic, body, now)
 
     def handle_webhook(
         self,
@@ -621,126 +296,10 @@ class IntegrationCore:
         topic: str,
         body: Any,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> bool:
         """Inbox first, then the effect, in the caller's transaction; True when it was a duplicate."""
-        if not self.guards.inbox_before_effect:  # the effect is in the transaction before the check
-            self._apply_webhook(tx, source, topic, body, now, woken, transitions)
-            return not self.first_delivery(tx, source, event_id, now)
-        if not self.first_delivery(tx, source, event_id, now):
-            return True
-        self._apply_webhook(tx, source, topic, body, now, woken, transitions)
-        return False
-
-    def _apply_webhook(
-        self,
-        tx: Transaction,
-        source: str,
-        topic: str,
-        body: Any,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        """Route the event: by (source, topic), else by its source, else it confirms what the core knows."""
-        handler = self._webhooks.get((source, topic)) or self._webhooks_of_source.get(source)
-        if handler is None:
-            self._count("webhooks_ignored")  # payment events confirm what the core already knows
-            self._note_webhook("ignored", f"{source} {topic} confirms what the core knows")
-            return
-        handler(tx, topic, body, now, woken, transitions)
-
-    def _warehouse_order_webhook(
-        self,
-        tx: Transaction,
-        topic: str,
-        body: Any,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        facts = shipbob.parse_webhook(topic, body)
-        record = self._load_record(tx, facts["order_no"])
-        if record is None:
-            raise NotYetKnown(f"order {facts['order_no']} is not known yet")
-        if self._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) is None:
-            self._count("webhooks_ignored")
-            self._note_webhook("ignored", f"{topic} moves no order")
-
-    def _tracker_webhook(
-        self,
-        tx: Transaction,
-        topic: str,
-        body: Any,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        code, status = easypost.parse_event(body)
-        link = tx.load(DocKind.TRACKING, code)
-        if link is None:
-            raise NotYetKnown(f"tracking code {code} is not known yet")
-        record = self._load_record(tx, str(link["order_no"]))
-        if record is None:
-            raise NotYetKnown(f"order for tracking code {code} is not known")
-        if status in easypost.GAVE_UP:
-            self._count("carrier_exceptions")
-        if self._apply_tracker_status(tx, record, status, now, woken, transitions, code) is None:
-            self._count("carrier_exceptions" if status in easypost.EXCEPTION else "webhooks_ignored")
-            self._note_webhook("ignored", f"tracker status {status} moves no order")
-
-    def _apply_warehouse_news(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        topic: str,
-        facts: dict[str, Any],
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> OrderRecord | None:
-        """A warehouse order shipped or went on hold, told by its webhook or found by reconciliation;
-        None for a topic that moves no order."""
-        if topic == shipbob.TOPIC_SHIPPED and facts.get("shipment_id") is not None:
-            return self.additive.apply_parcel(tx, record, facts, now, woken, transitions)
-        if topic == shipbob.TOPIC_SHIPPED:
-            tx.save(DocKind.TRACKING, facts["tracking_code"], {"order_no": record.order_no}, now)
-            shipped = {
-                "wms_order_id": facts["wms_order_id"],
-                "tracking_code": facts["tracking_code"],
-                "carrier": facts["carrier"],
-                "shipped_at": now,
-            }
-            return self._transition(tx, record, OrderEvent.SHIPPED, now, woken, transitions, shipped)
-        if topic == shipbob.TOPIC_ON_HOLD:
-            on_hold = {"wms_order_id": facts["wms_order_id"]}
-            return self._transition(tx, record, OrderEvent.SHIPMENT_ON_HOLD, now, woken, transitions, on_hold)
-        return None
-
-    def _apply_tracker_status(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        status: str,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-        code: str | None = None,
-    ) -> OrderRecord | None:
-        """A parcel's tracker status, told by the carrier's webhook or found by reconciliation; None for a
-        status that moves no order."""
-        if code is not None and record.parcels:  # shipped in parcels (each told with its shipment id)
-            return self.additive.apply_parcel_status(tx, record, code, status, now, woken, transitions)
-        if status in easypost.DELIVERED:
-            return self._transition(
-                tx, record, OrderEvent.DELIVERED, now, woken, transitions, {"delivered_at": now}
-            )
-        if status in easypost.IN_TRANSIT:
-            return self._transition(tx, record, OrderEvent.IN_TRANSIT, now, woken, transitions)
-        if status in easypost.GAVE_UP:
-            return self._transition(tx, record, OrderEvent.DELIVERY_FAILED, now, woken, transitions)
-        return None
+        return self.webhooks.handle(tx, source, event_id, topic, body, now, uow)
 
     # ---- egress (core/service/dispatch.py) ----------------------------------------------------------
 
@@ -787,112 +346,19 @@ class IntegrationCore:
     def payment_idempotency_key(self, record: OrderRecord, command: str) -> str | None:
         return stripe.idempotency_key(record.order_no, command)
 
-    def _apply_reply(
-        self,
-        tx: Transaction,
-        spec: CommandSpec,
-        answer: Answer,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        """What an accepted reply means, as its spec says: an order or return event, and/or an effect."""
-        if spec.means is None and spec.effect is None:
-            return
-        message, now = answer.message, answer.now
-        if spec.subject is Subject.ORDER:
-            order = self._load_record(tx, message.aggregate_id)
-            if order is None:
-                return
-            answer = dataclasses.replace(answer, order=order)
-        elif spec.subject is Subject.RETURN:
-            returned = load_return(tx, message.aggregate_id)
-            if returned is None:
-                return
-            answer = dataclasses.replace(answer, returned=returned)
-        meaning = spec.means(answer) if spec.means is not None else None
-        if isinstance(meaning, OrderMeant):
-            self._transition(tx, answer.record, meaning.event, now, woken, transitions, meaning.facts)
-        elif isinstance(meaning, ReturnMeant):
-            self.returns.transition(tx, answer.return_record, meaning.event, now, woken, meaning.facts)
-        if spec.effect is not None:
-            self._reply_effects[spec.effect](tx, answer, woken, transitions)
-
-    def _status_synced(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
-    ) -> None:
-        """The system holds this status sequence now: an older status is never sent to it again."""
-        record, message = answer.record, answer.message
-        seq = int(message.payload["seq"])
-        if seq > record.synced.get(message.destination, 0):
-            synced = {**record.synced, message.destination: seq}
-            self._save_record(tx, record.model_copy(update={"synced": synced}), answer.now)
-
     # ---- internal timers (destination "core") -------------------------------------------------------
 
     def run_timers(self, now: float) -> int:
         """Fire every due internal timer (backorder expiry, batch inventory feed); the number fired."""
-        fired = 0
-        while True:
-            message = self.store.claim_next(INTERNAL, now, self.config.lease_s)
-            if message is None:
-                return fired
-            fired += 1
-            self._crash_point("timers.claimed")
-            woken: set[str] = set()
-            transitions: list[tuple[str, str]] = []
-            self._return_transitions = []
-            with self._transaction("timers.before_commit") as tx:
-                timer = self._timers.get(message.kind)
-                if timer is not None:
-                    timer(tx, message, now, woken, transitions)
-                tx.complete(message.seq)
-            self._after_commit(woken, transitions, now)
-            self._flush_return_statuses(now)
-            self._crash_point("timers.after_commit")
-
-    def _publish_inventory_feed(
-        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
-    ) -> None:
-        """The batch inventory feed's turn: send it, and arm the next one."""
-        tx.append(NewMessage("storefront", "InventoryFeed", "inventory", "inventory", {}, now))
-        tx.append(
-            NewMessage(
-                INTERNAL,
-                "PublishInventoryFeed",
-                "inventory",
-                "inventory",
-                {},
-                now + self.config.feed_interval_s,
-            )
-        )
-        woken.update(("storefront", INTERNAL))
-
-    def _expire_backorder(
-        self,
-        tx: Transaction,
-        timer: OutboxMessage,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> None:
-        record = self._load_record(tx, timer.aggregate_id)
-        if record is not None:
-            self._transition(tx, record, OrderEvent.BACKORDER_EXPIRED, now, woken, transitions)
-
-    def _watchdog(
-        self, tx: Transaction, timer: OutboxMessage, now: float, woken: set[str], _: list[tuple[str, str]]
-    ) -> None:
-        record = self._load_record(tx, timer.aggregate_id)
-        if record is not None:
-            self.reconcile_order(tx, record, timer, now, woken)
+        return self.timers.run(now)
 
     # ---- reconciliation ---------------------------------------------------------------------------
 
     def reconcile_order(
-        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, uow: UnitOfWork
     ) -> None:
         """A watchdog fired (core/service/reconciliation.py)."""
-        self.reconciliation.reconcile_order(tx, record, timer, now, woken)
+        self.reconciliation.reconcile_order(tx, record, timer, now, uow)
 
     # ---- after a crash ----------------------------------------------------------------------------
 

@@ -11,16 +11,14 @@ protocol, so mypy checks every call it makes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from retailsim.core.config import CoreConfig
 from retailsim.core.guards import Guards
+from retailsim.core.service.intake import IdempotentRequests
 from retailsim.core.service.inventory import Inventory
-from retailsim.core.service.replies import ApiReply
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord
 
@@ -33,8 +31,6 @@ class OrderTableHost(Protocol):
 
     def _count(self, name: str, n: int = 1) -> None: ...
 
-    def _note_webhook(self, status: str, reason: str) -> None: ...
-
     def _load_record(self, tx: Transaction, order_no: str) -> OrderRecord | None: ...
 
     def _save_record(self, tx: Transaction, record: OrderRecord, now: float) -> None: ...
@@ -45,8 +41,7 @@ class OrderTableHost(Protocol):
         record: OrderRecord,
         event: OrderEvent,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
         facts: dict[str, Any] | None = None,
     ) -> OrderRecord: ...
 
@@ -63,14 +58,5 @@ class IdempotentHost(OrderTableHost, Protocol):
 
     def _transaction(self, point: str) -> AbstractContextManager[Transaction]: ...
 
-    def _run_idempotent(
-        self,
-        scope: str,
-        key: str | None,
-        fingerprinted: Any,
-        now: float,
-        model: type[BaseModel],
-        body: Any,
-        work: Callable[[Transaction, Any, set[str], list[tuple[str, str]]], ApiReply],
-        invalid_error: str = "invalid_request",
-    ) -> ApiReply: ...
+    @property
+    def requests(self) -> IdempotentRequests: ...

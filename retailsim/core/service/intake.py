@@ -9,7 +9,9 @@ its stored reply (same body) or 422 (another body) until ``idempotency_retention
 given as a reply is a refusal of the body (422): answered after the key checks, nothing stored, so a
 corrected retry may use the key; so is a 4xx the act answers (a refusal changes nothing).
 ``run_together`` runs several orders' acts in one transaction, each answered as alone; should it fail,
-each runs again in a transaction of its own.
+each runs again in a transaction of its own. ``run_validated`` is ``once`` for a request whose body a
+pydantic model validates first (returns, agent actions): no key → 400, a refused body → 422 with field
+errors.
 
 Rules kept: a reply is stored as JSON text (a replay renders the bytes the first answer sent); what a
 transaction collects (its unit of work) joins the caller's only once it committed; counts made in a
@@ -25,16 +27,20 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ValidationError
+
+from retailsim.core.adapters import sfcc
 from retailsim.core.config import CoreConfig
 from retailsim.core.jsoncodec import dumps
 from retailsim.core.reliability.idempotency import fingerprint
-from retailsim.core.service.replies import ApiReply, in_flight, key_reused
+from retailsim.core.service.replies import ApiReply, in_flight, key_reused, missing_key
 from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import ConcurrencyConflict, IdempotencyRecord, Transaction
 
 
 class IdempotencyHost(Protocol):
-    """What idempotent requests need from the rest of the core: settings, transactions, counters."""
+    """What idempotent requests need from the rest of the core: settings, transactions, counters, crash
+    points, and what it announces after a commit."""
 
     @property
     def config(self) -> CoreConfig: ...
@@ -44,6 +50,10 @@ class IdempotencyHost(Protocol):
     def _counting(self) -> AbstractContextManager[None]: ...
 
     def _count(self, name: str, n: int = 1) -> None: ...
+
+    def _crash_point(self, point: str) -> None: ...
+
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
 
 # The crash points (before its commit, at its reply) of an idempotent request, by its scope.
@@ -113,6 +123,51 @@ class IdempotentRequests:
             self.release([job])
         if committed is not None:
             committed.absorb(work)
+        return reply
+
+    def run_validated(
+        self,
+        scope: str,
+        key: str | None,
+        fingerprinted: Any,
+        now: float,
+        model: type[BaseModel],
+        body: Any,
+        work: Callable[[Transaction, Any, UnitOfWork], ApiReply],
+        invalid_error: str = "invalid_request",
+    ) -> ApiReply:
+        """The order API's idempotency rules (``once``) around ``work`` (returns, agent actions).
+
+        No key → 400; a body ``model`` refuses → 422 with field errors; then ``work`` runs once per key in
+        one transaction with the validated request. A refusal from ``work`` (4xx, which must have changed
+        nothing) is not stored, so a corrected retry may use the key.
+        """
+        if not key:
+            return missing_key()
+        try:
+            # Strict, as JSON (arrays for tuples): what the published schema says, no coercion of 0 to false.
+            request = model.model_validate_json(json.dumps(body), strict=True)
+        except ValidationError as exc:
+            refused = ApiReply(
+                422,
+                {
+                    "error": invalid_error,
+                    "detail": f"invalid {scope} request",
+                    "errors": sfcc.field_errors(exc),
+                },
+            )
+            return self.once(scope, key, fingerprinted, now, refused)
+        committed = UnitOfWork()
+        reply = self.once(
+            scope,
+            key,
+            fingerprinted,
+            now,
+            lambda tx, uow: work(tx, request, uow),
+            committed,
+        )
+        self.host._after_commit(committed, now)
+        self.host._crash_point(once_points(scope)[1])
         return reply
 
     def run_together(

@@ -18,6 +18,7 @@ from typing import Protocol
 from retailsim.core.config import INTERNAL, CoreConfig
 from retailsim.core.documents import DocKind
 from retailsim.core.models import Order
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import NewMessage, Position, Transaction
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 
@@ -32,7 +33,7 @@ class InventoryHost(Protocol):
 
     def _crash_point(self, point: str) -> None: ...
 
-    def _after_commit(self, woken: set[str], transitions: list[tuple[str, str]], now: float) -> None: ...
+    def _after_commit(self, uow: UnitOfWork, now: float) -> None: ...
 
 
 class Inventory:
@@ -49,7 +50,7 @@ class Inventory:
 
     def load(self, rows: list[tuple[str, str, int]], now: float) -> None:
         """Initial (or full) load of on-hand stock per (sku, location) from the ERP's snapshot."""
-        woken: set[str] = set()
+        uow = UnitOfWork()
         with self._transaction("inventory_load.before_commit") as tx:
             for sku, location, on_hand in rows:
                 position = tx.get_position(sku, location)
@@ -60,11 +61,11 @@ class Inventory:
                     tx.put_position(position)
             if self.host.config.inventory_publication == "batch":
                 tx.append(NewMessage(INTERNAL, "PublishInventoryFeed", "inventory", "inventory", {}, now))
-                woken.add(INTERNAL)
+                uow.woken.add(INTERNAL)
             else:
                 for sku in sorted({row[0] for row in rows}):
-                    self.schedule_publication(tx, sku, now, woken, delay_s=0.0)
-        self.host._after_commit(woken, [], now)
+                    self.schedule_publication(tx, sku, now, uow, delay_s=0.0)
+        self.host._after_commit(uow, now)
         self._crash_point("inventory_load.after_commit")
 
     def available_to_promise(self, sku: str) -> dict[str, int]:
@@ -77,7 +78,7 @@ class Inventory:
         return result
 
     def schedule_publication(
-        self, tx: Transaction, sku: str, now: float, woken: set[str], delay_s: float | None = None
+        self, tx: Transaction, sku: str, now: float, uow: UnitOfWork, delay_s: float | None = None
     ) -> None:
         if self.host.config.inventory_publication != "events":
             return
@@ -96,7 +97,7 @@ class Inventory:
                 now + wait,
             )
         )
-        woken.add("storefront")
+        uow.woken.add("storefront")
 
     def reserve_order(self, tx: Transaction, order: Order) -> str | None:
         """Pick the first DC able to ship the whole order and reserve there; None if none can."""
@@ -106,7 +107,7 @@ class Inventory:
         return self.reserve_at(tx, needed, self.host.config.locations)
 
     def on_transition(
-        self, tx: Transaction, old: OrderRecord, new: OrderRecord, now: float, woken: set[str]
+        self, tx: Transaction, old: OrderRecord, new: OrderRecord, now: float, uow: UnitOfWork
     ) -> None:
         """Stock follows a reserved order: consumed when it ships or is set aside at a store, released
         (and republished) when it is cancelled or rejected."""
@@ -125,7 +126,7 @@ class Inventory:
                 if position is not None:
                     position.reserved -= quantity
                     tx.put_position(position)
-                    self.schedule_publication(tx, sku, now, woken)
+                    self.schedule_publication(tx, sku, now, uow)
 
     @staticmethod
     def reserve_at(tx: Transaction, needed: dict[str, int], candidates: list[str]) -> str | None:

@@ -26,6 +26,7 @@ from retailsim.core.guards import Guards
 from retailsim.core.models import Order
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 
@@ -93,8 +94,7 @@ class Pickups:
         topic: str,
         body: Any,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         facts = pos.parse_pickup(body)
         record: OrderRecord | None = self.host._load_record(tx, facts["order_no"])
@@ -103,20 +103,20 @@ class Pickups:
         if facts["store_id"] != record.location:
             # The order has moved on from this store (or never went there): nothing to do.
             self.host._count("stale_pickup_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"order {record.order_no} has moved on from store {facts['store_id']}"
             )
             return
         if topic == pos.TOPIC_PICKUP_READY:
-            self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+            self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, uow)
         elif topic == pos.TOPIC_PICKUP_COLLECTED:
             if record.status in STILL_ROUTABLE:  # "ready" is still on its way: it was set aside first
-                record = self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, woken, transitions)
+                record = self.host._transition(tx, record, OrderEvent.PICKUP_READY, now, uow)
             self.host._transition(
-                tx, record, OrderEvent.PICKED_UP, now, woken, transitions, {"delivered_at": now}
+                tx, record, OrderEvent.PICKED_UP, now, uow, {"delivered_at": now}
             )
         elif topic == pos.TOPIC_PICKUP_DECLINED:
-            self.reroute(tx, record, facts["short"], now, woken, transitions)
+            self.reroute(tx, record, facts["short"], now, uow)
 
     def reroute(
         self,
@@ -124,8 +124,7 @@ class Pickups:
         record: OrderRecord,
         counted: list[tuple[str, int]],
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         """The store declined: release it, believe its count, and send the order where it can be met."""
         if not self.host.guards.reroute:
@@ -133,7 +132,7 @@ class Pickups:
             return
         if record.status not in STILL_ROUTABLE:
             self.host._count("stale_pickup_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"order {record.order_no} is {record.status.value}, past a decline"
             )
             return
@@ -156,7 +155,7 @@ class Pickups:
             routing = [*record.routing, (now, "", f"{declined} declined; no store or DC can fulfil")]
             self.host._count("pickups_unfulfillable")
             self.host._transition(
-                tx, released, OrderEvent.PICKUP_UNFULFILLABLE, now, woken, transitions, {"routing": routing}
+                tx, released, OrderEvent.PICKUP_UNFULFILLABLE, now, uow, {"routing": routing}
             )
             return
         self.host._count("pickups_rerouted")
@@ -166,7 +165,6 @@ class Pickups:
             released,
             OrderEvent.PICKUP_REROUTED,
             now,
-            woken,
-            transitions,
+            uow,
             {"location": location, "reserved": True, "routing": routing},
         )

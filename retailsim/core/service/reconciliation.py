@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from retailsim.core.adapters import pos, shipbob
 from retailsim.core.adapters.spec import Answer
@@ -24,6 +24,8 @@ from retailsim.core.config import INTERNAL, CoreConfig
 from retailsim.core.guards import Guards
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.pickups import Pickups
+from retailsim.core.service.unit_of_work import UnitOfWork
+from retailsim.core.service.webhooks import Webhooks
 from retailsim.core.stores.base import NewMessage, OutboxMessage, Transaction
 from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
@@ -38,27 +40,8 @@ class ReconciliationHost(OrderTableHost, Protocol):
     @property
     def guards(self) -> Guards: ...
 
-    def _apply_warehouse_news(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        topic: str,
-        facts: dict[str, Any],
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-    ) -> OrderRecord | None: ...
-
-    def _apply_tracker_status(
-        self,
-        tx: Transaction,
-        record: OrderRecord,
-        status: str,
-        now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
-        code: str | None = None,
-    ) -> OrderRecord | None: ...
+    @property
+    def webhooks(self) -> Webhooks: ...
 
     @property
     def pickups(self) -> Pickups: ...
@@ -109,7 +92,7 @@ class Reconciliation:
         self.host = host
 
     def reconcile_order(
-        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, timer: OutboxMessage, now: float, uow: UnitOfWork
     ) -> None:
         """A watchdog fired: if the order is still waiting for news, pull the system of record and re-arm.
 
@@ -127,7 +110,7 @@ class Reconciliation:
         self.host._count("reconciliation_checks")
         round_no = int(timer.payload.get("round", 1))
         tx.append(NewMessage(watch.destination, watch.fetch, record.order_no, record.correlation_id, {}, now))
-        woken.add(watch.destination)
+        uow.woken.add(watch.destination)
         if round_no < self.host.config.watch_rounds:
             tx.append(
                 NewMessage(
@@ -139,12 +122,12 @@ class Reconciliation:
                     now + watch.rearm_s(self.host.config),
                 )
             )
-            woken.add(INTERNAL)
+            uow.woken.add(INTERNAL)
         else:
             self.host._count("reconciliation_drift")
 
     def warehouse_order_fetched(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+        self, tx: Transaction, answer: Answer, uow: UnitOfWork
     ) -> None:
         """The WMS's order, read as the webhooks that never came: each shipped parcel, or shipped/on hold."""
         record, now = answer.record, answer.now
@@ -169,8 +152,8 @@ class Reconciliation:
                     }
                     facts = shipbob.parse_webhook(shipbob.TOPIC_SHIPPED, parcel)
                     record = (
-                        self.host._apply_warehouse_news(
-                            tx, record, shipbob.TOPIC_SHIPPED, facts, now, woken, transitions
+                        self.host.webhooks.warehouse_news(
+                            tx, record, shipbob.TOPIC_SHIPPED, facts, now, uow
                         )
                         or record
                     )
@@ -179,12 +162,12 @@ class Reconciliation:
             # The order as the warehouse's API returns it, read as the webhook that never came.
             facts = shipbob.parse_webhook(topic, {**found, "order_id": found.get("id"), "event_time": ""})
             record = (
-                self.host._apply_warehouse_news(tx, record, topic, facts, now, woken, transitions) or record
+                self.host.webhooks.warehouse_news(tx, record, topic, facts, now, uow) or record
             )
         self._count_repair(before, record)
 
     def trackers_fetched(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+        self, tx: Transaction, answer: Answer, uow: UnitOfWork
     ) -> None:
         """The carrier's trackers, read as the events that never came (each parcel's when several)."""
         record, now, body = answer.record, answer.now, answer.reply.body
@@ -196,16 +179,16 @@ class Reconciliation:
             for tracker in trackers:
                 status, code = str(tracker.get("status")), str(tracker.get("tracking_code"))
                 record = (
-                    self.host._apply_tracker_status(tx, record, status, now, woken, transitions, code)
+                    self.host.webhooks.tracker_status(tx, record, status, now, uow, code)
                     or record
                 )
         else:
             status = str(trackers[0].get("status"))
-            record = self.host._apply_tracker_status(tx, record, status, now, woken, transitions) or record
+            record = self.host.webhooks.tracker_status(tx, record, status, now, uow) or record
         self._count_repair(before, record)
 
     def pickup_fetched(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+        self, tx: Transaction, answer: Answer, uow: UnitOfWork
     ) -> None:
         """The store's pickup order, read as the event that never came."""
         record = answer.record
@@ -213,7 +196,7 @@ class Reconciliation:
         if pickup is None or pickup.get("status") not in ("ready", "collected", "declined"):
             return
         self.host.pickups.apply_webhook(
-            tx, f"pickup.{pickup['status']}", pickup, answer.now, woken, transitions
+            tx, f"pickup.{pickup['status']}", pickup, answer.now, uow
         )
         self._count_repair(record.status, self.host._load_record(tx, record.order_no) or record)
 

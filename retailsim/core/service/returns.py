@@ -35,6 +35,7 @@ from retailsim.core.models import Return, ReturnLine
 from retailsim.core.service.hosts import IdempotentHost
 from retailsim.core.service.records import load_return, returns_of_order
 from retailsim.core.service.replies import ApiReply
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import NewMessage, Transaction
 from retailsim.core.workflows import return_to_refund as r2r
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
@@ -51,16 +52,13 @@ class Replacements(Protocol):
         lines: list[tuple[str, int]],
         reference: str | None,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> str | None: ...
 
 
 class ReturnsHost(IdempotentHost, Protocol):
     """What returns need besides the shared part: replacements, the return policy, and the return status
     changes noted for the core's observer."""
-
-    _return_transitions: list[tuple[str, str]]
 
     @property
     def service_desk(self) -> Replacements: ...
@@ -106,20 +104,20 @@ class Returns:
         record: ReturnRecord,
         event: ReturnEvent,
         now: float,
-        woken: set[str],
+        uow: UnitOfWork,
         facts: dict[str, Any] | None = None,
     ) -> ReturnRecord:
         outcome = self.apply_return_event(record, event, now, facts)
         if outcome.stale:
             self.host._count("stale_return_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"return {record.return_no} is {record.status.value}, past {event.value}"
             )
             tx.save(DocKind.RETURN, record.return_no, outcome.record.model_dump(mode="json"), now)
             result: ReturnRecord = outcome.record
             return result
         new = outcome.record
-        self.host._note_webhook(
+        uow.note(
             "processed", f"return {new.return_no} {record.status.value} -> {new.status.value}"
         )
         tx.save(DocKind.RETURN, new.return_no, new.model_dump(mode="json"), now)
@@ -134,13 +132,13 @@ class Returns:
                     available_at=now + command.delay_s,
                 )
             )
-            woken.add(command.destination)
+            uow.woken.add(command.destination)
         if new.status is not record.status and self.host.on_return_status is not None:
-            self.host._return_transitions.append((new.return_no, new.status.value))
+            uow.return_transitions.append((new.return_no, new.status.value))
         result = new
         return result
 
-    def restock_positions(self, tx: Transaction, record: ReturnRecord, now: float, woken: set[str]) -> None:
+    def restock_positions(self, tx: Transaction, record: ReturnRecord, now: float, uow: UnitOfWork) -> None:
         """Goods back in a DC's unrestricted stock are available to promise again — once the ERP's return
         goods receipt has booked them (before that the ERP does not have them: promised early, they are
         sold twice or confirmed short)."""
@@ -153,25 +151,18 @@ class Returns:
             if position is not None:
                 position.on_hand += line.quantity
                 tx.put_position(position)
-                self.host.inventory.schedule_publication(tx, line.sku, now, woken)
+                self.host.inventory.schedule_publication(tx, line.sku, now, uow)
 
-    def flush_statuses(self, now: float) -> None:
-        pending: list[tuple[str, str]] = self.host._return_transitions
-        emptied: list[tuple[str, str]] = []
-        self.host._return_transitions = emptied
-        if self.host.on_return_status is not None:
-            for return_no, status in pending:
-                self.host.on_return_status(return_no, status, now)
 
     # ---- ingress ----------------------------------------------------------------------------------
 
     def request_return(self, body: Any, idempotency_key: str | None, now: float) -> ApiReply:
         """The return API (storefront or service agent): the order API's idempotency rules."""
 
-        def open_it(tx: Transaction, request: Return, woken: set[str], _: list[tuple[str, str]]) -> ApiReply:
+        def open_it(tx: Transaction, request: Return, uow: UnitOfWork) -> ApiReply:
             if self.host._load_record(tx, request.order_no) is None:
                 return ApiReply(404, {"error": "order_not_found", "detail": f"no order {request.order_no!r}"})
-            record = self.open_return(tx, request, self.host.config.locations[0], now, woken)
+            record = self.open_return(tx, request, self.host.config.locations[0], now, uow)
             return ApiReply(
                 202,
                 {
@@ -182,7 +173,7 @@ class Returns:
                 },
             )
 
-        result: ApiReply = self.host._run_idempotent(
+        result: ApiReply = self.host.requests.run_validated(
             "returns", idempotency_key, body, now, Return, body, open_it, "invalid_return"
         )
         return result
@@ -218,7 +209,7 @@ class Returns:
         request: Return,
         location: str,
         now: float,
-        woken: set[str],
+        uow: UnitOfWork,
         *,
         goods_expected: bool = True,
         case_id: str | None = None,
@@ -270,13 +261,13 @@ class Returns:
         if refusal is not None:
             self.host._count("returns_rejected")
             result: ReturnRecord = self.transition(
-                tx, record, ReturnEvent.INELIGIBLE, now, woken, {"rejection": refusal}
+                tx, record, ReturnEvent.INELIGIBLE, now, uow, {"rejection": refusal}
             )
             return result
-        result = self.transition(tx, record, ReturnEvent.ELIGIBLE, now, woken)
+        result = self.transition(tx, record, ReturnEvent.ELIGIBLE, now, uow)
         return result
 
-    def _unit_received(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+    def _unit_received(self, tx: Transaction, body: Any, now: float, uow: UnitOfWork) -> None:
         """One returned unit checked in at a store — an additive fact (the inbox keeps it to one): a
         resellable unit is restocked at once; the return is received when every unit has come in."""
         facts = pos.parse_unit(body)
@@ -285,7 +276,7 @@ class Returns:
             raise NotYetKnown(f"return {facts['return_no']} is not known yet")
         if record.status is ReturnStatus.REJECTED:
             self.host._count("stale_return_events")
-            self.host._note_webhook(
+            uow.note(
                 "stale", f"return {record.return_no} was rejected: the unit is handed back"
             )
             return
@@ -305,20 +296,20 @@ class Returns:
                     now,
                 )
             )
-            woken.add("pos")
+            uow.woken.add("pos")
         self.host._count("return_units_received")
         expected = sum(line.quantity for line in record.lines)
-        self.host._note_webhook(
+        uow.note(
             "processed",
             f"return {record.return_no}: unit {counted} of {expected} ({facts['sku']}, {facts['condition']})",
         )
         if all(len(units.get(line.sku, [])) >= line.quantity for line in record.lines):
             received = [(line.sku, line.quantity, units[line.sku][0]) for line in record.lines]
-            self._goods_received(tx, record, received, now, woken)
+            self._goods_received(tx, record, received, now, uow)
 
-    def apply_pos_webhook(self, tx: Transaction, topic: str, body: Any, now: float, woken: set[str]) -> None:
+    def apply_pos_webhook(self, tx: Transaction, topic: str, body: Any, now: float, uow: UnitOfWork) -> None:
         if topic == pos.TOPIC_RETURN_UNIT_RECEIVED:
-            self._unit_received(tx, body, now, woken)
+            self._unit_received(tx, body, now, uow)
             return
         facts = pos.parse_return(body)
         if topic == pos.TOPIC_RETURN_CREATED:
@@ -329,22 +320,22 @@ class Returns:
                 lines=tuple(ReturnLine(sku=s, quantity=q, condition=c) for s, q, c in facts["lines"]),
                 reason=facts["reason"],
             )
-            self.open_return(tx, request, facts["store_id"], now, woken)
+            self.open_return(tx, request, facts["store_id"], now, uow)
         elif topic == pos.TOPIC_RETURN_RECEIVED:
             record = load_return(tx, facts["return_no"])
             if record is None:
                 raise NotYetKnown(f"return {facts['return_no']} is not known yet")
-            self._goods_received(tx, record, facts["lines"], now, woken)
+            self._goods_received(tx, record, facts["lines"], now, uow)
         else:
             self.host._count("webhooks_ignored")
-            self.host._note_webhook("ignored", f"{topic} moves no return")
+            uow.note("ignored", f"{topic} moves no return")
 
-    def apply_wms_return(self, tx: Transaction, body: Any, now: float, woken: set[str]) -> None:
+    def apply_wms_return(self, tx: Transaction, body: Any, now: float, uow: UnitOfWork) -> None:
         facts = shipbob.parse_return_webhook(body)
         record = load_return(tx, facts["return_no"])
         if record is None:
             raise NotYetKnown(f"return {facts['return_no']} is not known yet")
-        self._goods_received(tx, record, facts["lines"], now, woken)
+        self._goods_received(tx, record, facts["lines"], now, uow)
 
     def _goods_received(
         self,
@@ -352,11 +343,11 @@ class Returns:
         record: ReturnRecord,
         received: list[tuple[str, int, str]],
         now: float,
-        woken: set[str],
+        uow: UnitOfWork,
     ) -> None:
         if record.status is ReturnStatus.REJECTED:
             self.host._count("stale_return_events")
-            self.host._note_webhook("stale", f"return {record.return_no} was rejected")
+            uow.note("stale", f"return {record.return_no} was rejected")
             return
         conditions: dict[str, str] = {sku: condition for sku, _, condition in received}
         lines = [
@@ -364,13 +355,13 @@ class Returns:
             for line in record.lines
         ]
         self.transition(
-            tx, record, ReturnEvent.GOODS_RECEIVED, now, woken, {"received_at": now, "lines": lines}
+            tx, record, ReturnEvent.GOODS_RECEIVED, now, uow, {"received_at": now, "lines": lines}
         )
 
     # ---- replies ----------------------------------------------------------------------------------
 
     def warehouse_return_created(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+        self, tx: Transaction, answer: Answer, uow: UnitOfWork
     ) -> None:
         """Keep the warehouse's return id (the first one it gave)."""
         record = answer.return_record
@@ -380,25 +371,24 @@ class Returns:
             tx.save(DocKind.RETURN, record.return_no, update.model_dump(mode="json"), answer.now)
 
     def return_goods_booked(
-        self, tx: Transaction, answer: Answer, woken: set[str], transitions: list[tuple[str, str]]
+        self, tx: Transaction, answer: Answer, uow: UnitOfWork
     ) -> None:
         """The ERP booked the goods back into the DC's stock: they are available to promise again, and an
         exchange's replacement may now be delivered out of them."""
         record, now = answer.return_record, answer.now
-        self.restock_positions(tx, record, now, woken)
+        self.restock_positions(tx, record, now, uow)
         if record.exchange and record.status is ReturnStatus.RECEIVED and not record.replacement_order:
             tx.append(
                 NewMessage(INTERNAL, "CreateExchangeOrder", record.return_no, record.correlation_id, {}, now)
             )
-            woken.add(INTERNAL)
+            uow.woken.add(INTERNAL)
 
     def create_exchange_order(
         self,
         tx: Transaction,
         return_no: str,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> None:
         """An exchange's goods are back: ship the same goods free, or refund when no DC has them."""
         record = load_return(tx, return_no)
@@ -412,15 +402,15 @@ class Returns:
             return
         lines = [(line.sku, line.quantity) for line in record.lines]
         replacement = self.host.service_desk.create_replacement(
-            tx, order, lines, record.erp_return_order, now, woken, transitions
+            tx, order, lines, record.erp_return_order, now, uow
         )
         if replacement is None:
             self.host._count("exchanges_refunded")
-            self.transition(tx, record, ReturnEvent.EXCHANGE_UNAVAILABLE, now, woken)
+            self.transition(tx, record, ReturnEvent.EXCHANGE_UNAVAILABLE, now, uow)
             return
         self.host._count("exchanges")
         self.transition(
-            tx, record, ReturnEvent.EXCHANGE_ORDERED, now, woken, {"replacement_order": replacement}
+            tx, record, ReturnEvent.EXCHANGE_ORDERED, now, uow, {"replacement_order": replacement}
         )
 
     # ---- reading ----------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ of dated entries from all of them. Agents act through ``agent_action`` (``POST /
   the return-to-refund table (ERP return, credit memo, refund with its idempotency key).
 * ``return`` — a delivered order comes back (wrong item, …), optionally as an exchange.
 
-Rules kept: the same idempotency rules as the order API (one mechanism, ``_run_idempotent``); every
-action is one transaction, and a remedy is never applied twice to one order — a second reship answers
-with the first replacement, a return opened twice from one case is the same return (its number is the
-case's). Refusals are 409 with the reason and change nothing. No clock, no global random.
+Rules kept: the same idempotency rules as the order API (one mechanism,
+``IdempotentRequests.run_validated``); every action is one transaction, and a remedy is never applied
+twice to one order — a second reship answers with the first replacement, a return opened twice from one
+case is the same return (its number is the case's). Refusals are 409 with the reason and change nothing.
+No clock, no global random.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from retailsim.core.service.hosts import IdempotentHost
 from retailsim.core.service.records import load_return, returns_of_order
 from retailsim.core.service.replies import ApiReply
 from retailsim.core.service.returns import Returns
+from retailsim.core.service.unit_of_work import UnitOfWork
 from retailsim.core.stores.base import Transaction
 from retailsim.core.workflows.order_to_cash import OrderEvent, OrderRecord, OrderStatus
 from retailsim.core.workflows.return_to_refund import ReturnRecord, ReturnStatus
@@ -176,14 +178,14 @@ class ServiceDesk:
         """An agent's action on an order, under the order API's idempotency rules."""
         if not self.host.guards.remedy_guard:  # every re-send is a new action
             idempotency_key = f"{idempotency_key}:{now!r}"
-        result: ApiReply = self.host._run_idempotent(
+        result: ApiReply = self.host.requests.run_validated(
             "actions",
             idempotency_key,
             {"order_no": order_no, "body": body},
             now,
             AgentAction,
             body,
-            lambda tx, action, woken, transitions: self._act(tx, order_no, action, now, woken, transitions),
+            lambda tx, action, uow: self._act(tx, order_no, action, now, uow),
             "invalid_action",
         )
         return result
@@ -194,18 +196,17 @@ class ServiceDesk:
         order_no: str,
         action: AgentAction,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> ApiReply:
         record: OrderRecord | None = self.host._load_record(tx, order_no)
         if record is None:
             return ApiReply(404, {"error": "order_not_found", "detail": f"no order {order_no!r}"})
         if action.action == "reship":
-            reply: ApiReply = self._reship(tx, record, action, now, woken, transitions)
+            reply: ApiReply = self._reship(tx, record, action, now, uow)
         elif action.action == "refund":
-            reply = self._refund_lost_parcel(tx, record, action, now, woken)
+            reply = self._refund_lost_parcel(tx, record, action, now, uow)
         else:
-            reply = self._agent_return(tx, record, action, now, woken)
+            reply = self._agent_return(tx, record, action, now, uow)
         if reply.status < 300:
             result = str(
                 reply.body.get("replacement_order") or reply.body.get("return_id") or reply.body["status"]
@@ -227,8 +228,7 @@ class ServiceDesk:
         record: OrderRecord,
         action: AgentAction,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> ApiReply:
         earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
         if earlier is not None and not self.allow_second_remedy():
@@ -239,7 +239,7 @@ class ServiceDesk:
                 f"order {record.order_no} is {record.status.value}; only a failed delivery is reshipped",
             )
         replacement = self.create_replacement(
-            tx, record, list(record.lines), record.erp_sales_order, now, woken, transitions
+            tx, record, list(record.lines), record.erp_sales_order, now, uow
         )
         if replacement is None:
             return _refused("no_stock", "no DC can ship the replacement now; refund the customer instead")
@@ -250,8 +250,7 @@ class ServiceDesk:
                 record,
                 OrderEvent.REPLACEMENT_ORDERED,
                 now,
-                woken,
-                transitions,
+                uow,
                 {"replaced_by": replacement},
             )
         return ApiReply(
@@ -265,8 +264,7 @@ class ServiceDesk:
         lines: list[tuple[str, int]],
         reference: str | None,
         now: float,
-        woken: set[str],
-        transitions: list[tuple[str, str]],
+        uow: UnitOfWork,
     ) -> str | None:
         """A free replacement order shipped from a DC (reship, exchange); None when no DC has the stock.
 
@@ -316,11 +314,11 @@ class ServiceDesk:
             history=[(now, OrderStatus.RECEIVED.value, "ReplacementRequested")],
         )
         for sku in sorted(needed):
-            self.host.inventory.schedule_publication(tx, sku, now, woken)
+            self.host.inventory.schedule_publication(tx, sku, now, uow)
         replacement = self.host._transition(
-            tx, replacement, OrderEvent.STOCK_RESERVED, now, woken, transitions
+            tx, replacement, OrderEvent.STOCK_RESERVED, now, uow
         )
-        self.host._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, woken, transitions)
+        self.host._transition(tx, replacement, OrderEvent.PAYMENT_NOT_REQUIRED, now, uow)
         return number
 
     def _lost_parcel_remedy(self, tx: Transaction, record: OrderRecord) -> ApiReply | None:
@@ -342,7 +340,7 @@ class ServiceDesk:
         return ApiReply(200, body)
 
     def _refund_lost_parcel(
-        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, uow: UnitOfWork
     ) -> ApiReply:
         earlier: ApiReply | None = self._lost_parcel_remedy(tx, record)
         if earlier is not None and not self.allow_second_remedy():
@@ -355,16 +353,16 @@ class ServiceDesk:
         lines = tuple(
             ReturnLine(sku=sku, quantity=quantity, condition="lost") for sku, quantity in record.lines
         )
-        reply: ApiReply = self._open_agent_return(tx, record, action, lines, now, woken, goods_expected=False)
+        reply: ApiReply = self._open_agent_return(tx, record, action, lines, now, uow, goods_expected=False)
         return reply
 
     def _agent_return(
-        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, woken: set[str]
+        self, tx: Transaction, record: OrderRecord, action: AgentAction, now: float, uow: UnitOfWork
     ) -> ApiReply:
         lines = action.lines or tuple(
             ReturnLine(sku=sku, quantity=quantity) for sku, quantity in record.lines
         )
-        reply: ApiReply = self._open_agent_return(tx, record, action, lines, now, woken, goods_expected=True)
+        reply: ApiReply = self._open_agent_return(tx, record, action, lines, now, uow, goods_expected=True)
         return reply
 
     def _open_agent_return(
@@ -374,7 +372,7 @@ class ServiceDesk:
         action: AgentAction,
         lines: tuple[ReturnLine, ...],
         now: float,
-        woken: set[str],
+        uow: UnitOfWork,
         *,
         goods_expected: bool,
     ) -> ApiReply:
@@ -391,7 +389,7 @@ class ServiceDesk:
             request,
             self.host.config.locations[0],
             now,
-            woken,
+            uow,
             goods_expected=goods_expected,
             case_id=action.case_id,
         )
