@@ -4,7 +4,7 @@ Each operation builds the canonical objects the dispatcher would hold (an order 
 return record), renders the dialect's :class:`CommandSpec` for the command kind, sends it, and reads the
 reply with the spec's ``means`` — so the suite checks the adapter and its mock together, with the same
 expectations as the hand-written drivers. Only dialects with an adapter in
-``retailsim.core.adapters.registry.ERP_DIALECTS`` appear in ``DRIVERS``; the rest are skipped.
+``retailsim.core.adapters.registry.ERP_DIALECTS`` appear in ``DRIVERS``; the suite generates no adapter case for the rest.
 
 Two operations have no command of their own and use the adapter's request builders directly: the
 product's *plain* create (``submit_order``: for NetSuite a POST with the external id instead of the

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from retailsim.core.adapters.registry import ERP_DIALECTS as CORE_ERP_DIALECTS
 from retailsim.systems import ERP_DIALECTS, ErpSystem, Response
-from tests.contract.erp.conftest import make_erp
+from tests.contract.erp.conftest import drivers_of, make_erp
 from tests.contract.erp.drivers import ErpDriver, Exchange, Order, Return
 from tests.unit.systems.support import answered, served
 
@@ -75,6 +76,13 @@ SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle-fusio
 
 def test_every_dialect_has_expectations() -> None:
     assert sorted(ERROR_TEXT) == sorted(REPEATED_CREATE) == sorted(SENDS_RETRY_AFTER) == sorted(ERP_DIALECTS)
+
+
+def test_every_dialect_has_hand_written_drivers_and_every_core_adapter_its_rendered_ones() -> None:
+    """Cases are generated only for the pairs that exist, so none is skipped: this keeps them complete —
+    every mock dialect is driven by hand, and every dialect the core has an adapter for through it."""
+    assert sorted(drivers_of("tests.contract.erp.drivers")) == sorted(ERP_DIALECTS)
+    assert sorted(drivers_of("tests.contract.erp.adapter_drivers")) == sorted(CORE_ERP_DIALECTS)
 
 
 def test_create_books_one_sales_order_and_reserves_stock(erp: ErpSystem, driver: ErpDriver) -> None:
