@@ -313,9 +313,10 @@ class OracleFusion(ErpSystem):
             if order is None:
                 return self._missing(request, key)
             if order["StatusCode"] != OPEN:
-                verb = "shipped" if order["StatusCode"] == CLOSED else "canceled"
+                # a shipped order is "already shipped" (a replayed confirmation); a canceled one is not
+                state = "already shipped" if order["StatusCode"] == CLOSED else "canceled"
                 return self.refuse(
-                    request, 400, "WSH_NOT_SHIPPABLE", f"The order {order['OrderNumber']} is already {verb}."
+                    request, 400, "WSH_NOT_SHIPPABLE", f"The order {order['OrderNumber']} is {state}."
                 )
             orders.append(order)
         for order in orders:
