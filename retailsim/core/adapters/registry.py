@@ -17,7 +17,18 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from retailsim.core.adapters import easypost, netsuite, pix, pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.adapters import (
+    easypost,
+    netsuite,
+    oracle_fusion,
+    pix,
+    pos,
+    salesforce,
+    sap,
+    sfcc,
+    shipbob,
+    stripe,
+)
 from retailsim.core.adapters.spec import CommandSpec, ErpDialect
 from retailsim.core.errors import CoreError
 
@@ -37,7 +48,7 @@ ERP_COMMAND_KINDS = frozenset(
 
 # ERP product → its adapter's dialect (``CoreConfig.erp_dialect`` chooses one).
 ERP_DIALECTS: Mapping[str, ErpDialect] = {
-    dialect.name: dialect for dialect in (sap.DIALECT, netsuite.DIALECT)
+    dialect.name: dialect for dialect in (sap.DIALECT, netsuite.DIALECT, oracle_fusion.DIALECT)
 }
 
 # The other systems' command specs, one product each.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from retailsim.core.adapters import netsuite, sap
+from retailsim.core.adapters import netsuite, oracle_fusion, sap
 from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.adapters.http import Reply as CoreReply
 from retailsim.core.adapters.registry import ERP_DIALECTS
@@ -131,7 +131,9 @@ class AdapterDriver:
             if looked.ok and spec.lookup.found(looked):
                 return str(self._answer(spec.kind, looked, "lookup", **loaded)["erp_sales_order"])
         reply = to_core((yield to_request(self._order_request(order, order.customer))))
-        return str(self._answer(spec.kind, reply, "send", **loaded)["erp_sales_order"]) if reply.ok else None
+        if not (reply.ok or spec.benign(reply)):  # a benign refusal: already there (Oracle Fusion)
+            return None
+        return str(self._answer(spec.kind, reply, "send", **loaded)["erp_sales_order"])
 
     def _return_document(
         self, kind: str, fact: str, record: ReturnRecord, order: Order
@@ -141,7 +143,9 @@ class AdapterDriver:
         rendered = spec.render(self._input(kind, returned=record, sale=sale))
         assert rendered is not None
         reply = to_core((yield to_request(rendered)))
-        return str(self._answer(kind, reply, "send", returned=record)[fact]) if reply.ok else None
+        if not (reply.ok or spec.benign(reply)):
+            return None
+        return str(self._answer(kind, reply, "send", returned=record)[fact])
 
     def _return_record(self, ret: Return, **documents: str) -> ReturnRecord:
         lines = [
@@ -184,5 +188,9 @@ DRIVERS: dict[str, AdapterDriver] = {
         _netsuite_post,
         lambda order_no: netsuite.find_by_external_id("salesOrder", order_no),
         netsuite.found_ids,
+    ),
+    # Fusion's plain create is the adapter's own import: its idempotency is the source-order key itself.
+    "oracle_fusion": AdapterDriver(
+        "oracle_fusion", lambda create: create, oracle_fusion.find_orders, oracle_fusion.found_order_keys
     ),
 }

@@ -8,7 +8,8 @@ idempotency strategy where the operation promises one (``place_order``):
 * ``netsuite``: upsert by external id, ``PUT .../salesOrder/eid:{number}``;
 * ``d365``: look up ``CustomersOrderReference``, create the header under the order's number (a repeat
   breaks the entity key and is answered "already exists"), then add whichever lines are missing;
-* ``oracle-fusion``: import under the source-order key; "already exists" means it is there.
+* ``oracle_fusion``: import under the source-order key; "already exists" means it is there, and the
+  OrderKey (``{system}:{id}``) names it either way.
 
 Operations are generators (an *exchange*): they yield a :class:`Request`, receive the mock's reply
 (a :class:`Response` or ``LOST_REPLY``) and finally return their result, so the suite decides how the
@@ -395,7 +396,7 @@ ADF_ERRORS = {"Accept": "application/vnd.oracle.adf.error+json"}
 
 
 class OracleFusionDriver:
-    dialect = "oracle-fusion"
+    dialect = "oracle_fusion"
     source_system = "OPS"
 
     def _order_body(self, order: Order, buyer: str | None) -> dict[str, Any]:
@@ -436,16 +437,12 @@ class OracleFusionDriver:
     def find_orders(self, order_no: str) -> Exchange[list[str]]:
         query = {"q": f"SourceTransactionNumber='{order_no}'"}
         reply = yield Request("GET", f"{FUSION}/salesOrdersForOrderHub", query=query)
-        return [row["HeaderId"] for row in (_body(reply) or {"items": []})["items"]]
+        return [row["OrderKey"] for row in (_body(reply) or {"items": []})["items"]]
 
     def place_order(self, order: Order) -> Exchange[str | None]:
         reply = yield from self.submit_order(order)
-        if isinstance(reply, Response) and reply.ok:
-            return str(reply.body["HeaderId"])
-        if isinstance(reply, Response) and "already exists" in str(reply.body):
-            key = f"{self.source_system}:{order.number}"
-            found = yield Request("GET", f"{FUSION}/salesOrdersForOrderHub/{key}", headers=dict(ADF_ERRORS))
-            return str(found.body["HeaderId"]) if isinstance(found, Response) and found.ok else None
+        if isinstance(reply, Response) and (reply.ok or "already exists" in str(reply.body)):
+            return f"{self.source_system}:{order.number}"  # the OrderKey names the order, whatever came back
         return None
 
     def authorise_return(self, ret: Return, order_id: str) -> Exchange[str | None]:
@@ -466,7 +463,7 @@ class OracleFusionDriver:
                 }
             ]
         reply = yield Request("POST", f"{FUSION}/salesOrdersForOrderHub", body, headers=dict(ADF_ERRORS))
-        return str(reply.body["HeaderId"]) if isinstance(reply, Response) and reply.ok else None
+        return str(reply.body["OrderKey"]) if isinstance(reply, Response) and reply.ok else None
 
     def credit_return(self, ret: Return, return_id: str) -> Exchange[str | None]:
         lines = [

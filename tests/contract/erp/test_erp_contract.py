@@ -63,15 +63,15 @@ ERROR_TEXT: dict[str, Callable[[Any], str]] = {
     "sap": _sap_error,
     "netsuite": _netsuite_error,
     "d365": _d365_error,
-    "oracle-fusion": _fusion_error,
+    "oracle_fusion": _fusion_error,
 }
 REPEATED_CREATE = {  # status of the second identical create, sales orders then held for the number
     "sap": (201, 2),  # no duplicate check: a second sales order
     "netsuite": (400, 1),  # externalId already in use
     "d365": (400, 1),  # the entity key (dataAreaId, SalesOrderNumber) already exists
-    "oracle-fusion": (400, 1),  # the source-order key already exists
+    "oracle_fusion": (400, 1),  # the source-order key already exists
 }
-SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle-fusion": False}
+SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle_fusion": False}
 
 
 def test_every_dialect_has_expectations() -> None:
@@ -185,7 +185,7 @@ def test_a_faulty_erp_answers_in_its_own_shape_and_books_nothing(
     reply = answered(erp, next(driver.submit_order(ORDER)))
     assert reply.status == (503 if fault == "outage" else 500)
     assert erp.orders_by_reference == {} and erp.refusals == 1
-    if dialect == "oracle-fusion":  # its faults come from in front of the application: plain text
+    if dialect == "oracle_fusion":  # its faults come from in front of the application: plain text
         assert isinstance(reply.body, str) and reply.body
     else:
         assert ERROR_TEXT[dialect](reply.body)
