@@ -156,6 +156,8 @@ class IntegrationCore:
             self.counters[name] = self.counters.get(name, 0) + n
 
     def _after_commit(self, uow: UnitOfWork, now: float) -> None:
+        if not (uow.woken or uow.transitions or uow.return_transitions):
+            return  # most replies (a status synced, a fetch read) announce nothing
         if self.on_append is not None:
             for destination in sorted(uow.woken):
                 self.on_append(destination)
