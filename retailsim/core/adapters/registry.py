@@ -87,6 +87,10 @@ class CommandRegistry:
     def kinds(self) -> list[str]:
         return sorted(self._specs)
 
+    def latest_only(self) -> frozenset[str]:
+        """The kinds whose newest message supersedes their pending older ones (status pushes)."""
+        return frozenset(kind for kind, spec in self._specs.items() if spec.latest_only)
+
     def replaced(self, kind: str, **changes: Any) -> CommandRegistry:
         """A registry whose spec for ``kind`` has ``changes`` (a guard swapped at assembly)."""
         return CommandRegistry(

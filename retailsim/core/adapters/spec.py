@@ -9,7 +9,8 @@ an order or return event with its facts (:class:`OrderMeant`, :class:`ReturnMean
 :class:`Effect` the core applies by name.
 
 Rules kept: a spec is pure — it reads its :class:`CommandInput` and the reply, never a store or a clock;
-a render that returns None means the command is superseded (the dispatcher completes it silently); the
+a render that returns None means the command is superseded (the dispatcher completes it silently); a
+``latest_only`` kind is superseded earlier still, in the outbox, by a newer one of its lane; the
 rendered request gets the correlation id from the dispatcher, not from the spec.
 """
 
@@ -173,6 +174,9 @@ class CommandSpec:
     refused_means: Callable[[Reply], OrderEvent | None] = no_event
     means: Callable[[Answer], Meaning | None] | None = None
     effect: Effect | None = None
+    # A status push, latest wins: appending one supersedes the pending (unclaimed) ones of its kind for the
+    # same aggregate and system (core/stores/base.py), so a backlog sends the newest state once.
+    latest_only: bool = False
 
 
 def never_sent(_: CommandInput) -> None:

@@ -13,7 +13,6 @@ a system that holds a newer one (``synced``).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
@@ -73,12 +72,12 @@ class ReplyEffects:
             order = self.host._load_record(tx, message.aggregate_id)
             if order is None:
                 return
-            answer = dataclasses.replace(answer, order=order)
+            answer = Answer(message, answer.reply, answer.step, now, order=order)
         elif spec.subject is Subject.RETURN:
             returned = load_return(tx, message.aggregate_id)
             if returned is None:
                 return
-            answer = dataclasses.replace(answer, returned=returned)
+            answer = Answer(message, answer.reply, answer.step, now, returned=returned)
         meaning = spec.means(answer) if spec.means is not None else None
         if isinstance(meaning, OrderMeant):
             self.host._transition(tx, answer.record, meaning.event, now, uow, meaning.facts)
