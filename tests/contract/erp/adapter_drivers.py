@@ -9,6 +9,10 @@ expectations as the hand-written drivers. Only dialects with an adapter in
 Two operations have no command of their own and use the adapter's request builders directly: the
 product's *plain* create (``submit_order``: for NetSuite a POST with the external id instead of the
 adapter's upsert) and the look-up by the storefront order number (``find_orders``).
+
+A document that takes several requests (D365: a header, then its lines) is completed as the core completes
+it: an accepted reply's ``follow_ups`` are rendered through their own specs and sent in order, a benign
+refusal ("already exists") counting as done.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from retailsim.core.adapters import netsuite, sap
+from retailsim.core.adapters import dynamics, netsuite, sap
 from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.adapters.http import Reply as CoreReply
 from retailsim.core.adapters.registry import ERP_DIALECTS
@@ -65,7 +69,11 @@ def canonical(order: Order, customer: str | None) -> tuple[OrderRecord, Canonica
         customer=Customer(customer_id=customer or "", email="ada@example.com", name="Ada"), ship_to=ADDRESS,
         lines=lines, payment=None, total_minor=sum(line.amount_minor for line in lines), placed_at="2026-11-27",
     )  # fmt: skip
-    return OrderRecord(order_no=order.number, correlation_id=order.number, location=order.location), document
+    record = OrderRecord(
+        order_no=order.number, correlation_id=order.number, location=order.location,
+        lines=[(line.sku, line.quantity) for line in lines],
+    )  # fmt: skip
+    return record, document
 
 
 def to_request(outbound: OutboundRequest) -> Request:
@@ -92,8 +100,8 @@ class AdapterDriver:
     def spec(self, kind: str) -> CommandSpec:
         return next(spec for spec in ERP_DIALECTS[self.dialect].commands if spec.kind == kind)
 
-    def _input(self, kind: str, **loaded: Any) -> CommandInput:
-        message = OutboxMessage(1, "erp", kind, "agg", "corr", {}, 0.0)
+    def _input(self, kind: str, payload: dict[str, Any] | None = None, **loaded: Any) -> CommandInput:
+        message = OutboxMessage(1, "erp", kind, "agg", "corr", payload or {}, 0.0)
         return CommandInput(message=message, now=0.0, context=Context(), **loaded)
 
     def _answer(self, kind: str, reply: CoreReply, step: str, **loaded: Any) -> Any:
@@ -104,6 +112,21 @@ class AdapterDriver:
         assert isinstance(meant, OrderMeant | ReturnMeant) and meant.facts is not None
         return meant.facts
 
+    def _complete(self, kind: str, reply: CoreReply, step: str, rendering: dict[str, Any],
+                  **loaded: Any) -> Exchange[bool]:  # fmt: skip
+        """Send the steps an accepted reply leaves (its spec's ``follow_ups``); False if one failed."""
+        spec = self.spec(kind)
+        message = OutboxMessage(1, "erp", kind, "agg", "corr", {}, 0.0)
+        steps = spec.follow_ups(Answer(message, reply, step, 0.0, **loaded)) if spec.follow_ups else []
+        for follow_up in steps:
+            step_spec = self.spec(follow_up.kind)
+            request = step_spec.render(self._input(follow_up.kind, follow_up.payload, **rendering))
+            assert request is not None
+            answer = to_core((yield to_request(request)))
+            if not (answer.ok or step_spec.benign(answer)):
+                return False
+        return True
+
     def _order_request(self, order: Order, customer: str | None) -> OutboundRequest:
         record, document = canonical(order, customer)
         rendered = self.spec("PostSalesOrder").render(
@@ -113,7 +136,12 @@ class AdapterDriver:
         return rendered
 
     def submit_order(self, order: Order) -> Exchange[Reply]:
-        return (yield to_request(self.plain_create(self._order_request(order, order.customer))))
+        reply = yield to_request(self.plain_create(self._order_request(order, order.customer)))
+        if isinstance(reply, Response) and reply.ok:
+            record, document = canonical(order, order.customer)
+            rendering = {"order": record, "order_doc": document}
+            yield from self._complete("PostSalesOrder", to_core(reply), "send", rendering, order=record)
+        return reply
 
     def submit_malformed_order(self, order: Order) -> Exchange[Reply]:
         return (yield to_request(self.plain_create(self._order_request(order, None))))
@@ -124,14 +152,21 @@ class AdapterDriver:
 
     def place_order(self, order: Order) -> Exchange[str | None]:
         """As the dispatcher does on a retry: the spec's look-up first (if it has one), else its render."""
-        record, _ = canonical(order, order.customer)
+        record, document = canonical(order, order.customer)
         spec, loaded = self.spec("PostSalesOrder"), {"order": record}
+        rendering = {"order": record, "order_doc": document}
+        step, reply = "send", None
         if spec.lookup is not None:
             looked = to_core((yield to_request(spec.lookup.render(self._input(spec.kind, **loaded)))))
             if looked.ok and spec.lookup.found(looked):
-                return str(self._answer(spec.kind, looked, "lookup", **loaded)["erp_sales_order"])
-        reply = to_core((yield to_request(self._order_request(order, order.customer))))
-        return str(self._answer(spec.kind, reply, "send", **loaded)["erp_sales_order"]) if reply.ok else None
+                step, reply = "lookup", looked
+        if reply is None:
+            reply = to_core((yield to_request(self._order_request(order, order.customer))))
+            if not reply.ok:
+                return None
+        if not (yield from self._complete(spec.kind, reply, step, rendering, **loaded)):
+            return None
+        return str(self._answer(spec.kind, reply, step, **loaded)["erp_sales_order"])
 
     def _return_document(
         self, kind: str, fact: str, record: ReturnRecord, order: Order
@@ -141,7 +176,11 @@ class AdapterDriver:
         rendered = spec.render(self._input(kind, returned=record, sale=sale))
         assert rendered is not None
         reply = to_core((yield to_request(rendered)))
-        return str(self._answer(kind, reply, "send", returned=record)[fact]) if reply.ok else None
+        if not reply.ok or not (
+            yield from self._complete(kind, reply, "send", {"returned": record, "sale": sale}, returned=record)
+        ):
+            return None
+        return str(self._answer(kind, reply, "send", returned=record)[fact])
 
     def _return_record(self, ret: Return, **documents: str) -> ReturnRecord:
         lines = [
@@ -184,5 +223,11 @@ DRIVERS: dict[str, AdapterDriver] = {
         _netsuite_post,
         lambda order_no: netsuite.find_by_external_id("salesOrder", order_no),
         netsuite.found_ids,
+    ),
+    "d365": AdapterDriver(
+        "d365",
+        lambda create: create,
+        lambda order_no: dynamics.find_by_reference(dynamics.SALES_ORDER, order_no),
+        dynamics.found_numbers(dynamics.SALES_ORDER.number),
     ),
 }

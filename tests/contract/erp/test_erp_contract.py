@@ -68,7 +68,7 @@ ERROR_TEXT: dict[str, Callable[[Any], str]] = {
 REPEATED_CREATE = {  # status of the second identical create, sales orders then held for the number
     "sap": (201, 2),  # no duplicate check: a second sales order
     "netsuite": (400, 1),  # externalId already in use
-    "d365": (400, 1),  # the entity key (dataAreaId, SalesOrderNumber) already exists
+    "d365": (201, 2),  # the number sequence draws a new SalesOrderNumber: a second sales order
     "oracle-fusion": (400, 1),  # the source-order key already exists
 }
 SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle-fusion": False}
