@@ -7,10 +7,13 @@ POST has no duplicate check (its number comes from the number sequence), so the 
 * **look up before (re)creating**: a retried header create asks
   ``GET /data/SalesOrderHeadersV2?$filter=CustomersOrderReference eq '{our number}'`` first (the
   dispatcher's :class:`Lookup`), and the same for return orders and credit notes;
-* **every line is a step of its own**: the header's accepted reply (created, or found by the look-up)
-  leaves one follow-up command per line (:class:`FollowUp`), appended in the transaction that accepts the
-  header, ahead of anything the order's next state sends to the ERP (its goods issue, a cancel, a plant
-  change follow the lines in the order's lane). A line carries its ``LineCreationSequenceNumber``, the
+* **every line is a step of its own**, in a chain: the header's accepted reply (created, or found by the
+  look-up) leaves a follow-up command for line 1 (:class:`FollowUp`, appended in the transaction that
+  accepts the reply), line 1's leaves line 2, and so on; only the last line's reply means the document
+  is posted (``SALES_ORDER_POSTED`` with the header's number, ``AUTHORIZATION_POSTED``,
+  ``CREDIT_MEMO_POSTED``). So nothing the order's next state sends to the ERP (its goods issue, a cancel,
+  a plant change) can overtake a line, and a line refused for good (dead-lettered, replayed later) holds
+  the document back as SAP's refused create does. A line carries its ``LineCreationSequenceNumber``, the
   line's key: a line made by an attempt whose reply was lost is refused "already exists" — benign. So a
   crash or a lost reply between the header and its lines completes the document; it never duplicates it.
 
@@ -18,8 +21,7 @@ One request per line rather than an OData ``$batch`` changeset: D365 accepts ``$
 entity docs prescribe header then lines single-threaded, and whether a changeset's lines see the header
 number its first request draws is not documented (unconfirmed) — separate steps need no such promise.
 
-The sales order is posted (``SALES_ORDER_POSTED``, its number kept) when the header exists; its lines
-reach the ERP before any other ERP command of the order. Shipping, cancelling and a return's receipt are
+Shipping, cancelling and a return's receipt are
 bound actions (``.../Microsoft.Dynamics.DataEntities.PostPackingSlip``, ``.../Cancel``), refused
 "already" when done before — benign. Throttling is service protection's 429 with ``Retry-After``, which
 the dispatcher honours as it is (``http.judge``); errors are OData bodies whose ``innererror`` says why.
@@ -48,6 +50,7 @@ from retailsim.core.adapters.spec import (
     ErpDialect,
     FollowUp,
     Lookup,
+    Meaning,
     OrderMeant,
     ReturnMeant,
     Subject,
@@ -200,17 +203,32 @@ def _line(entities: Entities, number: str, sequence: int, item: str, quantity: i
     return OutboundRequest("POST", f"{DATA}/{entities.lines}", body)
 
 
-def _lines_of(entities: Entities, count: Callable[[Answer], int]) -> Callable[[Answer], list[FollowUp]]:
-    """The follow-ups of an accepted header: one command per line, naming the header it belongs to."""
+def _first_line(entities: Entities, count: Callable[[Answer], int]) -> Callable[[Answer], list[FollowUp]]:
+    """An accepted header (created, or found by the look-up) leaves its first line to add."""
 
     def follow_ups(answer: Answer) -> list[FollowUp]:
+        lines = count(answer)
         number = _document_number(answer, entities)
-        return [
-            FollowUp(entities.line_kind, {"document": number, "line": line})
-            for line in range(1, count(answer) + 1)
-        ]
+        return [FollowUp(entities.line_kind, {"document": number, "line": 1, "of": lines})] if lines else []
 
     return follow_ups
+
+
+def _next_line(answer: Answer) -> list[FollowUp]:
+    """An accepted line (or one that was there already) leaves the next, until the last."""
+    payload = answer.message.payload
+    line, lines = int(payload["line"]), int(payload["of"])
+    return [FollowUp(answer.message.kind, {**payload, "line": line + 1})] if line < lines else []
+
+
+def _when_complete(meant: Callable[[Answer, str], Meaning]) -> Callable[[Answer], Meaning | None]:
+    """The document's meaning once its last line is in, with the header's number."""
+
+    def means(answer: Answer) -> Meaning | None:
+        payload = answer.message.payload
+        return meant(answer, str(payload["document"])) if int(payload["line"]) >= int(payload["of"]) else None
+
+    return means
 
 
 # ---- sales orders -------------------------------------------------------------------------------------
@@ -234,11 +252,9 @@ def _sales_order_line(command: CommandInput) -> OutboundRequest:
                  line.unit_price_minor / 100, ShippingSiteId=plant, ShippingWarehouseId=plant)  # fmt: skip
 
 
-def _sales_order_posted(answer: Answer) -> OrderMeant:
+def _sales_order_posted(answer: Answer, number: str) -> OrderMeant:
     event = OrderEvent.SALES_ORDER_POSTED_SHORT if answer.record.short else OrderEvent.SALES_ORDER_POSTED
-    return OrderMeant(
-        event, {"erp_sales_order": _document_number(answer, SALES_ORDER), "posted_at": answer.now}
-    )
+    return OrderMeant(event, {"erp_sales_order": number, "posted_at": answer.now})
 
 
 def _order_action(action: str) -> Callable[[CommandInput], OutboundRequest]:
@@ -315,6 +331,14 @@ def _return_lines(answer: Answer) -> int:
     return len(answer.return_record.lines)
 
 
+def _authorised(answer: Answer, number: str) -> ReturnMeant:
+    return ReturnMeant(ReturnEvent.AUTHORIZATION_POSTED, {"erp_return_order": number})
+
+
+def _credited(answer: Answer, number: str) -> ReturnMeant:
+    return ReturnMeant(ReturnEvent.CREDIT_MEMO_POSTED, {"erp_credit_memo": number})
+
+
 # ---- inventory adjustments -------------------------------------------------------------------------------
 
 
@@ -341,10 +365,24 @@ def find_adjustment(reference: str) -> OutboundRequest:
 # ---- command specs (the ERP port; see adapters/registry.py) -----------------------------------------------
 
 
-def _line_step(kind: str, subject: Subject, render: Callable[[CommandInput], OutboundRequest],
-               needs_order_doc: bool = False) -> CommandSpec:  # fmt: skip
-    """A line of a multi-request document: a repeat after a lost reply is refused "already exists"."""
-    return CommandSpec(kind, subject, render, needs_order_doc=needs_order_doc, benign=already_done)
+def _line_step(
+    entities: Entities,
+    subject: Subject,
+    render: Callable[[CommandInput], OutboundRequest],
+    meant: Callable[[Answer, str], Meaning],
+    needs_order_doc: bool = False,
+) -> CommandSpec:
+    """A line of a multi-request document: a repeat after a lost reply is refused "already exists" (benign);
+    each line leaves the next, and the last one says what the whole document means."""
+    return CommandSpec(
+        entities.line_kind,
+        subject,
+        render,
+        needs_order_doc=needs_order_doc,
+        benign=already_done,
+        means=_when_complete(meant),
+        follow_ups=_next_line,
+    )
 
 
 COMMANDS = (
@@ -357,10 +395,9 @@ COMMANDS = (
             lambda command: find_by_reference(SALES_ORDER, command.record.order_no),
             found_numbers(SALES_ORDER.number),
         ),
-        means=_sales_order_posted,
-        follow_ups=_lines_of(SALES_ORDER, lambda answer: len(answer.record.lines)),
+        follow_ups=_first_line(SALES_ORDER, lambda answer: len(answer.record.lines)),
     ),
-    _line_step(SALES_ORDER.line_kind, Subject.ORDER, _sales_order_line, needs_order_doc=True),
+    _line_step(SALES_ORDER, Subject.ORDER, _sales_order_line, _sales_order_posted, needs_order_doc=True),
     CommandSpec("PostGoodsIssue", Subject.ORDER, _order_action("PostPackingSlip"), benign=already_done),
     CommandSpec("CancelSalesOrder", Subject.ORDER, _order_action("Cancel"), benign=already_done),
     CommandSpec("ChangeSalesOrderPlant", Subject.ORDER, _plant_change),
@@ -372,12 +409,9 @@ COMMANDS = (
             lambda command: find_by_reference(RETURN_ORDER, command.return_record.return_no),
             found_numbers(RETURN_ORDER.number),
         ),
-        means=lambda answer: ReturnMeant(
-            ReturnEvent.AUTHORIZATION_POSTED, {"erp_return_order": _document_number(answer, RETURN_ORDER)}
-        ),
-        follow_ups=_lines_of(RETURN_ORDER, _return_lines),
+        follow_ups=_first_line(RETURN_ORDER, _return_lines),
     ),
-    _line_step(RETURN_ORDER.line_kind, Subject.RETURN, _return_line(RETURN_ORDER, 1)),
+    _line_step(RETURN_ORDER, Subject.RETURN, _return_line(RETURN_ORDER, 1), _authorised),
     CommandSpec(
         "CreateCreditMemoRequest",
         Subject.RETURN,
@@ -386,12 +420,9 @@ COMMANDS = (
             lambda command: find_by_reference(CREDIT_NOTE, command.return_record.return_no),
             found_numbers(CREDIT_NOTE.number),
         ),
-        means=lambda answer: ReturnMeant(
-            ReturnEvent.CREDIT_MEMO_POSTED, {"erp_credit_memo": _document_number(answer, CREDIT_NOTE)}
-        ),
-        follow_ups=_lines_of(CREDIT_NOTE, _return_lines),
+        follow_ups=_first_line(CREDIT_NOTE, _return_lines),
     ),
-    _line_step(CREDIT_NOTE.line_kind, Subject.RETURN, _return_line(CREDIT_NOTE, -1)),
+    _line_step(CREDIT_NOTE, Subject.RETURN, _return_line(CREDIT_NOTE, -1), _credited),
     CommandSpec(
         "PostReturnGoodsReceipt",
         Subject.RETURN,

@@ -11,8 +11,8 @@ product's *plain* create (``submit_order``: for NetSuite a POST with the externa
 adapter's upsert) and the look-up by the storefront order number (``find_orders``).
 
 A document that takes several requests (D365: a header, then its lines) is completed as the core completes
-it: an accepted reply's ``follow_ups`` are rendered through their own specs and sent in order, a benign
-refusal ("already exists") counting as done.
+it: an accepted reply's ``follow_ups`` are rendered through their own specs and sent in order (each
+step's reply may leave the next), a benign refusal ("already exists") counting as done.
 """
 
 from __future__ import annotations
@@ -104,28 +104,30 @@ class AdapterDriver:
         message = OutboxMessage(1, "erp", kind, "agg", "corr", payload or {}, 0.0)
         return CommandInput(message=message, now=0.0, context=Context(), **loaded)
 
-    def _answer(self, kind: str, reply: CoreReply, step: str, **loaded: Any) -> Any:
-        spec = self.spec(kind)
-        assert spec.means is not None
-        message = OutboxMessage(1, "erp", kind, "agg", "corr", {}, 0.0)
-        meant = spec.means(Answer(message, reply, step, 0.0, **loaded))
-        assert isinstance(meant, OrderMeant | ReturnMeant) and meant.facts is not None
-        return meant.facts
-
-    def _complete(self, kind: str, reply: CoreReply, step: str, rendering: dict[str, Any],
-                  **loaded: Any) -> Exchange[bool]:  # fmt: skip
-        """Send the steps an accepted reply leaves (its spec's ``follow_ups``); False if one failed."""
-        spec = self.spec(kind)
-        message = OutboxMessage(1, "erp", kind, "agg", "corr", {}, 0.0)
-        steps = spec.follow_ups(Answer(message, reply, step, 0.0, **loaded)) if spec.follow_ups else []
-        for follow_up in steps:
-            step_spec = self.spec(follow_up.kind)
-            request = step_spec.render(self._input(follow_up.kind, follow_up.payload, **rendering))
-            assert request is not None
-            answer = to_core((yield to_request(request)))
-            if not (answer.ok or step_spec.benign(answer)):
-                return False
-        return True
+    def _settle(self, kind: str, reply: CoreReply, step: str, rendering: dict[str, Any],
+                **loaded: Any) -> Exchange[dict[str, Any] | None]:  # fmt: skip
+        """Apply an accepted reply as the core does: what it means, then the steps it leaves (each step's
+        own reply may leave more; sent in the order the core's lane would). The facts of the last meaning,
+        or None when a step failed."""
+        facts: dict[str, Any] | None = None
+        pending: list[tuple[str, CoreReply, str, dict[str, Any]]] = [(kind, reply, step, {})]
+        while pending:
+            kind, reply, step, payload = pending.pop(0)
+            spec = self.spec(kind)
+            message = OutboxMessage(1, "erp", kind, "agg", "corr", payload, 0.0)
+            answer = Answer(message, reply, step, 0.0, **loaded)
+            meant = spec.means(answer) if spec.means is not None else None
+            if isinstance(meant, OrderMeant | ReturnMeant) and meant.facts is not None:
+                facts = meant.facts
+            for follow_up in spec.follow_ups(answer) if spec.follow_ups is not None else ():
+                step_spec = self.spec(follow_up.kind)
+                request = step_spec.render(self._input(follow_up.kind, follow_up.payload, **rendering))
+                assert request is not None
+                answered = to_core((yield to_request(request)))
+                if not (answered.ok or step_spec.benign(answered)):
+                    return None
+                pending.append((follow_up.kind, answered, "send", follow_up.payload))
+        return facts
 
     def _order_request(self, order: Order, customer: str | None) -> OutboundRequest:
         record, document = canonical(order, customer)
@@ -140,7 +142,7 @@ class AdapterDriver:
         if isinstance(reply, Response) and reply.ok:
             record, document = canonical(order, order.customer)
             rendering = {"order": record, "order_doc": document}
-            yield from self._complete("PostSalesOrder", to_core(reply), "send", rendering, order=record)
+            yield from self._settle("PostSalesOrder", to_core(reply), "send", rendering, order=record)
         return reply
 
     def submit_malformed_order(self, order: Order) -> Exchange[Reply]:
@@ -164,9 +166,8 @@ class AdapterDriver:
             reply = to_core((yield to_request(self._order_request(order, order.customer))))
             if not reply.ok:
                 return None
-        if not (yield from self._complete(spec.kind, reply, step, rendering, **loaded)):
-            return None
-        return str(self._answer(spec.kind, reply, step, **loaded)["erp_sales_order"])
+        facts = yield from self._settle(spec.kind, reply, step, rendering, **loaded)
+        return str(facts["erp_sales_order"]) if facts is not None else None
 
     def _return_document(
         self, kind: str, fact: str, record: ReturnRecord, order: Order
@@ -176,11 +177,11 @@ class AdapterDriver:
         rendered = spec.render(self._input(kind, returned=record, sale=sale))
         assert rendered is not None
         reply = to_core((yield to_request(rendered)))
-        if not reply.ok or not (
-            yield from self._complete(kind, reply, "send", {"returned": record, "sale": sale}, returned=record)
-        ):
+        if not reply.ok:
             return None
-        return str(self._answer(kind, reply, "send", returned=record)[fact])
+        rendering = {"returned": record, "sale": sale}
+        facts = yield from self._settle(kind, reply, "send", rendering, returned=record)
+        return str(facts[fact]) if facts is not None else None
 
     def _return_record(self, ret: Return, **documents: str) -> ReturnRecord:
         lines = [
