@@ -16,10 +16,11 @@ from typing import get_args
 
 import pytest
 
-from retailsim.core.adapters import netsuite, registry
+from retailsim.core.adapters import dynamics, netsuite, registry
 from retailsim.core.adapters.http import OutboundRequest
-from retailsim.core.adapters.spec import CommandInput, CommandSpec, ErpDialect
+from retailsim.core.adapters.spec import Answer, CommandInput, CommandSpec, ErpDialect, OrderMeant
 from retailsim.core.config import ErpDialectName
+from retailsim.core.workflows.order_to_cash import OrderEvent
 from retailsim.reports.record import RunRecord
 from retailsim.scenarios import list_scenarios, load
 from retailsim.sim.runner import run_scenario
@@ -144,3 +145,30 @@ def test_an_adapter_that_ignores_its_product_idempotency_is_caught_under_lost_re
     monkeypatch.setitem(registry.ERP_DIALECTS, dialect, _ignoring_idempotency(registry.ERP_DIALECTS[dialect]))
     caught = {r.name: r for r in dialect_run(dialect, "lost-erp-replies", 500).invariants}
     assert caught["no_duplicate_erp_orders"].violations > 0, f"{dialect}: duplicates were not caught"
+
+
+def _posted_at_the_header(dialect: ErpDialect) -> ErpDialect:
+    """D365 with the sales order "posted" when its header is in rather than when its last line is: the
+    order's next ERP commands may overtake its lines, and a line refused for good no longer holds it back."""
+
+    def header_posted(answer: Answer) -> OrderMeant:
+        number = dynamics.found_numbers("SalesOrderNumber")(answer.reply)[:1] if answer.step == "lookup" else []
+        number = number or [str(answer.reply.body["SalesOrderNumber"])]
+        return OrderMeant(OrderEvent.SALES_ORDER_POSTED, {"erp_sales_order": number[0], "posted_at": answer.now})
+
+    def broken(spec: CommandSpec) -> CommandSpec:
+        if spec.kind == "PostSalesOrder":
+            return dataclasses.replace(spec, means=header_posted)
+        return dataclasses.replace(spec, means=None) if spec.kind == "PostSalesOrderLine" else spec
+
+    return dataclasses.replace(dialect, commands=tuple(broken(spec) for spec in dialect.commands))
+
+
+def test_d365_posting_an_order_before_its_lines_are_in_is_caught_under_bad_master_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = {r.name: r for r in dialect_run("d365", "bad-master-data", 200).invariants}["inventory_conserved"]
+    assert real.checked > 0 and real.violations == 0
+    monkeypatch.setitem(registry.ERP_DIALECTS, "d365", _posted_at_the_header(registry.ERP_DIALECTS["d365"]))
+    caught = {r.name: r for r in dialect_run("d365", "bad-master-data", 200).invariants}["inventory_conserved"]
+    assert caught.violations > 0, "an order posted before its lines was not caught by inventory_conserved"
