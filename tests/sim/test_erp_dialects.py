@@ -48,7 +48,14 @@ def dialect_run(dialect: str, name: str, orders: int, seed: int = 1) -> RunRecor
 @pytest.mark.parametrize("dialect", NON_DEFAULT)
 def test_flash_sale_exits_0_with_the_dialect(dialect: str, seed: int) -> None:
     done = cli(
-        "run", "flash-sale", "--seed", str(seed), "--set", dialect_key(dialect), "--set", "workload.orders=300"
+        "run",
+        "flash-sale",
+        "--seed",
+        str(seed),
+        "--set",
+        dialect_key(dialect),
+        "--set",
+        "workload.orders=300",
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
@@ -152,9 +159,13 @@ def _posted_at_the_header(dialect: ErpDialect) -> ErpDialect:
     order's next ERP commands may overtake its lines, and a line refused for good no longer holds it back."""
 
     def header_posted(answer: Answer) -> OrderMeant:
-        number = dynamics.found_numbers("SalesOrderNumber")(answer.reply)[:1] if answer.step == "lookup" else []
+        number = (
+            dynamics.found_numbers("SalesOrderNumber")(answer.reply)[:1] if answer.step == "lookup" else []
+        )
         number = number or [str(answer.reply.body["SalesOrderNumber"])]
-        return OrderMeant(OrderEvent.SALES_ORDER_POSTED, {"erp_sales_order": number[0], "posted_at": answer.now})
+        return OrderMeant(
+            OrderEvent.SALES_ORDER_POSTED, {"erp_sales_order": number[0], "posted_at": answer.now}
+        )
 
     def broken(spec: CommandSpec) -> CommandSpec:
         if spec.kind == "PostSalesOrder":
@@ -170,5 +181,7 @@ def test_d365_posting_an_order_before_its_lines_are_in_is_caught_under_bad_maste
     real = {r.name: r for r in dialect_run("d365", "bad-master-data", 200).invariants}["inventory_conserved"]
     assert real.checked > 0 and real.violations == 0
     monkeypatch.setitem(registry.ERP_DIALECTS, "d365", _posted_at_the_header(registry.ERP_DIALECTS["d365"]))
-    caught = {r.name: r for r in dialect_run("d365", "bad-master-data", 200).invariants}["inventory_conserved"]
+    caught = {r.name: r for r in dialect_run("d365", "bad-master-data", 200).invariants}[
+        "inventory_conserved"
+    ]
     assert caught.violations > 0, "an order posted before its lines was not caught by inventory_conserved"

@@ -24,7 +24,9 @@ T = TypeVar("T")
 ORDER = Order("SHOP-1001")
 
 
-def run(system: ErpSystem, exchange: Exchange[T], *, lose_first_write: bool = False, lose_write: int = 0) -> T:
+def run(
+    system: ErpSystem, exchange: Exchange[T], *, lose_first_write: bool = False, lose_write: int = 0
+) -> T:
     """Drive one exchange through ``system.call``; optionally a write commits but its reply is lost: the
     first (``lose_first_write``) or the ``lose_write``-th (1-based; beyond the last write, none is lost)."""
     lose_write = 1 if lose_first_write else lose_write

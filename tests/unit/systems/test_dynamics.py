@@ -36,7 +36,12 @@ def order(system: Dynamics365, quantity: int = 2, **header: str) -> str:
         system,
         "POST",
         "SalesOrderHeadersV2",
-        {"dataAreaId": "usmf", "OrderingCustomerAccountNumber": "C1", "CustomersOrderReference": "SHOP-1", **header},
+        {
+            "dataAreaId": "usmf",
+            "OrderingCustomerAccountNumber": "C1",
+            "CustomersOrderReference": "SHOP-1",
+            **header,
+        },
     )
     number = str(created.body["SalesOrderNumber"])
     line = {"dataAreaId": "usmf", "SalesOrderNumber": number, "LineCreationSequenceNumber": "1",
@@ -69,7 +74,12 @@ def test_the_packing_slip_issues_what_the_lines_reserved_once() -> None:
     again = call(system, "POST", f"{key(number)}/{ACTION}.PostPackingSlip", {})
     assert again.status == 400 and "already" in inner(again)
     assert system.issued == {("DC1", "SKU-1"): 2}
-    late_line = {"dataAreaId": "usmf", "SalesOrderNumber": number, "ItemNumber": "SKU-1", "OrderedSalesQuantity": 1}
+    late_line = {
+        "dataAreaId": "usmf",
+        "SalesOrderNumber": number,
+        "ItemNumber": "SKU-1",
+        "OrderedSalesQuantity": 1,
+    }
     assert call(system, "POST", "SalesOrderLines", late_line).status == 400  # a delivered order is closed
 
 
@@ -118,12 +128,17 @@ def test_an_adjustment_journal_line_has_no_duplicate_check_but_is_found_by_its_t
     line = {"dataAreaId": "usmf", "ItemNumber": "SKU-1", "InventoryWarehouseId": "DC1",
             "InventoryQuantity": -2, "Text": "ADJ-7"}  # fmt: skip
     first, second = (call(system, "POST", "InventoryAdjustmentJournalEntries", line) for _ in range(2))
-    assert first.status == second.status == 201 and first.body["JournalNumber"] != second.body["JournalNumber"]
+    assert (
+        first.status == second.status == 201 and first.body["JournalNumber"] != second.body["JournalNumber"]
+    )
     assert system.moved == {("DC1", "SKU-1"): -4} and system.stock[("DC1", "SKU-1")]["on_hand"] == 1
     found = call(system, "GET", "InventoryAdjustmentJournalEntries", **{"$filter": "Text eq 'ADJ-7'"})
     assert [row["JournalNumber"] for row in found.body["value"]] == [first.body["JournalNumber"],
                                                                       second.body["JournalNumber"]]  # fmt: skip
-    assert call(system, "POST", "InventoryAdjustmentJournalEntries", {**line, "InventoryQuantity": 0}).status == 400
+    assert (
+        call(system, "POST", "InventoryAdjustmentJournalEntries", {**line, "InventoryQuantity": 0}).status
+        == 400
+    )
 
 
 def test_on_hand_lists_every_item_and_warehouse_or_one_item() -> None:
