@@ -7,7 +7,8 @@ configured with (``CoreConfig.erp_dialect``), one adapter module per ERP product
 inventory load) in ``ERP_DIALECTS``. Every other system has one product today and registers its kinds directly.
 
 Rules kept: a kind is served by exactly one spec (two modules claiming one kind is an error at assembly);
-a dialect that misses or adds an ERP kind is an error at assembly; a kind no spec serves is a
+a dialect that misses or adds an ERP kind is an error at assembly (beyond the kinds of its own multi-request
+steps, which it declares as ``step_kinds``); a kind no spec serves is a
 :class:`~retailsim.core.errors.CoreError` when a message of it is claimed.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from retailsim.core.adapters import (
+    dynamics,
     easypost,
     netsuite,
     oracle_fusion,
@@ -48,7 +50,8 @@ ERP_COMMAND_KINDS = frozenset(
 
 # ERP product → its adapter's dialect (``CoreConfig.erp_dialect`` chooses one).
 ERP_DIALECTS: Mapping[str, ErpDialect] = {
-    dialect.name: dialect for dialect in (sap.DIALECT, netsuite.DIALECT, oracle_fusion.DIALECT)
+    dialect.name: dialect
+    for dialect in (sap.DIALECT, netsuite.DIALECT, oracle_fusion.DIALECT, dynamics.DIALECT)
 }
 
 # The other systems' command specs, one product each.
@@ -109,9 +112,11 @@ def erp_dialect(name: str) -> ErpDialect:
 
 def build_registry(erp_dialect_name: str = "sap") -> CommandRegistry:
     """Every system's specs, the ERP's from the dialect called ``erp_dialect_name``."""
-    erp = erp_dialect(erp_dialect_name).commands
+    dialect = erp_dialect(erp_dialect_name)
+    erp = dialect.commands
     served = {spec.kind for spec in erp}
-    if served != ERP_COMMAND_KINDS:
-        missing, extra = sorted(ERP_COMMAND_KINDS - served), sorted(served - ERP_COMMAND_KINDS)
+    if served != ERP_COMMAND_KINDS | dialect.step_kinds:
+        missing = sorted((ERP_COMMAND_KINDS | dialect.step_kinds) - served)
+        extra = sorted(served - ERP_COMMAND_KINDS - dialect.step_kinds)
         raise CoreError(f"ERP dialect {erp_dialect_name!r} misses {missing} and adds {extra}")
     return CommandRegistry((*erp, *SYSTEMS))

@@ -6,7 +6,9 @@ for: which aggregate the command is about (its :class:`Subject`, loaded by the d
 the request from it, whether the ERP is looked up before a re-create (:class:`Lookup`), which refusals are
 benign ("already done"), what a permanent refusal means for the order, and what an accepted reply means —
 an order or return event with its facts (:class:`OrderMeant`, :class:`ReturnMeant`) and/or an
-:class:`Effect` the core applies by name.
+:class:`Effect` the core applies by name, and the further commands it leaves for the same aggregate
+(:class:`FollowUp`: the next steps of a document that takes several requests, e.g. D365's lines after
+its header).
 
 Rules kept: a spec is pure — it reads its :class:`CommandInput` and the reply, never a store or a clock;
 a render that returns None means the command is superseded (the dispatcher completes it silently); a
@@ -153,6 +155,17 @@ class Lookup:
     create_when_due: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A further command for the same aggregate and destination, appended to the outbox in the transaction
+    that accepts the reply — before anything the reply's event decides, so it is next in the aggregate's
+    lane. For products whose documents take several requests (a header, then each line): every step is a
+    command of its own, retried and looked after like any other."""
+
+    kind: str
+    payload: dict[str, Any]
+
+
 def never(_: Reply) -> bool:
     return False
 
@@ -177,6 +190,7 @@ class CommandSpec:
     # A status push, latest wins: appending one supersedes the pending (unclaimed) ones of its kind for the
     # same aggregate and system (core/stores/base.py), so a backlog sends the newest state once.
     latest_only: bool = False
+    follow_ups: Callable[[Answer], list[FollowUp]] | None = None
 
 
 def never_sent(_: CommandInput) -> None:
@@ -201,9 +215,12 @@ def pickup_view(command: CommandInput) -> tuple[bool, str | None]:
 @dataclass(frozen=True, slots=True)
 class ErpDialect:
     """One ERP product behind the ERP port: the specs of the ERP's command kinds, and how its stock
-    snapshot (the initial inventory load) is asked for and read."""
+    snapshot (the initial inventory load) is asked for and read. ``step_kinds``: the kinds only this
+    product needs beyond the ERP port's — the later steps of its multi-request documents, appended by
+    its own specs' ``follow_ups``."""
 
     name: str
     commands: tuple[CommandSpec, ...]
     stock_snapshot: Callable[[], OutboundRequest]
     parse_stock: Callable[[Reply], list[tuple[str, str, int]]]  # (material, plant, on hand) rows
+    step_kinds: frozenset[str] = frozenset()
