@@ -20,6 +20,7 @@ from typing import Protocol
 
 from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
 from retailsim.core.guards import Guards
+from retailsim.core.service.erp_routing import order_destination
 from retailsim.core.stores.base import NewMessage, Store, Transaction
 from retailsim.core.workflows.order_to_cash import Command, OrderRecord
 
@@ -92,7 +93,7 @@ class Transactions:
         for command in commands:
             outbox.append(
                 NewMessage(
-                    destination=command.destination,
+                    destination=order_destination(record, command.destination),
                     kind=command.kind,
                     aggregate_id=record.order_no,
                     correlation_id=record.correlation_id,
