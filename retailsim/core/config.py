@@ -29,8 +29,9 @@ class MigrationConfig(BaseModel):
     orders of the cohort go to the cloud ERP (``cohort``: ``share`` — a stable hash of the order number
     below ``share``; ``site`` — the storefront sites in ``sites``; ``date`` — every order from
     ``coexistence_at``); from ``cutover_at`` every new order does and the legacy ERP is read-only. The
-    open-order migration job moves unshipped legacy orders across from ``job_start_at``, ``job_batch``
-    orders every ``job_interval_s``.
+    open-order migration job moves unshipped legacy orders across from ``job_start_at`` until
+    ``job_end_at`` (past the cutover: the legacy orders accepted just before it), ``job_batch`` orders
+    every ``job_interval_s``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -44,13 +45,14 @@ class MigrationConfig(BaseModel):
     job_start_at: float = Field(0.0, ge=0)
     job_interval_s: float = Field(60.0, gt=0)
     job_batch: int = Field(50, ge=1)
+    job_end_at: float = Field(..., ge=0)
 
     @model_validator(mode="after")
     def _phases_in_order(self) -> MigrationConfig:
         if not self.coexistence_at <= self.cutover_at:
             raise ValueError("coexistence_at must not be after cutover_at")
-        if self.job_start_at > self.cutover_at:
-            raise ValueError("the migration job must start by cutover_at (the legacy ERP is read-only then)")
+        if not self.job_start_at <= self.cutover_at <= self.job_end_at:
+            raise ValueError("the migration job must start by the cutover and end after it")
         return self
 
 

@@ -76,11 +76,15 @@ class MigrationJob:
         self.host = host
 
     def candidates(self) -> list[str]:
+        """Orders the job would move now, by order number (the guard off: legacy or not)."""
+        return self.candidates_in(self.host.store, anywhere=not self.host.guards.migration_moves_once)
+
+    @staticmethod
+    def candidates_in(store: Store, *, anywhere: bool = False) -> list[str]:
         """Legacy orders the job would move now (the migration backlog), by order number."""
-        anywhere = not self.host.guards.migration_moves_once
         return sorted(
             order_no
-            for order_no, record in self.host.store.aggregates(DocKind.ORDER)
+            for order_no, record in store.aggregates(DocKind.ORDER)
             if str(record["status"]) in MOVABLE
             and record.get("erp_sales_order")
             and (anywhere or record.get("erp", LEGACY_ERP) == LEGACY_ERP)
@@ -89,7 +93,7 @@ class MigrationJob:
     def run_pass(self, now: float) -> int:
         """Move up to ``job_batch`` legacy orders; how many moved. Outside the job's window: none."""
         migration = self.host.config.migration
-        if migration is None or not migration.job_start_at <= now < migration.cutover_at:
+        if migration is None or not migration.job_start_at <= now < migration.job_end_at:
             return 0
         moved = 0
         for order_no in self.candidates()[: migration.job_batch]:

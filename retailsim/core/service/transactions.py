@@ -91,9 +91,10 @@ class Transactions:
             tx if self.host.guards.outbox_in_transaction else self._decided
         )
         for command in commands:
+            destination = order_destination(record, command.destination)
             outbox.append(
                 NewMessage(
-                    destination=order_destination(record, command.destination),
+                    destination=destination,
                     kind=command.kind,
                     aggregate_id=record.order_no,
                     correlation_id=record.correlation_id,
@@ -101,7 +102,7 @@ class Transactions:
                     available_at=now + command.delay_s,
                 )
             )
-            woken.add(command.destination)
+            woken.add(destination)
 
     def _one(self, point: str) -> AbstractContextManager[Transaction]:
         hook = self.host.crash_hook
