@@ -390,7 +390,8 @@ def _gather_migration(world: World, evidence: Evidence) -> None:
             for erp in erps
             if erp.returns_by_reference.get(return_no) or erp.credit_memos_by_reference.get(return_no)
         ]
-        if holders:
+        # Past "requested" (and not rejected by the core's own policy), a return has been sent to an ERP.
+        if holders or str(record.get("status")) not in ("requested", "rejected"):
             home = of_record.get(str(record.get("order_no") or ""), world.erp.name)
             evidence.return_erps[return_no] = (home, holders)
 

@@ -569,7 +569,7 @@ def return_credited_in_erp_of_record(ev: Evidence) -> InvariantResult:
     """ERP migration: a return's authorisation and credit memo are booked in its order's ERP of record
     and nowhere else (the system of record follows the order). Not exercised with one ERP."""
     problems = [
-        f"return {no}: its order's ERP of record is {home}, its documents are in {', '.join(holders)}"
+        f"return {no}: its order's ERP of record is {home}, its documents are in {', '.join(holders) or 'no ERP'}"
         for no, (home, holders) in sorted(ev.return_erps.items())
         if holders != [home]
     ]

@@ -30,6 +30,7 @@ from retailsim.core.service import IntegrationCore
 from retailsim.core.service.erp_routing import phase
 from retailsim.core.service.migration_job import MigrationJob
 from retailsim.core.stores.base import Store
+from retailsim.reports.record import Series
 from retailsim.scenarios.schema import MigrationSpec
 from retailsim.sim.core_process import CoreProcess
 from retailsim.sim.monitors import TraceDigest
@@ -95,6 +96,53 @@ class MigrationRoom:
         backlog = len(MigrationJob.candidates_in(self.store)) + unfinished
         current = phase(self.config, now)
         return (now, per_erp[self.legacy.name], per_erp[self.cloud.name], backlog, drift, current)
+
+    def series(self) -> tuple[Series, ...]:
+        """Orders per ERP of record, the migration backlog and the drift, one value per sample."""
+        step = self.spec.job_interval
+        return tuple(
+            Series(name, "orders", step, tuple(float(s[column]) for s in self.samples))
+            for name, column in (
+                ("orders_of_record_legacy_erp", 1),
+                ("orders_of_record_cloud_erp", 2),
+                ("migration_backlog", 3),
+                ("migration_drift", 4),
+            )
+        )
+
+    def phases(self) -> list[dict[str, Any]]:
+        """The report's phase table: each phase's window, the orders accepted in it by their first ERP of
+        record, the orders the job moved in it, and the backlog and drift at its last sample."""
+        bounds = (
+            (1, "legacy only", 0.0, self.config.coexistence_at),
+            (2, "coexistence", self.config.coexistence_at, self.config.cutover_at),
+            (3, "cutover (legacy read-only)", self.config.cutover_at, None),
+        )
+        moved_at = {no: float(job.get("moved_at", 0.0)) for no, job in self.store.aggregates(DocKind.MIGRATION)}
+        rows = []
+        for number, name, start, end in bounds:
+            def within(t: float, start: float = start, end: float | None = end) -> bool:
+                return start <= t and (end is None or t < end)
+
+            accepted = {self.legacy.name: 0, self.cloud.name: 0}
+            for order_no, record in self.store.aggregates(DocKind.ORDER):
+                if within(float(record.get("accepted_at") or 0.0)):
+                    first = self.legacy.name if order_no in moved_at else str(record.get("erp") or self.legacy.name)
+                    accepted[first] = accepted.get(first, 0) + 1
+            last = [s for s in self.samples if within(s[0])]
+            rows.append(
+                {
+                    "phase": f"{number} {name}",
+                    "from_s": start,
+                    "to_s": end,
+                    "accepted_to_legacy": accepted[self.legacy.name],
+                    "accepted_to_cloud": accepted[self.cloud.name],
+                    "moved_by_job": sum(1 for t in moved_at.values() if within(t)),
+                    "backlog_at_end": last[-1][3] if last else None,
+                    "drift_at_end": last[-1][4] if last else None,
+                }
+            )
+        return rows
 
     def kpis(self) -> dict[str, Any]:
         """The migration's figures for summary.json: per phase, orders per ERP and the backlog at its end;
