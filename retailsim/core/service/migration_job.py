@@ -99,7 +99,9 @@ class MigrationJob:
         for order_no in self.candidates()[: migration.job_batch]:
             uow = UnitOfWork()
             with self.host._transaction("migration.move.before_commit") as tx:
-                moved += self._move(tx, order_no, now, uow)
+                move = self._move(tx, order_no, now, uow)
+            moved += move
+            self.host._count("migration_moves", move)  # counted once committed: a death rolls it back
             self.host._after_commit(uow, now)
             self.host._crash_point("migration.move.after_commit")
         return moved
@@ -117,7 +119,6 @@ class MigrationJob:
         self.host._save_record(tx, record.model_copy(update={"erp": CLOUD_ERP}), now)
         tx.append(NewMessage(CLOUD_ERP, specs.MIGRATE, order_no, record.correlation_id, {}, now))
         uow.woken.add(CLOUD_ERP)
-        self.host._count("migration_moves")
         uow.note("processed", f"order {order_no} moving to {CLOUD_ERP}")
         return 1
 
