@@ -61,7 +61,9 @@ class ErpBooks:
         by_reference: dict[str, list[str]] = {}
         for reference in sorted(set(legacy.orders_by_reference) | set(cloud.orders_by_reference)):
             if of_record.get(reference, legacy.name) == cloud.name:
-                by_reference[reference] = [self._prefix + n for n in cloud.orders_by_reference.get(reference, [])]
+                by_reference[reference] = [
+                    self._prefix + n for n in cloud.orders_by_reference.get(reference, [])
+                ]
             else:
                 by_reference[reference] = list(legacy.orders_by_reference.get(reference, []))
         self.orders_by_reference = by_reference
@@ -83,7 +85,9 @@ class ErpBooks:
         self.credit_memos_by_reference = self._both(
             legacy.credit_memos_by_reference, cloud.credit_memos_by_reference
         )
-        self.max_reserved_over_on_hand = max(legacy.max_reserved_over_on_hand, cloud.max_reserved_over_on_hand)
+        self.max_reserved_over_on_hand = max(
+            legacy.max_reserved_over_on_hand, cloud.max_reserved_over_on_hand
+        )
         initial: dict[tuple[str, str], Position] = {}
         for book in (legacy_initial, cloud_initial or {}):
             for key, position in sorted(book.items()):

@@ -92,7 +92,9 @@ class MigrationRoom:
             gone = str(record["status"]) in ("cancelled", "rejected")
             if live > 1 or (live == 0 and record.get("erp_sales_order") and not gone):
                 drift += 1
-        unfinished = sum(1 for _, job in self.store.aggregates(DocKind.MIGRATION) if job.get("state") != "retired")
+        unfinished = sum(
+            1 for _, job in self.store.aggregates(DocKind.MIGRATION) if job.get("state") != "retired"
+        )
         backlog = len(MigrationJob.candidates_in(self.store)) + unfinished
         current = phase(self.config, now)
         return (now, per_erp[self.legacy.name], per_erp[self.cloud.name], backlog, drift, current)
@@ -118,16 +120,23 @@ class MigrationRoom:
             (2, "coexistence", self.config.coexistence_at, self.config.cutover_at),
             (3, "cutover (legacy read-only)", self.config.cutover_at, None),
         )
-        moved_at = {no: float(job.get("moved_at", 0.0)) for no, job in self.store.aggregates(DocKind.MIGRATION)}
+        moved_at = {
+            no: float(job.get("moved_at", 0.0)) for no, job in self.store.aggregates(DocKind.MIGRATION)
+        }
         rows = []
         for number, name, start, end in bounds:
+
             def within(t: float, start: float = start, end: float | None = end) -> bool:
                 return start <= t and (end is None or t < end)
 
             accepted = {self.legacy.name: 0, self.cloud.name: 0}
             for order_no, record in self.store.aggregates(DocKind.ORDER):
                 if within(float(record.get("accepted_at") or 0.0)):
-                    first = self.legacy.name if order_no in moved_at else str(record.get("erp") or self.legacy.name)
+                    first = (
+                        self.legacy.name
+                        if order_no in moved_at
+                        else str(record.get("erp") or self.legacy.name)
+                    )
                     accepted[first] = accepted.get(first, 0) + 1
             last = [s for s in self.samples if within(s[0])]
             rows.append(

@@ -47,7 +47,9 @@ def test_the_migration_holds_and_exercises_its_invariants() -> None:
     points = {point for point, _, _ in run.world.crash_log}
     assert {"migration.move.before_commit", "migration.move.after_commit"} <= points
     kpis = run.record.kpis
-    assert kpis["migration_drift_final"] == 0 and kpis["orders_cloud_erp"] > 0 and kpis["orders_legacy_erp"] > 0
+    assert (
+        kpis["migration_drift_final"] == 0 and kpis["orders_cloud_erp"] > 0 and kpis["orders_legacy_erp"] > 0
+    )
     phases = run.record.extra["migration_phases"]
     assert isinstance(phases, list) and [str(row["phase"])[0] for row in phases] == ["1", "2", "3"]
 
