@@ -5,7 +5,8 @@ migration (core/config.py ``MigrationConfig``) a new order's ERP of record is ch
 by the phase and the cohort rule (``erp_for_new_order``); the migration job (migration_job.py) may later
 move an unshipped legacy order to the cloud ERP. Every ERP command of an order goes to its record's ERP
 (``order_destination``) and every ERP command of a return to its order's (``return_destination``): the
-system of record follows the order.
+system of record follows the order. The DC's goods movements go to the ERP keeping the plant's stock
+book (``stock_destination``: the legacy ERP until the cutover).
 
 Rules kept: the share cohort hashes the order number with SHA-256 (never Python's ``hash()``, which is
 salted per process); no clock — ``now`` is a parameter; pure functions of the record and the settings.
@@ -47,6 +48,12 @@ def erp_for_new_order(migration: MigrationConfig | None, order_no: str, site_id:
     if migration.cohort == "site":
         return CLOUD_ERP if site_id in migration.sites else LEGACY_ERP
     return CLOUD_ERP if share_bucket(order_no) < migration.share else LEGACY_ERP
+
+
+def stock_destination(migration: MigrationConfig | None, now: float) -> str:
+    """Where the DC's goods movements (warehouse adjustments) go: the ERP that keeps the plant's stock book,
+    the legacy one until the cutover, the cloud one from it (the legacy ERP takes no new postings then)."""
+    return CLOUD_ERP if phase(migration, now) == 3 else LEGACY_ERP
 
 
 def order_destination(record: OrderRecord, destination: str) -> str:
