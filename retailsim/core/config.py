@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The ERP products the core has an adapter for (core/adapters/registry.py, ``ERP_DIALECTS``); a new
 # dialect adds its name here.
@@ -16,6 +16,44 @@ ErpDialectName = Literal["sap", "netsuite", "oracle_fusion", "d365"]
 # The systems the core delivers to, and the destination of its own timers.
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")
 INTERNAL = "core"
+
+
+# The destination of the second ERP of a migration (the legacy ERP keeps "erp").
+CLOUD_ERP = "erp_cloud"
+
+
+class MigrationConfig(BaseModel):
+    """Two ERPs in one run: the legacy one (destination ``erp``) replaced by a cloud one (``erp_cloud``).
+
+    Phases by core time: before ``coexistence_at`` every new order goes to the legacy ERP; from it, new
+    orders of the cohort go to the cloud ERP (``cohort``: ``share`` — a stable hash of the order number
+    below ``share``; ``site`` — the storefront sites in ``sites``; ``date`` — every order from
+    ``coexistence_at``); from ``cutover_at`` every new order does and the legacy ERP is read-only. The
+    open-order migration job moves unshipped legacy orders across from ``job_start_at`` until
+    ``job_end_at`` (past the cutover: the legacy orders accepted just before it), ``job_batch`` orders
+    every ``job_interval_s``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    cloud_dialect: ErpDialectName = "netsuite"
+    coexistence_at: float = Field(0.0, ge=0)
+    cutover_at: float = Field(..., ge=0)
+    cohort: Literal["share", "site", "date"] = "share"
+    share: float = Field(0.5, ge=0, le=1)
+    sites: list[str] = Field(default_factory=list)
+    job_start_at: float = Field(0.0, ge=0)
+    job_interval_s: float = Field(60.0, gt=0)
+    job_batch: int = Field(50, ge=1)
+    job_end_at: float = Field(..., ge=0)
+
+    @model_validator(mode="after")
+    def _phases_in_order(self) -> MigrationConfig:
+        if not self.coexistence_at <= self.cutover_at:
+            raise ValueError("coexistence_at must not be after cutover_at")
+        if not self.job_start_at <= self.cutover_at <= self.job_end_at:
+            raise ValueError("the migration job must start by the cutover and end after it")
+        return self
 
 
 class CoreConfig(BaseModel):
@@ -58,3 +96,9 @@ class CoreConfig(BaseModel):
     )
     # The ERP product whose adapter serves the ERP's command kinds (core/adapters/registry.py).
     erp_dialect: ErpDialectName = "sap"
+    # A second ERP and the migration onto it (core/service/erp_routing.py); None: one ERP, as always.
+    migration: MigrationConfig | None = None
+
+    def destinations(self) -> tuple[str, ...]:
+        """Every destination the core delivers to: ``DESTINATIONS``, and the cloud ERP of a migration."""
+        return DESTINATIONS if self.migration is None else (*DESTINATIONS, CLOUD_ERP)

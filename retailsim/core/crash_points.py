@@ -51,6 +51,8 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("order_timeline.read", "reading an order's timeline for a service agent"),
     ("order_record.read", "reading an order record (operations API)"),
     ("return_record.read", "reading a return record (operations API)"),
+    ("migration.move.before_commit", "an order moved to the cloud ERP (job state, record, outbox), not committed"),
+    ("migration.move.after_commit", "an order's move committed, the migration job's next order not yet begun"),
 )
 
 CRASH_POINTS: tuple[str, ...] = tuple(name for name, _ in CATALOGUE)

@@ -18,4 +18,5 @@ class DocKind(StrEnum):
     RETURN = "return"  # a return's record (ReturnRecord), by return number
     TRACKING = "tracking"  # tracking code → its order
     ATP_PUBLICATION = "atp_publication"  # a SKU's availability publication waiting, by SKU
+    MIGRATION = "migration"  # the open-order migration job's state of one order, by order number
     PIX = "pix"  # the warehouse adjustments applied and their watch ("applied", "watch")

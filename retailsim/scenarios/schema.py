@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from retailsim.core.config import ErpDialectName
+from retailsim.core.config import CLOUD_ERP, ErpDialectName, MigrationConfig
 from retailsim.core.crash_points import CRASH_POINTS
 from retailsim.core.service import CoreConfig
 
@@ -223,6 +223,48 @@ class SystemsSpec(Strict):
     carrier: CarrierSpec = CarrierSpec()
     service_cloud: ServiceCloudSpec = ServiceCloudSpec()
     pos: PosSpec = PosSpec()
+    # The cloud ERP of an ERP migration (destination ``erp_cloud``); only with a ``[migration]`` section.
+    erp_cloud: ErpSpec | None = None
+
+
+class MigrationSpec(Strict):
+    """The ERP migration (section ``[migration]``): the legacy ERP is ``systems.erp``, the cloud ERP
+    ``systems.erp_cloud``. Phase 1 (legacy only) until ``coexistence``; phase 2 (new orders of the cohort
+    to the cloud, the open-order job moving unshipped legacy orders from ``job_start``) until ``cutover``;
+    phase 3 (every new order to the cloud; the legacy ERP read-only, but for the returns of its own
+    orders) after it. See core/service/erp_routing.py and migration_job.py."""
+
+    coexistence: Duration = Field(..., ge=0, description="phase 2 begins: new orders routed by cohort")
+    cutover: Duration = Field(..., ge=0, description="phase 3 begins: every new order to the cloud ERP")
+    cohort: Literal["share", "site", "date"] = Field(
+        "share",
+        description="share: a SHA-256 bucket of the order number below `share`; site: storefront sites "
+        "in `sites`; date: every order from `coexistence`",
+    )
+    share: float = Field(0.5, ge=0, le=1)
+    sites: list[str] = []
+    job_start: Duration = Field(..., ge=0, description="the open-order migration job's first pass")
+    job_interval: Duration = Field(60.0, gt=0, description="time between the job's passes")
+    job_batch: int = Field(50, ge=1, description="orders moved per pass at most")
+    job_end: Duration | None = Field(
+        None, ge=0, description="the job's last pass (default: an hour after the cutover, for legacy orders "
+        "accepted just before it)"
+    )
+
+    def core_config(self, cloud_dialect: ErpDialectName) -> MigrationConfig:
+        """The core's settings for this migration (``CoreConfig.migration``)."""
+        return MigrationConfig(
+            cloud_dialect=cloud_dialect,
+            coexistence_at=self.coexistence,
+            cutover_at=self.cutover,
+            cohort=self.cohort,
+            share=self.share,
+            sites=list(self.sites),
+            job_start_at=self.job_start,
+            job_interval_s=self.job_interval,
+            job_batch=self.job_batch,
+            job_end_at=self.job_end if self.job_end is not None else self.cutover + 3600.0,
+        )
 
 
 class DeliverySpec(Strict):
@@ -299,7 +341,7 @@ class FaultSpec(Strict):
             allowed = WEBHOOK_SOURCES if self.kind == "duplicate_delivery" else WEBHOOK_SOURCES[:-1]
             if self.target not in allowed:
                 raise ValueError(f"{self.kind} targets a source of deliveries: {', '.join(allowed)}")
-        elif self.target not in SYSTEMS:
+        elif self.target not in SYSTEMS and self.target != CLOUD_ERP:
             raise ValueError(f"{self.kind} targets a system: {', '.join(SYSTEMS)}")
         return self
 
@@ -318,6 +360,8 @@ INVARIANTS = (
     "events_accounted",
     "recovered_promptly",
     "core_view_true",
+    "one_erp_of_record",
+    "return_credited_in_erp_of_record",
 )
 
 # What a scenario must exercise unless it says otherwise (every invariant is judged regardless): the
@@ -366,6 +410,19 @@ class Scenario(Strict):
     cases: CasesSpec = CasesSpec()
     faults: list[FaultSpec] = []
     expect: ExpectSpec = ExpectSpec()
+    migration: MigrationSpec | None = None
+
+    @model_validator(mode="after")
+    def _migration_has_two_erps(self) -> Scenario:
+        if (self.migration is None) != (self.systems.erp_cloud is None):
+            raise ValueError("migration: a [migration] section and systems.erp_cloud go together")
+        if self.migration is not None:
+            self.migration.core_config(self.systems.erp.dialect)  # the phases' order, checked once
+        if self.migration is None and any(f.target == CLOUD_ERP for f in self.faults):
+            raise ValueError(f"faults: {CLOUD_ERP} is the cloud ERP of a [migration]; this scenario has none")
+        if "migration" in self.core.model_fields_set:
+            raise ValueError("core.migration follows the [migration] section: set that instead")
+        return self
 
     @model_validator(mode="after")
     def _one_erp_dialect(self) -> Scenario:

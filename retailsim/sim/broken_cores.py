@@ -40,6 +40,11 @@ outbox-apart       the outbox appended in the transaction that changes   core-cr
                    the two leaves an order that nothing moves on)        ``order_intake.after_commit`` falls between
 no-half-open       the breaker's half-open probe (once open, it stays     erp-outage → recovered_promptly (the stall
                    open: the recovered ERP is never called again)         watch stops the run early, naming erp)
+migration-moves-   the migration job's check that an order is still a    cloud-erp-migration with a cloud ERP
+twice              legacy one it has not moved (every pass moves the     without upsert (systems.erp_cloud.dialect
+                   unshipped orders again, from wherever they are)       = "sap") → one_erp_of_record
+returns-by-phase   a return's ERP commands follow its order's ERP of     cloud-erp-migration →
+                   record (they go where the phase sends new orders)     return_credited_in_erp_of_record
 =================  ===================================================  ==========================================
 """
 
@@ -197,4 +202,6 @@ CORES: dict[str, CoreFactory] = {
     "no-half-open": with_guards(
         Guards(breaker=lambda config: _NeverHalfOpens(config.breaker_failures, config.breaker_open_s))
     ),
+    "migration-moves-twice": with_guards(Guards(migration_moves_once=False)),
+    "returns-by-phase": with_guards(Guards(returns_follow_order=False)),
 }

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from retailsim.sim.erp_books import ErpBooks
 from retailsim.sim.invariants import Evidence
 from retailsim.sim.world import World
 
 
-def _erp_state(world: World, order_no: str) -> str:
-    numbers = world.erp.orders_by_reference.get(order_no, [])
-    return world.erp.order_state(numbers[0]) if numbers else "absent"
+def erp_books(world: World) -> ErpBooks:
+    """The ERP ledgers the evidence reads: the one ERP's, or both of a migration (sim/erp_books.py)."""
+    if world.erp_cloud is None:
+        return ErpBooks(world.erp, world.erp_initial)
+    of_record = {no: str(record.get("erp") or "erp") for no, record in world.store.aggregates("order")}
+    return ErpBooks(world.erp, world.erp_initial, world.erp_cloud, world.erp_cloud_initial, of_record)
+
+
+def _erp_state(erp: ErpBooks, order_no: str) -> str:
+    numbers = erp.orders_by_reference.get(order_no, [])
+    return erp.order_state(numbers[0]) if numbers else "absent"
 
 
 def _wms_state(world: World, order_no: str) -> str:
@@ -79,7 +88,7 @@ def _payment_intent_of(order: dict[str, Any]) -> str | None:
 
 
 def gather(world: World) -> Evidence:
-    storefront, erp, wms = world.storefront, world.erp, world.wms
+    storefront, erp, wms = world.storefront, erp_books(world), world.wms
     evidence = Evidence()
     evidence.accepted_orders = sorted(storefront.orders)
     evidence.erp_orders_by_reference = {
@@ -126,7 +135,7 @@ def gather(world: World) -> Evidence:
         evidence.system_final[order_no] = {
             "storefront": storefront.current.get(order_no, "absent"),
             "service_cloud": world.service_cloud.current.get(order_no, "absent"),
-            "erp": _erp_state(world, order_no),
+            "erp": _erp_state(erp, order_no),
             "wms": _wms_state(world, order_no),
             "carrier": _parcels_state(world, record["parcels"])
             if len(record.get("parcels") or {}) > 1
@@ -166,7 +175,8 @@ def gather(world: World) -> Evidence:
     ]
     evidence.ledger_references = sorted(references)
 
-    _gather_returns(world, evidence)
+    _gather_returns(world, erp, evidence)
+    _gather_migration(world, evidence)
     _gather_cases(world, evidence)
     evidence.drain_reference_s = world.drain_reference() if world.workload_done else None
     evidence.drained_at_s = world.drained_at
@@ -176,7 +186,7 @@ def gather(world: World) -> Evidence:
     evidence.stall_watched = True
     evidence.stall = world.stalled
     if world.quiescent_at is not None:
-        _gather_core_view(world, evidence)
+        _gather_core_view(world, erp, evidence)
     elif world.workload_done or world.stalled is not None:
         stopped_by = (
             "by the stall watch"
@@ -211,11 +221,11 @@ def gather(world: World) -> Evidence:
     return evidence
 
 
-def _ledger_final(world: World, order_no: str, replaced: set[str]) -> str | None:
+def _ledger_final(world: World, erp: ErpBooks, order_no: str, replaced: set[str]) -> str | None:
     """An order's final status as the systems' own ledgers tell it, without asking the core: collected
     in a store or delivered by the carrier; given up by the carrier (replaced, if the ERP holds a free
     replacement delivery for it); cancelled in the ERP or the warehouse. None: nothing conclusive."""
-    erp, wms = world.erp, world.wms
+    wms = world.wms
     if any(
         world.pos.pickups[p]["status"] == "collected" for p in world.pos.pickups_by_order.get(order_no, [])
     ):
@@ -230,12 +240,12 @@ def _ledger_final(world: World, order_no: str, replaced: set[str]) -> str | None
     if status in ("failure", "return_to_sender"):
         made_good = any(number in replaced for number in erp.orders_by_reference.get(order_no, []))
         return "replaced" if made_good else "delivery_failed"
-    if _erp_state(world, order_no) == "cancelled" or _wms_state(world, order_no) == "cancelled":
+    if _erp_state(erp, order_no) == "cancelled" or _wms_state(world, order_no) == "cancelled":
         return "cancelled"
     return None
 
 
-def _gather_core_view(world: World, evidence: Evidence) -> None:
+def _gather_core_view(world: World, erp: ErpBooks, evidence: Evidence) -> None:
     """At quiescence: the core's available-to-promise at each DC against the warehouse's shelves minus
     the ERP's open reservations there (less the safety stock the core keeps back), and each order's
     final status against what the systems' ledgers say. Stores are left out: their walk-in sales are
@@ -246,12 +256,12 @@ def _gather_core_view(world: World, evidence: Evidence) -> None:
         if position.location in world.core_config.locations:
             evidence.core_atp[(position.sku, position.location)] = position.available
     for sku, on_hand in sorted(world.wms.stock.items()):
-        reserved = world.erp.stock.get((plant, sku), {}).get("reserved", 0)
+        reserved = erp.stock.get((plant, sku), {}).get("reserved", 0)
         evidence.true_atp[(sku, plant)] = max(0, on_hand - reserved - safety)
-    made_good = (world.erp.replaced_document(number) for number in world.erp.sales_orders)
+    made_good = (erp.replaced_document(number) for number in erp.sales_orders)
     replaced = {document for document in made_good if document is not None}
     for order_no in evidence.core_final:
-        truth = _ledger_final(world, order_no, replaced)
+        truth = _ledger_final(world, erp, order_no, replaced)
         if truth is not None:
             evidence.ledger_final[order_no] = truth
 
@@ -266,9 +276,9 @@ def oversell_units(world: World) -> int:
     return units
 
 
-def _gather_returns(world: World, evidence: Evidence) -> None:
+def _gather_returns(world: World, erp: ErpBooks, evidence: Evidence) -> None:
     """Returns, refunds and stock, from the ERP's, gateway's, warehouse's and stores' own ledgers."""
-    erp, payment, wms, pos = world.erp, world.payment, world.wms, world.pos
+    payment, wms, pos = world.payment, world.wms, world.pos
     evidence.approved_returns = sorted(erp.returns_by_reference)
     refunds: dict[str, list[int]] = {}
     refunded: dict[str, int] = {}
@@ -283,7 +293,7 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
 
     ledgers: dict[tuple[str, str], dict[str, int]] = {}
     expected: dict[tuple[str, str], int] = {}
-    for (plant, material), initial in sorted(world.erp_initial.items()):
+    for (plant, material), initial in sorted(erp.initial.items()):
         now = erp.stock.get((plant, material), {"on_hand": 0})
         ledgers[(f"erp:{plant}", material)] = {
             "initial": initial["on_hand"],
@@ -353,6 +363,37 @@ def _gather_returns(world: World, evidence: Evidence) -> None:
             "pos": "n/a" if pos_history is None else (pos_history[-1] if pos_history else "absent"),
             "exchange_order": "present" if evidence.exchanges_by_return.get(return_no) else "absent",
         }
+
+
+def _gather_migration(world: World, evidence: Evidence) -> None:
+    """ERP migration: each order's ERP of record and its documents in both ERPs, read from their own
+    ledgers; each return's order's ERP of record and the ERPs that hold its documents. Nothing with one
+    ERP."""
+    cloud = world.erp_cloud
+    if cloud is None:
+        return
+    erps = (world.erp, cloud)
+    of_record: dict[str, str] = {}
+    for order_no, record in world.store.aggregates("order"):
+        home = of_record[order_no] = str(record.get("erp") or world.erp.name)
+        documents = {
+            erp.name: [erp.order_state(n) for n in erp.orders_by_reference.get(order_no, [])] for erp in erps
+        }
+        if record.get("erp_sales_order"):
+            evidence.erp_posted.add(order_no)
+        if any(documents.values()) or order_no in evidence.erp_posted:
+            evidence.erp_of_record[order_no] = home
+            evidence.erp_documents[order_no] = {erp: states for erp, states in documents.items() if states}
+    for return_no, record in world.store.aggregates("return"):
+        holders = [
+            erp.name
+            for erp in erps
+            if erp.returns_by_reference.get(return_no) or erp.credit_memos_by_reference.get(return_no)
+        ]
+        # Past "requested" (and not rejected by the core's own policy), a return has been sent to an ERP.
+        if holders or str(record.get("status")) not in ("requested", "rejected"):
+            home = of_record.get(str(record.get("order_no") or ""), world.erp.name)
+            evidence.return_erps[return_no] = (home, holders)
 
 
 def _gather_cases(world: World, evidence: Evidence) -> None:

@@ -168,6 +168,13 @@ class Evidence:
     ledger_final: dict[str, str] = field(default_factory=dict)
     # Why the run ended without quiescence (the hard stop, or a stall), or None when it reached it.
     not_quiescent: str | None = None
+    # ERP migration (empty with one ERP): per order its ERP of record (the core's record) and the states
+    # of its sales orders in each ERP; the orders the core holds a sales order number for; per return
+    # its order's ERP of record and the ERPs holding its return authorisation or credit memo.
+    erp_of_record: dict[str, str] = field(default_factory=dict)
+    erp_documents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    erp_posted: set[str] = field(default_factory=set)
+    return_erps: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -540,6 +547,35 @@ def core_view_true(ev: Evidence) -> InvariantResult:
     return _result("core_view_true", checked, problems)
 
 
+def one_erp_of_record(ev: Evidence) -> InvariantResult:
+    """ERP migration: every order is in exactly one ERP of record at quiescence — a live sales order in
+    no other ERP (none in both), at most one live there, and a posted order's ERP of record holds it
+    (none in neither). Not exercised with one ERP."""
+    problems = []
+    for no, documents in sorted(ev.erp_documents.items()):
+        home = ev.erp_of_record.get(no, "erp")
+        live = {erp: sum(1 for state in states if state != "cancelled") for erp, states in documents.items()}
+        elsewhere = [erp for erp, count in sorted(live.items()) if count and erp != home]
+        if elsewhere:
+            problems.append(f"order {no}: of record in {home}, a live sales order in {', '.join(elsewhere)} too")
+        if live.get(home, 0) > 1:
+            problems.append(f"order {no}: {live[home]} live sales orders in {home}, its ERP of record")
+        if no in ev.erp_posted and not documents.get(home):
+            problems.append(f"order {no}: in neither ERP — of record in {home}, which has no sales order for it")
+    return _result("one_erp_of_record", len(ev.erp_documents), problems)
+
+
+def return_credited_in_erp_of_record(ev: Evidence) -> InvariantResult:
+    """ERP migration: a return's authorisation and credit memo are booked in its order's ERP of record
+    and nowhere else (the system of record follows the order). Not exercised with one ERP."""
+    problems = [
+        f"return {no}: its order's ERP of record is {home}, its documents are in {', '.join(holders) or 'no ERP'}"
+        for no, (home, holders) in sorted(ev.return_erps.items())
+        if holders != [home]
+    ]
+    return _result("return_credited_in_erp_of_record", len(ev.return_erps), problems)
+
+
 CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "no_lost_orders": no_lost_orders,
     "no_duplicate_erp_orders": no_duplicate_erp_orders,
@@ -554,6 +590,8 @@ CATALOGUE: dict[str, Callable[[Evidence], InvariantResult]] = {
     "events_accounted": events_accounted,
     "recovered_promptly": recovered_promptly,
     "core_view_true": core_view_true,
+    "one_erp_of_record": one_erp_of_record,
+    "return_credited_in_erp_of_record": return_credited_in_erp_of_record,
 }
 
 

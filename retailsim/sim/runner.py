@@ -242,6 +242,8 @@ def run_scenario(
     levels = tuple(
         Series(name, "count", SAMPLE_S, world.levels.series(name)) for name in world.levels.names()
     )
+    if world.migration is not None:  # the ERP migration's panels (sim/migration.py)
+        levels += world.migration.series()
     dead = world.store.dead_letters()
     counters = world.counters()
     counts = world.counts
@@ -310,6 +312,7 @@ def run_scenario(
             "reconciliation_drift": counters.get("reconciliation_drift", 0),
             **return_kpis(world),
             **service_kpis(world),
+            **(world.migration.kpis() if world.migration is not None else {}),
         },
         latency={"acceptance": acceptance, "erp_post": erp_post},
         throughput=tuple(throughput),
@@ -329,6 +332,7 @@ def run_scenario(
             "recovery_per_destination": recoveries,
             **({"stall": world.stalled} if world.stalled is not None else {}),
             **service_extra(world),
+            **({"migration_phases": world.migration.phases()} if world.migration is not None else {}),
         },
         focus_s=_focus(scenario, world),
     )

@@ -48,6 +48,7 @@ import simpy
 from retailsim.core.adapters import pos as pos_api
 from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.adapters.registry import erp_dialect
+from retailsim.core.config import CLOUD_ERP, MigrationConfig
 from retailsim.core.service import CoreConfig, IntegrationCore
 from retailsim.core.stores.base import Store
 from retailsim.core.stores.memory import MemoryStore
@@ -59,6 +60,7 @@ from retailsim.sim.customer_returns import CustomerReturns
 from retailsim.sim.episodes import Episodes
 from retailsim.sim.faults import FaultSchedule
 from retailsim.sim.links import Links, latency
+from retailsim.sim.migration import MigrationRoom
 from retailsim.sim.monitors import SAMPLE_S, BucketCounter, Counts, LevelSampler, Tally, TraceDigest
 from retailsim.sim.retry_budget import RetryBudgetAudit
 from retailsim.sim.sampler import Sampler
@@ -98,8 +100,17 @@ def core_config_for(scenario: Scenario) -> CoreConfig:
             "feed_interval_s": storefront.feed_interval,
             "stores": store_ids(scenario) if scenario.workload.bopis_share > 0 else [],
             "erp_dialect": scenario.systems.erp.dialect,
+            "migration": _migration_config(scenario),
         }
     )
+
+
+def _migration_config(scenario: Scenario) -> MigrationConfig | None:
+    """The core's settings of an ERP migration (the ``[migration]`` section and the cloud ERP's dialect)."""
+    cloud = scenario.systems.erp_cloud
+    if scenario.migration is None or cloud is None:
+        return None
+    return scenario.migration.core_config(cloud.dialect)
 
 
 @dataclass(frozen=True)
@@ -113,10 +124,11 @@ class MockSystems:
     carrier: Carrier
     service_cloud: ServiceCloud
     pos: Pos
+    erp_cloud: ErpSystem | None = None  # the cloud ERP of an ERP migration
 
     def by_name(self) -> dict[str, MockSystem]:
         """Each system under its name in scenarios, fault plans and the core's destinations."""
-        return {
+        systems: dict[str, MockSystem] = {
             "storefront": self.storefront,
             "payment": self.payment,
             "erp": self.erp,
@@ -125,6 +137,9 @@ class MockSystems:
             "service_cloud": self.service_cloud,
             "pos": self.pos,
         }
+        if self.erp_cloud is not None:
+            systems[CLOUD_ERP] = self.erp_cloud
+        return systems
 
 
 def build_systems(
@@ -176,7 +191,16 @@ def build_systems(
     pos.event_ids = s.pos.event_ids
     for item in catalog:
         storefront.set_availability(item.sku, item.stock)
-    return MockSystems(storefront, payment, erp, wms, carrier, service_cloud, pos)
+    erp_cloud = None
+    if s.erp_cloud is not None and scenario.migration is not None:
+        # The cloud ERP starts with the same item and stock master data (migrated before go-live); the
+        # legacy ERP is read-only from the cutover, but for the returns of its own orders.
+        erp_cloud = erp_class(s.erp_cloud.dialect)(
+            env, streams(CLOUD_ERP), stock={plant: dict(stock)}, **common(s.erp_cloud)
+        )
+        erp_cloud.name = CLOUD_ERP
+        erp.read_only_from = scenario.migration.cutover
+    return MockSystems(storefront, payment, erp, wms, carrier, service_cloud, pos, erp_cloud)
 
 
 class World:
@@ -211,6 +235,8 @@ class World:
         self.carrier, self.service_cloud, self.pos = mocks.carrier, mocks.service_cloud, mocks.pos
         self.systems = mocks.by_name()
         self.erp_initial = self.erp.snapshot_stock()
+        self.erp_cloud = mocks.erp_cloud
+        self.erp_cloud_initial = self.erp_cloud.snapshot_stock() if self.erp_cloud is not None else None
         self.timeouts = {name: getattr(scenario.systems, name).timeout for name in self.systems}
         for system in (self.wms, self.carrier, self.payment, self.pos):
             system.webhook_sink = self.send_webhook
@@ -330,6 +356,20 @@ class World:
             desk=self.desk,
             trace=trace,
         )
+        self.migration: MigrationRoom | None = None
+        if scenario.migration is not None and self.erp_cloud is not None:
+            assert self.core_config.migration is not None
+            self.migration = MigrationRoom(
+                env=env,
+                spec=scenario.migration,
+                config=self.core_config.migration,
+                workload_s=scenario.workload.duration,
+                process=process,
+                store=self.store,
+                legacy=self.erp,
+                cloud=self.erp_cloud,
+                trace=trace,
+            )
         self.episodes = Episodes(
             env=env,
             scenario=scenario,
@@ -381,6 +421,8 @@ class World:
         if workload:
             self.env.process(self.checkout.workload())
         self.env.process(self.sampler.run())
+        if self.migration is not None:
+            self.migration.start()
 
     def run(self) -> None:
         self.start()

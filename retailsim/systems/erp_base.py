@@ -24,7 +24,7 @@ from typing import Any
 
 import simpy
 
-from retailsim.systems.base import Latency, MockSystem, Response
+from retailsim.systems.base import Latency, MockSystem, Request, Response
 
 Document = dict[str, Any]
 
@@ -40,6 +40,19 @@ class ErpSystem(MockSystem):
     name = "erp"
     dialect = "erp"
     sends_retry_after = True
+    # Retired at an ERP migration's cutover: from this simulated time on, every write that books new
+    # business — a sales order created or upserted, goods issued, stock moved — is refused (403); the
+    # run-off of its existing documents (closing one, the returns and credit memos of its own orders)
+    # goes on. None: never.
+    read_only_from: float | None = None
+    NEW_BUSINESS_HANDLERS = (
+        "create_sales_order",
+        "upsert_sales_order",
+        "goods_issue",
+        "fulfil",
+        "goods_movement",
+        "inventory_adjustment",
+    )
 
     def __init__(
         self,
@@ -72,6 +85,25 @@ class ErpSystem(MockSystem):
         self.restocked: dict[tuple[str, str], int] = {}
         self.moved: dict[tuple[str, str], int] = {}
         self._numbers: dict[str, int] = {}
+
+    def dispatch(self, request: Request) -> Response:
+        if (
+            self.read_only_from is not None
+            and self.env.now >= self.read_only_from
+            and self._refused_when_read_only(request)
+        ):
+            self.refusals += 1
+            return self.error(403, "ReadOnly", "This system is read-only since the cutover to the new ERP")
+        return super().dispatch(request)
+
+    def _refused_when_read_only(self, request: Request) -> bool:
+        if request.method == "GET":
+            return False
+        for pattern, handler in self._routes.get(request.method, ()):
+            if pattern.fullmatch(request.path):
+                name = getattr(handler, "__name__", "").lower()
+                return any(word in name for word in self.NEW_BUSINESS_HANDLERS)
+        return False
 
     # ---- numbering and ledgers ----------------------------------------------------------------------
 

@@ -44,9 +44,9 @@ def broken(run: Run) -> dict[str, tuple[int, int, tuple[str, ...]]]:
     }
 
 
-def passes_of(name: str, orders: int) -> dict[str, int]:
+def passes_of(name: str, orders: int, keep: bool = True) -> dict[str, int]:
     """How often each crash point was passed in a run (an ``any`` crash that never strikes)."""
-    run = run_scenario(with_faults(name, orders, [crash("any", 0.0, probability=0.0)]), 1)
+    run = run_scenario(with_faults(name, orders, [crash("any", 0.0, probability=0.0)], keep), 1)
     assert not run.world.crash_log
     passed: dict[str, int] = run.record.extra["crash_points_passed"]  # type: ignore[assignment]
     return passed
@@ -59,6 +59,9 @@ def test_every_catalogued_point_is_reached_by_a_shipped_scenario_and_every_point
     # support: agents' timelines and actions, returns, superseded messages.
     passed = passes_of("black-friday", 500)
     for point, count in passes_of("delayed-shipment-support", 300).items():
+        passed[point] = passed.get(point, 0) + count
+    # cloud-erp-migration: the open-order migration job (its own crashes left out: none may strike here).
+    for point, count in passes_of("cloud-erp-migration", 100, keep=False).items():
         passed[point] = passed.get(point, 0) + count
     assert set(passed) <= set(CRASH_POINTS), sorted(set(passed) - set(CRASH_POINTS))
     never = [p for p in CRASH_POINTS if p not in passed and p not in UNREACHABLE_IN_SIM]

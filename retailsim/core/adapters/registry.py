@@ -21,6 +21,7 @@ from typing import Any
 from retailsim.core.adapters import (
     dynamics,
     easypost,
+    migration,
     netsuite,
     oracle_fusion,
     pix,
@@ -69,14 +70,23 @@ SYSTEMS: tuple[CommandSpec, ...] = (
 class CommandRegistry:
     """Command kind → spec; built once per core (see ``build_registry``)."""
 
-    __slots__ = ("_specs",)
+    __slots__ = ("_by_destination", "_specs")
 
-    def __init__(self, specs: Iterable[CommandSpec]) -> None:
+    def __init__(
+        self, specs: Iterable[CommandSpec], by_destination: Mapping[str, CommandRegistry] | None = None
+    ) -> None:
         self._specs: dict[str, CommandSpec] = {}
         for spec in specs:
             if spec.kind in self._specs:
                 raise CoreError(f"command {spec.kind} is served twice")
             self._specs[spec.kind] = spec
+        # Destinations whose kinds another registry serves (the cloud ERP of a migration).
+        self._by_destination: dict[str, CommandRegistry] = dict(by_destination or {})
+
+    def spec_for(self, destination: str, kind: str) -> CommandSpec:
+        """The spec serving ``kind`` at ``destination`` (a routed destination has a registry of its own)."""
+        routed = self._by_destination.get(destination)
+        return (routed if routed is not None else self)[kind]
 
     def __getitem__(self, kind: str) -> CommandSpec:
         spec = self._specs.get(kind)
@@ -97,8 +107,11 @@ class CommandRegistry:
     def replaced(self, kind: str, **changes: Any) -> CommandRegistry:
         """A registry whose spec for ``kind`` has ``changes`` (a guard swapped at assembly)."""
         return CommandRegistry(
-            dataclasses.replace(spec, **changes) if spec.kind == kind else spec
-            for spec in self._specs.values()
+            (
+                dataclasses.replace(spec, **changes) if spec.kind == kind else spec
+                for spec in self._specs.values()
+            ),
+            {d: routed.replaced(kind, **changes) for d, routed in self._by_destination.items()},
         )
 
 
@@ -110,8 +123,7 @@ def erp_dialect(name: str) -> ErpDialect:
     return dialect
 
 
-def build_registry(erp_dialect_name: str = "sap") -> CommandRegistry:
-    """Every system's specs, the ERP's from the dialect called ``erp_dialect_name``."""
+def _erp_commands(erp_dialect_name: str) -> tuple[CommandSpec, ...]:
     dialect = erp_dialect(erp_dialect_name)
     erp = dialect.commands
     served = {spec.kind for spec in erp}
@@ -119,4 +131,21 @@ def build_registry(erp_dialect_name: str = "sap") -> CommandRegistry:
         missing = sorted((ERP_COMMAND_KINDS | dialect.step_kinds) - served)
         extra = sorted(served - ERP_COMMAND_KINDS - dialect.step_kinds)
         raise CoreError(f"ERP dialect {erp_dialect_name!r} misses {missing} and adds {extra}")
-    return CommandRegistry((*erp, *SYSTEMS))
+    return erp
+
+
+def build_registry(
+    erp_dialect_name: str = "sap", *, cloud: tuple[str, str] | None = None
+) -> CommandRegistry:
+    """Every system's specs, the ERP's from the dialect called ``erp_dialect_name``. ``cloud``: the
+    (destination, dialect) of a migration's second ERP — its ERP kinds from that dialect, and the
+    migration's two commands (core/adapters/migration.py) on either side."""
+    erp = _erp_commands(erp_dialect_name)
+    if cloud is None:
+        return CommandRegistry((*erp, *SYSTEMS))
+    destination, cloud_name = cloud
+    legacy_dialect, cloud_dialect = erp_dialect(erp_dialect_name), erp_dialect(cloud_name)
+    routed = CommandRegistry((*_erp_commands(cloud_name), migration.migrate_spec(cloud_dialect)))
+    return CommandRegistry(
+        (*erp, migration.retire_spec(legacy_dialect), *SYSTEMS), {destination: routed}
+    )

@@ -52,6 +52,8 @@ class Effect(StrEnum):
     ADJUSTMENTS_FETCHED = "adjustments_fetched"  # the adjustment watch read the WMS's list
     WAREHOUSE_RETURN_CREATED = "warehouse_return_created"  # keep the WMS's return id
     RETURN_GOODS_BOOKED = "return_goods_booked"  # the ERP booked returned goods into stock
+    ORDER_MIGRATED = "order_migrated"  # the cloud ERP holds a migrated order (core/service/erp_routing.py)
+    LEGACY_RETIRED = "legacy_retired"  # the legacy ERP closed a migrated order's document
 
 
 class CommandContext(Protocol):

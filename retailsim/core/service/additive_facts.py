@@ -17,6 +17,7 @@ from retailsim.core.adapters import easypost, pix
 from retailsim.core.adapters.spec import Answer
 from retailsim.core.config import INTERNAL
 from retailsim.core.documents import DocKind
+from retailsim.core.service.erp_routing import stock_destination
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.inventory import Inventory
 from retailsim.core.service.unit_of_work import UnitOfWork
@@ -57,9 +58,10 @@ class AdditiveFacts:
         position.on_hand += facts["delta"]
         tx.put_position(position)
         aggregate = f"inventory:{facts['sku']}"
+        erp = stock_destination(self.host.config.migration, now)
         tx.append(
             NewMessage(
-                "erp",
+                erp,
                 "PostGoodsMovement",
                 aggregate,
                 facts["reference"],
@@ -67,7 +69,7 @@ class AdditiveFacts:
                 now,
             )
         )
-        uow.woken.add("erp")
+        uow.woken.add(erp)
         self.host.inventory.schedule_publication(tx, facts["sku"], now, uow)
         self.host._count("inventory_adjustments")
         uow.note(

@@ -149,7 +149,7 @@ class Dispatcher:
     def _render(self, message: OutboxMessage, now: float) -> tuple[OutboundRequest, str] | None:
         """The request for a claimed message and its step ("lookup": the ERP is asked first), or None when
         there is nothing to send (its aggregate is gone, or the command is superseded: completed here)."""
-        spec = self.commands[message.kind]
+        spec = self.commands.spec_for(message.destination, message.kind)
         command = self._command_input(spec, message, now)
         if command is None:
             self._finish_silently(message, "orphan_messages")
@@ -219,7 +219,7 @@ class Dispatcher:
         message = delivery.message
         destination = message.destination
         breaker = self.breakers[destination]
-        spec = self.commands[message.kind]
+        spec = self.commands.spec_for(message.destination, message.kind)
         verdict = judge(reply)
         if verdict is Verdict.SUCCESS and delivery.step == "lookup" and spec.lookup is not None:
             if not spec.lookup.found(reply):

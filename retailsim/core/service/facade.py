@@ -35,7 +35,7 @@ from retailsim.core.adapters.registry import CommandRegistry, build_registry
 from retailsim.core.adapters.spec import (
     never_sent,
 )
-from retailsim.core.config import DESTINATIONS, INTERNAL, CoreConfig
+from retailsim.core.config import CLOUD_ERP, DESTINATIONS, INTERNAL, CoreConfig
 from retailsim.core.crash_points import CrashHook
 from retailsim.core.documents import DocKind
 from retailsim.core.guards import Guards
@@ -47,6 +47,7 @@ from retailsim.core.service.additive_facts import AdditiveFacts
 from retailsim.core.service.dispatch import Delivery, Dispatcher
 from retailsim.core.service.intake import IdempotentRequests
 from retailsim.core.service.inventory import Inventory
+from retailsim.core.service.migration_job import MigrationJob
 from retailsim.core.service.orders import Orders
 from retailsim.core.service.pickups import Pickups
 from retailsim.core.service.reconciliation import Reconciliation
@@ -111,8 +112,11 @@ class IntegrationCore:
         # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
-        # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
-        commands = build_registry(self.config.erp_dialect)
+        # What each outbox command kind means (core/adapters): the ERP's from the configured dialect, and a
+        # migration's cloud ERP's from its own.
+        migration = self.config.migration
+        cloud = (CLOUD_ERP, migration.cloud_dialect) if migration is not None else None
+        commands = build_registry(self.config.erp_dialect, cloud=cloud)
         for kind in sorted(self.guards.silenced_commands):
             commands = commands.replaced(kind, render=never_sent)
         self.transactions = Transactions(self, commands.latest_only())
@@ -124,12 +128,13 @@ class IntegrationCore:
         self.service_desk = ServiceDesk(self)
         self.returns = Returns(self)
         self.orders = Orders(self)
+        self.migration = MigrationJob(self)
         limits = sorted(self.config.rate_limits.items()) if self.guards.rate_limits else []
         self.dispatch = Dispatcher(
             self,
             commands,
             self.guards.retry_policy(self.config),
-            {d: self.guards.breaker(self.config) for d in DESTINATIONS},
+            {d: self.guards.breaker(self.config) for d in self.config.destinations()},
             {d: TokenBucket(rate, burst=max(1.0, rate)) for d, rate in limits},
         )
         self.webhooks = Webhooks(self)

@@ -22,6 +22,7 @@ from retailsim.core.adapters import sfcc
 from retailsim.core.errors import InvalidPayload
 from retailsim.core.models import Order
 from retailsim.core.reliability.idempotency import fingerprint
+from retailsim.core.service.erp_routing import erp_for_new_order
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.intake import Act, IdempotentRequests, Job
 from retailsim.core.service.inventory import Inventory
@@ -121,6 +122,7 @@ class Orders:
             payment_ref=order.payment.reference if order.payment else None,
             accepted_at=now,
             history=[(now, OrderStatus.RECEIVED.value, "OrderReceived")],
+            erp=erp_for_new_order(self.host.config.migration, order.order_no, order.site_id, now),
         )
         if order.pickup_store:
             routed = self.host.pickups.route_new(tx, order, now)

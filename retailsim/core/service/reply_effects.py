@@ -20,6 +20,7 @@ from typing import Protocol
 from retailsim.core.adapters.spec import Answer, CommandSpec, Effect, OrderMeant, ReturnMeant, Subject
 from retailsim.core.service.additive_facts import AdditiveFacts
 from retailsim.core.service.hosts import OrderTableHost
+from retailsim.core.service.migration_job import MigrationJob
 from retailsim.core.service.reconciliation import Reconciliation
 from retailsim.core.service.records import load_return
 from retailsim.core.service.returns import Returns
@@ -42,6 +43,9 @@ class ReplyEffectHost(OrderTableHost, Protocol):
     @property
     def returns(self) -> Returns: ...
 
+    @property
+    def migration(self) -> MigrationJob: ...
+
 
 class ReplyEffects:
     """An accepted reply's domain event and effect (see the module docstring)."""
@@ -56,6 +60,8 @@ class ReplyEffects:
             Effect.ADJUSTMENTS_FETCHED: host.additive.adjustments_fetched,
             Effect.WAREHOUSE_RETURN_CREATED: host.returns.warehouse_return_created,
             Effect.RETURN_GOODS_BOOKED: host.returns.return_goods_booked,
+            Effect.ORDER_MIGRATED: host.migration.order_migrated,
+            Effect.LEGACY_RETIRED: host.migration.legacy_retired,
         }
 
     def apply(

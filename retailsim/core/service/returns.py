@@ -32,6 +32,7 @@ from retailsim.core.config import INTERNAL
 from retailsim.core.documents import DocKind
 from retailsim.core.errors import NotYetKnown
 from retailsim.core.models import Return, ReturnLine
+from retailsim.core.service.erp_routing import return_destination
 from retailsim.core.service.hosts import IdempotentHost
 from retailsim.core.service.records import load_return, returns_of_order
 from retailsim.core.service.replies import ApiReply
@@ -122,9 +123,12 @@ class Returns:
         )
         tx.save(DocKind.RETURN, new.return_no, new.model_dump(mode="json"), now)
         for command in outcome.commands:
+            destination = return_destination(
+                tx, self.host.config.migration, self.host.guards, new.order_no, command.destination, now
+            )
             tx.append(
                 NewMessage(
-                    destination=command.destination,
+                    destination=destination,
                     kind=command.kind,
                     aggregate_id=new.return_no,
                     correlation_id=new.correlation_id,
@@ -132,7 +136,7 @@ class Returns:
                     available_at=now + command.delay_s,
                 )
             )
-            uow.woken.add(command.destination)
+            uow.woken.add(destination)
         if new.status is not record.status and self.host.on_return_status is not None:
             uow.return_transitions.append((new.return_no, new.status.value))
         result = new

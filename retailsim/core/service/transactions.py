@@ -21,6 +21,7 @@ from typing import Protocol
 
 from retailsim.core.crash_points import DESCRIPTIONS, CrashHook
 from retailsim.core.guards import Guards
+from retailsim.core.service.erp_routing import order_destination
 from retailsim.core.stores.base import NewMessage, Store, Transaction
 from retailsim.core.workflows.order_to_cash import Command, OrderRecord
 
@@ -92,9 +93,10 @@ class Transactions:
             tx if self.host.guards.outbox_in_transaction else self._decided
         )
         for command in commands:
+            destination = order_destination(record, command.destination)
             outbox.append(
                 NewMessage(
-                    destination=command.destination,
+                    destination=destination,
                     kind=command.kind,
                     aggregate_id=record.order_no,
                     correlation_id=record.correlation_id,
@@ -103,7 +105,7 @@ class Transactions:
                     supersedes_pending=command.kind in self.latest_only,
                 )
             )
-            woken.add(command.destination)
+            woken.add(destination)
 
     def _one(self, point: str) -> AbstractContextManager[Transaction]:
         hook = self.host.crash_hook

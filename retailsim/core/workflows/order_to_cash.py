@@ -207,6 +207,8 @@ class OrderRecord(BaseModel):
     # Partial shipments: the warehouse's shipments of this order (shipment id → its tracking code, units
     # per SKU and the carrier's latest status), when it ships in more than one parcel.
     parcels: dict[str, dict[str, Any]] = {}
+    # The ERP of record (its destination): set at acceptance, changed only by the ERP migration job.
+    erp: str = "erp"
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,8 @@ CHANGED = {
     "no-reroute": ["reroute"],
     "outbox-apart": ["outbox_in_transaction"],
     "no-half-open": ["breaker"],
+    "migration-moves-twice": ["migration_moves_once"],
+    "returns-by-phase": ["returns_follow_order"],
 }
 
 

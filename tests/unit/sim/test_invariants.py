@@ -126,6 +126,12 @@ def healthy() -> Evidence:
         core_atp={(SKU, "DC1"): 0, ("SKU-00002", "DC1"): 797},
         true_atp={(SKU, "DC1"): 0, ("SKU-00002", "DC1"): 797},
         ledger_final={DELIVERED: "delivered", CANCELLED: "cancelled"},
+        # An ERP migration: the delivered order moved to the cloud ERP (its legacy document closed), the
+        # cancelled one stayed in the legacy ERP; the return of the delivered one credited in the cloud.
+        erp_of_record={DELIVERED: "erp_cloud", CANCELLED: "erp"},
+        erp_documents={DELIVERED: {"erp": ["cancelled"], "erp_cloud": ["completed"]}, CANCELLED: {"erp": ["cancelled"]}},
+        erp_posted={DELIVERED, CANCELLED},
+        return_erps={"RMA0000001": ("erp_cloud", ["erp_cloud"])},
     )
 
 
@@ -165,6 +171,23 @@ def erp_overcommitted(ev: Evidence) -> None:
 
 def erp_still_open(ev: Evidence) -> None:
     ev.system_final[DELIVERED]["erp"] = "open"
+
+
+def moved_twice_into_the_cloud(ev: Evidence) -> None:
+    ev.erp_documents[DELIVERED]["erp_cloud"] = ["completed", "open"]
+
+
+def live_in_both_erps(ev: Evidence) -> None:
+    ev.erp_documents[DELIVERED]["erp"] = ["open"]
+
+
+def in_neither_erp(ev: Evidence) -> None:
+    del ev.erp_documents[DELIVERED]["erp_cloud"]
+    ev.erp_documents[DELIVERED]["erp"] = ["cancelled"]
+
+
+def return_credited_in_the_wrong_erp(ev: Evidence) -> None:
+    ev.return_erps["RMA0000001"] = ("erp_cloud", ["erp"])
 
 
 def order_not_terminal(ev: Evidence) -> None:
@@ -332,6 +355,14 @@ BREAKAGES = [
     ),
     Breakage(
         "core_view_true", core_promises_stock_the_dc_does_not_have, (SKU, "DC1", "promises 3", "hold 0")
+    ),
+    Breakage("one_erp_of_record", moved_twice_into_the_cloud, (DELIVERED, "2 live sales orders in erp_cloud")),
+    Breakage("one_erp_of_record", live_in_both_erps, (DELIVERED, "a live sales order in erp too")),
+    Breakage("one_erp_of_record", in_neither_erp, (DELIVERED, "in neither ERP")),
+    Breakage(
+        "return_credited_in_erp_of_record",
+        return_credited_in_the_wrong_erp,
+        ("RMA0000001", "ERP of record is erp_cloud", "documents are in erp"),
     ),
     Breakage(
         "core_view_true",
