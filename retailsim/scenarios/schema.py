@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from retailsim.core.adapters.registry import erp_dialect
 from retailsim.core.config import CLOUD_ERP, ErpDialectName, MigrationConfig
 from retailsim.core.crash_points import CRASH_POINTS
 from retailsim.core.service import CoreConfig
@@ -418,6 +419,15 @@ class Scenario(Strict):
             raise ValueError("migration: a [migration] section and systems.erp_cloud go together")
         if self.migration is not None:
             self.migration.core_config(self.systems.erp.dialect)  # the phases' order, checked once
+            cloud = self.systems.erp_cloud
+            if cloud is not None and erp_dialect(cloud.dialect).step_kinds:
+                # The job's move completes on the create's reply; a create of several requests (D365's
+                # header, then its lines) would retire the legacy order before the cloud one is whole.
+                raise ValueError(
+                    f"systems.erp_cloud.dialect: {cloud.dialect!r} creates an order in several requests, "
+                    "which the migration job does not follow yet; choose a single-request ERP "
+                    f"({', '.join(sorted(n for n in get_args(ErpDialectName) if not erp_dialect(n).step_kinds))})"
+                )
         if self.migration is None and any(f.target == CLOUD_ERP for f in self.faults):
             raise ValueError(f"faults: {CLOUD_ERP} is the cloud ERP of a [migration]; this scenario has none")
         if "migration" in self.core.model_fields_set:

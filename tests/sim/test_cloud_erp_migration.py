@@ -94,3 +94,8 @@ def test_a_migration_guard_off_is_caught_by_its_invariant(
     assert _judged(_run("real", overrides))[invariant][1] == 0
     checked, violations = _judged(_run(core, overrides))[invariant]
     assert violations > 0, f"{core}: {invariant} held ({checked} checked)"
+
+
+def test_a_cloud_erp_that_creates_in_several_requests_is_refused_naming_the_key() -> None:
+    with pytest.raises(ValueError, match=r"systems\.erp_cloud\.dialect: 'd365'"):
+        load("cloud-erp-migration", ["systems.erp_cloud.dialect=d365"])
