@@ -17,7 +17,18 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from retailsim.core.adapters import easypost, netsuite, pix, pos, salesforce, sap, sfcc, shipbob, stripe
+from retailsim.core.adapters import (
+    easypost,
+    netsuite,
+    pix,
+    pos,
+    salesforce,
+    sap,
+    sap_ecc,
+    sfcc,
+    shipbob,
+    stripe,
+)
 from retailsim.core.adapters.spec import CommandSpec, ErpDialect
 from retailsim.core.errors import CoreError
 
@@ -37,7 +48,7 @@ ERP_COMMAND_KINDS = frozenset(
 
 # ERP product → its adapter's dialect (``CoreConfig.erp_dialect`` chooses one).
 ERP_DIALECTS: Mapping[str, ErpDialect] = {
-    dialect.name: dialect for dialect in (sap.DIALECT, netsuite.DIALECT)
+    dialect.name: dialect for dialect in (sap.DIALECT, netsuite.DIALECT, sap_ecc.DIALECT)
 }
 
 # The other systems' command specs, one product each.
@@ -94,9 +105,10 @@ def erp_dialect(name: str) -> ErpDialect:
 
 def build_registry(erp_dialect_name: str = "sap") -> CommandRegistry:
     """Every system's specs, the ERP's from the dialect called ``erp_dialect_name``."""
-    erp = erp_dialect(erp_dialect_name).commands
+    dialect = erp_dialect(erp_dialect_name)
+    erp = dialect.commands
     served = {spec.kind for spec in erp}
     if served != ERP_COMMAND_KINDS:
         missing, extra = sorted(ERP_COMMAND_KINDS - served), sorted(served - ERP_COMMAND_KINDS)
         raise CoreError(f"ERP dialect {erp_dialect_name!r} misses {missing} and adds {extra}")
-    return CommandRegistry((*erp, *SYSTEMS))
+    return CommandRegistry((*erp, *dialect.extra_commands, *SYSTEMS))

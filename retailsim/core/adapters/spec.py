@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from retailsim.core.adapters.deferred import Deferred
 from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.config import CoreConfig
 from retailsim.core.models import Order
@@ -103,7 +104,7 @@ class Answer:
 
     message: OutboxMessage
     reply: Reply
-    step: str  # "lookup" when the reply answers the ERP look-up, else "send"
+    step: str  # "lookup" when the reply answers the ERP look-up, "ack" a deferred acknowledgement, else "send"
     now: float
     order: OrderRecord | None = None
     returned: ReturnRecord | None = None
@@ -173,6 +174,7 @@ class CommandSpec:
     refused_means: Callable[[Reply], OrderEvent | None] = no_event
     means: Callable[[Answer], Meaning | None] | None = None
     effect: Effect | None = None
+    deferred: Deferred | None = None  # the reply says "received"; the real answer comes later (deferred.py)
 
 
 def never_sent(_: CommandInput) -> None:
@@ -203,3 +205,4 @@ class ErpDialect:
     commands: tuple[CommandSpec, ...]
     stock_snapshot: Callable[[], OutboundRequest]
     parse_stock: Callable[[Reply], list[tuple[str, str, int]]]  # (material, plant, on hand) rows
+    extra_commands: tuple[CommandSpec, ...] = ()  # kinds of its own beyond the port (collecting acks)
