@@ -8,8 +8,9 @@ What the product does, and so what this mock does (reference: shared/reference/e
   type), ``E1EDK02`` (a referenced document), ``E1EDKA1`` (partners: AG sold-to, WE ship-to) and
   ``E1EDP01`` items with ``E1EDP19`` (material). It is **accepted at once** (202 with the IDoc number
   ``DOCNUM``, status 64 "ready to be passed to the application") but not posted: the partner profile says
-  "trigger by background program", so the IDoc waits for the scheduled report RBDAPP01, which runs every
-  ``batch_window_s`` simulated seconds and posts everything that arrived since its last run.
+  "trigger by background program", so the IDoc waits for the scheduled report RBDAPP01, which runs at every
+  multiple of ``batch_window_s`` simulated seconds and posts everything that arrived since its last run
+  (only runs with IDocs waiting are simulated: an empty run changes nothing).
 * **A batch is posted or rejected as a whole**: the mock runs each window's IDocs as one packet. When one
   record in it is bad (a mandatory field missing, or master data the ERP does not know — the ``poison``
   fault, drawn when the IDoc is received, not as an immediate refusal), every IDoc of the window gets
@@ -107,7 +108,7 @@ class SapEcc(Erp):
         self.waiting: list[str] = []  # DOCNUMs with status 64, for the next run
         self.ack_files: list[dict[str, Any]] = []  # one per run that had IDocs, numbered from 1
         self.batches: list[dict[str, Any]] = []  # ledger: every run, its IDocs and whether it posted
-        env.process(self._scheduled_runs())
+        self._run_scheduled = False
 
     # ---- the inbound port ---------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class SapEcc(Erp):
         }
         self.idocs_by_reference.setdefault(reference, []).append(number)
         self.waiting.append(number)
+        self._schedule_run()
         return Response(202, {"DOCNUM": number, "STATUS": READY})
 
     def idoc_monitor(self, request: Request) -> Response:
@@ -151,10 +153,18 @@ class SapEcc(Erp):
 
     # ---- the scheduled run (RBDAPP01) ---------------------------------------------------------------
 
-    def _scheduled_runs(self) -> Generator[simpy.Event, Any, None]:
-        while True:
-            yield self.env.timeout(self.batch_window_s)
-            self.run_batch()
+    def _schedule_run(self) -> None:
+        """The next scheduled run, at the next multiple of the window, when IDocs wait for one (an idle
+        schedule is not simulated: a run with nothing to post changes nothing)."""
+        if not self._run_scheduled:
+            self._run_scheduled = True
+            self.env.process(self._next_run())
+
+    def _next_run(self) -> Generator[simpy.Event, Any, None]:
+        window = self.batch_window_s
+        yield self.env.timeout((self.env.now // window + 1) * window - self.env.now)
+        self._run_scheduled = False
+        self.run_batch()
 
     def run_batch(self) -> None:
         """Post every waiting IDoc as one packet, or reject the whole packet for one bad record."""
