@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from retailsim.core.adapters import netsuite, sap
+from retailsim.core.adapters import netsuite, sap, sap_ecc
+from retailsim.core.adapters.deferred import AckOutcome, AwaitsAck
 from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.adapters.http import Reply as CoreReply
 from retailsim.core.adapters.registry import ERP_DIALECTS
@@ -30,7 +31,7 @@ from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderRecord
 from retailsim.core.workflows.return_to_refund import ReturnLineState, ReturnRecord
 from retailsim.systems.base import Request, Response
-from tests.contract.erp.drivers import Exchange, Order, Reply, Return
+from tests.contract.erp.drivers import Exchange, Order, Reply, Return, ecc_refusal
 
 ADDRESS = Address(name="Ada", line1="1 Way", city="London", region="LN", postal_code="N1", country="GB")
 
@@ -169,6 +170,42 @@ class AdapterDriver:
         return sum(quantity for item, _, quantity in dialect.parse_stock(reply) if item == sku)
 
 
+@dataclass(frozen=True)
+class DeferredAdapterDriver(AdapterDriver):
+    """A dialect whose create is answered "received" (``AwaitsAck``): the operation collects the
+    acknowledgements as the core does, with the spec's collector, and reads the one for its receipt."""
+
+    def _collected(self, receipt: str) -> Exchange[Any]:
+        deferred = self.spec("PostSalesOrder").deferred
+        assert isinstance(deferred, AwaitsAck)
+        collect = next(spec for spec in ERP_DIALECTS[self.dialect].extra_commands)
+        message = OutboxMessage(2, "erp", collect.kind, collect.kind, "corr", {"after": "0"}, 0.0)
+        rendered = collect.render(CommandInput(message=message, now=0.0, context=Context()))
+        assert rendered is not None
+        reply = to_core((yield to_request(rendered)))
+        return next((ack for ack in deferred.collector.acks(reply) if ack.receipt == receipt), None)
+
+    def submit_malformed_order(self, order: Order) -> Exchange[Reply]:
+        received = yield to_request(self._order_request(order, None))
+        if not (isinstance(received, Response) and received.ok):
+            return received
+        return ecc_refusal(order.number, (yield to_request(sap_ecc.status_files("0"))))
+
+    def place_order(self, order: Order) -> Exchange[str | None]:
+        record, _ = canonical(order, order.customer)
+        spec = self.spec("PostSalesOrder")
+        assert spec.lookup is not None and isinstance(spec.deferred, AwaitsAck)
+        looked = to_core((yield to_request(spec.lookup.render(self._input(spec.kind, order=record)))))
+        if looked.ok and spec.lookup.found(looked):
+            return str(self._answer(spec.kind, looked, "lookup", order=record)["erp_sales_order"])
+        reply = to_core((yield to_request(self._order_request(order, order.customer))))
+        receipt = spec.deferred.receipt(reply) if reply.ok else None
+        ack = (yield from self._collected(receipt)) if receipt else None
+        if ack is None or ack.outcome is not AckOutcome.DONE:
+            return None
+        return str(self._answer(spec.kind, CoreReply(200, ack.body), "ack", order=record)["erp_sales_order"])
+
+
 def _netsuite_post(upsert: OutboundRequest) -> OutboundRequest:
     """NetSuite's plain create: the upsert's body POSTed with the external id the path carried."""
     external_id = upsert.path.rsplit("eid:", 1)[-1]
@@ -184,5 +221,8 @@ DRIVERS: dict[str, AdapterDriver] = {
         _netsuite_post,
         lambda order_no: netsuite.find_by_external_id("salesOrder", order_no),
         netsuite.found_ids,
+    ),
+    "sap_ecc": DeferredAdapterDriver(
+        "sap_ecc", lambda create: create, sap_ecc.idocs_of, sap_ecc.posted_sales_orders
     ),
 }
