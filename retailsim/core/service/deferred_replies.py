@@ -175,11 +175,16 @@ class DeferredReplies:
             tx.complete(message.seq)
         elif ack.outcome is AckOutcome.RESEND:
             self.host._count("acks_resend")
-            tx.retry_later(message.seq, now, max(1, message.attempts - 1), ack.text)
+            self._resend(tx, message, ack.text, now)
             uow.woken.add(message.destination)
         else:
             self.host._count("dead_lettered")
             tx.dead_letter(message.seq, ack.text, message.attempts, now)
+
+    def _resend(self, tx: Transaction, message: OutboxMessage, text: str, now: float) -> None:
+        """Due again now, the attempt refunded (the batch's fault, not the message's) but never below one:
+        the next claim is a retry, so it looks the order up before it submits again."""
+        tx.retry_later(message.seq, now, max(1, message.attempts - 1), text)
 
 
 def _message_fields(message: OutboxMessage) -> dict[str, Any]:
