@@ -118,3 +118,14 @@ def test_the_ecc_adapter_is_registered_with_its_collector() -> None:
     assert [spec.kind for spec in dialect.extra_commands] == [sap_ecc.COLLECT.kind]
     assert sap_ecc.COLLECT.kind in registry.build_registry("sap_ecc")
     assert sap_ecc.COLLECT.kind not in registry.build_registry("sap")
+
+
+def test_late_acknowledgements_change_nothing_and_the_look_up_decides() -> None:
+    """During the ERP outage the status files wait behind the open breaker: acknowledgements come after their
+    deadline (stale, ignored), the messages are claimed again and the IDoc monitor answers instead."""
+    run = run_scenario(load("erp-outage", [ECC, "workload.orders=300"]), 1)
+    counters = run.world.core.counters
+    assert counters.get("stale_acks", 0) > 0 and counters.get("erp_lookup_hits", 0) > 0
+    results = verdicts(run)
+    assert results["no_duplicate_erp_orders"][0] > 0 and results["no_duplicate_erp_orders"][1] == 0
+    assert results["no_lost_orders"][1] == 0 and run.record.passed
