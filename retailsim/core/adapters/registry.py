@@ -7,7 +7,8 @@ configured with (``CoreConfig.erp_dialect``), one adapter module per ERP product
 inventory load) in ``ERP_DIALECTS``. Every other system has one product today and registers its kinds directly.
 
 Rules kept: a kind is served by exactly one spec (two modules claiming one kind is an error at assembly);
-a dialect that misses or adds an ERP kind is an error at assembly; a kind no spec serves is a
+a dialect that misses or adds an ERP kind is an error at assembly (kinds of its own beyond the port,
+such as the legacy ECC's acknowledgement collector, are its ``extra_commands``); a kind no spec serves is a
 :class:`~retailsim.core.errors.CoreError` when a message of it is claimed.
 """
 

@@ -6,7 +6,8 @@ for: which aggregate the command is about (its :class:`Subject`, loaded by the d
 the request from it, whether the ERP is looked up before a re-create (:class:`Lookup`), which refusals are
 benign ("already done"), what a permanent refusal means for the order, and what an accepted reply means —
 an order or return event with its facts (:class:`OrderMeant`, :class:`ReturnMeant`) and/or an
-:class:`Effect` the core applies by name.
+:class:`Effect` the core applies by name — and, for a system whose reply only says "received", how the
+acknowledgement is awaited or collected (``deferred``: adapters/deferred.py).
 
 Rules kept: a spec is pure — it reads its :class:`CommandInput` and the reply, never a store or a clock;
 a render that returns None means the command is superseded (the dispatcher completes it silently); the
