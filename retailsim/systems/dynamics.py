@@ -14,7 +14,26 @@ What the product does, and so what this mock does (reference: shared/reference/e
 * Service protection answers **429 "Too many requests" with Retry-After** (seconds).
 * Returns are ``ReturnOrderHeaders``/``ReturnOrderLines``; the credit note is a free text invoice
   (``FreeTextInvoiceHeaders``/``FreeTextInvoiceLines``) with negative prices; stock is
-  ``WarehousesOnHandV2`` (entity ``InventWarehouseOnHandV2Entity``).
+  ``WarehousesOnHandV2`` (entity ``InventWarehouseOnHandV2Entity``), one row per item and warehouse.
+* Shipping, cancelling and receiving are **bound actions** on the header entity, D365's OData way of
+  running a business operation: ``POST .../SalesOrderHeadersV2(dataAreaId='usmf',SalesOrderNumber='X')
+  /Microsoft.Dynamics.DataEntities.PostPackingSlip`` issues what the lines reserved (status "Delivered",
+  once: a second one is refused "already"), ``.../Cancel`` cancels the remainder (status "Canceled",
+  reservations released) and ``ReturnOrderHeaders(...)/Microsoft.Dynamics.DataEntities.PostPackingSlip``
+  books returned goods back into stock (once). A line moves to another warehouse by ``PATCH
+  SalesOrderLines(dataAreaId=..,SalesOrderNumber=..,LineCreationSequenceNumber=n)``.
+* An inventory adjustment is one ``POST InventoryAdjustmentJournalEntries`` line, booked as posted at
+  once; the journal has no duplicate check, so a client looks it up by its ``Text`` first.
+
+(unconfirmed) Documented: the header and line entities and their fields (MS entity docs, CDM), the
+return order header entity (CDM ``ReturnOrderHeaderEntity``), ``InventWarehouseOnHandV2Entity``, the
+OData error shape and service-protection 429. Not found in a vendor doc and so this mock's choice: the
+``SalesOrderStatus`` words, the bound action names (standard D365 has none for packing slips over OData:
+an integration adds them), the line key, the ``ReturnOrderLines``/``FreeTextInvoice*`` collection
+names and fields, ``OriginalSalesOrderNumber`` on a return, ``CustomerRequisitionNumber`` carrying the
+document a replacement order makes good, the adjustment entity's name and fields, ``Retry-After`` on
+429, and every refusal text. ``$batch`` changesets are not offered: the documented pattern is header then
+lines, single thread.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; numbers are counters.
 """
@@ -30,8 +49,12 @@ from retailsim.systems.erp_base import Document, ErpSystem
 
 DATA = "/data"
 WRITE_EXCEPTION = "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException"
+ACTIONS = "Microsoft.Dynamics.DataEntities"
+ADJUSTMENTS = "InventoryAdjustmentJournalEntries"
 _FILTER = re.compile(r"^(\w+) eq '([^']*)'$")
-_KEY = re.compile(r"^dataAreaId='([^']*)',(\w+)='([^']*)'$")
+_KEY_PART = re.compile(r"^(\w+)=(?:'([^']*)'|(\d+))$")
+# Header statuses (SalesStatus): an open order is "Backorder" in D365's words.
+OPEN, DELIVERED, CANCELED = "Backorder", "Delivered", "Canceled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +122,12 @@ class Dynamics365(ErpSystem):
         ("GET", rf"{DATA}/({_HEADERS}|{_LINES})", "query_entities"),
         ("GET", rf"{DATA}/({_HEADERS})\((.*)\)", "get_header"),
         ("POST", rf"{DATA}/({_LINES})", "create_line"),
+        ("PATCH", rf"{DATA}/SalesOrderLines\((.*)\)", "update_sales_order_line"),
+        ("POST", rf"{DATA}/SalesOrderHeadersV2\((.*)\)/{ACTIONS}\.PostPackingSlip", "post_packing_slip"),
+        ("POST", rf"{DATA}/SalesOrderHeadersV2\((.*)\)/{ACTIONS}\.Cancel", "cancel_sales_order"),
+        ("POST", rf"{DATA}/ReturnOrderHeaders\((.*)\)/{ACTIONS}\.PostPackingSlip", "receive_return"),
+        ("POST", rf"{DATA}/{ADJUSTMENTS}", "post_adjustment"),
+        ("GET", rf"{DATA}/{ADJUSTMENTS}", "query_adjustments"),
         ("GET", rf"{DATA}/WarehousesOnHandV2", "warehouses_on_hand"),
     )
 
@@ -108,6 +137,7 @@ class Dynamics365(ErpSystem):
         self.documents: dict[str, dict[tuple[str, str], Document]] = {
             pair.headers: {} for pair in PAIRS.values()
         }
+        self.adjustments: list[Document] = []  # journal lines, in posting order
 
     # ---- the product's answers ------------------------------------------------------------------
 
@@ -173,6 +203,8 @@ class Dynamics365(ErpSystem):
             pair.number: number,
             "lines": [],
         }
+        if pair is SALES:
+            document["SalesOrderStatus"] = OPEN
         self.documents[collection][(area, number)] = document
         reference = str(body.get("CustomersOrderReference") or number)
         self._book(pair, reference, number, document)
@@ -182,15 +214,17 @@ class Dynamics365(ErpSystem):
             {"Location": f"{DATA}/{collection}(dataAreaId='{area}',{pair.number}='{number}')"},
         )
 
-    def get_header(self, request: Request, collection: str, key: str) -> Response:
-        pair = PAIRS[collection]
-        match = _KEY.match(key)
-        document = None
-        if match and match.group(2) == pair.number:
-            document = self.documents[collection].get((match.group(1), match.group(3)))
+    def _header(self, collection: str, key: str) -> Document | Response:
+        """The header an entity key names, or the product's 404."""
+        pair, fields = PAIRS[collection], _key_fields(key)
+        document = self.documents[collection].get((fields.get("dataAreaId", ""), fields.get(pair.number, "")))
         if document is None:
             return self.error(404, "NotFound", f"No {collection} record matches the key ({key}).")
-        return Response(200, _public(document))
+        return document
+
+    def get_header(self, request: Request, collection: str, key: str) -> Response:
+        document = self._header(collection, key)
+        return document if isinstance(document, Response) else Response(200, _public(document))
 
     def query_entities(self, request: Request, collection: str) -> Response:
         pair = PAIRS[collection]
@@ -215,6 +249,12 @@ class Dynamics365(ErpSystem):
         if header is None:
             return self.error(
                 400, "", f"{pair.number} {number} does not exist in company {area or '(none)'}."
+            )
+        if header.get("SalesOrderStatus", OPEN) != OPEN:
+            return self.error(
+                400,
+                "",
+                f"Sales order {number} is {header['SalesOrderStatus'].lower()} and cannot be changed.",
             )
         item = str(body.get("ItemNumber", ""))
         if pair.ledger != "credit" and item not in {stocked for _, stocked in self.stock}:
@@ -242,25 +282,176 @@ class Dynamics365(ErpSystem):
         header["lines"].append(line)
         return Response(201, dict(line))
 
+    # ---- shipping, cancelling, moving and receiving ------------------------------------------------------
+
+    def _open_order(self, key: str, verb: str) -> Document | Response:
+        """The sales order an action runs on, or the refusal: "already" when it was done before (a replay)."""
+        order = self._header(SALES.headers, key)
+        if isinstance(order, Response):
+            return order
+        status, number = order["SalesOrderStatus"], order["SalesOrderNumber"]
+        if status == DELIVERED:
+            return self.error(
+                400, "", f"Sales order {number} has already been delivered and cannot be {verb}."
+            )
+        if status == CANCELED:
+            already = "already " if verb == "canceled" else ""
+            return self.error(400, "", f"Sales order {number} is {already}canceled and cannot be {verb}.")
+        return order
+
+    def post_packing_slip(self, request: Request, key: str) -> Response:
+        """Packing slip of the whole order: what each line reserved leaves stock (the goods issue), once."""
+        order = self._open_order(key, "delivered")
+        if isinstance(order, Response):
+            return order
+        if not order["lines"]:
+            return self.error(400, "", f"Sales order {order['SalesOrderNumber']} has no lines to post.")
+        for line in order["lines"]:
+            self.issue(line["ShippingWarehouseId"], str(line["ItemNumber"]), line["ReservedQuantity"])
+            line["DeliveredQuantity"] = line["ReservedQuantity"]
+        order["SalesOrderStatus"] = DELIVERED
+        slip = f"PS-{self.next_number('packing slip'):06d}"
+        return Response(200, {"PackingSlipId": slip, "SalesOrderNumber": order["SalesOrderNumber"]})
+
+    def cancel_sales_order(self, request: Request, key: str) -> Response:
+        """Cancel the remainder of every line: reservations released, status "Canceled"."""
+        order = self._open_order(key, "canceled")
+        if isinstance(order, Response):
+            return order
+        for line in order["lines"]:
+            self.release(line["ShippingWarehouseId"], str(line["ItemNumber"]), line["ReservedQuantity"])
+            line["ReservedQuantity"] = 0
+        order["SalesOrderStatus"] = CANCELED
+        return Response(204, None)
+
+    def update_sales_order_line(self, request: Request, key: str) -> Response:
+        """Move a line to another warehouse (its reservation follows); the same warehouse again is a no-op."""
+        fields = _key_fields(key)
+        order = self._open_order(
+            f"dataAreaId='{fields.get('dataAreaId', '')}',SalesOrderNumber='{fields.get('SalesOrderNumber', '')}'",
+            "changed",
+        )
+        if isinstance(order, Response):
+            return order
+        sequence = fields.get("LineCreationSequenceNumber", "")
+        line = next((line for line in order["lines"] if line["LineCreationSequenceNumber"] == sequence), None)
+        if line is None:
+            return self.error(404, "NotFound", f"No SalesOrderLines record matches the key ({key}).")
+        body = request.body if isinstance(request.body, dict) else {}
+        warehouse = str(body.get("ShippingWarehouseId", ""))
+        if not warehouse:
+            return self.error(400, "", "Field 'ShippingWarehouseId' must be filled in.")
+        if warehouse != line["ShippingWarehouseId"]:
+            item = str(line["ItemNumber"])
+            self.release(line["ShippingWarehouseId"], item, line["ReservedQuantity"])
+            line["ShippingWarehouseId"] = warehouse
+            line["ReservedQuantity"] = self.reserve(warehouse, item, line[SALES.quantity])
+        return Response(204, None)
+
+    def receive_return(self, request: Request, key: str) -> Response:
+        """The return order's packing slip: the goods named in the body back into stock, once."""
+        document = self._header(RETURNS.headers, key)
+        if isinstance(document, Response):
+            return document
+        if document.get("Received"):
+            return self.error(
+                400, "", f"Return order {document['ReturnOrderNumber']} has already been received."
+            )
+        body = request.body if isinstance(request.body, dict) else {}
+        lines = body.get("Lines")
+        try:
+            receipts = [
+                (str(line["InventoryWarehouseId"]), str(line["ItemNumber"]), int(line["ReceivedQuantity"]))
+                for line in lines or ()
+            ]
+        except (KeyError, TypeError, ValueError):
+            receipts = []
+        if not receipts:
+            return self.error(400, "", "Field 'Lines' must be filled in.")
+        for warehouse, item, quantity in receipts:
+            self.restock(warehouse, item, quantity)
+        document["Received"] = True
+        return Response(200, {"PackingSlipId": f"RPS-{self.next_number('return slip'):06d}"})
+
     # ---- stock ------------------------------------------------------------------------------------------
 
-    def warehouses_on_hand(self, request: Request) -> Response:
+    def post_adjustment(self, request: Request) -> Response:
+        """One inventory adjustment journal line, posted at once: on hand moves by its signed quantity.
+        No duplicate check (a repeat moves stock again): the ``Text`` carries the client's reference."""
+        body = request.body if isinstance(request.body, dict) else {}
+        try:
+            warehouse, item = str(body["InventoryWarehouseId"]), str(body["ItemNumber"])
+            quantity = int(float(body["InventoryQuantity"]))
+        except (KeyError, TypeError, ValueError):
+            return self.error(
+                400, "", "Fields 'ItemNumber', 'InventoryWarehouseId', 'InventoryQuantity' are required."
+            )
+        if not body.get("dataAreaId") or quantity == 0:
+            return self.error(400, "", "Field 'dataAreaId' or 'InventoryQuantity' must be filled in.")
+        journal = f"IAJ-{self.next_number('adjustment'):06d}"
+        line = {**body, "JournalNumber": journal, "LineNumber": 1, "InventoryQuantity": quantity}
+        self.adjust(warehouse, item, quantity)
+        self.adjustments.append(line)
+        return Response(201, dict(line))
+
+    def query_adjustments(self, request: Request) -> Response:
         match = _FILTER.match(request.query.get("$filter", ""))
-        if not match or match.group(1) != "ItemNumber":
-            return self.error(400, "", "Only $filter=ItemNumber eq '<item>' is supported by this mock.")
+        if not match:
+            return self.error(400, "", "Only $filter=<Field> eq '<value>' is supported by this mock.")
+        field, value = match.groups()
+        rows = [dict(line) for line in self.adjustments if str(line.get(field)) == value]
+        return Response(200, {"@odata.context": f"{DATA}/$metadata#{ADJUSTMENTS}", "value": rows})
+
+    def warehouses_on_hand(self, request: Request) -> Response:
+        """On hand per item and warehouse: every row, or one item's with ``$filter=ItemNumber eq '...'``."""
+        wanted: str | None = None
+        if "$filter" in request.query:
+            match = _FILTER.match(request.query["$filter"])
+            if not match or match.group(1) != "ItemNumber":
+                return self.error(400, "", "Only $filter=ItemNumber eq '<item>' is supported by this mock.")
+            wanted = match.group(2)
         rows = [
             {
                 "dataAreaId": self.data_area,
-                "ItemNumber": match.group(2),
+                "ItemNumber": item,
                 "InventorySiteId": warehouse,
                 "InventoryWarehouseId": warehouse,
-                "OnHandQuantity": on_hand,
-                "ReservedOnHandQuantity": reserved,
-                "AvailableOnHandQuantity": on_hand - reserved,
+                "OnHandQuantity": position["on_hand"],
+                "ReservedOnHandQuantity": position["reserved"],
+                "AvailableOnHandQuantity": position["on_hand"] - position["reserved"],
             }
-            for warehouse, on_hand, reserved in self.on_hand(match.group(2))
+            for (warehouse, item), position in sorted(self.stock.items())
+            if wanted is None or item == wanted
         ]
         return Response(200, {"@odata.context": f"{DATA}/$metadata#WarehousesOnHandV2", "value": rows})
+
+    # ---- the ledgers in the harness's words --------------------------------------------------------
+
+    def order_state(self, number: str) -> str:
+        status = self.sales_orders[number]["SalesOrderStatus"]
+        return {CANCELED: "cancelled", DELIVERED: "completed"}.get(status, "open")
+
+    def replaced_document(self, number: str) -> str | None:
+        replaces = self.sales_orders[number].get("CustomerRequisitionNumber")
+        return str(replaces) if replaces else None
+
+    def returns_of_order(self, number: str) -> list[str]:
+        return [
+            str(document.get("CustomersOrderReference") or document["ReturnOrderNumber"])
+            for document in self.return_authorisations.values()
+            if document.get("OriginalSalesOrderNumber") == number
+        ]
+
+
+def _key_fields(key: str) -> dict[str, str]:
+    """An entity key's fields: ``dataAreaId='usmf',SalesOrderNumber='X',LineCreationSequenceNumber=1``."""
+    fields: dict[str, str] = {}
+    for part in key.split(","):
+        match = _KEY_PART.match(part.strip())
+        if match is None:
+            return {}
+        fields[match.group(1)] = match.group(2) if match.group(2) is not None else match.group(3)
+    return fields
 
 
 def _public(document: Document) -> Document:

@@ -172,6 +172,72 @@ def test_a_claimed_message_is_a_copy(store: Store) -> None:
     assert reclaimed is not None and reclaimed.attempts == 2
 
 
+def status(aggregate: str, seq: int, destination: str = "storefront") -> NewMessage:
+    """A status push: latest wins (the newest state supersedes pending older ones of its lane and kind)."""
+    return NewMessage(
+        destination, "UpdateOrderStatus", aggregate, f"corr-{aggregate}", {"seq": seq}, 0.0, True
+    )
+
+
+def claimed_payloads(store: Store, destination: str = "storefront") -> list[object]:
+    """Claim and complete every due message of a destination, in order; their payloads."""
+    payloads: list[object] = []
+    while (claimed := store.claim_next(destination, 0.0, 60.0)) is not None:
+        payloads.append(claimed.payload.get("seq", claimed.kind))
+        with store.transaction() as tx:
+            tx.complete(claimed.seq)
+    return payloads
+
+
+def test_a_status_push_supersedes_the_pending_ones_of_its_lane_and_kind(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(status("A", 1))
+        tx.append(status("B", 1))
+    with store.transaction() as tx:
+        tx.append(status("A", 2))
+    with store.transaction() as tx:
+        tx.append(status("A", 3))
+        tx.append(status("A", 1, destination="service_cloud"))  # another lane: untouched
+    assert store.backlog("storefront") == 2
+    assert claimed_payloads(store) == [1, 3]  # B's 1, then A's newest; A's 1 and 2 were never sent
+    assert claimed_payloads(store, "service_cloud") == [1]
+    assert store.backlog() == 0 and store.outbox_stats().pending == 0
+
+
+def test_a_status_push_in_flight_is_not_superseded_and_the_newer_one_waits_for_it(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(status("A", 1))
+    in_flight = store.claim_next("storefront", 0.0, 60.0)
+    assert in_flight is not None
+    with store.transaction() as tx:
+        tx.append(status("A", 2))
+    assert store.claim_next("storefront", 0.0, 60.0) is None  # the lane waits for the one in flight
+    with store.transaction() as tx:
+        tx.retry_later(in_flight.seq, 0.0, in_flight.attempts, "HTTP 503")
+    with store.transaction() as tx:
+        tx.append(status("A", 3))  # the retried 1 is pending again: superseded now, as the 2 is
+    assert claimed_payloads(store) == [3]
+
+
+def test_only_a_message_that_asks_supersedes_and_only_its_own_kind(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(message("A", "Other", destination="storefront"))
+        tx.append(status("A", 1))
+        tx.append(NewMessage("storefront", "UpdateOrderStatus", "A", "corr-A", {"seq": 2}, 0.0))
+    with store.transaction() as tx:
+        tx.append(status("A", 3))
+    assert claimed_payloads(store) == ["Other", 3]
+
+
+def test_superseding_rolls_back_with_its_transaction(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(status("A", 1))
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.append(status("A", 2))
+        raise RuntimeError("crash before the commit")
+    assert claimed_payloads(store) == [1]
+
+
 def test_future_messages_are_not_due(store: Store) -> None:
     with store.transaction() as tx:
         tx.append(message("A", at=100.0))

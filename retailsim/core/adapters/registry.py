@@ -7,8 +7,9 @@ configured with (``CoreConfig.erp_dialect``), one adapter module per ERP product
 inventory load) in ``ERP_DIALECTS``. Every other system has one product today and registers its kinds directly.
 
 Rules kept: a kind is served by exactly one spec (two modules claiming one kind is an error at assembly);
-a dialect that misses or adds an ERP kind is an error at assembly (kinds of its own beyond the port,
-such as the legacy ECC's acknowledgement collector, are its ``extra_commands``); a kind no spec serves is a
+a dialect that misses or adds an ERP kind is an error at assembly (beyond the kinds of its own multi-request
+steps, which it declares as ``step_kinds``; kinds of its own beyond the port, such as the legacy ECC's
+acknowledgement collector, are its ``extra_commands``); a kind no spec serves is a
 :class:`~retailsim.core.errors.CoreError` when a message of it is claimed.
 """
 
@@ -19,8 +20,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from retailsim.core.adapters import (
+    dynamics,
     easypost,
     netsuite,
+    oracle_fusion,
     pix,
     pos,
     salesforce,
@@ -49,7 +52,8 @@ ERP_COMMAND_KINDS = frozenset(
 
 # ERP product → its adapter's dialect (``CoreConfig.erp_dialect`` chooses one).
 ERP_DIALECTS: Mapping[str, ErpDialect] = {
-    dialect.name: dialect for dialect in (sap.DIALECT, netsuite.DIALECT, sap_ecc.DIALECT)
+    dialect.name: dialect
+    for dialect in (sap.DIALECT, netsuite.DIALECT, oracle_fusion.DIALECT, dynamics.DIALECT, sap_ecc.DIALECT)
 }
 
 # The other systems' command specs, one product each.
@@ -88,6 +92,10 @@ class CommandRegistry:
     def kinds(self) -> list[str]:
         return sorted(self._specs)
 
+    def latest_only(self) -> frozenset[str]:
+        """The kinds whose newest message supersedes their pending older ones (status pushes)."""
+        return frozenset(kind for kind, spec in self._specs.items() if spec.latest_only)
+
     def replaced(self, kind: str, **changes: Any) -> CommandRegistry:
         """A registry whose spec for ``kind`` has ``changes`` (a guard swapped at assembly)."""
         return CommandRegistry(
@@ -109,7 +117,8 @@ def build_registry(erp_dialect_name: str = "sap") -> CommandRegistry:
     dialect = erp_dialect(erp_dialect_name)
     erp = dialect.commands
     served = {spec.kind for spec in erp}
-    if served != ERP_COMMAND_KINDS:
-        missing, extra = sorted(ERP_COMMAND_KINDS - served), sorted(served - ERP_COMMAND_KINDS)
+    if served != ERP_COMMAND_KINDS | dialect.step_kinds:
+        missing = sorted((ERP_COMMAND_KINDS | dialect.step_kinds) - served)
+        extra = sorted(served - ERP_COMMAND_KINDS - dialect.step_kinds)
         raise CoreError(f"ERP dialect {erp_dialect_name!r} misses {missing} and adds {extra}")
     return CommandRegistry((*erp, *dialect.extra_commands, *SYSTEMS))

@@ -104,6 +104,8 @@ def _case_return_status(command: CommandInput) -> OutboundRequest | None:
 
 
 COMMANDS = (
-    CommandSpec("UpsertOrderStatus", Subject.ORDER, _order_status, effect=Effect.STATUS_SYNCED),
+    CommandSpec(
+        "UpsertOrderStatus", Subject.ORDER, _order_status, effect=Effect.STATUS_SYNCED, latest_only=True
+    ),
     CommandSpec("UpdateCaseReturnStatus", Subject.RETURN, _case_return_status),
 )

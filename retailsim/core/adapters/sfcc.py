@@ -295,7 +295,12 @@ def _return_status(command: CommandInput) -> OutboundRequest:
 
 COMMANDS = (
     CommandSpec(
-        "UpdateOrderStatus", Subject.ORDER, _order_status, needs_order_doc=True, effect=Effect.STATUS_SYNCED
+        "UpdateOrderStatus",
+        Subject.ORDER,
+        _order_status,
+        needs_order_doc=True,
+        effect=Effect.STATUS_SYNCED,
+        latest_only=True,
     ),
     CommandSpec("PublishAvailability", Subject.AVAILABILITY, _availability),
     CommandSpec("InventoryFeed", Subject.STOCK_FEED, _inventory_feed),

@@ -6,11 +6,14 @@ for: which aggregate the command is about (its :class:`Subject`, loaded by the d
 the request from it, whether the ERP is looked up before a re-create (:class:`Lookup`), which refusals are
 benign ("already done"), what a permanent refusal means for the order, and what an accepted reply means —
 an order or return event with its facts (:class:`OrderMeant`, :class:`ReturnMeant`) and/or an
-:class:`Effect` the core applies by name — and, for a system whose reply only says "received", how the
-acknowledgement is awaited or collected (``deferred``: adapters/deferred.py).
+:class:`Effect` the core applies by name, and the further commands it leaves for the same aggregate
+(:class:`FollowUp`: the next steps of a document that takes several requests, e.g. D365's lines after
+its header) — and, for a system whose reply only says "received", how the acknowledgement is awaited or
+collected (``deferred``: adapters/deferred.py).
 
 Rules kept: a spec is pure — it reads its :class:`CommandInput` and the reply, never a store or a clock;
-a render that returns None means the command is superseded (the dispatcher completes it silently); the
+a render that returns None means the command is superseded (the dispatcher completes it silently); a
+``latest_only`` kind is superseded earlier still, in the outbox, by a newer one of its lane; the
 rendered request gets the correlation id from the dispatcher, not from the spec.
 """
 
@@ -105,7 +108,7 @@ class Answer:
 
     message: OutboxMessage
     reply: Reply
-    step: str  # "lookup" when the reply answers the ERP look-up, "ack" a deferred acknowledgement, else "send"
+    step: str  # "lookup" (answers the ERP look-up), "ack" (a deferred acknowledgement), else "send"
     now: float
     order: OrderRecord | None = None
     returned: ReturnRecord | None = None
@@ -154,6 +157,17 @@ class Lookup:
     create_when_due: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A further command for the same aggregate and destination, appended to the outbox in the transaction
+    that accepts the reply — before anything the reply's event decides, so it is next in the aggregate's
+    lane. For products whose documents take several requests (a header, then each line): every step is a
+    command of its own, retried and looked after like any other."""
+
+    kind: str
+    payload: dict[str, Any]
+
+
 def never(_: Reply) -> bool:
     return False
 
@@ -175,6 +189,10 @@ class CommandSpec:
     refused_means: Callable[[Reply], OrderEvent | None] = no_event
     means: Callable[[Answer], Meaning | None] | None = None
     effect: Effect | None = None
+    # A status push, latest wins: appending one supersedes the pending (unclaimed) ones of its kind for the
+    # same aggregate and system (core/stores/base.py), so a backlog sends the newest state once.
+    latest_only: bool = False
+    follow_ups: Callable[[Answer], list[FollowUp]] | None = None
     deferred: Deferred | None = None  # the reply says "received"; the real answer comes later (deferred.py)
 
 
@@ -200,10 +218,13 @@ def pickup_view(command: CommandInput) -> tuple[bool, str | None]:
 @dataclass(frozen=True, slots=True)
 class ErpDialect:
     """One ERP product behind the ERP port: the specs of the ERP's command kinds, and how its stock
-    snapshot (the initial inventory load) is asked for and read."""
+    snapshot (the initial inventory load) is asked for and read. ``step_kinds``: the kinds only this
+    product needs beyond the ERP port's — the later steps of its multi-request documents, appended by
+    its own specs' ``follow_ups``."""
 
     name: str
     commands: tuple[CommandSpec, ...]
     stock_snapshot: Callable[[], OutboundRequest]
     parse_stock: Callable[[Reply], list[tuple[str, str, int]]]  # (material, plant, on hand) rows
+    step_kinds: frozenset[str] = frozenset()
     extra_commands: tuple[CommandSpec, ...] = ()  # kinds of its own beyond the port (collecting acks)

@@ -111,7 +111,11 @@ class IntegrationCore:
         # Called at every crash point (core/crash_points.py) by whoever hosts the core to crash it there;
         # None in production and live mode.
         self.crash_hook: CrashHook | None = None
-        self.transactions = Transactions(self)
+        # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
+        commands = build_registry(self.config.erp_dialect)
+        for kind in sorted(self.guards.silenced_commands):
+            commands = commands.replaced(kind, render=never_sent)
+        self.transactions = Transactions(self, commands.latest_only())
         self.requests = IdempotentRequests(self)
         self.reconciliation = Reconciliation(self)
         self.inventory = Inventory(self)
@@ -120,10 +124,6 @@ class IntegrationCore:
         self.service_desk = ServiceDesk(self)
         self.returns = Returns(self)
         self.orders = Orders(self)
-        # What each outbox command kind means (core/adapters): the ERP's from the configured dialect.
-        commands = build_registry(self.config.erp_dialect)
-        for kind in sorted(self.guards.silenced_commands):
-            commands = commands.replaced(kind, render=never_sent)
         limits = sorted(self.config.rate_limits.items()) if self.guards.rate_limits else []
         self.dispatch = Dispatcher(
             self,
@@ -156,6 +156,8 @@ class IntegrationCore:
             self.counters[name] = self.counters.get(name, 0) + n
 
     def _after_commit(self, uow: UnitOfWork, now: float) -> None:
+        if not (uow.woken or uow.transitions or uow.return_transitions):
+            return  # most replies (a status synced, a fetch read) announce nothing
         if self.on_append is not None:
             for destination in sorted(uow.woken):
                 self.on_append(destination)

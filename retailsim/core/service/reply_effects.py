@@ -3,8 +3,9 @@
 ``apply`` loads the spec's subject (the order or the return the message is about), applies the domain
 event the reply means (``OrderMeant`` through the order's transition table, ``ReturnMeant`` through the
 return's) and then the spec's named ``Effect``: a status sequence synced, or a fetch's answer read by
-reconciliation, additive facts or returns. It runs inside the transaction that marks the message
-delivered (dispatch.py).
+reconciliation, additive facts or returns. A spec's ``FollowUp`` commands (the next steps of a document
+that takes several requests) are appended before the event, so they lead the aggregate's lane. It runs
+inside the transaction that marks the message delivered (dispatch.py).
 
 Rules kept: a reply about a record that no longer exists changes nothing; nothing here switches on a
 command kind — the effect table is keyed by the specs' ``Effect``; an older status is never sent again to
@@ -13,7 +14,6 @@ a system that holds a newer one (``synced``).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from retailsim.core.service.reconciliation import Reconciliation
 from retailsim.core.service.records import load_return
 from retailsim.core.service.returns import Returns
 from retailsim.core.service.unit_of_work import UnitOfWork
-from retailsim.core.stores.base import Transaction
+from retailsim.core.stores.base import NewMessage, Transaction
 
 # A handler of an accepted reply's effect: (tx, answer, uow).
 Handler = Callable[[Transaction, Answer, UnitOfWork], None]
@@ -66,19 +66,25 @@ class ReplyEffects:
         uow: UnitOfWork,
     ) -> None:
         """What an accepted reply means, as its spec says: an order or return event, and/or an effect."""
-        if spec.means is None and spec.effect is None:
+        if spec.means is None and spec.effect is None and spec.follow_ups is None:
             return
         message, now = answer.message, answer.now
         if spec.subject is Subject.ORDER:
             order = self.host._load_record(tx, message.aggregate_id)
             if order is None:
                 return
-            answer = dataclasses.replace(answer, order=order)
+            answer = Answer(message, answer.reply, answer.step, now, order=order)
         elif spec.subject is Subject.RETURN:
             returned = load_return(tx, message.aggregate_id)
             if returned is None:
                 return
-            answer = dataclasses.replace(answer, returned=returned)
+            answer = Answer(message, answer.reply, answer.step, now, returned=returned)
+        for step in spec.follow_ups(answer) if spec.follow_ups is not None else ():
+            tx.append(
+                NewMessage(message.destination, step.kind, message.aggregate_id, message.correlation_id,
+                           step.payload, now)
+            )  # fmt: skip
+            uow.woken.add(message.destination)
         meaning = spec.means(answer) if spec.means is not None else None
         if isinstance(meaning, OrderMeant):
             self.host._transition(tx, answer.record, meaning.event, now, uow, meaning.facts)

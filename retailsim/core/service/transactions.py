@@ -5,7 +5,8 @@ core-crash fault), the hook is called at ``point`` after the body and before the
 there rolls the transaction back as a real death would. ``emit`` appends the commands an order's
 transition decided to the outbox in that same transaction — unless the guard ``outbox_in_transaction``
 is off (a broken core): then they are kept aside and appended in a second transaction after the first
-commits, with the ``….after_commit`` crash point between the two.
+commits, with the ``….after_commit`` crash point between the two. A command of a ``latest_only`` kind (a
+status push) is appended as one that supersedes its pending older siblings (core/stores/base.py).
 
 Rules kept: the state change and its commands commit together (the transactional outbox); crash points are
 named in core/crash_points.py; a hook that is None (production, live mode) costs nothing.
@@ -64,8 +65,9 @@ class _CrashPointTransaction:
 class Transactions:
     """Store transactions with crash points, and the outbox they append to (see the module docstring)."""
 
-    def __init__(self, host: TransactionHost) -> None:
+    def __init__(self, host: TransactionHost, latest_only: frozenset[str] = frozenset()) -> None:
         self.host = host
+        self.latest_only = latest_only  # command kinds whose newest message supersedes pending older ones
         # Commands decided in a transaction, appended in one of their own (only with the guard
         # ``outbox_in_transaction`` off: see ``_outbox_apart``).
         self._decided: list[NewMessage] = []
@@ -98,6 +100,7 @@ class Transactions:
                     correlation_id=record.correlation_id,
                     payload=command.payload,
                     available_at=now + command.delay_s,
+                    supersedes_pending=command.kind in self.latest_only,
                 )
             )
             woken.add(command.destination)

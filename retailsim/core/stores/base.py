@@ -8,6 +8,10 @@ and the contract suite in tests/contract checks:
   together at commit, or not at all when the block raises.
 * The outbox is delivered in order per (destination, aggregate): a message is claimable only when no
   earlier message for the same destination and aggregate is still pending or in flight.
+* Latest wins where asked: a message appended with ``supersedes_pending`` (a status push) finishes, in the
+  same transaction, every earlier message of its lane and kind that is still pending — claimed by no one —
+  as ``superseded``, without a send: the system receives the newest state, never a stale one. One already
+  in flight is left to finish, and the new message queues behind it.
 * A claim is a lease: ``release_leases`` (on restart) or lease expiry returns it to pending, so a message
   is never lost with the process that claimed it.
 * Uniqueness is enforced by the store (inbox ids, idempotency keys), not by check-then-insert in callers.
@@ -52,6 +56,8 @@ class NewMessage:
     correlation_id: str
     payload: Json
     available_at: float
+    # Latest wins: earlier pending messages of this kind in this lane are superseded (see the docstring).
+    supersedes_pending: bool = False
 
 
 @dataclass(slots=True)
@@ -64,7 +70,7 @@ class OutboxMessage:
     payload: Json
     available_at: float
     attempts: int = 0  # deliveries started: each claim counts one
-    status: str = "pending"  # pending | in_flight | delivered | dead
+    status: str = "pending"  # pending | in_flight | delivered | superseded | dead
     last_error: str = ""
     lease_until: float = 0.0
 
@@ -145,7 +151,9 @@ class Transaction(Protocol):
 
     def put_position(self, position: Position) -> None: ...
 
-    def append(self, message: NewMessage) -> None: ...
+    def append(self, message: NewMessage) -> None:
+        """Add a message to the outbox at commit; with ``supersedes_pending``, the pending messages of its
+        (destination, aggregate, kind) are superseded in the same commit (latest wins)."""
 
     def complete(self, seq: int) -> None:
         """Mark an in-flight message delivered (its successor for the aggregate becomes claimable)."""

@@ -3,7 +3,8 @@
 It survives a simulated core crash because the runtime keeps the store object and throws away only the
 core process (its breakers, buckets and in-flight work), exactly as a real crash keeps the database.
 Transactions buffer their writes and apply them at commit, so a block that raises leaves nothing behind.
-Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads.
+Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads; a
+message that supersedes pending ones walks its own FIFO only (a lane holds a few messages).
 An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
 JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would.
 """
@@ -232,6 +233,8 @@ class MemoryStore:
     # ---- outbox internals -------------------------------------------------------------------------
 
     def _append(self, new: NewMessage) -> None:
+        if new.supersedes_pending:
+            self._supersede(new)
         self._seq += 1
         message = OutboxMessage(
             seq=self._seq,
@@ -248,6 +251,19 @@ class MemoryStore:
         lane.append(message.seq)
         if len(lane) == 1:
             heapq.heappush(self._due.setdefault(new.destination, []), (message.available_at, message.seq))
+
+    def _supersede(self, new: NewMessage) -> None:
+        """Finish the pending (unclaimed) messages of ``new``'s lane and kind: ``new`` carries the newer state."""
+        lane = self._lanes.get((new.destination, new.aggregate_id))
+        if not lane:
+            return
+        stale = [
+            seq
+            for seq in lane
+            if self._messages[seq].kind == new.kind and self._messages[seq].status == "pending"
+        ]
+        for seq in stale:
+            self._finish(seq, "superseded")
 
     def _finish(self, seq: int, status: str) -> None:
         message = self._messages.pop(seq, None)

@@ -178,6 +178,10 @@ class Statements:
             "safety_stock=excluded.safety_stock"
         )
         self.append = q(f"INSERT INTO outbox ({MESSAGE_FIELDS}, available_at) VALUES (?, ?, ?, ?, ?, ?)")
+        self.supersede = q(
+            "UPDATE outbox SET status='superseded' "
+            "WHERE destination=? AND aggregate_id=? AND kind=? AND status='pending'"
+        )
         self.announce = q(d.announce) if d.announce else None
         self.complete = q("UPDATE outbox SET status='delivered' WHERE seq=?")
         self.retry_later = q(
@@ -295,6 +299,12 @@ class SqlTransaction(ModelDocuments):
         )
 
     def append(self, message: NewMessage) -> None:
+        if message.supersedes_pending:
+            # A row a claimer holds is in flight by the time this update may touch it (PostgreSQL waits
+            # for its lock and re-checks the status), so only unclaimed rows are superseded.
+            self._conn.execute(
+                self._sql.supersede, (message.destination, message.aggregate_id, message.kind)
+            )
         self._conn.execute(
             self._sql.append,
             (

@@ -9,6 +9,10 @@ expectations as the hand-written drivers. Only dialects with an adapter in
 Two operations have no command of their own and use the adapter's request builders directly: the
 product's *plain* create (``submit_order``: for NetSuite a POST with the external id instead of the
 adapter's upsert) and the look-up by the storefront order number (``find_orders``).
+
+A document that takes several requests (D365: a header, then its lines) is completed as the core completes
+it: an accepted reply's ``follow_ups`` are rendered through their own specs and sent in order (each
+step's reply may leave the next), a benign refusal ("already exists") counting as done.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from retailsim.core.adapters import netsuite, sap, sap_ecc
+from retailsim.core.adapters import dynamics, netsuite, oracle_fusion, sap, sap_ecc
 from retailsim.core.adapters.deferred import AckOutcome, AwaitsAck
 from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.adapters.http import Reply as CoreReply
@@ -66,7 +70,11 @@ def canonical(order: Order, customer: str | None) -> tuple[OrderRecord, Canonica
         customer=Customer(customer_id=customer or "", email="ada@example.com", name="Ada"), ship_to=ADDRESS,
         lines=lines, payment=None, total_minor=sum(line.amount_minor for line in lines), placed_at="2026-11-27",
     )  # fmt: skip
-    return OrderRecord(order_no=order.number, correlation_id=order.number, location=order.location), document
+    record = OrderRecord(
+        order_no=order.number, correlation_id=order.number, location=order.location,
+        lines=[(line.sku, line.quantity) for line in lines],
+    )  # fmt: skip
+    return record, document
 
 
 def to_request(outbound: OutboundRequest) -> Request:
@@ -93,17 +101,34 @@ class AdapterDriver:
     def spec(self, kind: str) -> CommandSpec:
         return next(spec for spec in ERP_DIALECTS[self.dialect].commands if spec.kind == kind)
 
-    def _input(self, kind: str, **loaded: Any) -> CommandInput:
-        message = OutboxMessage(1, "erp", kind, "agg", "corr", {}, 0.0)
+    def _input(self, kind: str, payload: dict[str, Any] | None = None, **loaded: Any) -> CommandInput:
+        message = OutboxMessage(1, "erp", kind, "agg", "corr", payload or {}, 0.0)
         return CommandInput(message=message, now=0.0, context=Context(), **loaded)
 
-    def _answer(self, kind: str, reply: CoreReply, step: str, **loaded: Any) -> Any:
-        spec = self.spec(kind)
-        assert spec.means is not None
-        message = OutboxMessage(1, "erp", kind, "agg", "corr", {}, 0.0)
-        meant = spec.means(Answer(message, reply, step, 0.0, **loaded))
-        assert isinstance(meant, OrderMeant | ReturnMeant) and meant.facts is not None
-        return meant.facts
+    def _settle(self, kind: str, reply: CoreReply, step: str, rendering: dict[str, Any],
+                **loaded: Any) -> Exchange[dict[str, Any] | None]:  # fmt: skip
+        """Apply an accepted reply as the core does: what it means, then the steps it leaves (each step's
+        own reply may leave more; sent in the order the core's lane would). The facts of the last meaning,
+        or None when a step failed."""
+        facts: dict[str, Any] | None = None
+        pending: list[tuple[str, CoreReply, str, dict[str, Any]]] = [(kind, reply, step, {})]
+        while pending:
+            kind, reply, step, payload = pending.pop(0)
+            spec = self.spec(kind)
+            message = OutboxMessage(1, "erp", kind, "agg", "corr", payload, 0.0)
+            answer = Answer(message, reply, step, 0.0, **loaded)
+            meant = spec.means(answer) if spec.means is not None else None
+            if isinstance(meant, OrderMeant | ReturnMeant) and meant.facts is not None:
+                facts = meant.facts
+            for follow_up in spec.follow_ups(answer) if spec.follow_ups is not None else ():
+                step_spec = self.spec(follow_up.kind)
+                request = step_spec.render(self._input(follow_up.kind, follow_up.payload, **rendering))
+                assert request is not None
+                answered = to_core((yield to_request(request)))
+                if not (answered.ok or step_spec.benign(answered)):
+                    return None
+                pending.append((follow_up.kind, answered, "send", follow_up.payload))
+        return facts
 
     def _order_request(self, order: Order, customer: str | None) -> OutboundRequest:
         record, document = canonical(order, customer)
@@ -114,7 +139,12 @@ class AdapterDriver:
         return rendered
 
     def submit_order(self, order: Order) -> Exchange[Reply]:
-        return (yield to_request(self.plain_create(self._order_request(order, order.customer))))
+        reply = yield to_request(self.plain_create(self._order_request(order, order.customer)))
+        if isinstance(reply, Response) and reply.ok:
+            record, document = canonical(order, order.customer)
+            rendering = {"order": record, "order_doc": document}
+            yield from self._settle("PostSalesOrder", to_core(reply), "send", rendering, order=record)
+        return reply
 
     def submit_malformed_order(self, order: Order) -> Exchange[Reply]:
         return (yield to_request(self.plain_create(self._order_request(order, None))))
@@ -125,14 +155,20 @@ class AdapterDriver:
 
     def place_order(self, order: Order) -> Exchange[str | None]:
         """As the dispatcher does on a retry: the spec's look-up first (if it has one), else its render."""
-        record, _ = canonical(order, order.customer)
+        record, document = canonical(order, order.customer)
         spec, loaded = self.spec("PostSalesOrder"), {"order": record}
+        rendering = {"order": record, "order_doc": document}
+        step, reply = "send", None
         if spec.lookup is not None:
             looked = to_core((yield to_request(spec.lookup.render(self._input(spec.kind, **loaded)))))
             if looked.ok and spec.lookup.found(looked):
-                return str(self._answer(spec.kind, looked, "lookup", **loaded)["erp_sales_order"])
-        reply = to_core((yield to_request(self._order_request(order, order.customer))))
-        return str(self._answer(spec.kind, reply, "send", **loaded)["erp_sales_order"]) if reply.ok else None
+                step, reply = "lookup", looked
+        if reply is None:
+            reply = to_core((yield to_request(self._order_request(order, order.customer))))
+            if not (reply.ok or spec.benign(reply)):  # benign: already there (Oracle Fusion)
+                return None
+        facts = yield from self._settle(spec.kind, reply, step, rendering, **loaded)
+        return str(facts["erp_sales_order"]) if facts is not None else None
 
     def _return_document(
         self, kind: str, fact: str, record: ReturnRecord, order: Order
@@ -142,7 +178,11 @@ class AdapterDriver:
         rendered = spec.render(self._input(kind, returned=record, sale=sale))
         assert rendered is not None
         reply = to_core((yield to_request(rendered)))
-        return str(self._answer(kind, reply, "send", returned=record)[fact]) if reply.ok else None
+        if not (reply.ok or spec.benign(reply)):  # benign: already there (Oracle Fusion)
+            return None
+        rendering = {"returned": record, "sale": sale}
+        facts = yield from self._settle(kind, reply, "send", rendering, returned=record)
+        return str(facts[fact]) if facts is not None else None
 
     def _return_record(self, ret: Return, **documents: str) -> ReturnRecord:
         lines = [
@@ -191,19 +231,28 @@ class DeferredAdapterDriver(AdapterDriver):
             return received
         return ecc_refusal(order.number, (yield to_request(sap_ecc.status_files("0"))))
 
+    def submit_order(self, order: Order) -> Exchange[Reply]:
+        """The IDoc as the port takes it: "received" is nothing the core applies (the message waits)."""
+        return (yield to_request(self.plain_create(self._order_request(order, order.customer))))
+
     def place_order(self, order: Order) -> Exchange[str | None]:
-        record, _ = canonical(order, order.customer)
+        """The look-up first; else submit, collect the acknowledgement and apply it (step "ack")."""
+        record, document = canonical(order, order.customer)
         spec = self.spec("PostSalesOrder")
         assert spec.lookup is not None and isinstance(spec.deferred, AwaitsAck)
         looked = to_core((yield to_request(spec.lookup.render(self._input(spec.kind, order=record)))))
         if looked.ok and spec.lookup.found(looked):
-            return str(self._answer(spec.kind, looked, "lookup", order=record)["erp_sales_order"])
-        reply = to_core((yield to_request(self._order_request(order, order.customer))))
-        receipt = spec.deferred.receipt(reply) if reply.ok else None
-        ack = (yield from self._collected(receipt)) if receipt else None
-        if ack is None or ack.outcome is not AckOutcome.DONE:
-            return None
-        return str(self._answer(spec.kind, CoreReply(200, ack.body), "ack", order=record)["erp_sales_order"])
+            step, reply = "lookup", looked
+        else:
+            received = to_core((yield to_request(self._order_request(order, order.customer))))
+            receipt = spec.deferred.receipt(received) if received.ok else None
+            ack = (yield from self._collected(receipt)) if receipt else None
+            if ack is None or ack.outcome is not AckOutcome.DONE:
+                return None
+            step, reply = "ack", CoreReply(200, ack.body)
+        rendering = {"order": record, "order_doc": document}
+        facts = yield from self._settle(spec.kind, reply, step, rendering, order=record)
+        return str(facts["erp_sales_order"]) if facts is not None else None
 
 
 def _netsuite_post(upsert: OutboundRequest) -> OutboundRequest:
@@ -221,6 +270,16 @@ DRIVERS: dict[str, AdapterDriver] = {
         _netsuite_post,
         lambda order_no: netsuite.find_by_external_id("salesOrder", order_no),
         netsuite.found_ids,
+    ),
+    # Fusion's plain create is the adapter's own import: its idempotency is the source-order key itself.
+    "oracle_fusion": AdapterDriver(
+        "oracle_fusion", lambda create: create, oracle_fusion.find_orders, oracle_fusion.found_order_keys
+    ),
+    "d365": AdapterDriver(
+        "d365",
+        lambda create: create,
+        lambda order_no: dynamics.find_by_reference(dynamics.SALES_ORDER, order_no),
+        dynamics.found_numbers(dynamics.SALES_ORDER.number),
     ),
     "sap_ecc": DeferredAdapterDriver(
         "sap_ecc", lambda create: create, sap_ecc.idocs_of, sap_ecc.posted_sales_orders

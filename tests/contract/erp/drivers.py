@@ -6,9 +6,10 @@ idempotency strategy where the operation promises one (``place_order``):
 
 * ``sap``: look up ``PurchaseOrderByCustomer`` before creating (SAP has no duplicate check);
 * ``netsuite``: upsert by external id, ``PUT .../salesOrder/eid:{number}``;
-* ``d365``: look up ``CustomersOrderReference``, create the header under the order's number (a repeat
-  breaks the entity key and is answered "already exists"), then add whichever lines are missing;
-* ``oracle-fusion``: import under the source-order key; "already exists" means it is there.
+* ``d365``: look up ``CustomersOrderReference``; if absent create the header (the number sequence draws
+  its number, so a repeated create is a second order), then add whichever lines are missing;
+* ``oracle_fusion``: import under the source-order key; "already exists" means it is there, and the
+  OrderKey (``{system}:{id}``) names it either way.
 
 Operations are generators (an *exchange*): they yield a :class:`Request`, receive the mock's reply
 (a :class:`Response` or ``LOST_REPLY``) and finally return their result, so the suite decides how the
@@ -296,7 +297,6 @@ class Dynamics365Driver:
     def _header(self, order: Order, customer: str | None) -> dict[str, Any]:
         body = {
             "dataAreaId": self.area,
-            "SalesOrderNumber": order.number,
             "OrderingCustomerAccountNumber": customer,
             "CurrencyCode": order.currency,
             "CustomersOrderReference": order.number,
@@ -304,10 +304,10 @@ class Dynamics365Driver:
         }
         return {key: value for key, value in body.items() if value is not None}
 
-    def _line(self, order: Order, index: int, line: Line) -> Request:
+    def _line(self, order: Order, number: str, index: int, line: Line) -> Request:
         body = {
             "dataAreaId": self.area,
-            "SalesOrderNumber": order.number,
+            "SalesOrderNumber": number,
             "LineCreationSequenceNumber": str(index + 1),
             "ItemNumber": line.sku,
             "OrderedSalesQuantity": line.quantity,
@@ -318,10 +318,11 @@ class Dynamics365Driver:
 
     def submit_order(self, order: Order) -> Exchange[Reply]:
         reply = yield Request("POST", f"{D365}/SalesOrderHeadersV2", self._header(order, order.customer))
+        number = reply.body["SalesOrderNumber"] if isinstance(reply, Response) and reply.ok else ""
         for index, line in enumerate(order.lines):
             if not isinstance(reply, Response) or not reply.ok:
                 break
-            reply = yield self._line(order, index, line)
+            reply = yield self._line(order, number, index, line)
         return reply
 
     def submit_malformed_order(self, order: Order) -> Exchange[Reply]:
@@ -334,46 +335,49 @@ class Dynamics365Driver:
 
     def place_order(self, order: Order) -> Exchange[str | None]:
         found = yield from self.find_orders(order.number)
-        if not found:
+        if found:
+            number = found[0]
+        else:
             reply = yield Request("POST", f"{D365}/SalesOrderHeadersV2", self._header(order, order.customer))
-            if not isinstance(reply, Response) or not (reply.ok or "already exists" in str(reply.body)):
+            if not isinstance(reply, Response) or not reply.ok:
                 return None
-        query = {"$filter": f"SalesOrderNumber eq '{order.number}'"}
+            number = reply.body["SalesOrderNumber"]
+        query = {"$filter": f"SalesOrderNumber eq '{number}'"}
         reply = yield Request("GET", f"{D365}/SalesOrderLines", query=query)
         if not isinstance(reply, Response) or not reply.ok:
             return None
         present = {row["LineCreationSequenceNumber"] for row in reply.body["value"]}
         for index, line in enumerate(order.lines):
             if str(index + 1) not in present:
-                reply = yield self._line(order, index, line)
+                reply = yield self._line(order, number, index, line)
                 if not isinstance(reply, Response) or not (reply.ok or "already exists" in str(reply.body)):
                     return None
-        return order.number
+        return str(number)
 
     def _document(self, entities: D365Document, ret: Return, origin: str) -> Exchange[str | None]:
         """A return order or credit note: header first, then its lines, each its own POST."""
         header = {
             "dataAreaId": self.area,
-            entities.number: ret.number,
             entities.customer: ret.order.customer,
             "CurrencyCode": ret.order.currency,
             "CustomersOrderReference": ret.number,
             "OriginalSalesOrderNumber": origin,
         }
         reply = yield Request("POST", f"{D365}/{entities.headers}", header)
+        number = reply.body[entities.number] if isinstance(reply, Response) and reply.ok else None
         for index, line in enumerate(ret.lines):
             if not isinstance(reply, Response) or not reply.ok:
                 return None
             body = {
                 "dataAreaId": self.area,
-                entities.number: ret.number,
+                entities.number: number,
                 "LineCreationSequenceNumber": str(index + 1),
                 "ItemNumber": line.sku,
                 entities.quantity: line.quantity,
                 entities.price: entities.price_sign * line.price,
             }
             reply = yield Request("POST", f"{D365}/{entities.lines}", body)
-        return ret.number if isinstance(reply, Response) and reply.ok else None
+        return str(number) if isinstance(reply, Response) and reply.ok else None
 
     def authorise_return(self, ret: Return, order_id: str) -> Exchange[str | None]:
         return (yield from self._document(D365_RETURN_ORDER, ret, order_id))
@@ -395,7 +399,7 @@ ADF_ERRORS = {"Accept": "application/vnd.oracle.adf.error+json"}
 
 
 class OracleFusionDriver:
-    dialect = "oracle-fusion"
+    dialect = "oracle_fusion"
     source_system = "OPS"
 
     def _order_body(self, order: Order, buyer: str | None) -> dict[str, Any]:
@@ -436,16 +440,12 @@ class OracleFusionDriver:
     def find_orders(self, order_no: str) -> Exchange[list[str]]:
         query = {"q": f"SourceTransactionNumber='{order_no}'"}
         reply = yield Request("GET", f"{FUSION}/salesOrdersForOrderHub", query=query)
-        return [row["HeaderId"] for row in (_body(reply) or {"items": []})["items"]]
+        return [row["OrderKey"] for row in (_body(reply) or {"items": []})["items"]]
 
     def place_order(self, order: Order) -> Exchange[str | None]:
         reply = yield from self.submit_order(order)
-        if isinstance(reply, Response) and reply.ok:
-            return str(reply.body["HeaderId"])
-        if isinstance(reply, Response) and "already exists" in str(reply.body):
-            key = f"{self.source_system}:{order.number}"
-            found = yield Request("GET", f"{FUSION}/salesOrdersForOrderHub/{key}", headers=dict(ADF_ERRORS))
-            return str(found.body["HeaderId"]) if isinstance(found, Response) and found.ok else None
+        if isinstance(reply, Response) and (reply.ok or "already exists" in str(reply.body)):
+            return f"{self.source_system}:{order.number}"  # the OrderKey names the order, whatever came back
         return None
 
     def authorise_return(self, ret: Return, order_id: str) -> Exchange[str | None]:
@@ -466,7 +466,7 @@ class OracleFusionDriver:
                 }
             ]
         reply = yield Request("POST", f"{FUSION}/salesOrdersForOrderHub", body, headers=dict(ADF_ERRORS))
-        return str(reply.body["HeaderId"]) if isinstance(reply, Response) and reply.ok else None
+        return str(reply.body["OrderKey"]) if isinstance(reply, Response) and reply.ok else None
 
     def credit_return(self, ret: Return, return_id: str) -> Exchange[str | None]:
         lines = [

@@ -17,20 +17,25 @@ import pytest
 from retailsim.core.adapters.registry import ERP_DIALECTS as CORE_ERP_DIALECTS
 from retailsim.systems import ERP_DIALECTS, ErpSystem, Response
 from tests.contract.erp.conftest import drivers_of, make_erp
-from tests.contract.erp.drivers import ErpDriver, Exchange, Order, Return
+from tests.contract.erp.drivers import ErpDriver, Exchange, Line, Order, Return
 from tests.unit.systems.support import answered, served
 
 T = TypeVar("T")
 ORDER = Order("SHOP-1001")
 
 
-def run(system: ErpSystem, exchange: Exchange[T], *, lose_first_write: bool = False) -> T:
-    """Drive one exchange through ``system.call``; optionally the first write commits but its reply is lost."""
+def run(
+    system: ErpSystem, exchange: Exchange[T], *, lose_first_write: bool = False, lose_write: int = 0
+) -> T:
+    """Drive one exchange through ``system.call``; optionally a write commits but its reply is lost: the
+    first (``lose_first_write``) or the ``lose_write``-th (1-based; beyond the last write, none is lost)."""
+    lose_write = 1 if lose_first_write else lose_write
+    writes = 0
     try:
         request = next(exchange)
         while True:
-            lose = lose_first_write and request.method != "GET"
-            lose_first_write = lose_first_write and not lose
+            writes += request.method != "GET"
+            lose = request.method != "GET" and writes == lose_write
             system.faults.lost_reply_rate = 1.0 if lose else 0.0
             reply = served(system, request)
             system.faults.lost_reply_rate = 0.0
@@ -68,17 +73,17 @@ ERROR_TEXT: dict[str, Callable[[Any], str]] = {
     "sap": _sap_error,
     "netsuite": _netsuite_error,
     "d365": _d365_error,
-    "oracle-fusion": _fusion_error,
+    "oracle_fusion": _fusion_error,
     "sap_ecc": _ecc_error,
 }
 REPEATED_CREATE = {  # status of the second identical create, sales orders then held for the number
     "sap": (201, 2),  # no duplicate check: a second sales order
     "netsuite": (400, 1),  # externalId already in use
-    "d365": (400, 1),  # the entity key (dataAreaId, SalesOrderNumber) already exists
-    "oracle-fusion": (400, 1),  # the source-order key already exists
+    "d365": (201, 2),  # the number sequence draws a new SalesOrderNumber: a second sales order
+    "oracle_fusion": (400, 1),  # the source-order key already exists
     "sap_ecc": (202, 2),  # the file port takes any IDoc, and no duplicate check when it posts
 }
-SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle-fusion": False, "sap_ecc": True}
+SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle_fusion": False, "sap_ecc": True}
 
 
 def test_every_dialect_has_expectations() -> None:
@@ -123,6 +128,21 @@ def test_lost_reply_then_retry_leaves_one_complete_order(erp: ErpSystem, driver:
     placed = run(erp, driver.place_order(ORDER))
     assert erp.orders_by_reference[ORDER.number] == [placed]
     assert erp.stock[("DC1", "SKU-1")]["reserved"] == 2  # every line there, none twice
+
+
+TWO_LINES = Order("SHOP-1002", lines=(Line(), Line("SKU-2", 1)))
+
+
+@pytest.mark.parametrize("lost", [1, 2, 3], ids=["first-write", "second-write", "third-write"])
+def test_a_reply_lost_at_any_step_then_retry_leaves_one_complete_order(
+    erp: ErpSystem, driver: ErpDriver, lost: int
+) -> None:
+    """A document of several requests (D365: header, then each line) may lose the reply of any of them: the
+    retry completes what is missing and doubles nothing."""
+    run(erp, driver.place_order(TWO_LINES), lose_write=lost)
+    placed = run(erp, driver.place_order(TWO_LINES))
+    assert placed is not None and erp.orders_by_reference[TWO_LINES.number] == [placed]
+    assert erp.stock[("DC1", "SKU-1")]["reserved"] == 2 and erp.stock[("DC1", "SKU-2")]["reserved"] == 1
 
 
 @pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "without-retry-after"])
@@ -192,7 +212,7 @@ def test_a_faulty_erp_answers_in_its_own_shape_and_books_nothing(
     reply = answered(erp, next(driver.submit_order(ORDER)))
     assert reply.status == (503 if fault == "outage" else 500)
     assert erp.orders_by_reference == {} and erp.refusals == 1
-    if dialect == "oracle-fusion":  # its faults come from in front of the application: plain text
+    if dialect == "oracle_fusion":  # its faults come from in front of the application: plain text
         assert isinstance(reply.body, str) and reply.body
     else:
         assert ERROR_TEXT[dialect](reply.body)

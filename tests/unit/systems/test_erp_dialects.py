@@ -34,7 +34,7 @@ def test_the_registry_names_every_dialect_once() -> None:
         "sap": Erp,
         "netsuite": NetSuite,
         "d365": Dynamics365,
-        "oracle-fusion": OracleFusion,
+        "oracle_fusion": OracleFusion,
         "sap_ecc": SapEcc,
     } == ERP_DIALECTS
     assert erp_class("d365") is Dynamics365
@@ -228,7 +228,7 @@ def test_fusion_upsert_mode_revises_the_same_order_and_its_reservation() -> None
         revised.body["HeaderId"] == created.body["HeaderId"]
         and revised.body["SourceTransactionRevisionNumber"] == 2
     )
-    assert system.orders_by_reference == {"SHOP-1": [created.body["HeaderId"]]}
+    assert system.orders_by_reference == {"SHOP-1": ["OPS:SHOP-1"]}  # the ledger keeps the OrderKey
     assert system.stock[("DC1", "SKU-1")]["reserved"] == 3
     assert system.dispatch(Request("GET", f"{HUB}/OPS:SHOP-1")).body["HeaderId"] == created.body["HeaderId"]
 
