@@ -14,27 +14,18 @@ reply in ten lost after the ECC took the IDoc, so resubmissions of every kind ha
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from retailsim.core.adapters import registry, sap_ecc
 from retailsim.core.service import deferred_replies
 from retailsim.core.stores.base import OutboxMessage, Transaction
-from retailsim.reports.record import RunRecord
 from retailsim.scenarios import load
 from retailsim.scenarios.schema import Scenario
 from retailsim.sim.broken_cores import CORES
 from retailsim.sim.runner import Run, run_scenario
 from retailsim.systems.sap_ecc import SapEcc
 
-CLI = [sys.executable, "-m", "retailsim.sim.cli"]
 ECC = "systems.erp.dialect=sap_ecc"
-
-
-def ecc_run(name: str, orders: int, seed: int = 1) -> RunRecord:
-    overrides = [ECC, f"workload.orders={orders}"]
-    return run_scenario(load(name, overrides), seed, overrides=overrides).record
 
 
 def batch_trouble(orders: int = 400) -> Scenario:
