@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The ERP products the core has an adapter for (core/adapters/registry.py, ``ERP_DIALECTS``); a new
 # dialect adds its name here.
-ErpDialectName = Literal["sap", "netsuite", "oracle_fusion", "d365"]
+ErpDialectName = Literal["sap", "netsuite", "oracle_fusion", "d365", "sap_ecc"]
 
 # The systems the core delivers to, and the destination of its own timers.
 DESTINATIONS = ("payment", "erp", "wms", "carrier", "storefront", "service_cloud", "pos")

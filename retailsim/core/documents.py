@@ -20,3 +20,5 @@ class DocKind(StrEnum):
     ATP_PUBLICATION = "atp_publication"  # a SKU's availability publication waiting, by SKU
     MIGRATION = "migration"  # the open-order migration job's state of one order, by order number
     PIX = "pix"  # the warehouse adjustments applied and their watch ("applied", "watch")
+    AWAITED_ACK = "awaited_ack"  # a message waiting for its deferred acknowledgement, by aggregate id
+    ACK_COLLECTION = "ack_collection"  # the acknowledgement collector's cursor and pace, by its command kind

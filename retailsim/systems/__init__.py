@@ -13,6 +13,7 @@ from retailsim.systems.erp_dialects import ERP_DIALECTS, erp_class
 from retailsim.systems.netsuite import NetSuite
 from retailsim.systems.oracle_fusion import OracleFusion
 from retailsim.systems.payment import PaymentGateway
+from retailsim.systems.sap_ecc import SapEcc
 from retailsim.systems.service_cloud import ServiceCloud
 from retailsim.systems.storefront import Storefront
 from retailsim.systems.wms import Wms
@@ -32,6 +33,7 @@ __all__ = [
     "PaymentGateway",
     "Request",
     "Response",
+    "SapEcc",
     "ServiceCloud",
     "Storefront",
     "Webhook",

@@ -261,6 +261,11 @@ class MockSystem:
         """A retriable 500 about one document the system keeps failing on (``persistent_error``)."""
         return self.error(500, "InternalServerError", "The document could not be processed")
 
+    def refuses_poison_at_once(self, request: Request) -> bool:
+        """Whether the ``poison`` fault refuses this call at once (a 400): every call that writes, unless the
+        product takes it now and finds the bad data later (a file port posting in batches)."""
+        return request.method != "GET"
+
     @staticmethod
     def entity_of(request: Request) -> str:
         """The business entity a call is about, for ``persistent_error``: the order or return number the
@@ -306,7 +311,11 @@ class MockSystem:
             if faults.error_rate and self.rng.random() < faults.error_rate:
                 self.refusals += 1
                 return self.error(500, "InternalServerError", "Unexpected error")
-            if faults.poison_rate and request.method != "GET" and self.rng.random() < faults.poison_rate:
+            if (
+                faults.poison_rate
+                and self.refuses_poison_at_once(request)
+                and self.rng.random() < faults.poison_rate
+            ):
                 self.refusals += 1
                 return self.error(400, "InvalidPayload", "The request payload could not be processed")
             if faults.timeout_rate and self.rng.random() < faults.timeout_rate:

@@ -12,10 +12,11 @@ from retailsim.systems.erp import Erp
 from retailsim.systems.erp_base import ErpSystem
 from retailsim.systems.netsuite import NetSuite
 from retailsim.systems.oracle_fusion import OracleFusion
+from retailsim.systems.sap_ecc import SapEcc
 
 DEFAULT_DIALECT = Erp.dialect
 ERP_DIALECTS: dict[str, type[ErpSystem]] = {
-    system.dialect: system for system in (Erp, NetSuite, Dynamics365, OracleFusion)
+    system.dialect: system for system in (Erp, NetSuite, Dynamics365, OracleFusion, SapEcc)
 }
 
 

@@ -84,6 +84,8 @@ PRODUCT_SHAPE: dict[str, Callable[[dict[str, object]], bool]] = {
     "d365": _d365_referenced,
     # imported under our number: the OrderKey is the source system and our number
     "oracle_fusion": lambda order: order["SourceTransactionId"] == order["SourceTransactionNumber"],
+    # an ORDERS05 IDoc posted by the batch: our number (E1EDK01 BELNR) is the customer's PO number
+    "sap_ecc": lambda order: bool(order["PurchaseOrderByCustomer"]),
 }
 
 

@@ -8,7 +8,8 @@ inventory load) in ``ERP_DIALECTS``. Every other system has one product today an
 
 Rules kept: a kind is served by exactly one spec (two modules claiming one kind is an error at assembly);
 a dialect that misses or adds an ERP kind is an error at assembly (beyond the kinds of its own multi-request
-steps, which it declares as ``step_kinds``); a kind no spec serves is a
+steps, which it declares as ``step_kinds``; kinds of its own beyond the port, such as the legacy ECC's
+acknowledgement collector, are its ``extra_commands``); a kind no spec serves is a
 :class:`~retailsim.core.errors.CoreError` when a message of it is claimed.
 """
 
@@ -28,6 +29,7 @@ from retailsim.core.adapters import (
     pos,
     salesforce,
     sap,
+    sap_ecc,
     sfcc,
     shipbob,
     stripe,
@@ -52,7 +54,7 @@ ERP_COMMAND_KINDS = frozenset(
 # ERP product → its adapter's dialect (``CoreConfig.erp_dialect`` chooses one).
 ERP_DIALECTS: Mapping[str, ErpDialect] = {
     dialect.name: dialect
-    for dialect in (sap.DIALECT, netsuite.DIALECT, oracle_fusion.DIALECT, dynamics.DIALECT)
+    for dialect in (sap.DIALECT, netsuite.DIALECT, oracle_fusion.DIALECT, dynamics.DIALECT, sap_ecc.DIALECT)
 }
 
 # The other systems' command specs, one product each.
@@ -131,7 +133,7 @@ def _erp_commands(erp_dialect_name: str) -> tuple[CommandSpec, ...]:
         missing = sorted((ERP_COMMAND_KINDS | dialect.step_kinds) - served)
         extra = sorted(served - ERP_COMMAND_KINDS - dialect.step_kinds)
         raise CoreError(f"ERP dialect {erp_dialect_name!r} misses {missing} and adds {extra}")
-    return erp
+    return (*erp, *dialect.extra_commands)  # the dialect's own pollers (sap_ecc's status files)
 
 
 def build_registry(

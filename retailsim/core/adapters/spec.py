@@ -8,7 +8,8 @@ benign ("already done"), what a permanent refusal means for the order, and what 
 an order or return event with its facts (:class:`OrderMeant`, :class:`ReturnMeant`) and/or an
 :class:`Effect` the core applies by name, and the further commands it leaves for the same aggregate
 (:class:`FollowUp`: the next steps of a document that takes several requests, e.g. D365's lines after
-its header).
+its header) — and, for a system whose reply only says "received", how the acknowledgement is awaited or
+collected (``deferred``: adapters/deferred.py).
 
 Rules kept: a spec is pure — it reads its :class:`CommandInput` and the reply, never a store or a clock;
 a render that returns None means the command is superseded (the dispatcher completes it silently); a
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from retailsim.core.adapters.deferred import Deferred
 from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.config import CoreConfig
 from retailsim.core.models import Order
@@ -108,7 +110,7 @@ class Answer:
 
     message: OutboxMessage
     reply: Reply
-    step: str  # "lookup" when the reply answers the ERP look-up, else "send"
+    step: str  # "lookup" (answers the ERP look-up), "ack" (a deferred acknowledgement), else "send"
     now: float
     order: OrderRecord | None = None
     returned: ReturnRecord | None = None
@@ -193,6 +195,7 @@ class CommandSpec:
     # same aggregate and system (core/stores/base.py), so a backlog sends the newest state once.
     latest_only: bool = False
     follow_ups: Callable[[Answer], list[FollowUp]] | None = None
+    deferred: Deferred | None = None  # the reply says "received"; the real answer comes later (deferred.py)
 
 
 def never_sent(_: CommandInput) -> None:
@@ -226,3 +229,4 @@ class ErpDialect:
     stock_snapshot: Callable[[], OutboundRequest]
     parse_stock: Callable[[Reply], list[tuple[str, str, int]]]  # (material, plant, on hand) rows
     step_kinds: frozenset[str] = frozenset()
+    extra_commands: tuple[CommandSpec, ...] = ()  # kinds of its own beyond the port (collecting acks)

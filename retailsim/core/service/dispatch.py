@@ -38,6 +38,7 @@ from retailsim.core.models import Order
 from retailsim.core.reliability.breaker import BreakerState, CircuitBreaker
 from retailsim.core.reliability.ratelimit import TokenBucket
 from retailsim.core.reliability.retry import RetryPolicy
+from retailsim.core.service.deferred_replies import DeferredReplies
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.records import load_return
 from retailsim.core.service.reply_effects import ReplyEffects
@@ -98,6 +99,7 @@ class Dispatcher:
         self.retry = retry
         self.breakers = breakers
         self.buckets = buckets
+        self.deferred = DeferredReplies(host, commands)
 
     def _transaction(self, point: str) -> AbstractContextManager[Transaction]:
         return self.host._transaction(point)
@@ -221,6 +223,10 @@ class Dispatcher:
         breaker = self.breakers[destination]
         spec = self.commands.spec_for(message.destination, message.kind)
         verdict = judge(reply)
+        deferred = spec.deferred is not None and verdict is Verdict.SUCCESS
+        if deferred and self.deferred.takes(message, delivery.step, reply, now):  # "received": it waits
+            breaker.record_success(now)
+            return None
         if verdict is Verdict.SUCCESS and delivery.step == "lookup" and spec.lookup is not None:
             if not spec.lookup.found(reply):
                 breaker.record_success(now)

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from retailsim.core.adapters import dynamics, netsuite, oracle_fusion, sap
+from retailsim.core.adapters import dynamics, netsuite, oracle_fusion, sap, sap_ecc
+from retailsim.core.adapters.deferred import AckOutcome, AwaitsAck
 from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.adapters.http import Reply as CoreReply
 from retailsim.core.adapters.registry import ERP_DIALECTS
@@ -34,7 +35,7 @@ from retailsim.core.workflows import order_to_cash as o2c
 from retailsim.core.workflows.order_to_cash import OrderRecord
 from retailsim.core.workflows.return_to_refund import ReturnLineState, ReturnRecord
 from retailsim.systems.base import Request, Response
-from tests.contract.erp.drivers import Exchange, Order, Reply, Return
+from tests.contract.erp.drivers import Exchange, Order, Reply, Return, ecc_refusal
 
 ADDRESS = Address(name="Ada", line1="1 Way", city="London", region="LN", postal_code="N1", country="GB")
 
@@ -209,6 +210,51 @@ class AdapterDriver:
         return sum(quantity for item, _, quantity in dialect.parse_stock(reply) if item == sku)
 
 
+@dataclass(frozen=True)
+class DeferredAdapterDriver(AdapterDriver):
+    """A dialect whose create is answered "received" (``AwaitsAck``): the operation collects the
+    acknowledgements as the core does, with the spec's collector, and reads the one for its receipt."""
+
+    def _collected(self, receipt: str) -> Exchange[Any]:
+        deferred = self.spec("PostSalesOrder").deferred
+        assert isinstance(deferred, AwaitsAck)
+        collect = next(spec for spec in ERP_DIALECTS[self.dialect].extra_commands)
+        message = OutboxMessage(2, "erp", collect.kind, collect.kind, "corr", {"after": "0"}, 0.0)
+        rendered = collect.render(CommandInput(message=message, now=0.0, context=Context()))
+        assert rendered is not None
+        reply = to_core((yield to_request(rendered)))
+        return next((ack for ack in deferred.collector.acks(reply) if ack.receipt == receipt), None)
+
+    def submit_malformed_order(self, order: Order) -> Exchange[Reply]:
+        received = yield to_request(self._order_request(order, None))
+        if not (isinstance(received, Response) and received.ok):
+            return received
+        return ecc_refusal(order.number, (yield to_request(sap_ecc.status_files("0"))))
+
+    def submit_order(self, order: Order) -> Exchange[Reply]:
+        """The IDoc as the port takes it: "received" is nothing the core applies (the message waits)."""
+        return (yield to_request(self.plain_create(self._order_request(order, order.customer))))
+
+    def place_order(self, order: Order) -> Exchange[str | None]:
+        """The look-up first; else submit, collect the acknowledgement and apply it (step "ack")."""
+        record, document = canonical(order, order.customer)
+        spec = self.spec("PostSalesOrder")
+        assert spec.lookup is not None and isinstance(spec.deferred, AwaitsAck)
+        looked = to_core((yield to_request(spec.lookup.render(self._input(spec.kind, order=record)))))
+        if looked.ok and spec.lookup.found(looked):
+            step, reply = "lookup", looked
+        else:
+            received = to_core((yield to_request(self._order_request(order, order.customer))))
+            receipt = spec.deferred.receipt(received) if received.ok else None
+            ack = (yield from self._collected(receipt)) if receipt else None
+            if ack is None or ack.outcome is not AckOutcome.DONE:
+                return None
+            step, reply = "ack", CoreReply(200, ack.body)
+        rendering = {"order": record, "order_doc": document}
+        facts = yield from self._settle(spec.kind, reply, step, rendering, order=record)
+        return str(facts["erp_sales_order"]) if facts is not None else None
+
+
 def _netsuite_post(upsert: OutboundRequest) -> OutboundRequest:
     """NetSuite's plain create: the upsert's body POSTed with the external id the path carried."""
     external_id = upsert.path.rsplit("eid:", 1)[-1]
@@ -234,5 +280,8 @@ DRIVERS: dict[str, AdapterDriver] = {
         lambda create: create,
         lambda order_no: dynamics.find_by_reference(dynamics.SALES_ORDER, order_no),
         dynamics.found_numbers(dynamics.SALES_ORDER.number),
+    ),
+    "sap_ecc": DeferredAdapterDriver(
+        "sap_ecc", lambda create: create, sap_ecc.idocs_of, sap_ecc.posted_sales_orders
     ),
 }

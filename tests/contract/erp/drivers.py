@@ -496,7 +496,77 @@ class OracleFusionDriver:
         return sum(int(row["OnhandQuantity"]) for row in (_body(reply) or {"items": []})["items"])
 
 
+# ---- legacy SAP ECC: ORDERS05 IDocs posted in batch windows ----------------------------------------
+
+IDOC_INBOUND = "/sap/idoc/inbound"
+
+
+def ecc_refusal(order_no: str, files: Reply) -> Reply:
+    """ECC refuses an order later, as a status-51 record in a status file: handed back as the 400 it
+    amounts to, its body the record (DOCNUM, STATUS, STACOD, STATXT); else the file reply as it came."""
+    for file in (_body(files) or {"FILES": []})["FILES"]:
+        for record in file["E2STATS"]:
+            if record["ARCKEY"] == order_no and record["STATUS"] == "51":
+                return Response(400, record)
+    return files
+
+
+class SapEccDriver(SapDriver):
+    """Sales orders as ORDERS05 IDocs into the file port; everything else as the S/4 driver does. The suite
+    runs the clock out after each call, so the batch window has run by the time a reply is read."""
+
+    dialect = "sap_ecc"
+
+    @staticmethod
+    def _idoc(order: Order, sold_to: str | None) -> dict[str, Any]:
+        items = [
+            {
+                "POSEX": str(10 * (index + 1)),
+                "MENGE": str(line.quantity),
+                "WERKS": order.location,
+                "NETWR": f"{line.quantity * line.price:.2f}",
+                "E1EDP19": [{"QUALF": "002", "IDTNR": line.sku}],
+            }
+            for index, line in enumerate(order.lines)
+        ]
+        organisation = [("012", "OR"), ("008", "1010"), ("007", "10"), ("006", "00")]
+        return {
+            "EDI_DC40": {"IDOCTYP": "ORDERS05", "MESTYP": "ORDERS", "DIRECT": "2"},
+            "E1EDK01": {"BELNR": order.number, "CURCY": order.currency},
+            "E1EDK14": [{"QUALF": qualifier, "ORGID": value} for qualifier, value in organisation],
+            "E1EDKA1": [{"PARVW": "AG", "PARTN": sold_to}] if sold_to else [],
+            "E1EDP01": items,
+        }
+
+    def submit_order(self, order: Order) -> Exchange[Reply]:
+        return (yield Request("POST", IDOC_INBOUND, self._idoc(order, order.customer)))
+
+    def submit_malformed_order(self, order: Order) -> Exchange[Reply]:
+        received = yield Request("POST", IDOC_INBOUND, self._idoc(order, None))
+        if not (isinstance(received, Response) and received.ok):
+            return received
+        return ecc_refusal(
+            order.number, (yield Request("GET", "/sap/idoc/status-files", query={"after": "0"}))
+        )
+
+    def find_orders(self, order_no: str) -> Exchange[list[str]]:
+        """The sales orders the order's IDocs posted (the IDoc monitor: status 53 with VBELN)."""
+        reply = yield Request("GET", IDOC_INBOUND, query={"BELNR": order_no})
+        rows = (_body(reply) or {"IDOCS": []})["IDOCS"]
+        return [row["VBELN"] for row in rows if row["STATUS"] == "53"]
+
+    def place_order(self, order: Order) -> Exchange[str | None]:
+        found = yield from self.find_orders(order.number)
+        if found:
+            return found[0]
+        reply = yield from self.submit_order(order)
+        if not (isinstance(reply, Response) and reply.ok):
+            return None
+        posted = yield from self.find_orders(order.number)
+        return posted[0] if posted else None
+
+
 DRIVERS: dict[str, ErpDriver] = {
     driver.dialect: driver
-    for driver in (SapDriver(), NetSuiteDriver(), Dynamics365Driver(), OracleFusionDriver())
+    for driver in (SapDriver(), NetSuiteDriver(), Dynamics365Driver(), OracleFusionDriver(), SapEccDriver())
 }

@@ -63,20 +63,27 @@ def _fusion_error(body: Any) -> str:
     return str(body["o:errorDetails"][0]["o:errorCode"] and body["o:errorDetails"][0]["detail"])
 
 
+def _ecc_error(body: Any) -> str:
+    """An IDoc's status-51 record (an order refused at posting), or the S/4 error shape of the rest."""
+    return str(body["STACOD"] and body["STATXT"]) if "STATXT" in body else _sap_error(body)
+
+
 # What each product does differently; every dialect in the registry must have an entry.
 ERROR_TEXT: dict[str, Callable[[Any], str]] = {
     "sap": _sap_error,
     "netsuite": _netsuite_error,
     "d365": _d365_error,
     "oracle_fusion": _fusion_error,
+    "sap_ecc": _ecc_error,
 }
 REPEATED_CREATE = {  # status of the second identical create, sales orders then held for the number
     "sap": (201, 2),  # no duplicate check: a second sales order
     "netsuite": (400, 1),  # externalId already in use
     "d365": (201, 2),  # the number sequence draws a new SalesOrderNumber: a second sales order
     "oracle_fusion": (400, 1),  # the source-order key already exists
+    "sap_ecc": (202, 2),  # the file port takes any IDoc, and no duplicate check when it posts
 }
-SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle_fusion": False}
+SENDS_RETRY_AFTER = {"sap": True, "netsuite": False, "d365": True, "oracle_fusion": False, "sap_ecc": True}
 
 
 def test_every_dialect_has_expectations() -> None:

@@ -18,6 +18,7 @@ from retailsim.systems import (
     OracleFusion,
     Request,
     Response,
+    SapEcc,
     erp_class,
 )
 from retailsim.systems.base import LostReply
@@ -34,6 +35,7 @@ def test_the_registry_names_every_dialect_once() -> None:
         "netsuite": NetSuite,
         "d365": Dynamics365,
         "oracle_fusion": OracleFusion,
+        "sap_ecc": SapEcc,
     } == ERP_DIALECTS
     assert erp_class("d365") is Dynamics365
     with pytest.raises(ValueError, match="unknown ERP dialect 'navision'; known dialects: sap, netsuite"):
