@@ -24,7 +24,7 @@ GOLDEN: dict[str, tuple[str, dict[str, int]]] = {
     "baseline": ("5c3e689162825e05", {"accepted": 198, "posted_to_erp": 198, "delivered": 198, "refunded": 0, "dlq_entered": 0}),
     "black-friday": ("4c721879847bb41b", {"accepted": 191, "posted_to_erp": 191, "delivered": 191, "refunded": 0, "dlq_entered": 3}),
     "bopis-reroute": ("f9f9b0bf7a6b286d", {"accepted": 194, "posted_to_erp": 194, "delivered": 194, "refunded": 0, "dlq_entered": 0}),
-    "cloud-erp-migration": ("5c06ca8330842b49", {"accepted": 196, "posted_to_erp": 196, "delivered": 196, "refunded": 43, "dlq_entered": 0}),
+    "cloud-erp-migration": ("dc52e24155ae5053", {"accepted": 195, "posted_to_erp": 195, "delivered": 195, "refunded": 53, "dlq_entered": 1}),
     "core-crash": ("5407c3e330f12030", {"accepted": 195, "posted_to_erp": 195, "delivered": 195, "refunded": 0, "dlq_entered": 1}),
     "delayed-shipment-support": ("b80f28fdc4aa47ba", {"accepted": 196, "posted_to_erp": 209, "delivered": 198, "refunded": 20, "dlq_entered": 0}),
     "duplicate-webhooks": ("8c7f4211cf822e38", {"accepted": 198, "posted_to_erp": 198, "delivered": 198, "refunded": 0, "dlq_entered": 0}),
