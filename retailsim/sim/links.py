@@ -4,7 +4,9 @@ Every caller in the world reaches a mock system through here: the core's deliver
 storefront's checkout (the payment authorisation) and the service desk's customers and agents.
 
 Rules kept: the link's latency is drawn from the run's ``links`` stream, once per call; the system serves
-the call inline (no extra SimPy process: the cheapest faithful model); a reply that is lost, or that
+the call inline (no extra SimPy process: the cheapest faithful model) and the link's latency and the
+system's service pass as one SimPy wait (the request's ``lead_s``: the system admits the call when it is
+sent, see ``MockSystem.call``); an answer given at once (a refusal) still takes the link's latency; a reply that is lost, or that
 comes after the caller's timeout, is no reply (``Reply(None)``) and costs the caller its whole timeout,
 as a dropped connection does.
 """
@@ -40,13 +42,15 @@ class Links:
     ) -> Generator[simpy.Event, Any, Reply]:
         """One request over a link: round-trip latency, the system's service, and the caller's timeout."""
         start = self.env.now
-        yield self.env.timeout(self.latency.sample(self.rng))
+        lead = self.latency.sample(self.rng)
         response = yield from system.call(
-            Request(request.method, request.path, request.body, dict(request.headers), dict(request.query))
+            Request(request.method, request.path, request.body, dict(request.headers), dict(request.query), lead)
         )
         elapsed = self.env.now - start
-        if isinstance(response, LostReply) or elapsed > timeout_s:
+        if isinstance(response, LostReply) or max(elapsed, lead) > timeout_s:
             if timeout_s > elapsed:
                 yield self.env.timeout(timeout_s - elapsed)
             return Reply(None)
+        if elapsed < lead:
+            yield self.env.timeout(lead - elapsed)  # answered at once (a refusal): the answer still crosses
         return Reply(response.status, response.body, response.headers)

@@ -3,7 +3,7 @@
 Rules kept: memory does not grow with the number of events — a tally keeps its first values exactly
 (up to ``Tally.EXACT_LIMIT``, so small samples report true quantiles: one sample is its own p50 and p99)
 and beyond that is a log-bucketed histogram (about 1% relative error on quantiles), counts are kept per time bucket, levels are sampled on a fixed
-period — and the trace digest is a running SHA-256, never a stored list. :class:`Counts` is the run's
+period — and the trace digest is a running SHA-256 over records formatted when hashed, never a stored list. :class:`Counts` is the run's
 plain counters, one object shared by the rooms of a world, each adding to its own fields.
 """
 
@@ -130,35 +130,53 @@ class TraceDigest:
 
     ``tap``, when set, sees each line exactly as hashed (it cannot change what is hashed).
 
-    Lines are hashed in chunks of ``_CHUNK`` (SHA-256 of the concatenation does not depend on how it is
-    fed), so memory stays bounded while the per-event cost is one string join, not two hash updates.
+    A record is kept as the tuple it was given and formatted only when it is hashed: lines go into the
+    hash in chunks of ``_CHUNK`` (SHA-256 of the concatenation does not depend on how it is fed), so memory
+    stays bounded and the per-event cost is appending one tuple. :meth:`record_at` takes the simulated
+    time as a float and writes it as ``record`` callers write it (``f"{now:.6f}"``), so either form
+    hashes the same line.
     """
 
     _CHUNK = 1024
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
-        self._pending: list[str] = []
+        # (time or None, parts): a record as given, formatted when the chunk is hashed.
+        self._pending: list[tuple[float | None, tuple[object, ...]]] = []
         self.events = 0
         #: Called with every line as it is hashed (a report's message flows read them back); read-only.
         self.tap: Callable[[str], None] | None = None
 
     def record(self, *parts: object) -> None:
+        """One trace line, its parts joined by ``|``."""
+        self._add(None, parts)
+
+    def record_at(self, at: float, *parts: object) -> None:
+        """One trace line that starts with the simulated time ``at`` (six decimals)."""
+        self._add(at, parts)
+
+    def _add(self, at: float | None, parts: tuple[object, ...]) -> None:
         self.events += 1
         pending = self._pending
-        line = "|".join(map(str, parts))
-        pending.append(line)
+        pending.append((at, parts))
         if self.tap is not None:
-            self.tap(line)
+            self.tap(_line(at, parts))
         if len(pending) >= self._CHUNK:
             self._flush()
 
     def _flush(self) -> None:
         if self._pending:
-            self._pending.append("")  # every line ends with a newline, the chunk's last one too
-            self._hash.update("\n".join(self._pending).encode())
+            lines = [_line(at, parts) for at, parts in self._pending]
+            lines.append("")  # every line ends with a newline, the chunk's last one too
+            self._hash.update("\n".join(lines).encode())
             self._pending = []
 
     def hexdigest(self) -> str:
         self._flush()
         return self._hash.hexdigest()[:16]
+
+
+def _line(at: float | None, parts: tuple[object, ...]) -> str:
+    """A trace record as the line that is hashed."""
+    text = "|".join(map(str, parts))
+    return text if at is None else f"{at:.6f}|{text}" if parts else f"{at:.6f}"

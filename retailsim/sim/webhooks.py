@@ -8,13 +8,16 @@ sender's attempts (``delivery.webhook_max_attempts``) run out.
 Rules kept: each source's draws come from its own stream (``webhooks/<source>``); every attempt goes into
 the trace and into the event ledger (``events_accounted`` judges it: what was sent, each copy's
 deliveries, what the core answered); a copy in flight keeps the world from being quiet.
+
+No SimPy process per copy: a copy in flight is a small record, and each attempt is one timer whose
+callback delivers it (one SimPy event per attempt, where a process per copy cost three: its start, its
+wait and its end).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from random import Random
 
 import simpy
 
@@ -27,6 +30,16 @@ from retailsim.sim.monitors import Counts, TraceDigest
 from retailsim.sim.seeds import Streams
 from retailsim.systems.base import Webhook
 from retailsim.systems.carrier import Carrier
+
+
+@dataclass(eq=False, slots=True)
+class _Copy:
+    """One copy of an event on its way to the core: which copy, the sender's stream, attempts so far."""
+
+    hook: Webhook
+    copy: int
+    rng: Random
+    attempts: int = 0
 
 
 @dataclass(eq=False, kw_only=True)
@@ -52,9 +65,10 @@ class WebhookDispatch:
         self.event_ledger.sent(
             hook.source, hook.event_id, hook.topic, self.event_reference(hook), self.env.now, len(delays)
         )
+        rng = self.streams(f"webhooks/{hook.source}")
         for copy, delay in enumerate(delays):
             self.in_flight += 1
-            self.env.process(self._deliver(hook, delay, copy))
+            self._attempt_in(delay + self.links.latency.sample(rng), _Copy(hook, copy, rng))
 
     def event_reference(self, hook: Webhook) -> str:
         """The order (or return) an event is about, as its source names it (for ``events_accounted``)."""
@@ -69,38 +83,32 @@ class WebhookDispatch:
             return "inventory"  # a warehouse adjustment: repaired by the core's adjustment watch
         return str(body.get("reference_id") or body.get("order_reference") or "")
 
-    def _deliver(self, hook: Webhook, delay: float, copy: int = 0) -> Generator[simpy.Event, Any, None]:
-        rng = self.streams(f"webhooks/{hook.source}")
-        spec = self.spec
+    def _attempt_in(self, delay: float, copy: _Copy) -> None:
+        timer = self.env.timeout(delay)
+        timer.callbacks.append(lambda _timer: self._attempt(copy))
+
+    def _attempt(self, copy: _Copy) -> None:
+        """Deliver one copy to the core now; on no 2xx, back off for the next attempt or give up."""
+        hook, now = copy.hook, self.env.now
+        copy.attempts += 1
         process = self.process
-        yield self.env.timeout(delay + self.links.latency.sample(rng))
-        attempt = 0
-        while True:
-            attempt += 1
-            status = None
-            reached = process.up
-            if process.up:
-                reply = process.ask(
-                    lambda core: core.receive_webhook(
-                        hook.source, hook.event_id, hook.topic, hook.body, self.env.now
-                    )
-                )
-                status = reply.status if reply is not None else None
-            self.event_ledger.attempt(
-                hook.source,
-                hook.event_id,
-                copy,
-                self.env.now,
-                status,
-                reply.body if reached and reply is not None else None,
-                reached,
+        reached = process.up
+        reply = None
+        if reached:
+            reply = process.ask(
+                lambda core: core.receive_webhook(hook.source, hook.event_id, hook.topic, hook.body, now)
             )
-            self.trace.record(f"{self.env.now:.6f}", "webhook", hook.source, hook.event_id, status)
-            if status is not None and status < 300:
-                break
-            if attempt >= spec.webhook_max_attempts:
-                self.counts.webhooks_abandoned += 1
-                break
+        status = reply.status if reply is not None else None
+        self.event_ledger.attempt(
+            hook.source, hook.event_id, copy.copy, now, status, reply.body if reply is not None else None, reached
+        )
+        self.trace.record_at(now, "webhook", hook.source, hook.event_id, status)
+        if status is not None and status < 300:
+            self.in_flight -= 1
+        elif copy.attempts >= self.spec.webhook_max_attempts:
+            self.counts.webhooks_abandoned += 1
+            self.in_flight -= 1
+        else:
             # Senders back off exponentially with jitter (Shopify: 8 tries over 4 h; EasyPost: about a day).
-            yield self.env.timeout(spec.webhook_retry_base * 2 ** (attempt - 1) * rng.uniform(0.8, 1.2))
-        self.in_flight -= 1
+            base = self.spec.webhook_retry_base * 2 ** (copy.attempts - 1)
+            self._attempt_in(base * copy.rng.uniform(0.8, 1.2), copy)

@@ -37,6 +37,9 @@ class Request:
     body: Json = None
     headers: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
+    #: Seconds the request is still on the wire when :meth:`MockSystem.call` starts (the link's latency):
+    #: the system admits it at once and serves it in one wait of ``lead_s`` + its service time.
+    lead_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -281,11 +284,19 @@ class MockSystem:
         return self.capacity.count
 
     def call(self, request: Request) -> Generator[simpy.Event, Any, Response | LostReply]:
-        """Serve one request as a SimPy process: faults, rate limit, capacity, latency, handler."""
+        """Serve one request as a SimPy process: faults, rate limit, capacity, latency, handler.
+
+        A request with a ``lead_s`` (the link's latency, sim/links.py) is admitted when it is sent — outage,
+        rate limit and a capacity slot are checked then — and its time on the wire and its service time
+        pass as one wait, at whose end the handler runs. The slot is held from the request's admission to
+        its reply, as a server's connection limit counts an open connection. A refusal (outage, limit)
+        never comes back before the request could have arrived.
+        """
         self.calls += 1
         faults = self.faults
+        lead = request.lead_s
         if faults.outage:
-            yield self.env.timeout(0.002)
+            yield self.env.timeout(lead + 0.002)
             self.refusals += 1
             return self.unavailable()
         limiter = self._current_limiter()
@@ -294,13 +305,15 @@ class MockSystem:
             if wait is not None:
                 self.refusals += 1
                 self.throttled += 1
-                return self.rate_limited(wait)
+                return self.rate_limited(wait)  # the link still carries the refusal back (sim/links.py)
         turn = self.capacity.acquire()
         if turn is not None:
+            sent = self.env.now
             yield turn
+            lead = max(0.0, lead - (self.env.now - sent))  # it queued while it travelled
         try:
             service = self.latency.sample(self.rng) * faults.latency_factor
-            yield self.env.timeout(service)
+            yield self.env.timeout(lead + service)
             if faults.persistent_error is not None:
                 hit = faults.persistent_error.outcome(self.entity_of(request))
                 if hit == "timeout":

@@ -7,7 +7,10 @@ order reference (as on EasyPost): ``shipments`` maps each ``shipment_id`` to the
 and the integration matches events by ``tracking_code``.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every delay and
-exception is drawn from ``self.rng``; tracker, shipment and event ids are counters.
+exception is drawn from ``self.rng``; tracker, shipment and event ids are counters. A tracker is kept as a
+compact record (:class:`Tracker`: its scan events as ``(status, message, time)`` tuples, times as
+simulated seconds) and written out as EasyPost's JSON only when it is read or sent, so a run's memory
+per parcel stays small.
 """
 
 from __future__ import annotations
@@ -38,6 +41,57 @@ LEGS = (
 )
 
 
+class Tracker:
+    """One parcel's tracker, compactly: what EasyPost's Tracker JSON says, rendered by :meth:`as_json`."""
+
+    __slots__ = ("address", "created_s", "id", "scans", "shipment_id", "status", "tracking_code", "updated_s")
+
+    def __init__(self, tracker_id: str, code: str, shipment_id: str, address: dict[str, Any], now: float) -> None:
+        self.id = tracker_id
+        self.tracking_code = code
+        self.shipment_id = shipment_id
+        self.address = address  # the recipient's address, shared with the warehouse order that shipped it
+        self.status = "pre_transit"
+        self.created_s = self.updated_s = now
+        self.scans: list[tuple[str, str, float]] = [("pre_transit", "Shipping label created", now)]
+
+    def scan(self, status: str, message: str, now: float) -> str:
+        """The parcel reached ``status``; the status it had before."""
+        previous, self.status, self.updated_s = self.status, status, now
+        self.scans.append((status, message, now))
+        return previous
+
+    def as_json(self) -> dict[str, Any]:
+        """The tracker as ``GET /v2/trackers/{id}`` returns it (a new document each time)."""
+        location = {
+            "city": self.address.get("city"),
+            "state": self.address.get("state"),
+            "zip": self.address.get("zip_code"),
+        }
+        return {
+            "id": self.id,
+            "object": "Tracker",
+            "tracking_code": self.tracking_code,
+            "carrier": "USPS",
+            "status": self.status,
+            "status_detail": STATUS_DETAIL.get(self.status, "status_update"),
+            "shipment_id": self.shipment_id,
+            "est_delivery_date": iso_time(self.created_s + 2 * 86400),
+            "tracking_details": [
+                {
+                    "object": "TrackingDetail",
+                    "status": status,
+                    "message": message,
+                    "datetime": iso_time(at),
+                    "tracking_location": dict(location),
+                }
+                for status, message, at in self.scans
+            ],
+            "created_at": iso_time(self.created_s),
+            "updated_at": iso_time(self.updated_s),
+        }
+
+
 class Carrier(MockSystem):
     name = "carrier"
     routes = (
@@ -61,10 +115,9 @@ class Carrier(MockSystem):
         )
         self.exception_rate = exception_rate
         self.legs = legs
-        self.trackers: dict[str, dict[str, Any]] = {}
+        self.trackers: dict[str, Tracker] = {}
         self.by_tracking_code: dict[str, str] = {}
         self.shipments: dict[str, dict[str, str]] = {}
-        self.status_history: dict[str, list[str]] = {}
         self._codes = 0
         # Tracking notifications to the recipient (e-mail/SMS), as carriers send them: (code, status).
         self.notify_recipient: Callable[[str, str], None] | None = None
@@ -77,45 +130,25 @@ class Carrier(MockSystem):
         self._codes += 1
         code = f"EZ{self._codes:010d}"
         shipment_id = self.next_id("shp_")
-        tracker: dict[str, Any] = {
-            "id": self.next_id("trk_"),
-            "object": "Tracker",
-            "tracking_code": code,
-            "carrier": "USPS",
-            "status": "pre_transit",
-            "status_detail": "label_created",
-            "shipment_id": shipment_id,
-            "est_delivery_date": iso_time(self.env.now + 2 * 86400),
-            "tracking_details": [self._detail("pre_transit", "Shipping label created", to_address)],
-            "created_at": iso_time(self.env.now),
-            "updated_at": iso_time(self.env.now),
-        }
-        tracker_id = str(tracker["id"])
-        self.trackers[tracker_id] = tracker
-        self.by_tracking_code[code] = tracker_id
-        self.shipments[shipment_id] = {"reference_id": reference_id, "tracker_id": tracker_id}
-        self.status_history[code] = ["pre_transit"]
-        self.env.process(self._journey(tracker, to_address))
+        tracker = Tracker(self.next_id("trk_"), code, shipment_id, to_address, self.env.now)
+        self.trackers[tracker.id] = tracker
+        self.by_tracking_code[code] = tracker.id
+        self.shipments[shipment_id] = {"reference_id": reference_id, "tracker_id": tracker.id}
+        self.env.process(self._journey(tracker))
         return {"tracking_code": code, "carrier": "USPS", "service": "Priority", "shipment_id": shipment_id}
 
+    @property
+    def status_history(self) -> dict[str, list[str]]:
+        """Each parcel's statuses in order, by tracking code (read from the trackers' scans)."""
+        return {t.tracking_code: [status for status, _, _ in t.scans] for t in self.trackers.values()}
+
     def tracker_by_code(self, code: str) -> dict[str, Any] | None:
+        """The tracker's JSON (a new document), or None for an unknown code."""
         tracker_id = self.by_tracking_code.get(code)
-        return self.trackers.get(tracker_id) if tracker_id else None
+        tracker = self.trackers.get(tracker_id) if tracker_id else None
+        return tracker.as_json() if tracker is not None else None
 
-    def _detail(self, status: str, message: str, address: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "object": "TrackingDetail",
-            "status": status,
-            "message": message,
-            "datetime": iso_time(self.env.now),
-            "tracking_location": {
-                "city": address.get("city"),
-                "state": address.get("state"),
-                "zip": address.get("zip_code"),
-            },
-        }
-
-    def _journey(self, tracker: dict[str, Any], address: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+    def _journey(self, tracker: Tracker) -> Generator[simpy.Event, Any, None]:
         fails = self.rng.random() < self.exception_rate
         for leg_status, leg_message, delay in self.legs:
             yield self.env.timeout(delay.sample(self.rng))
@@ -124,28 +157,22 @@ class Carrier(MockSystem):
                 status, message = self.rng.choice(
                     (("failure", "Delivery attempt failed"), ("return_to_sender", "Returned to sender"))
                 )
-            self._advance(tracker, status, message, address)
+            self._advance(tracker, status, message)
             if status in ("failure", "return_to_sender"):
                 return
 
-    def _advance(self, tracker: dict[str, Any], status: str, message: str, address: dict[str, Any]) -> None:
-        previous = tracker["status"]
-        tracker["status"] = status
-        tracker["status_detail"] = STATUS_DETAIL.get(status, "status_update")
-        tracker["updated_at"] = iso_time(self.env.now)
-        tracker["tracking_details"].append(self._detail(status, message, address))
-        self.status_history[tracker["tracking_code"]].append(status)
+    def _advance(self, tracker: Tracker, status: str, message: str) -> None:
+        previous = tracker.scan(status, message, self.env.now)
         if self.notify_recipient is not None:
-            self.notify_recipient(tracker["tracking_code"], status)
+            self.notify_recipient(tracker.tracking_code, status)
         event_id = self.next_id("evt_")
-        result = {**tracker, "tracking_details": [dict(d) for d in tracker["tracking_details"]]}
         self.emit(
             "tracker.updated",
             {
                 "id": event_id,
                 "object": "Event",
                 "description": "tracker.updated",
-                "result": result,
+                "result": tracker.as_json(),
                 "previous_attributes": {"status": previous},
                 "created_at": iso_time(self.env.now),
             },
@@ -156,9 +183,9 @@ class Carrier(MockSystem):
         tracker = self.trackers.get(tracker_id)
         if tracker is None:
             return self.error(404, "NOT_FOUND", "The requested resource could not be found.")
-        return Response(200, dict(tracker))
+        return Response(200, tracker.as_json())
 
     def list_trackers(self, request: Request) -> Response:
         codes = [c for c in request.query.get("tracking_codes", "").split(",") if c]
-        found = [dict(t) for c in codes if (t := self.tracker_by_code(c)) is not None]
+        found = [t for c in codes if (t := self.tracker_by_code(c)) is not None]
         return Response(200, {"trackers": found, "has_more": False})

@@ -27,7 +27,9 @@ SMALL = ("workload.orders=600",)
 # update the constant in the same commit, saying why; never update it just to make the test pass.
 GOLDEN_OVERRIDES = ("workload.orders=300",)
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "50cd471a73f97859"
+# Was 50cd471a73f97859 until a call's link latency and service time became one SimPy wait (issue 15:
+# the service latency is drawn when the request is sent, so the streams' draws interleave differently).
+GOLDEN_DIGEST = "67a36fa35bc0cd4f"
 
 
 @cache

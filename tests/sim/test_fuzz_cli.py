@@ -53,13 +53,16 @@ def test_fuzz_rejects_an_unknown_core(tmp_path: Path) -> None:
 
 
 def test_fuzz_catches_an_outbox_written_apart_from_its_state(tmp_path: Path) -> None:
-    # Seed 6 draws a core crash at any point that falls between the order's commit and its commands'.
+    # Seed 7 draws a core crash at any point that falls between the order's commit and its commands'. (It
+    # was seed 6 until a call's link latency and service time became one SimPy wait, issue 15: under the
+    # new draws seed 6's ERP error window exhausts one message's 12 attempts — GET or POST failing at
+    # p=0.487 each — and the real core rightly dead-letters it, which no_lost_orders then reports.)
     result = retailsim(
         "fuzz",
         "--runs",
         "1",
         "--seed",
-        "6",
+        "7",
         "--core",
         "outbox-apart",
         "--out",
@@ -69,5 +72,5 @@ def test_fuzz_catches_an_outbox_written_apart_from_its_state(tmp_path: Path) -> 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "core_crash@any" in result.stdout
     assert "no_lost_orders" in result.stdout
-    real = retailsim("fuzz", "--runs", "1", "--seed", "6", "--out", str(tmp_path / "real"), cwd=tmp_path)
+    real = retailsim("fuzz", "--runs", "1", "--seed", "7", "--out", str(tmp_path / "real"), cwd=tmp_path)
     assert real.returncode == 0, real.stdout + real.stderr

@@ -31,7 +31,9 @@ SCENARIOS = ("bopis-reroute", "delayed-shipment-support")
 # saying why (see tests/sim/test_flash_sale.py).
 # delayed-shipment-support moved from 6a17f0f3c5e1b324 when goods returned to the DC became available to
 # promise (and an exchange's replacement was ordered) only after the ERP's goods receipt (issue 11).
-GOLDEN = {"bopis-reroute": "2265caf66ee4da7a", "delayed-shipment-support": "919bd32fc1050f20"}
+# Both moved (from 2265caf66ee4da7a and 919bd32fc1050f20) when a call's link latency and service time
+# became one SimPy wait (issue 15).
+GOLDEN = {"bopis-reroute": "df3d45df72bc9049", "delayed-shipment-support": "a2bec3a793644180"}
 
 
 @cache

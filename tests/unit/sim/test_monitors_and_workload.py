@@ -184,6 +184,22 @@ def test_the_digest_is_the_hash_of_the_lines_however_they_are_chunked() -> None:
     assert digest.events == len(events)
 
 
+def test_a_record_at_a_time_hashes_and_taps_the_line_a_formatted_record_does() -> None:
+    times = [0.0, 0.5, 1 / 3, 86_400.1234567]
+    formatted, timed = TraceDigest(), TraceDigest()
+    tapped: list[str] = []
+    timed.tap = tapped.append
+    for at in times:
+        formatted.record(f"{at:.6f}", "webhook", "wms", None)
+        timed.record_at(at, "webhook", "wms", None)
+    formatted.record(f"{times[-1]:.6f}")
+    timed.record_at(times[-1])
+    assert timed.hexdigest() == formatted.hexdigest()
+    assert tapped[1] == "0.500000|webhook|wms|None" and tapped[-1] == "86400.123457"
+    timed.record_at(2.0, "webhook")
+    assert timed.hexdigest() != formatted.hexdigest()
+
+
 # ---- workload arrivals ---------------------------------------------------------------------------
 
 

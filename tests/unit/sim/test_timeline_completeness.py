@@ -8,6 +8,7 @@ from typing import Any
 from retailsim.scenarios import load
 from retailsim.sim.service_desk import timeline_gaps
 from retailsim.sim.world import World
+from retailsim.systems.carrier import Tracker
 
 
 def world_with_a_failed_parcel() -> World:
@@ -20,7 +21,8 @@ def world_with_a_failed_parcel() -> World:
         "tracking": {"carrier": "USPS", "carrier_service": "Priority", "tracking_id": "EZ1"},
     }
     world.wms.by_reference["00000001"] = [1]
-    world.carrier.trackers["trk_1"] = {"id": "trk_1", "tracking_code": "EZ1", "status": "failure"}
+    parcel = world.carrier.trackers["trk_1"] = Tracker("trk_1", "EZ1", "shp_1", {}, 0.0)
+    parcel.scan("failure", "Delivery attempt failed", 5.0)
     world.carrier.by_tracking_code["EZ1"] = "trk_1"
     return world
 

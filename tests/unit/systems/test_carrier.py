@@ -38,7 +38,7 @@ def test_a_label_creates_a_pre_transit_tracker_linked_to_its_shipment() -> None:
         "zip": "62701",
     }
     assert system.shipments[label["shipment_id"]] == {"reference_id": "00001", "tracker_id": tracker["id"]}
-    assert system.trackers[tracker["id"]]["shipment_id"] == label["shipment_id"]
+    assert system.trackers[tracker["id"]].shipment_id == label["shipment_id"]
     assert system.status_history[label["tracking_code"]] == ["pre_transit"]
     assert system.create_shipment("00002", ADDRESS)["tracking_code"] != label["tracking_code"]
 
