@@ -105,15 +105,23 @@ class DeliveryWorkers:
         park in the lane when nothing may be claimed."""
         system = self.systems[destination]
         timeout_s = self.timeouts[destination]
+        just_delivered = False
         while process.epoch == epoch:
+            if just_delivered and core.nothing_to_claim(destination, self.env.now):
+                # The common case after a delivery: park at once rather than make a claim that finds nothing.
+                just_delivered = False
+                yield lane.park()
+                continue
             try:
                 delivery = core.claim(destination, self.env.now)
             except CoreCrashed as crash:
                 process.died(crash)
                 return
             if delivery is None:
+                just_delivered = False
                 yield lane.park()
                 continue
+            just_delivered = True
             lane.nudge()  # more may be due: a parked worker takes it rather than wait for this one
             message = delivery.message
             self.retry_audit.claimed(message)

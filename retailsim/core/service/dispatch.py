@@ -118,6 +118,16 @@ class Dispatcher:
             at = max(at, bucket.ready_at(now))
         return at
 
+    def nothing_to_claim(self, destination: str, now: float) -> bool:
+        """True when ``claim`` now would certainly return None and change nothing, so a worker may park
+        without it: no message is due and the breaker is not open (``claim`` would move an open breaker
+        whose time is up to half-open). A bucket's token taken and given back is the same float again
+        (``t - 1 + 1 == t`` exactly for ``t >= 1 - ε``), so skipping it changes no later timing."""
+        if self.breakers[destination].state is BreakerState.OPEN:
+            return False
+        due = self.host.store.next_due_at(destination)
+        return due is None or due > now
+
     def claim(self, destination: str, now: float) -> Delivery | None:
         """The next message to send to ``destination`` now, or None (nothing due, breaker open, throttled)."""
         breaker = self.breakers[destination]

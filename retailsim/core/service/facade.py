@@ -330,6 +330,10 @@ class IntegrationCore:
         """When ``claim`` could next hand out work for a destination (None: nothing is pending)."""
         return self.dispatch.next_due_at(destination, now)
 
+    def nothing_to_claim(self, destination: str, now: float) -> bool:
+        """True when ``claim`` now would return None and change nothing (a worker may park at once)."""
+        return self.dispatch.nothing_to_claim(destination, now)
+
     def claim(self, destination: str, now: float) -> Delivery | None:
         """The next message to send to ``destination`` now, or None (nothing due, breaker open, throttled)."""
         return self.dispatch.claim(destination, now)

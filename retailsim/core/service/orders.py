@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from retailsim.core.adapters import sfcc
 from retailsim.core.errors import InvalidPayload
+from retailsim.core.frozen import updated
 from retailsim.core.models import Order
 from retailsim.core.reliability.idempotency import fingerprint
 from retailsim.core.service.erp_routing import erp_for_new_order
@@ -127,16 +128,16 @@ class Orders:
         if order.pickup_store:
             routed = self.host.pickups.route_new(tx, order, now)
             location = routed["location"] or None
-            record = record.model_copy(update=routed)
+            record = updated(record, routed)
         else:
             location = self.host.inventory.reserve_order(tx, order)
         if location is not None:
-            record = record.model_copy(update={"location": location, "reserved": True})
+            record = updated(record, {"location": location, "reserved": True})
             event = OrderEvent.STOCK_RESERVED
             for sku, _ in record.lines:
                 self.host.inventory.schedule_publication(tx, sku, now, uow)
         elif order.confirmed_to_customer:
-            record = record.model_copy(update={"location": self.host.config.locations[0], "short": True})
+            record = updated(record, {"location": self.host.config.locations[0], "short": True})
             event = OrderEvent.STOCK_SHORT
         else:
             event = OrderEvent.STOCK_UNAVAILABLE

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from retailsim.core.adapters.spec import Answer, CommandSpec, Effect, OrderMeant, ReturnMeant, Subject
+from retailsim.core.frozen import updated
 from retailsim.core.service.additive_facts import AdditiveFacts
 from retailsim.core.service.hosts import OrderTableHost
 from retailsim.core.service.migration_job import MigrationJob
@@ -105,4 +106,4 @@ class ReplyEffects:
         seq = int(message.payload["seq"])
         if seq > record.synced.get(message.destination, 0):
             synced = {**record.synced, message.destination: seq}
-            self.host._save_record(tx, record.model_copy(update={"synced": synced}), answer.now)
+            self.host._save_record(tx, updated(record, {"synced": synced}), answer.now)

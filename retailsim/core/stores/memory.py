@@ -247,9 +247,12 @@ class MemoryStore:
         )
         self._messages[message.seq] = message
         self._open_by_destination[new.destination] = self._open_by_destination.get(new.destination, 0) + 1
-        lane = self._lanes.setdefault((new.destination, new.aggregate_id), deque())
-        lane.append(message.seq)
-        if len(lane) == 1:
+        key = (new.destination, new.aggregate_id)
+        lane = self._lanes.get(key)
+        if lane:
+            lane.append(message.seq)
+        else:  # the lane's first message: it is due on its own
+            self._lanes[key] = deque((message.seq,))
             heapq.heappush(self._due.setdefault(new.destination, []), (message.available_at, message.seq))
 
     def _supersede(self, new: NewMessage) -> None:

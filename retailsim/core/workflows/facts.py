@@ -7,14 +7,16 @@ every key must be a field of the record, every value of that field's type (stric
 :class:`InvalidFacts`, a programming error of the core, never retried.
 
 Rules kept: the facts are returned as given (a check, not a conversion: what is saved is unchanged);
-pure, no clock.
+no clock. A plain-scalar field's check is remembered per value type (its outcome depends on nothing
+else); every other field's value is checked every time.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -32,16 +34,44 @@ def _field_type(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
+@functools.cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@functools.cache
+def _plain_scalar(model: type[BaseModel], name: str) -> bool:
+    """A field typed by plain scalars only (``str | None``, ``float``; no constraint, no Literal): whether a
+    value passes its strict check depends on the value's type alone."""
+    info = model.model_fields[name]
+    annotation = info.annotation
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return not info.metadata and all(member in _SCALARS for member in members)
+
+
+# (model, field, value type) whose strict check passed for a plain-scalar field: it passes for every
+# value of that type, so an order's every event does not pay for the check again.
+_passed: set[tuple[type[BaseModel], str, type]] = set()
+
+
 def checked_facts(model: type[BaseModel], facts: Mapping[str, Any] | None) -> dict[str, Any]:
     """``facts`` as an update of ``model``'s fields, or InvalidFacts naming what is wrong."""
     if not facts:
         return {}
-    unknown = sorted(set(facts) - set(model.model_fields))
-    if unknown:
+    if not _field_names(model).issuperset(facts):
+        unknown = sorted(set(facts) - _field_names(model))
         raise InvalidFacts(f"{model.__name__} has no field {', '.join(unknown)}")
     for name, value in facts.items():
+        checked = (model, name, type(value))
+        if checked in _passed:
+            continue
         try:
             _field_type(model, name).validate_python(value, strict=True)
         except ValidationError as exc:
             raise InvalidFacts(f"{model.__name__}.{name}: {exc.errors()[0]['msg']} (got {value!r})") from None
+        if type(value) in _SCALARS and _plain_scalar(model, name):
+            _passed.add(checked)
     return dict(facts)

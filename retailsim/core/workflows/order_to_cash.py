@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from retailsim.core.errors import IllegalTransition
+from retailsim.core.frozen import updated
 from retailsim.core.workflows.facts import checked_facts
 
 
@@ -168,7 +169,7 @@ SERVICE_VISIBLE = frozenset(
 class OrderRecord(BaseModel):
     """The core's durable state of one order (the aggregate), saved as a JSON document.
 
-    Frozen: a new state is a ``model_copy``, and a store may hand the saved object to later readers.
+    Frozen: a new state is an updated copy (core/frozen.py), and a store may hand the saved object to later readers.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -327,7 +328,7 @@ def apply(
         if wanted is record.status:
             return Outcome(record, (), stale=True, repeat=True)
         if record.status in TERMINAL or RANK[wanted] <= RANK[record.status]:
-            stale = record.model_copy(update={"stale_events": record.stale_events + 1})
+            stale = updated(record, {"stale_events": record.stale_events + 1})
             return Outcome(stale, (), stale=True)
         raise IllegalTransition("order_to_cash", record.status.value, event.value)
     seq = record.status_seq + 1
@@ -337,7 +338,7 @@ def apply(
         status_seq=seq,
         history=[*record.history, (now, target.value, event.value)],
     )
-    new = record.model_copy(update=update)
+    new = updated(record, update)
     commands = _commands_for(record, new, target, policy)
     commands.extend(_status_commands(target, seq, storefront=not record.replaces))
     return Outcome(new, tuple(commands))

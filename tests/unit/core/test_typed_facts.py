@@ -53,3 +53,14 @@ def test_a_stale_event_with_a_bad_fact_is_refused_too() -> None:
 def test_a_misspelt_or_mistyped_return_fact_is_refused(facts: dict[str, Any], named: str) -> None:
     with pytest.raises(InvalidFacts, match=named):
         r2r.apply(RETURN, r2r.ReturnEvent.INELIGIBLE, 5.0, r2r.ReturnPolicy(), facts)
+
+
+def test_a_remembered_check_is_per_value_type_and_only_for_plain_scalar_fields() -> None:
+    """A plain-scalar field's passed check is remembered per value type: a value of another type is still
+    checked (and refused); a structured field (``lines``) is checked every time."""
+    reserve({"erp_sales_order": "4711", "lines": [("SKU-1", 1)]})
+    reserve({"erp_sales_order": "4712", "lines": [("SKU-2", 2)]})  # remembered: passes again
+    with pytest.raises(InvalidFacts, match=r"OrderRecord\.erp_sales_order"):
+        reserve({"erp_sales_order": 4713})
+    with pytest.raises(InvalidFacts, match=r"OrderRecord\.lines"):
+        reserve({"lines": [("SKU-1", "one")]})
