@@ -438,6 +438,8 @@ class Scenario(Strict):
     def _one_erp_dialect(self) -> Scenario:
         if "erp_dialect" in self.core.model_fields_set and self.core.erp_dialect != self.systems.erp.dialect:
             raise ValueError("core.erp_dialect follows systems.erp.dialect: set systems.erp.dialect instead")
+        if self.core.erp_dialect != self.systems.erp.dialect:  # derived, so the resolved scenario says it
+            self.core = self.core.model_copy(update={"erp_dialect": self.systems.erp.dialect})
         return self
 
     @model_validator(mode="after")
