@@ -281,15 +281,9 @@ def _plant_change(command: CommandInput) -> OutboundRequest | None:
 # ---- returns and credit notes ---------------------------------------------------------------------------
 
 
-def _buyer(command: CommandInput) -> tuple[str, str]:
-    """The customer account and currency of a return's order (its stored document)."""
-    customer = str((command.sale.get("customer") or {}).get("customer_id", ""))
-    return customer, str(command.sale.get("currency", "USD"))
-
-
 def _return_order(command: CommandInput) -> OutboundRequest:
     record = command.return_record
-    customer, currency = _buyer(command)
+    customer, currency = command.sale_buyer()
     return _header(RETURN_ORDER, customer, currency, record.return_no,
                    OriginalSalesOrderNumber=record.erp_sales_order or "",
                    ReturnReasonCodeId=record.reason or "R01", InventoryWarehouseId=record.location)  # fmt: skip
@@ -297,7 +291,7 @@ def _return_order(command: CommandInput) -> OutboundRequest:
 
 def _credit_note(command: CommandInput) -> OutboundRequest:
     record = command.return_record
-    customer, currency = _buyer(command)
+    customer, currency = command.sale_buyer()
     return _header(CREDIT_NOTE, customer, currency, record.return_no,
                    ReturnOrderNumber=record.erp_return_order or "")  # fmt: skip
 

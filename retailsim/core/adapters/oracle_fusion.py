@@ -211,16 +211,10 @@ def _cancel(command: CommandInput) -> OutboundRequest:
     )
 
 
-def _buyer(command: CommandInput) -> tuple[str, str]:
-    """The buying party and currency of a return's order (its stored document)."""
-    buyer = str((command.sale.get("customer") or {}).get("customer_id", ""))
-    return buyer, str(command.sale.get("currency", "USD"))
-
-
 def _return_order(command: CommandInput) -> OutboundRequest:
     """An RMA: an order of return lines, each referring to the original order, under our return number."""
     record = command.return_record
-    buyer, currency = _buyer(command)
+    buyer, currency = command.sale_buyer()
     system, _, original = (record.erp_sales_order or "").rpartition(":")
     lines = [
         {
@@ -261,7 +255,7 @@ def _return_order(command: CommandInput) -> OutboundRequest:
 
 def _credit_memo(command: CommandInput) -> OutboundRequest:
     record = command.return_record
-    buyer, currency = _buyer(command)
+    buyer, currency = command.sale_buyer()
     lines = [
         {
             "LineNumber": index + 1,

@@ -136,9 +136,7 @@ def _erp_commands(erp_dialect_name: str) -> tuple[CommandSpec, ...]:
     return (*erp, *dialect.extra_commands)  # the dialect's own pollers (sap_ecc's status files)
 
 
-def build_registry(
-    erp_dialect_name: str = "sap", *, cloud: tuple[str, str] | None = None
-) -> CommandRegistry:
+def build_registry(erp_dialect_name: str = "sap", *, cloud: tuple[str, str] | None = None) -> CommandRegistry:
     """Every system's specs, the ERP's from the dialect called ``erp_dialect_name``. ``cloud``: the
     (destination, dialect) of a migration's second ERP — its ERP kinds from that dialect, and the
     migration's two commands (core/adapters/migration.py) on either side."""
@@ -148,6 +146,4 @@ def build_registry(
     destination, cloud_name = cloud
     legacy_dialect, cloud_dialect = erp_dialect(erp_dialect_name), erp_dialect(cloud_name)
     routed = CommandRegistry((*_erp_commands(cloud_name), migration.migrate_spec(cloud_dialect)))
-    return CommandRegistry(
-        (*erp, migration.retire_spec(legacy_dialect), *SYSTEMS), {destination: routed}
-    )
+    return CommandRegistry((*erp, migration.retire_spec(legacy_dialect), *SYSTEMS), {destination: routed})

@@ -341,15 +341,9 @@ def _plant_change(command: CommandInput) -> OutboundRequest | None:
     return change_item_plant(record.erp_sales_order, command.payload("item"), location)
 
 
-def _buyer(command: CommandInput) -> tuple[str, str]:
-    """The sold-to party and currency of a return's order (its stored document)."""
-    sold_to = str((command.sale.get("customer") or {}).get("customer_id", ""))
-    return sold_to, str(command.sale.get("currency", "USD"))
-
-
 def _customer_return(command: CommandInput) -> OutboundRequest:
     record = command.return_record
-    sold_to, currency = _buyer(command)
+    sold_to, currency = command.sale_buyer()
     return create_customer_return(
         record.return_no,
         record.erp_sales_order or "",
@@ -363,7 +357,7 @@ def _customer_return(command: CommandInput) -> OutboundRequest:
 
 def _credit_memo(command: CommandInput) -> OutboundRequest:
     record = command.return_record
-    sold_to, currency = _buyer(command)
+    sold_to, currency = command.sale_buyer()
     return create_credit_memo_request(
         record.return_no,
         record.erp_return_order or "",

@@ -103,6 +103,11 @@ class CommandInput:
     def payload(self, key: str) -> str:
         return str(self.message.payload[key])
 
+    def sale_buyer(self) -> tuple[str, str]:
+        """The customer id and currency of a return's order (its stored document, ``sale``)."""
+        customer = str((self.sale.get("customer") or {}).get("customer_id", ""))
+        return customer, str(self.sale.get("currency", "USD"))
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
