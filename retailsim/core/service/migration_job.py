@@ -27,6 +27,9 @@ or cancel/re-plant a legacy document the cloud copy never hears of. So the move'
 store whether the order's lane to the legacy ERP holds an unfinished message and, if it does, skips the
 order in this pass (counted ``migration_waits``); a later pass, once the lane has drained, moves it (the
 guard ``migration_waits_for_legacy_lane``). A skipped order still takes its place in the pass's batch.
+The lane is read after the order's record, which the transaction holds (a row lock in PostgreSQL): a
+command for the order is appended in a transaction that changes that record, so it is either seen here or
+queued after the move, when the record already routes it to the cloud ERP.
 
 Rules kept: every step is one store transaction with its crash point; no clock (``now`` passed in); the
 candidates are sorted by order number, never a set's order; an order with unfinished legacy ERP work is
@@ -38,7 +41,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Literal, Protocol
 
 from retailsim.core.adapters import migration as specs
 from retailsim.core.adapters.registry import erp_dialect
@@ -55,7 +58,10 @@ from retailsim.core.workflows.order_to_cash import OrderStatus
 # Orders the legacy ERP holds and nobody has shipped yet: what the job moves.
 MOVABLE = frozenset({OrderStatus.POSTED_TO_ERP.value, OrderStatus.ALLOCATED.value})
 # What one move did: moved it, left it for a later pass (its legacy ERP lane is not empty), or nothing to do.
-MOVED, WAITS, SKIPPED = "moved", "waits", "skipped"
+Move = Literal["moved", "waits", "skipped"]
+MOVED: Move = "moved"
+WAITS: Move = "waits"
+SKIPPED: Move = "skipped"
 
 
 class MigrationHost(OrderTableHost, Protocol):
@@ -111,16 +117,16 @@ class MigrationJob:
             uow = UnitOfWork()
             with self.host._transaction("migration.move.before_commit") as tx:
                 move = self._move(tx, order_no, now, uow)
-            moved += move == MOVED
-            # Counted once committed: a death rolls them back.
-            self.host._count("migration_moves", int(move == MOVED))
+            done = int(move == MOVED)
+            moved += done
+            self.host._count("migration_moves", done)  # counted once committed: a death rolls it back
             if move == WAITS:
                 self.host._count("migration_waits")
             self.host._after_commit(uow, now)
             self.host._crash_point("migration.move.after_commit")
         return moved
 
-    def _move(self, tx: Transaction, order_no: str, now: float, uow: UnitOfWork) -> str:
+    def _move(self, tx: Transaction, order_no: str, now: float, uow: UnitOfWork) -> Move:
         """Move one order in ``tx``: ``MOVED``, ``WAITS`` (legacy ERP work unfinished) or ``SKIPPED``."""
         record = self.host._load_record(tx, order_no)
         if record is None or record.status.value not in MOVABLE or not record.erp_sales_order:
