@@ -93,9 +93,10 @@ class Guards:
     correlation_id: bool = True
     remedy_guard: bool = True
     reroute: bool = True
-    # ERP migration (core/service/migration_job.py, erp_routing.py): the job moves an order once; a
-    # return's ERP commands go to its order's ERP of record.
+    # ERP migration (core/service/migration_job.py, erp_routing.py): the job moves an order once, and only
+    # once its legacy ERP lane is empty; a return's ERP commands go to its order's ERP of record.
     migration_moves_once: bool = True
+    migration_waits_for_legacy_lane: bool = True
     returns_follow_order: bool = True
     # Command kinds the core decides but never sends (completed as superseded): none in the real core.
     silenced_commands: frozenset[str] = frozenset()

@@ -45,6 +45,9 @@ twice              legacy one it has not moved (every pass moves the     without
                    unshipped orders again, from wherever they are)       = "sap") → one_erp_of_record
 returns-by-phase   a return's ERP commands follow its order's ERP of     cloud-erp-migration →
                    record (they go where the phase sends new orders)     return_credited_in_erp_of_record
+migration-         the migration job's wait for an order's legacy ERP    cloud-erp-migration with a legacy command
+ignores-legacy-    lane to drain (a queued plant change is sent after    queued before each pass (tests/sim/
+lane               the move, aimed at the cloud document)                test_cloud_erp_migration.py) → one_erp_of_record
 =================  ===================================================  ==========================================
 """
 
@@ -203,5 +206,6 @@ CORES: dict[str, CoreFactory] = {
         Guards(breaker=lambda config: _NeverHalfOpens(config.breaker_failures, config.breaker_open_s))
     ),
     "migration-moves-twice": with_guards(Guards(migration_moves_once=False)),
+    "migration-ignores-legacy-lane": with_guards(Guards(migration_waits_for_legacy_lane=False)),
     "returns-by-phase": with_guards(Guards(returns_follow_order=False)),
 }

@@ -12,6 +12,7 @@ from typing import Any
 from retailsim.sim.erp_books import ErpBooks
 from retailsim.sim.invariants import Evidence
 from retailsim.sim.world import World
+from retailsim.systems.erp import Erp
 
 
 def erp_books(world: World) -> ErpBooks:
@@ -368,11 +369,14 @@ def _gather_returns(world: World, erp: ErpBooks, evidence: Evidence) -> None:
 def _gather_migration(world: World, evidence: Evidence) -> None:
     """ERP migration: each order's ERP of record and its documents in both ERPs, read from their own
     ledgers; each return's order's ERP of record and the ERPs that hold its documents. Nothing with one
-    ERP."""
+    ERP. A command the legacy ERP was sent for a sales order it never issued counts against the record too."""
     cloud = world.erp_cloud
     if cloud is None:
         return
     erps = (world.erp, cloud)
+    for erp in erps:
+        if isinstance(erp, Erp) and erp.unknown_sales_orders:
+            evidence.unknown_erp_documents[erp.name] = list(erp.unknown_sales_orders)
     of_record: dict[str, str] = {}
     for order_no, record in world.store.aggregates("order"):
         home = of_record[order_no] = str(record.get("erp") or world.erp.name)

@@ -175,6 +175,8 @@ class Evidence:
     erp_documents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     erp_posted: set[str] = field(default_factory=set)
     return_erps: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # Per ERP (SAP-shaped mocks), the sales order numbers commands named that it never issued.
+    unknown_erp_documents: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _result(name: str, checked: int, problems: list[str]) -> InvariantResult:
@@ -550,8 +552,13 @@ def core_view_true(ev: Evidence) -> InvariantResult:
 def one_erp_of_record(ev: Evidence) -> InvariantResult:
     """ERP migration: every order is in exactly one ERP of record at quiescence — a live sales order in
     no other ERP (none in both), at most one live there, and a posted order's ERP of record holds it
-    (none in neither). Not exercised with one ERP."""
-    problems = []
+    (none in neither); and no ERP was sent a command for a sales order it never held (an order's command
+    rendered after its move, aimed at the other ERP's document). Not exercised with one ERP."""
+    problems = [
+        f"{erp}: a command aimed at sales order {number}, which it never held (another ERP's document?)"
+        for erp, numbers in sorted(ev.unknown_erp_documents.items())
+        for number in numbers
+    ]
     for no, documents in sorted(ev.erp_documents.items()):
         home = ev.erp_of_record.get(no, "erp")
         live = {erp: sum(1 for state in states if state != "cancelled") for erp, states in documents.items()}

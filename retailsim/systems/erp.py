@@ -107,6 +107,9 @@ class Erp(ErpSystem):
         # header text moves stock again, as in SAP.
         self.material_documents: dict[str, dict[str, Any]] = {}
         self.documents_by_text: dict[str, list[str]] = {}
+        # Sales order numbers a request named that this ERP never issued (answered 404), in arrival order:
+        # the evidence that a command was aimed at another ERP's document (sim/evidence.py).
+        self.unknown_sales_orders: list[str] = []
 
     # ---- OData error shapes -----------------------------------------------------------------------
 
@@ -225,6 +228,7 @@ class Erp(ErpSystem):
     def get_sales_order(self, request: Request, number: str) -> Response:
         order = self.sales_orders.get(number)
         if order is None:
+            self.unknown_sales_orders.append(number)
             return self.odata_error(
                 404, "/IWBEP/CM_MGW_RT/020", f"Resource not found for segment 'A_SalesOrder' ('{number}')"
             )

@@ -311,3 +311,36 @@ def test_only_frozen_models_are_saved(store: Store) -> None:
         tx.save_model("thing", "A", Mutable(), 1.0)
     with store.transaction() as tx:
         assert tx.load("thing", "A") is None
+
+
+def test_a_lane_is_open_while_a_message_is_pending_in_flight_or_parked(store: Store) -> None:
+    """``has_open_message``: pending, in flight and put back (a retry or a parked reply) are unfinished;
+    delivered and dead-lettered are finished; another destination's or aggregate's lane is not asked."""
+
+    def is_open(aggregate: str = "A", destination: str = "erp") -> bool:
+        with store.transaction() as tx:
+            return tx.has_open_message(destination, aggregate)
+
+    assert not is_open()
+    with store.transaction() as tx:
+        tx.append(message("A", "first"))
+        assert tx.has_open_message("erp", "A")  # the transaction's own append counts
+    assert is_open() and not is_open("B") and not is_open(destination="erp_cloud")
+    claimed = store.claim_next("erp", 0.0, 60.0)
+    assert claimed is not None and is_open()  # in flight
+    with store.transaction() as tx:
+        tx.retry_later(claimed.seq, 30.0, claimed.attempts, "parked: awaiting acknowledgement")
+    assert is_open()  # parked
+    again = store.claim_next("erp", 30.0, 60.0)
+    assert again is not None
+    with store.transaction() as tx:
+        tx.complete(again.seq)
+        assert not tx.has_open_message("erp", "A")  # the transaction's own completion counts
+    assert not is_open()
+    with store.transaction() as tx:
+        tx.append(message("A", "poison"))
+    poison = store.claim_next("erp", 40.0, 60.0)
+    assert poison is not None
+    with store.transaction() as tx:
+        tx.dead_letter(poison.seq, "HTTP 400", poison.attempts, 41.0)
+    assert not is_open()

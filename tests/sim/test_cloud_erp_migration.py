@@ -3,15 +3,24 @@
 At a small size: the shipped scenario holds every invariant it requires and exercises its own two
 (``one_erp_of_record``, ``return_credited_in_erp_of_record``), with the job moving orders exactly once
 through two deaths inside it; a single-ERP run leaves those two unexercised; and each migration guard,
-switched off, is caught by its named invariant while the real core holds under the same settings.
+switched off, is caught by its named invariant while the real core holds under the same settings; and
+the race of a legacy ERP command queued for an order just before the job's pass is built deterministically:
+the real core moves the order only once that lane has drained, the core without the wait is caught.
 """
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass, field
 from functools import cache
 
 import pytest
 
+from retailsim.core.config import CoreConfig
+from retailsim.core.service import IntegrationCore
+from retailsim.core.service.erp_routing import LEGACY_ERP
+from retailsim.core.service.migration_job import MigrationJob
+from retailsim.core.stores.base import NewMessage, Store
 from retailsim.scenarios import load
 from retailsim.sim.broken_cores import CORES
 from retailsim.sim.runner import Run, run_scenario
@@ -106,3 +115,83 @@ def test_a_migration_guard_off_is_caught_by_its_invariant(
 def test_a_cloud_erp_that_creates_in_several_requests_is_refused_naming_the_key() -> None:
     with pytest.raises(ValueError, match=r"systems\.erp_cloud\.dialect: 'd365'"):
         load("cloud-erp-migration", ["systems.erp_cloud.dialect=d365"])
+
+
+@dataclass
+class _Race:
+    """What the racing job saw across the run's cores (a core crash builds a new one): the orders it queued
+    a legacy command for, and each move as (time, order, whether its legacy lane was open just before)."""
+
+    queued: list[str] = field(default_factory=list)
+    moves: list[tuple[float, str, bool]] = field(default_factory=list)
+
+
+class _RacingJob(MigrationJob):
+    """The real job, with a legacy ERP command queued for each order the first time it is a candidate —
+    just before the pass: a plant change to the order's own plant, as a reroute leaves it (harmless to
+    the legacy document, wrong if sent for the cloud document after the move)."""
+
+    def __init__(self, host: IntegrationCore, race: _Race) -> None:
+        super().__init__(host)
+        self.race = race
+
+    def run_pass(self, now: float) -> int:
+        migration = self.host.config.migration
+        if migration is not None and migration.job_start_at <= now < migration.job_end_at:
+            fresh = [order_no for order_no in self.candidates() if order_no not in self.race.queued]
+            self.race.queued += fresh
+            with self.host.store.transaction() as tx:
+                for order_no in fresh:
+                    record = self.host._load_record(tx, order_no)
+                    assert record is not None
+                    payload = {"location": record.location, "item": "10"}
+                    change = NewMessage(
+                        LEGACY_ERP, "ChangeSalesOrderPlant", order_no, record.correlation_id, payload, now
+                    )
+                    tx.append(change)
+        with self.host.store.transaction() as tx:
+            before = {
+                order_no: tx.has_open_message(LEGACY_ERP, order_no)
+                for order_no in self.race.queued
+                if tx.load("migration", order_no) is None
+            }
+        moved = super().run_pass(now)
+        with self.host.store.transaction() as tx:
+            self.race.moves += [
+                (now, order_no, lane_open)
+                for order_no, lane_open in before.items()
+                if tx.load("migration", order_no) is not None
+            ]
+        return moved
+
+
+@cache
+def _race(core: str) -> tuple[Run, _Race]:
+    race = _Race()
+
+    def racing_core(store: Store, config: CoreConfig, rng: random.Random) -> IntegrationCore:
+        made = CORES[core](store, config, rng)
+        made.migration = _RacingJob(made, race)
+        return made
+
+    scenario = load("cloud-erp-migration", [f"workload.orders={ORDERS}"])
+    return run_scenario(scenario, SEED, core_factory=racing_core, core_name=core), race
+
+
+def test_an_order_with_legacy_erp_work_queued_moves_only_once_that_lane_has_drained() -> None:
+    run, race = _race("real")
+    broken = {r.name: (r.checked, r.violations) for r in run.record.invariants if r.fails_run}
+    assert not broken, f"{broken} (replay: {run.record.replay})"
+    assert race.moves, "the race moved nothing: it shows nothing"
+    assert all(not lane_open for _, _, lane_open in race.moves), race.moves
+    counters = run.world.counters()
+    # Every move waited at least one pass for its lane (the command was queued just before a pass).
+    assert counters["migration_waits"] >= len(race.moves) == counters["migration_moves"]
+    assert run.record.dlq["entered"] == 0
+
+
+def test_the_job_that_ignores_the_legacy_lane_is_caught_by_one_erp_of_record() -> None:
+    run, race = _race("migration-ignores-legacy-lane")
+    assert any(lane_open for _, _, lane_open in race.moves)
+    checked, violations = _judged(run)["one_erp_of_record"]
+    assert violations > 0, f"one_erp_of_record held ({checked} checked)"

@@ -20,8 +20,20 @@ A crash before a commit loses the whole step, which the next pass (1) or the out
 after a commit the outbox holds the next step. The job never picks an order twice: the record's ERP and
 the job's state are read in the move's own transaction (the guard ``migration_moves_once``).
 
+Why the job waits for the legacy lane: a command already queued for the legacy ERP for the order (pending,
+in flight, or parked awaiting its acknowledgement — sap_ecc's deferred replies) is rendered from the
+order's record when it is sent; moved under it, it would be aimed at the cloud document in the legacy ERP
+or cancel/re-plant a legacy document the cloud copy never hears of. So the move's transaction asks the
+store whether the order's lane to the legacy ERP holds an unfinished message and, if it does, skips the
+order in this pass (counted ``migration_waits``); a later pass, once the lane has drained, moves it (the
+guard ``migration_waits_for_legacy_lane``). A skipped order still takes its place in the pass's batch.
+The lane is read after the order's record, which the transaction holds (a row lock in PostgreSQL): a
+command for the order is appended in a transaction that changes that record, so it is either seen here or
+queued after the move, when the record already routes it to the cloud ERP.
+
 Rules kept: every step is one store transaction with its crash point; no clock (``now`` passed in); the
-candidates are sorted by order number, never a set's order.
+candidates are sorted by order number, never a set's order; an order with unfinished legacy ERP work is
+never moved (it waits for a later pass).
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Literal, Protocol
 
 from retailsim.core.adapters import migration as specs
 from retailsim.core.adapters.registry import erp_dialect
@@ -45,6 +57,11 @@ from retailsim.core.workflows.order_to_cash import OrderStatus
 
 # Orders the legacy ERP holds and nobody has shipped yet: what the job moves.
 MOVABLE = frozenset({OrderStatus.POSTED_TO_ERP.value, OrderStatus.ALLOCATED.value})
+# What one move did: moved it, left it for a later pass (its legacy ERP lane is not empty), or nothing to do.
+Move = Literal["moved", "waits", "skipped"]
+MOVED: Move = "moved"
+WAITS: Move = "waits"
+SKIPPED: Move = "skipped"
 
 
 class MigrationHost(OrderTableHost, Protocol):
@@ -100,27 +117,34 @@ class MigrationJob:
             uow = UnitOfWork()
             with self.host._transaction("migration.move.before_commit") as tx:
                 move = self._move(tx, order_no, now, uow)
-            moved += move
-            self.host._count("migration_moves", move)  # counted once committed: a death rolls it back
+            done = int(move == MOVED)
+            moved += done
+            self.host._count("migration_moves", done)  # counted once committed: a death rolls it back
+            if move == WAITS:
+                self.host._count("migration_waits")
             self.host._after_commit(uow, now)
             self.host._crash_point("migration.move.after_commit")
         return moved
 
-    def _move(self, tx: Transaction, order_no: str, now: float, uow: UnitOfWork) -> int:
+    def _move(self, tx: Transaction, order_no: str, now: float, uow: UnitOfWork) -> Move:
+        """Move one order in ``tx``: ``MOVED``, ``WAITS`` (legacy ERP work unfinished) or ``SKIPPED``."""
         record = self.host._load_record(tx, order_no)
         if record is None or record.status.value not in MOVABLE or not record.erp_sales_order:
-            return 0
-        if self.host.guards.migration_moves_once and (
+            return SKIPPED
+        guards = self.host.guards
+        if guards.migration_moves_once and (
             record.erp != LEGACY_ERP or tx.load(DocKind.MIGRATION, order_no) is not None
         ):
-            return 0
+            return SKIPPED
+        if guards.migration_waits_for_legacy_lane and tx.has_open_message(LEGACY_ERP, order_no):
+            return WAITS
         job = {"state": "moving", "legacy_sales_order": record.erp_sales_order, "moved_at": now}
         tx.save(DocKind.MIGRATION, order_no, job, now)
         self.host._save_record(tx, record.model_copy(update={"erp": CLOUD_ERP}), now)
         tx.append(NewMessage(CLOUD_ERP, specs.MIGRATE, order_no, record.correlation_id, {}, now))
         uow.woken.add(CLOUD_ERP)
         uow.note("processed", f"order {order_no} moving to {CLOUD_ERP}")
-        return 1
+        return MOVED
 
     def order_migrated(self, tx: Transaction, answer: Answer, uow: UnitOfWork) -> None:
         """The cloud ERP holds the order: keep its document, queue the legacy document's retirement."""

@@ -12,6 +12,10 @@ and the contract suite in tests/contract checks:
   same transaction, every earlier message of its lane and kind that is still pending — claimed by no one —
   as ``superseded``, without a send: the system receives the newest state, never a stale one. One already
   in flight is left to finish, and the new message queues behind it.
+* A lane can be asked about: ``has_open_message`` says whether an aggregate still has a message for a
+  destination that is not finished — pending (a retry or a reply parked awaiting its acknowledgement is
+  pending too), or in flight — counting the transaction's own appends and outcomes; delivered,
+  superseded and dead-lettered messages are finished.
 * A claim is a lease: ``release_leases`` (on restart) or lease expiry returns it to pending, so a message
   is never lost with the process that claimed it.
 * Uniqueness is enforced by the store (inbox ids, idempotency keys), not by check-then-insert in callers.
@@ -161,6 +165,10 @@ class Transaction(Protocol):
     def retry_later(self, seq: int, available_at: float, attempts: int, error: str) -> None: ...
 
     def dead_letter(self, seq: int, reason: str, attempts: int, now: float) -> None: ...
+
+    def has_open_message(self, destination: str, aggregate_id: str) -> bool:
+        """Whether the aggregate's lane to ``destination`` holds an unfinished message (pending — parked
+        included — or in flight), as this transaction would leave it."""
 
 
 def require_frozen(value: BaseModel) -> None:

@@ -178,6 +178,13 @@ class _MemoryTransaction:
     def dead_letter(self, seq: int, reason: str, attempts: int, now: float) -> None:
         self._outcome(("dead", seq, (reason, attempts, now)))
 
+    def has_open_message(self, destination: str, aggregate_id: str) -> bool:
+        if any(m.destination == destination and m.aggregate_id == aggregate_id for m in self._appends):
+            return True
+        finished = {seq for outcome, seq, _ in self._outcomes if outcome != "retry"}
+        lane = self._store._lanes.get((destination, aggregate_id), ())
+        return any(seq not in finished for seq in lane)
+
     def __enter__(self) -> _MemoryTransaction:
         return self
 

@@ -183,6 +183,7 @@ class Statements:
             "WHERE destination=? AND aggregate_id=? AND kind=? AND status='pending'"
         )
         self.announce = q(d.announce) if d.announce else None
+        self.open_in_lane = q(f"SELECT 1 FROM outbox WHERE destination=? AND aggregate_id=? AND {OPEN} LIMIT 1")
         self.complete = q("UPDATE outbox SET status='delivered' WHERE seq=?")
         self.retry_later = q(
             "UPDATE outbox SET status='pending', available_at=?, attempts=?, last_error=? WHERE seq=?"
@@ -328,6 +329,9 @@ class SqlTransaction(ModelDocuments):
     def dead_letter(self, seq: int, reason: str, attempts: int, now: float) -> None:
         self._conn.execute(self._sql.copy_to_dead_letters, (reason[:MAX_ERROR_TEXT], attempts, now, seq))
         self._conn.execute(self._sql.mark_dead, (attempts, seq))
+
+    def has_open_message(self, destination: str, aggregate_id: str) -> bool:
+        return self._conn.execute(self._sql.open_in_lane, (destination, aggregate_id)).fetchone() is not None
 
 
 class SqlStore:

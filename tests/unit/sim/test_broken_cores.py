@@ -43,6 +43,7 @@ CHANGED = {
     "outbox-apart": ["outbox_in_transaction"],
     "no-half-open": ["breaker"],
     "migration-moves-twice": ["migration_moves_once"],
+    "migration-ignores-legacy-lane": ["migration_waits_for_legacy_lane"],
     "returns-by-phase": ["returns_follow_order"],
 }
 
