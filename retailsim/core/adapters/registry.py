@@ -106,6 +106,10 @@ class CommandRegistry:
         """The kinds whose newest message supersedes their pending older ones (status pushes)."""
         return frozenset(kind for kind, spec in self._specs.items() if spec.latest_only)
 
+    def batched(self) -> frozenset[str]:
+        """The kinds that have a collection form (a ``Batch``: several messages in one request)."""
+        return frozenset(kind for kind, spec in self._specs.items() if spec.batch is not None)
+
     def replaced(self, kind: str, **changes: Any) -> CommandRegistry:
         """A registry whose spec for ``kind`` has ``changes`` (a guard swapped at assembly)."""
         return CommandRegistry(
