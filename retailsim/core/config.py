@@ -66,8 +66,8 @@ class BulkStatusConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    window_s: float = Field(0.0, ge=0, description="flush window: pushes are due at its next tick")
-    max_records: int = Field(1, ge=1, description="records per collection request at most")
+    window_s: float = Field(2.0, ge=0, description="flush window: pushes are due at its next tick")
+    max_records: int = Field(200, ge=1, description="records per collection request at most")
 
 
 class CoreConfig(BaseModel):
