@@ -62,12 +62,23 @@ class Tracker:
         return previous
 
     def as_json(self) -> dict[str, Any]:
-        """The tracker as ``GET /v2/trackers/{id}`` returns it (a new document each time)."""
-        location = {
-            "city": self.address.get("city"),
-            "state": self.address.get("state"),
-            "zip": self.address.get("zip_code"),
-        }
+        """The tracker as ``GET /v2/trackers/{id}`` returns it (a new document each time).
+
+        Each scan's time is printed once per document: the first scan's is ``created_at`` and the last
+        one's ``updated_at`` (a tracker is created with its first scan and updated with each new one).
+        """
+        address = self.address
+        city, state, zip_code = address.get("city"), address.get("state"), address.get("zip_code")
+        details = [
+            {
+                "object": "TrackingDetail",
+                "status": status,
+                "message": message,
+                "datetime": iso_time(at),
+                "tracking_location": {"city": city, "state": state, "zip": zip_code},
+            }
+            for status, message, at in self.scans
+        ]
         return {
             "id": self.id,
             "object": "Tracker",
@@ -77,18 +88,9 @@ class Tracker:
             "status_detail": STATUS_DETAIL.get(self.status, "status_update"),
             "shipment_id": self.shipment_id,
             "est_delivery_date": iso_time(self.created_s + 2 * 86400),
-            "tracking_details": [
-                {
-                    "object": "TrackingDetail",
-                    "status": status,
-                    "message": message,
-                    "datetime": iso_time(at),
-                    "tracking_location": dict(location),
-                }
-                for status, message, at in self.scans
-            ],
-            "created_at": iso_time(self.created_s),
-            "updated_at": iso_time(self.updated_s),
+            "tracking_details": details,
+            "created_at": details[0]["datetime"],
+            "updated_at": details[-1]["datetime"],
         }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import simpy
 
 from retailsim.systems import Carrier, Request
+from retailsim.systems.clock import iso_time
 from tests.unit.systems.support import answered, collect
 
 ADDRESS = {
@@ -75,6 +76,21 @@ def test_an_event_is_a_snapshot_not_a_live_view() -> None:
     system.env.run()
     assert hooks[0].body["result"]["status"] == "in_transit"
     assert len(hooks[0].body["result"]["tracking_details"]) == 2
+
+
+def test_a_tracker_is_created_at_its_first_scan_and_updated_at_its_last() -> None:
+    system = carrier()
+    hooks = collect(system)
+    system.create_shipment("00001", ADDRESS)
+    system.env.run()
+    for hook in hooks:
+        tracker = hook.body["result"]
+        scans = tracker["tracking_details"]
+        assert tracker["created_at"] == scans[0]["datetime"] == iso_time(0.0)
+        assert tracker["updated_at"] == scans[-1]["datetime"] == iso_time(hook.sent_at)
+        assert tracker["updated_at"] > tracker["created_at"]
+    scans = hooks[-1].body["result"]["tracking_details"]
+    assert scans[0]["tracking_location"] is not scans[1]["tracking_location"]  # each its own document
 
 
 def test_an_exception_ends_in_failure_or_return_to_sender() -> None:
