@@ -16,7 +16,7 @@ per parcel stays small.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 import simpy
@@ -136,7 +136,7 @@ class Carrier(MockSystem):
         self.trackers[tracker.id] = tracker
         self.by_tracking_code[code] = tracker.id
         self.shipments[shipment_id] = {"reference_id": reference_id, "tracker_id": tracker.id}
-        self.env.process(self._journey(tracker))
+        self._journey(tracker)
         return {"tracking_code": code, "carrier": "USPS", "service": "Priority", "shipment_id": shipment_id}
 
     @property
@@ -150,18 +150,29 @@ class Carrier(MockSystem):
         tracker = self.trackers.get(tracker_id) if tracker_id else None
         return tracker.as_json() if tracker is not None else None
 
-    def _journey(self, tracker: Tracker) -> Generator[simpy.Event, Any, None]:
+    def _journey(self, tracker: Tracker) -> None:
+        """Start a parcel on its legs: whether it fails is drawn now, then each leg's delay as it starts.
+
+        No SimPy process per parcel: each leg is one timer whose callback scans the parcel and starts the
+        next leg (a process cost two more events per parcel, its start and its end). The draws are the
+        ones a process made, in the same order and at the same simulated times.
+        """
         fails = self.rng.random() < self.exception_rate
-        for leg_status, leg_message, delay in self.legs:
-            yield self.env.timeout(delay.sample(self.rng))
-            status, message = leg_status, leg_message
-            if fails and status == "delivered":
-                status, message = self.rng.choice(
-                    (("failure", "Delivery attempt failed"), ("return_to_sender", "Returned to sender"))
-                )
-            self._advance(tracker, status, message)
-            if status in ("failure", "return_to_sender"):
-                return
+        self._leg(tracker, fails, 0)
+
+    def _leg(self, tracker: Tracker, fails: bool, leg: int) -> None:
+        timer = self.env.timeout(self.legs[leg][2].sample(self.rng))
+        timer.callbacks.append(lambda _timer: self._leg_done(tracker, fails, leg))
+
+    def _leg_done(self, tracker: Tracker, fails: bool, leg: int) -> None:
+        status, message, _ = self.legs[leg]
+        if fails and status == "delivered":
+            status, message = self.rng.choice(
+                (("failure", "Delivery attempt failed"), ("return_to_sender", "Returned to sender"))
+            )
+        self._advance(tracker, status, message)
+        if status not in ("failure", "return_to_sender") and leg + 1 < len(self.legs):
+            self._leg(tracker, fails, leg + 1)
 
     def _advance(self, tracker: Tracker, status: str, message: str) -> None:
         previous = tracker.scan(status, message, self.env.now)
