@@ -12,7 +12,6 @@ import hashlib
 import json
 from typing import Any
 
-
 # One encoder for every fingerprint: ``json.dumps`` with options builds a new encoder on each call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
