@@ -155,10 +155,12 @@ class Carrier(MockSystem):
 
         No SimPy process per parcel: each leg is one timer whose callback scans the parcel and starts the
         next leg (a process cost two more events per parcel, its start and its end). The draws are the
-        ones a process made, in the same order and at the same simulated times.
+        ones a process made, in the same order and at the same simulated times (a process made its first
+        two at its start, one event later in the same instant: the golden digests are unchanged).
         """
         fails = self.rng.random() < self.exception_rate
-        self._leg(tracker, fails, 0)
+        if self.legs:
+            self._leg(tracker, fails, 0)
 
     def _leg(self, tracker: Tracker, fails: bool, leg: int) -> None:
         timer = self.env.timeout(self.legs[leg][2].sample(self.rng))

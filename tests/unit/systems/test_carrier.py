@@ -136,3 +136,11 @@ def test_outage_is_503_in_easypost_shape() -> None:
     system.faults.outage = True
     down = answered(system, Request("GET", "/v2/trackers", query={"tracking_codes": "EZ1"}))
     assert down.status == 503 and set(down.body["error"]) >= {"code", "message"}
+
+
+def test_a_carrier_without_legs_leaves_the_parcel_at_its_label() -> None:
+    system = carrier(legs=())
+    hooks = collect(system)
+    code = system.create_shipment("00001", ADDRESS)["tracking_code"]
+    system.env.run()
+    assert hooks == [] and system.status_history[code] == ["pre_transit"]
