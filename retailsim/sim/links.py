@@ -41,16 +41,19 @@ class Links:
         self, system: MockSystem, request: OutboundRequest, timeout_s: float
     ) -> Generator[simpy.Event, Any, Reply]:
         """One request over a link: round-trip latency, the system's service, and the caller's timeout."""
-        start = self.env.now
+        env = self.env
+        start = env.now
         lead = self.latency.sample(self.rng)
+        # The caller's header and query dicts are handed over as they are, not copied: no mock changes a
+        # request it is given (they only read them), and the caller does not touch a request once sent.
         response = yield from system.call(
-            Request(request.method, request.path, request.body, dict(request.headers), dict(request.query), lead)
+            Request(request.method, request.path, request.body, request.headers, request.query, lead)
         )
-        elapsed = self.env.now - start
+        elapsed = env.now - start
         if isinstance(response, LostReply) or max(elapsed, lead) > timeout_s:
             if timeout_s > elapsed:
-                yield self.env.timeout(timeout_s - elapsed)
+                yield env.timeout(timeout_s - elapsed)
             return Reply(None)
         if elapsed < lead:
-            yield self.env.timeout(lead - elapsed)  # answered at once (a refusal): the answer still crosses
+            yield env.timeout(lead - elapsed)  # answered at once (a refusal): the answer still crosses
         return Reply(response.status, response.body, response.headers)

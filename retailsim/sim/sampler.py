@@ -103,9 +103,11 @@ class Sampler:
                 if self.process.any_dead_lettered()
                 else 0,
             )
+            # Each destination's oldest due time, read once per sample: its lag here, the stall watch below.
+            due_at: dict[str, float | None] = {}
             for name, series in self.destination_backlog.items():
                 series.append(self.store.backlog(name))
-                due = self.store.next_due_at(name)
+                due = due_at[name] = self.store.next_due_at(name)
                 self.destination_lag[name].append(max(0.0, now - due) if due is not None else 0.0)
             if self.on_sample is not None:
                 self.on_sample(now)
@@ -113,7 +115,7 @@ class Sampler:
                 self.quiescent_at = now
                 self.stop.succeed()
                 return
-            if (self.watch_stalls and self._watch_for_stall(now)) or now >= hard_stop:
+            if (self.watch_stalls and self._watch_for_stall(now, due_at)) or now >= hard_stop:
                 self.stop.succeed()
                 return
             if self.watch_stalls and self.checkout.workload_done and self.env.peek() == math.inf:
@@ -142,10 +144,11 @@ class Sampler:
             if f.kind in STALL_EXCUSED and f.point is None
         )
 
-    def _watch_for_stall(self, now: float) -> bool:
+    def _watch_for_stall(self, now: float, due_at: dict[str, float | None]) -> bool:
         """True when no destination made progress (an answered call, a backlog that shrank) for
         ``expect.stall_after`` while some destination had due work — messages whose time has come, not
-        ones scheduled later (watchdogs, backoffs) — outside faults that excuse it. Records why."""
+        ones scheduled later (watchdogs, backoffs) — outside faults that excuse it. Records why.
+        ``due_at``: each destination's oldest due time, as this sample read it."""
         answered = self.workers.answered
         backlog = {name: series[-1] for name, series in self.destination_backlog.items()}
         progressed = any(answered[n] != self._answered_seen[n] for n in answered) or any(
@@ -155,7 +158,7 @@ class Sampler:
         self._backlog_seen = backlog
         due = {}
         for name in self.destination_backlog:
-            at = self.store.next_due_at(name)
+            at = due_at[name]
             if at is not None and at <= now:
                 due[name] = at
         if progressed or not due or self._stall_excused(now):

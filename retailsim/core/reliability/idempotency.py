@@ -12,9 +12,12 @@ import hashlib
 import json
 from typing import Any
 
+# One encoder for every fingerprint: ``json.dumps`` with options builds a new encoder on each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical_json(body: Any) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(body)
 
 
 def fingerprint(body: Any) -> str:

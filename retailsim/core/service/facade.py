@@ -225,8 +225,9 @@ class IntegrationCore:
         self.inventory.on_transition(tx, record, new, now, uow)
         self._save_record(tx, new, now)
         self.transactions.emit(tx, new, outcome.commands, now, uow.woken)
-        uow.transitions.append((new.order_no, new.status.value))
-        uow.note("processed", f"order {new.order_no} {record.status.value} -> {new.status.value}")
+        status = new.status.value  # an enum's ``value`` is a property lookup: read once
+        uow.transitions.append((new.order_no, status))
+        uow.note("processed", f"order {new.order_no} {record.status.value} -> {status}")
         return new
 
     # ---- returns (core/service/returns.py) -----------------------------------------------------------

@@ -332,13 +332,8 @@ def apply(
             return Outcome(stale, (), stale=True)
         raise IllegalTransition("order_to_cash", record.status.value, event.value)
     seq = record.status_seq + 1
-    update: dict[str, Any] = dict(facts or {})
-    update.update(
-        status=target,
-        status_seq=seq,
-        history=[*record.history, (now, target.value, event.value)],
-    )
-    new = updated(record, update)
+    history = [*record.history, (now, target.value, event.value)]
+    new = updated(record, {**facts, "status": target, "status_seq": seq, "history": history})
     commands = _commands_for(record, new, target, policy)
     commands.extend(_status_commands(target, seq, storefront=not record.replaces))
     return Outcome(new, tuple(commands))

@@ -8,6 +8,7 @@ from typing import Any
 import simpy
 
 from retailsim.systems import Carrier, Request
+from retailsim.systems.clock import iso_time
 from tests.unit.systems.support import answered, collect
 
 ADDRESS = {
@@ -77,6 +78,21 @@ def test_an_event_is_a_snapshot_not_a_live_view() -> None:
     assert len(hooks[0].body["result"]["tracking_details"]) == 2
 
 
+def test_a_tracker_is_created_at_its_first_scan_and_updated_at_its_last() -> None:
+    system = carrier()
+    hooks = collect(system)
+    system.create_shipment("00001", ADDRESS)
+    system.env.run()
+    for hook in hooks:
+        tracker = hook.body["result"]
+        scans = tracker["tracking_details"]
+        assert tracker["created_at"] == scans[0]["datetime"] == iso_time(0.0)
+        assert tracker["updated_at"] == scans[-1]["datetime"] == iso_time(hook.sent_at)
+        assert tracker["updated_at"] > tracker["created_at"]
+    scans = hooks[-1].body["result"]["tracking_details"]
+    assert scans[0]["tracking_location"] is not scans[1]["tracking_location"]  # each its own document
+
+
 def test_an_exception_ends_in_failure_or_return_to_sender() -> None:
     system = carrier(exception_rate=1.0)
     hooks = collect(system)
@@ -120,3 +136,11 @@ def test_outage_is_503_in_easypost_shape() -> None:
     system.faults.outage = True
     down = answered(system, Request("GET", "/v2/trackers", query={"tracking_codes": "EZ1"}))
     assert down.status == 503 and set(down.body["error"]) >= {"code", "message"}
+
+
+def test_a_carrier_without_legs_leaves_the_parcel_at_its_label() -> None:
+    system = carrier(legs=())
+    hooks = collect(system)
+    code = system.create_shipment("00001", ADDRESS)["tracking_code"]
+    system.env.run()
+    assert hooks == [] and system.status_history[code] == ["pre_transit"]
