@@ -158,9 +158,11 @@ class DeliveryWorkers:
         """Every message's correlation id rides on its request: a collection's header lists them, in the
         records' order; a message whose id is not in its place is missing it."""
         sent = request.headers.get("X-Correlation-ID")
+        if len(messages) == 1:  # a single message's id is the whole header
+            if sent != messages[0].correlation_id:
+                self.counts.missing_correlation.append(f"{messages[0].kind} for {messages[0].aggregate_id}")
+            return
         carried = sent.split(",") if sent is not None else []
-        if len(messages) == 1:
-            carried = [sent] if sent is not None else []  # a single message's id is the whole header
         for index, message in enumerate(messages):
             if index >= len(carried) or carried[index] != message.correlation_id:
                 self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")

@@ -309,11 +309,12 @@ class Dispatcher:
             return None
         uow = UnitOfWork()
         with self._transaction("delivery.reply_applied.before_commit") as tx:
-            if verdict is Verdict.SUCCESS or spec.benign(reply):
+            accepted = verdict is Verdict.SUCCESS or spec.benign(reply)
+            if accepted:
                 breaker.record_success(now)
             else:
                 breaker.record_neutral()
-            self._settle(tx, spec, message, reply, delivery.step, now, uow)
+            self._settle(tx, spec, message, reply, accepted, delivery.step, now, uow)
         self.host._after_commit(uow, now)
         self._crash_point("delivery.reply_applied.after_commit")
         return None
@@ -336,13 +337,14 @@ class Dispatcher:
         spec: CommandSpec,
         message: OutboxMessage,
         reply: Reply,
+        accepted: bool,
         step: str,
         now: float,
         uow: UnitOfWork,
     ) -> None:
-        """A message's non-retriable outcome, in ``tx``: accepted (its effects applied), refused with a
-        meaning for the order, or dead-lettered."""
-        if judge(reply) is Verdict.SUCCESS or spec.benign(reply):
+        """A message's non-retriable outcome, in ``tx``: accepted (a success or a benign refusal: its
+        effects applied), refused with a meaning for the order, or dead-lettered."""
+        if accepted:
             self.host.reply_effects.apply(tx, spec, Answer(message, reply, step, now), uow)
             tx.complete(message.seq)
             return
@@ -385,11 +387,13 @@ class Dispatcher:
         retried = False
         with self._transaction("delivery.reply_applied.before_commit") as tx:
             for message, answer in zip(messages, delivery.replies, strict=True):
-                if judge(answer) is Verdict.RETRY:
+                judged = judge(answer)
+                if judged is Verdict.RETRY:
                     retried = True
                     self._retry_later_or_bury(tx, message, answer, now)
                 else:
-                    self._settle(tx, spec, message, answer, delivery.step, now, uow)
+                    accepted = judged is Verdict.SUCCESS or spec.benign(answer)
+                    self._settle(tx, spec, message, answer, accepted, delivery.step, now, uow)
         self.host._after_commit(uow, now)
         if retried and self.host.on_append is not None:
             self.host.on_append(destination)
