@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from retailsim.core import CoreConfig, IntegrationCore
 from retailsim.core.adapters.http import Reply
 from retailsim.core.config import BulkStatusConfig
+from retailsim.core.frozen import updated
 from retailsim.core.reliability.breaker import BreakerState
 from retailsim.core.stores.memory import MemoryStore
 from tests.factories import scapi_order
@@ -100,11 +103,26 @@ def test_each_record_meets_its_own_outcome_in_one_reply() -> None:
     assert core.dispatch.breakers["service_cloud"].state is BreakerState.CLOSED  # the org answered
 
 
-def test_a_failed_request_retries_every_message_and_counts_once() -> None:
+def test_a_push_superseded_before_its_send_completes_silently_and_the_others_go() -> None:
+    core = core_with_orders()
+    with core.store.transaction() as tx:  # Service Cloud already holds a newer status of the second order
+        record = core._load_record(tx, ORDERS[1])
+        assert record is not None
+        core._save_record(tx, updated(record, {"synced": {"service_cloud": 9}}), 1.5)
+    delivery = core.claim("service_cloud", 2.0)
+    assert delivery is not None and [m.aggregate_id for m in delivery.messages] == [ORDERS[0], ORDERS[2]]
+    assert [r["External_Id__c"] for r in delivery.request.body["records"]] == [ORDERS[0], ORDERS[2]]
+    assert delivery.request.headers["X-Correlation-ID"] == f"{ORDERS[0]},{ORDERS[2]}"
+    assert core.counters["superseded_messages"] == 1
+    assert [order_no for order_no, _, _ in pushes(core)] == [ORDERS[0], ORDERS[2]]  # the second is done
+
+
+@pytest.mark.parametrize("failure", [Reply(503, [{"errorCode": "SERVER_UNAVAILABLE"}]), Reply(None)])
+def test_a_failed_request_retries_every_message_and_counts_once(failure: Reply) -> None:
     core = core_with_orders(breaker_failures=2)
     delivery = core.claim("service_cloud", 2.0)
     assert delivery is not None and len(delivery.messages) == 3
-    core.on_reply(delivery, Reply(503, [{"errorCode": "SERVER_UNAVAILABLE"}]), 2.5)
+    core.on_reply(delivery, failure, 2.5)
     assert [status for _, _, status in pushes(core)] == ["pending"] * 3
     assert core.store.dead_letters() == []
     assert core.dispatch.breakers["service_cloud"].state is BreakerState.CLOSED  # one failure, not three
