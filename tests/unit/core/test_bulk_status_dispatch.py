@@ -11,11 +11,11 @@ import pytest
 
 from retailsim.core import CoreConfig, IntegrationCore
 from retailsim.core.adapters import salesforce
+from retailsim.core.adapters.http import Reply
 from retailsim.core.adapters.registry import CommandRegistry
 from retailsim.core.adapters.spec import Lookup
-from retailsim.core.errors import CoreError
-from retailsim.core.adapters.http import Reply
 from retailsim.core.config import BulkStatusConfig
+from retailsim.core.errors import CoreError
 from retailsim.core.frozen import updated
 from retailsim.core.reliability.breaker import BreakerState
 from retailsim.core.stores.memory import MemoryStore
