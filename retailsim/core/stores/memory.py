@@ -6,7 +6,9 @@ Transactions buffer their writes and apply them at commit, so a block that raise
 Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads; a
 message that supersedes pending ones walks its own FIFO only (a lane holds a few messages).
 An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
-JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would.
+JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
+fields-sets are shared with every equal one (``core/frozen.share_fields_sets``: a set per model was the
+largest item of a run's memory).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
+from retailsim.core.frozen import share_fields_sets
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     DeadLetter,
@@ -146,6 +149,7 @@ class _MemoryTransaction:
         self, kind: str, aggregate_id: str, value: BaseModel, now: float, *, create: bool = False
     ) -> None:
         require_frozen(value)
+        share_fields_sets(value)  # kept for the run: its fields-sets shared with every model alike
         if create:
             self._refuse_existing(kind, aggregate_id)
         self._written_docs()[(kind, aggregate_id)] = value
