@@ -5,6 +5,10 @@ core process (its breakers, buckets and in-flight work), exactly as a real crash
 Transactions buffer their writes and apply them at commit, so a block that raises leaves nothing behind.
 Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads; a
 message that supersedes pending ones walks its own FIFO only (a lane holds a few messages).
+A finished message (delivered or superseded) is forgotten at once: no reader of the ``Store`` protocol asks
+about one, and in a flash sale every order is in flight at once, so what the store keeps per order is
+what bounds a run (the SQL stores keep the row, marked, on disk). Pending, in-flight and dead-lettered
+messages are never dropped; a dead letter keeps what a replay needs.
 An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
 JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
 fields-sets are shared with every equal one (``core/frozen.share_fields_sets``: a set per model was the
