@@ -2,7 +2,8 @@
 
 Behaves as Stripe documents: the first response to an ``Idempotency-Key`` is stored and replayed for the
 same key and parameters (``Idempotent-Replayed: true``), the same key with other parameters is an
-``idempotency_error``; without a key nothing protects a retry — a second refund is a second refund.
+``idempotency_error``; the stored response is kept serialized, as a gateway stores it (a replay answers
+an equal, fresh body); without a key nothing protects a retry — a second refund is a second refund.
 A declined card answers 402 ``card_error`` and leaves the PaymentIntent in ``requires_payment_method``.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every draw comes from
@@ -11,6 +12,7 @@ Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; 
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -20,6 +22,11 @@ from retailsim.systems.base import Latency, MockSystem, Request, Response
 from retailsim.systems.clock import epoch_seconds
 
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def _parameters(body: Any) -> str:
+    """A request's parameters as the key's record compares them: canonical JSON (keys sorted)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 class PaymentGateway(MockSystem):
@@ -50,7 +57,9 @@ class PaymentGateway(MockSystem):
         self.captures: list[dict[str, Any]] = []
         self.refunds: list[dict[str, Any]] = []
         self.idempotency_replays = 0
-        self._keys: dict[str, tuple[str, Any, Response]] = {}
+        # Idempotency-Key → (path, parameters, status, body, headers) of its first response, serialized
+        # as Stripe keeps it (a dict per response was 0.8 KB an order at rest).
+        self._keys: dict[str, tuple[str, str, int, str, tuple[tuple[str, str], ...]]] = {}
 
     # ---- Stripe's error shapes --------------------------------------------------------------------
 
@@ -75,9 +84,10 @@ class PaymentGateway(MockSystem):
         if request.method != "POST" or not key:
             return super().dispatch(request)
         stored = self._keys.get(key)
-        signature = (request.path, request.body)
+        signature = (request.path, _parameters(request.body))
         if stored is not None:
-            if (stored[0], stored[1]) != signature:
+            path, parameters, status, body, headers = stored
+            if (path, parameters) != signature:
                 return Response(
                     400,
                     {
@@ -88,11 +98,15 @@ class PaymentGateway(MockSystem):
                     },
                 )
             self.idempotency_replays += 1
-            replay = stored[2]
-            return Response(replay.status, replay.body, {**replay.headers, "Idempotent-Replayed": "true"})
+            return Response(status, json.loads(body), {**dict(headers), "Idempotent-Replayed": "true"})
         response = super().dispatch(request)
         if response.status < 500:
-            self._keys[key] = (request.path, request.body, response)
+            self._keys[key] = (
+                *signature,
+                response.status,
+                json.dumps(response.body, separators=(",", ":")),
+                tuple(response.headers.items()),
+            )
         return response
 
     # ---- handlers ---------------------------------------------------------------------------------
