@@ -115,7 +115,7 @@ class _MemoryTransaction:
 
     def add_inbox(self, source: str, event_id: str, now: float) -> bool:
         k = (source, event_id)
-        if k in self._inbox or k in self._store._inbox:
+        if k in self._inbox or event_id in self._store._inbox.get(source, ()):
             return False
         if self._inbox is _NO_INBOX:
             self._inbox = set()
@@ -206,8 +206,11 @@ class _MemoryTransaction:
         store = self._store
         if self._idempotency:
             store._idempotency.update(self._idempotency)
-        if self._inbox:
-            store._inbox.update(self._inbox)
+        for source, event_id in self._inbox:
+            seen = store._inbox.get(source)
+            if seen is None:
+                seen = store._inbox[source] = set()
+            seen.add(event_id)
         if self._docs:
             store._docs.update(self._docs)
         if self._positions:
@@ -228,7 +231,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._inbox: set[tuple[str, str]] = set()
+        # The inbox, one set of event ids per source: a (source, id) pair per event was a tuple an event.
+        self._inbox: dict[str, set[str]] = {}
         self._docs: dict[tuple[str, str], Stored] = {}
         self._positions: dict[tuple[str, str], Position] = {}
         self._messages: dict[int, OutboxMessage] = {}
