@@ -126,7 +126,8 @@ class _MemoryTransaction:
         k = (kind, aggregate_id)
         if k in self._docs:
             return self._docs[k]
-        return self._store._docs.get(k)
+        of_kind = self._store._docs.get(kind)
+        return None if of_kind is None else of_kind.get(aggregate_id)
 
     def load(self, kind: str, aggregate_id: str) -> Json | None:
         value = self._stored(kind, aggregate_id)
@@ -211,8 +212,11 @@ class _MemoryTransaction:
             if seen is None:
                 seen = store._inbox[source] = set()
             seen.add(event_id)
-        if self._docs:
-            store._docs.update(self._docs)
+        for (kind, aggregate_id), value in self._docs.items():
+            of_kind = store._docs.get(kind)
+            if of_kind is None:
+                of_kind = store._docs[kind] = {}
+            of_kind[aggregate_id] = value
         if self._positions:
             store._positions.update(self._positions)
         for outcome, seq, args in self._outcomes:
@@ -233,7 +237,8 @@ class MemoryStore:
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         # The inbox, one set of event ids per source: a (source, id) pair per event was a tuple an event.
         self._inbox: dict[str, set[str]] = {}
-        self._docs: dict[tuple[str, str], Stored] = {}
+        # Aggregates by kind, then id: a (kind, id) tuple per aggregate was three tuples an order.
+        self._docs: dict[str, dict[str, Stored]] = {}
         self._positions: dict[tuple[str, str], Position] = {}
         self._messages: dict[int, OutboxMessage] = {}
         self._lanes: dict[tuple[str, str], deque[int]] = {}
@@ -414,8 +419,9 @@ class MemoryStore:
         return self._open_by_destination.get(destination, 0)
 
     def aggregates(self, kind: str) -> Iterator[tuple[str, Json]]:
-        for k, aggregate_id in sorted(key for key in self._docs if key[0] == kind):
-            yield aggregate_id, _document(self._docs[(k, aggregate_id)])
+        of_kind = self._docs.get(kind, {})
+        for aggregate_id in sorted(of_kind):
+            yield aggregate_id, _document(of_kind[aggregate_id])
 
     def positions(self) -> list[Position]:
         return [self._positions[k] for k in sorted(self._positions)]
