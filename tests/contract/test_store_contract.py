@@ -282,6 +282,23 @@ def test_a_model_saved_reads_back_as_the_model_and_as_its_document(store: Store)
     assert list(store.aggregates("order")) == [("A", record.model_dump(mode="json"))]
 
 
+def test_a_model_saved_insert_only_reads_back_the_same_and_is_not_saved_twice(store: Store) -> None:
+    """Insert-only (``create=True``) is how the order as the storefront sent it is kept: it reads back
+    equal, as the model and as its document, in its own transaction and after (the memory store keeps it
+    as its JSON text); a second insert-only save is refused."""
+    record = order_record()
+    with store.transaction() as tx:
+        tx.save_model("order_doc", "A", record, 1.0, create=True)
+        assert tx.load_model("order_doc", "A", OrderRecord) == record  # read your own write
+    with store.transaction() as tx:
+        loaded = tx.load_model("order_doc", "A", OrderRecord)
+        assert loaded == record and loaded.status is OrderStatus.SHIPPED
+        assert tx.load("order_doc", "A") == record.model_dump(mode="json")
+        with pytest.raises(ConcurrencyConflict):
+            tx.save_model("order_doc", "A", record, 2.0, create=True)
+    assert list(store.aggregates("order_doc")) == [("A", record.model_dump(mode="json"))]
+
+
 def test_a_document_saved_reads_back_as_a_model(store: Store) -> None:
     record = order_record()
     with store.transaction() as tx:
@@ -385,4 +402,5 @@ def test_a_finished_message_is_gone_for_every_reader_and_an_unfinished_one_never
     replayed = store.replay_dead_letter(dead.dlq_id, 3.0)
     assert replayed is not None and replayed.payload == {"kind": "poison"}
     if isinstance(store, MemoryStore):  # no record kept of what finished: only the unfinished
-        assert sorted(m.kind for m in store._messages.values()) == ["Status", "in-flight", "pending", "poison"]
+        kept = sorted(m.kind for m in store._messages.values())
+        assert kept == ["Status", "in-flight", "pending", "poison"]

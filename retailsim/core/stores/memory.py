@@ -12,12 +12,15 @@ messages are never dropped; a dead letter keeps what a replay needs.
 An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
 JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
 fields-sets are shared with every equal one (``core/frozen.share_fields_sets``: a set per model was the
-largest item of a run's memory).
+largest item of a run's memory). A model saved insert-only (``create=True``: written once, never
+rewritten — the order as the storefront sent it) is kept as its JSON text instead, read back by
+validating it as the SQL stores do: a third of the model's memory, for a validation per (rare) read.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import fields
@@ -41,12 +44,18 @@ from retailsim.core.stores.base import (
     require_frozen,
 )
 
-# What the memory "disk" keeps per aggregate: a JSON document, or a frozen model saved as one.
-Stored = Json | BaseModel
+# What the memory "disk" keeps per aggregate: a JSON document, a frozen model saved as one, or (a model
+# saved insert-only) the model's JSON text.
+Stored = Json | BaseModel | str
 
 
 def _document(value: Stored) -> Json:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, str):
+        document: Json = json.loads(value)
+        return document
+    return value
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(OutboxMessage)))
 
@@ -148,15 +157,21 @@ class _MemoryTransaction:
             return None
         if isinstance(value, model):
             return value  # frozen, so sharing it is as safe as a copy
+        if isinstance(value, str):
+            return model.model_validate_json(value)
         return model.model_validate(_document(value))
 
     def save_model(
         self, kind: str, aggregate_id: str, value: BaseModel, now: float, *, create: bool = False
     ) -> None:
         require_frozen(value)
-        share_fields_sets(value)  # kept for the run: its fields-sets shared with every model alike
         if create:
+            # Insert-only: written once, kept for the run, read by the few commands that render it (the
+            # order as the storefront sent it) — kept as its JSON text, a third of the model's memory.
             self._refuse_existing(kind, aggregate_id)
+            self._written_docs()[(kind, aggregate_id)] = value.model_dump_json()
+            return
+        share_fields_sets(value)  # kept for the run: its fields-sets shared with every model alike
         self._written_docs()[(kind, aggregate_id)] = value
 
     def get_position(self, sku: str, location: str) -> Position | None:
