@@ -2,8 +2,11 @@
 
 Behaves as Stripe documents: the first response to an ``Idempotency-Key`` is stored and replayed for the
 same key and parameters (``Idempotent-Replayed: true``), the same key with other parameters is an
-``idempotency_error``; the stored response is kept serialized and the request as a digest of its path
-and parameters, as a gateway stores them (a replay answers an equal, fresh body); without a key nothing protects a retry — a second refund is a second refund.
+``idempotency_error``; without a key nothing protects a retry — a second refund is a second refund.
+Stripe documents that it saves the first response's status code and body and compares a retry's
+parameters with the original request's; how it stores them is not documented. Here a key's record keeps
+the response serialized (a replay answers an equal, fresh body) and a digest of the request's path and
+parameters, not the request itself.
 A declined card answers 402 ``card_error`` and leaves the PaymentIntent in ``requires_payment_method``.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every draw comes from
