@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from retailsim.core.frozen import share_fields_sets, updated
 from retailsim.core.models import Address, Customer, Order, OrderLine
+from retailsim.core.stores.memory import MemoryStore
 from retailsim.core.workflows.order_to_cash import OrderRecord, OrderStatus
 
 
@@ -89,3 +90,17 @@ def test_a_copy_of_a_shared_model_never_changes_the_shared_set() -> None:
     line = order.lines[0].model_copy(update={"quantity": 3})
     assert line.quantity == 3 and order.lines[0].quantity == 1
     assert shared == names
+
+
+def test_the_memory_store_keeps_models_with_shared_fields_sets() -> None:
+    store = MemoryStore()
+    first, second = _record(), _record().model_copy(update={"order_no": "A2"})
+    assert first.model_fields_set is not second.model_fields_set
+    with store.transaction() as tx:
+        tx.save_model("order", "A1", first, 1.0)
+        tx.save_model("order", "A2", second, 1.0)
+    with store.transaction() as tx:
+        kept = [tx.load_model("order", number, OrderRecord) for number in ("A1", "A2")]
+    assert kept == [first, second]
+    assert kept[0] is not None and kept[1] is not None
+    assert kept[0].model_fields_set is kept[1].model_fields_set
