@@ -56,6 +56,20 @@ class MigrationConfig(BaseModel):
         return self
 
 
+class BulkStatusConfig(BaseModel):
+    """Status pushes in bulk (``core.bulk_status``): a command kind whose spec has a collection form
+    (core/adapters/spec.py ``Batch``: Service Cloud's order status upserts) is appended due at the next
+    tick of a ``window_s`` clock (ticks at multiples of ``window_s``), so the pushes decided within one
+    window go out together, up to ``max_records`` per request (never more than the product allows).
+    ``window_s = 0`` sends each when decided; ``max_records = 1`` sends one request per message (the
+    behaviour before collections)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_s: float = Field(2.0, ge=0, description="flush window: pushes are due at its next tick")
+    max_records: int = Field(200, ge=1, description="records per collection request at most")
+
+
 class CoreConfig(BaseModel):
     """Settings of the core (scenario section ``[core]``)."""
 
@@ -94,6 +108,7 @@ class CoreConfig(BaseModel):
     return_window_s: float = Field(
         30 * 86400.0, gt=0, description="returns accepted this long after delivery"
     )
+    bulk_status: BulkStatusConfig = Field(default_factory=BulkStatusConfig)
     # The ERP product whose adapter serves the ERP's command kinds (core/adapters/registry.py).
     erp_dialect: ErpDialectName = "sap"
     # A second ERP and the migration onto it (core/service/erp_routing.py); None: one ERP, as always.

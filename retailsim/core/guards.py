@@ -98,5 +98,7 @@ class Guards:
     migration_moves_once: bool = True
     migration_waits_for_legacy_lane: bool = True
     returns_follow_order: bool = True
+    # A collection's 200 is judged record by record (a record the system refused is not delivered).
+    collection_records_judged: bool = True
     # Command kinds the core decides but never sends (completed as superseded): none in the real core.
     silenced_commands: frozenset[str] = frozenset()

@@ -48,6 +48,9 @@ returns-by-phase   a return's ERP commands follow its order's ERP of     cloud-e
 migration-         the migration job's wait for an order's legacy ERP    cloud-erp-migration with a legacy command
 ignores-legacy-    lane to drain (a queued plant change is sent after    queued before each pass (tests/sim/
 lane               the move, aimed at the cloud document)                test_cloud_erp_migration.py) → one_erp_of_record
+collection-trusts-  a collection's 200 read record by record (every      status pushes with Service Cloud failing
+200                message of it is marked delivered, though its record  some records (tests/sim/test_bulk_status.py)
+                   says ``success: false``)                              → reconciled_at_quiescence
 =================  ===================================================  ==========================================
 """
 
@@ -208,4 +211,5 @@ CORES: dict[str, CoreFactory] = {
     "migration-moves-twice": with_guards(Guards(migration_moves_once=False)),
     "migration-ignores-legacy-lane": with_guards(Guards(migration_waits_for_legacy_lane=False)),
     "returns-by-phase": with_guards(Guards(returns_follow_order=False)),
+    "collection-trusts-200": with_guards(Guards(collection_records_judged=False)),
 }

@@ -140,6 +140,12 @@ class LockedStore:
         with self._lock:
             return self._inner.claim_next(destination, now, lease_s)
 
+    def claim_batch(
+        self, destination: str, kinds: frozenset[str], now: float, lease_s: float, limit: int
+    ) -> list[OutboxMessage]:
+        with self._lock:
+            return self._inner.claim_batch(destination, kinds, now, lease_s, limit)
+
     def next_due_at(self, destination: str) -> float | None:
         with self._lock:
             return self._inner.next_due_at(destination)

@@ -11,6 +11,8 @@ Rules kept:
   a busy one drops the reply it was waiting for — and a restart starts a new pool.
 * A crash at a crash point inside ``claim``, ``on_reply`` or ``run_timers`` is the process's death: the
   worker reports it and ends; a reply the core died judging counts for nothing.
+* A collection (several messages in one request, core/service/dispatch.py) is recorded per message: one
+  trace record, one claim and one reply in the retry audit (its record's) and one correlation check each.
 * What the run judges is recorded here: every reply in the trace, the calls each destination answered
   (for the stall watch), each message's claims and failed sends (the retry-budget audit), the repairs a
   reply led to (event accounting) and requests without their message's correlation id.
@@ -27,6 +29,7 @@ import simpy
 
 from retailsim.core.adapters.http import OutboundRequest
 from retailsim.core.service import INTERNAL, IntegrationCore
+from retailsim.core.stores.base import OutboxMessage
 from retailsim.sim.accounting import EventLedger
 from retailsim.sim.delivery import Lane
 from retailsim.sim.faults import CoreCrashed
@@ -123,22 +126,17 @@ class DeliveryWorkers:
                 continue
             just_delivered = True
             lane.nudge()  # more may be due: a parked worker takes it rather than wait for this one
-            message = delivery.message
-            self.retry_audit.claimed(message)
+            messages = delivery.messages
+            for message in messages:
+                self.retry_audit.claimed(message)
             request: OutboundRequest | None = delivery.request
             while request is not None:
-                self.counts.deliveries += 1
-                if request.headers.get("X-Correlation-ID") != message.correlation_id:
-                    self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
+                self.counts.deliveries += len(messages)
+                self._check_correlation(request, messages)
                 reply = yield from self.links.call(system, request, timeout_s)
-                self.trace.record(
-                    f"{self.env.now:.6f}",
-                    "reply",
-                    destination,
-                    message.kind,
-                    message.aggregate_id,
-                    reply.status,
-                )
+                at = f"{self.env.now:.6f}"
+                for message in messages:  # one record per message, a collection's too
+                    self.trace.record(at, "reply", destination, message.kind, message.aggregate_id, reply.status)
                 if process.epoch != epoch:
                     return  # the core process that sent this died; its reply goes nowhere
                 if reply.status is not None and reply.status < 500 and reply.status != 429:
@@ -149,9 +147,25 @@ class DeliveryWorkers:
                 except CoreCrashed as crash:
                     process.died(crash)
                     return  # a reply the core died judging counts for nothing (no retry audit, no repair)
-                self.retry_audit.observe(epoch, message, reply)
+                # Each message's own reply: its record's in a collection (a record refused in a 200 is a
+                # failure of that message, not of its system's).
+                for message, answer in zip(messages, delivery.replies or [reply] * len(messages), strict=True):
+                    self.retry_audit.observe(epoch, message, answer)
                 if core.counters.get("reconciliation_repairs", 0) > repairs:
-                    self.event_ledger.repaired(self.env.now, destination, message.aggregate_id)
+                    self.event_ledger.repaired(self.env.now, destination, delivery.message.aggregate_id)
+
+    def _check_correlation(self, request: OutboundRequest, messages: tuple[OutboxMessage, ...]) -> None:
+        """Every message's correlation id rides on its request: a collection's header lists them, in the
+        records' order; a message whose id is not in its place is missing it."""
+        sent = request.headers.get("X-Correlation-ID")
+        if len(messages) == 1:  # a single message's id is the whole header
+            if sent != messages[0].correlation_id:
+                self.counts.missing_correlation.append(f"{messages[0].kind} for {messages[0].aggregate_id}")
+            return
+        carried = sent.split(",") if sent is not None else []
+        for index, message in enumerate(messages):
+            if index >= len(carried) or carried[index] != message.correlation_id:
+                self.counts.missing_correlation.append(f"{message.kind} for {message.aggregate_id}")
 
     def _run_timers(
         self, process: RunningCore, core: IntegrationCore, epoch: int, lane: Lane

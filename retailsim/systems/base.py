@@ -270,9 +270,10 @@ class MockSystem:
         return request.method != "GET"
 
     @staticmethod
-    def entity_of(request: Request) -> str:
+    def entity_of(request: Request) -> str | None:
         """The business entity a call is about, for ``persistent_error``: the order or return number the
-        integration sends as ``X-Correlation-ID`` with every call, else the resource path."""
+        integration sends as ``X-Correlation-ID`` with every call, else the resource path. None: the call
+        is about several entities (a collection), and its handler judges each record."""
         return request.headers.get("X-Correlation-ID") or request.path
 
     # ---- calls ------------------------------------------------------------------------------------
@@ -314,8 +315,9 @@ class MockSystem:
         try:
             service = self.latency.sample(self.rng) * faults.latency_factor
             yield self.env.timeout(lead + service)
-            if faults.persistent_error is not None:
-                hit = faults.persistent_error.outcome(self.entity_of(request))
+            entity = self.entity_of(request) if faults.persistent_error is not None else None
+            if faults.persistent_error is not None and entity is not None:
+                hit = faults.persistent_error.outcome(entity)
                 if hit == "timeout":
                     return LOST_REPLY  # the call hangs until the caller gives up: nothing committed
                 if hit == "error":

@@ -3,7 +3,16 @@
 Errors are JSON arrays of ``{message, errorCode, fields}``; the org's API limit answers **403
 REQUEST_LIMIT_EXCEEDED** (not 429) and sends no Retry-After; every response carries
 ``Sforce-Limit-Info`` (``api-usage=N/daily_limit``, N counting every API request, refused ones too).
-Upsert by external id creates (201) or updates (204) — idempotent by design.
+Upsert by external id creates (201) or updates (204) — idempotent by design. Its collection form
+(sObject Collections: ``PATCH .../composite/sobjects/Order/External_Id__c``, ``allOrNone`` false) upserts
+up to 200 records in order and answers 200 with one UpsertResult (``id``, ``success``, ``errors``,
+``created``) per record; it is ONE API call however many records it carries; more than 200 records are
+refused whole (400 ``EXCEEDED_ID_LIMIT`` — the code is our reading, unconfirmed in Salesforce's docs),
+``allOrNone: true`` is not served (400). Per record: an entity ``persistent_error`` hits fails alone
+with ``UNABLE_TO_LOCK_ROW`` (a row another transaction holds: the record's failure, not the request's),
+a record without its external id with ``MISSING_ARGUMENT``; record errors are
+``{statusCode, message, fields}``. A record's entity is its correlation id, from the request's
+``X-Correlation-ID`` list (comma-separated, in the records' order), else its external id.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; record ids and case
 numbers are counters; times come from the simulated clock (``clock.py``).
@@ -21,12 +30,15 @@ from retailsim.systems.base import Latency, LostReply, MockSystem, Request, Resp
 from retailsim.systems.clock import iso_time
 
 API = r"/services/data/v59\.0"
+COLLECTION_PATH = "/composite/sobjects/"
+COLLECTION_LIMIT = 200  # records per sObject Collections request
 
 
 class ServiceCloud(MockSystem):
     name = "service_cloud"
     routes = (
         ("PATCH", rf"{API}/sobjects/Order/External_Id__c/([\w\-]+)", "upsert_order"),
+        ("PATCH", rf"{API}/composite/sobjects/Order/External_Id__c", "upsert_orders"),
         ("GET", rf"{API}/sobjects/Order/External_Id__c/([\w\-]+)", "get_order"),
         ("POST", rf"{API}/sobjects/Case/?", "create_case"),
         ("PATCH", rf"{API}/sobjects/Case/(500\w+)", "update_case"),
@@ -92,10 +104,61 @@ class ServiceCloud(MockSystem):
         self._ids[kind] += 1
         return f"{prefix}{self._ids[kind]:015d}"
 
+    def entity_of(self, request: Request) -> str | None:  # type: ignore[override]
+        """A collection is about each of its records: the handler judges them one by one."""
+        if COLLECTION_PATH in request.path:
+            return None
+        return MockSystem.entity_of(request)
+
     def upsert_order(self, request: Request, external_id: str) -> Response:
         body = request.body if isinstance(request.body, dict) else None
         if body is None:
             return self._sf_error(400, "JSON_PARSER_ERROR", "Request body must be a JSON object")
+        created, record = self._upsert(external_id, body)
+        if created:
+            return Response(201, {"id": record["Id"], "success": True, "errors": [], "created": True})
+        return Response(204, None)
+
+    def upsert_orders(self, request: Request) -> Response:
+        """sObject Collections upsert by external id, ``allOrNone`` false: each record on its own."""
+        body = request.body if isinstance(request.body, dict) else None
+        records = body.get("records") if body is not None else None
+        if body is None or not isinstance(records, list):
+            return self._sf_error(400, "JSON_PARSER_ERROR", "Request body must have a records array")
+        if body.get("allOrNone"):
+            return self._sf_error(400, "INVALID_INPUT", "allOrNone true is not served by this org")
+        if len(records) > COLLECTION_LIMIT:
+            return self._sf_error(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records into this call",
+            )
+        sent = request.headers.get("X-Correlation-ID")
+        correlation = sent.split(",") if sent else []
+        results: list[dict[str, Any]] = []
+        for index, record in enumerate(records):
+            fields = {k: v for k, v in record.items() if k != "attributes"} if isinstance(record, dict) else {}
+            external_id = str(fields.pop("External_Id__c", "") or "")
+            if not external_id:
+                results.append(self._record_error("MISSING_ARGUMENT", "External_Id__c not specified"))
+                continue
+            entity = correlation[index] if index < len(correlation) else external_id
+            hit = self.faults.persistent_error
+            if hit is not None and hit.outcome(entity) is not None:
+                results.append(
+                    self._record_error("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
+                )
+                continue
+            created, stored = self._upsert(external_id, fields)
+            results.append({"id": stored["Id"], "success": True, "errors": [], "created": created})
+        return Response(200, results)
+
+    @staticmethod
+    def _record_error(code: str, message: str) -> dict[str, Any]:
+        return {"id": None, "success": False, "errors": [{"statusCode": code, "message": message, "fields": []}]}
+
+    def _upsert(self, external_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Create or update the order with this external id (its status history follows)."""
         record = self.orders.get(external_id)
         created = record is None
         if record is None:
@@ -110,9 +173,7 @@ class ServiceCloud(MockSystem):
         if status is not None:
             self.status_history.setdefault(external_id, []).append(str(status))
             self.current[external_id] = str(status)
-        if created:
-            return Response(201, {"id": record["Id"], "success": True, "errors": [], "created": True})
-        return Response(204, None)
+        return created, record
 
     def get_order(self, request: Request, external_id: str) -> Response:
         record = self.orders.get(external_id)

@@ -68,7 +68,8 @@ def run_together(count: int, work: Callable[[int, threading.Barrier], Any]) -> l
     return results
 
 
-def test_concurrent_claimers_keep_lanes_exclusive_and_ordered(first: PostgresStore) -> None:
+@pytest.mark.parametrize("batch", [1, 4], ids=["claim_next", "claim_batch"])
+def test_concurrent_claimers_keep_lanes_exclusive_and_ordered(first: PostgresStore, batch: int) -> None:
     lanes, per_lane = 12, 15
     order = [(f"order-{lane:02d}", n) for n in range(per_lane) for lane in range(lanes)]
     random.Random(7).shuffle(order)
@@ -92,27 +93,36 @@ def test_concurrent_claimers_keep_lanes_exclusive_and_ordered(first: PostgresSto
         try:
             barrier.wait()
             while True:
-                message = store.claim_next("erp", 1.0, 600.0)
-                if message is None:
+                if batch == 1:
+                    one = store.claim_next("erp", 1.0, 600.0)
+                    messages = [one] if one is not None else []
+                else:  # a collection: several lane heads at once (core/service/dispatch.py)
+                    messages = store.claim_batch("erp", frozenset({"Cmd"}), 1.0, 600.0, batch)
+                if not messages:
                     if store.backlog("erp") == 0:
                         return done
                     time.sleep(0.001)  # every open lane is held by another worker
                     continue
                 with guard:
-                    if message.seq in holding:
-                        violations.append(f"seq {message.seq} claimed by {worker} and {holding[message.seq]}")
-                    if message.aggregate_id in busy_lanes:
-                        violations.append(f"lane {message.aggregate_id} held twice")
-                    holding[message.seq] = worker
-                    busy_lanes[message.aggregate_id] = worker
-                    delivered.setdefault(message.aggregate_id, []).append(int(message.payload["n"]))
+                    for message in messages:
+                        if message.seq in holding:
+                            violations.append(
+                                f"seq {message.seq} claimed by {worker} and {holding[message.seq]}"
+                            )
+                        if message.aggregate_id in busy_lanes:
+                            violations.append(f"lane {message.aggregate_id} held twice")
+                        holding[message.seq] = worker
+                        busy_lanes[message.aggregate_id] = worker
+                        delivered.setdefault(message.aggregate_id, []).append(int(message.payload["n"]))
                 time.sleep(rng.random() * 0.002)  # "delivering"
                 with store.transaction() as tx:
-                    tx.complete(message.seq)
+                    for message in messages:
+                        tx.complete(message.seq)
                     with guard:  # released before commit: a later claim can only start after it
-                        del holding[message.seq]
-                        del busy_lanes[message.aggregate_id]
-                done += 1
+                        for message in messages:
+                            del holding[message.seq]
+                            del busy_lanes[message.aggregate_id]
+                done += len(messages)
         finally:
             store.close()
 

@@ -115,6 +115,30 @@ def test_outbox_is_ordered_per_aggregate_and_destination(store: Store) -> None:
     assert second is not None and second.kind == "second"
 
 
+def test_claim_batch_takes_due_lane_heads_of_its_kinds_only(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.append(message("A", "Push", at=1.0))
+        tx.append(message("A", "Push", at=1.0))  # behind A's first push: never in the same batch
+        tx.append(message("B", "Other", at=1.0))  # another kind: left for claim_next
+        tx.append(message("C", "Push", at=2.0))
+        tx.append(message("D", "Push", at=9.0))  # not due yet
+        tx.append(message("E", "Push", destination="wms", at=1.0))  # another destination
+    batch = store.claim_batch("erp", frozenset({"Push"}), 5.0, 60.0, 10)
+    assert [(m.aggregate_id, m.kind, m.status, m.attempts) for m in batch] == [
+        ("A", "Push", "in_flight", 1),
+        ("C", "Push", "in_flight", 1),
+    ]
+    assert store.claim_batch("erp", frozenset({"Push"}), 5.0, 60.0, 10) == []  # A's second waits
+    other = store.claim_next("erp", 5.0, 60.0)
+    assert other is not None and other.aggregate_id == "B"
+    with store.transaction() as tx:
+        tx.complete(batch[0].seq)
+    later = store.claim_batch("erp", frozenset({"Push"}), 9.0, 60.0, 1)  # the limit holds
+    assert [m.aggregate_id for m in later] == ["A"]
+    rest = store.claim_batch("erp", frozenset({"Push"}), 9.0, 60.0, 10)
+    assert [m.aggregate_id for m in rest] == ["D"]
+
+
 def test_retry_later_delays_and_keeps_the_lane_blocked(store: Store) -> None:
     with store.transaction() as tx:
         tx.append(message("A", "first"))

@@ -165,10 +165,12 @@ def test_a_run_with_nothing_left_scheduled_stops_at_the_dead_end_not_the_hard_st
     """outbox-apart dies between an order's commit and its commands' (``retailsim fuzz --seed 1 --core
     outbox-apart``, run 7): that order is open and nothing will ever move it. Once nothing is scheduled any
     more the run stops and says so, instead of idling to the fourteen-day hard stop; the real core, dying
-    at the same moments, reaches quiescence."""
+    at the same moments, reaches quiescence. The find predates bulk status pushes: its crash moments need
+    the pushes sent one by one, as they were then (``core.bulk_status`` off)."""
     from retailsim.scenarios.schema import FaultSpec
 
-    scenario = load("baseline", ["workload.orders=200", 'workload.duration="8h"'])
+    one_by_one = ["core.bulk_status.window_s=0", "core.bulk_status.max_records=1"]
+    scenario = load("baseline", ["workload.orders=200", 'workload.duration="8h"', *one_by_one])
     crash = FaultSpec(
         kind="core_crash", target="core", start=12148.1, duration=130.2, probability=0.197, point="any"
     )

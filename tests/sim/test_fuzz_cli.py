@@ -53,16 +53,18 @@ def test_fuzz_rejects_an_unknown_core(tmp_path: Path) -> None:
 
 
 def test_fuzz_catches_an_outbox_written_apart_from_its_state(tmp_path: Path) -> None:
-    # Seed 7 draws a core crash at any point that falls between the order's commit and its commands'. (It
+    # Seed 25 draws a core crash at any point that falls between the order's commit and its commands'. (It
     # was seed 6 until a call's link latency and service time became one SimPy wait, issue 15: under the
     # new draws seed 6's ERP error window exhausts one message's 12 attempts — GET or POST failing at
-    # p=0.487 each — and the real core rightly dead-letters it, which no_lost_orders then reports.)
+    # p=0.487 each — and the real core rightly dead-letters it, which no_lost_orders then reports. Then
+    # seed 7, until status pushes went to Service Cloud in bulk at window ticks: its crash now strikes
+    # elsewhere, and the broken core gets away with it.)
     result = retailsim(
         "fuzz",
         "--runs",
         "1",
         "--seed",
-        "7",
+        "25",
         "--core",
         "outbox-apart",
         "--out",
@@ -72,5 +74,5 @@ def test_fuzz_catches_an_outbox_written_apart_from_its_state(tmp_path: Path) -> 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "core_crash@any" in result.stdout
     assert "no_lost_orders" in result.stdout
-    real = retailsim("fuzz", "--runs", "1", "--seed", "7", "--out", str(tmp_path / "real"), cwd=tmp_path)
+    real = retailsim("fuzz", "--runs", "1", "--seed", "25", "--out", str(tmp_path / "real"), cwd=tmp_path)
     assert real.returncode == 0, real.stdout + real.stderr

@@ -175,6 +175,24 @@ class FollowUp:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The command's collection form: several messages of one destination sent as ONE request.
+
+    ``render_many`` turns the single requests the spec's own ``render`` made (in claim order) into the one
+    request that carries them all; ``split`` reads that request's 2xx reply back into one reply per
+    record, in the same order, each shaped as the single request's reply would have been (a success, a
+    retriable 5xx, or a refusal), so that each message is judged by the rules it would meet alone —
+    ``None`` when the reply cannot be read record by record (every message is then retried). The
+    product's limit on records per request is ``max_records``; the core's setting
+    (``core.bulk_status``) may only lower it. A lone message is sent in its single form.
+    """
+
+    render_many: Callable[[list[OutboundRequest]], OutboundRequest]
+    split: Callable[[Reply, int], list[Reply] | None]
+    max_records: int
+
+
 def never(_: Reply) -> bool:
     return False
 
@@ -201,6 +219,8 @@ class CommandSpec:
     latest_only: bool = False
     follow_ups: Callable[[Answer], list[FollowUp]] | None = None
     deferred: Deferred | None = None  # the reply says "received"; the real answer comes later (deferred.py)
+    # Several due messages of this kind to one destination may go as one request (a collection): Batch.
+    batch: Batch | None = None
 
 
 def never_sent(_: CommandInput) -> None:

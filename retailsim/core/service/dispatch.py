@@ -7,6 +7,16 @@ backoff, Retry-After as a floor) or dead-letters it. What each command kind rend
 benign and what a reply means is the command registry's (core/adapters/registry.py): nothing here
 switches on a kind.
 
+A kind with a collection form (its spec's ``Batch``: Service Cloud's status upserts) goes in bulk: when
+a worker claims one, up to ``max_records - 1`` more due messages of that kind and destination are claimed
+with it (lane heads only, so per-order order holds), each is rendered on its own (superseded and orphaned
+ones complete silently as always), and one request carries them all; the token bucket pays one token for
+it. The reply is applied in ONE transaction: a failure of the whole request (5xx, no reply, throttled)
+retries each message by the usual rules, the breaker and the bucket counting the request once; a 2xx is
+read record by record (``Batch.split``) and each message meets the rules its own reply would have met
+alone — a record's failure costs only its message. The request's ``X-Correlation-ID`` lists the
+messages' correlation ids, comma-separated, in the records' order.
+
 Rules kept: a message is dead-lettered for its own failures, not its system's (while the breaker is open
 it waits); a throttled call costs no attempt; a document the ERP may hold already is looked up before it
 is created again; every request carries the message's correlation id (the ``correlation_id`` guard);
@@ -16,9 +26,9 @@ every store transaction passes its crash point (core/crash_points.py).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from retailsim.core.adapters.http import (
@@ -31,7 +41,14 @@ from retailsim.core.adapters.http import (
     retry_after_s,
 )
 from retailsim.core.adapters.registry import CommandRegistry
-from retailsim.core.adapters.spec import Answer, CommandContext, CommandInput, CommandSpec, Subject
+from retailsim.core.adapters.spec import (
+    Answer,
+    Batch,
+    CommandContext,
+    CommandInput,
+    CommandSpec,
+    Subject,
+)
 from retailsim.core.documents import DocKind
 from retailsim.core.guards import Guards
 from retailsim.core.models import Order
@@ -48,11 +65,21 @@ from retailsim.core.stores.base import OutboxMessage, Store, Transaction
 
 @dataclass(slots=True)
 class Delivery:
-    """A claimed outbox message and the request to send for it (``step`` for multi-call commands)."""
+    """A claimed outbox message and the request to send for it (``step`` for multi-call commands).
+
+    A collection carries several messages (``batch``, ``message`` being the first): ``messages`` lists
+    them in the request's order, and once the reply is judged ``replies`` holds the reply each message
+    met — its record's, or the whole request's when that failed."""
 
     message: OutboxMessage
     request: OutboundRequest
     step: str = "send"
+    batch: tuple[OutboxMessage, ...] = ()
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def messages(self) -> tuple[OutboxMessage, ...]:
+        return self.batch or (self.message,)
 
 
 class DeliveryHost(CommandContext, OrderTableHost, Protocol):
@@ -151,7 +178,31 @@ class Dispatcher:
                     return None
                 continue  # nothing to send any more (superseded); _render completed it
             request, step = rendered
-            return Delivery(message, request, step)
+            spec = self.commands.spec_for(destination, message.kind)
+            if spec.batch is not None and step == "send":
+                room = min(spec.batch.max_records, self.host.config.bulk_status.max_records) - 1
+                if room > 0:
+                    return self._collect(message, request, spec.batch, now, room)
+            return Delivery(message, self._with_correlation(request, (message,)), step)
+
+    def _collect(
+        self, first: OutboxMessage, request: OutboundRequest, batch: Batch, now: float, room: int
+    ) -> Delivery:
+        """``first`` and up to ``room`` more due messages of its kind and destination, as one delivery (a
+        collection when more than one is left to send once each is rendered)."""
+        claimed = self.host.store.claim_batch(
+            first.destination, frozenset({first.kind}), now, self.host.config.lease_s, room
+        )
+        messages, singles = [first], [request]
+        for message in claimed:
+            rendered = self._render(message, now)
+            if rendered is not None:
+                messages.append(message)
+                singles.append(rendered[0])
+        if len(messages) == 1:
+            return Delivery(first, self._with_correlation(request, (first,)), "send")
+        collection = self._with_correlation(batch.render_many(singles), messages)
+        return Delivery(first, collection, "send", tuple(messages))
 
     def _finish_silently(self, message: OutboxMessage, reason: str) -> None:
         with self._transaction("delivery.superseded.before_commit") as tx:
@@ -159,20 +210,21 @@ class Dispatcher:
         self.host._count(reason)
 
     def _render(self, message: OutboxMessage, now: float) -> tuple[OutboundRequest, str] | None:
-        """The request for a claimed message and its step ("lookup": the ERP is asked first), or None when
-        there is nothing to send (its aggregate is gone, or the command is superseded: completed here)."""
+        """The request for a claimed message (before its correlation id) and its step ("lookup": the ERP is
+        asked first), or None when there is nothing to send (its aggregate is gone, or the command is
+        superseded: completed here)."""
         spec = self.commands.spec_for(message.destination, message.kind)
         command = self._command_input(spec, message, now)
         if command is None:
             self._finish_silently(message, "orphan_messages")
             return None
         if spec.lookup is not None and self.host.erp_lookup_before_create(message):
-            return self._with_correlation(spec.lookup.render(command), message), "lookup"
+            return spec.lookup.render(command), "lookup"
         request = spec.render(command)
         if request is None:
             self._finish_silently(message, "superseded_messages")
             return None
-        return self._with_correlation(request, message), "send"
+        return request, "send"
 
     def _command_input(
         self, spec: CommandSpec, message: OutboxMessage, now: float, *, after_miss: bool = False
@@ -219,19 +271,30 @@ class Dispatcher:
             else None
         )
 
-    def _with_correlation(self, request: OutboundRequest, message: OutboxMessage) -> OutboundRequest:
+    def _with_correlation(
+        self, request: OutboundRequest, messages: Sequence[OutboxMessage]
+    ) -> OutboundRequest:
+        """The request with its messages' correlation ids (a collection's: comma-separated, in order)."""
         if not self.host.guards.correlation_id:
             return request
         headers = dict(request.headers)
-        headers["X-Correlation-ID"] = message.correlation_id
+        headers["X-Correlation-ID"] = (
+            messages[0].correlation_id
+            if len(messages) == 1
+            else ",".join(message.correlation_id for message in messages)
+        )
         return OutboundRequest(request.method, request.path, request.body, headers, request.query)
 
     def on_reply(self, delivery: Delivery, reply: Reply, now: float) -> OutboundRequest | None:
         """Judge a reply. Returns a follow-up request for the same command (ERP look-up miss → create)."""
+        if delivery.batch:
+            self._on_collection_reply(delivery, reply, now)
+            return None
         message = delivery.message
         destination = message.destination
         breaker = self.breakers[destination]
         spec = self.commands.spec_for(message.destination, message.kind)
+        delivery.replies = [reply]
         verdict = judge(reply)
         deferred = spec.deferred is not None and verdict is Verdict.SUCCESS
         if deferred and self.deferred.takes(message, delivery.step, reply, now):  # "received": it waits
@@ -245,38 +308,100 @@ class Dispatcher:
                 return delivery.request
             self.host._count("erp_lookup_hits")
         if verdict is Verdict.RETRY:
-            if reply.status == 429 or is_salesforce_limit(reply):
-                pause = retry_after_s(reply) or 1.0
-                bucket = self.buckets.get(destination)
-                if bucket is not None:
-                    bucket.slow_down(now, pause)
-                breaker.record_neutral()
-            else:
-                breaker.record_failure(now)
-            self._retry_or_bury(message, reply, now)
+            self._request_failed(destination, reply, now)
+            self._retry_or_bury((message,), reply, now)
             return None
         uow = UnitOfWork()
         with self._transaction("delivery.reply_applied.before_commit") as tx:
-            if verdict is Verdict.SUCCESS or spec.benign(reply):
+            accepted = verdict is Verdict.SUCCESS or spec.benign(reply)
+            if accepted:
                 breaker.record_success(now)
-                self.host.reply_effects.apply(
-                    tx, spec, Answer(message, reply, delivery.step, now), uow
-                )
-                tx.complete(message.seq)
             else:
                 breaker.record_neutral()
-                failure_event = spec.refused_means(reply)
-                if failure_event is not None:
-                    record = self.host._load_record(tx, message.aggregate_id)
-                    if record is not None:
-                        self.host._transition(tx, record, failure_event, now, uow)
-                    tx.complete(message.seq)
-                else:
-                    self.host._count("dead_lettered")
-                    tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
+            self._settle(tx, spec, message, reply, accepted, delivery.step, now, uow)
         self.host._after_commit(uow, now)
         self._crash_point("delivery.reply_applied.after_commit")
         return None
+
+    def _request_failed(self, destination: str, reply: Reply, now: float) -> None:
+        """A request came back retriable: throttled (the bucket slows down) or failed (the breaker counts)."""
+        breaker = self.breakers[destination]
+        if reply.status == 429 or is_salesforce_limit(reply):
+            pause = retry_after_s(reply) or 1.0
+            bucket = self.buckets.get(destination)
+            if bucket is not None:
+                bucket.slow_down(now, pause)
+            breaker.record_neutral()
+        else:
+            breaker.record_failure(now)
+
+    def _settle(
+        self,
+        tx: Transaction,
+        spec: CommandSpec,
+        message: OutboxMessage,
+        reply: Reply,
+        accepted: bool,
+        step: str,
+        now: float,
+        uow: UnitOfWork,
+    ) -> None:
+        """A message's non-retriable outcome, in ``tx``: accepted (a success or a benign refusal: its
+        effects applied), refused with a meaning for the order, or dead-lettered."""
+        if accepted:
+            self.host.reply_effects.apply(tx, spec, Answer(message, reply, step, now), uow)
+            tx.complete(message.seq)
+            return
+        failure_event = spec.refused_means(reply)
+        if failure_event is not None:
+            record = self.host._load_record(tx, message.aggregate_id)
+            if record is not None:
+                self.host._transition(tx, record, failure_event, now, uow)
+            tx.complete(message.seq)
+        else:
+            self.host._count("dead_lettered")
+            tx.dead_letter(message.seq, error_text(reply), message.attempts, now)
+
+    def _on_collection_reply(self, delivery: Delivery, reply: Reply, now: float) -> None:
+        """Judge a collection's reply: the whole request's failure retries every message; a 2xx is read
+        record by record and every message's outcome is applied in one transaction."""
+        messages = delivery.batch
+        destination = delivery.message.destination
+        spec = self.commands.spec_for(destination, delivery.message.kind)
+        assert spec.batch is not None, f"{spec.kind} has no collection form"
+        verdict = judge(reply)
+        if verdict is Verdict.RETRY:
+            delivery.replies = [reply] * len(messages)
+            self._request_failed(destination, reply, now)
+            self._retry_or_bury(messages, reply, now)
+            return
+        if verdict is Verdict.SUCCESS and self.host.guards.collection_records_judged:
+            records = spec.batch.split(reply, len(messages))
+            # A 2xx that cannot be read record by record: each is sent again (an upsert lands once).
+            unreadable = Reply(502, f"unreadable collection reply: {str(reply.body)[:120]}")
+            delivery.replies = records if records is not None else [unreadable] * len(messages)
+        else:
+            delivery.replies = [reply] * len(messages)
+        breaker = self.breakers[destination]
+        if verdict is Verdict.SUCCESS:
+            breaker.record_success(now)
+        else:
+            breaker.record_neutral()
+        uow = UnitOfWork()
+        retried = False
+        with self._transaction("delivery.reply_applied.before_commit") as tx:
+            for message, answer in zip(messages, delivery.replies, strict=True):
+                judged = judge(answer)
+                if judged is Verdict.RETRY:
+                    retried = True
+                    self._retry_later_or_bury(tx, message, answer, now)
+                else:
+                    accepted = judged is Verdict.SUCCESS or spec.benign(answer)
+                    self._settle(tx, spec, message, answer, accepted, delivery.step, now, uow)
+        self.host._after_commit(uow, now)
+        if retried and self.host.on_append is not None:
+            self.host.on_append(destination)
+        self._crash_point("delivery.reply_applied.after_commit")
 
     def _create_after_miss(self, spec: CommandSpec, message: OutboxMessage, now: float) -> OutboundRequest:
         """The ERP look-up found nothing: now create the document (the first one never landed)."""
@@ -285,9 +410,20 @@ class Dispatcher:
         command = self._command_input(spec, message, dated, after_miss=True)
         request = spec.render(command) if command is not None else None
         assert request is not None, f"{message.kind} {message.aggregate_id} has nothing to create"
-        return self._with_correlation(request, message)
+        return self._with_correlation(request, (message,))
 
-    def _retry_or_bury(self, message: OutboxMessage, reply: Reply, now: float) -> None:
+    def _retry_or_bury(self, messages: Sequence[OutboxMessage], reply: Reply, now: float) -> None:
+        """The request failed retriably: each of its messages is retried later or dead-lettered, in one
+        transaction."""
+        with self._transaction("delivery.retry.before_commit") as tx:
+            for message in messages:
+                self._retry_later_or_bury(tx, message, reply, now)
+        if self.host.on_append is not None:
+            self.host.on_append(messages[0].destination)
+        self._crash_point("delivery.retry.after_commit")
+
+    def _retry_later_or_bury(self, tx: Transaction, message: OutboxMessage, reply: Reply, now: float) -> None:
+        """One message met a retriable ``reply``: schedule its next try, or dead-letter it (in ``tx``)."""
         throttled = reply.status == 429 or is_salesforce_limit(reply)
         if throttled:
             # Throttled at the gate: the request never reached the system, so it costs no attempt.
@@ -301,24 +437,20 @@ class Dispatcher:
             # as probes. A timeout still counts: it may have committed, and the count is what makes the
             # next try look the document up before it creates it again.
             message.attempts -= 1
-        with self._transaction("delivery.retry.before_commit") as tx:
-            # A message is dead-lettered for its own failures, not for its system's: while the breaker
-            # says the system is down, the message waits for it however long the outage lasts — and a
-            # throttled call, which cost nothing, never buries a message whose attempts ran up meanwhile.
-            if self.retry.exhausted(message.attempts) and not system_down and not throttled:
-                self.host._count("dead_lettered")
-                tx.dead_letter(
-                    message.seq,
-                    f"retries exhausted after {message.attempts} attempts; last: {error_text(reply)}",
-                    message.attempts,
-                    now,
-                )
-            else:
-                self.host._count("retries")
-                delay = self.retry.delay(message.attempts, self.host.rng, retry_after_s(reply))
-                if system_down:
-                    delay = max(delay, breaker.retry_at(now) - now)
-                tx.retry_later(message.seq, now + delay, message.attempts, error_text(reply))
-        if self.host.on_append is not None:
-            self.host.on_append(message.destination)
-        self._crash_point("delivery.retry.after_commit")
+        # A message is dead-lettered for its own failures, not for its system's: while the breaker
+        # says the system is down, the message waits for it however long the outage lasts — and a
+        # throttled call, which cost nothing, never buries a message whose attempts ran up meanwhile.
+        if self.retry.exhausted(message.attempts) and not system_down and not throttled:
+            self.host._count("dead_lettered")
+            tx.dead_letter(
+                message.seq,
+                f"retries exhausted after {message.attempts} attempts; last: {error_text(reply)}",
+                message.attempts,
+                now,
+            )
+        else:
+            self.host._count("retries")
+            delay = self.retry.delay(message.attempts, self.host.rng, retry_after_s(reply))
+            if system_down:
+                delay = max(delay, breaker.retry_at(now) - now)
+            tx.retry_later(message.seq, now + delay, message.attempts, error_text(reply))

@@ -119,7 +119,8 @@ class IntegrationCore:
         commands = build_registry(self.config.erp_dialect, cloud=cloud)
         for kind in sorted(self.guards.silenced_commands):
             commands = commands.replaced(kind, render=never_sent)
-        self.transactions = Transactions(self, commands.latest_only())
+        bulk = self.config.bulk_status
+        self.transactions = Transactions(self, commands.latest_only(), commands.batched(), bulk.window_s)
         self.requests = IdempotentRequests(self)
         self.reconciliation = Reconciliation(self)
         self.inventory = Inventory(self)

@@ -6,7 +6,9 @@ there rolls the transaction back as a real death would. ``emit`` appends the com
 transition decided to the outbox in that same transaction — unless the guard ``outbox_in_transaction``
 is off (a broken core): then they are kept aside and appended in a second transaction after the first
 commits, with the ``….after_commit`` crash point between the two. A command of a ``latest_only`` kind (a
-status push) is appended as one that supersedes its pending older siblings (core/stores/base.py).
+status push) is appended as one that supersedes its pending older siblings (core/stores/base.py); one of a
+kind sent in collections (``windowed``, core.bulk_status) is due at the next tick of the flush window,
+so the pushes decided within one window are claimed, and sent, together.
 
 Rules kept: the state change and its commands commit together (the transactional outbox); crash points are
 named in core/crash_points.py; a hook that is None (production, live mode) costs nothing.
@@ -14,6 +16,7 @@ named in core/crash_points.py; a hook that is None (production, live mode) costs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
@@ -66,9 +69,18 @@ class _CrashPointTransaction:
 class Transactions:
     """Store transactions with crash points, and the outbox they append to (see the module docstring)."""
 
-    def __init__(self, host: TransactionHost, latest_only: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        host: TransactionHost,
+        latest_only: frozenset[str] = frozenset(),
+        windowed: frozenset[str] = frozenset(),
+        window_s: float = 0.0,
+    ) -> None:
         self.host = host
         self.latest_only = latest_only  # command kinds whose newest message supersedes pending older ones
+        # Command kinds sent in collections: due at the next tick of a ``window_s`` clock (0: at once).
+        self.windowed = windowed if window_s > 0 else frozenset()
+        self.window_s = window_s
         # Commands decided in a transaction, appended in one of their own (only with the guard
         # ``outbox_in_transaction`` off: see ``_outbox_apart``).
         self._decided: list[NewMessage] = []
@@ -101,11 +113,17 @@ class Transactions:
                     aggregate_id=record.order_no,
                     correlation_id=record.correlation_id,
                     payload=command.payload,
-                    available_at=now + command.delay_s,
+                    available_at=self._due_at(command.kind, now + command.delay_s),
                     supersedes_pending=command.kind in self.latest_only,
                 )
             )
             woken.add(destination)
+
+    def _due_at(self, kind: str, at: float) -> float:
+        """When a command decided to be due ``at`` is due: a windowed kind at the window's next tick."""
+        if kind not in self.windowed:
+            return at
+        return math.ceil(at / self.window_s) * self.window_s
 
     def _one(self, point: str) -> AbstractContextManager[Transaction]:
         hook = self.host.crash_hook

@@ -16,6 +16,8 @@ and the contract suite in tests/contract checks:
   destination that is not finished — pending (a retry or a reply parked awaiting its acknowledgement is
   pending too), or in flight — counting the transaction's own appends and outcomes; delivered,
   superseded and dead-lettered messages are finished.
+* A batch claim (``claim_batch``) takes several due lane heads of the given kinds at once, under the
+  same rule: never a message behind an unfinished one of its lane.
 * A claim is a lease: ``release_leases`` (on restart) or lease expiry returns it to pending, so a message
   is never lost with the process that claimed it.
 * Uniqueness is enforced by the store (inbox ids, idempotency keys), not by check-then-insert in callers.
@@ -202,6 +204,13 @@ class Store(Protocol):
 
     def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
         """Atomically take the oldest due, unblocked message for a destination, as a lease."""
+
+    def claim_batch(
+        self, destination: str, kinds: frozenset[str], now: float, lease_s: float, limit: int
+    ) -> list[OutboxMessage]:
+        """Atomically take up to ``limit`` due, unblocked messages of ``kinds`` for a destination, oldest
+        due first, each as a lease (a collection's companions of a message ``claim_next`` took). Only lane
+        heads qualify, as for ``claim_next``: per-lane order holds however many are taken together."""
 
     def next_due_at(self, destination: str) -> float | None:
         """When the next pending message of a destination becomes due (None when there is none)."""

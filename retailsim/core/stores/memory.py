@@ -383,6 +383,40 @@ class MemoryStore:
             return _detached(message)
         return None
 
+    def claim_batch(
+        self, destination: str, kinds: frozenset[str], now: float, lease_s: float, limit: int
+    ) -> list[OutboxMessage]:
+        heap = self._due.get(destination)
+        if heap is None:
+            return []
+        claimed: list[OutboxMessage] = []
+        passed_over: list[tuple[float, int]] = []  # due heads of other kinds: left for claim_next
+        while heap and len(claimed) < limit:
+            available_at, seq = heap[0]
+            message = self._messages.get(seq)
+            if (
+                message is None
+                or message.status != "pending"
+                or message.available_at != available_at
+                or self._lanes[(destination, message.aggregate_id)][0] != seq
+            ):
+                heapq.heappop(heap)  # stale heap entry
+                continue
+            if available_at > now:
+                break
+            heapq.heappop(heap)
+            if message.kind not in kinds:
+                passed_over.append((available_at, seq))
+                continue
+            message.status = "in_flight"
+            message.attempts += 1
+            message.lease_until = now + lease_s
+            self._in_flight += 1
+            claimed.append(_detached(message))
+        for entry in passed_over:
+            heapq.heappush(heap, entry)
+        return claimed
+
     def next_due_at(self, destination: str) -> float | None:
         heap = self._due.get(destination)
         while heap:

@@ -152,6 +152,7 @@ class Statements:
 
     def __init__(self, dialect: Dialect) -> None:
         d, q = dialect, dialect.prepare
+        self._dialect = dialect
         order = d.code_point_order
         self.get_idempotency = q(
             "SELECT fingerprint, status, response, created_at FROM idempotency WHERE scope=? AND key=?"
@@ -207,6 +208,7 @@ class Statements:
             "UPDATE outbox SET status='in_flight', attempts=attempts+1, lease_until=? "
             f"WHERE seq=? RETURNING {OUTBOX_COLUMNS}"
         )
+        self._claim_batch: dict[int, str] = {}
         self.next_due_at = q(
             f"SELECT MIN(available_at) FROM outbox o WHERE destination=? AND status='pending' AND {HEADS_ITS_LANE}"
         )
@@ -235,6 +237,23 @@ class Statements:
             f"ORDER BY sku{order}, location{order}"
         )
         self.destinations = q(f"SELECT DISTINCT destination FROM outbox ORDER BY destination{order}")
+
+
+    def claim_batch(self, kinds: int) -> str:
+        """Take up to ``?`` due lane heads of ``kinds`` given kinds at once (``SqlStore.claim_batch``):
+        params (lease_until, destination, now, *kinds, limit)."""
+        statement = self._claim_batch.get(kinds)
+        if statement is None:
+            d = self._dialect
+            of_kinds = ", ".join("?" * kinds)
+            statement = self._claim_batch[kinds] = d.prepare(
+                "UPDATE outbox SET status='in_flight', attempts=attempts+1, lease_until=? WHERE seq IN ("
+                "SELECT seq FROM outbox o WHERE destination=? AND status='pending' AND available_at<=? "
+                f"AND kind IN ({of_kinds}) AND {HEADS_ITS_LANE} ORDER BY available_at, seq LIMIT ?"
+                + d.lock_claimed
+                + f") RETURNING {OUTBOX_COLUMNS}"
+            )
+        return statement
 
 
 class SqlTransaction(ModelDocuments):
@@ -371,6 +390,21 @@ class SqlStore:
                 return None
             claimed = conn.execute(self._sql.claim, (now + lease_s, row[0])).fetchone()
         return self._message(claimed) if claimed else None
+
+    def claim_batch(
+        self, destination: str, kinds: frozenset[str], now: float, lease_s: float, limit: int
+    ) -> list[OutboxMessage]:
+        if not kinds or limit < 1:
+            return []
+        ordered = sorted(kinds)
+        with self._writing() as conn:
+            conn.execute(self._sql.release_expired, (destination, now))
+            rows = conn.execute(
+                self._sql.claim_batch(len(ordered)), (now + lease_s, destination, now, *ordered, limit)
+            ).fetchall()
+        messages = [self._message(row) for row in rows]
+        messages.sort(key=lambda m: (m.available_at, m.seq))  # RETURNING promises no order
+        return messages
 
     def next_due_at(self, destination: str) -> float | None:
         with self._reading() as conn:

@@ -45,6 +45,7 @@ CHANGED = {
     "migration-moves-twice": ["migration_moves_once"],
     "migration-ignores-legacy-lane": ["migration_waits_for_legacy_lane"],
     "returns-by-phase": ["returns_follow_order"],
+    "collection-trusts-200": ["collection_records_judged"],
 }
 
 

@@ -1,4 +1,5 @@
-"""Salesforce-style org: order upsert by external id, cases, the 403 API limit, array errors, usage header."""
+"""Salesforce-style org: order upsert by external id (single and sObject Collections), cases, the 403 API
+limit, array errors, usage header."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import simpy
 
 from retailsim.systems import LOST_REPLY, Request, ServiceCloud
+from retailsim.systems.base import PersistentError
 from tests.unit.systems.support import answered, served
 
 API = "/services/data/v59.0/sobjects"
@@ -154,3 +156,90 @@ def test_a_lost_reply_still_upserted_the_order() -> None:
     system.faults.lost_reply_rate = 1.0
     assert served(system, Request("PATCH", f"{ORDER}/00001", status("received", 1))) is LOST_REPLY
     assert system.current["00001"] == "received"
+
+
+# ---- sObject Collections: the status upserts in bulk -----------------------------------------------------
+
+COLLECTION = "/services/data/v59.0/composite/sobjects/Order/External_Id__c"
+
+
+def collection(*records: tuple[str, dict[str, Any]], all_or_none: bool = False) -> dict[str, Any]:
+    return {
+        "allOrNone": all_or_none,
+        "records": [
+            {"attributes": {"type": "Order"}, "External_Id__c": number, **fields} for number, fields in records
+        ],
+    }
+
+
+def test_a_collection_upserts_each_record_in_order_and_answers_one_result_each() -> None:
+    system = org()
+    system.dispatch(Request("PATCH", f"{ORDER}/00002", status("received", 1)))
+    body = collection(("00001", status("posted_to_erp", 2)), ("00002", status("shipped", 5)))
+    response = answered(system, Request("PATCH", COLLECTION, body, {"X-Correlation-ID": "00001,00002"}))
+    assert response.status == 200 and isinstance(response.body, list) and len(response.body) == 2
+    first, second = response.body
+    assert set(first) == {"id", "success", "errors", "created"}
+    assert (first["success"], first["created"], first["errors"]) == (True, True, [])
+    assert (second["success"], second["created"]) == (True, False)
+    assert second["id"] == system.orders["00002"]["Id"]
+    assert system.status_history == {"00002": ["received", "shipped"], "00001": ["posted_to_erp"]}
+    assert "attributes" not in system.orders["00001"]  # the record's fields, not the envelope
+    assert system.api_usage == 2  # the single upsert, and the collection counted once
+
+
+def test_a_collection_fails_records_alone_and_upserts_the_others() -> None:
+    system = org()
+    hit_all = PersistentError(1.0, salt=1)
+    broken = [("00009", status("shipped", 5))]
+    body = collection(("00001", status("received", 1)), ("", status("received", 1)))
+    response = answered(system, Request("PATCH", COLLECTION, body))
+    assert response.status == 200
+    good, missing = response.body
+    assert good["success"] is True
+    assert missing["success"] is False and missing["id"] is None
+    assert [e["statusCode"] for e in missing["errors"]] == ["MISSING_ARGUMENT"]
+    assert set(missing["errors"][0]) == {"statusCode", "message", "fields"}
+    system.faults.persistent_error = hit_all
+    locked = answered(system, Request("PATCH", COLLECTION, collection(*broken), {"X-Correlation-ID": "00009"}))
+    assert locked.status == 200  # the request went through; its record did not
+    assert locked.body[0]["success"] is False
+    assert locked.body[0]["errors"][0]["statusCode"] == "UNABLE_TO_LOCK_ROW"
+    assert "00009" not in system.orders
+
+
+def test_a_persistent_error_hits_only_its_records_of_a_collection() -> None:
+    system = org()
+    fault = PersistentError(0.5, salt=7)
+    numbers = [f"{n:05d}" for n in range(1, 21)]
+    hit = {number for number in numbers if fault.outcome(number) is not None}
+    assert hit and hit != set(numbers)
+    system.faults.persistent_error = fault
+    body = collection(*((number, status("received", 1)) for number in numbers))
+    response = answered(system, Request("PATCH", COLLECTION, body, {"X-Correlation-ID": ",".join(numbers)}))
+    assert response.status == 200
+    failed = {number for number, result in zip(numbers, response.body, strict=True) if not result["success"]}
+    assert failed == hit and set(system.orders) == set(numbers) - hit
+
+
+def test_more_than_200_records_are_refused_whole_and_count_one_call() -> None:
+    system = org()
+    body = collection(*((f"{n:05d}", status("received", 1)) for n in range(201)))
+    refused = answered(system, Request("PATCH", COLLECTION, body))
+    assert refused.status == 400
+    assert_sf_error(refused.body, "EXCEEDED_ID_LIMIT")
+    assert system.orders == {} and system.api_usage == 1
+    assert refused.headers["Sforce-Limit-Info"] == "api-usage=1/5000000"
+    exactly = collection(*((f"{n:05d}", status("received", 1)) for n in range(200)))
+    assert answered(system, Request("PATCH", COLLECTION, exactly)).status == 200
+    assert len(system.orders) == 200 and system.api_usage == 2
+
+
+def test_all_or_none_and_a_body_without_records_are_refused() -> None:
+    system = org()
+    whole = collection(("00001", status("received", 1)), all_or_none=True)
+    assert system.dispatch(Request("PATCH", COLLECTION, whole)).status == 400
+    no_records = system.dispatch(Request("PATCH", COLLECTION, {"allOrNone": False}))
+    assert no_records.status == 400
+    assert_sf_error(no_records.body, "JSON_PARSER_ERROR")
+    assert system.orders == {}
