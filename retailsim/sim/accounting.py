@@ -10,7 +10,8 @@ order, so judging them needs no sort by wall clock or set iteration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 #: What a 2xx webhook reply's ``status`` may say: the event was applied (``processed``), was a copy of
@@ -46,7 +47,8 @@ class SentEvent:
     reference: str  # the order (or return) it is about, as the source names it
     sent_at: float
     copies: int  # deliveries the faults made of it; 0 = dropped
-    attempts: list[Attempt] = field(default_factory=list)
+    # Most events are delivered once: a tuple grown per attempt costs half a list with room for four.
+    attempts: Sequence[Attempt] = ()
 
     def applied_by(self, at: float) -> bool:
         """Whether the core had applied it (any acknowledged non-duplicate reply) by ``at``."""
@@ -62,32 +64,52 @@ class Repair:
     reference: str
 
 
-@dataclass(slots=True)
 class EventLedger:
-    """What the world records while it runs; gathered into the evidence at the end."""
+    """What the world records while it runs; gathered into the evidence at the end.
 
-    events: dict[tuple[str, str], SentEvent] = field(default_factory=dict)
-    repairs: list[Repair] = field(default_factory=list)
+    Kept compact: the events in the order they were first sent (``sent_events``), found by source and
+    id through one dict of ids per source — not a (source, id) tuple per event. ``events`` gives the
+    keyed view the ledger used to keep, built when asked (tests and tools; the run's readers take
+    ``sent_events``, which is in the same order).
+    """
+
+    __slots__ = ("_by_source", "repairs", "sent_events")
+
+    def __init__(self) -> None:
+        self.sent_events: list[SentEvent] = []
+        self.repairs: list[Repair] = []
+        self._by_source: dict[str, dict[str, SentEvent]] = {}
+
+    def event(self, source: str, event_id: str) -> SentEvent | None:
+        known = self._by_source.get(source)
+        return None if known is None else known.get(event_id)
+
+    @property
+    def events(self) -> dict[tuple[str, str], SentEvent]:
+        return {(event.source, event.event_id): event for event in self.sent_events}
 
     def sent(self, source: str, event_id: str, topic: str, reference: str, at: float, copies: int) -> None:
-        key = (source, event_id)
-        known = self.events.get(key)
-        if known is not None:  # the source sent the same event again (its own retry): more copies
-            known.copies += copies
+        known = self._by_source.get(source)
+        if known is None:
+            known = self._by_source[source] = {}
+        event = known.get(event_id)
+        if event is not None:  # the source sent the same event again (its own retry): more copies
+            event.copies += copies
             return
-        self.events[key] = SentEvent(source, event_id, topic, reference, at, copies)
+        event = known[event_id] = SentEvent(source, event_id, topic, reference, at, copies)
+        self.sent_events.append(event)
 
     def attempt(
         self, source: str, event_id: str, copy: int, at: float, status: int | None, body: Any, reached: bool
     ) -> None:
-        event = self.events.get((source, event_id))
+        event = self.event(source, event_id)
         if event is None:
             return
         outcome = reason = ""
         if isinstance(body, dict):
             outcome = str(body.get("status") or body.get("error") or "")
             reason = str(body.get("reason") or body.get("detail") or "")
-        event.attempts.append(Attempt(at, copy, status, reached, outcome, reason))
+        event.attempts = (*event.attempts, Attempt(at, copy, status, reached, outcome, reason))
 
     def repaired(self, at: float, source: str, reference: str) -> None:
         self.repairs.append(Repair(at, source, reference))

@@ -216,7 +216,7 @@ def gather(world: World) -> Evidence:
     evidence.retry_budget = world.core_config.retry_max_attempts
     evidence.failed_sends = list(world.retry_audit.messages.values())
     evidence.claims = world.retry_audit.claims
-    evidence.events = list(world.event_ledger.events.values())
+    evidence.events = list(world.event_ledger.sent_events)
     evidence.repairs = list(world.event_ledger.repairs)
     evidence.repairs_counted = world.counters().get("reconciliation_repairs", 0)
     return evidence

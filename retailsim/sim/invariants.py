@@ -19,7 +19,7 @@ from typing import Any
 from retailsim.core.workflows.order_to_cash import RANK, TERMINAL, OrderStatus
 from retailsim.reports.record import InvariantResult
 from retailsim.sim.accounting import APPLIED, OUTCOMES, Repair, SentEvent
-from retailsim.sim.retry_budget import Claims, FailedSends
+from retailsim.sim.retry_budget import ClaimLedger, FailedSends
 
 MAX_EXAMPLES = 5
 
@@ -119,7 +119,7 @@ class Evidence:
     # account, its failed sends counted on the wire (sim/retry_budget.py).
     retry_budget: int = 0
     failed_sends: list[FailedSends] = field(default_factory=list)
-    claims: dict[int, Claims] = field(default_factory=dict)
+    claims: ClaimLedger = field(default_factory=ClaimLedger)
     # Returns: approved = the ERP holds a customer return for the return number; refunds from the
     # gateway's ledger (return number from the refund's metadata); captured/refunded per PaymentIntent.
     approved_returns: list[str] = field(default_factory=list)

@@ -196,7 +196,7 @@ def flow_context(world: World) -> tuple[list[SentWebhook], list[DeadLetterNote]]
     many copies the faults delivered (the event ledger), and the core's dead letters."""
     webhooks = [
         SentWebhook(e.source, e.event_id, e.topic, e.reference, e.sent_at, e.copies)
-        for e in world.event_ledger.events.values()
+        for e in world.event_ledger.sent_events
     ]
     dead = [DeadLetterNote(d.aggregate_id, d.destination, d.kind, d.reason) for d in world.store.dead_letters()]
     return webhooks, dead
@@ -325,7 +325,7 @@ def run_scenario(
             # Per source: events sent, copies delivered, and what the core said of each acknowledged copy.
             "events_accounted": [
                 {"source": source, **row}
-                for source, row in per_source(list(world.event_ledger.events.values())).items()
+                for source, row in per_source(world.event_ledger.sent_events).items()
             ],
             **crash_point_extra(world),
             "drain_per_episode": episodes,

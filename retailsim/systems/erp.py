@@ -12,6 +12,10 @@ Stock, reservations and the ledgers the invariants read come from :class:`ErpSys
 the runtime reads (``by_po``, ``customer_returns``, ``returns_by_po``, ``credit_memo_requests``,
 ``credit_memos_by_po``) are the base's dialect-neutral ledgers under their SAP names, not copies.
 
+A sales order is kept without its schedule lines (every field of one is its item's or its order's):
+the API renders them on every read (``_as_sent``), so the wire is SAP's deep document and the ledger
+keeps a few hundred bytes less per order.
+
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; document numbers are
 counters; stock is iterated in sorted order, never as a set.
 """
@@ -32,6 +36,34 @@ SO = "/sap/opu/odata/sap/API_SALES_ORDER_SRV"
 RET = "/sap/opu/odata/sap/API_CUSTOMER_RETURN_SRV"
 RET_DLV = r"/sap/opu/odata/sap/API_CUSTOMER_RETURNS_DELIVERY_SRV;v=0002"
 CMR = "/sap/opu/odata/sap/API_CREDIT_MEMO_REQUEST_SRV"
+
+
+def _schedule_line(number: str, item: dict[str, Any]) -> dict[str, Any]:
+    """An item's one schedule line, as SAP confirms it: what was requested, and what the item's plant
+    confirmed (always the item's ``ConfdDelivQtyInOrderQtyUnit``)."""
+    return {
+        "SalesOrder": number,
+        "SalesOrderItem": str(item.get("SalesOrderItem", "")),
+        "ScheduleLine": "1",
+        "ScheduleLineOrderQuantity": str(int(float(str(item.get("RequestedQuantity", ""))))),
+        "ConfdOrderQtyByMatlAvailCheck": item["ConfdDelivQtyInOrderQtyUnit"],
+        "OrderQuantityUnit": str(item.get("RequestedQuantityUnit", "EA")),
+    }
+
+
+def _as_sent(order: Document) -> Document:
+    """A sales order as the API returns it (a new document): each item with its ``to_ScheduleLine``.
+
+    The ledger keeps the items without their schedule lines — every field of one is the item's or the
+    order's, so it is rendered here, on read, rather than kept for every order of a run."""
+    number = str(order["SalesOrder"])
+    items = [
+        {**item, "to_ScheduleLine": {"results": [_schedule_line(number, item)]}}
+        for item in order["to_Item"]["results"]
+    ]
+    return {**order, "to_Item": {"results": items}}
+
+
 MANDATORY = (
     "SalesOrderType",
     "SalesOrganization",
@@ -178,24 +210,9 @@ class Erp(ErpSystem):
             material = str(item.get("Material", ""))
             confirmed = self.reserve(plant, material, requested)
             total += net
-            lines.append(
-                {
-                    **item,
-                    "ConfdDelivQtyInOrderQtyUnit": str(confirmed),
-                    "to_ScheduleLine": {
-                        "results": [
-                            {
-                                "SalesOrder": number,
-                                "SalesOrderItem": str(item.get("SalesOrderItem", "")),
-                                "ScheduleLine": "1",
-                                "ScheduleLineOrderQuantity": str(requested),
-                                "ConfdOrderQtyByMatlAvailCheck": str(confirmed),
-                                "OrderQuantityUnit": str(item.get("RequestedQuantityUnit", "EA")),
-                            }
-                        ]
-                    },
-                }
-            )
+            line = {**item, "ConfdDelivQtyInOrderQtyUnit": str(confirmed)}
+            line.pop("to_ScheduleLine", None)  # rendered from the item on read (``_as_sent``)
+            lines.append(line)
         order = {
             "SalesOrder": number,
             "SalesOrderType": body["SalesOrderType"],
@@ -214,7 +231,7 @@ class Erp(ErpSystem):
         if body.get("ReferenceSDDocument"):
             order["ReferenceSDDocument"] = str(body["ReferenceSDDocument"])
         self.book_order(str(body["PurchaseOrderByCustomer"]), number, order)
-        return Response(201, {"d": dict(order)})
+        return Response(201, {"d": _as_sent(order)})
 
     def query_sales_orders(self, request: Request) -> Response:
         match = _PO_FILTER.match(request.query.get("$filter", ""))
@@ -222,7 +239,7 @@ class Erp(ErpSystem):
             return self.odata_error(
                 400, "/IWBEP/CM_MGW_RT/004", "Only $filter=PurchaseOrderByCustomer eq '...' is supported"
             )
-        results = [dict(self.sales_orders[n]) for n in self.by_po.get(match.group(1), [])]
+        results = [_as_sent(self.sales_orders[n]) for n in self.by_po.get(match.group(1), [])]
         return Response(200, {"d": {"results": results}})
 
     def get_sales_order(self, request: Request, number: str) -> Response:
@@ -232,7 +249,7 @@ class Erp(ErpSystem):
             return self.odata_error(
                 404, "/IWBEP/CM_MGW_RT/020", f"Resource not found for segment 'A_SalesOrder' ('{number}')"
             )
-        return Response(200, {"d": dict(order)})
+        return Response(200, {"d": _as_sent(order)})
 
     def _release(self, order: dict[str, Any]) -> None:
         for item in order["to_Item"]["results"]:
@@ -242,8 +259,6 @@ class Erp(ErpSystem):
                 int(item["ConfdDelivQtyInOrderQtyUnit"]),
             )
             item["ConfdDelivQtyInOrderQtyUnit"] = "0"
-            for line in item["to_ScheduleLine"]["results"]:
-                line["ConfdOrderQtyByMatlAvailCheck"] = "0"
 
     def patch_sales_order(self, request: Request, number: str) -> Response:
         order = self.sales_orders.get(number)
@@ -284,8 +299,6 @@ class Erp(ErpSystem):
         confirmed = self.reserve(plant, material, int(float(str(item.get("RequestedQuantity", "0")))))
         item["ProductionPlant"] = plant
         item["ConfdDelivQtyInOrderQtyUnit"] = str(confirmed)
-        for line in item["to_ScheduleLine"]["results"]:
-            line["ConfdOrderQtyByMatlAvailCheck"] = str(confirmed)
         return Response(204, None)
 
     def post_goods_issue(self, request: Request) -> Response:

@@ -3,6 +3,10 @@
 Behaves as Stripe documents: the first response to an ``Idempotency-Key`` is stored and replayed for the
 same key and parameters (``Idempotent-Replayed: true``), the same key with other parameters is an
 ``idempotency_error``; without a key nothing protects a retry — a second refund is a second refund.
+Stripe documents that it saves the first response's status code and body and compares a retry's
+parameters with the original request's; how it stores them is not documented. Here a key's record keeps
+the response serialized (a replay answers an equal, fresh body) and a digest of the request's path and
+parameters, not the request itself.
 A declined card answers 402 ``card_error`` and leaves the PaymentIntent in ``requires_payment_method``.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every draw comes from
@@ -11,6 +15,8 @@ Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from typing import Any
 
@@ -20,6 +26,13 @@ from retailsim.systems.base import Latency, MockSystem, Request, Response
 from retailsim.systems.clock import epoch_seconds
 
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def _signature(path: str, body: Any) -> bytes:
+    """What a key's record compares a retry with: a digest of the request's path and parameters (as
+    canonical JSON, keys sorted) — the record keeps 16 bytes, not the request."""
+    canonical = json.dumps([path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 
 
 class PaymentGateway(MockSystem):
@@ -50,7 +63,9 @@ class PaymentGateway(MockSystem):
         self.captures: list[dict[str, Any]] = []
         self.refunds: list[dict[str, Any]] = []
         self.idempotency_replays = 0
-        self._keys: dict[str, tuple[str, Any, Response]] = {}
+        # Idempotency-Key → (request signature, status, body, headers) of its first response, serialized
+        # as a gateway keeps it (the request and a Response with its dicts were 1.6 KB an order at rest).
+        self._keys: dict[str, tuple[bytes, int, str, tuple[tuple[str, str], ...]]] = {}
 
     # ---- Stripe's error shapes --------------------------------------------------------------------
 
@@ -75,9 +90,10 @@ class PaymentGateway(MockSystem):
         if request.method != "POST" or not key:
             return super().dispatch(request)
         stored = self._keys.get(key)
-        signature = (request.path, request.body)
+        signature = _signature(request.path, request.body)
         if stored is not None:
-            if (stored[0], stored[1]) != signature:
+            first, status, body, headers = stored
+            if first != signature:
                 return Response(
                     400,
                     {
@@ -88,11 +104,15 @@ class PaymentGateway(MockSystem):
                     },
                 )
             self.idempotency_replays += 1
-            replay = stored[2]
-            return Response(replay.status, replay.body, {**replay.headers, "Idempotent-Replayed": "true"})
+            return Response(status, json.loads(body), {**dict(headers), "Idempotent-Replayed": "true"})
         response = super().dispatch(request)
         if response.status < 500:
-            self._keys[key] = (request.path, request.body, response)
+            self._keys[key] = (
+                signature,
+                response.status,
+                json.dumps(response.body, separators=(",", ":")),
+                tuple(response.headers.items()),
+            )
         return response
 
     # ---- handlers ---------------------------------------------------------------------------------

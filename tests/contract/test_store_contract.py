@@ -306,6 +306,23 @@ def test_a_model_saved_reads_back_as_the_model_and_as_its_document(store: Store)
     assert list(store.aggregates("order")) == [("A", record.model_dump(mode="json"))]
 
 
+def test_a_model_saved_insert_only_reads_back_the_same_and_is_not_saved_twice(store: Store) -> None:
+    """Insert-only (``create=True``) is how the order as the storefront sent it is kept: it reads back
+    equal, as the model and as its document, in its own transaction and after (the memory store keeps it
+    as its JSON text); a second insert-only save is refused."""
+    record = order_record()
+    with store.transaction() as tx:
+        tx.save_model("order_doc", "A", record, 1.0, create=True)
+        assert tx.load_model("order_doc", "A", OrderRecord) == record  # read your own write
+    with store.transaction() as tx:
+        loaded = tx.load_model("order_doc", "A", OrderRecord)
+        assert loaded == record and loaded.status is OrderStatus.SHIPPED
+        assert tx.load("order_doc", "A") == record.model_dump(mode="json")
+        with pytest.raises(ConcurrencyConflict):
+            tx.save_model("order_doc", "A", record, 2.0, create=True)
+    assert list(store.aggregates("order_doc")) == [("A", record.model_dump(mode="json"))]
+
+
 def test_a_document_saved_reads_back_as_a_model(store: Store) -> None:
     record = order_record()
     with store.transaction() as tx:
@@ -368,3 +385,46 @@ def test_a_lane_is_open_while_a_message_is_pending_in_flight_or_parked(store: St
     with store.transaction() as tx:
         tx.dead_letter(poison.seq, "HTTP 400", poison.attempts, 41.0)
     assert not is_open()
+
+
+def test_a_finished_message_is_gone_for_every_reader_and_an_unfinished_one_never_is(store: Store) -> None:
+    """Delivered and superseded messages leave every reader of the outbox (stats, backlog, lanes, claims);
+    pending, in-flight and dead-lettered ones are never dropped. The memory store keeps no record of a
+    finished message at all (a simulation's memory is its scarce resource); the SQL stores keep the row,
+    marked, on disk, where it costs no memory."""
+    with store.transaction() as tx:
+        tx.append(message("A", "delivered"))
+        tx.append(NewMessage("storefront", "Status", "S", "corr-S", {"status": "shipped"}, 0.0, True))
+        tx.append(message("B", "in-flight"))
+        tx.append(message("C", "poison"))
+        tx.append(message("D", "pending", at=30.0))
+    with store.transaction() as tx:  # supersedes the first status push
+        tx.append(NewMessage("storefront", "Status", "S", "corr-S", {"status": "delivered"}, 0.0, True))
+    delivered, in_flight, poison = (store.claim_next("erp", 1.0, 60.0) for _ in range(3))
+    assert delivered is not None and in_flight is not None and poison is not None
+    assert (delivered.kind, in_flight.kind, poison.kind) == ("delivered", "in-flight", "poison")
+    with store.transaction() as tx:
+        tx.complete(delivered.seq)
+        tx.dead_letter(poison.seq, "HTTP 400: bad material", poison.attempts, 2.0)
+    stats = store.outbox_stats()
+    assert (stats.pending, stats.in_flight, stats.by_destination) == (2, 1, {"erp": 2, "storefront": 1})
+    assert (store.backlog(), store.backlog("erp"), store.backlog("storefront")) == (3, 2, 1)
+    with store.transaction() as tx:
+        assert not tx.has_open_message("erp", "A") and not tx.has_open_message("erp", "C")
+        assert tx.has_open_message("erp", "B") and tx.has_open_message("erp", "D")
+    [dead] = store.dead_letters()
+    assert (dead.kind, dead.payload, dead.status) == ("poison", {"kind": "poison"}, "dead")
+    status = store.claim_next("storefront", 1.0, 60.0)
+    assert status is not None and status.payload == {"status": "delivered"}  # the newest, once
+    assert store.claim_next("storefront", 1.0, 60.0) is None
+    assert store.release_leases() == 2  # the in-flight message and the status push come back
+    assert store.next_due_at("erp") == 0.0
+    again = store.claim_next("erp", 1.0, 60.0)
+    assert again is not None and again.kind == "in-flight"
+    late = store.claim_next("erp", 30.0, 60.0)
+    assert late is not None and late.kind == "pending"
+    replayed = store.replay_dead_letter(dead.dlq_id, 3.0)
+    assert replayed is not None and replayed.payload == {"kind": "poison"}
+    if isinstance(store, MemoryStore):  # no record kept of what finished: only the unfinished
+        kept = sorted(m.kind for m in store._messages.values())
+        assert kept == ["Status", "in-flight", "pending", "poison"]

@@ -7,6 +7,7 @@ configured with (``CoreConfig.erp_dialect``), one adapter module per ERP product
 inventory load) in ``ERP_DIALECTS``. Every other system has one product today and registers its kinds directly.
 
 Rules kept: a kind is served by exactly one spec (two modules claiming one kind is an error at assembly);
+a kind with a collection form (``batch``) is sent in one step — no ERP look-up, no deferred answer;
 a dialect that misses or adds an ERP kind is an error at assembly (beyond the kinds of its own multi-request
 steps, which it declares as ``step_kinds``; kinds of its own beyond the port, such as the legacy ECC's
 acknowledgement collector, are its ``extra_commands``); a kind no spec serves is a
@@ -81,6 +82,8 @@ class CommandRegistry:
         for spec in specs:
             if spec.kind in self._specs:
                 raise CoreError(f"command {spec.kind} is served twice")
+            if spec.batch is not None and (spec.lookup is not None or spec.deferred is not None):
+                raise CoreError(f"command {spec.kind}: a collection form takes one request per send")
             self._specs[spec.kind] = spec
         # Destinations whose kinds another registry serves (the cloud ERP of a migration).
         self._by_destination: dict[str, CommandRegistry] = dict(by_destination or {})

@@ -5,13 +5,22 @@ core process (its breakers, buckets and in-flight work), exactly as a real crash
 Transactions buffer their writes and apply them at commit, so a block that raises leaves nothing behind.
 Outbox ordering per (destination, aggregate) is kept with one FIFO per pair and a heap of due heads; a
 message that supersedes pending ones walks its own FIFO only (a lane holds a few messages).
+A finished message (delivered or superseded) is forgotten at once: no reader of the ``Store`` protocol asks
+about one, and in a flash sale every order is in flight at once, so what the store keeps per order is
+what bounds a run (the SQL stores keep the row, marked, on disk). Pending, in-flight and dead-lettered
+messages are never dropped; a dead letter keeps what a replay needs.
 An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
-JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would.
+JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
+fields-sets are shared with every equal one (``core/frozen.share_fields_sets``: a set per model was the
+largest item of a run's memory). A model saved insert-only (``create=True``: written once, never
+rewritten — the order as the storefront sent it) is kept as its JSON text instead, read back by
+validating it as the SQL stores do: a third of the model's memory, for a validation per (rare) read.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import fields
@@ -21,6 +30,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
+from retailsim.core.frozen import share_fields_sets
 from retailsim.core.stores.base import (
     ConcurrencyConflict,
     DeadLetter,
@@ -34,12 +44,18 @@ from retailsim.core.stores.base import (
     require_frozen,
 )
 
-# What the memory "disk" keeps per aggregate: a JSON document, or a frozen model saved as one.
-Stored = Json | BaseModel
+# What the memory "disk" keeps per aggregate: a JSON document, a frozen model saved as one, or (a model
+# saved insert-only) the model's JSON text.
+Stored = Json | BaseModel | str
 
 
 def _document(value: Stored) -> Json:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, str):
+        document: Json = json.loads(value)
+        return document
+    return value
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(OutboxMessage)))
 
@@ -108,7 +124,7 @@ class _MemoryTransaction:
 
     def add_inbox(self, source: str, event_id: str, now: float) -> bool:
         k = (source, event_id)
-        if k in self._inbox or k in self._store._inbox:
+        if k in self._inbox or event_id in self._store._inbox.get(source, ()):
             return False
         if self._inbox is _NO_INBOX:
             self._inbox = set()
@@ -119,7 +135,8 @@ class _MemoryTransaction:
         k = (kind, aggregate_id)
         if k in self._docs:
             return self._docs[k]
-        return self._store._docs.get(k)
+        of_kind = self._store._docs.get(kind)
+        return None if of_kind is None else of_kind.get(aggregate_id)
 
     def load(self, kind: str, aggregate_id: str) -> Json | None:
         value = self._stored(kind, aggregate_id)
@@ -140,6 +157,8 @@ class _MemoryTransaction:
             return None
         if isinstance(value, model):
             return value  # frozen, so sharing it is as safe as a copy
+        if isinstance(value, str):
+            return model.model_validate_json(value)
         return model.model_validate(_document(value))
 
     def save_model(
@@ -147,7 +166,12 @@ class _MemoryTransaction:
     ) -> None:
         require_frozen(value)
         if create:
+            # Insert-only: written once, kept for the run, read by the few commands that render it (the
+            # order as the storefront sent it) — kept as its JSON text, a third of the model's memory.
             self._refuse_existing(kind, aggregate_id)
+            self._written_docs()[(kind, aggregate_id)] = value.model_dump_json()
+            return
+        share_fields_sets(value)  # kept for the run: its fields-sets shared with every model alike
         self._written_docs()[(kind, aggregate_id)] = value
 
     def get_position(self, sku: str, location: str) -> Position | None:
@@ -198,10 +222,16 @@ class _MemoryTransaction:
         store = self._store
         if self._idempotency:
             store._idempotency.update(self._idempotency)
-        if self._inbox:
-            store._inbox.update(self._inbox)
-        if self._docs:
-            store._docs.update(self._docs)
+        for source, event_id in self._inbox:
+            seen = store._inbox.get(source)
+            if seen is None:
+                seen = store._inbox[source] = set()
+            seen.add(event_id)
+        for (kind, aggregate_id), value in self._docs.items():
+            of_kind = store._docs.get(kind)
+            if of_kind is None:
+                of_kind = store._docs[kind] = {}
+            of_kind[aggregate_id] = value
         if self._positions:
             store._positions.update(self._positions)
         for outcome, seq, args in self._outcomes:
@@ -220,8 +250,10 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._inbox: set[tuple[str, str]] = set()
-        self._docs: dict[tuple[str, str], Stored] = {}
+        # The inbox, one set of event ids per source: a (source, id) pair per event was a tuple an event.
+        self._inbox: dict[str, set[str]] = {}
+        # Aggregates by kind, then id: a (kind, id) tuple per aggregate was three tuples an order.
+        self._docs: dict[str, dict[str, Stored]] = {}
         self._positions: dict[tuple[str, str], Position] = {}
         self._messages: dict[int, OutboxMessage] = {}
         self._lanes: dict[tuple[str, str], deque[int]] = {}
@@ -436,8 +468,9 @@ class MemoryStore:
         return self._open_by_destination.get(destination, 0)
 
     def aggregates(self, kind: str) -> Iterator[tuple[str, Json]]:
-        for k, aggregate_id in sorted(key for key in self._docs if key[0] == kind):
-            yield aggregate_id, _document(self._docs[(k, aggregate_id)])
+        of_kind = self._docs.get(kind, {})
+        for aggregate_id in sorted(of_kind):
+            yield aggregate_id, _document(of_kind[aggregate_id])
 
     def positions(self) -> list[Position]:
         return [self._positions[k] for k in sorted(self._positions)]

@@ -4,13 +4,18 @@ record by record, each message meeting the rules its own reply would have met, a
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from retailsim.core import CoreConfig, IntegrationCore
+from retailsim.core.adapters import salesforce
 from retailsim.core.adapters.http import Reply
+from retailsim.core.adapters.registry import CommandRegistry
+from retailsim.core.adapters.spec import Lookup
 from retailsim.core.config import BulkStatusConfig
+from retailsim.core.errors import CoreError
 from retailsim.core.frozen import updated
 from retailsim.core.reliability.breaker import BreakerState
 from retailsim.core.stores.memory import MemoryStore
@@ -155,3 +160,10 @@ def test_one_token_per_collection() -> None:
     assert delivery is not None and len(delivery.messages) == 3
     assert bucket.ready_at(2.0) > before  # the one token is spent ...
     assert core.claim("service_cloud", 2.0) is None  # ... and nothing else is due
+
+
+def test_a_collection_form_with_a_look_up_is_refused_at_assembly() -> None:
+    upsert = next(spec for spec in salesforce.COMMANDS if spec.batch is not None)
+    look_up = Lookup(render=lambda command: salesforce.get_order(command.record.order_no), found=lambda _: [])
+    with pytest.raises(CoreError, match="collection form"):
+        CommandRegistry([dataclasses.replace(upsert, lookup=look_up)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from retailsim.core.adapters.http import Reply
 from retailsim.core.stores.base import OutboxMessage
-from retailsim.sim.retry_budget import RetryBudgetAudit
+from retailsim.sim.retry_budget import Claims, RetryBudgetAudit
 
 OK = Reply(200, {})
 ERROR = Reply(500, {"error": {}})
@@ -63,3 +63,18 @@ def test_each_destination_and_each_core_process_has_its_own_run() -> None:
     audit.observe(0, message(2, "wms"), ERROR)  # another destination's breaker
     audit.observe(1, message(1, "erp"), ERROR)  # a restarted core starts with closed breakers
     assert failures(audit) == {1: 2, 2: 1}
+
+
+def test_claims_count_per_message_with_the_last_reply_status() -> None:
+    audit = RetryBudgetAudit(breaker_failures=5)
+    audit.observe(0, message(9), ERROR)  # a reply to a message never claimed is not kept
+    for seq, replies in ((1, (ERROR, TIMEOUT)), (2, (ERROR, BAD)), (3, ()), (1_000, (ERROR, OK))):
+        for reply in replies or (None,):
+            audit.claimed(message(seq))
+            if reply is not None:
+                audit.observe(0, message(seq), reply)
+    assert audit.claims.get(9) is None and audit.claims.get(4) is None and audit.claims.get(10**6) is None
+    assert audit.claims.get(1) == Claims(2, True, None)  # the last reply was a timeout
+    assert audit.claims.get(2) == Claims(2, True, 400)
+    assert audit.claims.get(3) == Claims(1, False, None)  # claimed, never answered
+    assert audit.claims.get(1_000) == Claims(2, True, 200)

@@ -169,6 +169,9 @@ def test_rejection_releases_the_reservation_and_blocks_goods_issue() -> None:
     assert response.status == 204 and response.body is None
     assert system.sales_orders[number]["OverallSDDocumentRejectionSts"] == "C"
     assert system.stock[("DC1", "SKU-1")] == {"on_hand": 5, "reserved": 0}
+    [released] = system.dispatch(Request("GET", f"{SO}('{number}')")).body["d"]["to_Item"]["results"]
+    assert released["ConfdDelivQtyInOrderQtyUnit"] == "0"
+    assert released["to_ScheduleLine"]["results"][0]["ConfdOrderQtyByMatlAvailCheck"] == "0"
     again = system.dispatch(Request("PATCH", f"{SO}('{number}')", {"OverallSDDocumentRejectionSts": "C"}))
     assert again.status == 400 and "already" in again.body["error"]["message"]["value"]
     blocked = system.dispatch(Request("POST", PGI, query={"DeliveryDocument": f"'{number}'"}))
@@ -242,6 +245,17 @@ def test_an_item_moved_to_another_plant_gives_up_its_confirmation_and_is_confirm
     assert system.dispatch(Request("PATCH", path, {"ProductionPlant": "DC2"})).status == 204
     moved = system.sales_orders[number]["to_Item"]["results"][0]
     assert moved["ProductionPlant"] == "DC2" and moved["ConfdDelivQtyInOrderQtyUnit"] == "1"
+    [read] = system.dispatch(Request("GET", f"{SO}('{number}')")).body["d"]["to_Item"]["results"]
+    assert read["to_ScheduleLine"]["results"] == [
+        {
+            "SalesOrder": number,
+            "SalesOrderItem": "10",
+            "ScheduleLine": "1",
+            "ScheduleLineOrderQuantity": "2",
+            "ConfdOrderQtyByMatlAvailCheck": "1",
+            "OrderQuantityUnit": "EA",
+        }
+    ]
     assert system.stock[("DC1", "SKU-1")]["reserved"] == 0 and system.stock[("DC2", "SKU-1")]["reserved"] == 1
     assert system.dispatch(Request("PATCH", path, {"ProductionPlant": "DC2"})).status == 204  # no-op
     assert system.stock[("DC2", "SKU-1")]["reserved"] == 1

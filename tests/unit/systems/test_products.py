@@ -187,6 +187,43 @@ def test_storefront_applies_whatever_status_it_is_sent_and_records_it() -> None:
     assert missing.status == 404 and set(missing.body) >= {"type", "title", "detail"}
 
 
+def test_a_storefront_patch_changes_its_own_order_only() -> None:
+    """Orders share the parts nobody changes in place (shipping method, authorization status); a patch
+    of one order's shipment or fields leaves every other order as it was."""
+    storefront = Storefront(simpy.Environment(), random.Random(1))
+    address = {"firstName": "Ann", "city": "X"}
+    for number in ("0001", "0002"):
+        storefront.record_placed(
+            storefront.build_order(
+                number, {"customerId": "c"}, [("SKU-1", "Thing", 1, 9.99)], address, "pi_1", "new"
+            )
+        )
+    before = storefront.get_order(Request("GET", "/"), "RefArch", "0002").body
+    path = "/s/-/dw/data/v24_5/sites/RefArch/orders/0001"
+    patch = {
+        "shipping_status": "shipped",
+        "c_fromStoreId": "S1",
+        "status": "completed",
+        "c_omsStatus": "shipped",
+    }
+    assert storefront.dispatch(Request("PATCH", path, patch)).status == 200
+    first = storefront.orders["0001"]
+    assert (
+        first["shipments"][0]["shippingStatus"] == "shipped"
+        and first["shipments"][0]["c_fromStoreId"] == "S1"
+    )
+    assert storefront.get_order(Request("GET", "/"), "RefArch", "0002").body == before
+    assert before["shipments"][0] == {
+        "shipmentId": "me",
+        "shippingAddress": address,
+        "shippingMethod": {"id": "001"},
+        "shippingStatus": "not_shipped",
+    }
+    assert before["billingAddress"] == address and before["paymentInstruments"][0]["authorizationStatus"] == {
+        "status": "authorized"
+    }
+
+
 def test_latency_is_lognormal_with_the_given_median_and_p99() -> None:
     latency = Latency(0.4, 2.0)
     # The same draws as the standard library's lognormal (so seeds keep their meaning).
