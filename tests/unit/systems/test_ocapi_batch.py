@@ -5,6 +5,7 @@ faults, same ledgers) and answers one subresponse per ``x-dw-content-id``; the c
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import simpy
@@ -197,3 +198,26 @@ def test_the_batch_form_is_capped_at_ocapis_50() -> None:
         form = specs[kind].batch
         assert form is not None and form.max_records == 50
     assert specs["UpdateReturnStatus"].batch is None and specs["InventoryFeed"].batch is None
+
+
+def test_the_live_journal_keeps_a_batchs_served_parts_as_single_requests(tmp_path: Path) -> None:
+    from retailsim.sim.live import LedgerJournal, _journaled
+
+    journal = LedgerJournal.sqlite(tmp_path / "ledgers")
+    system = storefront()
+    system.dispatch = _journaled(system, journal)  # type: ignore[method-assign]  # as LiveRuntime does
+    system.faults.persistent_error = PersistentError(0.5, salt=1)  # hits 00003, not 00001
+    parts = [part("a", "sites/RefArch/orders/00001", status("shipped", 3)),
+             part("b", "sites/RefArch/orders/00003", status("shipped", 3))]  # fmt: skip
+    response = answered(system, batch(*parts, correlation="00001,00003"))
+    assert [code for code, _ in by_content_id(response).values()] == [200, 500]
+    entries = list(journal.entries())
+    # the served part as its single request; neither the refused part nor the batch itself
+    assert [(name, kind, entry["method"], entry["path"]) for name, kind, entry in entries] == [
+        ("storefront", "dispatch", "PATCH", f"{DATA}sites/RefArch/orders/00001"),
+    ]
+    fresh = storefront()  # a restarted process replays the journal into fresh mocks
+    for _, _, entry in entries:
+        fresh.dispatch(Request(entry["method"], entry["path"], entry["body"], entry["headers"], entry["query"]))
+    assert fresh.current == system.current == {"00001": "shipped"}
+    journal.close()
