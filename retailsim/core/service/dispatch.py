@@ -278,7 +278,11 @@ class Dispatcher:
         if not self.host.guards.correlation_id:
             return request
         headers = dict(request.headers)
-        headers["X-Correlation-ID"] = ",".join(message.correlation_id for message in messages)
+        headers["X-Correlation-ID"] = (
+            messages[0].correlation_id
+            if len(messages) == 1
+            else ",".join(message.correlation_id for message in messages)
+        )
         return OutboundRequest(request.method, request.path, request.body, headers, request.query)
 
     def on_reply(self, delivery: Delivery, reply: Reply, now: float) -> OutboundRequest | None:
