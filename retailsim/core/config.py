@@ -58,9 +58,10 @@ class MigrationConfig(BaseModel):
 
 class BulkStatusConfig(BaseModel):
     """Status pushes in bulk (``core.bulk_status``): a command kind whose spec has a collection form
-    (core/adapters/spec.py ``Batch``: Service Cloud's order status upserts) is appended due at the next
-    tick of a ``window_s`` clock (ticks at multiples of ``window_s``), so the pushes decided within one
-    window go out together, up to ``max_records`` per request (never more than the product allows).
+    (core/adapters/spec.py ``Batch``: Service Cloud's order status upserts, the storefront's order status
+    and inventory record patches) is appended due at the next tick of a ``window_s`` clock (ticks at
+    multiples of ``window_s``), so the pushes decided within one window go out together, up to
+    ``max_records`` per request (never more than the product allows: 200 for Service Cloud, 50 for OCAPI).
     ``window_s = 0`` sends each when decided; ``max_records = 1`` sends one request per message (the
     behaviour before collections)."""
 

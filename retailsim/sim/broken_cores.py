@@ -48,9 +48,11 @@ returns-by-phase   a return's ERP commands follow its order's ERP of     cloud-e
 migration-         the migration job's wait for an order's legacy ERP    cloud-erp-migration with a legacy command
 ignores-legacy-    lane to drain (a queued plant change is sent after    queued before each pass (tests/sim/
 lane               the move, aimed at the cloud document)                test_cloud_erp_migration.py) → one_erp_of_record
-collection-trusts-  a collection's 200 read record by record (every      status pushes with Service Cloud failing
-200                message of it is marked delivered, though its record  some records (tests/sim/test_bulk_status.py)
-                   says ``success: false``)                              → reconciled_at_quiescence
+collection-trusts-  a collection's 200 read record by record (every      status pushes with Service Cloud or the
+200                message of it is marked delivered, though its record  storefront failing some records (tests/sim/
+                   says ``success: false`` — Service Cloud — or its      test_bulk_status.py, test_storefront_
+                   subresponse's ``x-dw-status-code`` is an error —      batches.py) → reconciled_at_quiescence
+                   the storefront's OCAPI batch)
 =================  ===================================================  ==========================================
 """
 

@@ -317,7 +317,8 @@ def _journaled(system: MockSystem, journal: LedgerJournal) -> Callable[[Request]
 
     def recorded(request: Request) -> Response:
         response = dispatch(request)
-        if request.method != "GET" and response.status < 500:
+        # A batch is not kept whole: each of its parts that reached its handler went through here itself.
+        if request.method != "GET" and response.status < 500 and not system.serves_parts(request):
             journal.record(
                 system.name,
                 "dispatch",

@@ -315,24 +315,10 @@ class MockSystem:
         try:
             service = self.latency.sample(self.rng) * faults.latency_factor
             yield self.env.timeout(lead + service)
-            entity = self.entity_of(request) if faults.persistent_error is not None else None
-            if faults.persistent_error is not None and entity is not None:
-                hit = faults.persistent_error.outcome(entity)
-                if hit == "timeout":
-                    return LOST_REPLY  # the call hangs until the caller gives up: nothing committed
-                if hit == "error":
-                    self.refusals += 1
-                    return self.cannot_process()
-            if faults.error_rate and self.rng.random() < faults.error_rate:
-                self.refusals += 1
-                return self.error(500, "InternalServerError", "Unexpected error")
-            if (
-                faults.poison_rate
-                and self.refuses_poison_at_once(request)
-                and self.rng.random() < faults.poison_rate
-            ):
-                self.refusals += 1
-                return self.error(400, "InvalidPayload", "The request payload could not be processed")
+            if not self.serves_parts(request):
+                refused = self.content_fault(request)
+                if refused is not None:
+                    return refused
             if faults.timeout_rate and self.rng.random() < faults.timeout_rate:
                 return LOST_REPLY  # the request died before it was handled: nothing committed
             response = self.dispatch(request)
@@ -341,6 +327,37 @@ class MockSystem:
         if faults.lost_reply_rate and self.rng.random() < faults.lost_reply_rate and response.ok:
             return LOST_REPLY  # committed, but the reply is lost on the way back
         return response
+
+    def serves_parts(self, request: Request) -> bool:
+        """Whether ``request`` carries several requests that the product serves one by one (a batch): the
+        faults about what a request carries (``content_fault``) are then each part's, met in its handler,
+        and only the transport's (outage, limit, latency, a dropped request or reply) the whole one's."""
+        return False
+
+    def content_fault(self, request: Request) -> Response | LostReply | None:
+        """The faults about what one request carries, drawn in this order: a ``persistent_error`` about its
+        entity (a 500, or a call that hangs: ``LOST_REPLY``), the ``error_rate``'s 500, the ``poison``
+        fault's 400; None when it is served."""
+        faults = self.faults
+        if faults.persistent_error is not None:
+            entity = self.entity_of(request)
+            hit = faults.persistent_error.outcome(entity) if entity is not None else None
+            if hit == "timeout":
+                return LOST_REPLY  # the call hangs until the caller gives up: nothing committed
+            if hit == "error":
+                self.refusals += 1
+                return self.cannot_process()
+        if faults.error_rate and self.rng.random() < faults.error_rate:
+            self.refusals += 1
+            return self.error(500, "InternalServerError", "Unexpected error")
+        if (
+            faults.poison_rate
+            and self.refuses_poison_at_once(request)
+            and self.rng.random() < faults.poison_rate
+        ):
+            self.refusals += 1
+            return self.error(400, "InvalidPayload", "The request payload could not be processed")
+        return None
 
     def dispatch(self, request: Request) -> Response:
         """Route a request to its handler at once (no latency); used by :meth:`call` and by tests."""

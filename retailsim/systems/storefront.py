@@ -6,6 +6,24 @@ older status after a newer one, the customer sees the order go backwards; the le
 applied status so the harness can catch exactly that. Errors are problem+json
 ``{type, title, detail, instance}``.
 
+OCAPI batch (``POST /s/-/dw/batch``, Salesforce's "OCAPI Batch Requests"): a ``multipart/mixed`` request of
+up to 50 subrequests, each on one resource. Every header of the main request (``x-dw-http-method``,
+``x-dw-resource-path`` …) and its query are inherited by each subrequest, which may override them; a
+subrequest's path is ``x-dw-resource-path`` + ``x-dw-resource-path-extension``. Each subrequest is served by
+the same handler as the single request — same faults about its content (a ``persistent_error`` about its
+entity, the error and poison rates, drawn per subrequest), same ledgers — and answered by one subresponse
+with its ``x-dw-content-id`` and ``x-dw-status-code``; the batch answers 200 however its parts fared. Only
+the transport's faults (outage, rate limit, latency, a request that dies, a lost reply) strike the batch
+whole, and the rate limit counts it once (how the OCAPI quota counts a batch is unconfirmed). Refused whole,
+as OCAPI refuses them, with its fault document ``{_v, fault: {type, message}}``: more than 50 subrequests
+(400 ``QuotaExceededException``), a body that is not ``multipart/mixed`` with a boundary
+(``IllegalContentTypeException``), a subrequest without a method or a path (``MissingHttpMethodException``,
+``MissingResourcePathException``) or on several ids (``ResourcePathNotAllowedException``). Our reading, not
+Salesforce's word: a subrequest that hangs (a ``persistent_error`` timeout) answers 500 inside the batch
+rather than hang it. The request's ``X-Correlation-ID`` lists the subrequests' correlation ids in order (the
+core's convention for collections); each subrequest is served with its own. The body is the multipart body
+as a parser hands it over: one ``{"headers", "body"}`` per part (the simulator never serialises bodies).
+
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; order documents are
 built from the simulated clock (``clock.py``), never the wall clock; feeds are applied in sorted order.
 """
@@ -17,10 +35,14 @@ from typing import Any
 
 import simpy
 
-from retailsim.systems.base import Latency, MockSystem, Request, Response
+from retailsim.systems.base import Latency, LostReply, MockSystem, Request, Response
 from retailsim.systems.clock import iso_time
 
 DATA = r"/s/-/dw/data/v24_5"
+BATCH_PATH = "/s/-/dw/batch"
+BATCH_LIMIT = 50  # subrequests per OCAPI batch request
+OCAPI_VERSION = "24.5"
+SUBREQUEST_METHODS = frozenset({"GET", "PATCH", "PUT", "POST", "DELETE"})
 
 # Parts of an order document that nothing changes in place (a patch replaces what it changes, and only
 # top-level fields and the shipment's own): one object serves every order that says the same, and an
@@ -42,6 +64,7 @@ class Storefront(MockSystem):
             "patch_inventory_record",
         ),
         ("POST", rf"{DATA}/jobs/inventory-import/executions", "run_inventory_import"),
+        ("POST", BATCH_PATH, "run_batch"),
     )
 
     def __init__(
@@ -82,6 +105,73 @@ class Storefront(MockSystem):
                 "instance": instance,
             },
         )
+
+    def ocapi_fault(self, status: int, kind: str, message: str) -> Response:
+        """OCAPI's own error document (what the batch endpoint answers): ``{_v, fault: {type, message}}``."""
+        return Response(status, {"_v": OCAPI_VERSION, "fault": {"type": kind, "message": message}})
+
+    # ---- OCAPI batch ------------------------------------------------------------------------------
+
+    def serves_parts(self, request: Request) -> bool:
+        return request.path == BATCH_PATH
+
+    def run_batch(self, request: Request) -> Response:
+        """Serve each subrequest as its single request would be served; one subresponse each."""
+        content_type = request.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/mixed") or "boundary=" not in content_type:
+            return self.ocapi_fault(400, "IllegalContentTypeException", "expected multipart/mixed with a boundary")
+        parts = request.body
+        if not isinstance(parts, list) or not all(
+            isinstance(part, dict) and isinstance(part.get("headers"), dict) for part in parts
+        ):
+            return self.ocapi_fault(400, "InvalidRequestBodyException", "the body is not a list of parts")
+        if len(parts) > BATCH_LIMIT:
+            return self.ocapi_fault(
+                400, "QuotaExceededException", f"{len(parts)} subrequests; a batch holds at most {BATCH_LIMIT}"
+            )
+        sent = request.headers.get("X-Correlation-ID")
+        correlation = sent.split(",") if sent else []
+        subrequests: list[Request] = []
+        for index, part in enumerate(parts):
+            headers = dict(request.headers)  # inherited, then overridden by the part's own
+            if index < len(correlation):
+                headers["X-Correlation-ID"] = correlation[index]
+            headers.update(part["headers"])
+            method = headers.get("x-dw-http-method")
+            base = headers.get("x-dw-resource-path")
+            if not method:
+                return self.ocapi_fault(400, "MissingHttpMethodException", f"subrequest {index + 1} has no method")
+            if method not in SUBREQUEST_METHODS:
+                return self.ocapi_fault(400, "InvalidHttpMethodException", f"subrequest {index + 1}: {method}")
+            if not base:
+                return self.ocapi_fault(400, "MissingResourcePathException", f"subrequest {index + 1} has no path")
+            path = base + headers.get("x-dw-resource-path-extension", "")
+            if "(" in path or path.startswith(BATCH_PATH):
+                return self.ocapi_fault(
+                    400, "ResourcePathNotAllowedException", f"subrequest {index + 1} may not call {path}"
+                )
+            subrequests.append(Request(method, path, part.get("body"), headers, dict(request.query)))
+        answers = []
+        for part, subrequest in zip(parts, subrequests, strict=True):
+            answer = self.serve_subrequest(subrequest)
+            headers = {
+                **answer.headers,
+                "x-dw-content-id": str(part["headers"].get("x-dw-content-id", "")),
+                "x-dw-status-code": str(answer.status),
+            }
+            answers.append({"headers": headers, "body": answer.body})
+        return Response(200, answers, {"Content-Type": request.headers["Content-Type"]})
+
+    def serve_subrequest(self, subrequest: Request) -> Response:
+        """One subrequest: the faults about its content, then its single request's handler (``dispatch``,
+        so that whatever watches the single requests — the live journal — sees each one)."""
+        refused = self.content_fault(subrequest)
+        if isinstance(refused, LostReply):  # it would hang alone; inside a batch it fails (our reading)
+            self.refusals += 1
+            return self.cannot_process()
+        if refused is not None:
+            return refused
+        return self.dispatch(subrequest)
 
     # ---- availability -----------------------------------------------------------------------------
 

@@ -20,12 +20,14 @@ def flash_sale(*overrides: str) -> Run:
 
 
 def failing_run(core: str) -> Run:
-    """Service Cloud cannot write one order in ten (a row lock that never clears) from the start until
-    every parcel has arrived; the operator replays the dead letters a minute after it ends."""
+    """Service Cloud cannot write one order in ten (a row lock that does not clear) for the first two
+    days — long enough for their pushes to exhaust their retries, short enough to end before the last
+    parcel arrives (a fault outlasting the run left its dead letters unreplayed whenever no open breaker
+    happened to hold the run until it ended); the operator replays the dead letters a minute after it ends."""
     small = ["workload.orders=400", 'workload.duration="1h"', 'expect.max_drain="1d"']
     scenario = load("baseline", [*small, *BULK_ON])
     locked = FaultSpec(
-        kind="persistent_error", target="service_cloud", start=0.0, duration=6 * 86400.0, probability=0.1
+        kind="persistent_error", target="service_cloud", start=0.0, duration=2 * 86400.0, probability=0.1
     )
     planned = scenario.model_copy(update={"faults": [locked]})
     return run_scenario(planned, 1, core_factory=CORES[core], core_name=core)

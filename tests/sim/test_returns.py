@@ -20,7 +20,8 @@ ORDERS = 300
 # Was 406964985f174452 until goods returned to the DC became available to promise only after the ERP's
 # goods receipt (issue 11: the ERP was asked to deliver units it had not booked back yet).
 # Was 2b1adbab409e64e6 until a call's link latency and service time became one SimPy wait (issue 15).
-GOLDEN_DIGEST = "cfb769b98787a645"
+# Was cfb769b98787a645 until the storefront's status and inventory pushes went in OCAPI batches.
+GOLDEN_DIGEST = "b966851cd7bd9e26"
 
 
 @cache

@@ -6,6 +6,24 @@ Buy online, pick up in store is a shipment with the store's id in the custom att
 ``c_fromStoreId`` (as SFRA's store pickup keeps it) and a pickup shipping method; when the core
 reroutes such an order it patches ``c_fromStoreId`` (the store to go to, or null when it is now shipped
 home) so that "My orders" tells the customer.
+
+Order status pushes and inventory record pushes also have their collection form (``Batch``): an OCAPI
+batch request (Salesforce B2C Commerce docs, "OCAPI Batch Requests"): ``POST /s/-/dw/batch``, a
+``multipart/mixed`` body of up to 50 subrequests, each on one resource. The main header section carries
+what the subrequests inherit (``x-dw-http-method``, ``x-dw-resource-path`` — the Data API's base path);
+each part carries its ``x-dw-content-id`` (``req1`` … in the records' order) and its
+``x-dw-resource-path-extension`` (``sites/{site}/orders/{no}``), and its own ``x-dw-http-method`` only when
+it differs. The reply is 200 and ``multipart/mixed``: one subresponse per subrequest, mapped back by its
+``x-dw-content-id``, its status in ``x-dw-status-code`` and the single request's body — so each record is
+judged exactly as its single PATCH would be. More than 50 subrequests are refused whole (400
+``QuotaExceededException``, an OCAPI fault document). Confirmed in the docs: the 50-part limit, the headers,
+the multipart response with ``x-dw-content-id``/``x-dw-status-code``, the exception's name and status.
+Unconfirmed (our reading): the path ``/s/-/dw/batch`` (the docs' examples say ``POST /batch`` on a
+placeholder host; client code in the wild posts to ``/s/-/dw/batch``), whether subresponses keep the
+subrequests' order (we never rely on it: they are mapped by content id), and how the OCAPI quota counts a
+batch (our mock counts one request). A subresponse missing for a content id leaves its record unanswered:
+it is retried as a 502 would be. The simulator never serialises bodies, so the multipart body travels as a
+multipart parser hands it over: one ``{"headers": {...}, "body": <JSON>}`` per part, in order.
 """
 
 from __future__ import annotations
@@ -14,8 +32,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from retailsim.core.adapters.http import OutboundRequest
+from retailsim.core.adapters.http import OutboundRequest, Reply
 from retailsim.core.adapters.spec import (
+    Batch,
     CommandInput,
     CommandSpec,
     Effect,
@@ -28,6 +47,7 @@ from retailsim.core.models import Address, Customer, Order, OrderLine, Payment
 from retailsim.core.workflows.return_to_refund import ReturnStatus
 
 API_VERSION = "v24_5"
+DATA_API = f"/s/-/dw/data/{API_VERSION}/"  # the Data API's base resource path
 MAX_MONEY = 1e9  # a bound keeps cents finite: 1e308 * 100 is infinity (found by fuzzing the API)
 
 
@@ -223,13 +243,13 @@ def status_update(
         body["c_fromStoreId"] = pickup_store
     if replacement is not None:
         body["c_replacementOrderNo"] = replacement
-    return f"/s/-/dw/data/{API_VERSION}/sites/{site_id}/orders/{order_no}", body
+    return f"{DATA_API}sites/{site_id}/orders/{order_no}", body
 
 
 def inventory_update(inventory_list: str, sku: str, ats: int) -> tuple[str, dict[str, Any]]:
     """OCAPI Data API product inventory record: the allocation is what the storefront may sell."""
     return (
-        f"/s/-/dw/data/{API_VERSION}/inventory_lists/{inventory_list}/product_inventory_records/{sku}",
+        f"{DATA_API}inventory_lists/{inventory_list}/product_inventory_records/{sku}",
         {"allocation": {"amount": ats}},
     )
 
@@ -241,7 +261,67 @@ def return_status_update(
     body: dict[str, Any] = {"c_returnNo": return_no, "c_returnStatus": status, "c_returnStatusSeq": seq}
     if replacement is not None:
         body["c_replacementOrderNo"] = replacement
-    return f"/s/-/dw/data/{API_VERSION}/sites/{site_id}/orders/{order_no}", body
+    return f"{DATA_API}sites/{site_id}/orders/{order_no}", body
+
+
+# ---- OCAPI batch --------------------------------------------------------------------------------------
+
+BATCH_PATH = "/s/-/dw/batch"
+BATCH_LIMIT = 50  # subrequests per OCAPI batch request
+BATCH_BOUNDARY = "retailsim-ocapi-batch"
+
+
+def content_id(index: int) -> str:
+    """The ``x-dw-content-id`` of the batch's ``index``-th subrequest (0-based)."""
+    return f"req{index + 1}"
+
+
+def ocapi_batch(singles: list[OutboundRequest]) -> OutboundRequest:
+    """Single Data API requests as one OCAPI batch request, one subrequest each, in their order."""
+    method = singles[0].method
+    parts: list[dict[str, Any]] = []
+    for index, single in enumerate(singles):
+        if not single.path.startswith(DATA_API):
+            raise ValueError(f"not a Data API resource: {single.path}")
+        headers = {
+            "x-dw-content-id": content_id(index),
+            "x-dw-resource-path-extension": single.path[len(DATA_API) :],
+        }
+        if single.method != method:
+            headers["x-dw-http-method"] = single.method
+        parts.append({"headers": headers, "body": single.body})
+    headers = {
+        "Content-Type": f"multipart/mixed; boundary={BATCH_BOUNDARY}",
+        "x-dw-http-method": method,
+        "x-dw-resource-path": DATA_API,
+    }
+    return OutboundRequest("POST", BATCH_PATH, parts, headers)
+
+
+def subresponses(reply: Reply, count: int) -> list[Reply] | None:
+    """A batch's 200 read back as each subrequest's own reply, mapped by ``x-dw-content-id`` with its
+    ``x-dw-status-code``; a record without a readable subresponse is unanswered (a retriable 502). None
+    when the body is not a list of parts."""
+    parts = reply.body
+    if not isinstance(parts, list):
+        return None
+    answered: dict[str, Reply] = {}
+    for part in parts:
+        headers = part.get("headers") if isinstance(part, dict) else None
+        if not isinstance(headers, dict):
+            return None
+        try:
+            status = int(headers["x-dw-status-code"])
+        except (KeyError, TypeError, ValueError):
+            continue  # no status: this subresponse says nothing about its record
+        answered[str(headers.get("x-dw-content-id"))] = Reply(status, part.get("body"), headers)
+    return [
+        answered.get(cid) or Reply(502, f"no subresponse for {cid} in the OCAPI batch reply")
+        for cid in (content_id(index) for index in range(count))
+    ]
+
+
+OCAPI_BATCH = Batch(ocapi_batch, subresponses, BATCH_LIMIT)
 
 
 # ---- command specs ------------------------------------------------------------------------------------
@@ -301,8 +381,11 @@ COMMANDS = (
         needs_order_doc=True,
         effect=Effect.STATUS_SYNCED,
         latest_only=True,
+        batch=OCAPI_BATCH,
     ),
-    CommandSpec("PublishAvailability", Subject.AVAILABILITY, _availability),
+    # Each push sends its SKU's availability as it is when rendered (the newest), so a batch of them
+    # carries the newest stock of each of its SKUs, as single pushes would.
+    CommandSpec("PublishAvailability", Subject.AVAILABILITY, _availability, batch=OCAPI_BATCH),
     CommandSpec("InventoryFeed", Subject.STOCK_FEED, _inventory_feed),
     CommandSpec("UpdateReturnStatus", Subject.RETURN, _return_status),
 )
