@@ -86,6 +86,7 @@ def overrides(orders: int, as_shipped: bool) -> list[str]:
     shipped = load(SCENARIO)
     factor = orders / shipped.workload.orders
     erp, service_cloud, core = shipped.systems.erp, shipped.systems.service_cloud, shipped.core
+    payment = shipped.systems.payment
     assert erp.rate_limit and service_cloud.rate_limit, "flash-sale throttles the ERP and Service Cloud"
 
     def scaled(value: float) -> float:
@@ -97,6 +98,9 @@ def overrides(orders: int, as_shipped: bool) -> list[str]:
         f"workload.hero_stock={round(shipped.workload.hero_stock * factor)}",
         f"systems.erp.rate_limit={scaled(erp.rate_limit)}",
         f"systems.erp.concurrency={max(erp.concurrency, round(erp.concurrency * factor))}",
+        # The gateway authorises at checkout, in the shopper's request: a fixed pool of connections would
+        # refuse most of a grown spike's checkouts and the run would measure refusals, not orders.
+        f"systems.payment.concurrency={min(10_000, max(payment.concurrency, round(payment.concurrency * factor)))}",
         f"systems.service_cloud.rate_limit={scaled(service_cloud.rate_limit)}",
         f"core.rate_limits.erp={scaled(core.rate_limits['erp'])}",
         f"core.rate_limits.service_cloud={scaled(core.rate_limits['service_cloud'])}",
