@@ -7,9 +7,11 @@ SimPy's, and simulated orders per wall-second per 1,000 bare-SimPy events per se
 printed beside wall time (a busy machine stretches wall time, less so CPU time), and peak memory
 (max RSS) is the child's own.
 
-By default a size N runs the shipped flash sale grown N/5,000 times — orders, stock and the limits of
+By default a size N runs the shipped flash sale grown N/5,000 times — orders, stock, the limits of
 its two throttled systems (the ERP's 2 posts/s with the core's 1.8/s bucket and 4 connections, and
-Service Cloud's API limit with the core's bucket) — so that the spike builds a backlog that drains
+Service Cloud's API limit with the core's bucket), the core's connections per system (as many as the
+ERP's) and the payment gateway's connections (it authorises inside the shopper's checkout: a fixed pool
+refused most checkouts beyond ~100,000 orders) — so that the spike builds a backlog that drains
 within the scenario's own ``expect.max_drain`` and every invariant must hold: it measures the
 machinery's throughput, not the length of an ERP queue. ``--as-shipped`` only sets the order count
 (the ERP still posts 2 orders/s: 100,000 orders queue for ~14 simulated hours, so ``max_drain`` is
@@ -87,6 +89,7 @@ def overrides(orders: int, as_shipped: bool) -> list[str]:
     factor = orders / shipped.workload.orders
     erp, service_cloud, core = shipped.systems.erp, shipped.systems.service_cloud, shipped.core
     payment = shipped.systems.payment
+    erp_connections = min(1000, max(erp.concurrency, round(erp.concurrency * factor)))
     assert erp.rate_limit and service_cloud.rate_limit, "flash-sale throttles the ERP and Service Cloud"
 
     def scaled(value: float) -> float:
@@ -97,7 +100,10 @@ def overrides(orders: int, as_shipped: bool) -> list[str]:
         f"workload.stock_per_sku={round(shipped.workload.stock_per_sku * factor)}",
         f"workload.hero_stock={round(shipped.workload.hero_stock * factor)}",
         f"systems.erp.rate_limit={scaled(erp.rate_limit)}",
-        f"systems.erp.concurrency={max(erp.concurrency, round(erp.concurrency * factor))}",
+        f"systems.erp.concurrency={erp_connections}",
+        # The core's connection pool per system keeps pace with the ERP's: with a fixed pool the grown ERP
+        # limit could not be used (8 workers at ~0.5 s per post carry ~16 posts/s).
+        f"delivery.workers_per_system={max(shipped.delivery.workers_per_system, erp_connections)}",
         # The gateway authorises at checkout, in the shopper's request: a fixed pool of connections would
         # refuse most of a grown spike's checkouts and the run would measure refusals, not orders.
         f"systems.payment.concurrency={min(10_000, max(payment.concurrency, round(payment.concurrency * factor)))}",
