@@ -19,6 +19,7 @@ from typing import Any
 #: nothing (``ignored``) — each with a ``reason``.
 APPLIED = ("processed", "stale", "ignored")
 OUTCOMES = (*APPLIED, "duplicate")
+_KNOWN_OUTCOMES = {outcome: outcome for outcome in OUTCOMES}
 
 
 @dataclass(slots=True)
@@ -30,7 +31,9 @@ class Attempt:
     status: int | None  # the HTTP status; None when no answer came back
     reached: bool  # the call reached a running core (an unanswered one may have committed)
     outcome: str  # the reply's ``status`` (2xx) or ``error`` (4xx/5xx); "" when none
-    reason: str
+    # Whether the reply said why (a ``reason`` or ``detail``): the invariant asks only that it did, so
+    # the text itself — unique per reply ("order 00000013 allocated -> shipped") — is not kept.
+    reasoned: bool
 
     @property
     def acknowledged(self) -> bool:
@@ -105,11 +108,12 @@ class EventLedger:
         event = self.event(source, event_id)
         if event is None:
             return
-        outcome = reason = ""
+        outcome, reasoned = "", False
         if isinstance(body, dict):
             outcome = str(body.get("status") or body.get("error") or "")
-            reason = str(body.get("reason") or body.get("detail") or "")
-        event.attempts = (*event.attempts, Attempt(at, copy, status, reached, outcome, reason))
+            outcome = _KNOWN_OUTCOMES.get(outcome, outcome)  # one string per outcome, not one per reply
+            reasoned = bool(body.get("reason") or body.get("detail"))
+        event.attempts = (*event.attempts, Attempt(at, copy, status, reached, outcome, reasoned))
 
     def repaired(self, at: float, source: str, reference: str) -> None:
         self.repairs.append(Repair(at, source, reference))
