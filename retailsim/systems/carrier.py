@@ -4,7 +4,9 @@ Each status change is a ``tracker.updated`` Event webhook (at least once; the ru
 duplicates and reordering that real carriers show). Delays are lognormal with realistic spreads; a
 share of parcels ends in ``failure`` or ``return_to_sender`` instead of delivery. Trackers carry no
 order reference (as on EasyPost): ``shipments`` maps each ``shipment_id`` to the warehouse's reference,
-and the integration matches events by ``tracking_code``.
+and the integration matches events by ``tracking_code``. A shipment is kept on its tracker (its id and the
+warehouse's reference): ``shipments`` renders ``{"reference_id", "tracker_id"}`` when read, not a dict
+kept per parcel.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every delay and
 exception is drawn from ``self.rng``; tracker, shipment and event ids are counters. A tracker is kept as a
@@ -16,7 +18,7 @@ per parcel stays small.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import simpy
@@ -44,12 +46,31 @@ LEGS = (
 class Tracker:
     """One parcel's tracker, compactly: what EasyPost's Tracker JSON says, rendered by :meth:`as_json`."""
 
-    __slots__ = ("address", "created_s", "id", "scans", "shipment_id", "status", "tracking_code", "updated_s")
+    __slots__ = (
+        "address",
+        "created_s",
+        "id",
+        "reference_id",
+        "scans",
+        "shipment_id",
+        "status",
+        "tracking_code",
+        "updated_s",
+    )
 
-    def __init__(self, tracker_id: str, code: str, shipment_id: str, address: dict[str, Any], now: float) -> None:
+    def __init__(
+        self,
+        tracker_id: str,
+        code: str,
+        shipment_id: str,
+        address: dict[str, Any],
+        now: float,
+        reference_id: str = "",
+    ) -> None:
         self.id = tracker_id
         self.tracking_code = code
         self.shipment_id = shipment_id
+        self.reference_id = reference_id  # the warehouse's reference of the shipment (not on the wire)
         self.address = address  # the recipient's address, shared with the warehouse order that shipped it
         self.status = "pre_transit"
         self.created_s = self.updated_s = now
@@ -94,6 +115,29 @@ class Tracker:
         }
 
 
+class Shipments(Mapping[str, dict[str, str]]):
+    """The labels bought, by ``shipment_id``: ``{"reference_id", "tracker_id"}`` rendered from the shipment's
+    tracker on each read (a new dict), read-only."""
+
+    __slots__ = ("_trackers",)
+
+    def __init__(self) -> None:
+        self._trackers: dict[str, Tracker] = {}
+
+    def add(self, tracker: Tracker) -> None:
+        self._trackers[tracker.shipment_id] = tracker
+
+    def __getitem__(self, shipment_id: str) -> dict[str, str]:
+        tracker = self._trackers[shipment_id]
+        return {"reference_id": tracker.reference_id, "tracker_id": tracker.id}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._trackers)
+
+    def __len__(self) -> int:
+        return len(self._trackers)
+
+
 class Carrier(MockSystem):
     name = "carrier"
     routes = (
@@ -119,7 +163,7 @@ class Carrier(MockSystem):
         self.legs = legs
         self.trackers: dict[str, Tracker] = {}
         self.by_tracking_code: dict[str, str] = {}
-        self.shipments: dict[str, dict[str, str]] = {}
+        self.shipments = Shipments()
         self._codes = 0
         # Tracking notifications to the recipient (e-mail/SMS), as carriers send them: (code, status).
         self.notify_recipient: Callable[[str, str], None] | None = None
@@ -132,10 +176,10 @@ class Carrier(MockSystem):
         self._codes += 1
         code = f"EZ{self._codes:010d}"
         shipment_id = self.next_id("shp_")
-        tracker = Tracker(self.next_id("trk_"), code, shipment_id, to_address, self.env.now)
+        tracker = Tracker(self.next_id("trk_"), code, shipment_id, to_address, self.env.now, reference_id)
         self.trackers[tracker.id] = tracker
         self.by_tracking_code[code] = tracker.id
-        self.shipments[shipment_id] = {"reference_id": reference_id, "tracker_id": tracker.id}
+        self.shipments.add(tracker)
         self._journey(tracker)
         return {"tracking_code": code, "carrier": "USPS", "service": "Priority", "shipment_id": shipment_id}
 

@@ -39,6 +39,10 @@ def test_a_label_creates_a_pre_transit_tracker_linked_to_its_shipment() -> None:
         "zip": "62701",
     }
     assert system.shipments[label["shipment_id"]] == {"reference_id": "00001", "tracker_id": tracker["id"]}
+    # Rendered from the tracker on each read: changing a read changes nothing kept; unknown ids are absent.
+    system.shipments[label["shipment_id"]]["reference_id"] = "changed"
+    assert system.shipments[label["shipment_id"]]["reference_id"] == "00001"
+    assert system.shipments.get("shp_unknown") is None and len(system.shipments) == 1
     assert system.trackers[tracker["id"]].shipment_id == label["shipment_id"]
     assert system.status_history[label["tracking_code"]] == ["pre_transit"]
     assert system.create_shipment("00002", ADDRESS)["tracking_code"] != label["tracking_code"]
