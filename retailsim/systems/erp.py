@@ -14,7 +14,8 @@ the runtime reads (``by_po``, ``customer_returns``, ``returns_by_po``, ``credit_
 
 A sales order is kept without its schedule lines (every field of one is its item's or its order's):
 the API renders them on every read (``_as_sent``), so the wire is SAP's deep document and the ledger
-keeps a few hundred bytes less per order.
+keeps a few hundred bytes less per order. An item's texts are kept as shared (interned) strings: item
+numbers, quantities, units, plants and materials are a handful of values across a run.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; document numbers are
 counters; stock is iterated in sorted order, never as a set.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +64,11 @@ def _as_sent(order: Document) -> Document:
         for item in order["to_Item"]["results"]
     ]
     return {**order, "to_Item": {"results": items}}
+
+
+def _text(value: Any) -> Any:
+    """A string value as the one shared (interned) string equal to it; any other value as it is."""
+    return sys.intern(value) if type(value) is str else value
 
 
 MANDATORY = (
@@ -210,8 +217,10 @@ class Erp(ErpSystem):
             material = str(item.get("Material", ""))
             confirmed = self.reserve(plant, material, requested)
             total += net
-            line = {**item, "ConfdDelivQtyInOrderQtyUnit": str(confirmed)}
-            line.pop("to_ScheduleLine", None)  # rendered from the item on read (``_as_sent``)
+            # An item's texts are a handful of values across a run (item "10", quantity "1", unit "EA",
+            # plant, material): one string each, not one per order. Schedule lines are rendered on read.
+            line = {key: _text(value) for key, value in item.items() if key != "to_ScheduleLine"}
+            line["ConfdDelivQtyInOrderQtyUnit"] = _text(str(confirmed))
             lines.append(line)
         order = {
             "SalesOrder": number,
@@ -297,8 +306,8 @@ class Erp(ErpSystem):
         material = str(item.get("Material"))
         self.release(str(item.get("ProductionPlant")), material, int(item["ConfdDelivQtyInOrderQtyUnit"]))
         confirmed = self.reserve(plant, material, int(float(str(item.get("RequestedQuantity", "0")))))
-        item["ProductionPlant"] = plant
-        item["ConfdDelivQtyInOrderQtyUnit"] = str(confirmed)
+        item["ProductionPlant"] = _text(plant)
+        item["ConfdDelivQtyInOrderQtyUnit"] = _text(str(confirmed))
         return Response(204, None)
 
     def post_goods_issue(self, request: Request) -> Response:

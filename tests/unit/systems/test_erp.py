@@ -272,3 +272,14 @@ def test_a_free_of_charge_delivery_keeps_the_document_it_refers_to() -> None:
     body = {**sales_order("00001-R1"), "SalesOrderType": "SDF", "ReferenceSDDocument": "0000000001"}
     created = system.dispatch(Request("POST", SO, body)).body["d"]
     assert created["SalesOrderType"] == "SDF" and created["ReferenceSDDocument"] == "0000000001"
+
+
+def test_kept_items_share_their_texts_across_orders() -> None:
+    system = erp(stock={"DC1": {"SKU-1": 9}})
+    # Texts built at run time (as an adapter's requests are), equal but not the same objects.
+    create(system, "00001", item(quantity=1, number="".join(["1", "0"])))
+    create(system, "00002", item(quantity=1, number="".join(["1", "0"])))
+    first, second = (order["to_Item"]["results"][0] for order in system.sales_orders.values())
+    for key in ("SalesOrderItem", "Material", "RequestedQuantity", "ConfdDelivQtyInOrderQtyUnit"):
+        assert first[key] == second[key] and first[key] is second[key], key
+    assert "to_ScheduleLine" not in first and first["ConfdDelivQtyInOrderQtyUnit"] == "1"
