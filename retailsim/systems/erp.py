@@ -15,7 +15,8 @@ the runtime reads (``by_po``, ``customer_returns``, ``returns_by_po``, ``credit_
 A sales order is kept without its schedule lines (every field of one is its item's or its order's):
 the API renders them on every read (``_as_sent``), so the wire is SAP's deep document and the ledger
 keeps a few hundred bytes less per order. An item's texts are kept as shared (interned) strings: item
-numbers, quantities, units, plants and materials are a handful of values across a run.
+numbers, quantities, units, plants and materials are a handful of values across a run. A goods issue is
+kept as its billing number and time; ``goods_issues`` and ``billing_documents`` are rendered when read.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; document numbers are
 counters; stock is iterated in sorted order, never as a set.
@@ -69,6 +70,10 @@ def _as_sent(order: Document) -> Document:
 def _text(value: Any) -> Any:
     """A string value as the one shared (interned) string equal to it; any other value as it is."""
     return sys.intern(value) if type(value) is str else value
+
+
+def _billing_number(counter: int) -> str:
+    return f"9{counter:09d}"
 
 
 MANDATORY = (
@@ -134,8 +139,9 @@ class Erp(ErpSystem):
         )
         self.sales_organization = sales_organization
         self.by_po = self.orders_by_reference
-        self.billing_documents: dict[str, dict[str, Any]] = {}
-        self.goods_issues: list[dict[str, Any]] = []
+        # Goods issues posted, in order: delivery (= sales order) number → (billing number, when). The
+        # goods issues and billing documents are rendered from it (every other field is the order's).
+        self._issued: dict[str, tuple[int, float]] = {}
         # Returns: customer returns and credit memo requests by PurchaseOrderByCustomer (the return
         # number) — no duplicate check either.
         self.customer_returns = self.return_authorisations
@@ -326,24 +332,38 @@ class Erp(ErpSystem):
                 int(item["ConfdDelivQtyInOrderQtyUnit"]),
             )
         order["OverallSDProcessStatus"] = "C"
-        billing = {
-            "BillingDocument": f"9{self.next_number('bill'):09d}",
-            "SalesOrder": number,
-            "TotalNetAmount": order["TotalNetAmount"],
-            "TransactionCurrency": order["TransactionCurrency"],
-        }
-        self.billing_documents[number] = billing
-        self.goods_issues.append({"DeliveryDocument": number, "at": self.env.now})
+        billing_no = self.next_number("bill")
+        self._issued[number] = (billing_no, self.env.now)
         return Response(
             200,
             {
                 "d": {
                     "DeliveryDocument": number,
                     "OverallGoodsMovementStatus": "C",
-                    "BillingDocument": billing["BillingDocument"],
+                    "BillingDocument": _billing_number(billing_no),
                 }
             },
         )
+
+    @property
+    def goods_issues(self) -> list[dict[str, Any]]:
+        """Every goods issue posted, in order: ``{DeliveryDocument, at}`` (a new list of new dicts)."""
+        return [{"DeliveryDocument": number, "at": at} for number, (_, at) in self._issued.items()]
+
+    @property
+    def billing_documents(self) -> dict[str, dict[str, Any]]:
+        """The billing document of each goods issue, by sales order (new dicts): its number, and the
+        order's net amount and currency (a sales order's are set when it is created)."""
+        documents = {}
+        for number, (billing_no, _) in self._issued.items():
+            order = self.sales_orders[number]
+            documents[number] = {
+                "BillingDocument": _billing_number(billing_no),
+                "SalesOrder": number,
+                "TotalNetAmount": order["TotalNetAmount"],
+                "TransactionCurrency": order["TransactionCurrency"],
+            }
+        return documents
 
     def material_stock(self, request: Request) -> Response:
         rows = [

@@ -147,7 +147,13 @@ def test_goods_issue_consumes_the_reservation_completes_and_bills_once() -> None
     assert system.stock[("DC1", "SKU-1")] == {"on_hand": 3, "reserved": 0}
     assert system.sales_orders[number]["OverallSDProcessStatus"] == "C"
     billing = system.billing_documents[number]
-    assert billing["BillingDocument"] == "9000000001" and billing["TotalNetAmount"] == "39.98"
+    assert billing == {
+        "BillingDocument": "9000000001",
+        "SalesOrder": number,
+        "TotalNetAmount": "39.98",
+        "TransactionCurrency": "USD",
+    }
+    assert response.body["d"]["BillingDocument"] == billing["BillingDocument"]
     assert [g["DeliveryDocument"] for g in system.goods_issues] == [number]
     twice = system.dispatch(Request("POST", PGI, query={"DeliveryDocument": f"'{number}'"}))
     assert twice.status == 400
