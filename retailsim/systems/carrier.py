@@ -10,7 +10,7 @@ kept per parcel.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every delay and
 exception is drawn from ``self.rng``; tracker, shipment and event ids are counters. A tracker is kept as a
-compact record (:class:`Tracker`: its scan events as ``(status, message, time)`` tuples, times as
+compact record (:class:`Tracker`: its scan events' status, message and time in one flat list, times as
 simulated seconds) and written out as EasyPost's JSON only when it is read or sent, so a run's memory
 per parcel stays small.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -51,7 +51,7 @@ class Tracker:
         "created_s",
         "id",
         "reference_id",
-        "scans",
+        "_scans",
         "shipment_id",
         "status",
         "tracking_code",
@@ -74,12 +74,22 @@ class Tracker:
         self.address = address  # the recipient's address, shared with the warehouse order that shipped it
         self.status = "pre_transit"
         self.created_s = self.updated_s = now
-        self.scans: list[tuple[str, str, float]] = [("pre_transit", "Shipping label created", now)]
+        # The scans flat, status, message and time after each other: a tuple per scan cost more than its
+        # three values (``scans`` gives the tuples).
+        self._scans: list[str | float] = ["pre_transit", "Shipping label created", now]
+
+    @property
+    def scans(self) -> list[tuple[str, str, float]]:
+        """Its scan events in order, ``(status, message, time)`` (a new list)."""
+        flat = self._scans
+        return [
+            (cast(str, flat[i]), cast(str, flat[i + 1]), cast(float, flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
 
     def scan(self, status: str, message: str, now: float) -> str:
         """The parcel reached ``status``; the status it had before."""
         previous, self.status, self.updated_s = self.status, status, now
-        self.scans.append((status, message, now))
+        self._scans += (status, message, now)
         return previous
 
     def as_json(self) -> dict[str, Any]:
@@ -186,7 +196,7 @@ class Carrier(MockSystem):
     @property
     def status_history(self) -> dict[str, list[str]]:
         """Each parcel's statuses in order, by tracking code (read from the trackers' scans)."""
-        return {t.tracking_code: [status for status, _, _ in t.scans] for t in self.trackers.values()}
+        return {t.tracking_code: cast(list[str], t._scans[::3]) for t in self.trackers.values()}
 
     def tracker_by_code(self, code: str) -> dict[str, Any] | None:
         """The tracker's JSON (a new document), or None for an unknown code."""

@@ -70,6 +70,9 @@ def test_the_parcel_moves_to_delivered_with_one_event_per_status() -> None:
     assert system.status_history[code] == ["pre_transit", "in_transit", "out_for_delivery", "delivered"]
     sent = [h.sent_at for h in hooks]
     assert sent == sorted(sent) and sent[0] > 3600  # hours, not seconds
+    [tracker] = system.trackers.values()  # its scans, kept flat, read as (status, message, time)
+    assert tracker.scans[0] == ("pre_transit", "Shipping label created", 0.0)
+    assert [at for _, _, at in tracker.scans[1:]] == sent and tracker.scans[-1][1] == "Delivered, front door"
     assert system.tracker_by_code(code)["status_detail"] == "arrived_at_destination"  # type: ignore[index]
 
 
