@@ -47,11 +47,11 @@ class Tracker:
     """One parcel's tracker, compactly: what EasyPost's Tracker JSON says, rendered by :meth:`as_json`."""
 
     __slots__ = (
+        "_scans",
         "address",
         "created_s",
         "id",
         "reference_id",
-        "_scans",
         "shipment_id",
         "status",
         "tracking_code",
@@ -83,7 +83,8 @@ class Tracker:
         """Its scan events in order, ``(status, message, time)`` (a new list)."""
         flat = self._scans
         return [
-            (cast(str, flat[i]), cast(str, flat[i + 1]), cast(float, flat[i + 2])) for i in range(0, len(flat), 3)
+            (cast(str, flat[i]), cast(str, flat[i + 1]), cast(float, flat[i + 2]))
+            for i in range(0, len(flat), 3)
         ]
 
     def scan(self, status: str, message: str, now: float) -> str:

@@ -167,7 +167,7 @@ class Wms(MockSystem):
 
     @staticmethod
     def _as_sent(order: dict[str, Any]) -> dict[str, Any]:
-        """An order as the API returns it: a new dict, with its own product lines (the kept ones are shared)."""
+        """An order as the API returns it: a new dict with its own product lines (kept ones are shared)."""
         return {**order, "products": [dict(product) for product in order["products"]]}
 
     def _fulfil(self, order: dict[str, Any]) -> Generator[simpy.Event, Any, None]:

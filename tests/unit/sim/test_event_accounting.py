@@ -111,7 +111,8 @@ def test_the_ledger_keeps_whether_a_reply_gave_a_reason_and_the_invariant_flags_
     ledger = EventLedger()
     ledger.sent("wms", "1", "order.shipped", ORDER, 10.0, 1)
     ledger.sent("wms", "2", "order.shipped", "00000043", 10.0, 1)
-    ledger.attempt("wms", "1", 0, 11.0, 200, {"status": "processed", "reason": "order 00000042 shipped"}, True)
+    reply = {"status": "processed", "reason": "order 00000042 shipped"}
+    ledger.attempt("wms", "1", 0, 11.0, 200, reply, True)
     ledger.attempt("wms", "2", 0, 11.0, 200, {"status": "processed"}, True)
     first, second = (event.attempts[0] for event in ledger.sent_events)
     assert first.reasoned and not second.reasoned
