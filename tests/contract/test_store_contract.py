@@ -308,6 +308,21 @@ def test_a_document_saved_reads_back_as_a_model(store: Store) -> None:
     assert loaded == record and loaded.status is OrderStatus.SHIPPED
 
 
+def test_a_document_read_is_the_readers_own(store: Store) -> None:
+    """Setting a field of the document saved, or of one read, changes nothing kept (as with a database)."""
+    saved = {"order_no": "A", "units": {"SKU-1": 2}}
+    with store.transaction() as tx:
+        tx.save("tracking", "EZ1", saved, 1.0)
+    saved["order_no"] = "changed after the save"
+    with store.transaction() as tx:
+        read = tx.load("tracking", "EZ1")
+        assert read == {"order_no": "A", "units": {"SKU-1": 2}}
+        read["order_no"] = "changed by a reader"
+    with store.transaction() as tx:
+        assert tx.load("tracking", "EZ1") == {"order_no": "A", "units": {"SKU-1": 2}}
+    assert list(store.aggregates("tracking")) == [("EZ1", {"order_no": "A", "units": {"SKU-1": 2}})]
+
+
 def test_a_model_saved_in_a_transaction_that_raises_is_not_kept(store: Store) -> None:
     with store.transaction() as tx:
         tx.save_model("order", "A", order_record(), 1.0)

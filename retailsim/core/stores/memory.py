@@ -9,7 +9,8 @@ A finished message (delivered or superseded) is forgotten at once: no reader of 
 about one, and in a flash sale every order is in flight at once, so what the store keeps per order is
 what bounds a run (the SQL stores keep the row, marked, on disk). Pending, in-flight and dead-lettered
 messages are never dropped; a dead letter keeps what a replay needs.
-An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
+An aggregate saved as a JSON document is kept flat (its keys and values in one tuple) and read back as a
+new dict. An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
 JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
 fields-sets are shared with every equal one (``core/frozen.share_fields_sets``: a set per model was the
 largest item of a run's memory). A model saved insert-only (``create=True``: written once, never
@@ -44,18 +45,31 @@ from retailsim.core.stores.base import (
     require_frozen,
 )
 
-# What the memory "disk" keeps per aggregate: a JSON document, a frozen model saved as one, or (a model
-# saved insert-only) the model's JSON text.
-Stored = Json | BaseModel | str
+
+class _Flat(tuple):  # type: ignore[type-arg]
+    """A JSON document at rest: its keys and values after each other in one tuple (a dict is 184 bytes from
+    its first key: most documents saved as such have one or two — a tracking code's order); read back as a
+    new dict, as a database hands out a new document."""
+
+    __slots__ = ()
+
+
+# What the memory "disk" keeps per aggregate: a JSON document (flat), a frozen model saved as one, or (a
+# model saved insert-only) the model's JSON text.
+Stored = _Flat | BaseModel | str
+
+
+def _flat(document: Json) -> _Flat:
+    return _Flat(item for pair in document.items() for item in pair)
 
 
 def _document(value: Stored) -> Json:
+    if isinstance(value, _Flat):
+        return dict(zip(value[::2], value[1::2], strict=True))
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    if isinstance(value, str):
-        document: Json = json.loads(value)
-        return document
-    return value
+    document: Json = json.loads(value)
+    return document
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(OutboxMessage)))
 
@@ -145,7 +159,7 @@ class _MemoryTransaction:
     def save(self, kind: str, aggregate_id: str, document: Json, now: float, *, create: bool = False) -> None:
         if create:
             self._refuse_existing(kind, aggregate_id)
-        self._written_docs()[(kind, aggregate_id)] = document
+        self._written_docs()[(kind, aggregate_id)] = _flat(document)
 
     def _refuse_existing(self, kind: str, aggregate_id: str) -> None:
         if self._stored(kind, aggregate_id) is not None:
