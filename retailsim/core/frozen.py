@@ -20,7 +20,7 @@ Equal small dicts of counters are shared the same way: ``updated`` puts the one 
 change's value into the copy when that value is a dict of a few ints (the order record's ``synced``,
 destination → the newest status it acknowledged: a handful of distinct ones in a run, one per order
 before). Rule kept by the core: a frozen model's containers are never changed in place (a new state gets
-new ones). At most ``SHARED_DICTS`` are kept, so counters that never repeat do not grow the table without end.
+new ones). At most ``SHARED_DICTS`` are kept: counters that never repeat do not grow the table for ever.
 """
 
 from __future__ import annotations

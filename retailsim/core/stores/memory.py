@@ -10,8 +10,8 @@ about one, and in a flash sale every order is in flight at once, so what the sto
 what bounds a run (the SQL stores keep the row, marked, on disk). Pending, in-flight and dead-lettered
 messages are never dropped; a dead letter keeps what a replay needs.
 An aggregate saved as a JSON document is kept flat (its keys and values in one tuple) and read back as a
-new dict. An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
-JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
+new dict. An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back
+without a JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
 fields-sets are shared with every equal one (``core/frozen.share_fields_sets``: a set per model was the
 largest item of a run's memory). A model saved insert-only (``create=True``: written once, never
 rewritten — the order as the storefront sent it) is kept as its JSON text instead, read back by
