@@ -85,6 +85,12 @@ def test_idempotency_key_is_unique(store: Store) -> None:
     with store.transaction() as tx:
         found = tx.get_idempotency("orders", "k1")
     assert found is not None and found.status == "done" and found.response == {"status": 202, "body": {"a": 1}}
+    assert (found.scope, found.key, found.fingerprint, found.created_at) == ("orders", "k1", "fp", 1.0)
+    found.response["status"] = 500  # a record read is the reader's own, as a database's row
+    with store.transaction() as tx:
+        again = tx.get_idempotency("orders", "k1")
+        assert tx.get_idempotency("returns", "k1") is None  # keys are per scope
+    assert again is not None and again.response == {"status": 202, "body": {"a": 1}}
 
 
 def test_an_insert_only_save_refuses_an_existing_aggregate_and_the_transaction_goes_on(store: Store) -> None:

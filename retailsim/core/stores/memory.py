@@ -71,6 +71,23 @@ def _document(value: Stored) -> Json:
     document: Json = json.loads(value)
     return document
 
+# An idempotency record at rest, filed under its scope and key: (fingerprint, status, response kept flat,
+# created at) — not the record and its response dict; ``get_idempotency`` builds a new record.
+_KeptRecord = tuple[str, str, _Flat | None, float]
+
+
+def _kept(record: IdempotencyRecord) -> _KeptRecord:
+    response = None if record.response is None else _flat(record.response)
+    return (record.fingerprint, record.status, response, record.created_at)
+
+
+def _record(scope: str, key: str, kept: _KeptRecord) -> IdempotencyRecord:
+    fingerprint, status, response, created_at = kept
+    return IdempotencyRecord(
+        scope, key, fingerprint, status, None if response is None else _document(response), created_at
+    )
+
+
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(OutboxMessage)))
 
 
@@ -127,12 +144,14 @@ class _MemoryTransaction:
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         found = self._idempotency.get((scope, key))
         if found is None:
-            found = self._store._idempotency.get((scope, key))
+            kept = self._store._idempotency.get(scope, {}).get(key)
+            found = None if kept is None else _record(scope, key, kept)
         return found
 
     def put_idempotency(self, record: IdempotencyRecord, *, create: bool) -> None:
         k = (record.scope, record.key)
-        if create and (k in self._idempotency or k in self._store._idempotency):
+        kept = self._store._idempotency.get(record.scope, {})
+        if create and (k in self._idempotency or record.key in kept):
             raise ConcurrencyConflict(f"idempotency key {record.key!r} exists")
         self._written_idempotency()[k] = record
 
@@ -234,8 +253,11 @@ class _MemoryTransaction:
 
     def _commit(self) -> None:
         store = self._store
-        if self._idempotency:
-            store._idempotency.update(self._idempotency)
+        for (scope, key), record in self._idempotency.items():
+            of_scope = store._idempotency.get(scope)
+            if of_scope is None:
+                of_scope = store._idempotency[scope] = {}
+            of_scope[key] = _kept(record)
         for source, event_id in self._inbox:
             seen = store._inbox.get(source)
             if seen is None:
@@ -263,7 +285,8 @@ class MemoryStore:
     """A ``Store`` in process memory. Not thread-safe: the simulation is single-threaded."""
 
     def __init__(self) -> None:
-        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        # Idempotency records by scope, then key, each kept as a tuple (``_kept``).
+        self._idempotency: dict[str, dict[str, _KeptRecord]] = {}
         # The inbox, one set of event ids per source: a (source, id) pair per event was a tuple an event.
         self._inbox: dict[str, set[str]] = {}
         # Aggregates by kind, then id: a (kind, id) tuple per aggregate was three tuples an order.
