@@ -50,8 +50,19 @@ class SentEvent:
     reference: str  # the order (or return) it is about, as the source names it
     sent_at: float
     copies: int  # deliveries the faults made of it; 0 = dropped
-    # Most events are delivered once: a tuple grown per attempt costs half a list with room for four.
-    attempts: Sequence[Attempt] = ()
+    # Its attempts (``attempts``), kept as the one attempt most events have — a tuple of one cost 64 bytes
+    # an event — or as a tuple of several (grown per attempt: half a list with room for four).
+    kept_attempts: Attempt | Sequence[Attempt] = ()
+
+    @property
+    def attempts(self) -> Sequence[Attempt]:
+        """Every attempt to deliver a copy of it, in order."""
+        kept = self.kept_attempts
+        return (kept,) if isinstance(kept, Attempt) else kept
+
+    @attempts.setter
+    def attempts(self, attempts: Sequence[Attempt]) -> None:
+        self.kept_attempts = attempts[0] if len(attempts) == 1 else tuple(attempts)
 
     def applied_by(self, at: float) -> bool:
         """Whether the core had applied it (any acknowledged non-duplicate reply) by ``at``."""

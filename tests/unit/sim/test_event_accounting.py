@@ -127,3 +127,15 @@ def test_a_duplicate_of_an_event_reconciliation_applied_since_it_was_sent_is_exp
     # ... but not when the repair came before the event was even sent.
     early = SentEvent("wms", "9", "inventory.adjustment", "inventory", 5000.0, 1, [ok(9000.0, "duplicate")])
     assert len(judged(early, repairs=(Repair(4000.0, "wms", "inventory"),))) == 2  # refused + repair unexplained
+
+
+def test_an_event_keeps_its_one_attempt_without_a_tuple_and_reads_every_attempt_in_order() -> None:
+    ledger = EventLedger()
+    ledger.sent("wms", "1", "order.shipped", ORDER, 10.0, 2)
+    ledger.attempt("wms", "1", 0, 11.0, 500, {"error": "boom", "detail": "down"}, True)
+    [event] = ledger.sent_events
+    assert isinstance(event.kept_attempts, Attempt) and len(event.attempts) == 1
+    ledger.attempt("wms", "1", 0, 12.0, 200, {"status": "processed", "reason": "applied"}, True)
+    ledger.attempt("wms", "1", 1, 13.0, 200, {"status": "duplicate", "reason": "inbox"}, True)
+    assert [(a.at, a.outcome) for a in event.attempts] == [(11.0, "boom"), (12.0, "processed"), (13.0, "duplicate")]
+    assert event.applied_by(12.0) and not event.applied_by(11.5)
