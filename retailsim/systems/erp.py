@@ -12,9 +12,10 @@ Stock, reservations and the ledgers the invariants read come from :class:`ErpSys
 the runtime reads (``by_po``, ``customer_returns``, ``returns_by_po``, ``credit_memo_requests``,
 ``credit_memos_by_po``) are the base's dialect-neutral ledgers under their SAP names, not copies.
 
-A sales order is kept without its schedule lines (every field of one is its item's or its order's):
-the API renders them on every read (``_as_sent``), so the wire is SAP's deep document and the ledger
-keeps a few hundred bytes less per order. An item's texts are kept as shared (interned) strings: item
+A sales order is kept without its schedule lines (every field of one is its item's or its order's) and
+with its items as a plain list under ``to_Item`` (no OData ``{"results": ...}`` wrapper): the API renders
+both on every read (``_as_sent``), so the wire is SAP's deep document and the ledger keeps a few hundred
+bytes less per order. An item's texts are kept as shared (interned) strings: item
 numbers, quantities, units, plants and materials are a handful of values across a run. A goods issue is
 kept as its billing number and time; ``goods_issues`` and ``billing_documents`` are rendered when read.
 
@@ -62,7 +63,7 @@ def _as_sent(order: Document) -> Document:
     number = str(order["SalesOrder"])
     items = [
         {**item, "to_ScheduleLine": {"results": [_schedule_line(number, item)]}}
-        for item in order["to_Item"]["results"]
+        for item in order["to_Item"]
     ]
     return {**order, "to_Item": {"results": items}}
 
@@ -241,7 +242,7 @@ class Erp(ErpSystem):
             "TransactionCurrency": body.get("TransactionCurrency", "USD"),
             "OverallSDProcessStatus": "A",
             "OverallSDDocumentRejectionSts": "A",
-            "to_Item": {"results": lines},
+            "to_Item": lines,  # the items themselves: ``_as_sent`` wraps them in OData's {"results": ...}
         }
         if body.get("ReferenceSDDocument"):
             order["ReferenceSDDocument"] = str(body["ReferenceSDDocument"])
@@ -267,7 +268,7 @@ class Erp(ErpSystem):
         return Response(200, {"d": _as_sent(order)})
 
     def _release(self, order: dict[str, Any]) -> None:
-        for item in order["to_Item"]["results"]:
+        for item in order["to_Item"]:
             self.release(
                 str(item.get("ProductionPlant")),
                 str(item.get("Material")),
@@ -295,7 +296,7 @@ class Erp(ErpSystem):
         order = self.sales_orders.get(number)
         if order is None:
             return self.get_sales_order(request, number)
-        item = next((i for i in order["to_Item"]["results"] if str(i.get("SalesOrderItem")) == item_no), None)
+        item = next((i for i in order["to_Item"] if str(i.get("SalesOrderItem")) == item_no), None)
         if item is None:
             return self.odata_error(
                 404,
@@ -325,7 +326,7 @@ class Erp(ErpSystem):
             return self.odata_error(400, "VL/058", f"Goods issue for delivery {number} already posted")
         if order["OverallSDDocumentRejectionSts"] == "C":
             return self.odata_error(400, "VL/059", f"Delivery {number} is rejected")
-        for item in order["to_Item"]["results"]:
+        for item in order["to_Item"]:
             self.issue(
                 str(item.get("ProductionPlant")),
                 str(item.get("Material")),

@@ -249,7 +249,7 @@ def test_an_item_moved_to_another_plant_gives_up_its_confirmation_and_is_confirm
     number = create(system, "00001", item(quantity=2))["SalesOrder"]
     path = f"{B}/A_SalesOrderItem(SalesOrder='{number}',SalesOrderItem='10')"
     assert system.dispatch(Request("PATCH", path, {"ProductionPlant": "DC2"})).status == 204
-    moved = system.sales_orders[number]["to_Item"]["results"][0]
+    moved = system.sales_orders[number]["to_Item"][0]  # kept as a plain list; the wire wraps it
     assert moved["ProductionPlant"] == "DC2" and moved["ConfdDelivQtyInOrderQtyUnit"] == "1"
     [read] = system.dispatch(Request("GET", f"{SO}('{number}')")).body["d"]["to_Item"]["results"]
     assert read["to_ScheduleLine"]["results"] == [
@@ -285,7 +285,7 @@ def test_kept_items_share_their_texts_across_orders() -> None:
     # Texts built at run time (as an adapter's requests are), equal but not the same objects.
     create(system, "00001", item(quantity=1, number="".join(["1", "0"])))
     create(system, "00002", item(quantity=1, number="".join(["1", "0"])))
-    first, second = (order["to_Item"]["results"][0] for order in system.sales_orders.values())
+    first, second = (order["to_Item"][0] for order in system.sales_orders.values())
     for key in ("SalesOrderItem", "Material", "RequestedQuantity", "ConfdDelivQtyInOrderQtyUnit"):
         assert first[key] == second[key] and first[key] is second[key], key
     assert "to_ScheduleLine" not in first and first["ConfdDelivQtyInOrderQtyUnit"] == "1"
