@@ -15,6 +15,12 @@ keeps the original's set when the changes name nothing new, and ``share_fields_s
 calls it on every model it keeps) gives a model and the frozen models inside it the one shared set
 equal to theirs. Sharing a mutable set is safe here because nothing changes a frozen model's set in
 place: assignment is refused, and ``model_copy`` copies the set before it adds the updated names.
+
+Equal small dicts of counters are shared the same way: ``updated`` puts the one shared dict equal to a
+change's value into the copy when that value is a dict of a few ints (the order record's ``synced``,
+destination → the newest status it acknowledged: a handful of distinct ones in a run, one per order
+before). Rule kept by the core: a frozen model's containers are never changed in place (a new state gets
+new ones). At most ``SHARED_DICTS`` are kept: counters that never repeat do not grow the table for ever.
 """
 
 from __future__ import annotations
@@ -44,11 +50,30 @@ def _shared(names: set[str]) -> set[str]:
     return found
 
 
+SHARED_DICTS = 4096
+_shared_dicts: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+
+
+def _shared_counters(value: dict[str, int]) -> dict[str, int]:
+    """The shared dict equal to ``value`` (a dict of ints), or ``value`` once the table is full."""
+    key = tuple(value.items())
+    found = _shared_dicts.get(key)
+    if found is None:
+        if len(_shared_dicts) >= SHARED_DICTS:
+            return value
+        found = _shared_dicts[key] = value
+    return found
+
+
 def updated(model: M, changes: Mapping[str, Any]) -> M:
     """A copy of the frozen ``model`` with ``changes`` applied (see the module docstring)."""
     cls = type(model)
     copy = cls.__new__(cls)
-    _set(copy, "__dict__", {**model.__dict__, **changes})
+    fields = {**model.__dict__, **changes}
+    for name, value in changes.items():
+        if type(value) is dict and len(value) <= 8 and all(type(v) is int for v in value.values()):
+            fields[name] = _shared_counters(value)
+    _set(copy, "__dict__", fields)
     _set(copy, "__pydantic_extra__", None)
     names = model.__pydantic_fields_set__
     if not names.issuperset(changes):

@@ -19,6 +19,7 @@ from typing import Any
 #: nothing (``ignored``) — each with a ``reason``.
 APPLIED = ("processed", "stale", "ignored")
 OUTCOMES = (*APPLIED, "duplicate")
+_KNOWN_OUTCOMES = {outcome: outcome for outcome in OUTCOMES}
 
 
 @dataclass(slots=True)
@@ -30,7 +31,9 @@ class Attempt:
     status: int | None  # the HTTP status; None when no answer came back
     reached: bool  # the call reached a running core (an unanswered one may have committed)
     outcome: str  # the reply's ``status`` (2xx) or ``error`` (4xx/5xx); "" when none
-    reason: str
+    # Whether the reply said why (a ``reason`` or ``detail``): the invariant asks only that it did, so
+    # the text itself — unique per reply ("order 00000013 allocated -> shipped") — is not kept.
+    reasoned: bool
 
     @property
     def acknowledged(self) -> bool:
@@ -47,8 +50,19 @@ class SentEvent:
     reference: str  # the order (or return) it is about, as the source names it
     sent_at: float
     copies: int  # deliveries the faults made of it; 0 = dropped
-    # Most events are delivered once: a tuple grown per attempt costs half a list with room for four.
-    attempts: Sequence[Attempt] = ()
+    # Its attempts (``attempts``), kept as the one attempt most events have — a tuple of one cost 64 bytes
+    # an event — or as a tuple of several (grown per attempt: half a list with room for four).
+    kept_attempts: Attempt | Sequence[Attempt] = ()
+
+    @property
+    def attempts(self) -> Sequence[Attempt]:
+        """Every attempt to deliver a copy of it, in order."""
+        kept = self.kept_attempts
+        return (kept,) if isinstance(kept, Attempt) else kept
+
+    @attempts.setter
+    def attempts(self, attempts: Sequence[Attempt]) -> None:
+        self.kept_attempts = attempts[0] if len(attempts) == 1 else tuple(attempts)
 
     def applied_by(self, at: float) -> bool:
         """Whether the core had applied it (any acknowledged non-duplicate reply) by ``at``."""
@@ -105,11 +119,12 @@ class EventLedger:
         event = self.event(source, event_id)
         if event is None:
             return
-        outcome = reason = ""
+        outcome, reasoned = "", False
         if isinstance(body, dict):
             outcome = str(body.get("status") or body.get("error") or "")
-            reason = str(body.get("reason") or body.get("detail") or "")
-        event.attempts = (*event.attempts, Attempt(at, copy, status, reached, outcome, reason))
+            outcome = _KNOWN_OUTCOMES.get(outcome, outcome)  # one string per outcome, not one per reply
+            reasoned = bool(body.get("reason") or body.get("detail"))
+        event.attempts = (*event.attempts, Attempt(at, copy, status, reached, outcome, reasoned))
 
     def repaired(self, at: float, source: str, reference: str) -> None:
         self.repairs.append(Repair(at, source, reference))

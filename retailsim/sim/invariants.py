@@ -458,7 +458,7 @@ def _event_problems(event: SentEvent, repairs: list[Repair]) -> list[str]:
             problems.append(
                 f"{name}: acknowledged at {attempt.at:.0f}s saying {attempt.outcome or 'nothing'!r}"
             )
-        elif not attempt.reason:
+        elif not attempt.reasoned:
             problems.append(f"{name}: {attempt.outcome} at {attempt.at:.0f}s without a reason")
     if acknowledged and acknowledged[0].outcome == "duplicate":
         first = acknowledged[0]

@@ -4,11 +4,13 @@ Each status change is a ``tracker.updated`` Event webhook (at least once; the ru
 duplicates and reordering that real carriers show). Delays are lognormal with realistic spreads; a
 share of parcels ends in ``failure`` or ``return_to_sender`` instead of delivery. Trackers carry no
 order reference (as on EasyPost): ``shipments`` maps each ``shipment_id`` to the warehouse's reference,
-and the integration matches events by ``tracking_code``.
+and the integration matches events by ``tracking_code``. A shipment is kept on its tracker (its id and the
+warehouse's reference): ``shipments`` renders ``{"reference_id", "tracker_id"}`` when read, not a dict
+kept per parcel.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every delay and
 exception is drawn from ``self.rng``; tracker, shipment and event ids are counters. A tracker is kept as a
-compact record (:class:`Tracker`: its scan events as ``(status, message, time)`` tuples, times as
+compact record (:class:`Tracker`: its scan events' status, message and time in one flat list, times as
 simulated seconds) and written out as EasyPost's JSON only when it is read or sent, so a run's memory
 per parcel stays small.
 """
@@ -16,8 +18,8 @@ per parcel stays small.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, cast
 
 import simpy
 
@@ -44,21 +46,51 @@ LEGS = (
 class Tracker:
     """One parcel's tracker, compactly: what EasyPost's Tracker JSON says, rendered by :meth:`as_json`."""
 
-    __slots__ = ("address", "created_s", "id", "scans", "shipment_id", "status", "tracking_code", "updated_s")
+    __slots__ = (
+        "_scans",
+        "address",
+        "created_s",
+        "id",
+        "reference_id",
+        "shipment_id",
+        "status",
+        "tracking_code",
+        "updated_s",
+    )
 
-    def __init__(self, tracker_id: str, code: str, shipment_id: str, address: dict[str, Any], now: float) -> None:
+    def __init__(
+        self,
+        tracker_id: str,
+        code: str,
+        shipment_id: str,
+        address: dict[str, Any],
+        now: float,
+        reference_id: str = "",
+    ) -> None:
         self.id = tracker_id
         self.tracking_code = code
         self.shipment_id = shipment_id
+        self.reference_id = reference_id  # the warehouse's reference of the shipment (not on the wire)
         self.address = address  # the recipient's address, shared with the warehouse order that shipped it
         self.status = "pre_transit"
         self.created_s = self.updated_s = now
-        self.scans: list[tuple[str, str, float]] = [("pre_transit", "Shipping label created", now)]
+        # The scans flat, status, message and time after each other: a tuple per scan cost more than its
+        # three values (``scans`` gives the tuples).
+        self._scans: list[str | float] = ["pre_transit", "Shipping label created", now]
+
+    @property
+    def scans(self) -> list[tuple[str, str, float]]:
+        """Its scan events in order, ``(status, message, time)`` (a new list)."""
+        flat = self._scans
+        return [
+            (cast(str, flat[i]), cast(str, flat[i + 1]), cast(float, flat[i + 2]))
+            for i in range(0, len(flat), 3)
+        ]
 
     def scan(self, status: str, message: str, now: float) -> str:
         """The parcel reached ``status``; the status it had before."""
         previous, self.status, self.updated_s = self.status, status, now
-        self.scans.append((status, message, now))
+        self._scans += (status, message, now)
         return previous
 
     def as_json(self) -> dict[str, Any]:
@@ -94,6 +126,29 @@ class Tracker:
         }
 
 
+class Shipments(Mapping[str, dict[str, str]]):
+    """The labels bought, by ``shipment_id``: ``{"reference_id", "tracker_id"}`` rendered from the shipment's
+    tracker on each read (a new dict), read-only."""
+
+    __slots__ = ("_trackers",)
+
+    def __init__(self) -> None:
+        self._trackers: dict[str, Tracker] = {}
+
+    def add(self, tracker: Tracker) -> None:
+        self._trackers[tracker.shipment_id] = tracker
+
+    def __getitem__(self, shipment_id: str) -> dict[str, str]:
+        tracker = self._trackers[shipment_id]
+        return {"reference_id": tracker.reference_id, "tracker_id": tracker.id}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._trackers)
+
+    def __len__(self) -> int:
+        return len(self._trackers)
+
+
 class Carrier(MockSystem):
     name = "carrier"
     routes = (
@@ -119,7 +174,7 @@ class Carrier(MockSystem):
         self.legs = legs
         self.trackers: dict[str, Tracker] = {}
         self.by_tracking_code: dict[str, str] = {}
-        self.shipments: dict[str, dict[str, str]] = {}
+        self.shipments = Shipments()
         self._codes = 0
         # Tracking notifications to the recipient (e-mail/SMS), as carriers send them: (code, status).
         self.notify_recipient: Callable[[str, str], None] | None = None
@@ -132,17 +187,17 @@ class Carrier(MockSystem):
         self._codes += 1
         code = f"EZ{self._codes:010d}"
         shipment_id = self.next_id("shp_")
-        tracker = Tracker(self.next_id("trk_"), code, shipment_id, to_address, self.env.now)
+        tracker = Tracker(self.next_id("trk_"), code, shipment_id, to_address, self.env.now, reference_id)
         self.trackers[tracker.id] = tracker
         self.by_tracking_code[code] = tracker.id
-        self.shipments[shipment_id] = {"reference_id": reference_id, "tracker_id": tracker.id}
+        self.shipments.add(tracker)
         self._journey(tracker)
         return {"tracking_code": code, "carrier": "USPS", "service": "Priority", "shipment_id": shipment_id}
 
     @property
     def status_history(self) -> dict[str, list[str]]:
         """Each parcel's statuses in order, by tracking code (read from the trackers' scans)."""
-        return {t.tracking_code: [status for status, _, _ in t.scans] for t in self.trackers.values()}
+        return {t.tracking_code: cast(list[str], t._scans[::3]) for t in self.trackers.values()}
 
     def tracker_by_code(self, code: str) -> dict[str, Any] | None:
         """The tracker's JSON (a new document), or None for an unknown code."""

@@ -12,9 +12,12 @@ Stock, reservations and the ledgers the invariants read come from :class:`ErpSys
 the runtime reads (``by_po``, ``customer_returns``, ``returns_by_po``, ``credit_memo_requests``,
 ``credit_memos_by_po``) are the base's dialect-neutral ledgers under their SAP names, not copies.
 
-A sales order is kept without its schedule lines (every field of one is its item's or its order's):
-the API renders them on every read (``_as_sent``), so the wire is SAP's deep document and the ledger
-keeps a few hundred bytes less per order.
+A sales order is kept without its schedule lines (every field of one is its item's or its order's) and
+with its items as a plain list under ``to_Item`` (no OData ``{"results": ...}`` wrapper): the API renders
+both on every read (``_as_sent``), so the wire is SAP's deep document and the ledger keeps a few hundred
+bytes less per order. An item's texts are kept as shared (interned) strings: item
+numbers, quantities, units, plants and materials are a handful of values across a run. A goods issue is
+kept as its billing number and time; ``goods_issues`` and ``billing_documents`` are rendered when read.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; document numbers are
 counters; stock is iterated in sorted order, never as a set.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -59,9 +63,18 @@ def _as_sent(order: Document) -> Document:
     number = str(order["SalesOrder"])
     items = [
         {**item, "to_ScheduleLine": {"results": [_schedule_line(number, item)]}}
-        for item in order["to_Item"]["results"]
+        for item in order["to_Item"]
     ]
     return {**order, "to_Item": {"results": items}}
+
+
+def _text(value: Any) -> Any:
+    """A string value as the one shared (interned) string equal to it; any other value as it is."""
+    return sys.intern(value) if type(value) is str else value
+
+
+def _billing_number(counter: int) -> str:
+    return f"9{counter:09d}"
 
 
 MANDATORY = (
@@ -127,8 +140,9 @@ class Erp(ErpSystem):
         )
         self.sales_organization = sales_organization
         self.by_po = self.orders_by_reference
-        self.billing_documents: dict[str, dict[str, Any]] = {}
-        self.goods_issues: list[dict[str, Any]] = []
+        # Goods issues posted, in order: delivery (= sales order) number → (billing number, when). The
+        # goods issues and billing documents are rendered from it (every other field is the order's).
+        self._issued: dict[str, tuple[int, float]] = {}
         # Returns: customer returns and credit memo requests by PurchaseOrderByCustomer (the return
         # number) — no duplicate check either.
         self.customer_returns = self.return_authorisations
@@ -210,8 +224,10 @@ class Erp(ErpSystem):
             material = str(item.get("Material", ""))
             confirmed = self.reserve(plant, material, requested)
             total += net
-            line = {**item, "ConfdDelivQtyInOrderQtyUnit": str(confirmed)}
-            line.pop("to_ScheduleLine", None)  # rendered from the item on read (``_as_sent``)
+            # An item's texts are a handful of values across a run (item "10", quantity "1", unit "EA",
+            # plant, material): one string each, not one per order. Schedule lines are rendered on read.
+            line = {key: _text(value) for key, value in item.items() if key != "to_ScheduleLine"}
+            line["ConfdDelivQtyInOrderQtyUnit"] = _text(str(confirmed))
             lines.append(line)
         order = {
             "SalesOrder": number,
@@ -226,7 +242,7 @@ class Erp(ErpSystem):
             "TransactionCurrency": body.get("TransactionCurrency", "USD"),
             "OverallSDProcessStatus": "A",
             "OverallSDDocumentRejectionSts": "A",
-            "to_Item": {"results": lines},
+            "to_Item": lines,  # the items themselves: ``_as_sent`` wraps them in OData's {"results": ...}
         }
         if body.get("ReferenceSDDocument"):
             order["ReferenceSDDocument"] = str(body["ReferenceSDDocument"])
@@ -252,7 +268,7 @@ class Erp(ErpSystem):
         return Response(200, {"d": _as_sent(order)})
 
     def _release(self, order: dict[str, Any]) -> None:
-        for item in order["to_Item"]["results"]:
+        for item in order["to_Item"]:
             self.release(
                 str(item.get("ProductionPlant")),
                 str(item.get("Material")),
@@ -280,7 +296,7 @@ class Erp(ErpSystem):
         order = self.sales_orders.get(number)
         if order is None:
             return self.get_sales_order(request, number)
-        item = next((i for i in order["to_Item"]["results"] if str(i.get("SalesOrderItem")) == item_no), None)
+        item = next((i for i in order["to_Item"] if str(i.get("SalesOrderItem")) == item_no), None)
         if item is None:
             return self.odata_error(
                 404,
@@ -297,8 +313,8 @@ class Erp(ErpSystem):
         material = str(item.get("Material"))
         self.release(str(item.get("ProductionPlant")), material, int(item["ConfdDelivQtyInOrderQtyUnit"]))
         confirmed = self.reserve(plant, material, int(float(str(item.get("RequestedQuantity", "0")))))
-        item["ProductionPlant"] = plant
-        item["ConfdDelivQtyInOrderQtyUnit"] = str(confirmed)
+        item["ProductionPlant"] = _text(plant)
+        item["ConfdDelivQtyInOrderQtyUnit"] = _text(str(confirmed))
         return Response(204, None)
 
     def post_goods_issue(self, request: Request) -> Response:
@@ -310,31 +326,45 @@ class Erp(ErpSystem):
             return self.odata_error(400, "VL/058", f"Goods issue for delivery {number} already posted")
         if order["OverallSDDocumentRejectionSts"] == "C":
             return self.odata_error(400, "VL/059", f"Delivery {number} is rejected")
-        for item in order["to_Item"]["results"]:
+        for item in order["to_Item"]:
             self.issue(
                 str(item.get("ProductionPlant")),
                 str(item.get("Material")),
                 int(item["ConfdDelivQtyInOrderQtyUnit"]),
             )
         order["OverallSDProcessStatus"] = "C"
-        billing = {
-            "BillingDocument": f"9{self.next_number('bill'):09d}",
-            "SalesOrder": number,
-            "TotalNetAmount": order["TotalNetAmount"],
-            "TransactionCurrency": order["TransactionCurrency"],
-        }
-        self.billing_documents[number] = billing
-        self.goods_issues.append({"DeliveryDocument": number, "at": self.env.now})
+        billing_no = self.next_number("bill")
+        self._issued[number] = (billing_no, self.env.now)
         return Response(
             200,
             {
                 "d": {
                     "DeliveryDocument": number,
                     "OverallGoodsMovementStatus": "C",
-                    "BillingDocument": billing["BillingDocument"],
+                    "BillingDocument": _billing_number(billing_no),
                 }
             },
         )
+
+    @property
+    def goods_issues(self) -> list[dict[str, Any]]:
+        """Every goods issue posted, in order: ``{DeliveryDocument, at}`` (a new list of new dicts)."""
+        return [{"DeliveryDocument": number, "at": at} for number, (_, at) in self._issued.items()]
+
+    @property
+    def billing_documents(self) -> dict[str, dict[str, Any]]:
+        """The billing document of each goods issue, by sales order (new dicts): its number, and the
+        order's net amount and currency (a sales order's are set when it is created)."""
+        documents = {}
+        for number, (billing_no, _) in self._issued.items():
+            order = self.sales_orders[number]
+            documents[number] = {
+                "BillingDocument": _billing_number(billing_no),
+                "SalesOrder": number,
+                "TotalNetAmount": order["TotalNetAmount"],
+                "TransactionCurrency": order["TransactionCurrency"],
+            }
+        return documents
 
     def material_stock(self, request: Request) -> Response:
         rows = [

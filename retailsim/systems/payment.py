@@ -6,7 +6,8 @@ same key and parameters (``Idempotent-Replayed: true``), the same key with other
 Stripe documents that it saves the first response's status code and body and compares a retry's
 parameters with the original request's; how it stores them is not documented. Here a key's record keeps
 the response serialized (a replay answers an equal, fresh body) and a digest of the request's path and
-parameters, not the request itself.
+parameters, not the request itself. Captures are kept as ``(intent, amount, time)`` tuples and rendered as
+dicts when ``captures`` is read.
 A declined card answers 402 ``card_error`` and leaves the PaymentIntent in ``requires_payment_method``.
 
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only; every draw comes from
@@ -60,7 +61,8 @@ class PaymentGateway(MockSystem):
         )
         self.decline_rate = decline_rate
         self.intents: dict[str, dict[str, Any]] = {}
-        self.captures: list[dict[str, Any]] = []
+        # Captures, in order: (intent id, amount, when) — ``captures`` renders them as dicts when read.
+        self._captured: list[tuple[str, int, float]] = []
         self.refunds: list[dict[str, Any]] = []
         self.idempotency_replays = 0
         # Idempotency-Key → (request signature, status, body, headers) of its first response, serialized
@@ -193,7 +195,7 @@ class PaymentGateway(MockSystem):
         if amount > intent["amount_capturable"]:
             return self.error(400, "amount_too_large", "amount_to_capture exceeds the capturable amount")
         intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
-        self.captures.append({"payment_intent": intent_id, "amount": amount, "at": self.env.now})
+        self._captured.append((intent_id, amount, self.env.now))
         self._event("payment_intent.succeeded", intent)
         return Response(200, dict(intent))
 
@@ -251,8 +253,13 @@ class PaymentGateway(MockSystem):
 
     # ---- ledger helpers and webhooks --------------------------------------------------------------
 
+    @property
+    def captures(self) -> list[dict[str, Any]]:
+        """Every capture, in order: ``{payment_intent, amount, at}`` (a new list of new dicts)."""
+        return [{"payment_intent": i, "amount": amount, "at": at} for i, amount, at in self._captured]
+
     def captured_amount(self, intent_id: str) -> int:
-        return sum(c["amount"] for c in self.captures if c["payment_intent"] == intent_id)
+        return sum(amount for captured, amount, _ in self._captured if captured == intent_id)
 
     def refunded_amount(self, intent_id: str) -> int:
         return sum(r["amount"] for r in self.refunds if r["payment_intent"] == intent_id)

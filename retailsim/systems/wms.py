@@ -14,6 +14,10 @@ shipment id, label and ``order.shipped`` each, with the parcel's ``products``; t
 the shelves and each change goes out as a PIX-style delta (``inventory.adjustment``), also listed at
 ``GET /1.0/inventory/adjustments?since=N`` with its event id, as event-list APIs keep what they sent.
 
+A kept order's product lines ``{reference_id, quantity}`` are shared by every order with the same SKU and
+quantity (a few hundred across a run, where a dict per line per order was the largest part of an order):
+nothing in the warehouse changes one in place, and what the API returns has its own copies.
+
 Rules kept: imports SimPy, the standard library and ``retailsim.systems`` only (the carrier is reached
 through the small :class:`LabelSource` protocol, not imported); every delay and short pick is drawn from
 ``self.rng``; order ids are a counter.
@@ -78,6 +82,7 @@ class Wms(MockSystem):
         self.shipped_units: dict[str, int] = {}
         self.status_history: dict[str, list[str]] = {}
         self._next_order = 0
+        self._products: dict[tuple[str, int], dict[str, Any]] = {}  # shared product lines (``_product``)
         # Returns: return orders by reference (the return number), what arrived, and units restocked.
         self.return_orders: dict[str, dict[str, Any]] = {}
         self.return_conditions: dict[str, list[str]] = {}
@@ -142,9 +147,7 @@ class Wms(MockSystem):
             "created_date": iso_time(self.env.now),
             "shipping_method": body.get("shipping_method", "Standard"),
             "recipient": body["recipient"],
-            "products": [
-                {"reference_id": str(p["reference_id"]), "quantity": int(p["quantity"])} for p in products
-            ],
+            "products": [self._product(str(p["reference_id"]), int(p["quantity"])) for p in products],
             "tracking": None,
         }
         self.orders[order["id"]] = order
@@ -152,6 +155,20 @@ class Wms(MockSystem):
         self.status_history[order["reference_id"]] = ["Processing"]
         self.env.process(self._fulfil(order))
         return Response(201, {k: order[k] for k in ("id", "reference_id", "status", "created_date")})
+
+    def _product(self, sku: str, quantity: int) -> dict[str, Any]:
+        """The one shared product line ``{reference_id, quantity}`` for this SKU and quantity (see the
+        module docstring: kept orders share them, and nothing changes one in place)."""
+        key = (sku, quantity)
+        product = self._products.get(key)
+        if product is None:
+            product = self._products[key] = {"reference_id": sku, "quantity": quantity}
+        return product
+
+    @staticmethod
+    def _as_sent(order: dict[str, Any]) -> dict[str, Any]:
+        """An order as the API returns it: a new dict with its own product lines (kept ones are shared)."""
+        return {**order, "products": [dict(product) for product in order["products"]]}
 
     def _fulfil(self, order: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(self.allocate_time.sample(self.rng))
@@ -377,9 +394,9 @@ class Wms(MockSystem):
         order = self.orders.get(int(order_id))
         if order is None:
             return self.error(404, "Not Found", f"Order {order_id} not found")
-        return Response(200, dict(order))
+        return Response(200, self._as_sent(order))
 
     def list_orders(self, request: Request) -> Response:
         references = [r for r in request.query.get("ReferenceIds", "").split(",") if r]
-        found = [dict(self.orders[i]) for r in references for i in self.by_reference.get(r, [])]
+        found = [self._as_sent(self.orders[i]) for r in references for i in self.by_reference.get(r, [])]
         return Response(200, found)

@@ -85,6 +85,12 @@ def test_idempotency_key_is_unique(store: Store) -> None:
     with store.transaction() as tx:
         found = tx.get_idempotency("orders", "k1")
     assert found is not None and found.status == "done" and found.response == {"status": 202, "body": {"a": 1}}
+    assert (found.scope, found.key, found.fingerprint, found.created_at) == ("orders", "k1", "fp", 1.0)
+    found.response["status"] = 500  # a record read is the reader's own, as a database's row
+    with store.transaction() as tx:
+        again = tx.get_idempotency("orders", "k1")
+        assert tx.get_idempotency("returns", "k1") is None  # keys are per scope
+    assert again is not None and again.response == {"status": 202, "body": {"a": 1}}
 
 
 def test_an_insert_only_save_refuses_an_existing_aggregate_and_the_transaction_goes_on(store: Store) -> None:
@@ -330,6 +336,21 @@ def test_a_document_saved_reads_back_as_a_model(store: Store) -> None:
     with store.transaction() as tx:
         loaded = tx.load_model("order", "A", OrderRecord)
     assert loaded == record and loaded.status is OrderStatus.SHIPPED
+
+
+def test_a_document_read_is_the_readers_own(store: Store) -> None:
+    """Setting a field of the document saved, or of one read, changes nothing kept (as with a database)."""
+    saved = {"order_no": "A", "units": {"SKU-1": 2}}
+    with store.transaction() as tx:
+        tx.save("tracking", "EZ1", saved, 1.0)
+    saved["order_no"] = "changed after the save"
+    with store.transaction() as tx:
+        read = tx.load("tracking", "EZ1")
+        assert read == {"order_no": "A", "units": {"SKU-1": 2}}
+        read["order_no"] = "changed by a reader"
+    with store.transaction() as tx:
+        assert tx.load("tracking", "EZ1") == {"order_no": "A", "units": {"SKU-1": 2}}
+    assert list(store.aggregates("tracking")) == [("EZ1", {"order_no": "A", "units": {"SKU-1": 2}})]
 
 
 def test_a_model_saved_in_a_transaction_that_raises_is_not_kept(store: Store) -> None:

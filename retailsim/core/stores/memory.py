@@ -9,8 +9,9 @@ A finished message (delivered or superseded) is forgotten at once: no reader of 
 about one, and in a flash sale every order is in flight at once, so what the store keeps per order is
 what bounds a run (the SQL stores keep the row, marked, on disk). Pending, in-flight and dead-lettered
 messages are never dropped; a dead letter keeps what a replay needs.
-An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back without a
-JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
+An aggregate saved as a JSON document is kept flat (its keys and values in one tuple) and read back as a
+new dict. An aggregate saved as a model is kept as that (frozen) model: ``load_model`` hands it back
+without a JSON round trip, and ``load``/``aggregates`` give its JSON document, as a database would; its
 fields-sets are shared with every equal one (``core/frozen.share_fields_sets``: a set per model was the
 largest item of a run's memory). A model saved insert-only (``create=True``: written once, never
 rewritten — the order as the storefront sent it) is kept as its JSON text instead, read back by
@@ -44,18 +45,48 @@ from retailsim.core.stores.base import (
     require_frozen,
 )
 
-# What the memory "disk" keeps per aggregate: a JSON document, a frozen model saved as one, or (a model
-# saved insert-only) the model's JSON text.
-Stored = Json | BaseModel | str
+
+class _Flat(tuple):  # type: ignore[type-arg]
+    """A JSON document at rest: its keys and values after each other in one tuple (a dict is 184 bytes from
+    its first key: most documents saved as such have one or two — a tracking code's order); read back as a
+    new dict, as a database hands out a new document."""
+
+    __slots__ = ()
+
+
+# What the memory "disk" keeps per aggregate: a JSON document (flat), a frozen model saved as one, or (a
+# model saved insert-only) the model's JSON text.
+Stored = _Flat | BaseModel | str
+
+
+def _flat(document: Json) -> _Flat:
+    return _Flat(item for pair in document.items() for item in pair)
 
 
 def _document(value: Stored) -> Json:
+    if isinstance(value, _Flat):
+        return dict(zip(value[::2], value[1::2], strict=True))
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    if isinstance(value, str):
-        document: Json = json.loads(value)
-        return document
-    return value
+    document: Json = json.loads(value)
+    return document
+
+# An idempotency record at rest, filed under its scope and key: (fingerprint, status, response kept flat,
+# created at) — not the record and its response dict; ``get_idempotency`` builds a new record.
+_KeptRecord = tuple[str, str, _Flat | None, float]
+
+
+def _kept(record: IdempotencyRecord) -> _KeptRecord:
+    response = None if record.response is None else _flat(record.response)
+    return (record.fingerprint, record.status, response, record.created_at)
+
+
+def _record(scope: str, key: str, kept: _KeptRecord) -> IdempotencyRecord:
+    fingerprint, status, response, created_at = kept
+    return IdempotencyRecord(
+        scope, key, fingerprint, status, None if response is None else _document(response), created_at
+    )
+
 
 _MESSAGE_FIELDS = attrgetter(*(f.name for f in fields(OutboxMessage)))
 
@@ -113,12 +144,14 @@ class _MemoryTransaction:
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         found = self._idempotency.get((scope, key))
         if found is None:
-            found = self._store._idempotency.get((scope, key))
+            kept = self._store._idempotency.get(scope, {}).get(key)
+            found = None if kept is None else _record(scope, key, kept)
         return found
 
     def put_idempotency(self, record: IdempotencyRecord, *, create: bool) -> None:
         k = (record.scope, record.key)
-        if create and (k in self._idempotency or k in self._store._idempotency):
+        kept = self._store._idempotency.get(record.scope, {})
+        if create and (k in self._idempotency or record.key in kept):
             raise ConcurrencyConflict(f"idempotency key {record.key!r} exists")
         self._written_idempotency()[k] = record
 
@@ -145,7 +178,7 @@ class _MemoryTransaction:
     def save(self, kind: str, aggregate_id: str, document: Json, now: float, *, create: bool = False) -> None:
         if create:
             self._refuse_existing(kind, aggregate_id)
-        self._written_docs()[(kind, aggregate_id)] = document
+        self._written_docs()[(kind, aggregate_id)] = _flat(document)
 
     def _refuse_existing(self, kind: str, aggregate_id: str) -> None:
         if self._stored(kind, aggregate_id) is not None:
@@ -220,8 +253,11 @@ class _MemoryTransaction:
 
     def _commit(self) -> None:
         store = self._store
-        if self._idempotency:
-            store._idempotency.update(self._idempotency)
+        for (scope, key), record in self._idempotency.items():
+            of_scope = store._idempotency.get(scope)
+            if of_scope is None:
+                of_scope = store._idempotency[scope] = {}
+            of_scope[key] = _kept(record)
         for source, event_id in self._inbox:
             seen = store._inbox.get(source)
             if seen is None:
@@ -249,7 +285,8 @@ class MemoryStore:
     """A ``Store`` in process memory. Not thread-safe: the simulation is single-threaded."""
 
     def __init__(self) -> None:
-        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        # Idempotency records by scope, then key, each kept as a tuple (``_kept``).
+        self._idempotency: dict[str, dict[str, _KeptRecord]] = {}
         # The inbox, one set of event ids per source: a (source, id) pair per event was a tuple an event.
         self._inbox: dict[str, set[str]] = {}
         # Aggregates by kind, then id: a (kind, id) tuple per aggregate was three tuples an order.

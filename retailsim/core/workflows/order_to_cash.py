@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from retailsim.core.errors import IllegalTransition
 from retailsim.core.frozen import updated
@@ -166,10 +166,27 @@ SERVICE_VISIBLE = frozenset(
 )
 
 
+# The empty containers of a new record, shared by every record: nothing changes a record's containers in
+# place (a change is a new record with a new container: core/frozen.py), and a list or dict per record
+# that never gets an item (routing, parcels) or not yet (history, synced) was ~200 bytes an order.
+_NO_ENTRIES: dict[str, Any] = {}
+_NO_ITEMS: list[Any] = []
+
+
+def _no_entries() -> dict[str, Any]:
+    return _NO_ENTRIES
+
+
+def _no_items() -> list[Any]:
+    return _NO_ITEMS
+
+
 class OrderRecord(BaseModel):
     """The core's durable state of one order (the aggregate), saved as a JSON document.
 
     Frozen: a new state is an updated copy (core/frozen.py), and a store may hand the saved object to later readers.
+    Its containers are never changed in place (a new record gets new ones): new records share their empty
+    ones, and equal ``synced`` dicts are one shared dict (``frozen.updated``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -181,7 +198,7 @@ class OrderRecord(BaseModel):
     confirmed_to_customer: bool = False
     short: bool = False
     location: str = ""
-    lines: list[tuple[str, int]] = []
+    lines: list[tuple[str, int]] = Field(default_factory=_no_items)
     total_minor: int = 0
     currency: str = "USD"
     payment_ref: str | None = None
@@ -195,11 +212,13 @@ class OrderRecord(BaseModel):
     shipped_at: float | None = None
     delivered_at: float | None = None
     stale_events: int = 0
-    synced: dict[str, int] = {}  # destination → newest status sequence it has acknowledged
-    history: list[tuple[float, str, str]] = []  # (time, status, event) — the timeline's spine
+    # destination → newest status sequence it has acknowledged
+    synced: dict[str, int] = Field(default_factory=_no_entries)
+    # (time, status, event) — the timeline's spine
+    history: list[tuple[float, str, str]] = Field(default_factory=_no_items)
     # BOPIS: the store the customer chose, and every fulfilment location tried, (time, location, why).
     pickup_store: str | None = None
-    routing: list[tuple[float, str, str]] = []
+    routing: list[tuple[float, str, str]] = Field(default_factory=_no_items)
     # Replacement orders: the order this one replaces and the ERP document it refers to; on the
     # original, the replacement that superseded it.
     replaces: str | None = None
@@ -207,7 +226,7 @@ class OrderRecord(BaseModel):
     replaced_by: str | None = None
     # Partial shipments: the warehouse's shipments of this order (shipment id → its tracking code, units
     # per SKU and the carrier's latest status), when it ships in more than one parcel.
-    parcels: dict[str, dict[str, Any]] = {}
+    parcels: dict[str, dict[str, Any]] = Field(default_factory=_no_entries)
     # The ERP of record (its destination): set at acceptance, changed only by the ERP migration job.
     erp: str = "erp"
 

@@ -104,3 +104,23 @@ def test_the_memory_store_keeps_models_with_shared_fields_sets() -> None:
     assert kept == [first, second]
     assert kept[0] is not None and kept[1] is not None
     assert kept[0].model_fields_set is kept[1].model_fields_set
+
+
+def test_equal_counter_dicts_are_one_shared_dict_and_others_stay_their_own() -> None:
+    first = updated(_record(), {"synced": {"storefront": 3, "service_cloud": 4}})
+    other = OrderRecord(order_no="A2", correlation_id="c-2")
+    second = updated(other, {"synced": {"storefront": 3, "service_cloud": 4}})
+    assert first.synced == second.synced and first.synced is second.synced
+    third = updated(first, {"synced": {"storefront": 3, "service_cloud": 5}})
+    assert third.synced is not first.synced and first.synced == {"storefront": 3, "service_cloud": 4}
+    parcels = {"shp_1": {"tracking": "EZ1", "units": {"SKU-1": 1}, "status": "pre_transit"}}
+    assert updated(first, {"parcels": parcels}).parcels is parcels  # not a dict of counters: its own
+
+
+def test_new_order_records_share_their_empty_containers() -> None:
+    first = OrderRecord(order_no="A1", correlation_id="c-1")
+    second = OrderRecord(order_no="A2", correlation_id="c-2")
+    for name in ("lines", "synced", "history", "routing", "parcels"):
+        assert getattr(first, name) is getattr(second, name) and not getattr(first, name), name
+    grown = updated(first, {"history": [*first.history, (1.0, "received", "OrderReceived")]})
+    assert grown.history == [(1.0, "received", "OrderReceived")] and second.history == []

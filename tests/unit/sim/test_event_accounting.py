@@ -16,7 +16,7 @@ def shipped(*attempts: Attempt, copies: int = 1, source: str = "wms", event_id: 
 
 
 def ok(at: float, outcome: str = "processed", copy: int = 0, reason: str = "applied") -> Attempt:
-    return Attempt(at, copy, 200, True, outcome, reason)
+    return Attempt(at, copy, 200, True, outcome, bool(reason))
 
 
 def judged(*events: SentEvent, repairs: tuple[Repair, ...] = (), counted: int | None = None) -> list[str]:
@@ -53,10 +53,10 @@ def test_a_wrongly_refused_event_fails_even_when_reconciliation_repaired_the_ord
 
 def test_a_duplicate_after_an_unanswered_attempt_that_reached_the_core_is_explained() -> None:
     # The core may have committed the first attempt and died before its reply: the retry is a duplicate.
-    unanswered = Attempt(101.0, 0, None, True, "", "")
+    unanswered = Attempt(101.0, 0, None, True, "", False)
     assert judged(shipped(unanswered, ok(161.0, "duplicate"))) == []
     # ... but not an attempt that never reached the core (it was down): nothing can have committed.
-    not_reached = Attempt(101.0, 0, None, False, "", "")
+    not_reached = Attempt(101.0, 0, None, False, "", False)
     assert len(judged(shipped(not_reached, ok(161.0, "duplicate")))) == 1
 
 
@@ -107,6 +107,19 @@ def test_the_ledger_keys_events_by_source_and_id_and_counts_per_source() -> None
     assert ledger.events[("pos", "1")].attempts[0].outcome == "not_yet_known"
 
 
+def test_the_ledger_keeps_whether_a_reply_gave_a_reason_and_the_invariant_flags_one_that_did_not() -> None:
+    ledger = EventLedger()
+    ledger.sent("wms", "1", "order.shipped", ORDER, 10.0, 1)
+    ledger.sent("wms", "2", "order.shipped", "00000043", 10.0, 1)
+    reply = {"status": "processed", "reason": "order 00000042 shipped"}
+    ledger.attempt("wms", "1", 0, 11.0, 200, reply, True)
+    ledger.attempt("wms", "2", 0, 11.0, 200, {"status": "processed"}, True)
+    first, second = (event.attempts[0] for event in ledger.sent_events)
+    assert first.reasoned and not second.reasoned
+    examples = judged(*ledger.sent_events)
+    assert len(examples) == 1 and "without a reason" in examples[0] and "00000043" in examples[0]
+
+
 def test_a_duplicate_of_an_event_reconciliation_applied_since_it_was_sent_is_explained() -> None:
     # A delta the core recovered from the WMS's event list (under its id) before its late webhook came.
     late = SentEvent("wms", "9", "inventory.adjustment", "inventory", 100.0, 1, [ok(9000.0, "duplicate")])
@@ -114,3 +127,15 @@ def test_a_duplicate_of_an_event_reconciliation_applied_since_it_was_sent_is_exp
     # ... but not when the repair came before the event was even sent.
     early = SentEvent("wms", "9", "inventory.adjustment", "inventory", 5000.0, 1, [ok(9000.0, "duplicate")])
     assert len(judged(early, repairs=(Repair(4000.0, "wms", "inventory"),))) == 2  # refused + repair unexplained
+
+
+def test_an_event_keeps_its_one_attempt_without_a_tuple_and_reads_every_attempt_in_order() -> None:
+    ledger = EventLedger()
+    ledger.sent("wms", "1", "order.shipped", ORDER, 10.0, 2)
+    ledger.attempt("wms", "1", 0, 11.0, 500, {"error": "boom", "detail": "down"}, True)
+    [event] = ledger.sent_events
+    assert isinstance(event.kept_attempts, Attempt) and len(event.attempts) == 1
+    ledger.attempt("wms", "1", 0, 12.0, 200, {"status": "processed", "reason": "applied"}, True)
+    ledger.attempt("wms", "1", 1, 13.0, 200, {"status": "duplicate", "reason": "inbox"}, True)
+    assert [(a.at, a.outcome) for a in event.attempts] == [(11.0, "boom"), (12.0, "processed"), (13.0, "duplicate")]
+    assert event.applied_by(12.0) and not event.applied_by(11.5)

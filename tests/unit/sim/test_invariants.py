@@ -101,8 +101,8 @@ def healthy() -> Evidence:
                 100.0,
                 2,
                 [
-                    Attempt(101.0, 1, 200, True, "processed", "order shipped"),
-                    Attempt(160.0, 0, 200, True, "duplicate", "event id in the inbox already"),
+                    Attempt(101.0, 1, 200, True, "processed", True),
+                    Attempt(160.0, 0, 200, True, "duplicate", True),
                 ],
             ),
             SentEvent("carrier", "evt_1", "tracker.updated", DELIVERED, 900.0, 0),
@@ -296,7 +296,7 @@ def first_delivery_refused_as_duplicate(ev: Evidence) -> None:
             CANCELLED,
             50.0,
             1,
-            [Attempt(51.0, 0, 200, True, "duplicate", "event id in the inbox already")],
+            [Attempt(51.0, 0, 200, True, "duplicate", True)],
         )
     )
 

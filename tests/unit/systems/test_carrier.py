@@ -39,6 +39,10 @@ def test_a_label_creates_a_pre_transit_tracker_linked_to_its_shipment() -> None:
         "zip": "62701",
     }
     assert system.shipments[label["shipment_id"]] == {"reference_id": "00001", "tracker_id": tracker["id"]}
+    # Rendered from the tracker on each read: changing a read changes nothing kept; unknown ids are absent.
+    system.shipments[label["shipment_id"]]["reference_id"] = "changed"
+    assert system.shipments[label["shipment_id"]]["reference_id"] == "00001"
+    assert system.shipments.get("shp_unknown") is None and len(system.shipments) == 1
     assert system.trackers[tracker["id"]].shipment_id == label["shipment_id"]
     assert system.status_history[label["tracking_code"]] == ["pre_transit"]
     assert system.create_shipment("00002", ADDRESS)["tracking_code"] != label["tracking_code"]
@@ -66,6 +70,9 @@ def test_the_parcel_moves_to_delivered_with_one_event_per_status() -> None:
     assert system.status_history[code] == ["pre_transit", "in_transit", "out_for_delivery", "delivered"]
     sent = [h.sent_at for h in hooks]
     assert sent == sorted(sent) and sent[0] > 3600  # hours, not seconds
+    [tracker] = system.trackers.values()  # its scans, kept flat, read as (status, message, time)
+    assert tracker.scans[0] == ("pre_transit", "Shipping label created", 0.0)
+    assert [at for _, _, at in tracker.scans[1:]] == sent and tracker.scans[-1][1] == "Delivered, front door"
     assert system.tracker_by_code(code)["status_detail"] == "arrived_at_destination"  # type: ignore[index]
 
 

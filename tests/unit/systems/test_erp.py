@@ -147,7 +147,13 @@ def test_goods_issue_consumes_the_reservation_completes_and_bills_once() -> None
     assert system.stock[("DC1", "SKU-1")] == {"on_hand": 3, "reserved": 0}
     assert system.sales_orders[number]["OverallSDProcessStatus"] == "C"
     billing = system.billing_documents[number]
-    assert billing["BillingDocument"] == "9000000001" and billing["TotalNetAmount"] == "39.98"
+    assert billing == {
+        "BillingDocument": "9000000001",
+        "SalesOrder": number,
+        "TotalNetAmount": "39.98",
+        "TransactionCurrency": "USD",
+    }
+    assert response.body["d"]["BillingDocument"] == billing["BillingDocument"]
     assert [g["DeliveryDocument"] for g in system.goods_issues] == [number]
     twice = system.dispatch(Request("POST", PGI, query={"DeliveryDocument": f"'{number}'"}))
     assert twice.status == 400
@@ -243,7 +249,7 @@ def test_an_item_moved_to_another_plant_gives_up_its_confirmation_and_is_confirm
     number = create(system, "00001", item(quantity=2))["SalesOrder"]
     path = f"{B}/A_SalesOrderItem(SalesOrder='{number}',SalesOrderItem='10')"
     assert system.dispatch(Request("PATCH", path, {"ProductionPlant": "DC2"})).status == 204
-    moved = system.sales_orders[number]["to_Item"]["results"][0]
+    moved = system.sales_orders[number]["to_Item"][0]  # kept as a plain list; the wire wraps it
     assert moved["ProductionPlant"] == "DC2" and moved["ConfdDelivQtyInOrderQtyUnit"] == "1"
     [read] = system.dispatch(Request("GET", f"{SO}('{number}')")).body["d"]["to_Item"]["results"]
     assert read["to_ScheduleLine"]["results"] == [
@@ -272,3 +278,14 @@ def test_a_free_of_charge_delivery_keeps_the_document_it_refers_to() -> None:
     body = {**sales_order("00001-R1"), "SalesOrderType": "SDF", "ReferenceSDDocument": "0000000001"}
     created = system.dispatch(Request("POST", SO, body)).body["d"]
     assert created["SalesOrderType"] == "SDF" and created["ReferenceSDDocument"] == "0000000001"
+
+
+def test_kept_items_share_their_texts_across_orders() -> None:
+    system = erp(stock={"DC1": {"SKU-1": 9}})
+    # Texts built at run time (as an adapter's requests are), equal but not the same objects.
+    create(system, "00001", item(quantity=1, number="".join(["1", "0"])))
+    create(system, "00002", item(quantity=1, number="".join(["1", "0"])))
+    first, second = (order["to_Item"][0] for order in system.sales_orders.values())
+    for key in ("SalesOrderItem", "Material", "RequestedQuantity", "ConfdDelivQtyInOrderQtyUnit"):
+        assert first[key] == second[key] and first[key] is second[key], key
+    assert "to_ScheduleLine" not in first and first["ConfdDelivQtyInOrderQtyUnit"] == "1"

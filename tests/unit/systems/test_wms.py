@@ -199,3 +199,18 @@ def test_a_lost_reply_still_accepted_the_order() -> None:
     wms.faults.lost_reply_rate = 1.0
     assert served(wms, Request("POST", "/1.0/order", order("00005"))) is LOST_REPLY
     assert wms.by_reference == {"00005": [1]} and hooks[0].topic == "order.shipped"
+
+
+def test_kept_orders_share_their_product_lines_and_a_read_has_its_own() -> None:
+    wms, _, _ = world()
+    first, second = place(wms, "00001", ("SKU-1", 2)), place(wms, "00002", ("SKU-1", 2), ("SKU-2", 1))
+    assert wms.orders[first]["products"][0] is wms.orders[second]["products"][0]
+    read = wms.dispatch(Request("GET", f"/1.0/order/{second}"))
+    assert read.body["products"] == [
+        {"reference_id": "SKU-1", "quantity": 2},
+        {"reference_id": "SKU-2", "quantity": 1},
+    ]
+    read.body["products"][0]["quantity"] = 99  # a reader changing what it got changes no kept order
+    listed = wms.dispatch(Request("GET", "/1.0/order", query={"ReferenceIds": "00001"}))
+    listed.body[0]["products"][0]["quantity"] = 98
+    assert wms.orders[first]["products"] == [{"reference_id": "SKU-1", "quantity": 2}]
