@@ -6,35 +6,7 @@ that trusts the 200 for every record of a collection leaves orders stale in Serv
 
 from __future__ import annotations
 
-from retailsim.scenarios import load
-from retailsim.scenarios.schema import FaultSpec
-from retailsim.sim.broken_cores import CORES
-from retailsim.sim.runner import Run, run_scenario
-
-BULK_ON = ["core.bulk_status.window_s=2", "core.bulk_status.max_records=200"]  # the default, said here
-BULK_OFF = ["core.bulk_status.window_s=0", "core.bulk_status.max_records=1"]
-
-
-def flash_sale(*overrides: str) -> Run:
-    return run_scenario(load("flash-sale", list(overrides)), 7)
-
-
-def failing_run(core: str) -> Run:
-    """Service Cloud cannot write one order in ten (a row lock that does not clear) for the first two
-    days — long enough for their pushes to exhaust their retries, short enough to end before the last
-    parcel arrives (a fault outlasting the run left its dead letters unreplayed whenever no open breaker
-    happened to hold the run until it ended); the operator replays the dead letters a minute after it ends."""
-    small = ["workload.orders=400", 'workload.duration="1h"', 'expect.max_drain="1d"']
-    scenario = load("baseline", [*small, *BULK_ON])
-    locked = FaultSpec(
-        kind="persistent_error", target="service_cloud", start=0.0, duration=2 * 86400.0, probability=0.1
-    )
-    planned = scenario.model_copy(update={"faults": [locked]})
-    return run_scenario(planned, 1, core_factory=CORES[core], core_name=core)
-
-
-def failures(run: Run) -> list[tuple[str, int, list[str]]]:
-    return [(r.name, r.violations, r.examples[:2]) for r in run.record.invariants if r.fails_run]
+from tests.sim.bulk_runs import BULK_OFF, BULK_ON, failing_run, failures, flash_sale
 
 
 def test_bulk_sends_far_fewer_requests_for_the_same_final_state() -> None:
@@ -50,7 +22,7 @@ def test_bulk_sends_far_fewer_requests_for_the_same_final_state() -> None:
 
 
 def test_a_record_refused_in_a_200_is_retried_dead_lettered_and_replayed_alone() -> None:
-    run = failing_run("real")
+    run = failing_run("service_cloud", "real")
     assert run.record.passed, failures(run)
     dead = run.world.store.dead_letters()
     assert dead and {d.destination for d in dead} == {"service_cloud"}
@@ -59,7 +31,7 @@ def test_a_record_refused_in_a_200_is_retried_dead_lettered_and_replayed_alone()
 
 
 def test_a_core_that_trusts_the_200_for_every_record_is_caught() -> None:
-    run = failing_run("collection-trusts-200")
+    run = failing_run("service_cloud", "collection-trusts-200")
     results = {r.name: r for r in run.record.invariants}
     assert results["reconciled_at_quiescence"].violations > 0, failures(run)
     assert any("service_cloud says" in e for e in results["reconciled_at_quiescence"].examples)

@@ -6,34 +6,8 @@ for every subrequest (ignoring ``x-dw-status-code``) leaves orders stale on the 
 
 from __future__ import annotations
 
-from retailsim.scenarios import load
-from retailsim.scenarios.schema import FaultSpec
-from retailsim.sim.broken_cores import CORES
-from retailsim.sim.runner import Run, run_scenario
-
-BULK_ON = ["core.bulk_status.window_s=2", "core.bulk_status.max_records=200"]  # the default, said here
-BULK_OFF = ["core.bulk_status.window_s=0", "core.bulk_status.max_records=1"]
-
-
-def flash_sale(*overrides: str) -> Run:
-    return run_scenario(load("flash-sale", list(overrides)), 7)
-
-
-def failing_run(core: str) -> Run:
-    """The storefront cannot write one order (or SKU) in ten for the first two days (long enough for their
-    pushes to exhaust their retries: a batch's 200 keeps the breaker closed, so they are dead-lettered
-    rather than held); the operator replays the dead letters a minute after it ends."""
-    small = ["workload.orders=400", 'workload.duration="1h"', 'expect.max_drain="1d"']
-    scenario = load("baseline", [*small, *BULK_ON])
-    broken = FaultSpec(
-        kind="persistent_error", target="storefront", start=0.0, duration=2 * 86400.0, probability=0.1
-    )
-    planned = scenario.model_copy(update={"faults": [broken]})
-    return run_scenario(planned, 1, core_factory=CORES[core], core_name=core)
-
-
-def failures(run: Run) -> list[tuple[str, int, list[str]]]:
-    return [(r.name, r.violations, r.examples[:2]) for r in run.record.invariants if r.fails_run]
+from retailsim.sim.runner import Run
+from tests.sim.bulk_runs import BULK_OFF, BULK_ON, failing_run, failures, flash_sale
 
 
 def atp(run: Run) -> dict[str, int]:
@@ -63,7 +37,7 @@ def test_batches_send_far_fewer_storefront_requests_for_the_same_final_state() -
 
 
 def test_a_subrequest_failed_in_a_200_is_retried_dead_lettered_and_replayed_alone() -> None:
-    run = failing_run("real")
+    run = failing_run("storefront", "real")
     assert run.record.passed, failures(run)
     dead = [d for d in run.world.store.dead_letters() if d.destination == "storefront"]
     assert {d.kind for d in dead} >= {"UpdateOrderStatus"}
@@ -72,7 +46,7 @@ def test_a_subrequest_failed_in_a_200_is_retried_dead_lettered_and_replayed_alon
 
 
 def test_a_core_that_trusts_the_batchs_200_for_every_subrequest_is_caught() -> None:
-    run = failing_run("collection-trusts-200")
+    run = failing_run("storefront", "collection-trusts-200")
     results = {r.name: r for r in run.record.invariants}
     assert results["reconciled_at_quiescence"].violations > 0, failures(run)
     assert any("storefront says" in e for e in results["reconciled_at_quiescence"].examples)

@@ -397,8 +397,9 @@ class MemoryStore:
 
     # ---- Store API --------------------------------------------------------------------------------
 
-    def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
-        heap = self._due.get(destination)
+    def _due_head(self, destination: str, heap: list[tuple[float, int]]) -> OutboxMessage | None:
+        """The message at the top of a destination's due heap once stale entries are dropped (no longer
+        pending, moved to another time, or not the head of its lane): None when the heap is empty."""
         while heap:
             available_at, seq = heap[0]
             message = self._messages.get(seq)
@@ -410,15 +411,25 @@ class MemoryStore:
             ):
                 heapq.heappop(heap)  # stale heap entry
                 continue
-            if available_at > now:
-                return None
-            heapq.heappop(heap)
-            message.status = "in_flight"
-            message.attempts += 1
-            message.lease_until = now + lease_s
-            self._in_flight += 1
-            return _detached(message)
+            return message
         return None
+
+    def _lease(self, message: OutboxMessage, now: float, lease_s: float) -> OutboxMessage:
+        message.status = "in_flight"
+        message.attempts += 1
+        message.lease_until = now + lease_s
+        self._in_flight += 1
+        return _detached(message)
+
+    def claim_next(self, destination: str, now: float, lease_s: float) -> OutboxMessage | None:
+        heap = self._due.get(destination)
+        if heap is None:
+            return None
+        message = self._due_head(destination, heap)
+        if message is None or message.available_at > now:
+            return None
+        heapq.heappop(heap)
+        return self._lease(message, now, lease_s)
 
     def claim_batch(
         self, destination: str, kinds: frozenset[str], now: float, lease_s: float, limit: int
@@ -428,28 +439,15 @@ class MemoryStore:
             return []
         claimed: list[OutboxMessage] = []
         passed_over: list[tuple[float, int]] = []  # due heads of other kinds: left for claim_next
-        while heap and len(claimed) < limit:
-            available_at, seq = heap[0]
-            message = self._messages.get(seq)
-            if (
-                message is None
-                or message.status != "pending"
-                or message.available_at != available_at
-                or self._lanes[(destination, message.aggregate_id)][0] != seq
-            ):
-                heapq.heappop(heap)  # stale heap entry
-                continue
-            if available_at > now:
+        while len(claimed) < limit:
+            message = self._due_head(destination, heap)
+            if message is None or message.available_at > now:
                 break
-            heapq.heappop(heap)
+            entry = heapq.heappop(heap)
             if message.kind not in kinds:
-                passed_over.append((available_at, seq))
+                passed_over.append(entry)
                 continue
-            message.status = "in_flight"
-            message.attempts += 1
-            message.lease_until = now + lease_s
-            self._in_flight += 1
-            claimed.append(_detached(message))
+            claimed.append(self._lease(message, now, lease_s))
         for entry in passed_over:
             heapq.heappush(heap, entry)
         return claimed
